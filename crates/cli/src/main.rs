@@ -1,0 +1,408 @@
+//! `ferry`: the upload engine on the command line.
+
+mod demo;
+mod exit;
+mod progress;
+
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand};
+use ferry_engine::loculus::{AttachedFile, DataUseTerms, Loculus, Submission};
+use ferry_engine::scan::{NameRules, scan};
+use ferry_engine::{Engine, EngineConfig, Error, FileOutcome, StaticToken, TokenSource};
+
+#[derive(Parser)]
+#[command(
+    name = "ferry",
+    version,
+    about = "Send sequencing files to sequence portals: parallel parts, retries, checksums."
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Upload files to a Loculus instance and print each file's fileId.
+    Upload {
+        #[command(flatten)]
+        conn: Conn,
+        #[command(flatten)]
+        out: Output,
+        /// Files to send.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Upload files and submit them with their metadata to a Loculus organism.
+    Submit {
+        #[command(flatten)]
+        conn: Conn,
+        #[command(flatten)]
+        out: Output,
+        /// Organism key as in the backend's URLs, e.g. ebola-sudan.
+        #[arg(long)]
+        organism: String,
+        /// Metadata table (TSV) with an `id` column, one row per submission.
+        #[arg(long)]
+        metadata: PathBuf,
+        /// Sequences (FASTA), when the organism takes consensus sequences.
+        #[arg(long)]
+        sequences: Option<PathBuf>,
+        /// An extra file: CATEGORY=PATH, or SUBMISSION_ID:CATEGORY=PATH.
+        /// Without an id the file goes to the row whose `files.CATEGORY`
+        /// cell names it, or to the only row.
+        #[arg(long = "file", value_name = "[ID:]CATEGORY=PATH")]
+        files: Vec<String>,
+        /// Restrict the data until this date (YYYY-MM-DD); open otherwise.
+        #[arg(long, value_name = "DATE")]
+        restricted_until: Option<String>,
+        /// Send the old `fileMapping` field (backends before August 2026).
+        #[arg(long)]
+        legacy_file_mapping: bool,
+    },
+    /// Start the demo portal on this machine and upload sample files to it.
+    Demo {
+        /// Size of each sample read file in MiB.
+        #[arg(long, default_value_t = 96)]
+        size_mib: u64,
+    },
+}
+
+#[derive(Args)]
+struct Conn {
+    /// The Loculus backend's URL.
+    #[arg(long, env = "FERRY_BACKEND")]
+    backend: String,
+    /// Group id to upload for (see the group's page on the website).
+    #[arg(long)]
+    group: i64,
+    /// Bearer token. Prefer FERRY_TOKEN or --token-stdin: a flag is visible
+    /// to other users of this machine in the process list.
+    #[arg(long, env = "FERRY_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Read the token from the first line of standard input.
+    #[arg(long)]
+    token_stdin: bool,
+    /// Parts sent at the same time, across all files.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    parts_in_flight: u16,
+}
+
+#[derive(Args)]
+struct Output {
+    /// Print the engine's events as JSON lines on standard output.
+    #[arg(long)]
+    json: bool,
+    /// No progress bars.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+/// A failure that ends the command, with its exit code.
+struct Fail(i32, String);
+
+impl From<Error> for Fail {
+    fn from(e: Error) -> Self {
+        Fail(exit::code(e.class()), e.to_string())
+    }
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
+    let code = match rt.block_on(run(cli)) {
+        Ok(()) => exit::OK,
+        Err(Fail(code, msg)) => {
+            eprintln!("ferry: {msg}");
+            code
+        }
+    };
+    std::process::exit(code);
+}
+
+async fn run(cli: Cli) -> Result<(), Fail> {
+    match cli.cmd {
+        Cmd::Upload { conn, out, files } => upload(conn, out, files).await,
+        Cmd::Submit {
+            conn,
+            out,
+            organism,
+            metadata,
+            sequences,
+            files,
+            restricted_until,
+            legacy_file_mapping,
+        } => {
+            let terms = match restricted_until {
+                Some(until) => DataUseTerms::Restricted { until },
+                None => DataUseTerms::Open,
+            };
+            submit(
+                conn,
+                out,
+                SubmitArgs {
+                    organism,
+                    metadata,
+                    sequences,
+                    files,
+                    terms,
+                    legacy_file_mapping,
+                },
+            )
+            .await
+        }
+        Cmd::Demo { size_mib } => demo::run(size_mib).await,
+    }
+}
+
+fn token_source(conn: &Conn) -> Result<Arc<dyn TokenSource>, Fail> {
+    let token = if conn.token_stdin {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line).map_err(|e| {
+            Fail(
+                exit::INPUT,
+                format!("cannot read the token from standard input: {e}"),
+            )
+        })?;
+        Some(line)
+    } else {
+        conn.token.clone()
+    };
+    match token.filter(|t| !t.trim().is_empty()) {
+        Some(t) => Ok(Arc::new(StaticToken::new(t))),
+        None => Err(Fail(
+            exit::AUTH,
+            "no token: set FERRY_TOKEN, or pipe it in with --token-stdin".into(),
+        )),
+    }
+}
+
+struct Session {
+    engine: Engine,
+    portal: Arc<Loculus>,
+    renderer: Option<Arc<progress::Renderer>>,
+}
+
+fn session(conn: &Conn, out: &Output) -> Result<Session, Fail> {
+    let tokens = token_source(conn)?;
+    let (sink, renderer) = if out.json {
+        (progress::json_sink(), None)
+    } else {
+        let r = progress::Renderer::new(out.quiet || !std::io::stderr().is_terminal());
+        (r.sink(), Some(r))
+    };
+    let cfg = EngineConfig {
+        parts_in_flight: conn.parts_in_flight as usize,
+        ..EngineConfig::default()
+    };
+    let engine = Engine::new(cfg, sink)?;
+    let portal = Arc::new(Loculus::new(
+        engine.http().clone(),
+        &conn.backend,
+        conn.group,
+        tokens,
+    )?);
+    Ok(Session {
+        engine,
+        portal,
+        renderer,
+    })
+}
+
+/// Upload and report; the first failure decides the exit code.
+async fn send(s: &Session, paths: &[PathBuf]) -> Result<Vec<ferry_engine::Uploaded>, Fail> {
+    let items = scan(paths, s.portal.as_ref() as &dyn NameRules).map_err(Error::Input)?;
+    let outcomes: Vec<FileOutcome> = s.engine.upload(s.portal.clone(), items).await;
+    if let Some(r) = &s.renderer {
+        r.finish();
+    }
+    let mut done = Vec::new();
+    let mut first: Option<Error> = None;
+    let mut failed = 0;
+    for o in outcomes {
+        match o {
+            Ok(u) => done.push(u),
+            Err(e) => {
+                failed += 1;
+                first.get_or_insert(e);
+            }
+        }
+    }
+    match first {
+        None => Ok(done),
+        Some(e) => {
+            let code = exit::code(e.class());
+            Err(Fail(
+                code,
+                format!(
+                    "{failed} of {} files failed; first: {e}",
+                    failed + done.len()
+                ),
+            ))
+        }
+    }
+}
+
+async fn upload(conn: Conn, out: Output, files: Vec<PathBuf>) -> Result<(), Fail> {
+    let s = session(&conn, &out)?;
+    let done = send(&s, &files).await?;
+    if !out.json {
+        for u in &done {
+            println!("{}\t{}\t{}", u.remote_id, u.sha256, u.path.display());
+        }
+    }
+    Ok(())
+}
+
+struct SubmitArgs {
+    organism: String,
+    metadata: PathBuf,
+    sequences: Option<PathBuf>,
+    files: Vec<String>,
+    terms: DataUseTerms,
+    legacy_file_mapping: bool,
+}
+
+/// `[ID:]CATEGORY=PATH`
+fn parse_file_arg(s: &str) -> Result<(Option<String>, String, PathBuf), String> {
+    let (left, path) = s.split_once('=').ok_or_else(|| {
+        format!("--file {s}: expected CATEGORY=PATH, e.g. --file rawReads=reads_R1.fastq.gz")
+    })?;
+    let (id, cat) = match left.rsplit_once(':') {
+        Some((id, cat)) => (Some(id.to_string()), cat.to_string()),
+        None => (None, left.to_string()),
+    };
+    if cat.is_empty() || path.is_empty() {
+        return Err(format!(
+            "--file {s}: expected CATEGORY=PATH, e.g. --file rawReads=reads_R1.fastq.gz"
+        ));
+    }
+    Ok((id, cat, PathBuf::from(path)))
+}
+
+async fn submit(conn: Conn, out: Output, a: SubmitArgs) -> Result<(), Fail> {
+    let s = session(&conn, &out)?;
+    let mut specs = Vec::new();
+    for f in &a.files {
+        specs.push(parse_file_arg(f).map_err(|m| Fail(exit::INPUT, m))?);
+    }
+    for p in std::iter::once(&a.metadata).chain(a.sequences.iter()) {
+        std::fs::metadata(p).map_err(|e| {
+            Fail(
+                exit::INPUT,
+                format!("{}: cannot be read ({e}); check the path", p.display()),
+            )
+        })?;
+    }
+    // Link before sending anything, with stand-in ids, so a metadata
+    // problem costs no upload.
+    let attach = |ids: &[String]| -> Vec<AttachedFile> {
+        specs
+            .iter()
+            .zip(ids)
+            .map(|((sid, cat, path), id)| AttachedFile {
+                submission_id: sid.clone(),
+                category: cat.clone(),
+                name: ferry_engine::scan::name_of(path),
+                file_id: id.clone(),
+            })
+            .collect()
+    };
+    let placeholder = vec!["00000000-0000-4000-8000-000000000000".to_string(); specs.len()];
+    let raw = std::fs::read(&a.metadata).map_err(|e| Error::Io {
+        path: a.metadata.clone(),
+        source: e,
+    })?;
+    ferry_engine::loculus::submit::link_metadata(&a.metadata, &raw, &attach(&placeholder), true)?;
+
+    let paths: Vec<PathBuf> = specs.iter().map(|(_, _, p)| p.clone()).collect();
+    let done = send(&s, &paths).await?;
+    let ids: Vec<String> = done.iter().map(|u| u.remote_id.clone()).collect();
+    let sub = Submission {
+        organism: a.organism.clone(),
+        metadata: a.metadata.clone(),
+        sequences: a.sequences.clone(),
+        files: attach(&ids),
+        data_use_terms: a.terms,
+        legacy_file_mapping: a.legacy_file_mapping,
+    };
+    let (accessions, linked) = s.portal.submit(&sub).await.map_err(|e| {
+        let code = exit::code(e.class());
+        let kept: Vec<String> = done.iter().map(|u| format!("{}={}", u.name, u.remote_id)).collect();
+        Fail(
+            code,
+            format!(
+                "the submission was rejected: {e}\n  the uploaded files are kept on the portal for about 7 days: {}",
+                kept.join(" ")
+            ),
+        )
+    })?;
+    // Current backends silently ignore what they do not know (such as the
+    // old fileMapping field): check that the files really are attached.
+    let mut missing = Vec::new();
+    for acc in &accessions {
+        let want = linked
+            .files
+            .get(&acc.submission_id)
+            .cloned()
+            .unwrap_or_default();
+        if want.is_empty() {
+            continue;
+        }
+        match s.portal.attached_files(&a.organism, acc).await {
+            Ok(got) if got == want => {}
+            Ok(_) => missing.push(acc.submission_id.clone()),
+            Err(e) => eprintln!(
+                "ferry: note: could not verify the files of {} yet ({e}); check them on the website",
+                acc.accession
+            ),
+        }
+    }
+    for acc in &accessions {
+        if out.json {
+            println!(
+                "{}",
+                serde_json::json!({"event": "submitted", "submissionId": acc.submission_id, "accession": acc.accession, "version": acc.version})
+            );
+        } else {
+            println!("{}\t{}.{}", acc.submission_id, acc.accession, acc.version);
+        }
+    }
+    if !missing.is_empty() {
+        let hint = if a.legacy_file_mapping {
+            "this backend ignores the old fileMapping field; submit again without --legacy-file-mapping"
+        } else {
+            "report this to the instance's admins"
+        };
+        return Err(Fail(
+            exit::REJECTED,
+            format!(
+                "the portal accepted the submission but did not attach the files of: {}; {hint}",
+                missing.join(", ")
+            ),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_file_arg;
+
+    #[test]
+    fn parses_file_args() {
+        assert_eq!(
+            parse_file_arg("rawReads=a/b.fq").unwrap(),
+            (None, "rawReads".into(), "a/b.fq".into())
+        );
+        assert_eq!(
+            parse_file_arg("s1:rawReads=x=y.fq").unwrap(),
+            (Some("s1".into()), "rawReads".into(), "x=y.fq".into())
+        );
+        assert!(parse_file_arg("nofile").is_err());
+        assert!(parse_file_arg("=x").is_err());
+    }
+}

@@ -1,0 +1,230 @@
+//! Renders engine events: indicatif bars on a terminal, plain lines
+//! otherwise, or JSON lines with `--json`.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ferry_engine::{Event, EventSink};
+use indicatif::{HumanBytes, MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+pub struct Renderer {
+    mp: MultiProgress,
+    overall: ProgressBar,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    files: HashMap<usize, FileView>,
+    total: u64,
+    done_bytes: u64,
+    done_files: usize,
+    queued: usize,
+}
+
+struct FileView {
+    name: String,
+    size: u64,
+    parts: u32,
+    parts_done: u32,
+    sent: u64,
+    bar: Option<ProgressBar>,
+}
+
+/// Files with their own bar at once; the rest show in the overall bar.
+const MAX_BARS: usize = 8;
+
+impl Renderer {
+    pub fn new(quiet: bool) -> Arc<Self> {
+        let target = if quiet {
+            ProgressDrawTarget::hidden()
+        } else {
+            ProgressDrawTarget::stderr_with_hz(10)
+        };
+        let mp = MultiProgress::with_draw_target(target);
+        let overall = mp.add(ProgressBar::new(0));
+        overall.set_style(
+            ProgressStyle::with_template(
+                "{prefix:>10} [{bar:30.green/dim}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta} {msg}",
+            )
+            .expect("template")
+            .progress_chars("=> "),
+        );
+        overall.set_prefix("total");
+        overall.enable_steady_tick(Duration::from_millis(250));
+        Arc::new(Renderer {
+            mp,
+            overall,
+            state: Mutex::new(State::default()),
+        })
+    }
+
+    pub fn sink(self: &Arc<Self>) -> EventSink {
+        let me = self.clone();
+        EventSink::new(move |e| me.on(e))
+    }
+
+    fn line(&self, s: String) {
+        if self.mp.is_hidden() {
+            eprintln!("{s}");
+        } else {
+            let _ = self.mp.println(s);
+        }
+    }
+
+    fn on(&self, e: Event) {
+        let mut st = self.state.lock().expect("render state");
+        match e {
+            Event::FileQueued {
+                file,
+                name,
+                size,
+                parts,
+                ..
+            } => {
+                st.total += size;
+                st.queued += 1;
+                st.files.insert(
+                    file,
+                    FileView {
+                        name,
+                        size,
+                        parts,
+                        parts_done: 0,
+                        sent: 0,
+                        bar: None,
+                    },
+                );
+                self.overall.set_length(st.total);
+            }
+            Event::FileStarted { file, .. } => {
+                let active = st.files.values().filter(|f| f.bar.is_some()).count();
+                if let Some(f) = st.files.get_mut(&file) {
+                    if active < MAX_BARS && f.size > 0 {
+                        let bar = self
+                            .mp
+                            .insert_before(&self.overall, ProgressBar::new(f.size));
+                        bar.set_style(
+                            ProgressStyle::with_template(
+                                "{prefix:>10} [{bar:30.cyan/dim}] {bytes}/{total_bytes} {msg}",
+                            )
+                            .expect("template")
+                            .progress_chars("=> "),
+                        );
+                        bar.set_prefix(short(&f.name, 10));
+                        bar.set_message(format!("parts 0/{}", f.parts));
+                        f.bar = Some(bar);
+                    }
+                }
+            }
+            Event::Progress {
+                file, file_sent, ..
+            } => {
+                let mut delta = 0;
+                if let Some(f) = st.files.get_mut(&file) {
+                    delta = file_sent as i64 - f.sent as i64;
+                    f.sent = file_sent;
+                    if let Some(b) = &f.bar {
+                        b.set_position(file_sent);
+                    }
+                }
+                let pos = (self.overall.position() as i64 + delta).max(0) as u64;
+                self.overall.set_position(pos);
+            }
+            Event::PartDone { file, .. } => {
+                if let Some(f) = st.files.get_mut(&file) {
+                    f.parts_done += 1;
+                    if let Some(b) = &f.bar {
+                        b.set_message(format!("parts {}/{}", f.parts_done, f.parts));
+                    }
+                }
+            }
+            Event::Retry {
+                file,
+                part,
+                attempt,
+                delay_ms,
+                reason,
+            } => {
+                let name = st
+                    .files
+                    .get(&file)
+                    .map(|f| f.name.clone())
+                    .unwrap_or_default();
+                let what = part.map(|p| format!(" part {p}")).unwrap_or_default();
+                self.line(format!(
+                    "  retry {name}{what} (attempt {attempt} failed: {reason}); again in {:.1} s",
+                    delay_ms as f64 / 1000.0
+                ));
+            }
+            Event::FileDone {
+                file,
+                name,
+                remote_id,
+                size,
+                ..
+            } => {
+                st.done_files += 1;
+                st.done_bytes += size;
+                if let Some(f) = st.files.get_mut(&file) {
+                    let rest = size.saturating_sub(f.sent);
+                    f.sent = size;
+                    self.overall.inc(rest);
+                    if let Some(b) = f.bar.take() {
+                        b.finish_and_clear();
+                        self.mp.remove(&b);
+                    }
+                }
+                self.overall
+                    .set_message(format!("{}/{} files", st.done_files, st.queued));
+                self.line(format!(
+                    "  \u{2713} {name} ({}) {remote_id}",
+                    HumanBytes(size)
+                ));
+            }
+            Event::FileFailed { file, error, .. } => {
+                if let Some(f) = st.files.get_mut(&file) {
+                    if let Some(b) = f.bar.take() {
+                        b.finish_and_clear();
+                        self.mp.remove(&b);
+                    }
+                }
+                self.line(format!("  \u{2717} {error}"));
+            }
+            Event::PartStarted { .. } => {}
+        }
+    }
+
+    pub fn finish(&self) {
+        self.overall.finish_and_clear();
+    }
+}
+
+fn short(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let tail: String = s
+            .chars()
+            .rev()
+            .take(n - 1)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        format!("\u{2026}{tail}")
+    }
+}
+
+/// Events as JSON lines on standard output.
+pub fn json_sink() -> EventSink {
+    let out = Arc::new(Mutex::new(std::io::stdout()));
+    EventSink::new(move |e| {
+        if let Ok(line) = serde_json::to_string(&e) {
+            let mut o = out.lock().expect("stdout");
+            let _ = writeln!(o, "{line}");
+        }
+    })
+}

@@ -1,0 +1,220 @@
+//! Typed errors, each saying whether trying again can help.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::scan::ScanReport;
+
+/// How a caller should react to an error (the opendal idea: errors say
+/// whether to retry).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorClass {
+    /// Bad input found before anything was sent: fix the files or flags.
+    Input,
+    /// The portal does not accept the credentials: sign in again.
+    Auth,
+    /// The network failed; trying again may help.
+    Network,
+    /// The server refused the request for good (4xx other than auth).
+    Rejected,
+    /// The server failed or is overloaded (5xx, 429); trying again may help.
+    Server,
+    /// A local file could not be read, or changed during the upload.
+    Local,
+    /// The server answered something that breaks its own contract.
+    Protocol,
+    /// The job was cancelled.
+    Cancelled,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Input(ScanReport),
+
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
+    #[error(
+        "{}: the file changed while it was being uploaded ({what}); nothing was kept for it. Upload it again once it is no longer being written.",
+        path.display()
+    )]
+    FileChanged { path: PathBuf, what: String },
+
+    #[error("{host} did not accept the sign-in ({status}): {detail}")]
+    Auth {
+        host: String,
+        status: u16,
+        detail: String,
+    },
+
+    #[error("network error talking to {host}: {detail}")]
+    Network { host: String, detail: String },
+
+    #[error("{host} failed ({status}): {detail}")]
+    Server {
+        host: String,
+        status: u16,
+        detail: String,
+        retry_after: Option<Duration>,
+    },
+
+    #[error("{host} rejected the request ({status}): {detail}")]
+    Rejected {
+        host: String,
+        status: u16,
+        detail: String,
+    },
+
+    #[error("{host} broke the protocol: {detail}")]
+    Protocol { host: String, detail: String },
+
+    #[error("cancelled")]
+    Cancelled,
+}
+
+impl Error {
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            Error::Input(_) => ErrorClass::Input,
+            Error::Io { .. } | Error::FileChanged { .. } => ErrorClass::Local,
+            Error::Auth { .. } => ErrorClass::Auth,
+            Error::Network { .. } => ErrorClass::Network,
+            Error::Server { .. } => ErrorClass::Server,
+            Error::Rejected { .. } => ErrorClass::Rejected,
+            Error::Protocol { .. } => ErrorClass::Protocol,
+            Error::Cancelled => ErrorClass::Cancelled,
+        }
+    }
+
+    /// Temporary failures that another attempt may cure. A lying server
+    /// (`Protocol`) is retried too: a corrupted part is worth one more try.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self.class(),
+            ErrorClass::Network | ErrorClass::Server | ErrorClass::Protocol
+        )
+    }
+
+    /// The server's own `Retry-After`, when it gave one.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Error::Server { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// The host part of a URL, for messages that must never show a full
+/// presigned URL (its query is a credential).
+pub fn host_of(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(u) => match (u.host_str(), u.port()) {
+            (Some(h), Some(p)) => format!("{h}:{p}"),
+            (Some(h), None) => h.to_string(),
+            _ => "the server".into(),
+        },
+        Err(_) => "the server".into(),
+    }
+}
+
+/// Map a transport error from reqwest to ours.
+pub(crate) fn from_reqwest(url: &str, e: reqwest::Error) -> Error {
+    // reqwest's Display includes the URL; strip it so no presigned query
+    // string reaches a log or the UI.
+    let e = e.without_url();
+    let mut detail = e.to_string();
+    let mut src = std::error::Error::source(&e);
+    while let Some(s) = src {
+        detail.push_str(": ");
+        detail.push_str(&s.to_string());
+        src = s.source();
+    }
+    Error::Network {
+        host: host_of(url),
+        detail,
+    }
+}
+
+/// Classify a non-success HTTP status with the body text the server sent.
+pub(crate) fn from_status(
+    url: &str,
+    status: u16,
+    detail: String,
+    retry_after: Option<Duration>,
+) -> Error {
+    let host = host_of(url);
+    match status {
+        401 => Error::Auth {
+            host,
+            status,
+            detail: if detail.is_empty() {
+                "the token is missing, invalid or expired; sign in again (or pass a fresh --token)"
+                    .into()
+            } else {
+                detail
+            },
+        },
+        408 | 429 | 500..=599 => Error::Server {
+            host,
+            status,
+            detail,
+            retry_after,
+        },
+        _ => Error::Rejected {
+            host,
+            status,
+            detail,
+        },
+    }
+}
+
+/// Read `Retry-After` (seconds or an HTTP date).
+pub(crate) fn parse_retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let v = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    if let Ok(secs) = v.trim().parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = httpdate::parse_http_date(v).ok()?;
+    when.duration_since(std::time::SystemTime::now()).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_statuses() {
+        let u = "http://127.0.0.1:9/x?X-Amz-Signature=secret";
+        assert_eq!(
+            from_status(u, 401, "".into(), None).class(),
+            ErrorClass::Auth
+        );
+        assert!(from_status(u, 503, "".into(), None).is_retryable());
+        assert!(from_status(u, 429, "".into(), None).is_retryable());
+        assert!(!from_status(u, 400, "".into(), None).is_retryable());
+        assert!(!from_status(u, 403, "".into(), None).is_retryable());
+        assert!(!from_status(u, 422, "".into(), None).is_retryable());
+        let msg = from_status(u, 500, "boom".into(), None).to_string();
+        assert!(!msg.contains("Signature"), "{msg}");
+        assert!(msg.contains("127.0.0.1:9"));
+    }
+
+    #[test]
+    fn parses_retry_after_seconds() {
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert(reqwest::header::RETRY_AFTER, "3".parse().unwrap());
+        assert_eq!(parse_retry_after(&h), Some(Duration::from_secs(3)));
+    }
+}

@@ -1,0 +1,25 @@
+//! Ferry's upload engine.
+//!
+//! One direction of flow: **scan -> plan -> transfer -> complete -> attach**.
+//! The engine knows no GUI; portals live behind the [`Portal`] trait and the
+//! scheduler in [`transfer`] knows nothing about any of them.
+
+pub mod error;
+pub mod event;
+mod hasher;
+pub mod loculus;
+pub mod plan;
+pub mod portal;
+mod read;
+pub mod retry;
+pub mod scan;
+pub mod token;
+pub mod transfer;
+
+pub use error::{Error, ErrorClass};
+pub use event::{Event, EventSink};
+pub use plan::{Plan, PlanLimits, PlanPrefs};
+pub use portal::Portal;
+pub use scan::{Item, ScanProblem, ScanReport};
+pub use token::{Secret, StaticToken, TokenSource};
+pub use transfer::{Engine, EngineConfig, FileOutcome, Uploaded};

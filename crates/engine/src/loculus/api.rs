@@ -1,0 +1,176 @@
+//! Calls to the Loculus backend: bearer token, one refresh on 401, and
+//! ProblemDetail bodies turned into messages.
+
+use std::sync::Arc;
+
+use reqwest::{Method, RequestBuilder, Response};
+use serde::de::DeserializeOwned;
+
+use crate::Error;
+use crate::error::{from_reqwest, from_status, host_of, parse_retry_after};
+use crate::token::TokenSource;
+
+#[derive(Clone)]
+pub struct Api {
+    http: reqwest::Client,
+    base: String,
+    host: String,
+    tokens: Arc<dyn TokenSource>,
+}
+
+impl Api {
+    pub fn new(
+        http: reqwest::Client,
+        base: &str,
+        tokens: Arc<dyn TokenSource>,
+    ) -> Result<Api, Error> {
+        let parsed = url::Url::parse(base).map_err(|e| Error::Rejected {
+            host: base.into(),
+            status: 0,
+            detail: format!("{base:?} is not a URL ({e}); give the backend's address, e.g. https://backend.example.org"),
+        })?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(Error::Rejected {
+                host: base.into(),
+                status: 0,
+                detail: format!("{base:?} must start with http:// or https://"),
+            });
+        }
+        Ok(Api {
+            http,
+            base: base.trim_end_matches('/').to_string(),
+            host: host_of(base),
+            tokens,
+        })
+    }
+
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}/{}", self.base, path.trim_start_matches('/'))
+    }
+
+    /// Send with the bearer token; on 401 let the token source refresh once.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        build: impl Fn(RequestBuilder) -> RequestBuilder,
+    ) -> Result<Response, Error> {
+        let url = self.url(path);
+        let mut refreshed = false;
+        loop {
+            let token = self.tokens.token()?;
+            let req = build(self.http.request(method.clone(), &url)).bearer_auth(token.expose());
+            let resp = req.send().await.map_err(|e| from_reqwest(&url, e))?;
+            if resp.status().as_u16() == 401 && !refreshed && self.tokens.invalidate(&token) {
+                refreshed = true;
+                continue;
+            }
+            if resp.status().is_success() {
+                return Ok(resp);
+            }
+            return Err(self.error_from(&url, resp).await);
+        }
+    }
+
+    pub async fn post_json<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> Result<T, Error> {
+        let resp = self
+            .send(Method::POST, path, |r| match &body {
+                Some(b) => r.json(b),
+                None => r,
+            })
+            .await?;
+        self.json(resp).await
+    }
+
+    pub async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, Error> {
+        let resp = self.send(Method::GET, path, |r| r).await?;
+        self.json(resp).await
+    }
+
+    pub async fn post_empty(
+        &self,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> Result<(), Error> {
+        self.send(Method::POST, path, |r| match &body {
+            Some(b) => r.json(b),
+            None => r,
+        })
+        .await
+        .map(|_| ())
+    }
+
+    pub async fn json<T: DeserializeOwned>(&self, resp: Response) -> Result<T, Error> {
+        let url = resp.url().to_string();
+        let bytes = resp.bytes().await.map_err(|e| from_reqwest(&url, e))?;
+        serde_json::from_slice(&bytes).map_err(|e| Error::Protocol {
+            host: self.host.clone(),
+            detail: format!(
+                "unexpected answer ({e}): {}",
+                String::from_utf8_lossy(&bytes)
+                    .chars()
+                    .take(200)
+                    .collect::<String>()
+            ),
+        })
+    }
+
+    async fn error_from(&self, url: &str, resp: Response) -> Error {
+        let status = resp.status().as_u16();
+        let retry_after = parse_retry_after(resp.headers());
+        let text = resp.text().await.unwrap_or_default();
+        let detail = problem_detail(&text);
+        match status {
+            // Loculus answers 403 both for "not a member of the group" and,
+            // on a POST without any token, for its CSRF quirk (loculus#4601).
+            403 => Error::Auth {
+                host: host_of(url),
+                status,
+                detail: if detail.is_empty() {
+                    "access denied; sign in again".into()
+                } else {
+                    format!("{detail} (check the group id; ask the group's admin to add you)")
+                },
+            },
+            _ => from_status(url, status, detail, retry_after),
+        }
+    }
+}
+
+/// `detail` (or Spring's `message`, or `error_description`) of an error
+/// body, else the body itself, shortened.
+pub(crate) fn problem_detail(text: &str) -> String {
+    if let Ok(v) = serde_json::from_str::<serde_json::Value>(text) {
+        for k in ["detail", "message", "error_description", "error"] {
+            if let Some(s) = v.get(k).and_then(|s| s.as_str()) {
+                return s.to_string();
+            }
+        }
+    }
+    text.chars().take(300).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_problem_detail() {
+        assert_eq!(
+            problem_detail(
+                r#"{"type":"about:blank","title":"Unprocessable Entity","status":422,"detail":"InvalidPart: x"}"#
+            ),
+            "InvalidPart: x"
+        );
+        assert_eq!(problem_detail(""), "");
+        assert_eq!(problem_detail("plain"), "plain");
+    }
+}

@@ -1,0 +1,245 @@
+//! The Loculus portal: presigned S3 uploads through the backend's `/files`
+//! endpoints, then files attached to a submission (see [`submit`]).
+
+mod api;
+pub mod names;
+pub mod submit;
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use reqwest::Method;
+use serde::Deserialize;
+
+use crate::Error;
+use crate::plan::{Plan, PlanLimits};
+use crate::portal::{FileSpec, PartRequest, PartResponse, Portal, Upload, storage_error};
+use crate::scan::NameRules;
+use crate::token::TokenSource;
+
+pub use api::Api;
+pub use submit::{Accession, AttachedFile, DataUseTerms, Submission};
+
+/// Presigned URLs live 30 minutes (`PRESIGNED_URL_EXPIRY_SECONDS`).
+pub const URL_LIFETIME_SECS: u64 = 30 * 60;
+
+/// Single-PUT files whose URLs are asked for in one call. Small files go
+/// quickly, so 32 start well inside the URLs' 30 minutes.
+const SINGLE_BATCH: usize = 32;
+
+pub struct Loculus {
+    api: Api,
+    group_id: i64,
+}
+
+impl Loculus {
+    /// `backend` is the backend's base URL (`hosts.backend`).
+    pub fn new(
+        http: reqwest::Client,
+        backend: &str,
+        group_id: i64,
+        tokens: Arc<dyn TokenSource>,
+    ) -> Result<Self, Error> {
+        Ok(Loculus {
+            api: Api::new(http, backend, tokens)?,
+            group_id,
+        })
+    }
+
+    pub fn api(&self) -> &Api {
+        &self.api
+    }
+
+    pub fn group_id(&self) -> i64 {
+        self.group_id
+    }
+}
+
+impl NameRules for Loculus {
+    fn check_name(&self, name: &str) -> Result<(), String> {
+        names::check(name)
+    }
+    /// Empty files go by a single PUT with an empty body, which S3 accepts.
+    fn accepts_empty(&self) -> bool {
+        true
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SingleUrl {
+    file_id: String,
+    url: String,
+    #[serde(default)]
+    headers: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct MultipartUrls {
+    file_id: String,
+    urls: Vec<String>,
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+#[async_trait::async_trait]
+impl Portal for Loculus {
+    fn name(&self) -> &str {
+        "Loculus"
+    }
+
+    fn limits(&self) -> PlanLimits {
+        PlanLimits::S3
+    }
+
+    fn etag_is_md5(&self) -> bool {
+        true
+    }
+
+    fn batch_size(&self, plan: &Plan) -> usize {
+        if plan.multipart { 1 } else { SINGLE_BATCH }
+    }
+
+    async fn begin(&self, files: &[FileSpec]) -> Result<Vec<Upload>, Error> {
+        let n = files.len();
+        let issued = now_secs();
+        let expires_at = Some(issued + URL_LIFETIME_SECS);
+        if files.iter().all(|f| !f.plan.multipart) {
+            let path = format!(
+                "files/request-upload?groupId={}&numberFiles={n}",
+                self.group_id
+            );
+            let urls: Vec<SingleUrl> = self.api.post_json(&path, None).await?;
+            return urls
+                .into_iter()
+                .map(|u| {
+                    check_file_id(&u.file_id, self.api.host())?;
+                    Ok(Upload {
+                        remote_id: u.file_id,
+                        urls: vec![u.url],
+                        headers: u.headers.into_iter().collect(),
+                        multipart: false,
+                        expires_at,
+                    })
+                })
+                .collect();
+        }
+        // One multipart file per call: numberParts is per call.
+        let [f] = files else {
+            return Err(Error::Protocol {
+                host: "ferry".into(),
+                detail: "multipart uploads are started one file at a time".into(),
+            });
+        };
+        let parts = f.plan.parts;
+        let path = format!(
+            "files/request-multipart-upload?groupId={}&numberFiles=1&numberParts={parts}",
+            self.group_id
+        );
+        let got: Vec<MultipartUrls> = self.api.post_json(&path, None).await?;
+        got.into_iter()
+            .map(|m| {
+                check_file_id(&m.file_id, self.api.host())?;
+                if m.urls.len() < parts as usize {
+                    return Err(Error::Protocol {
+                        host: self.api.host().into(),
+                        detail: format!("asked for {parts} part URLs, got {}", m.urls.len()),
+                    });
+                }
+                Ok(Upload {
+                    remote_id: m.file_id,
+                    urls: m.urls,
+                    headers: vec![],
+                    multipart: true,
+                    expires_at,
+                })
+            })
+            .collect()
+    }
+
+    fn part_request(&self, upload: &Upload, part: u32) -> Result<PartRequest, Error> {
+        let url = upload
+            .urls
+            .get(part as usize - 1)
+            .ok_or_else(|| Error::Protocol {
+                host: self.api.host().into(),
+                detail: format!("no URL for part {part}"),
+            })?
+            .clone();
+        // No bearer token here: the URL's signature is the credential, and
+        // the token must never reach the storage host.
+        Ok(PartRequest {
+            method: Method::PUT,
+            url,
+            headers: upload.headers.clone(),
+            prefix: Default::default(),
+            suffix: Default::default(),
+            content_md5: false,
+        })
+    }
+
+    fn accept_part(
+        &self,
+        upload: &Upload,
+        _part: u32,
+        resp: &PartResponse,
+    ) -> Result<String, Error> {
+        if (200..300).contains(&resp.status) {
+            let etag = resp
+                .headers
+                .get(reqwest::header::ETAG)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            return match etag {
+                Some(e) => Ok(e),
+                None if !upload.multipart => Ok(String::new()),
+                None => Err(Error::Protocol {
+                    host: crate::error::host_of(&resp.url),
+                    detail: "the storage acknowledged a part without an ETag".into(),
+                }),
+            };
+        }
+        // A single PUT is conditional (If-None-Match: *): 412 on a retry
+        // means the earlier attempt did store the object.
+        if resp.status == 412 && !upload.multipart && resp.attempt > 1 {
+            return Ok(String::new());
+        }
+        Err(storage_error(resp))
+    }
+
+    async fn complete(&self, upload: &Upload, etags: &[String], attempt: u32) -> Result<(), Error> {
+        let body = serde_json::json!([{ "fileId": upload.remote_id, "etags": etags }]);
+        match self
+            .api
+            .post_empty("files/complete-multipart-upload", Some(body))
+            .await
+        {
+            // A retried completion whose first attempt got through is told
+            // "already been completed": that is our own success.
+            Err(Error::Rejected {
+                status: 422,
+                detail,
+                ..
+            }) if attempt > 1 && detail.contains("already been completed") => Ok(()),
+            r => r,
+        }
+    }
+}
+
+fn check_file_id(id: &str, host: &str) -> Result<(), Error> {
+    let ok = id.len() == 36 && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Protocol {
+            host: host.into(),
+            detail: format!("{id:?} is not a file id (a UUID)"),
+        })
+    }
+}

@@ -1,0 +1,481 @@
+//! attach: the uploaded files named in the submission's metadata
+//! (`files.<category>` = `name:fileId ...`), then `POST /<organism>/submit`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use reqwest::Method;
+use reqwest::multipart::{Form, Part};
+use serde::{Deserialize, Serialize};
+
+use super::Loculus;
+use crate::Error;
+use crate::scan::{ScanProblem, ScanReport};
+
+/// One uploaded file to attach.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttachedFile {
+    /// The metadata row (`id`); `None` = the row whose `files.<category>`
+    /// cell names the file, or the only row.
+    pub submission_id: Option<String>,
+    pub category: String,
+    pub name: String,
+    pub file_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DataUseTerms {
+    Open,
+    /// Restricted until a `YYYY-MM-DD` date.
+    Restricted {
+        until: String,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct Submission {
+    pub organism: String,
+    pub metadata: PathBuf,
+    pub sequences: Option<PathBuf>,
+    pub files: Vec<AttachedFile>,
+    pub data_use_terms: DataUseTerms,
+    /// Send the pre-August-2026 `fileMapping` form field instead of the
+    /// `files.<category>` columns (current backends ignore it).
+    pub legacy_file_mapping: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Accession {
+    pub submission_id: String,
+    pub accession: String,
+    pub version: i64,
+}
+
+/// The metadata as sent, and which files went to which row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkedMetadata {
+    pub tsv: Vec<u8>,
+    /// submission id -> category -> [(name, fileId)]
+    pub files: BTreeMap<String, BTreeMap<String, Vec<(String, String)>>>,
+}
+
+fn input(path: &std::path::Path, reason: impl Into<String>) -> Error {
+    Error::Input(ScanReport {
+        problems: vec![ScanProblem::Unreadable {
+            path: path.to_path_buf(),
+            reason: reason.into(),
+        }],
+    })
+}
+
+/// A `files.<category>` cell token in the website's syntax: `name`,
+/// `name::relative/path` (both to be filled in) or `name:fileId` (done).
+fn token_name(tok: &str) -> (&str, bool) {
+    if let Some((name, _path)) = tok.split_once("::") {
+        return (name, false);
+    }
+    match tok.rsplit_once(':') {
+        Some((name, _id)) => (name, true),
+        None => (tok, false),
+    }
+}
+
+/// Link `files` to metadata rows and write the `files.<category>` columns.
+/// With `columns = false` (legacy) the table is passed through unchanged.
+pub fn link_metadata(
+    path: &std::path::Path,
+    raw: &[u8],
+    files: &[AttachedFile],
+    columns: bool,
+) -> Result<LinkedMetadata, Error> {
+    let mut rd = csv::ReaderBuilder::new()
+        .delimiter(b'\t')
+        .flexible(false)
+        .from_reader(raw);
+    let headers = rd
+        .headers()
+        .map_err(|e| input(path, format!("not a valid TSV: {e}")))?
+        .clone();
+    let mut header: Vec<String> = headers.iter().map(str::to_string).collect();
+    let id_col = match (
+        header.iter().position(|h| h == "id"),
+        header.iter().position(|h| h == "submissionId"),
+    ) {
+        (Some(i), None) | (None, Some(i)) => i,
+        (Some(_), Some(_)) => {
+            return Err(input(
+                path,
+                "has both an 'id' and a 'submissionId' column; keep one",
+            ));
+        }
+        (None, None) => {
+            return Err(input(
+                path,
+                "has no 'id' column (or the older 'submissionId'); add one naming each submission",
+            ));
+        }
+    };
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    for (n, rec) in rd.records().enumerate() {
+        let rec = rec.map_err(|e| input(path, format!("row {}: {e}", n + 2)))?;
+        rows.push(rec.iter().map(str::to_string).collect());
+    }
+    if rows.is_empty() {
+        return Err(input(path, "has no rows; add one row per submission"));
+    }
+    let ids: Vec<String> = rows.iter().map(|r| r[id_col].clone()).collect();
+
+    // Which row each file goes to.
+    let mut linked: BTreeMap<String, BTreeMap<String, Vec<(String, String)>>> = BTreeMap::new();
+    let mut problems = Vec::new();
+    for f in files {
+        let col = format!("files.{}", f.category);
+        let row = match &f.submission_id {
+            Some(id) => ids.iter().position(|x| x == id).ok_or_else(|| {
+                format!("names submission '{id}', which is not a row of the metadata")
+            }),
+            None => {
+                let ci = header.iter().position(|h| *h == col);
+                let referenced: Vec<usize> = ci
+                    .map(|ci| {
+                        rows.iter()
+                            .enumerate()
+                            .filter(|(_, r)| {
+                                r[ci]
+                                    .split_whitespace()
+                                    .any(|t| token_name(t) == (&f.name, false))
+                            })
+                            .map(|(i, _)| i)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                match (referenced.as_slice(), rows.len()) {
+                    ([], 1) => Ok(0),
+                    ([], _) => Err(format!(
+                        "is not named in any row's '{col}' column; write '{}' into the '{col}' cell of its submission's row",
+                        f.name
+                    )),
+                    (_, _) => Ok(referenced[0]),
+                }
+            }
+        };
+        match row {
+            Ok(r) => {
+                // A name in several rows' cells: the same upload is attached
+                // to each (Loculus allows one fileId in several entries).
+                let ci = header.iter().position(|h| *h == col);
+                let mut targets = vec![r];
+                if f.submission_id.is_none()
+                    && let Some(ci) = ci
+                {
+                    for (i, row) in rows.iter().enumerate() {
+                        if i != r
+                            && row[ci]
+                                .split_whitespace()
+                                .any(|t| token_name(t) == (&f.name, false))
+                        {
+                            targets.push(i);
+                        }
+                    }
+                }
+                for t in targets {
+                    linked
+                        .entry(ids[t].clone())
+                        .or_default()
+                        .entry(f.category.clone())
+                        .or_default()
+                        .push((f.name.clone(), f.file_id.clone()));
+                }
+            }
+            Err(reason) => problems.push(ScanProblem::BadName {
+                path: PathBuf::from(&f.name),
+                reason: format!("category {}: {reason}", f.category),
+            }),
+        }
+    }
+    // Names in cells that no given file fills in.
+    for (ci, h) in header.iter().enumerate() {
+        let Some(cat) = h.strip_prefix("files.") else {
+            continue;
+        };
+        for (ri, r) in rows.iter().enumerate() {
+            for tok in r[ci].split_whitespace() {
+                let (name, done) = token_name(tok);
+                let given = linked
+                    .get(&ids[ri])
+                    .and_then(|c| c.get(cat))
+                    .is_some_and(|v| v.iter().any(|(n, _)| n == name));
+                if !done && !given {
+                    problems.push(ScanProblem::Unreadable {
+                        path: PathBuf::from(name),
+                        reason: format!(
+                            "named in '{h}' of row '{}' but not given; add it with --file {cat}={name}",
+                            ids[ri]
+                        ),
+                    });
+                }
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Error::Input(ScanReport { problems }));
+    }
+    if !columns {
+        return Ok(LinkedMetadata {
+            tsv: raw.to_vec(),
+            files: linked,
+        });
+    }
+    // Write the columns: keep `name:fileId` tokens already there, replace
+    // the names we filled in.
+    let cats: Vec<String> = linked
+        .values()
+        .flat_map(|c| c.keys().cloned())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    for cat in &cats {
+        let col = format!("files.{cat}");
+        if !header.contains(&col) {
+            header.push(col);
+            for r in rows.iter_mut() {
+                r.push(String::new());
+            }
+        }
+    }
+    for (ci, h) in header.clone().iter().enumerate() {
+        let Some(cat) = h.strip_prefix("files.") else {
+            continue;
+        };
+        for (ri, r) in rows.iter_mut().enumerate() {
+            let mut toks: Vec<String> = r[ci]
+                .split_whitespace()
+                .filter(|t| token_name(t).1)
+                .map(str::to_string)
+                .collect();
+            if let Some(v) = linked.get(&ids[ri]).and_then(|c| c.get(cat)) {
+                toks.extend(v.iter().map(|(n, id)| format!("{n}:{id}")));
+            }
+            r[ci] = toks.join(" ");
+        }
+    }
+    let mut w = csv::WriterBuilder::new()
+        .delimiter(b'\t')
+        .from_writer(Vec::new());
+    w.write_record(&header)
+        .map_err(|e| input(path, e.to_string()))?;
+    for r in &rows {
+        w.write_record(r).map_err(|e| input(path, e.to_string()))?;
+    }
+    let tsv = w.into_inner().map_err(|e| input(path, e.to_string()))?;
+    Ok(LinkedMetadata { tsv, files: linked })
+}
+
+impl Loculus {
+    /// Link the files, submit, and check that the backend attached them.
+    pub async fn submit(
+        &self,
+        sub: &Submission,
+    ) -> Result<(Vec<Accession>, LinkedMetadata), Error> {
+        let raw = std::fs::read(&sub.metadata).map_err(|e| Error::io(&sub.metadata, e))?;
+        let linked = link_metadata(&sub.metadata, &raw, &sub.files, !sub.legacy_file_mapping)?;
+        let sequences = match &sub.sequences {
+            Some(p) => Some((p.clone(), std::fs::read(p).map_err(|e| Error::io(p, e))?)),
+            None => None,
+        };
+        let file_mapping = sub.legacy_file_mapping.then(|| {
+            let m: BTreeMap<&String, BTreeMap<&String, Vec<serde_json::Value>>> = linked
+                .files
+                .iter()
+                .map(|(sid, cats)| {
+                    (
+                        sid,
+                        cats.iter()
+                            .map(|(c, v)| {
+                                (
+                                    c,
+                                    v.iter()
+                                        .map(|(n, id)| serde_json::json!({"fileId": id, "name": n}))
+                                        .collect(),
+                                )
+                            })
+                            .collect(),
+                    )
+                })
+                .collect();
+            serde_json::to_string(&m).unwrap_or_default()
+        });
+        let path = format!("{}/submit", sub.organism);
+        let resp = self
+            .api
+            .send(Method::POST, &path, |r| {
+                let mut form = Form::new()
+                    .part(
+                        "metadataFile",
+                        Part::bytes(linked.tsv.clone())
+                            .file_name("metadata.tsv")
+                            .mime_str("text/tab-separated-values")
+                            .expect("static mime"),
+                    )
+                    .text("groupId", self.group_id.to_string());
+                if let Some((p, bytes)) = &sequences {
+                    let name = crate::scan::name_of(p);
+                    form = form.part("sequenceFile", Part::bytes(bytes.clone()).file_name(name));
+                }
+                form = match &sub.data_use_terms {
+                    DataUseTerms::Open => form.text("dataUseTermsType", "OPEN"),
+                    DataUseTerms::Restricted { until } => form
+                        .text("dataUseTermsType", "RESTRICTED")
+                        .text("restrictedUntil", until.clone()),
+                };
+                if let Some(m) = &file_mapping {
+                    form = form.text("fileMapping", m.clone());
+                }
+                r.multipart(form)
+            })
+            .await?;
+        let accessions: Vec<Accession> = self.api.json(resp).await?;
+        Ok((accessions, linked))
+    }
+
+    /// Ask the backend which files an entry carries (`get-data-to-edit`).
+    /// The real backend may answer 500 until preprocessing has run, so
+    /// callers should treat an error as "not verifiable yet".
+    pub async fn attached_files(
+        &self,
+        organism: &str,
+        accession: &Accession,
+    ) -> Result<BTreeMap<String, Vec<(String, String)>>, Error> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Fid {
+            file_id: String,
+            name: String,
+        }
+        #[derive(Deserialize)]
+        struct Data {
+            #[serde(default)]
+            files: Option<BTreeMap<String, Vec<Fid>>>,
+        }
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Edit {
+            submitted_data: Data,
+        }
+        let e: Edit = self
+            .api
+            .get_json(&format!(
+                "{organism}/get-data-to-edit/{}/{}",
+                accession.accession, accession.version
+            ))
+            .await?;
+        Ok(e.submitted_data
+            .files
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(c, v)| (c, v.into_iter().map(|f| (f.name, f.file_id)).collect()))
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ID1: &str = "8d8ac610-566d-4ef0-9c22-186b2a5ed793";
+    const ID2: &str = "2ea137d0-8773-4e0a-a9aa-5591de12ff23";
+
+    fn f(sid: Option<&str>, cat: &str, name: &str, id: &str) -> AttachedFile {
+        AttachedFile {
+            submission_id: sid.map(str::to_string),
+            category: cat.into(),
+            name: name.into(),
+            file_id: id.into(),
+        }
+    }
+
+    fn text(l: &LinkedMetadata) -> String {
+        String::from_utf8(l.tsv.clone()).unwrap()
+    }
+
+    #[test]
+    fn single_row_gets_the_files_as_columns() {
+        let raw = b"id\tcountry\ns1\tCH\n";
+        let l = link_metadata(
+            "m.tsv".as_ref(),
+            raw,
+            &[
+                f(None, "rawReads", "r1.fq", ID1),
+                f(None, "rawReads", "r2.fq", ID2),
+            ],
+            true,
+        )
+        .unwrap();
+        assert_eq!(
+            text(&l),
+            format!("id\tcountry\tfiles.rawReads\ns1\tCH\tr1.fq:{ID1} r2.fq:{ID2}\n")
+        );
+    }
+
+    #[test]
+    fn names_in_cells_pick_the_row_and_keep_existing_ids() {
+        let raw =
+            format!("id\tx\tfiles.rawReads\na\t1\told.fq:{ID2} r1.fq\nb\t2\tr2.fq::sub/r2.fq\n");
+        let l = link_metadata(
+            "m.tsv".as_ref(),
+            raw.as_bytes(),
+            &[
+                f(None, "rawReads", "r2.fq", ID1),
+                f(None, "rawReads", "r1.fq", ID2),
+            ],
+            true,
+        )
+        .unwrap();
+        assert_eq!(
+            text(&l),
+            format!("id\tx\tfiles.rawReads\na\t1\told.fq:{ID2} r1.fq:{ID2}\nb\t2\tr2.fq:{ID1}\n")
+        );
+    }
+
+    #[test]
+    fn unlinked_and_missing_files_are_reported_together() {
+        let raw = b"id\tx\tfiles.rawReads\na\t1\tneeded.fq\nb\t2\t\n";
+        let err = link_metadata(
+            "m.tsv".as_ref(),
+            raw,
+            &[f(None, "rawReads", "stray.fq", ID1)],
+            true,
+        )
+        .unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("stray.fq") && msg.contains("needed.fq"),
+            "{msg}"
+        );
+        assert!(msg.contains("--file rawReads=needed.fq"), "{msg}");
+    }
+
+    #[test]
+    fn id_column_is_required() {
+        let err = link_metadata("m.tsv".as_ref(), b"name\nx\n", &[], true).unwrap_err();
+        assert!(err.to_string().contains("no 'id' column"));
+    }
+
+    #[test]
+    fn legacy_mode_leaves_the_table_alone() {
+        let raw = b"submissionId\tx\ns1\t1\n";
+        let l = link_metadata(
+            "m.tsv".as_ref(),
+            raw,
+            &[f(Some("s1"), "rawReads", "a.fq", ID1)],
+            false,
+        )
+        .unwrap();
+        assert_eq!(l.tsv, raw.to_vec());
+        assert_eq!(
+            l.files["s1"]["rawReads"],
+            vec![("a.fq".to_string(), ID1.to_string())]
+        );
+    }
+}

@@ -1,0 +1,61 @@
+//! Where bearer tokens come from. The keychain is one more source later;
+//! the engine only ever asks a `TokenSource`.
+
+use std::fmt;
+
+/// A secret that never prints itself.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+    /// The raw value, for the one header that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Gives the current access token; may refresh it.
+pub trait TokenSource: Send + Sync {
+    fn token(&self) -> Result<Secret, crate::Error>;
+    /// Called after the portal answered 401 with `rejected`: a source that
+    /// can refresh does so and returns true to have the request tried again.
+    fn invalidate(&self, _rejected: &Secret) -> bool {
+        false
+    }
+}
+
+/// A token given once (flag, environment, standard input).
+pub struct StaticToken(Secret);
+
+impl StaticToken {
+    pub fn new(token: impl Into<String>) -> Self {
+        StaticToken(Secret::new(token.into().trim().to_string()))
+    }
+}
+
+impl TokenSource for StaticToken {
+    fn token(&self) -> Result<Secret, crate::Error> {
+        Ok(self.0.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_do_not_print() {
+        let s = Secret::new("abc123");
+        assert_eq!(format!("{s:?}"), "Secret(***)");
+        assert_eq!(StaticToken::new(" t \n").token().unwrap().expose(), "t");
+    }
+}

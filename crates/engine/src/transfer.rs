@@ -1,0 +1,719 @@
+//! transfer + complete: one scheduler, a bounded number of parts in flight
+//! across all files (permits from one global budget, as in the AWS transfer
+//! manager), each file finished once all its parts are acknowledged.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use md5::Digest;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::from_reqwest;
+use crate::event::{Event, EventSink};
+use crate::hasher::OrderedHasher;
+use crate::plan::{Plan, PlanPrefs, plan};
+use crate::portal::{FileSpec, PartResponse, Portal, Upload};
+use crate::read::{ReadOutcome, part_stream, read_part};
+use crate::retry::{RetryPolicy, retry};
+use crate::scan::Item;
+use crate::{Error, ErrorClass};
+
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Parts in flight across all files.
+    pub parts_in_flight: usize,
+    pub retry: RetryPolicy,
+    /// A request whose body has not moved for this long is abandoned and
+    /// retried.
+    pub stall_timeout: Duration,
+    /// Read size from disk; also the granularity of progress.
+    pub chunk_size: usize,
+    pub prefs: PlanPrefs,
+    /// Minimum time between two progress events of one part.
+    pub progress_interval: Duration,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            parts_in_flight: 8,
+            retry: RetryPolicy::default(),
+            stall_timeout: Duration::from_secs(60),
+            chunk_size: 256 * 1024,
+            prefs: PlanPrefs::default(),
+            progress_interval: Duration::from_millis(100),
+        }
+    }
+}
+
+/// A file the portal accepted.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Uploaded {
+    pub path: PathBuf,
+    pub name: String,
+    pub size: u64,
+    pub remote_id: String,
+    pub sha256: String,
+}
+
+pub type FileOutcome = Result<Uploaded, Error>;
+
+/// The upload engine. Cheap to clone.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    cfg: EngineConfig,
+    events: EventSink,
+    cancel: CancellationToken,
+}
+
+/// Per-file state shared by its part tasks.
+struct FileCtx {
+    index: usize,
+    item: Item,
+    plan: Plan,
+    hasher: Arc<OrderedHasher>,
+    sent: AtomicU64,
+    cancel: CancellationToken,
+    /// The first real failure, so the file reports it rather than the
+    /// cancellations it caused in sibling parts.
+    cause: Mutex<Option<Error>>,
+}
+
+impl Engine {
+    pub fn new(cfg: EngineConfig, events: EventSink) -> Result<Engine, Error> {
+        let http = http_client()?;
+        Ok(Engine {
+            inner: Arc::new(Inner {
+                http,
+                cfg,
+                events,
+                cancel: CancellationToken::new(),
+            }),
+        })
+    }
+
+    /// The HTTP client portals should share (one connection pool).
+    pub fn http(&self) -> &reqwest::Client {
+        &self.inner.http
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.inner.cfg
+    }
+
+    /// Stops every running part; unfinished files fail with `Cancelled`.
+    pub fn cancel(&self) {
+        self.inner.cancel.cancel();
+    }
+
+    /// Plan a file against a portal (used for up-front checks too).
+    pub fn plan(&self, portal: &dyn Portal, size: u64) -> Result<Plan, Error> {
+        plan(size, &portal.limits(), &self.inner.cfg.prefs).map_err(|e| Error::Rejected {
+            host: portal.name().into(),
+            status: 0,
+            detail: e.to_string(),
+        })
+    }
+
+    /// Upload every item; one outcome per item, in the same order.
+    pub async fn upload(&self, portal: Arc<dyn Portal>, items: Vec<Item>) -> Vec<FileOutcome> {
+        let inner = &self.inner;
+        let mut outcomes: Vec<Option<FileOutcome>> = (0..items.len()).map(|_| None).collect();
+        let mut ctxs = Vec::with_capacity(items.len());
+        for (index, item) in items.into_iter().enumerate() {
+            match self.plan(portal.as_ref(), item.size) {
+                Ok(plan) => {
+                    inner.events.emit(Event::FileQueued {
+                        file: index,
+                        path: item.path.clone(),
+                        name: item.name.clone(),
+                        size: item.size,
+                        parts: plan.parts,
+                        part_size: plan.part_size,
+                    });
+                    ctxs.push(Arc::new(FileCtx {
+                        index,
+                        item,
+                        plan,
+                        hasher: Arc::new(OrderedHasher::new()),
+                        sent: AtomicU64::new(0),
+                        cancel: inner.cancel.child_token(),
+                        cause: Mutex::new(None),
+                    }));
+                }
+                Err(e) => {
+                    let e = Error::Rejected {
+                        host: portal.name().into(),
+                        status: 0,
+                        detail: format!(
+                            "{}: {}; split or compress the file",
+                            item.path.display(),
+                            e
+                        ),
+                    };
+                    self.report_failure(index, &item, &e);
+                    outcomes[index] = Some(Err(e));
+                }
+            }
+        }
+
+        let sem = Arc::new(Semaphore::new(inner.cfg.parts_in_flight.max(1)));
+        let mut finishing: Vec<(usize, JoinHandle<FileOutcome>)> = Vec::new();
+        let mut fatal: Option<Error> = None;
+        let mut i = 0;
+        while i < ctxs.len() {
+            let first = &ctxs[i];
+            let max = portal.batch_size(&first.plan).max(1);
+            let mut j = i + 1;
+            while j < ctxs.len() && j - i < max && !first.plan.multipart && !ctxs[j].plan.multipart
+            {
+                j += 1;
+            }
+            let batch = &ctxs[i..j];
+            i = j;
+
+            if let Some(e) = &fatal {
+                for c in batch {
+                    let e = duplicate(e);
+                    self.report_failure(c.index, &c.item, &e);
+                    outcomes[c.index] = Some(Err(e));
+                }
+                continue;
+            }
+            // Ask for URLs only when the first part can start: presigned
+            // URLs expire (Loculus: 30 minutes).
+            let mut permit = match acquire(&sem, &inner.cancel).await {
+                Some(p) => Some(p),
+                None => {
+                    fatal = Some(Error::Cancelled);
+                    i -= batch.len();
+                    continue;
+                }
+            };
+            let specs: Vec<FileSpec> = batch
+                .iter()
+                .map(|c| FileSpec {
+                    name: c.item.name.clone(),
+                    plan: c.plan.clone(),
+                })
+                .collect();
+            let begun = retry(
+                &inner.cfg.retry,
+                |_| portal.begin(&specs),
+                |attempt, delay, e| {
+                    inner.events.emit(Event::Retry {
+                        file: batch[0].index,
+                        part: None,
+                        attempt,
+                        delay_ms: delay.as_millis() as u64,
+                        reason: e.to_string(),
+                    })
+                },
+            )
+            .await
+            .and_then(|ups| {
+                if ups.len() == batch.len() {
+                    Ok(ups)
+                } else {
+                    Err(Error::Protocol {
+                        host: portal.name().into(),
+                        detail: format!(
+                            "asked to start {} uploads, got {}",
+                            batch.len(),
+                            ups.len()
+                        ),
+                    })
+                }
+            });
+            let uploads = match begun {
+                Ok(u) => u,
+                Err(e) => {
+                    for c in batch {
+                        let e = duplicate(&e);
+                        self.report_failure(c.index, &c.item, &e);
+                        outcomes[c.index] = Some(Err(e));
+                    }
+                    // Credentials and permissions fail every later file too.
+                    if matches!(e.class(), ErrorClass::Auth | ErrorClass::Cancelled) {
+                        fatal = Some(e);
+                    }
+                    continue;
+                }
+            };
+            for (ctx, upload) in batch.iter().zip(uploads) {
+                inner.events.emit(Event::FileStarted {
+                    file: ctx.index,
+                    remote_id: upload.remote_id.clone(),
+                });
+                let upload = Arc::new(upload);
+                let mut parts = Vec::with_capacity(ctx.plan.parts as usize);
+                for part in 1..=ctx.plan.parts {
+                    let p = match permit.take() {
+                        Some(p) => p,
+                        None => match acquire(&sem, &ctx.cancel).await {
+                            Some(p) => p,
+                            None => break, // the file failed or the job was cancelled
+                        },
+                    };
+                    parts.push(tokio::spawn(send_part(
+                        self.inner.clone(),
+                        portal.clone(),
+                        ctx.clone(),
+                        upload.clone(),
+                        part,
+                        p,
+                    )));
+                }
+                finishing.push((
+                    ctx.index,
+                    tokio::spawn(finish_file(
+                        self.inner.clone(),
+                        portal.clone(),
+                        ctx.clone(),
+                        upload,
+                        parts,
+                    )),
+                ));
+            }
+        }
+        for (index, h) in finishing {
+            let r = h.await.unwrap_or_else(|e| {
+                Err(Error::Protocol {
+                    host: "ferry".into(),
+                    detail: format!("upload task failed: {e}"),
+                })
+            });
+            outcomes[index] = Some(r);
+        }
+        outcomes
+            .into_iter()
+            .map(|o| o.unwrap_or(Err(Error::Cancelled)))
+            .collect()
+    }
+
+    fn report_failure(&self, index: usize, item: &Item, e: &Error) {
+        self.inner.events.emit(Event::FileFailed {
+            file: index,
+            name: item.name.clone(),
+            path: item.path.clone(),
+            error: e.to_string(),
+            class: e.class(),
+        });
+    }
+}
+
+/// The shared HTTP client: connect timeout, no default credentials (the
+/// bearer token is added per request, only on the portal's API host).
+pub fn http_client() -> Result<reqwest::Client, Error> {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(30))
+        .tcp_keepalive(Duration::from_secs(30))
+        .user_agent(concat!("ferry/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| Error::Protocol {
+            host: "ferry".into(),
+            detail: format!("cannot build the HTTP client: {e}"),
+        })
+}
+
+async fn acquire(sem: &Arc<Semaphore>, cancel: &CancellationToken) -> Option<OwnedSemaphorePermit> {
+    tokio::select! {
+        p = sem.clone().acquire_owned() => p.ok(),
+        _ = cancel.cancelled() => None,
+    }
+}
+
+/// Errors are not `Clone` (they may hold an `io::Error`); one failure that
+/// hits several files is rebuilt for each.
+fn duplicate(e: &Error) -> Error {
+    match e {
+        Error::Input(r) => Error::Input(r.clone()),
+        Error::Io { path, source } => Error::Io {
+            path: path.clone(),
+            source: std::io::Error::new(source.kind(), source.to_string()),
+        },
+        Error::FileChanged { path, what } => Error::FileChanged {
+            path: path.clone(),
+            what: what.clone(),
+        },
+        Error::Auth {
+            host,
+            status,
+            detail,
+        } => Error::Auth {
+            host: host.clone(),
+            status: *status,
+            detail: detail.clone(),
+        },
+        Error::Network { host, detail } => Error::Network {
+            host: host.clone(),
+            detail: detail.clone(),
+        },
+        Error::Server {
+            host,
+            status,
+            detail,
+            retry_after,
+        } => Error::Server {
+            host: host.clone(),
+            status: *status,
+            detail: detail.clone(),
+            retry_after: *retry_after,
+        },
+        Error::Rejected {
+            host,
+            status,
+            detail,
+        } => Error::Rejected {
+            host: host.clone(),
+            status: *status,
+            detail: detail.clone(),
+        },
+        Error::Protocol { host, detail } => Error::Protocol {
+            host: host.clone(),
+            detail: detail.clone(),
+        },
+        Error::Cancelled => Error::Cancelled,
+    }
+}
+
+async fn send_part(
+    inner: Arc<Inner>,
+    portal: Arc<dyn Portal>,
+    ctx: Arc<FileCtx>,
+    upload: Arc<Upload>,
+    part: u32,
+    _permit: OwnedSemaphorePermit,
+) -> Result<String, Error> {
+    let r = retry(
+        &inner.cfg.retry,
+        |attempt| send_once(&inner, portal.as_ref(), &ctx, &upload, part, attempt),
+        |attempt, delay, e| {
+            inner.events.emit(Event::Retry {
+                file: ctx.index,
+                part: Some(part),
+                attempt,
+                delay_ms: delay.as_millis() as u64,
+                reason: e.to_string(),
+            })
+        },
+    )
+    .await;
+    match &r {
+        Ok(etag) => inner.events.emit(Event::PartDone {
+            file: ctx.index,
+            part,
+            etag: etag.clone(),
+        }),
+        Err(e) => {
+            if !matches!(e, Error::Cancelled) {
+                let mut cause = ctx.cause.lock().expect("cause");
+                if cause.is_none() {
+                    *cause = Some(duplicate(e));
+                }
+            }
+            // One part failed for good: the file cannot complete, so stop
+            // its siblings instead of sending bytes for nothing.
+            ctx.cancel.cancel();
+        }
+    }
+    r
+}
+
+async fn send_once(
+    inner: &Inner,
+    portal: &dyn Portal,
+    ctx: &Arc<FileCtx>,
+    upload: &Upload,
+    part: u32,
+    attempt: u32,
+) -> Result<String, Error> {
+    if ctx.cancel.is_cancelled() {
+        return Err(Error::Cancelled);
+    }
+    let (start, end) = ctx.plan.range(part);
+    let len = end - start;
+    inner.events.emit(Event::PartStarted {
+        file: ctx.index,
+        part,
+        attempt,
+        size: len,
+    });
+    let req = portal.part_request(upload, part)?;
+    let total = req.prefix.len() as u64 + len + req.suffix.len() as u64;
+    let moved = Arc::new(AtomicU64::new(0));
+    let outcome: crate::read::Shared = Arc::new(Mutex::new(ReadOutcome::default()));
+
+    let mut builder = inner
+        .http
+        .request(req.method.clone(), &req.url)
+        .header(reqwest::header::CONTENT_LENGTH, total);
+    for (k, v) in &req.headers {
+        builder = builder.header(k.as_str(), v.as_str());
+    }
+    let mut local_md5: Option<[u8; 16]> = None;
+    let body = if req.content_md5 {
+        let (bytes, md5) = read_part(&ctx.item.path, start, len, &ctx.hasher).await?;
+        local_md5 = Some(md5);
+        builder = builder.header(
+            "Content-MD5",
+            base64::engine::general_purpose::STANDARD.encode(md5),
+        );
+        moved.fetch_add(len, Ordering::Relaxed);
+        ctx.sent.fetch_add(len, Ordering::Relaxed);
+        let mut all = Vec::with_capacity(total as usize);
+        all.extend_from_slice(&req.prefix);
+        all.extend_from_slice(&bytes);
+        all.extend_from_slice(&req.suffix);
+        reqwest::Body::from(all)
+    } else {
+        let progress = progress_fn(inner, ctx, part, moved.clone());
+        let file = part_stream(
+            ctx.item.path.clone(),
+            start,
+            len,
+            inner.cfg.chunk_size,
+            ctx.hasher.clone(),
+            outcome.clone(),
+            progress,
+        );
+        use futures::StreamExt;
+        let prefix = futures::stream::iter(
+            (!req.prefix.is_empty()).then(|| Ok::<_, std::io::Error>(req.prefix.clone())),
+        );
+        let suffix = futures::stream::iter(
+            (!req.suffix.is_empty()).then(|| Ok::<_, std::io::Error>(req.suffix.clone())),
+        );
+        reqwest::Body::wrap_stream(prefix.chain(file).chain(suffix))
+    };
+    let builder = builder.body(body);
+
+    let sent = async {
+        let resp = builder
+            .send()
+            .await
+            .map_err(|e| from_reqwest(&req.url, e))?;
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let body = resp.bytes().await.map_err(|e| from_reqwest(&req.url, e))?;
+        Ok::<_, Error>(PartResponse {
+            url: req.url.clone(),
+            status,
+            headers,
+            body,
+            attempt,
+        })
+    };
+    let result = tokio::select! {
+        r = sent => r,
+        _ = stalled(moved.clone(), inner.cfg.stall_timeout) => Err(Error::Network {
+            host: crate::error::host_of(&req.url),
+            detail: format!("no progress for {} s; the connection stalled", inner.cfg.stall_timeout.as_secs()),
+        }),
+        _ = ctx.cancel.cancelled() => Err(Error::Cancelled),
+    };
+    let local_failure = outcome.lock().expect("outcome").error.take();
+    let result = match (result, local_failure) {
+        (_, Some(local)) => Err(local),
+        (r, None) => r.and_then(|resp| portal.accept_part(upload, part, &resp)),
+    };
+    match result {
+        Ok(etag) => {
+            if portal.etag_is_md5() {
+                let local = local_md5.or_else(|| {
+                    let mut o = outcome.lock().expect("outcome");
+                    (o.read == len).then(|| o.md5.take().map(|m| m.finalize().into()))?
+                });
+                if let Some(md5) = local {
+                    let got = etag.trim_matches('"').to_ascii_lowercase();
+                    if !etag.is_empty() && got != hex::encode(md5) {
+                        ctx.sent
+                            .fetch_sub(moved.load(Ordering::Relaxed), Ordering::Relaxed);
+                        return Err(Error::Protocol {
+                            host: crate::error::host_of(&req.url),
+                            detail: format!(
+                                "part {part} of {}: the storage's ETag {etag} is not the MD5 of the bytes sent ({}); sending it again",
+                                ctx.item.name,
+                                hex::encode(md5)
+                            ),
+                        });
+                    }
+                }
+            }
+            Ok(etag)
+        }
+        Err(e) => {
+            // Bytes of a failed attempt do not count as sent.
+            ctx.sent
+                .fetch_sub(moved.load(Ordering::Relaxed), Ordering::Relaxed);
+            Err(e)
+        }
+    }
+}
+
+fn progress_fn(
+    inner: &Inner,
+    ctx: &Arc<FileCtx>,
+    part: u32,
+    moved: Arc<AtomicU64>,
+) -> impl Fn(u64) + Send + Sync + 'static {
+    let events = inner.events.clone();
+    let interval = inner.cfg.progress_interval;
+    let ctx = ctx.clone();
+    let last = Mutex::new(Instant::now() - interval);
+    move |n| {
+        let part_sent = moved.fetch_add(n, Ordering::Relaxed) + n;
+        let file_sent = ctx.sent.fetch_add(n, Ordering::Relaxed) + n;
+        let (start, end) = ctx.plan.range(part);
+        let mut last = last.lock().expect("progress");
+        if last.elapsed() >= interval || part_sent == end - start {
+            *last = Instant::now();
+            events.emit(Event::Progress {
+                file: ctx.index,
+                part,
+                part_sent,
+                file_sent,
+            });
+        }
+    }
+}
+
+/// Resolves when `moved` has not changed for `limit`.
+async fn stalled(moved: Arc<AtomicU64>, limit: Duration) {
+    let tick = (limit / 4).max(Duration::from_millis(50));
+    let mut last = moved.load(Ordering::Relaxed);
+    let mut since = Instant::now();
+    loop {
+        tokio::time::sleep(tick).await;
+        let now = moved.load(Ordering::Relaxed);
+        if now != last {
+            last = now;
+            since = Instant::now();
+        } else if since.elapsed() >= limit {
+            return;
+        }
+    }
+}
+
+async fn finish_file(
+    inner: Arc<Inner>,
+    portal: Arc<dyn Portal>,
+    ctx: Arc<FileCtx>,
+    upload: Arc<Upload>,
+    parts: Vec<JoinHandle<Result<String, Error>>>,
+) -> FileOutcome {
+    let r = finish_inner(&inner, portal.as_ref(), &ctx, &upload, parts).await;
+    match &r {
+        Ok(u) => inner.events.emit(Event::FileDone {
+            file: ctx.index,
+            name: u.name.clone(),
+            remote_id: u.remote_id.clone(),
+            size: u.size,
+            sha256: u.sha256.clone(),
+        }),
+        Err(e) => inner.events.emit(Event::FileFailed {
+            file: ctx.index,
+            name: ctx.item.name.clone(),
+            path: ctx.item.path.clone(),
+            error: e.to_string(),
+            class: e.class(),
+        }),
+    }
+    r
+}
+
+async fn finish_inner(
+    inner: &Inner,
+    portal: &dyn Portal,
+    ctx: &Arc<FileCtx>,
+    upload: &Upload,
+    parts: Vec<JoinHandle<Result<String, Error>>>,
+) -> FileOutcome {
+    let dispatched = parts.len();
+    let mut etags = Vec::with_capacity(dispatched);
+    let mut failed = None;
+    for h in parts {
+        match h.await {
+            Ok(Ok(etag)) => etags.push(etag),
+            Ok(Err(e)) => {
+                failed.get_or_insert(e);
+            }
+            Err(join) => {
+                failed.get_or_insert(Error::Protocol {
+                    host: "ferry".into(),
+                    detail: format!("part task failed: {join}"),
+                });
+            }
+        }
+    }
+    if let Some(e) =
+        failed.or_else(|| (dispatched < ctx.plan.parts as usize).then_some(Error::Cancelled))
+    {
+        return Err(ctx.cause.lock().expect("cause").take().unwrap_or(e));
+    }
+    // Never complete a file that changed under us: its parts may mix two
+    // versions.
+    check_unchanged(&ctx.item)?;
+    if upload.multipart {
+        retry(
+            &inner.cfg.retry,
+            |attempt| portal.complete(upload, &etags, attempt),
+            |attempt, delay, e| {
+                inner.events.emit(Event::Retry {
+                    file: ctx.index,
+                    part: None,
+                    attempt,
+                    delay_ms: delay.as_millis() as u64,
+                    reason: e.to_string(),
+                })
+            },
+        )
+        .await?;
+    }
+    let sha256 = ctx
+        .hasher
+        .finish(ctx.item.size)
+        .ok_or_else(|| Error::Protocol {
+            host: "ferry".into(),
+            detail: format!(
+                "{}: only {} of {} bytes were hashed",
+                ctx.item.path.display(),
+                ctx.hasher.hashed(),
+                ctx.item.size
+            ),
+        })?;
+    Ok(Uploaded {
+        path: ctx.item.path.clone(),
+        name: ctx.item.name.clone(),
+        size: ctx.item.size,
+        remote_id: upload.remote_id.clone(),
+        sha256,
+    })
+}
+
+fn check_unchanged(item: &Item) -> Result<(), Error> {
+    let meta = std::fs::metadata(&item.path).map_err(|e| Error::io(&item.path, e))?;
+    if meta.len() != item.size {
+        return Err(Error::FileChanged {
+            path: item.path.clone(),
+            what: format!("its size went from {} to {} bytes", item.size, meta.len()),
+        });
+    }
+    if item.mtime.is_some() && meta.modified().ok() != item.mtime {
+        return Err(Error::FileChanged {
+            path: item.path.clone(),
+            what: "it was modified".into(),
+        });
+    }
+    Ok(())
+}

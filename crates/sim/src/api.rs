@@ -1,0 +1,134 @@
+//! The backend host: routes plus a wrapper that logs API requests, injects API faults and
+//! renders ProblemDetails with the request path.
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, Request, Response, StatusCode, header};
+use axum::routing::{get, post};
+use hyper::body::Incoming;
+use tower::ServiceExt;
+
+use crate::faults::Fault;
+use crate::model::ApiRequest;
+use crate::problem::{ApiError, Problem, render};
+use crate::server::{BoxError, reset_error, truncate};
+use crate::state::AppState;
+use crate::{auth, control, files, info, submit};
+
+pub(crate) fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(info::backend_root))
+        .route(
+            "/loculus-info",
+            get(info::loculus_info).options(info::loculus_info_options),
+        )
+        .route(
+            "/realms/loculus/protocol/openid-connect/token",
+            post(auth::token),
+        )
+        .route(
+            "/realms/loculus/.well-known/openid-configuration",
+            get(auth::openid_configuration),
+        )
+        .route("/user/groups", get(auth::user_groups))
+        .route("/files/request-upload", post(files::request_upload))
+        .route(
+            "/files/request-multipart-upload",
+            post(files::request_multipart_upload),
+        )
+        .route(
+            "/files/complete-multipart-upload",
+            post(files::complete_multipart_upload),
+        )
+        .route("/{organism}/submit", post(submit::submit))
+        .route(
+            "/{organism}/get-data-to-edit/{accession}/{version}",
+            get(submit::get_data_to_edit),
+        )
+        .route(
+            "/_sim/faults",
+            post(control::set_fault).delete(control::clear_faults),
+        )
+        .route("/_sim/state", get(control::state))
+        // Spring allows 5000 MB for the submit parts; axum's default is 2 MB.
+        .layer(DefaultBodyLimit::max(1 << 30))
+        .with_state(state)
+}
+
+/// API faults apply to the upload and submit endpoints only.
+fn faultable(path: &str) -> bool {
+    if path.starts_with("/files/") {
+        return true;
+    }
+    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
+    segs.len() == 2 && segs[1] == "submit"
+}
+
+pub(crate) async fn handle(
+    state: AppState,
+    router: Router,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, BoxError> {
+    let method = req.method().to_string();
+    let path = req.uri().path().to_owned();
+    let fault = if faultable(&path) {
+        state.faults.take_api()
+    } else {
+        None
+    };
+    let log = |status: u16| {
+        if !path.starts_with("/_sim/") {
+            state.lock().api_log.push(ApiRequest {
+                method: method.clone(),
+                path: path.clone(),
+                status,
+            });
+        }
+    };
+    let mut truncate_after = false;
+    let resp = match fault {
+        Some(Fault::Reset) => {
+            log(0);
+            return Err(reset_error());
+        }
+        Some(Fault::Status(code)) => {
+            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            render(&ApiError::new(status, "Injected fault (ferry-sim)"), &path)
+        }
+        Some(Fault::TooManyRequests { retry_after_secs }) => {
+            let err = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "Too many requests");
+            let mut r = render(&err, &path);
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            r
+        }
+        Some(Fault::ExpireToken | Fault::ExpireUrl) => auth::invalid_token("Jwt expired"),
+        Some(Fault::Stall(d)) => {
+            tokio::time::sleep(d).await;
+            route(router, req, &path).await
+        }
+        Some(Fault::Truncate) => {
+            truncate_after = true;
+            route(router, req, &path).await
+        }
+        None => route(router, req, &path).await,
+    };
+    log(resp.status().as_u16());
+    Ok(if truncate_after {
+        truncate(resp).await
+    } else {
+        resp
+    })
+}
+
+async fn route(router: Router, req: Request<Incoming>, path: &str) -> Response<Body> {
+    let resp = match router.oneshot(req.map(Body::new)).await {
+        Ok(r) => r,
+        Err(never) => match never {},
+    };
+    match resp.extensions().get::<Problem>() {
+        Some(Problem(err)) => render(err, path),
+        None => resp,
+    }
+}

@@ -1,0 +1,78 @@
+//! `ferry-sim`: runs the Loculus simulator until killed (SIGINT/SIGTERM).
+//! Prints one JSON line with the endpoints and credentials on stdout, then logs on stderr.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+use ferry_sim::{Sim, SimConfig};
+
+#[derive(Parser)]
+#[command(
+    version,
+    about = "A Loculus backend simulator with a real S3 server, on 127.0.0.1"
+)]
+struct Args {
+    /// Backend port (0 = random).
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// Storage (S3) port (0 = random).
+    #[arg(long, default_value_t = 0)]
+    s3_port: u16,
+    /// Presigned URL lifetime in seconds.
+    #[arg(long, default_value_t = 1800)]
+    url_expiry_secs: u64,
+    /// Access token lifetime in seconds.
+    #[arg(long, default_value_t = 36000)]
+    token_lifetime_secs: u64,
+    /// Directory for stored objects (default: a temporary directory).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let sim = Sim::start(SimConfig {
+        url_expiry: Duration::from_secs(args.url_expiry_secs),
+        token_lifetime: Duration::from_secs(args.token_lifetime_secs),
+        backend_port: args.port,
+        s3_port: args.s3_port,
+        data_dir: args.data_dir,
+    })
+    .await?;
+    let creds = sim.s3_credentials();
+    let line = serde_json::json!({
+        "backend": sim.backend_url(),
+        "s3": sim.s3_url(),
+        "token": sim.demo_token(),
+        "access_key": creds.access_key,
+        "secret_key": creds.secret_key,
+        "bucket": creds.bucket,
+        "region": creds.region,
+    });
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{line}")?;
+        out.flush()?;
+    }
+    eprintln!(
+        "ferry-sim: backend/website/keycloak at {}",
+        sim.backend_url()
+    );
+    eprintln!("ferry-sim: storage (S3) at {}", sim.s3_url());
+    eprintln!(
+        "ferry-sim: users demo/demo (group 1), other/other (group 2), nobody/nobody, curator/curator"
+    );
+    eprintln!("ferry-sim: running until SIGINT/SIGTERM");
+
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    eprintln!("ferry-sim: shutting down");
+    sim.shutdown().await;
+    Ok(())
+}

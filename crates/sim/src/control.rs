@@ -1,0 +1,65 @@
+//! `/_sim/*`: fault control and state dump for out-of-process tests (loopback only, no auth).
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::faults::Fault;
+use crate::state::AppState;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Target {
+    Storage,
+    Api,
+}
+
+#[derive(Deserialize)]
+struct FaultRequest {
+    target: Target,
+    fault: Fault,
+    count: Option<u32>,
+    rate: Option<f64>,
+    seed: Option<u64>,
+}
+
+/// `POST /_sim/faults`: `{"target","fault","count"}` or `{"target":"storage","fault","rate","seed"}`.
+pub(crate) async fn set_fault(State(shared): State<AppState>, body: axum::body::Bytes) -> Response {
+    let req: FaultRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"error": e.to_string()})),
+            )
+                .into_response();
+        }
+    };
+    let f = &shared.faults;
+    match (req.target, req.count, req.rate) {
+        (Target::Storage, None, Some(rate)) => {
+            f.storage_rate(req.fault, rate, req.seed.unwrap_or(0))
+        }
+        (Target::Storage, Some(n), None) => f.storage_next(req.fault, n),
+        (Target::Api, Some(n), None) => f.api_next(req.fault, n),
+        _ => {
+            let msg = "give either `count`, or `rate` (+ `seed`, storage only)";
+            return (StatusCode::BAD_REQUEST, Json(json!({"error": msg}))).into_response();
+        }
+    }
+    (StatusCode::OK, Json(json!({"ok": true}))).into_response()
+}
+
+/// `DELETE /_sim/faults`.
+pub(crate) async fn clear_faults(State(shared): State<AppState>) -> StatusCode {
+    shared.faults.clear();
+    StatusCode::NO_CONTENT
+}
+
+/// `GET /_sim/state`.
+pub(crate) async fn state(State(shared): State<AppState>) -> Json<crate::model::SimState> {
+    Json(crate::snapshot(&shared))
+}

@@ -1,0 +1,239 @@
+//! `ferry-sim`: a faithful Loculus backend simulator on loopback, backed by a real S3 server.
+//!
+//! One HTTP server is the backend API, the website (`/loculus-info`) and Keycloak
+//! (`/realms/loculus/...`); a second one is the storage host: `s3s-fs` (real SigV4 presigned
+//! signature and expiry checks) behind a wrapper that adds what s3s-fs lacks (part ETag checks at
+//! completion, bearer-token rejection) plus logging and fault injection. The behaviour follows
+//! the "faithful-emulator checklist" of `loculus-api.md` §7.
+
+mod api;
+mod auth;
+mod control;
+mod dates;
+mod faults;
+mod files;
+mod info;
+mod metadata;
+mod model;
+mod problem;
+mod s3;
+mod server;
+mod state;
+mod submit;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::Rng;
+
+pub use faults::{Fault, Faults};
+pub use model::{
+    ApiRequest, FileRecord, S3Credentials, SimState, StorageRequest, SubmissionRecord,
+};
+
+use server::ServerHandle;
+use state::{AppState, Shared};
+
+/// How to start a [`Sim`].
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// Presigned URL lifetime (Loculus: 1800 s).
+    pub url_expiry: Duration,
+    /// Access token lifetime (Loculus realm: 36000 s). Refresh tokens live at least 36000 s.
+    pub token_lifetime: Duration,
+    /// Backend port on 127.0.0.1; 0 = random.
+    pub backend_port: u16,
+    /// Storage port on 127.0.0.1; 0 = random.
+    pub s3_port: u16,
+    /// Where S3 objects are stored; `None` = a temporary directory owned by the sim.
+    pub data_dir: Option<PathBuf>,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self {
+            url_expiry: Duration::from_secs(1800),
+            token_lifetime: Duration::from_secs(36000),
+            backend_port: 0,
+            s3_port: 0,
+            data_dir: None,
+        }
+    }
+}
+
+const BUCKET: &str = "loculus-files";
+const REGION: &str = "us-east-1";
+
+/// A running simulator. Stop it with [`Sim::shutdown`] (dropping it also stops the listeners
+/// once the runtime drops their tasks).
+pub struct Sim {
+    shared: AppState,
+    backend: ServerHandle,
+    storage: ServerHandle,
+    internal: ServerHandle,
+    credentials: S3Credentials,
+    _tempdir: Option<tempfile::TempDir>,
+}
+
+impl std::fmt::Debug for Sim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sim")
+            .field("backend", &self.backend_url())
+            .field("s3", &self.s3_url())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Sim {
+    /// Starts the backend and storage servers on 127.0.0.1.
+    pub async fn start(cfg: SimConfig) -> anyhow::Result<Sim> {
+        let (tempdir, root) = match &cfg.data_dir {
+            Some(dir) => (None, dir.clone()),
+            None => {
+                let t = tempfile::Builder::new().prefix("ferry-sim-").tempdir()?;
+                let p = t.path().to_path_buf();
+                (Some(t), p)
+            }
+        };
+        // s3s-fs keeps one directory per bucket.
+        std::fs::create_dir_all(root.join(BUCKET))?;
+        let secret: [u8; 20] = rand::rng().random();
+        let credentials = S3Credentials {
+            access_key: "FERRYSIMACCESSKEY".into(),
+            secret_key: hex::encode(secret),
+            bucket: BUCKET.into(),
+            region: REGION.into(),
+        };
+        let service = s3::build_service(&root, &credentials.access_key, &credentials.secret_key)?;
+
+        let backend_l = server::bind(cfg.backend_port).await?;
+        let storage_l = server::bind(cfg.s3_port).await?;
+        let internal_l = server::bind(0).await?;
+        let backend_url = format!("http://{}", backend_l.local_addr()?);
+        let s3_url = format!("http://{}", storage_l.local_addr()?);
+        let internal_url = format!("http://{}", internal_l.local_addr()?);
+
+        let client = s3::S3Client::new(
+            &s3_url,
+            &internal_url,
+            BUCKET,
+            REGION,
+            &credentials.access_key,
+            &credentials.secret_key,
+            cfg.url_expiry,
+        )?;
+        let shared = Arc::new(Shared::new(cfg.token_lifetime, backend_url, client));
+
+        let router = api::router(shared.clone());
+        let st = shared.clone();
+        let backend = server::serve(backend_l, move |req| {
+            api::handle(st.clone(), router.clone(), req)
+        });
+        let st = shared.clone();
+        let svc = service.clone();
+        let storage = server::serve(storage_l, move |req| {
+            s3::handle_public(st.clone(), svc.clone(), req)
+        });
+        let internal = server::serve(internal_l, move |req| {
+            s3::handle_internal(service.clone(), req)
+        });
+        Ok(Sim {
+            shared,
+            backend,
+            storage,
+            internal,
+            credentials,
+            _tempdir: tempdir,
+        })
+    }
+
+    /// `http://127.0.0.1:PORT` of the backend, website and Keycloak.
+    pub fn backend_url(&self) -> String {
+        format!("http://{}", self.backend.addr)
+    }
+
+    /// `http://127.0.0.1:PORT` of the storage host the presigned URLs point to.
+    pub fn s3_url(&self) -> String {
+        format!("http://{}", self.storage.addr)
+    }
+
+    /// Credentials of the S3 server (for external tools against [`Sim::s3_url`]).
+    pub fn s3_credentials(&self) -> S3Credentials {
+        self.credentials.clone()
+    }
+
+    /// A valid access token of user `demo` (member of group 1).
+    pub fn demo_token(&self) -> String {
+        self.token_for("demo")
+    }
+
+    /// A fresh access token for `demo` (group 1), `other` (group 2), `nobody` (no group) or
+    /// `curator` (super user).
+    ///
+    /// # Panics
+    /// If `user` is not one of these.
+    pub fn token_for(&self, user: &str) -> String {
+        assert!(auth::user(user).is_some(), "ferry-sim has no user {user:?}");
+        auth::mint(&self.shared, user, false)
+    }
+
+    /// Handle to inject faults.
+    pub fn faults(&self) -> Faults {
+        self.shared.faults.clone()
+    }
+
+    /// Every request that reached the storage host, in order.
+    pub fn storage_log(&self) -> Vec<StorageRequest> {
+        self.shared.lock().storage_log.clone()
+    }
+
+    /// Size and lowercase hex SHA-256 of `files/<fileId>`, read through S3; `None` if absent.
+    pub async fn object_sha256(&self, file_id: &str) -> Option<(u64, String)> {
+        self.shared
+            .s3
+            .sha256(&files::object_key(file_id))
+            .await
+            .ok()
+            .flatten()
+    }
+
+    /// The record of a requested fileId.
+    pub fn file(&self, file_id: &str) -> Option<FileRecord> {
+        self.shared
+            .lock()
+            .files
+            .get(file_id)
+            .map(|f| f.record.clone())
+    }
+
+    /// Accepted submission entries, in order.
+    pub fn submissions(&self) -> Vec<SubmissionRecord> {
+        self.shared.lock().submissions.clone()
+    }
+
+    /// Every backend API request (not `/_sim`), in order.
+    pub fn api_log(&self) -> Vec<ApiRequest> {
+        self.shared.lock().api_log.clone()
+    }
+
+    /// Stops all listeners and aborts open connections.
+    pub async fn shutdown(self) {
+        self.backend.stop().await;
+        self.storage.stop().await;
+        self.internal.stop().await;
+    }
+}
+
+/// Everything `GET /_sim/state` shows.
+pub(crate) fn snapshot(shared: &Shared) -> SimState {
+    let inner = shared.lock();
+    let mut files: Vec<FileRecord> = inner.files.values().map(|f| f.record.clone()).collect();
+    files.sort_by_key(|f| f.requested_at);
+    SimState {
+        storage_log: inner.storage_log.clone(),
+        files,
+        submissions: inner.submissions.clone(),
+        api_log: inner.api_log.clone(),
+    }
+}

@@ -1,0 +1,436 @@
+//! The storage host: a real S3 server (`s3s-fs`, SigV4 + expiry checked by `s3s`) behind a
+//! wrapper that logs requests, records part ETags, rejects bearer tokens and injects faults.
+//! Also the sim's own S3 client (rusty-s3 presigned requests over loopback), which talks to a
+//! second, unwrapped "internal" listener on the same S3 service, like Loculus' `internalEndpoint`.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{HeaderValue, Request, Response, StatusCode, header};
+use bytes::Bytes;
+use futures::StreamExt;
+use http_body::{Frame, SizeHint};
+use hyper::body::Incoming;
+use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
+use s3s::service::S3Service;
+use sha2::Digest;
+
+use crate::faults::Fault;
+use crate::model::StorageRequest;
+use crate::server::{BoxError, reset_error, truncate};
+use crate::state::{AppState, PartInfo};
+
+/// Errors of the sim's own calls to the S3 server.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum StorageError {
+    #[error("S3 error {code} (HTTP {status})")]
+    S3 { status: u16, code: String },
+    #[error("storage unreachable: {0}")]
+    Http(#[from] reqwest::Error),
+    #[error("unexpected S3 response: {0}")]
+    Protocol(String),
+}
+
+/// Builds the `s3s` service over `root` (one directory per bucket).
+pub(crate) fn build_service(
+    root: &std::path::Path,
+    access_key: &str,
+    secret_key: &str,
+) -> anyhow::Result<S3Service> {
+    let fs = s3s_fs::FileSystem::new(root).map_err(|e| anyhow::anyhow!("s3s-fs: {e:?}"))?;
+    let mut b = s3s::service::S3ServiceBuilder::new(fs);
+    b.set_auth(s3s::auth::SimpleAuth::from_single(
+        access_key.to_owned(),
+        secret_key.to_owned(),
+    ));
+    Ok(b.build())
+}
+
+/// The unwrapped internal listener's handler.
+pub(crate) async fn handle_internal(
+    s3: S3Service,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, BoxError> {
+    let resp = s3.call(req.map(s3s::Body::from)).await?;
+    Ok(resp.map(Body::new))
+}
+
+/// The public storage host's handler.
+pub(crate) async fn handle_public(
+    state: AppState,
+    s3: S3Service,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, BoxError> {
+    let method = req.method().to_string();
+    let path = req.uri().path().to_owned();
+    let query = req.uri().query().unwrap_or("").to_owned();
+    let authorization = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let fault = state.faults.take_storage();
+    let mut entry = StorageRequest {
+        method,
+        path,
+        query,
+        status: 0,
+        body_bytes: 0,
+        authorization,
+        fault: fault.as_ref().map(Fault::label),
+    };
+
+    let mut truncate_after = false;
+    let resp = match fault {
+        Some(Fault::Reset) => {
+            state.lock().storage_log.push(entry);
+            return Err(reset_error());
+        }
+        Some(Fault::Status(code)) => {
+            entry.body_bytes = drain(req.into_body()).await;
+            fault_status(code, &entry.path)
+        }
+        Some(Fault::TooManyRequests { retry_after_secs }) => {
+            entry.body_bytes = drain(req.into_body()).await;
+            let mut r = s3_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "SlowDown",
+                "Please reduce your request rate.",
+                &entry.path,
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            r
+        }
+        Some(Fault::ExpireUrl | Fault::ExpireToken) => s3_error(
+            StatusCode::FORBIDDEN,
+            "AccessDenied",
+            "Request has expired",
+            &entry.path,
+        ),
+        Some(Fault::Stall(d)) => {
+            tokio::time::sleep(d).await;
+            forward(&state, &s3, req, &mut entry).await?
+        }
+        Some(Fault::Truncate) => {
+            truncate_after = true;
+            forward(&state, &s3, req, &mut entry).await?
+        }
+        None => forward(&state, &s3, req, &mut entry).await?,
+    };
+    entry.status = resp.status().as_u16();
+    state.lock().storage_log.push(entry);
+    Ok(if truncate_after {
+        truncate(resp).await
+    } else {
+        resp
+    })
+}
+
+/// Normal handling: bearer check, then the real S3 service; records UploadPart results.
+async fn forward(
+    state: &AppState,
+    s3: &S3Service,
+    req: Request<Incoming>,
+    entry: &mut StorageRequest,
+) -> Result<Response<Body>, BoxError> {
+    if let Some(auth) = &entry.authorization
+        && auth.len() >= 7
+        && auth[..7].eq_ignore_ascii_case("bearer ")
+    {
+        // Real S3 refuses a second auth mechanism (or a foreign one) with 400 InvalidArgument.
+        let msg = if entry.query.contains("X-Amz-Signature") {
+            "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified"
+        } else {
+            "Unsupported Authorization Type"
+        };
+        return Ok(s3_error(
+            StatusCode::BAD_REQUEST,
+            "InvalidArgument",
+            msg,
+            &entry.path,
+        ));
+    }
+    let upload_part = upload_part_key(req.method().as_str(), &entry.query);
+    let (parts, body) = req.into_parts();
+    let counter = Arc::new(AtomicU64::new(0));
+    let body = s3s::Body::http_body_unsync(Counting {
+        inner: body,
+        n: counter.clone(),
+    });
+    let resp = s3.call(Request::from_parts(parts, body)).await?;
+    entry.body_bytes = counter.load(Ordering::Relaxed);
+    if let Some(key) = upload_part
+        && resp.status() == StatusCode::OK
+        && let Some(etag) = resp
+            .headers()
+            .get(header::ETAG)
+            .and_then(|v| v.to_str().ok())
+    {
+        let info = PartInfo {
+            etag: etag.to_owned(),
+            size: entry.body_bytes,
+        };
+        state.lock().parts.insert(key, info);
+    }
+    Ok(resp.map(Body::new))
+}
+
+/// `(uploadId, partNumber)` if this is an UploadPart request.
+fn upload_part_key(method: &str, query: &str) -> Option<(String, u32)> {
+    if method != "PUT" {
+        return None;
+    }
+    let mut upload_id = None;
+    let mut part = None;
+    for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+        match &*k {
+            "uploadId" => upload_id = Some(v.into_owned()),
+            "partNumber" => part = v.parse().ok(),
+            _ => {}
+        }
+    }
+    Some((upload_id?, part?))
+}
+
+/// Reads and discards a request body, returning its size (so an injected error arrives after
+/// the upload, as from a real server that failed while storing).
+async fn drain(body: Incoming) -> u64 {
+    let mut n = 0u64;
+    let mut stream = Body::new(body).into_data_stream();
+    while let Some(Ok(chunk)) = stream.next().await {
+        n += chunk.len() as u64;
+    }
+    n
+}
+
+fn fault_status(code: u16, resource: &str) -> Response<Body> {
+    let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let (code, msg) = match status.as_u16() {
+        500 => (
+            "InternalError",
+            "We encountered an internal error. Please try again.",
+        ),
+        503 => ("SlowDown", "Please reduce your request rate."),
+        403 => ("AccessDenied", "Access Denied"),
+        404 => ("NoSuchKey", "The specified key does not exist."),
+        400 => ("InvalidRequest", "Invalid Request"),
+        _ => ("InternalError", "Injected fault"),
+    };
+    s3_error(status, code, msg, resource)
+}
+
+/// An S3 XML error response.
+pub(crate) fn s3_error(
+    status: StatusCode,
+    code: &str,
+    msg: &str,
+    resource: &str,
+) -> Response<Body> {
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{}</Message><Resource>{}</Resource><RequestId>ferry-sim</RequestId></Error>",
+        xml_escape(msg),
+        xml_escape(resource)
+    );
+    let mut r = Response::new(Body::from(body));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/xml"),
+    );
+    r
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// A request body that counts the bytes passing through.
+struct Counting {
+    inner: Incoming,
+    n: Arc<AtomicU64>,
+}
+
+impl http_body::Body for Counting {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(frame))) = &polled
+            && let Some(data) = frame.data_ref()
+        {
+            self.n.fetch_add(data.len() as u64, Ordering::Relaxed);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// The sim's S3 client: presigns client URLs for the public host and calls the internal one.
+pub(crate) struct S3Client {
+    public: Bucket,
+    internal: Bucket,
+    creds: Credentials,
+    http: reqwest::Client,
+    expiry: Duration,
+}
+
+impl S3Client {
+    pub fn new(
+        public_url: &str,
+        internal_url: &str,
+        bucket: &str,
+        region: &str,
+        access_key: &str,
+        secret_key: &str,
+        expiry: Duration,
+    ) -> anyhow::Result<Self> {
+        let mk = |u: &str| {
+            Bucket::new(
+                url::Url::parse(&format!("{u}/"))?,
+                UrlStyle::Path,
+                bucket.to_owned(),
+                region.to_owned(),
+            )
+            .map_err(anyhow::Error::from)
+        };
+        Ok(Self {
+            public: mk(public_url)?,
+            internal: mk(internal_url)?,
+            creds: Credentials::new(access_key.to_owned(), secret_key.to_owned()),
+            // Never route loopback traffic through an environment proxy.
+            http: reqwest::Client::builder().no_proxy().build()?,
+            expiry,
+        })
+    }
+
+    /// Presigned single PUT for `key`; `if-none-match: *` is a signed header, so a PUT without
+    /// it fails the signature check (403) and a repeated PUT gets 412, as on Loculus.
+    pub fn presign_put(&self, key: &str) -> String {
+        let mut action = self.public.put_object(Some(&self.creds), key);
+        action.headers_mut().insert("if-none-match", "*");
+        action.sign(self.expiry).to_string()
+    }
+
+    /// Presigned UploadPart URL for part `part` (1-based).
+    pub fn presign_part(&self, key: &str, upload_id: &str, part: u16) -> String {
+        self.public
+            .upload_part(Some(&self.creds), key, part, upload_id)
+            .sign(self.expiry)
+            .to_string()
+    }
+
+    pub async fn create_multipart(&self, key: &str) -> Result<String, StorageError> {
+        let url = self
+            .internal
+            .create_multipart_upload(Some(&self.creds), key)
+            .sign(Duration::from_secs(60));
+        let resp = self.http.post(url).send().await?;
+        let body = Self::ok_body(resp).await?;
+        let parsed = rusty_s3::actions::CreateMultipartUpload::parse_response(&body)
+            .map_err(|e| StorageError::Protocol(e.to_string()))?;
+        Ok(parsed.upload_id().to_owned())
+    }
+
+    pub async fn complete_multipart(
+        &self,
+        key: &str,
+        upload_id: &str,
+        etags: &[String],
+    ) -> Result<(), StorageError> {
+        let action = self.internal.complete_multipart_upload(
+            Some(&self.creds),
+            key,
+            upload_id,
+            etags.iter().map(String::as_str),
+        );
+        let url = action.sign(Duration::from_secs(60));
+        let body = action.body();
+        let resp = self.http.post(url).body(body).send().await?;
+        Self::ok_body(resp).await.map(|_| ())
+    }
+
+    /// Size of the object, or `None` if it does not exist.
+    pub async fn head(&self, key: &str) -> Result<Option<u64>, StorageError> {
+        let url = self
+            .internal
+            .head_object(Some(&self.creds), key)
+            .sign(Duration::from_secs(60));
+        let resp = self.http.head(url).send().await?;
+        match resp.status() {
+            StatusCode::NOT_FOUND => Ok(None),
+            s if s.is_success() => Ok(Some(
+                resp.headers()
+                    .get(header::CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0),
+            )),
+            s => Err(StorageError::S3 {
+                status: s.as_u16(),
+                code: "HeadObject".into(),
+            }),
+        }
+    }
+
+    /// Size and lowercase hex SHA-256 of the object, streamed through S3.
+    pub async fn sha256(&self, key: &str) -> Result<Option<(u64, String)>, StorageError> {
+        let url = self
+            .internal
+            .get_object(Some(&self.creds), key)
+            .sign(Duration::from_secs(60));
+        let resp = self.http.get(url).send().await?;
+        if resp.status() == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let resp = Self::check(resp).await?;
+        let mut hasher = sha2::Sha256::new();
+        let mut size = 0u64;
+        let mut stream = resp.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk?;
+            size += chunk.len() as u64;
+            hasher.update(&chunk);
+        }
+        Ok(Some((size, hex::encode(hasher.finalize()))))
+    }
+
+    async fn check(resp: reqwest::Response) -> Result<reqwest::Response, StorageError> {
+        if resp.status().is_success() {
+            return Ok(resp);
+        }
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
+        Err(StorageError::S3 {
+            status,
+            code: xml_code(&text).unwrap_or_else(|| "Unknown".into()),
+        })
+    }
+
+    async fn ok_body(resp: reqwest::Response) -> Result<Bytes, StorageError> {
+        Ok(Self::check(resp).await?.bytes().await?)
+    }
+}
+
+/// The `<Code>` of an S3 XML error body.
+fn xml_code(xml: &str) -> Option<String> {
+    let start = xml.find("<Code>")? + "<Code>".len();
+    let end = start + xml[start..].find("</Code>")?;
+    Some(xml[start..end].to_owned())
+}

@@ -1,0 +1,69 @@
+//! The sim's shared in-memory state. The mutex is never held across an `.await`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use crate::faults::Faults;
+use crate::model::{ApiRequest, FileRecord, StorageRequest, SubmissionRecord};
+use crate::s3::S3Client;
+
+pub(crate) type AppState = Arc<Shared>;
+
+pub(crate) struct Shared {
+    pub token_lifetime: std::time::Duration,
+    pub backend_url: String,
+    pub s3: S3Client,
+    pub faults: Faults,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Token {
+    pub user: String,
+    pub expires_at: Instant,
+    pub refresh: bool,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct FileEntry {
+    pub record: FileRecord,
+    /// S3 multipart upload id (kept server-side, like Loculus).
+    pub upload_id: Option<String>,
+}
+
+/// What the storage host returned for one successful UploadPart.
+#[derive(Debug, Clone)]
+pub(crate) struct PartInfo {
+    pub etag: String,
+    pub size: u64,
+}
+
+#[derive(Default)]
+pub(crate) struct Inner {
+    pub tokens: HashMap<String, Token>,
+    pub files: HashMap<String, FileEntry>,
+    /// (uploadId, partNumber) -> last successful UploadPart.
+    pub parts: HashMap<(String, u32), PartInfo>,
+    pub submissions: Vec<SubmissionRecord>,
+    pub api_log: Vec<ApiRequest>,
+    pub storage_log: Vec<StorageRequest>,
+    pub accession_counter: u64,
+}
+
+impl Shared {
+    pub fn new(token_lifetime: std::time::Duration, backend_url: String, s3: S3Client) -> Self {
+        Self {
+            token_lifetime,
+            backend_url,
+            s3,
+            faults: Faults::default(),
+            inner: Mutex::new(Inner::default()),
+        }
+    }
+
+    pub fn lock(&self) -> MutexGuard<'_, Inner> {
+        // Handlers never leave `Inner` half-updated across a panic point worth caring about.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}

@@ -1,0 +1,104 @@
+//! Helpers for the cross-process tests: the built `ferry` and `ferry-sim`
+//! binaries, a simulator process that stops when dropped, sample files.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+/// `target/<profile>/<name>`, found next to the running test binary.
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe
+        .parent()
+        .and_then(|d| d.parent())
+        .expect("target/<profile>");
+    let p = dir.join(name);
+    assert!(
+        p.exists(),
+        "{} is not built; run `cargo build --workspace --bins` first (the README's test command does)",
+        p.display()
+    );
+    p
+}
+
+/// A `ferry-sim` process on loopback, killed on drop.
+pub struct SimProc {
+    child: Child,
+    pub info: serde_json::Value,
+}
+
+impl SimProc {
+    pub fn start(args: &[&str]) -> SimProc {
+        let mut child = Command::new(bin("ferry-sim"))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("ferry-sim starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("ferry-sim prints its URLs");
+        let info: serde_json::Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("ferry-sim's first line is JSON ({e}): {line}"));
+        SimProc { child, info }
+    }
+
+    pub fn backend(&self) -> String {
+        self.info["backend"].as_str().expect("backend").to_string()
+    }
+
+    pub fn token(&self) -> String {
+        self.info["token"].as_str().expect("token").to_string()
+    }
+
+    /// `GET /_sim/state`.
+    pub fn state(&self) -> serde_json::Value {
+        reqwest::blocking::get(format!("{}/_sim/state", self.backend()))
+            .and_then(|r| r.json())
+            .expect("sim state")
+    }
+
+    /// `POST /_sim/faults`.
+    pub fn fault(&self, body: serde_json::Value) {
+        let r = reqwest::blocking::Client::new()
+            .post(format!("{}/_sim/faults", self.backend()))
+            .json(&body)
+            .send()
+            .expect("set fault");
+        assert!(r.status().is_success(), "fault accepted: {}", r.status());
+    }
+}
+
+impl Drop for SimProc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Run `ferry` with the token in the environment (never on the command line).
+pub fn ferry(token: &str, args: &[&str]) -> Output {
+    Command::new(bin("ferry"))
+        .args(args)
+        .env("FERRY_TOKEN", token)
+        .stdin(Stdio::null())
+        .output()
+        .expect("ferry runs")
+}
+
+/// A file of `size` pseudo-random bytes.
+pub fn make_file(dir: &Path, name: &str, size: usize, seed: u8) -> PathBuf {
+    let p = dir.join(name);
+    let data: Vec<u8> = (0..size)
+        .map(|i| {
+            (i as u32)
+                .wrapping_mul(2_654_435_761)
+                .rotate_left(seed as u32 % 31) as u8
+                ^ seed
+        })
+        .collect();
+    std::fs::write(&p, data).expect("write sample");
+    p
+}
