@@ -101,22 +101,23 @@ impl Renderer {
             }
             Event::FileStarted { file, .. } => {
                 let active = st.files.values().filter(|f| f.bar.is_some()).count();
-                if let Some(f) = st.files.get_mut(&file) {
-                    if active < MAX_BARS && f.size > 0 {
-                        let bar = self
-                            .mp
-                            .insert_before(&self.overall, ProgressBar::new(f.size));
-                        bar.set_style(
-                            ProgressStyle::with_template(
-                                "{prefix:>10} [{bar:30.cyan/dim}] {bytes}/{total_bytes} {msg}",
-                            )
-                            .expect("template")
-                            .progress_chars("=> "),
-                        );
-                        bar.set_prefix(short(&f.name, 10));
-                        bar.set_message(format!("parts 0/{}", f.parts));
-                        f.bar = Some(bar);
-                    }
+                if let Some(f) = st.files.get_mut(&file)
+                    && active < MAX_BARS
+                    && f.size > 0
+                {
+                    let bar = self
+                        .mp
+                        .insert_before(&self.overall, ProgressBar::new(f.size));
+                    bar.set_style(
+                        ProgressStyle::with_template(
+                            "{prefix:>10} [{bar:30.cyan/dim}] {bytes}/{total_bytes} {msg}",
+                        )
+                        .expect("template")
+                        .progress_chars("=> "),
+                    );
+                    bar.set_prefix(short(&f.name, 10));
+                    bar.set_message(format!("parts 0/{}", f.parts));
+                    f.bar = Some(bar);
                 }
             }
             Event::Progress {
@@ -185,11 +186,11 @@ impl Renderer {
                 ));
             }
             Event::FileFailed { file, error, .. } => {
-                if let Some(f) = st.files.get_mut(&file) {
-                    if let Some(b) = f.bar.take() {
-                        b.finish_and_clear();
-                        self.mp.remove(&b);
-                    }
+                if let Some(f) = st.files.get_mut(&file)
+                    && let Some(b) = f.bar.take()
+                {
+                    b.finish_and_clear();
+                    self.mp.remove(&b);
                 }
                 self.line(format!("  \u{2717} {error}"));
             }

@@ -23,12 +23,13 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// Gives the current access token; may refresh it.
+/// Gives the current access token; may refresh it (Keycloak, keychain).
+#[async_trait::async_trait]
 pub trait TokenSource: Send + Sync {
-    fn token(&self) -> Result<Secret, crate::Error>;
+    async fn token(&self) -> Result<Secret, crate::Error>;
     /// Called after the portal answered 401 with `rejected`: a source that
     /// can refresh does so and returns true to have the request tried again.
-    fn invalidate(&self, _rejected: &Secret) -> bool {
+    async fn invalidate(&self, _rejected: &Secret) -> bool {
         false
     }
 }
@@ -42,8 +43,9 @@ impl StaticToken {
     }
 }
 
+#[async_trait::async_trait]
 impl TokenSource for StaticToken {
-    fn token(&self) -> Result<Secret, crate::Error> {
+    async fn token(&self) -> Result<Secret, crate::Error> {
         Ok(self.0.clone())
     }
 }
@@ -52,10 +54,13 @@ impl TokenSource for StaticToken {
 mod tests {
     use super::*;
 
-    #[test]
-    fn secrets_do_not_print() {
+    #[tokio::test]
+    async fn secrets_do_not_print() {
         let s = Secret::new("abc123");
         assert_eq!(format!("{s:?}"), "Secret(***)");
-        assert_eq!(StaticToken::new(" t \n").token().unwrap().expose(), "t");
+        assert_eq!(
+            StaticToken::new(" t \n").token().await.unwrap().expose(),
+            "t"
+        );
     }
 }

@@ -74,6 +74,8 @@ struct Inner {
     cfg: EngineConfig,
     events: EventSink,
     cancel: CancellationToken,
+    /// One budget of parts in flight for every job of this engine.
+    permits: Arc<Semaphore>,
 }
 
 /// Per-file state shared by its part tasks.
@@ -95,9 +97,10 @@ impl Engine {
         Ok(Engine {
             inner: Arc::new(Inner {
                 http,
-                cfg,
+                permits: Arc::new(Semaphore::new(cfg.parts_in_flight.max(1))),
                 events,
                 cancel: CancellationToken::new(),
+                cfg,
             }),
         })
     }
@@ -116,6 +119,12 @@ impl Engine {
         self.inner.cancel.cancel();
     }
 
+    /// A token that cancels one file (pass it to [`Engine::upload_with`]);
+    /// cancelling the engine cancels it too.
+    pub fn file_token(&self) -> CancellationToken {
+        self.inner.cancel.child_token()
+    }
+
     /// Plan a file against a portal (used for up-front checks too).
     pub fn plan(&self, portal: &dyn Portal, size: u64) -> Result<Plan, Error> {
         plan(size, &portal.limits(), &self.inner.cfg.prefs).map_err(|e| Error::Rejected {
@@ -127,10 +136,27 @@ impl Engine {
 
     /// Upload every item; one outcome per item, in the same order.
     pub async fn upload(&self, portal: Arc<dyn Portal>, items: Vec<Item>) -> Vec<FileOutcome> {
+        let tokens = items.iter().map(|_| self.file_token()).collect();
+        self.upload_with(portal, items, tokens).await
+    }
+
+    /// Like [`Engine::upload`], with one cancellation token per item (from
+    /// [`Engine::file_token`]) so a caller can stop single files. Jobs run
+    /// side by side share the engine's parts-in-flight budget.
+    pub async fn upload_with(
+        &self,
+        portal: Arc<dyn Portal>,
+        items: Vec<Item>,
+        cancels: Vec<CancellationToken>,
+    ) -> Vec<FileOutcome> {
         let inner = &self.inner;
+        // Items without a token of their own get one.
+        let cancels = cancels
+            .into_iter()
+            .chain(std::iter::repeat_with(|| self.file_token()));
         let mut outcomes: Vec<Option<FileOutcome>> = (0..items.len()).map(|_| None).collect();
         let mut ctxs = Vec::with_capacity(items.len());
-        for (index, item) in items.into_iter().enumerate() {
+        for (index, (item, cancel)) in items.into_iter().zip(cancels).enumerate() {
             match self.plan(portal.as_ref(), item.size) {
                 Ok(plan) => {
                     inner.events.emit(Event::FileQueued {
@@ -147,7 +173,7 @@ impl Engine {
                         plan,
                         hasher: Arc::new(OrderedHasher::new()),
                         sent: AtomicU64::new(0),
-                        cancel: inner.cancel.child_token(),
+                        cancel: cancel.child_token(),
                         cause: Mutex::new(None),
                     }));
                 }
@@ -167,7 +193,7 @@ impl Engine {
             }
         }
 
-        let sem = Arc::new(Semaphore::new(inner.cfg.parts_in_flight.max(1)));
+        let sem = &inner.permits;
         let mut finishing: Vec<(usize, JoinHandle<FileOutcome>)> = Vec::new();
         let mut fatal: Option<Error> = None;
         let mut i = 0;
@@ -192,11 +218,20 @@ impl Engine {
             }
             // Ask for URLs only when the first part can start: presigned
             // URLs expire (Loculus: 30 minutes).
-            let mut permit = match acquire(&sem, &inner.cancel).await {
+            let mut permit = match acquire(sem, &batch[0].cancel).await {
                 Some(p) => Some(p),
-                None => {
+                None if inner.cancel.is_cancelled() => {
                     fatal = Some(Error::Cancelled);
                     i -= batch.len();
+                    continue;
+                }
+                // The first file of the batch was cancelled alone: retry
+                // the batch without it.
+                None => {
+                    let c = &batch[0];
+                    self.report_failure(c.index, &c.item, &Error::Cancelled);
+                    outcomes[c.index] = Some(Err(Error::Cancelled));
+                    i -= batch.len() - 1;
                     continue;
                 }
             };
@@ -260,7 +295,7 @@ impl Engine {
                 for part in 1..=ctx.plan.parts {
                     let p = match permit.take() {
                         Some(p) => p,
-                        None => match acquire(&sem, &ctx.cancel).await {
+                        None => match acquire(sem, &ctx.cancel).await {
                             Some(p) => p,
                             None => break, // the file failed or the job was cancelled
                         },

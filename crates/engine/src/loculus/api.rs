@@ -62,10 +62,10 @@ impl Api {
         let url = self.url(path);
         let mut refreshed = false;
         loop {
-            let token = self.tokens.token()?;
+            let token = self.tokens.token().await?;
             let req = build(self.http.request(method.clone(), &url)).bearer_auth(token.expose());
             let resp = req.send().await.map_err(|e| from_reqwest(&url, e))?;
-            if resp.status().as_u16() == 401 && !refreshed && self.tokens.invalidate(&token) {
+            if resp.status().as_u16() == 401 && !refreshed && self.tokens.invalidate(&token).await {
                 refreshed = true;
                 continue;
             }
