@@ -51,6 +51,7 @@ pub(crate) fn router(state: AppState) -> Router {
             post(control::set_fault).delete(control::clear_faults),
         )
         .route("/_sim/state", get(control::state))
+        .route("/_sim/object/{file_id}", get(control::object))
         // Spring allows 5000 MB for the submit parts; axum's default is 2 MB.
         .layer(DefaultBodyLimit::max(1 << 30))
         .with_state(state)

@@ -63,3 +63,25 @@ pub(crate) async fn clear_faults(State(shared): State<AppState>) -> StatusCode {
 pub(crate) async fn state(State(shared): State<AppState>) -> Json<crate::model::SimState> {
     Json(crate::snapshot(&shared))
 }
+
+/// `GET /_sim/object/{fileId}`: `{"size", "sha256"}` of the stored object, read back
+/// through S3, so out-of-process tests can compare it with the file sent; 404 if absent.
+pub(crate) async fn object(
+    State(shared): State<AppState>,
+    axum::extract::Path(file_id): axum::extract::Path<String>,
+) -> Response {
+    match shared
+        .s3
+        .sha256(&crate::files::object_key(&file_id))
+        .await
+        .ok()
+        .flatten()
+    {
+        Some((size, sha256)) => Json(json!({"size": size, "sha256": sha256})).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": "no such object"})),
+        )
+            .into_response(),
+    }
+}

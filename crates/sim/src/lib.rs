@@ -5,6 +5,10 @@
 //! signature and expiry checks) behind a wrapper that adds what s3s-fs lacks (part ETag checks at
 //! completion, bearer-token rejection) plus logging and fault injection. The behaviour follows
 //! the "faithful-emulator checklist" of `loculus-api.md` §7.
+//!
+//! Known gaps (deliberate, to keep the sim small): compressed metadata/sequence files are
+//! refused with a 400 naming the sim; no read-only switch; no orphan-fileId expiry (item 20);
+//! tokens are opaque strings, not JWTs; only the password and refresh-token grants exist.
 
 mod api;
 mod auth;

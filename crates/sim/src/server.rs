@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use axum::body::Body;
 use axum::http::{HeaderValue, Request, Response, header};
 use bytes::Bytes;
+use futures::StreamExt;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
@@ -59,7 +60,7 @@ where
             let _ = stream.set_nodelay(true);
             let handler = handler.clone();
             conns.spawn(async move {
-                let svc = hyper::service::service_fn(move |req| handler(req));
+                let svc = hyper::service::service_fn(handler);
                 let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
                 let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
             });
@@ -86,9 +87,11 @@ pub(crate) async fn truncate(resp: Response<Body>) -> Response<Body> {
     parts
         .headers
         .insert(header::CONTENT_LENGTH, HeaderValue::from(declared));
-    let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
-        Ok(sent),
-        Err(std::io::Error::other("ferry-sim: injected truncation")),
-    ];
-    Response::from_parts(parts, Body::from_stream(futures::stream::iter(chunks)))
+    // Pause before failing so hyper flushes the headers and the first half first.
+    let head = futures::stream::iter([Ok::<Bytes, std::io::Error>(sent)]);
+    let tail = futures::stream::once(async {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        Err(std::io::Error::other("ferry-sim: injected truncation"))
+    });
+    Response::from_parts(parts, Body::from_stream(head.chain(tail)))
 }

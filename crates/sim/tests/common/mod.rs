@@ -69,13 +69,21 @@ pub async fn problem(resp: Response, status: u16, needle: &str) -> String {
     assert_eq!(v["instance"], path.as_str());
     assert!(v["title"].is_string());
     let detail = v["detail"].as_str().unwrap().to_owned();
-    assert!(detail.contains(needle), "detail {detail:?} lacks {needle:?}");
+    assert!(
+        detail.contains(needle),
+        "detail {detail:?} lacks {needle:?}"
+    );
     detail
 }
 
 /// `request-upload` for one file of `group` as `token`: (fileId, url).
 pub async fn request_single(sim: &Sim, token: &str, group: i64) -> (String, String) {
-    let resp = post(sim, token, &format!("/files/request-upload?groupId={group}&numberFiles=1")).await;
+    let resp = post(
+        sim,
+        token,
+        &format!("/files/request-upload?groupId={group}&numberFiles=1"),
+    )
+    .await;
     assert_eq!(resp.status(), StatusCode::OK);
     let v = json(resp).await;
     (
@@ -97,16 +105,28 @@ pub async fn put(url: &str, body: Vec<u8>, conditional: bool) -> Response {
 pub async fn upload_single(sim: &Sim, token: &str, group: i64, body: Vec<u8>) -> String {
     let (id, url) = request_single(sim, token, group).await;
     let resp = put(&url, body, true).await;
-    assert_eq!(resp.status(), StatusCode::OK, "{}", resp.text().await.unwrap());
+    assert_eq!(
+        resp.status(),
+        StatusCode::OK,
+        "{}",
+        resp.text().await.unwrap()
+    );
     id
 }
 
 /// `request-multipart-upload` for one file: (fileId, urls).
-pub async fn request_multipart(sim: &Sim, token: &str, group: i64, parts: usize) -> (String, Vec<String>) {
+pub async fn request_multipart(
+    sim: &Sim,
+    token: &str,
+    group: i64,
+    parts: usize,
+) -> (String, Vec<String>) {
     let resp = post(
         sim,
         token,
-        &format!("/files/request-multipart-upload?groupId={group}&numberFiles=1&numberParts={parts}"),
+        &format!(
+            "/files/request-multipart-upload?groupId={group}&numberFiles=1&numberParts={parts}"
+        ),
     )
     .await;
     assert_eq!(resp.status(), StatusCode::OK);
@@ -125,7 +145,12 @@ pub async fn put_parts(urls: &[String], parts: &[Vec<u8>]) -> Vec<String> {
     let mut etags = Vec::new();
     for (url, part) in urls.iter().zip(parts) {
         let resp = put(url, part.clone(), false).await;
-        assert_eq!(resp.status(), StatusCode::OK, "{}", resp.text().await.unwrap());
+        assert_eq!(
+            resp.status(),
+            StatusCode::OK,
+            "{}",
+            resp.text().await.unwrap()
+        );
         etags.push(resp.headers()["etag"].to_str().unwrap().to_owned());
     }
     etags
@@ -133,7 +158,10 @@ pub async fn put_parts(urls: &[String], parts: &[Vec<u8>]) -> Vec<String> {
 
 pub async fn complete(sim: &Sim, token: &str, body: Value) -> Response {
     client()
-        .post(format!("{}/files/complete-multipart-upload", sim.backend_url()))
+        .post(format!(
+            "{}/files/complete-multipart-upload",
+            sim.backend_url()
+        ))
         .bearer_auth(token)
         .json(&body)
         .send()
@@ -145,8 +173,18 @@ pub async fn complete(sim: &Sim, token: &str, body: Value) -> Response {
 pub async fn upload_multipart(sim: &Sim, token: &str, group: i64, parts: &[Vec<u8>]) -> String {
     let (id, urls) = request_multipart(sim, token, group, parts.len()).await;
     let etags = put_parts(&urls, parts).await;
-    let resp = complete(sim, token, serde_json::json!([{"fileId": id, "etags": etags}])).await;
-    assert_eq!(resp.status(), StatusCode::OK, "{}", resp.text().await.unwrap());
+    let resp = complete(
+        sim,
+        token,
+        serde_json::json!([{"fileId": id, "etags": etags}]),
+    )
+    .await;
+    assert_eq!(
+        resp.status(),
+        StatusCode::OK,
+        "{}",
+        resp.text().await.unwrap()
+    );
     id
 }
 
