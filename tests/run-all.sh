@@ -11,7 +11,8 @@ step() { printf '\n== %s (%ss)\n' "$*" "$SECONDS"; }
 
 step "toolchain"
 command -v cargo >/dev/null || { echo "cargo is required (https://rustup.rs)"; exit 1; }
-rustup component add rustfmt clippy >/dev/null 2>&1 || true
+cargo fmt --version >/dev/null 2>&1 && cargo clippy --version >/dev/null 2>&1 \
+  || rustup component add rustfmt clippy
 if ! command -v cargo-nextest >/dev/null; then
   cargo install cargo-nextest --locked
 fi

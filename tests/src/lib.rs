@@ -78,11 +78,13 @@ impl Drop for SimProc {
     }
 }
 
-/// Run `ferry` with the token in the environment (never on the command line).
+/// Run `ferry` with the token in the environment (never on the command line)
+/// and a journal of this test process's own.
 pub fn ferry(token: &str, args: &[&str]) -> Output {
     Command::new(bin("ferry"))
         .args(args)
         .env("FERRY_TOKEN", token)
+        .env("FERRY_JOURNAL", test_journal())
         .stdin(Stdio::null())
         .output()
         .expect("ferry runs")
@@ -101,4 +103,9 @@ pub fn make_file(dir: &Path, name: &str, size: usize, seed: u8) -> PathBuf {
         .collect();
     std::fs::write(&p, data).expect("write sample");
     p
+}
+
+/// A journal path private to this test process.
+pub fn test_journal() -> PathBuf {
+    std::env::temp_dir().join(format!("ferry-test-journal-{}.sqlite", std::process::id()))
 }

@@ -9,7 +9,6 @@ use rand::{RngCore, SeedableRng};
 use sha2::{Digest, Sha256};
 
 use crate::{Conn, Fail, Output, SubmitArgs, exit};
-use ferry_engine::loculus::DataUseTerms;
 
 /// The demo organism takes extra files and no consensus sequences.
 const ORGANISM: &str = "dummy-organism-with-files";
@@ -52,6 +51,7 @@ pub async fn run(size_mib: u64) -> Result<(), Fail> {
         token: Some(sim.demo_token()),
         token_stdin: false,
         parts_in_flight: 8,
+        journal: Some(dir.path().join("journal.sqlite")),
     };
     let out = Output {
         json: false,
@@ -71,7 +71,7 @@ pub async fn run(size_mib: u64) -> Result<(), Fail> {
             metadata,
             sequences: None,
             files,
-            terms: DataUseTerms::Open,
+            restricted_until: None,
             legacy_file_mapping: false,
         },
     )

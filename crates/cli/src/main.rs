@@ -2,6 +2,7 @@
 
 mod demo;
 mod exit;
+mod jobs;
 mod progress;
 
 use std::io::{BufRead, IsTerminal};
@@ -9,9 +10,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
+use ferry_engine::journal::Journal;
 use ferry_engine::loculus::{AttachedFile, DataUseTerms, Loculus, Submission};
 use ferry_engine::scan::{NameRules, scan};
-use ferry_engine::{Engine, EngineConfig, Error, FileOutcome, StaticToken, TokenSource};
+use ferry_engine::{
+    Engine, EngineConfig, Error, FileOutcome, JobFile, JobLog, StaticToken, TokenSource, Uploaded,
+};
 
 #[derive(Parser)]
 #[command(
@@ -63,6 +67,32 @@ enum Cmd {
         #[arg(long)]
         legacy_file_mapping: bool,
     },
+    /// List interrupted jobs (all jobs with --all).
+    Jobs {
+        #[arg(long)]
+        all: bool,
+        #[arg(long, env = "FERRY_JOURNAL", value_name = "PATH")]
+        journal: Option<PathBuf>,
+    },
+    /// Continue an interrupted job: only what the portal has not
+    /// acknowledged is sent again. Without JOB, the latest one.
+    Resume {
+        job: Option<String>,
+        #[arg(long, env = "FERRY_JOURNAL", value_name = "PATH")]
+        journal: Option<PathBuf>,
+        #[arg(long, env = "FERRY_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        #[arg(long)]
+        token_stdin: bool,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Forget an interrupted job (uploaded files expire on the portal).
+    Abort {
+        job: String,
+        #[arg(long, env = "FERRY_JOURNAL", value_name = "PATH")]
+        journal: Option<PathBuf>,
+    },
     /// Start the demo portal on this machine and upload sample files to it.
     Demo {
         /// Size of each sample read file in MiB.
@@ -86,6 +116,9 @@ struct Conn {
     /// Read the token from the first line of standard input.
     #[arg(long)]
     token_stdin: bool,
+    /// Where jobs are recorded for resume (default: the user's data folder).
+    #[arg(long, env = "FERRY_JOURNAL", value_name = "PATH")]
+    journal: Option<PathBuf>,
     /// Parts sent at the same time, across all files.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
     parts_in_flight: u16,
@@ -136,10 +169,6 @@ async fn run(cli: Cli) -> Result<(), Fail> {
             restricted_until,
             legacy_file_mapping,
         } => {
-            let terms = match restricted_until {
-                Some(until) => DataUseTerms::Restricted { until },
-                None => DataUseTerms::Open,
-            };
             submit(
                 conn,
                 out,
@@ -148,18 +177,30 @@ async fn run(cli: Cli) -> Result<(), Fail> {
                     metadata,
                     sequences,
                     files,
-                    terms,
+                    restricted_until,
                     legacy_file_mapping,
                 },
             )
             .await
         }
         Cmd::Demo { size_mib } => demo::run(size_mib).await,
+        Cmd::Jobs { all, journal } => jobs::list(journal, all),
+        Cmd::Abort { job, journal } => jobs::abort(journal, &job),
+        Cmd::Resume {
+            job,
+            journal,
+            token,
+            token_stdin,
+            out,
+        } => {
+            let tokens = token_source(token, token_stdin)?;
+            jobs::resume(journal, job, tokens, out).await
+        }
     }
 }
 
-fn token_source(conn: &Conn) -> Result<Arc<dyn TokenSource>, Fail> {
-    let token = if conn.token_stdin {
+fn token_source(token: Option<String>, from_stdin: bool) -> Result<Arc<dyn TokenSource>, Fail> {
+    let token = if from_stdin {
         let mut line = String::new();
         std::io::stdin().lock().read_line(&mut line).map_err(|e| {
             Fail(
@@ -169,7 +210,7 @@ fn token_source(conn: &Conn) -> Result<Arc<dyn TokenSource>, Fail> {
         })?;
         Some(line)
     } else {
-        conn.token.clone()
+        token
     };
     match token.filter(|t| !t.trim().is_empty()) {
         Some(t) => Ok(Arc::new(StaticToken::new(t))),
@@ -180,14 +221,35 @@ fn token_source(conn: &Conn) -> Result<Arc<dyn TokenSource>, Fail> {
     }
 }
 
-struct Session {
+pub(crate) struct Session {
     engine: Engine,
     portal: Arc<Loculus>,
     renderer: Option<Arc<progress::Renderer>>,
+    journal: Arc<Journal>,
+    backend: String,
+    group: i64,
 }
 
 fn session(conn: &Conn, out: &Output) -> Result<Session, Fail> {
-    let tokens = token_source(conn)?;
+    let tokens = token_source(conn.token.clone(), conn.token_stdin)?;
+    open_session(
+        &conn.backend,
+        conn.group,
+        conn.parts_in_flight as usize,
+        conn.journal.clone(),
+        tokens,
+        out,
+    )
+}
+
+fn open_session(
+    backend: &str,
+    group: i64,
+    parts_in_flight: usize,
+    journal: Option<PathBuf>,
+    tokens: Arc<dyn TokenSource>,
+    out: &Output,
+) -> Result<Session, Fail> {
     let (sink, renderer) = if out.json {
         (progress::json_sink(), None)
     } else {
@@ -195,36 +257,59 @@ fn session(conn: &Conn, out: &Output) -> Result<Session, Fail> {
         (r.sink(), Some(r))
     };
     let cfg = EngineConfig {
-        parts_in_flight: conn.parts_in_flight as usize,
+        parts_in_flight,
         ..EngineConfig::default()
     };
     let engine = Engine::new(cfg, sink)?;
-    let portal = Arc::new(Loculus::new(
-        engine.http().clone(),
-        &conn.backend,
-        conn.group,
-        tokens,
+    let portal = Arc::new(Loculus::new(engine.http().clone(), backend, group, tokens)?);
+    let journal = Arc::new(Journal::open(
+        &journal.unwrap_or_else(Journal::default_path),
     )?);
     Ok(Session {
         engine,
         portal,
         renderer,
+        journal,
+        backend: backend.to_string(),
+        group,
     })
 }
 
-/// Upload and report; the first failure decides the exit code.
-async fn send(s: &Session, paths: &[PathBuf]) -> Result<Vec<ferry_engine::Uploaded>, Fail> {
-    let items = scan(paths, s.portal.as_ref() as &dyn NameRules).map_err(Error::Input)?;
-    let outcomes: Vec<FileOutcome> = s.engine.upload(s.portal.clone(), items).await;
+/// Send a job's files, journaled; the first failure decides the exit code
+/// and the message says how to resume.
+async fn send(
+    s: &Session,
+    job: &str,
+    files: Vec<JobFile>,
+    already: Vec<(usize, Uploaded)>,
+) -> Result<Vec<Uploaded>, Fail> {
+    let total = files.len() + already.len();
+    let mut slots: Vec<Option<Uploaded>> = (0..total).map(|_| None).collect();
+    let mut order = Vec::new();
+    let mut it = already.into_iter().peekable();
+    // Files already done keep their place; the rest are sent in order.
+    for i in 0..total {
+        match it.peek() {
+            Some((j, _)) if *j == i => slots[i] = it.next().map(|(_, u)| u),
+            _ => order.push(i),
+        }
+    }
+    let outcomes: Vec<FileOutcome> = s
+        .engine
+        .run(
+            s.portal.clone(),
+            files,
+            Some(IndexedLog::wrap(s.journal.recorder(job), order.clone())),
+        )
+        .await;
     if let Some(r) = &s.renderer {
         r.finish();
     }
-    let mut done = Vec::new();
     let mut first: Option<Error> = None;
     let mut failed = 0;
-    for o in outcomes {
+    for (o, i) in outcomes.into_iter().zip(order) {
         match o {
-            Ok(u) => done.push(u),
+            Ok(u) => slots[i] = Some(u),
             Err(e) => {
                 failed += 1;
                 first.get_or_insert(e);
@@ -232,37 +317,80 @@ async fn send(s: &Session, paths: &[PathBuf]) -> Result<Vec<ferry_engine::Upload
         }
     }
     match first {
-        None => Ok(done),
-        Some(e) => {
-            let code = exit::code(e.class());
-            Err(Fail(
-                code,
-                format!(
-                    "{failed} of {} files failed; first: {e}",
-                    failed + done.len()
-                ),
-            ))
+        None => Ok(slots.into_iter().flatten().collect()),
+        Some(e) => Err(Fail(
+            exit::code(e.class()),
+            format!(
+                "{failed} of {total} files failed; first: {e}\n  what was sent is kept: continue with `ferry resume {job}` (see `ferry jobs`)"
+            ),
+        )),
+    }
+}
+
+/// Maps the engine's file indices (of the files being sent) to the job's.
+struct IndexedLog {
+    inner: Arc<dyn JobLog>,
+    order: Vec<usize>,
+}
+
+impl IndexedLog {
+    fn wrap(inner: Arc<dyn JobLog>, order: Vec<usize>) -> Arc<dyn JobLog> {
+        Arc::new(IndexedLog { inner, order })
+    }
+}
+
+impl JobLog for IndexedLog {
+    fn file_started(
+        &self,
+        file: usize,
+        upload: &ferry_engine::portal::Upload,
+    ) -> Result<(), Error> {
+        self.inner.file_started(self.order[file], upload)
+    }
+    fn part_done(&self, file: usize, remote_id: &str, part: u32, etag: &str) -> Result<(), Error> {
+        self.inner
+            .part_done(self.order[file], remote_id, part, etag)
+    }
+    fn file_done(&self, file: usize, done: &Uploaded) -> Result<(), Error> {
+        self.inner.file_done(self.order[file], done)
+    }
+    fn file_failed(&self, file: usize, error: &Error) {
+        self.inner.file_failed(self.order[file], error)
+    }
+}
+
+fn print_uploaded(done: &[Uploaded], json: bool) {
+    if !json {
+        for u in done {
+            println!("{}\t{}\t{}", u.remote_id, u.sha256, u.path.display());
         }
     }
 }
 
 async fn upload(conn: Conn, out: Output, files: Vec<PathBuf>) -> Result<(), Fail> {
     let s = session(&conn, &out)?;
-    let done = send(&s, &files).await?;
-    if !out.json {
-        for u in &done {
-            println!("{}\t{}\t{}", u.remote_id, u.sha256, u.path.display());
-        }
-    }
+    let items = scan(&files, s.portal.as_ref() as &dyn NameRules).map_err(Error::Input)?;
+    let params = serde_json::json!({"backend": s.backend, "group": s.group, "parts_in_flight": conn.parts_in_flight});
+    let job = s.journal.create_job("upload", &params, &items)?;
+    let done = send(
+        &s,
+        &job,
+        items.into_iter().map(JobFile::from).collect(),
+        vec![],
+    )
+    .await?;
+    s.journal.set_job_state(&job, "done")?;
+    print_uploaded(&done, out.json);
     Ok(())
 }
 
-struct SubmitArgs {
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+pub(crate) struct SubmitArgs {
     organism: String,
     metadata: PathBuf,
     sequences: Option<PathBuf>,
     files: Vec<String>,
-    terms: DataUseTerms,
+    restricted_until: Option<String>,
     legacy_file_mapping: bool,
 }
 
@@ -283,12 +411,29 @@ fn parse_file_arg(s: &str) -> Result<(Option<String>, String, PathBuf), String> 
     Ok((id, cat, PathBuf::from(path)))
 }
 
+fn attach(specs: &[(Option<String>, String, PathBuf)], ids: &[String]) -> Vec<AttachedFile> {
+    specs
+        .iter()
+        .zip(ids)
+        .map(|((sid, cat, path), id)| AttachedFile {
+            submission_id: sid.clone(),
+            category: cat.clone(),
+            name: ferry_engine::scan::name_of(path),
+            file_id: id.clone(),
+        })
+        .collect()
+}
+
+fn file_specs(a: &SubmitArgs) -> Result<Vec<(Option<String>, String, PathBuf)>, Fail> {
+    a.files
+        .iter()
+        .map(|f| parse_file_arg(f).map_err(|m| Fail(exit::INPUT, m)))
+        .collect()
+}
+
 async fn submit(conn: Conn, out: Output, a: SubmitArgs) -> Result<(), Fail> {
     let s = session(&conn, &out)?;
-    let mut specs = Vec::new();
-    for f in &a.files {
-        specs.push(parse_file_arg(f).map_err(|m| Fail(exit::INPUT, m))?);
-    }
+    let specs = file_specs(&a)?;
     for p in std::iter::once(&a.metadata).chain(a.sequences.iter()) {
         std::fs::metadata(p).map_err(|e| {
             Fail(
@@ -299,47 +444,67 @@ async fn submit(conn: Conn, out: Output, a: SubmitArgs) -> Result<(), Fail> {
     }
     // Link before sending anything, with stand-in ids, so a metadata
     // problem costs no upload.
-    let attach = |ids: &[String]| -> Vec<AttachedFile> {
-        specs
-            .iter()
-            .zip(ids)
-            .map(|((sid, cat, path), id)| AttachedFile {
-                submission_id: sid.clone(),
-                category: cat.clone(),
-                name: ferry_engine::scan::name_of(path),
-                file_id: id.clone(),
-            })
-            .collect()
-    };
     let placeholder = vec!["00000000-0000-4000-8000-000000000000".to_string(); specs.len()];
     let raw = std::fs::read(&a.metadata).map_err(|e| Error::Io {
         path: a.metadata.clone(),
         source: e,
     })?;
-    ferry_engine::loculus::submit::link_metadata(&a.metadata, &raw, &attach(&placeholder), true)?;
-
+    ferry_engine::loculus::submit::link_metadata(
+        &a.metadata,
+        &raw,
+        &attach(&specs, &placeholder),
+        true,
+    )?;
     let paths: Vec<PathBuf> = specs.iter().map(|(_, _, p)| p.clone()).collect();
-    let done = send(&s, &paths).await?;
+    let items = scan(&paths, s.portal.as_ref() as &dyn NameRules).map_err(Error::Input)?;
+    let params = serde_json::json!({
+        "backend": s.backend, "group": s.group, "parts_in_flight": conn.parts_in_flight, "submit": a,
+    });
+    let job = s.journal.create_job("submit", &params, &items)?;
+    let done = send(
+        &s,
+        &job,
+        items.into_iter().map(JobFile::from).collect(),
+        vec![],
+    )
+    .await?;
+    finish_submit(&s, &job, &a, &done, out.json).await
+}
+
+/// The attach step of a submit job, after every file is uploaded.
+async fn finish_submit(
+    s: &Session,
+    job: &str,
+    a: &SubmitArgs,
+    done: &[Uploaded],
+    json: bool,
+) -> Result<(), Fail> {
+    let specs = file_specs(a)?;
     let ids: Vec<String> = done.iter().map(|u| u.remote_id.clone()).collect();
     let sub = Submission {
         organism: a.organism.clone(),
         metadata: a.metadata.clone(),
         sequences: a.sequences.clone(),
-        files: attach(&ids),
-        data_use_terms: a.terms,
+        files: attach(&specs, &ids),
+        data_use_terms: match &a.restricted_until {
+            Some(until) => DataUseTerms::Restricted {
+                until: until.clone(),
+            },
+            None => DataUseTerms::Open,
+        },
         legacy_file_mapping: a.legacy_file_mapping,
     };
     let (accessions, linked) = s.portal.submit(&sub).await.map_err(|e| {
-        let code = exit::code(e.class());
         let kept: Vec<String> = done.iter().map(|u| format!("{}={}", u.name, u.remote_id)).collect();
         Fail(
-            code,
+            exit::code(e.class()),
             format!(
-                "the submission was rejected: {e}\n  the uploaded files are kept on the portal for about 7 days: {}",
+                "the submission was rejected: {e}\n  the uploaded files are kept on the portal for about 7 days ({}); fix the metadata and run `ferry resume {job}` to submit again without uploading",
                 kept.join(" ")
             ),
         )
     })?;
+    s.journal.set_job_state(job, "done")?;
     // Current backends silently ignore what they do not know (such as the
     // old fileMapping field): check that the files really are attached.
     let mut missing = Vec::new();
@@ -362,7 +527,7 @@ async fn submit(conn: Conn, out: Output, a: SubmitArgs) -> Result<(), Fail> {
         }
     }
     for acc in &accessions {
-        if out.json {
+        if json {
             println!(
                 "{}",
                 serde_json::json!({"event": "submitted", "submissionId": acc.submission_id, "accession": acc.accession, "version": acc.version})

@@ -73,6 +73,9 @@ pub enum Error {
     #[error("{host} broke the protocol: {detail}")]
     Protocol { host: String, detail: String },
 
+    #[error("cannot write the journal {}: {detail}; free some disk space or check its permissions, then resume", path.display())]
+    Journal { path: PathBuf, detail: String },
+
     #[error("cancelled")]
     Cancelled,
 }
@@ -81,7 +84,9 @@ impl Error {
     pub fn class(&self) -> ErrorClass {
         match self {
             Error::Input(_) => ErrorClass::Input,
-            Error::Io { .. } | Error::FileChanged { .. } => ErrorClass::Local,
+            Error::Io { .. } | Error::FileChanged { .. } | Error::Journal { .. } => {
+                ErrorClass::Local
+            }
             Error::Auth { .. } => ErrorClass::Auth,
             Error::Network { .. } => ErrorClass::Network,
             Error::Server { .. } => ErrorClass::Server,

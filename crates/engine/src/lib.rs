@@ -7,10 +7,12 @@
 pub mod error;
 pub mod event;
 mod hasher;
+pub mod journal;
 pub mod loculus;
 pub mod plan;
 pub mod portal;
 mod read;
+pub mod resume;
 pub mod retry;
 pub mod scan;
 pub mod token;
@@ -22,4 +24,4 @@ pub use plan::{Plan, PlanLimits, PlanPrefs};
 pub use portal::Portal;
 pub use scan::{Item, ScanProblem, ScanReport};
 pub use token::{Secret, StaticToken, TokenSource};
-pub use transfer::{Engine, EngineConfig, FileOutcome, Uploaded};
+pub use transfer::{Engine, EngineConfig, FileOutcome, JobFile, JobLog, Prior, Uploaded};

@@ -2,6 +2,7 @@
 //! across all files (permits from one global budget, as in the AWS transfer
 //! manager), each file finished once all its parts are acknowledged.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -63,6 +64,43 @@ pub struct Uploaded {
 
 pub type FileOutcome = Result<Uploaded, Error>;
 
+/// What an earlier run of the same job got done for a file: its upload
+/// and the parts the storage acknowledged.
+#[derive(Debug, Clone)]
+pub struct Prior {
+    pub upload: Upload,
+    pub done: BTreeMap<u32, String>,
+}
+
+/// One file of a job.
+pub struct JobFile {
+    pub item: Item,
+    /// Cancels this file alone (from [`Engine::file_token`]).
+    pub cancel: Option<CancellationToken>,
+    /// Continue this upload instead of starting a new one.
+    pub prior: Option<Prior>,
+}
+
+impl From<Item> for JobFile {
+    fn from(item: Item) -> Self {
+        JobFile {
+            item,
+            cancel: None,
+            prior: None,
+        }
+    }
+}
+
+/// Where a job's progress is made durable (the journal). Each call returns
+/// only once the change is stored; an error stops the file, since progress
+/// that cannot be recorded could not be resumed.
+pub trait JobLog: Send + Sync {
+    fn file_started(&self, file: usize, upload: &Upload) -> Result<(), Error>;
+    fn part_done(&self, file: usize, remote_id: &str, part: u32, etag: &str) -> Result<(), Error>;
+    fn file_done(&self, file: usize, done: &Uploaded) -> Result<(), Error>;
+    fn file_failed(&self, file: usize, error: &Error);
+}
+
 /// The upload engine. Cheap to clone.
 #[derive(Clone)]
 pub struct Engine {
@@ -89,6 +127,7 @@ struct FileCtx {
     /// The first real failure, so the file reports it rather than the
     /// cancellations it caused in sibling parts.
     cause: Mutex<Option<Error>>,
+    log: Option<Arc<dyn JobLog>>,
 }
 
 impl Engine {
@@ -149,14 +188,38 @@ impl Engine {
         items: Vec<Item>,
         cancels: Vec<CancellationToken>,
     ) -> Vec<FileOutcome> {
-        let inner = &self.inner;
-        // Items without a token of their own get one.
-        let cancels = cancels
+        let mut cancels = cancels.into_iter();
+        let files = items
             .into_iter()
-            .chain(std::iter::repeat_with(|| self.file_token()));
-        let mut outcomes: Vec<Option<FileOutcome>> = (0..items.len()).map(|_| None).collect();
-        let mut ctxs = Vec::with_capacity(items.len());
-        for (index, (item, cancel)) in items.into_iter().zip(cancels).enumerate() {
+            .map(|item| JobFile {
+                item,
+                cancel: cancels.next(),
+                prior: None,
+            })
+            .collect();
+        self.run(portal, files, None).await
+    }
+
+    /// Run a job: start or continue each file, record progress in `log`
+    /// before reporting it. One outcome per file, in order.
+    pub async fn run(
+        &self,
+        portal: Arc<dyn Portal>,
+        files: Vec<JobFile>,
+        log: Option<Arc<dyn JobLog>>,
+    ) -> Vec<FileOutcome> {
+        let inner = &self.inner;
+        let items = files.len();
+        let mut outcomes: Vec<Option<FileOutcome>> = (0..items).map(|_| None).collect();
+        let mut ctxs = Vec::with_capacity(items);
+        let mut priors: Vec<Option<Prior>> = Vec::with_capacity(items);
+        for (index, f) in files.into_iter().enumerate() {
+            let JobFile {
+                item,
+                cancel,
+                prior,
+            } = f;
+            let cancel = cancel.unwrap_or_else(|| self.file_token());
             match self.plan(portal.as_ref(), item.size) {
                 Ok(plan) => {
                     inner.events.emit(Event::FileQueued {
@@ -175,7 +238,9 @@ impl Engine {
                         sent: AtomicU64::new(0),
                         cancel: cancel.child_token(),
                         cause: Mutex::new(None),
+                        log: log.clone(),
                     }));
+                    priors.push(prior);
                 }
                 Err(e) => {
                     let e = Error::Rejected {
@@ -201,10 +266,16 @@ impl Engine {
             let first = &ctxs[i];
             let max = portal.batch_size(&first.plan).max(1);
             let mut j = i + 1;
-            while j < ctxs.len() && j - i < max && !first.plan.multipart && !ctxs[j].plan.multipart
+            while j < ctxs.len()
+                && j - i < max
+                && !first.plan.multipart
+                && !ctxs[j].plan.multipart
+                && priors[i].is_none()
+                && priors[j].is_none()
             {
                 j += 1;
             }
+            let batch_start = i;
             let batch = &ctxs[i..j];
             i = j;
 
@@ -235,6 +306,7 @@ impl Engine {
                     continue;
                 }
             };
+            let resumed = priors[batch_start].take();
             let specs: Vec<FileSpec> = batch
                 .iter()
                 .map(|c| FileSpec {
@@ -242,34 +314,46 @@ impl Engine {
                     plan: c.plan.clone(),
                 })
                 .collect();
-            let begun = retry(
-                &inner.cfg.retry,
-                |_| portal.begin(&specs),
-                |attempt, delay, e| {
-                    inner.events.emit(Event::Retry {
-                        file: batch[0].index,
-                        part: None,
-                        attempt,
-                        delay_ms: delay.as_millis() as u64,
-                        reason: e.to_string(),
-                    })
-                },
-            )
-            .await
-            .and_then(|ups| {
-                if ups.len() == batch.len() {
-                    Ok(ups)
-                } else {
-                    Err(Error::Protocol {
-                        host: portal.name().into(),
-                        detail: format!(
-                            "asked to start {} uploads, got {}",
-                            batch.len(),
-                            ups.len()
-                        ),
-                    })
-                }
-            });
+            let begun = match resumed {
+                Some(p) => Ok(vec![(p.upload, p.done)]),
+                None => retry(
+                    &inner.cfg.retry,
+                    |_| portal.begin(&specs),
+                    |attempt, delay, e| {
+                        inner.events.emit(Event::Retry {
+                            file: batch[0].index,
+                            part: None,
+                            attempt,
+                            delay_ms: delay.as_millis() as u64,
+                            reason: e.to_string(),
+                        })
+                    },
+                )
+                .await
+                .and_then(|ups| {
+                    if ups.len() == batch.len() {
+                        Ok(ups)
+                    } else {
+                        Err(Error::Protocol {
+                            host: portal.name().into(),
+                            detail: format!(
+                                "asked to start {} uploads, got {}",
+                                batch.len(),
+                                ups.len()
+                            ),
+                        })
+                    }
+                })
+                .and_then(|ups| {
+                    // Journal each upload before any byte goes to it.
+                    for (c, u) in batch.iter().zip(&ups) {
+                        if let Some(l) = &log {
+                            l.file_started(c.index, u)?;
+                        }
+                    }
+                    Ok(ups.into_iter().map(|u| (u, BTreeMap::new())).collect())
+                }),
+            };
             let uploads = match begun {
                 Ok(u) => u,
                 Err(e) => {
@@ -285,14 +369,23 @@ impl Engine {
                     continue;
                 }
             };
-            for (ctx, upload) in batch.iter().zip(uploads) {
+            for (ctx, (upload, done)) in batch.iter().zip(uploads) {
                 inner.events.emit(Event::FileStarted {
                     file: ctx.index,
                     remote_id: upload.remote_id.clone(),
                 });
+                for (part, etag) in &done {
+                    let (start, end) = ctx.plan.range(*part);
+                    ctx.sent.fetch_add(end - start, Ordering::Relaxed);
+                    inner.events.emit(Event::PartDone {
+                        file: ctx.index,
+                        part: *part,
+                        etag: etag.clone(),
+                    });
+                }
                 let upload = Arc::new(upload);
                 let mut parts = Vec::with_capacity(ctx.plan.parts as usize);
-                for part in 1..=ctx.plan.parts {
+                for part in (1..=ctx.plan.parts).filter(|p| !done.contains_key(p)) {
                     let p = match permit.take() {
                         Some(p) => p,
                         None => match acquire(sem, &ctx.cancel).await {
@@ -300,14 +393,17 @@ impl Engine {
                             None => break, // the file failed or the job was cancelled
                         },
                     };
-                    parts.push(tokio::spawn(send_part(
-                        self.inner.clone(),
-                        portal.clone(),
-                        ctx.clone(),
-                        upload.clone(),
+                    parts.push((
                         part,
-                        p,
-                    )));
+                        tokio::spawn(send_part(
+                            self.inner.clone(),
+                            portal.clone(),
+                            ctx.clone(),
+                            upload.clone(),
+                            part,
+                            p,
+                        )),
+                    ));
                 }
                 finishing.push((
                     ctx.index,
@@ -316,6 +412,7 @@ impl Engine {
                         portal.clone(),
                         ctx.clone(),
                         upload,
+                        done,
                         parts,
                     )),
                 ));
@@ -418,6 +515,10 @@ fn duplicate(e: &Error) -> Error {
             host: host.clone(),
             detail: detail.clone(),
         },
+        Error::Journal { path, detail } => Error::Journal {
+            path: path.clone(),
+            detail: detail.clone(),
+        },
         Error::Cancelled => Error::Cancelled,
     }
 }
@@ -443,7 +544,13 @@ async fn send_part(
             })
         },
     )
-    .await;
+    .await
+    .and_then(|etag| match &ctx.log {
+        Some(l) => l
+            .part_done(ctx.index, &upload.remote_id, part, &etag)
+            .map(|()| etag),
+        None => Ok(etag),
+    });
     match &r {
         Ok(etag) => inner.events.emit(Event::PartDone {
             file: ctx.index,
@@ -645,9 +752,17 @@ async fn finish_file(
     portal: Arc<dyn Portal>,
     ctx: Arc<FileCtx>,
     upload: Arc<Upload>,
-    parts: Vec<JoinHandle<Result<String, Error>>>,
+    done: BTreeMap<u32, String>,
+    parts: Vec<(u32, JoinHandle<Result<String, Error>>)>,
 ) -> FileOutcome {
-    let r = finish_inner(&inner, portal.as_ref(), &ctx, &upload, parts).await;
+    let r = finish_inner(&inner, portal.as_ref(), &ctx, &upload, done, parts).await;
+    let r = match (r, &ctx.log) {
+        (Ok(u), Some(l)) => l.file_done(ctx.index, &u).map(|()| u),
+        (r, _) => r,
+    };
+    if let (Err(e), Some(l)) = (&r, &ctx.log) {
+        l.file_failed(ctx.index, e);
+    }
     match &r {
         Ok(u) => inner.events.emit(Event::FileDone {
             file: ctx.index,
@@ -672,14 +787,15 @@ async fn finish_inner(
     portal: &dyn Portal,
     ctx: &Arc<FileCtx>,
     upload: &Upload,
-    parts: Vec<JoinHandle<Result<String, Error>>>,
+    mut done: BTreeMap<u32, String>,
+    parts: Vec<(u32, JoinHandle<Result<String, Error>>)>,
 ) -> FileOutcome {
-    let dispatched = parts.len();
-    let mut etags = Vec::with_capacity(dispatched);
     let mut failed = None;
-    for h in parts {
+    for (part, h) in parts {
         match h.await {
-            Ok(Ok(etag)) => etags.push(etag),
+            Ok(Ok(etag)) => {
+                done.insert(part, etag);
+            }
             Ok(Err(e)) => {
                 failed.get_or_insert(e);
             }
@@ -692,10 +808,11 @@ async fn finish_inner(
         }
     }
     if let Some(e) =
-        failed.or_else(|| (dispatched < ctx.plan.parts as usize).then_some(Error::Cancelled))
+        failed.or_else(|| (done.len() < ctx.plan.parts as usize).then_some(Error::Cancelled))
     {
         return Err(ctx.cause.lock().expect("cause").take().unwrap_or(e));
     }
+    let etags: Vec<String> = done.into_values().collect();
     // Never complete a file that changed under us: its parts may mix two
     // versions.
     check_unchanged(&ctx.item)?;

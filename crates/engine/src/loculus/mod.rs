@@ -81,6 +81,29 @@ struct MultipartUrls {
     urls: Vec<String>,
 }
 
+/// When a presigned URL stops working: `X-Amz-Date` + `X-Amz-Expires`
+/// from its query (the backend's own lifetime, which an instance may have
+/// changed), else 30 minutes from `issued`.
+pub fn url_expiry(url: &str, issued: u64) -> u64 {
+    let fallback = issued + URL_LIFETIME_SECS;
+    let Ok(u) = url::Url::parse(url) else {
+        return fallback;
+    };
+    let q: std::collections::HashMap<_, _> = u.query_pairs().collect();
+    let date = q.get("X-Amz-Date").and_then(|d| {
+        time::PrimitiveDateTime::parse(
+            d,
+            time::macros::format_description!("[year][month][day]T[hour][minute][second]Z"),
+        )
+        .ok()
+    });
+    let secs = q.get("X-Amz-Expires").and_then(|e| e.parse::<u64>().ok());
+    match (date, secs) {
+        (Some(d), Some(s)) => (d.assume_utc().unix_timestamp().max(0) as u64) + s,
+        _ => fallback,
+    }
+}
+
 fn now_secs() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -109,7 +132,6 @@ impl Portal for Loculus {
     async fn begin(&self, files: &[FileSpec]) -> Result<Vec<Upload>, Error> {
         let n = files.len();
         let issued = now_secs();
-        let expires_at = Some(issued + URL_LIFETIME_SECS);
         if files.iter().all(|f| !f.plan.multipart) {
             let path = format!(
                 "files/request-upload?groupId={}&numberFiles={n}",
@@ -122,10 +144,10 @@ impl Portal for Loculus {
                     check_file_id(&u.file_id, self.api.host())?;
                     Ok(Upload {
                         remote_id: u.file_id,
+                        expires_at: Some(url_expiry(&u.url, issued)),
                         urls: vec![u.url],
                         headers: u.headers.into_iter().collect(),
                         multipart: false,
-                        expires_at,
                     })
                 })
                 .collect();
@@ -154,10 +176,10 @@ impl Portal for Loculus {
                 }
                 Ok(Upload {
                     remote_id: m.file_id,
+                    expires_at: m.urls.first().map(|u| url_expiry(u, issued)),
                     urls: m.urls,
                     headers: vec![],
                     multipart: true,
-                    expires_at,
                 })
             })
             .collect()
@@ -241,5 +263,17 @@ fn check_file_id(id: &str, host: &str) -> Result<(), Error> {
             host: host.into(),
             detail: format!("{id:?} is not a file id (a UUID)"),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::url_expiry;
+
+    #[test]
+    fn expiry_comes_from_the_signature() {
+        let u = "http://s/b/files/x?partNumber=1&X-Amz-Date=20261123T120000Z&X-Amz-Expires=1800&X-Amz-Signature=abc";
+        assert_eq!(url_expiry(u, 0), 1_795_435_200 + 1800);
+        assert_eq!(url_expiry("http://s/b/files/x", 100), 100 + 1800);
     }
 }

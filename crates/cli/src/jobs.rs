@@ -1,0 +1,152 @@
+//! `ferry jobs`, `ferry resume`, `ferry abort`: interrupted jobs from the
+//! journal.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use ferry_engine::journal::Journal;
+use ferry_engine::resume::{Step, plan_resume};
+use ferry_engine::{TokenSource, Uploaded};
+use indicatif::HumanBytes;
+
+use crate::{Fail, Output, SubmitArgs, exit};
+
+fn open(path: Option<PathBuf>) -> Result<Journal, Fail> {
+    Ok(Journal::open(&path.unwrap_or_else(Journal::default_path))?)
+}
+
+pub fn list(journal: Option<PathBuf>, all: bool) -> Result<(), Fail> {
+    let j = open(journal)?;
+    let jobs = j.jobs(all)?;
+    if jobs.is_empty() {
+        eprintln!("no {}jobs", if all { "" } else { "interrupted " });
+        return Ok(());
+    }
+    println!("JOB\tKIND\tSTATE\tFILES\tBYTES\tSTARTED");
+    for s in jobs {
+        println!(
+            "{}\t{}\t{}\t{}/{}\t{}/{}\t{}",
+            s.id,
+            s.kind,
+            s.state,
+            s.files_done,
+            s.files,
+            HumanBytes(s.bytes_done),
+            HumanBytes(s.bytes),
+            httpdate_secs(s.created_at)
+        );
+    }
+    Ok(())
+}
+
+fn httpdate_secs(secs: u64) -> String {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+    httpdate::fmt_http_date(t)
+}
+
+pub fn abort(journal: Option<PathBuf>, job: &str) -> Result<(), Fail> {
+    let j = open(journal)?;
+    if j.delete_job(job)? {
+        eprintln!(
+            "job {job} forgotten; files it uploaded but never submitted expire on the portal"
+        );
+        Ok(())
+    } else {
+        Err(Fail(
+            exit::INPUT,
+            format!("no job {job}; `ferry jobs --all` lists them"),
+        ))
+    }
+}
+
+pub async fn resume(
+    journal: Option<PathBuf>,
+    job: Option<String>,
+    tokens: Arc<dyn TokenSource>,
+    out: Output,
+) -> Result<(), Fail> {
+    let path = journal.clone().unwrap_or_else(Journal::default_path);
+    let j = open(Some(path.clone()))?;
+    let id = match job {
+        Some(id) => id,
+        None => j
+            .jobs(false)?
+            .first()
+            .map(|s| s.id.clone())
+            .ok_or_else(|| Fail(exit::INPUT, "no interrupted job to resume".into()))?,
+    };
+    let rec = j
+        .job(&id)?
+        .ok_or_else(|| Fail(exit::INPUT, format!("no job {id}; `ferry jobs` lists them")))?;
+    if rec.summary.state == "done" {
+        eprintln!("job {id} is already done");
+        return Ok(());
+    }
+    let backend = rec.params["backend"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let group = rec.params["group"].as_i64().unwrap_or_default();
+    let parts = rec.params["parts_in_flight"].as_u64().unwrap_or(8) as usize;
+    drop(j);
+    let s = crate::open_session(&backend, group, parts, Some(path), tokens, &out)?;
+
+    let mut files = Vec::new();
+    let mut already = Vec::new();
+    let mut refused = Vec::new();
+    let (mut continued, mut acked) = (0, 0);
+    for (i, step) in plan_resume(&rec).into_iter().enumerate() {
+        match step {
+            Step::Done(u) => already.push((i, u)),
+            Step::Send {
+                file,
+                restart,
+                parts_done,
+            } => {
+                if let Some(why) = restart {
+                    eprintln!("  {}: {why}", file.item.path.display());
+                }
+                if file.prior.is_some() {
+                    continued += 1;
+                    acked += parts_done;
+                }
+                files.push(file);
+            }
+            Step::Refused(e) => refused.push(e),
+        }
+    }
+    if !refused.is_empty() {
+        let code = exit::code(refused[0].class());
+        let list: Vec<String> = refused.iter().map(|e| format!("  - {e}")).collect();
+        return Err(Fail(
+            code,
+            format!(
+                "job {id} cannot go on as it was:\n{}\n  (or forget it with `ferry abort {id}`)",
+                list.join("\n")
+            ),
+        ));
+    }
+    eprintln!(
+        "resuming job {id}: {} files already accepted, {} to send ({continued} continued with {acked} parts the storage already holds)",
+        already.len(),
+        files.len()
+    );
+    let done: Vec<Uploaded> = crate::send(&s, &id, files, already).await?;
+    match rec.summary.kind.as_str() {
+        "submit" => {
+            let a: SubmitArgs =
+                serde_json::from_value(rec.params["submit"].clone()).map_err(|e| {
+                    Fail(
+                        exit::INTERNAL,
+                        format!("job {id} has unreadable submit settings: {e}"),
+                    )
+                })?;
+            crate::finish_submit(&s, &id, &a, &done, out.json).await
+        }
+        _ => {
+            s.journal.set_job_state(&id, "done")?;
+            crate::print_uploaded(&done, out.json);
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,446 @@
+//! The journal: a durable record (SQLite, WAL, synchronous=FULL) of every
+//! job, its files, their portal uploads and each acknowledged part, so an
+//! interrupted job re-sends only what the storage has not acknowledged.
+//!
+//! Holds no token: only paths, sizes, portal ids and presigned URLs (which
+//! expire and grant access to one object only).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rusqlite::{Connection, params};
+use serde::Serialize;
+
+use crate::Error;
+use crate::portal::Upload;
+use crate::scan::Item;
+use crate::transfer::{JobLog, Uploaded};
+
+/// Schema migrations, applied in order; `PRAGMA user_version` counts them.
+const MIGRATIONS: &[&str] = &["CREATE TABLE jobs (
+        id TEXT PRIMARY KEY,
+        created_at INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        params TEXT NOT NULL,
+        state TEXT NOT NULL
+    );
+    CREATE TABLE files (
+        job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+        idx INTEGER NOT NULL,
+        path TEXT NOT NULL,
+        name TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER,
+        state TEXT NOT NULL,
+        upload TEXT,
+        sha256 TEXT,
+        error TEXT,
+        PRIMARY KEY (job_id, idx)
+    );
+    CREATE TABLE parts (
+        job_id TEXT NOT NULL,
+        idx INTEGER NOT NULL,
+        remote_id TEXT NOT NULL,
+        part INTEGER NOT NULL,
+        etag TEXT NOT NULL,
+        PRIMARY KEY (job_id, idx, remote_id, part),
+        FOREIGN KEY (job_id, idx) REFERENCES files(job_id, idx) ON DELETE CASCADE
+    );"];
+
+pub struct Journal {
+    path: PathBuf,
+    conn: Mutex<Connection>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct JobSummary {
+    pub id: String,
+    pub created_at: u64,
+    pub kind: String,
+    pub state: String,
+    pub files: usize,
+    pub files_done: usize,
+    pub bytes: u64,
+    pub bytes_done: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct FileEntry {
+    pub idx: usize,
+    pub path: PathBuf,
+    pub name: String,
+    pub size: u64,
+    pub mtime_ns: Option<i64>,
+    pub state: String,
+    pub upload: Option<Upload>,
+    pub sha256: Option<String>,
+    pub error: Option<String>,
+    /// Acknowledged parts of `upload`: part number -> ETag.
+    pub parts: BTreeMap<u32, String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct JobRecord {
+    pub summary: JobSummary,
+    pub params: serde_json::Value,
+    pub files: Vec<FileEntry>,
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+pub fn mtime_ns(t: Option<SystemTime>) -> Option<i64> {
+    t.and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map(|d| d.as_nanos() as i64)
+}
+
+impl Journal {
+    /// `$FERRY_JOURNAL`, else the user's data directory
+    /// (`$XDG_DATA_HOME/ferry` or `~/.local/share/ferry`).
+    pub fn default_path() -> PathBuf {
+        if let Some(p) = std::env::var_os("FERRY_JOURNAL") {
+            return PathBuf::from(p);
+        }
+        let base = std::env::var_os("XDG_DATA_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+            .unwrap_or_else(std::env::temp_dir);
+        base.join("ferry").join("journal.sqlite")
+    }
+
+    pub fn open(path: &Path) -> Result<Journal, Error> {
+        let err = |detail: String| Error::Journal {
+            path: path.to_path_buf(),
+            detail,
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
+        }
+        let mut conn = Connection::open(path).map_err(|e| err(e.to_string()))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+        }
+        // WAL: readers never block the writer; FULL: a committed change
+        // survives power loss, not only a crash.
+        conn.execute_batch(
+            "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+        )
+        .map_err(|e| err(e.to_string()))?;
+        // Two processes may open a new journal at once: migrate inside one
+        // IMMEDIATE transaction so only one of them creates the schema.
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| err(e.to_string()))?;
+        let version: i64 = tx
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| err(e.to_string()))?;
+        if version as usize > MIGRATIONS.len() {
+            return Err(err(format!(
+                "it was written by a newer Ferry (schema {version}); update Ferry"
+            )));
+        }
+        for m in MIGRATIONS.iter().skip(version as usize) {
+            tx.execute_batch(m).map_err(|e| err(e.to_string()))?;
+        }
+        tx.pragma_update(None, "user_version", MIGRATIONS.len() as i64)
+            .map_err(|e| err(e.to_string()))?;
+        tx.commit().map_err(|e| err(e.to_string()))?;
+        Ok(Journal {
+            path: path.to_path_buf(),
+            conn: Mutex::new(conn),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn err(&self, e: impl std::fmt::Display) -> Error {
+        Error::Journal {
+            path: self.path.clone(),
+            detail: e.to_string(),
+        }
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> Result<T, Error> {
+        let mut c = self.conn.lock().map_err(|_| self.err("lock poisoned"))?;
+        f(&mut c).map_err(|e| self.err(e))
+    }
+
+    /// Record a new job with its files; returns its id.
+    pub fn create_job(
+        &self,
+        kind: &str,
+        params: &serde_json::Value,
+        items: &[Item],
+    ) -> Result<String, Error> {
+        let id = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
+        self.with(|c| {
+            let tx = c.transaction()?;
+            tx.execute(
+                "INSERT INTO jobs (id, created_at, kind, params, state) VALUES (?1, ?2, ?3, ?4, 'running')",
+                params![id, now_secs() as i64, kind, params.to_string()],
+            )?;
+            for (i, it) in items.iter().enumerate() {
+                tx.execute(
+                    "INSERT INTO files (job_id, idx, path, name, size, mtime_ns, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued')",
+                    params![id, i as i64, it.path.to_string_lossy(), it.name, it.size as i64, mtime_ns(it.mtime)],
+                )?;
+            }
+            tx.commit()
+        })?;
+        Ok(id)
+    }
+
+    pub fn set_job_state(&self, id: &str, state: &str) -> Result<(), Error> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE jobs SET state = ?2 WHERE id = ?1",
+                params![id, state],
+            )
+        })
+        .map(|_| ())
+    }
+
+    /// Forget a job and everything recorded for it.
+    pub fn delete_job(&self, id: &str) -> Result<bool, Error> {
+        self.with(|c| c.execute("DELETE FROM jobs WHERE id = ?1", params![id]))
+            .map(|n| n > 0)
+    }
+
+    /// Jobs, newest first; unfinished only unless `all`.
+    pub fn jobs(&self, all: bool) -> Result<Vec<JobSummary>, Error> {
+        self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT j.id, j.created_at, j.kind, j.state,
+                        COUNT(f.idx),
+                        COALESCE(SUM(f.state = 'done'), 0),
+                        COALESCE(SUM(f.size), 0),
+                        COALESCE(SUM(CASE WHEN f.state = 'done' THEN f.size ELSE 0 END), 0)
+                 FROM jobs j LEFT JOIN files f ON f.job_id = j.id
+                 WHERE ?1 OR j.state = 'running'
+                 GROUP BY j.id ORDER BY j.created_at DESC, j.rowid DESC",
+            )?;
+            let rows = st.query_map(params![all], |r| {
+                Ok(JobSummary {
+                    id: r.get(0)?,
+                    created_at: r.get::<_, i64>(1)? as u64,
+                    kind: r.get(2)?,
+                    state: r.get(3)?,
+                    files: r.get::<_, i64>(4)? as usize,
+                    files_done: r.get::<_, i64>(5)? as usize,
+                    bytes: r.get::<_, i64>(6)? as u64,
+                    bytes_done: r.get::<_, i64>(7)? as u64,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    pub fn job(&self, id: &str) -> Result<Option<JobRecord>, Error> {
+        let Some(summary) = self.jobs(true)?.into_iter().find(|j| j.id == id) else {
+            return Ok(None);
+        };
+        let params: String = self.with(|c| {
+            c.query_row("SELECT params FROM jobs WHERE id = ?1", params![id], |r| {
+                r.get(0)
+            })
+        })?;
+        let mut files = self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT idx, path, name, size, mtime_ns, state, upload, sha256, error FROM files WHERE job_id = ?1 ORDER BY idx",
+            )?;
+            let rows = st.query_map(params![id], |r| {
+                Ok((
+                    r.get::<_, i64>(0)? as usize,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, i64>(3)? as u64,
+                    r.get::<_, Option<i64>>(4)?,
+                    r.get::<_, String>(5)?,
+                    r.get::<_, Option<String>>(6)?,
+                    r.get::<_, Option<String>>(7)?,
+                    r.get::<_, Option<String>>(8)?,
+                ))
+            })?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+        })?
+        .into_iter()
+        .map(|(idx, path, name, size, mtime_ns, state, upload, sha256, error)| FileEntry {
+            idx,
+            path: PathBuf::from(path),
+            name,
+            size,
+            mtime_ns,
+            state,
+            upload: upload.and_then(|u| serde_json::from_str(&u).ok()),
+            sha256,
+            error,
+            parts: BTreeMap::new(),
+        })
+        .collect::<Vec<_>>();
+        for f in files.iter_mut() {
+            let Some(u) = &f.upload else { continue };
+            let rid = u.remote_id.clone();
+            f.parts = self.with(|c| {
+                let mut st = c.prepare(
+                    "SELECT part, etag FROM parts WHERE job_id = ?1 AND idx = ?2 AND remote_id = ?3",
+                )?;
+                let rows = st.query_map(params![id, f.idx as i64, rid], |r| {
+                    Ok((r.get::<_, i64>(0)? as u32, r.get::<_, String>(1)?))
+                })?;
+                rows.collect()
+            })?;
+        }
+        Ok(Some(JobRecord {
+            summary,
+            params: serde_json::from_str(&params).unwrap_or(serde_json::Value::Null),
+            files,
+        }))
+    }
+
+    /// The recorder the engine writes this job's progress through.
+    pub fn recorder(self: &Arc<Self>, job_id: &str) -> Arc<dyn JobLog> {
+        Arc::new(Recorder {
+            journal: self.clone(),
+            job_id: job_id.to_string(),
+        })
+    }
+}
+
+struct Recorder {
+    journal: Arc<Journal>,
+    job_id: String,
+}
+
+impl JobLog for Recorder {
+    fn file_started(&self, file: usize, upload: &Upload) -> Result<(), Error> {
+        let json = serde_json::to_string(upload).map_err(|e| self.journal.err(e))?;
+        self.journal.with(|c| {
+            let tx = c.transaction()?;
+            // A new upload replaces the old one; its parts are void.
+            tx.execute(
+                "DELETE FROM parts WHERE job_id = ?1 AND idx = ?2 AND remote_id <> ?3",
+                params![self.job_id, file as i64, upload.remote_id],
+            )?;
+            tx.execute(
+                "UPDATE files SET state = 'started', upload = ?3, error = NULL WHERE job_id = ?1 AND idx = ?2",
+                params![self.job_id, file as i64, json],
+            )?;
+            tx.commit()
+        })
+    }
+
+    fn part_done(&self, file: usize, remote_id: &str, part: u32, etag: &str) -> Result<(), Error> {
+        self.journal
+            .with(|c| {
+                c.execute(
+                    "INSERT OR REPLACE INTO parts (job_id, idx, remote_id, part, etag) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![self.job_id, file as i64, remote_id, part as i64, etag],
+                )
+            })
+            .map(|_| ())
+    }
+
+    fn file_done(&self, file: usize, done: &Uploaded) -> Result<(), Error> {
+        self.journal
+            .with(|c| {
+                c.execute(
+                    "UPDATE files SET state = 'done', sha256 = ?3, error = NULL WHERE job_id = ?1 AND idx = ?2",
+                    params![self.job_id, file as i64, done.sha256],
+                )
+            })
+            .map(|_| ())
+    }
+
+    fn file_failed(&self, file: usize, error: &Error) {
+        // Best effort: the failure is reported either way, and the file
+        // stays resumable from what was recorded before.
+        let _ = self.journal.with(|c| {
+            c.execute(
+                "UPDATE files SET state = 'failed', error = ?3 WHERE job_id = ?1 AND idx = ?2 AND state <> 'done'",
+                params![self.job_id, file as i64, error.to_string()],
+            )
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(p: &str, size: u64) -> Item {
+        Item {
+            path: PathBuf::from(p),
+            name: p.into(),
+            size,
+            mtime: Some(SystemTime::now()),
+        }
+    }
+
+    fn upload(id: &str) -> Upload {
+        Upload {
+            remote_id: id.into(),
+            urls: vec!["http://s/1".into(), "http://s/2".into()],
+            headers: vec![],
+            multipart: true,
+            expires_at: Some(123),
+        }
+    }
+
+    #[test]
+    fn records_survive_reopening_and_new_uploads_void_old_parts() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.sqlite");
+        let j = Arc::new(Journal::open(&path).unwrap());
+        let id = j
+            .create_job(
+                "upload",
+                &serde_json::json!({"backend": "b"}),
+                &[item("a.fq", 10), item("b.fq", 20)],
+            )
+            .unwrap();
+        let rec = j.recorder(&id);
+        rec.file_started(0, &upload("u1")).unwrap();
+        rec.part_done(0, "u1", 1, "\"e1\"").unwrap();
+        drop(rec);
+        drop(j);
+
+        let j = Arc::new(Journal::open(&path).unwrap());
+        let job = j.job(&id).unwrap().unwrap();
+        assert_eq!(job.params["backend"], "b");
+        assert_eq!(job.files[0].state, "started");
+        assert_eq!(
+            job.files[0].parts.get(&1).map(String::as_str),
+            Some("\"e1\"")
+        );
+        assert_eq!(job.files[0].upload.as_ref().unwrap().expires_at, Some(123));
+
+        let rec = j.recorder(&id);
+        rec.file_started(0, &upload("u2")).unwrap();
+        assert!(j.job(&id).unwrap().unwrap().files[0].parts.is_empty());
+
+        let s = &j.jobs(false).unwrap()[0];
+        assert_eq!((s.files, s.files_done, s.bytes), (2, 0, 30));
+        j.set_job_state(&id, "done").unwrap();
+        assert!(j.jobs(false).unwrap().is_empty());
+        assert!(j.delete_job(&id).unwrap());
+        assert!(j.job(&id).unwrap().is_none());
+    }
+
+    #[test]
+    fn an_unwritable_journal_is_a_clear_error() {
+        let e = Journal::open(Path::new("/proc/ferry-cannot-write/j.sqlite"))
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("cannot write the journal"), "{e}");
+    }
+}
