@@ -113,9 +113,15 @@ pub trait Portal: NameRules {
     fn accept_part(&self, upload: &Upload, part: u32, resp: &PartResponse)
     -> Result<String, Error>;
 
-    /// Finish the file with the ETags of parts 1..n in order. `attempt`
-    /// lets a portal recognise its own earlier success on a retry.
-    async fn complete(&self, upload: &Upload, etags: &[String], attempt: u32) -> Result<(), Error>;
+    /// Finish the file with the ETags of parts 1..n in order. `maybe_done`
+    /// (a retry, or a resumed upload) lets a portal recognise its own
+    /// earlier success.
+    async fn complete(
+        &self,
+        upload: &Upload,
+        etags: &[String],
+        maybe_done: bool,
+    ) -> Result<(), Error>;
 }
 
 /// The error for a non-success storage answer: S3 XML `<Code>`/`<Message>`

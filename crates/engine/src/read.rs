@@ -134,3 +134,24 @@ async fn read_chunk(
     }
     Ok(buf.freeze())
 }
+
+/// Feed the file's hash with byte ranges that are not sent again (parts a
+/// resumed upload already holds), reading them in order.
+pub(crate) async fn hash_ranges(
+    path: &Path,
+    ranges: &[(u64, u64)],
+    chunk: usize,
+    hasher: &OrderedHasher,
+) -> Result<(), Error> {
+    for &(start, end) in ranges {
+        let mut file = None;
+        let mut pos = start;
+        while pos < end {
+            let want = ((end - pos) as usize).min(chunk);
+            let bytes = read_chunk(path, &mut file, pos, want).await?;
+            hasher.feed(pos, bytes).await;
+            pos += want as u64;
+        }
+    }
+    Ok(())
+}

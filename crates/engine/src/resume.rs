@@ -99,8 +99,12 @@ fn step(f: &FileEntry, now: u64) -> Step {
     }
     match u.expires_at {
         Some(t) if t <= now + EXPIRY_MARGIN_SECS => fresh(Some(format!(
-            "its upload links expired {} min ago and the portal cannot renew them; sending it again from the start under a new id",
-            now.saturating_sub(t) / 60
+            "its upload links {} and the portal cannot renew them; sending it again from the start under a new id",
+            match now.checked_sub(t) {
+                None => format!("expire in {} s, too soon to finish", t - now),
+                Some(ago) if ago < 120 => format!("expired {ago} s ago"),
+                Some(ago) => format!("expired {} min ago", ago / 60),
+            }
         ))),
         _ => Step::Send {
             parts_done: f.parts.len(),

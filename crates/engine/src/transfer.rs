@@ -19,7 +19,7 @@ use crate::event::{Event, EventSink};
 use crate::hasher::OrderedHasher;
 use crate::plan::{Plan, PlanPrefs, plan};
 use crate::portal::{FileSpec, PartResponse, Portal, Upload};
-use crate::read::{ReadOutcome, part_stream, read_part};
+use crate::read::{ReadOutcome, hash_ranges, part_stream, read_part};
 use crate::retry::{RetryPolicy, retry};
 use crate::scan::Item;
 use crate::{Error, ErrorClass};
@@ -128,6 +128,8 @@ struct FileCtx {
     /// cancellations it caused in sibling parts.
     cause: Mutex<Option<Error>>,
     log: Option<Arc<dyn JobLog>>,
+    /// Continues an upload of an earlier run.
+    resumed: bool,
 }
 
 impl Engine {
@@ -239,6 +241,7 @@ impl Engine {
                         cancel: cancel.child_token(),
                         cause: Mutex::new(None),
                         log: log.clone(),
+                        resumed: prior.is_some(),
                     }));
                     priors.push(prior);
                 }
@@ -383,6 +386,15 @@ impl Engine {
                         etag: etag.clone(),
                     });
                 }
+                // Parts the storage already holds are read for the file's
+                // hash only, side by side with the parts being sent.
+                let hashing = (!done.is_empty()).then(|| {
+                    let ranges: Vec<(u64, u64)> = done.keys().map(|p| ctx.plan.range(*p)).collect();
+                    let (c, chunk) = (ctx.clone(), inner.cfg.chunk_size);
+                    tokio::spawn(async move {
+                        hash_ranges(&c.item.path, &ranges, chunk, &c.hasher).await
+                    })
+                });
                 let upload = Arc::new(upload);
                 let mut parts = Vec::with_capacity(ctx.plan.parts as usize);
                 for part in (1..=ctx.plan.parts).filter(|p| !done.contains_key(p)) {
@@ -414,6 +426,7 @@ impl Engine {
                         upload,
                         done,
                         parts,
+                        hashing,
                     )),
                 ));
             }
@@ -754,8 +767,9 @@ async fn finish_file(
     upload: Arc<Upload>,
     done: BTreeMap<u32, String>,
     parts: Vec<(u32, JoinHandle<Result<String, Error>>)>,
+    hashing: Option<JoinHandle<Result<(), Error>>>,
 ) -> FileOutcome {
-    let r = finish_inner(&inner, portal.as_ref(), &ctx, &upload, done, parts).await;
+    let r = finish_inner(&inner, portal.as_ref(), &ctx, &upload, done, parts, hashing).await;
     let r = match (r, &ctx.log) {
         (Ok(u), Some(l)) => l.file_done(ctx.index, &u).map(|()| u),
         (r, _) => r,
@@ -789,8 +803,23 @@ async fn finish_inner(
     upload: &Upload,
     mut done: BTreeMap<u32, String>,
     parts: Vec<(u32, JoinHandle<Result<String, Error>>)>,
+    hashing: Option<JoinHandle<Result<(), Error>>>,
 ) -> FileOutcome {
     let mut failed = None;
+    if let Some(h) = hashing {
+        match h.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                failed = Some(e);
+            }
+            Err(join) => {
+                failed = Some(Error::Protocol {
+                    host: "ferry".into(),
+                    detail: format!("hashing task failed: {join}"),
+                });
+            }
+        }
+    }
     for (part, h) in parts {
         match h.await {
             Ok(Ok(etag)) => {
@@ -819,7 +848,7 @@ async fn finish_inner(
     if upload.multipart {
         retry(
             &inner.cfg.retry,
-            |attempt| portal.complete(upload, &etags, attempt),
+            |attempt| portal.complete(upload, &etags, attempt > 1 || ctx.resumed),
             |attempt, delay, e| {
                 inner.events.emit(Event::Retry {
                     file: ctx.index,

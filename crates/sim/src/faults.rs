@@ -115,7 +115,7 @@ impl std::fmt::Debug for Faults {
 struct Plan {
     storage: VecDeque<(Fault, u32)>,
     api: VecDeque<(Fault, u32)>,
-    storage_rate: Option<(Fault, f64, StdRng)>,
+    storage_rates: Vec<(Fault, f64, StdRng)>,
     injected: u32,
 }
 
@@ -135,9 +135,12 @@ impl Faults {
     }
 
     /// Every storage request independently gets `fault` with probability `rate` (seeded RNG, so
-    /// a run is reproducible for a given request order).
+    /// a run is reproducible for a given request order). Several rates add up: each is rolled in
+    /// the order given and the first hit applies.
     pub fn storage_rate(&self, fault: Fault, rate: f64, seed: u64) {
-        self.lock().storage_rate = Some((fault, rate.clamp(0.0, 1.0), StdRng::seed_from_u64(seed)));
+        self.lock()
+            .storage_rates
+            .push((fault, rate.clamp(0.0, 1.0), StdRng::seed_from_u64(seed)));
     }
 
     /// Drop every pending fault (the `injected` counter is kept).
@@ -145,7 +148,7 @@ impl Faults {
         let mut p = self.lock();
         p.storage.clear();
         p.api.clear();
-        p.storage_rate = None;
+        p.storage_rates.clear();
     }
 
     /// How many faults have been injected so far.
@@ -157,10 +160,10 @@ impl Faults {
         let mut p = self.lock();
         let fault = match Self::pop(&mut p.storage) {
             Some(f) => Some(f),
-            None => match &mut p.storage_rate {
-                Some((f, rate, rng)) => (rng.random::<f64>() < *rate).then(|| f.clone()),
-                None => None,
-            },
+            None => p
+                .storage_rates
+                .iter_mut()
+                .find_map(|(f, rate, rng)| (rng.random::<f64>() < *rate).then(|| f.clone())),
         };
         if fault.is_some() {
             p.injected += 1;

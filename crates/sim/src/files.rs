@@ -170,6 +170,15 @@ pub(crate) async fn complete_multipart_upload(
     _user: AuthUser,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    // The real backend finishes a request whose client went away (a killed
+    // uploader); hyper would drop this future with the connection and leave
+    // S3 and the records out of step, so the work runs detached.
+    tokio::spawn(complete(shared, body))
+        .await
+        .map_err(|e| ApiError::internal(format!("completion task failed: {e}")))?
+}
+
+async fn complete(shared: AppState, body: Bytes) -> Result<Response, ApiError> {
     let items: Vec<CompleteItem> = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("JSON parse error: {e}")))?;
     let mut ids = Vec::with_capacity(items.len());

@@ -235,20 +235,25 @@ impl Portal for Loculus {
         Err(storage_error(resp))
     }
 
-    async fn complete(&self, upload: &Upload, etags: &[String], attempt: u32) -> Result<(), Error> {
+    async fn complete(
+        &self,
+        upload: &Upload,
+        etags: &[String],
+        maybe_done: bool,
+    ) -> Result<(), Error> {
         let body = serde_json::json!([{ "fileId": upload.remote_id, "etags": etags }]);
         match self
             .api
             .post_empty("files/complete-multipart-upload", Some(body))
             .await
         {
-            // A retried completion whose first attempt got through is told
-            // "already been completed": that is our own success.
+            // A retried or resumed completion whose earlier attempt got
+            // through is told "already been completed": our own success.
             Err(Error::Rejected {
                 status: 422,
                 detail,
                 ..
-            }) if attempt > 1 && detail.contains("already been completed") => Ok(()),
+            }) if maybe_done && detail.contains("already been completed") => Ok(()),
             r => r,
         }
     }

@@ -1,0 +1,74 @@
+//! A job under random faults (seeded): resets 5%, 500s 1%, stalls 2%.
+//! Every file completes and the stored bytes equal the files.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::*;
+use ferry_engine::loculus::Loculus;
+use ferry_engine::plan::MIB;
+use ferry_engine::retry::RetryPolicy;
+use ferry_engine::{Engine, EngineConfig, Event, EventSink, Portal, StaticToken};
+use ferry_sim::Fault;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_under_resets_500s_and_stalls_completes_with_equal_hashes() {
+    let rig = rig().await;
+    let f = rig.sim.faults();
+    f.storage_rate(Fault::Reset, 0.05, 11);
+    f.storage_rate(Fault::Status(500), 0.01, 12);
+    f.storage_rate(Fault::Stall(Duration::from_secs(3)), 0.02, 13);
+
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let ev = events.clone();
+    // A short stall timeout so stalled parts are abandoned quickly.
+    let engine = Engine::new(
+        EngineConfig {
+            retry: RetryPolicy {
+                max_attempts: 10,
+                base_delay: Duration::from_millis(20),
+                max_delay: Duration::from_millis(300),
+            },
+            stall_timeout: Duration::from_secs(1),
+            ..EngineConfig::default()
+        },
+        EventSink::new(move |e| ev.lock().unwrap().push(e)),
+    )
+    .unwrap();
+    let portal = Arc::new(
+        Loculus::new(
+            engine.http().clone(),
+            &rig.sim.backend_url(),
+            1,
+            Arc::new(StaticToken::new(rig.sim.demo_token())),
+        )
+        .unwrap(),
+    );
+    let mut paths = vec![
+        make_file(rig.dir.path(), "big_R1.fastq.gz", 40 * MIB, 1),
+        make_file(rig.dir.path(), "big_R2.fastq.gz", 17 * MIB + 3, 2),
+    ];
+    paths.extend((0..100).map(|i| make_file(rig.dir.path(), &format!("s{i}.fa"), 5000 + i, i + 3)));
+    let items = ferry_engine::scan::scan(&paths, portal.as_ref()).unwrap();
+    let out = engine.upload(portal as Arc<dyn Portal>, items).await;
+    for (o, p) in out.into_iter().zip(&paths) {
+        let u = o.unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        let local = sha256_file(p);
+        assert_eq!(u.sha256, local);
+        assert_eq!(rig.sim.object_sha256(&u.remote_id).await.unwrap().1, local);
+    }
+    let injected = rig.sim.faults().injected();
+    let retries = events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|e| matches!(e, Event::Retry { .. }))
+        .count();
+    assert!(injected >= 3, "faults injected: {injected}");
+    assert!(
+        retries as u32 >= injected,
+        "every fault was retried: {retries} retries, {injected} faults"
+    );
+}
