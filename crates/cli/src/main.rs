@@ -285,15 +285,11 @@ async fn send(
 ) -> Result<Vec<Uploaded>, Fail> {
     let total = files.len() + already.len();
     let mut slots: Vec<Option<Uploaded>> = (0..total).map(|_| None).collect();
-    let mut order = Vec::new();
-    let mut it = already.into_iter().peekable();
-    // Files already done keep their place; the rest are sent in order.
-    for i in 0..total {
-        match it.peek() {
-            Some((j, _)) if *j == i => slots[i] = it.next().map(|(_, u)| u),
-            _ => order.push(i),
-        }
+    for (i, u) in already {
+        slots[i] = Some(u);
     }
+    // The rest are sent in order.
+    let order: Vec<usize> = (0..total).filter(|i| slots[*i].is_none()).collect();
     let outcomes: Vec<FileOutcome> = s
         .engine
         .run(

@@ -51,16 +51,16 @@ pub fn plan_resume(job: &JobRecord) -> Vec<Step> {
 }
 
 fn step(f: &FileEntry, now: u64) -> Step {
-    if f.state == "done" {
-        if let (Some(u), Some(sha)) = (&f.upload, &f.sha256) {
-            return Step::Done(Uploaded {
-                path: f.path.clone(),
-                name: f.name.clone(),
-                size: f.size,
-                remote_id: u.remote_id.clone(),
-                sha256: sha.clone(),
-            });
-        }
+    if f.state == "done"
+        && let (Some(u), Some(sha)) = (&f.upload, &f.sha256)
+    {
+        return Step::Done(Uploaded {
+            path: f.path.clone(),
+            name: f.name.clone(),
+            size: f.size,
+            remote_id: u.remote_id.clone(),
+            sha256: sha.clone(),
+        });
     }
     let meta = match std::fs::metadata(&f.path) {
         Ok(m) => m,
