@@ -84,6 +84,17 @@ impl Renderer {
                 parts,
                 ..
             } => {
+                // A restarted file is queued again: forget its first try.
+                if let Some(old) = st.files.remove(&file) {
+                    st.total -= old.size;
+                    st.queued -= 1;
+                    self.overall
+                        .set_position(self.overall.position().saturating_sub(old.sent));
+                    if let Some(b) = old.bar {
+                        b.finish_and_clear();
+                        self.mp.remove(&b);
+                    }
+                }
                 st.total += size;
                 st.queued += 1;
                 st.files.insert(
@@ -194,6 +205,8 @@ impl Renderer {
                 }
                 self.line(format!("  \u{2717} {error}"));
             }
+            Event::FileRestarted { reason, .. } => self.line(format!("  \u{21bb} {reason}")),
+            Event::Warning { message, .. } => self.line(format!("  ! {message}")),
             Event::PartStarted { .. } => {}
         }
     }

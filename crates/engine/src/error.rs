@@ -70,6 +70,10 @@ pub enum Error {
         detail: String,
     },
 
+    /// A presigned URL expired before its request started.
+    #[error("{host} refused an expired upload link: {detail}")]
+    Expired { host: String, detail: String },
+
     #[error("{host} broke the protocol: {detail}")]
     Protocol { host: String, detail: String },
 
@@ -90,7 +94,7 @@ impl Error {
             Error::Auth { .. } => ErrorClass::Auth,
             Error::Network { .. } => ErrorClass::Network,
             Error::Server { .. } => ErrorClass::Server,
-            Error::Rejected { .. } => ErrorClass::Rejected,
+            Error::Rejected { .. } | Error::Expired { .. } => ErrorClass::Rejected,
             Error::Protocol { .. } => ErrorClass::Protocol,
             Error::Cancelled => ErrorClass::Cancelled,
         }

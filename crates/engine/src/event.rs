@@ -50,6 +50,10 @@ pub enum Event {
         delay_ms: u64,
         reason: String,
     },
+    /// The file's upload is abandoned and started again (`reason` says why).
+    FileRestarted { file: FileIndex, reason: String },
+    /// Something the user should know that does not stop the file.
+    Warning { file: FileIndex, message: String },
     /// The portal accepted the whole file.
     FileDone {
         file: FileIndex,

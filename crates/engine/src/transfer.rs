@@ -2,7 +2,7 @@
 //! across all files (permits from one global budget, as in the AWS transfer
 //! manager), each file finished once all its parts are acknowledged.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -114,6 +114,19 @@ struct Inner {
     cancel: CancellationToken,
     /// One budget of parts in flight for every job of this engine.
     permits: Arc<Semaphore>,
+    /// Bytes acknowledged since the first part started: the measured
+    /// throughput that deadline warnings are based on.
+    acked: AtomicU64,
+    first_part: std::sync::OnceLock<Instant>,
+}
+
+impl Inner {
+    /// Bytes per second acknowledged so far, once there is enough to judge.
+    fn measured_rate(&self) -> Option<f64> {
+        let t = self.first_part.get()?.elapsed().as_secs_f64();
+        let b = self.acked.load(Ordering::Relaxed) as f64;
+        (t >= 2.0 && b > 0.0).then(|| b / t)
+    }
 }
 
 /// Per-file state shared by its part tasks.
@@ -139,6 +152,8 @@ impl Engine {
             inner: Arc::new(Inner {
                 http,
                 permits: Arc::new(Semaphore::new(cfg.parts_in_flight.max(1))),
+                acked: AtomicU64::new(0),
+                first_part: std::sync::OnceLock::new(),
                 events,
                 cancel: CancellationToken::new(),
                 cfg,
@@ -210,18 +225,74 @@ impl Engine {
         files: Vec<JobFile>,
         log: Option<Arc<dyn JobLog>>,
     ) -> Vec<FileOutcome> {
+        let files: Vec<(usize, JobFile)> = files.into_iter().enumerate().collect();
+        let order: Vec<usize> = (0..files.len()).collect();
+        let mut outcomes = self.round(portal.clone(), files, log.clone()).await;
+        // Files whose upload links died before all their parts started:
+        // the portal cannot renew them, so each goes once more under a new
+        // upload (and id).
+        let again: Vec<(usize, JobFile)> = order
+            .iter()
+            .filter_map(|i| match outcomes.get(i) {
+                Some((Err(Error::Expired { .. }), item, cancel)) if !cancel.is_cancelled() => {
+                    Some((*i, item.clone(), cancel.clone()))
+                }
+                _ => None,
+            })
+            .map(|(i, item, cancel)| {
+                self.inner.events.emit(Event::FileRestarted {
+                    file: i,
+                    reason: format!(
+                        "{}: its upload links expired before every part had started; sending it again from the start under a new id",
+                        item.path.display()
+                    ),
+                });
+                (
+                    i,
+                    JobFile {
+                        item,
+                        cancel: Some(cancel),
+                        prior: None,
+                    },
+                )
+            })
+            .collect();
+        if !again.is_empty() {
+            outcomes.extend(self.round(portal, again, log).await);
+        }
+        order
+            .iter()
+            .map(|i| {
+                outcomes
+                    .remove(i)
+                    .map(|(r, _, _)| r)
+                    .unwrap_or(Err(Error::Cancelled))
+            })
+            .collect()
+    }
+
+    /// One pass over `files` (event index, file); outcomes by index, with
+    /// the item and its cancel token for a second pass.
+    async fn round(
+        &self,
+        portal: Arc<dyn Portal>,
+        files: Vec<(usize, JobFile)>,
+        log: Option<Arc<dyn JobLog>>,
+    ) -> HashMap<usize, (FileOutcome, Item, CancellationToken)> {
         let inner = &self.inner;
         let items = files.len();
-        let mut outcomes: Vec<Option<FileOutcome>> = (0..items).map(|_| None).collect();
+        let mut outcomes: HashMap<usize, FileOutcome> = HashMap::new();
+        let mut kept: HashMap<usize, (Item, CancellationToken)> = HashMap::new();
         let mut ctxs = Vec::with_capacity(items);
         let mut priors: Vec<Option<Prior>> = Vec::with_capacity(items);
-        for (index, f) in files.into_iter().enumerate() {
+        for (index, f) in files {
             let JobFile {
                 item,
                 cancel,
                 prior,
             } = f;
             let cancel = cancel.unwrap_or_else(|| self.file_token());
+            kept.insert(index, (item.clone(), cancel.clone()));
             match self.plan(portal.as_ref(), item.size) {
                 Ok(plan) => {
                     inner.events.emit(Event::FileQueued {
@@ -256,7 +327,7 @@ impl Engine {
                         ),
                     };
                     self.report_failure(index, &item, &e);
-                    outcomes[index] = Some(Err(e));
+                    outcomes.insert(index, Err(e));
                 }
             }
         }
@@ -286,7 +357,7 @@ impl Engine {
                 for c in batch {
                     let e = duplicate(e);
                     self.report_failure(c.index, &c.item, &e);
-                    outcomes[c.index] = Some(Err(e));
+                    outcomes.insert(c.index, Err(e));
                 }
                 continue;
             }
@@ -304,7 +375,7 @@ impl Engine {
                 None => {
                     let c = &batch[0];
                     self.report_failure(c.index, &c.item, &Error::Cancelled);
-                    outcomes[c.index] = Some(Err(Error::Cancelled));
+                    outcomes.insert(c.index, Err(Error::Cancelled));
                     i -= batch.len() - 1;
                     continue;
                 }
@@ -363,7 +434,7 @@ impl Engine {
                     for c in batch {
                         let e = duplicate(&e);
                         self.report_failure(c.index, &c.item, &e);
-                        outcomes[c.index] = Some(Err(e));
+                        outcomes.insert(c.index, Err(e));
                     }
                     // Credentials and permissions fail every later file too.
                     if matches!(e.class(), ErrorClass::Auth | ErrorClass::Cancelled) {
@@ -395,6 +466,7 @@ impl Engine {
                         hash_ranges(&c.item.path, &ranges, chunk, &c.hasher).await
                     })
                 });
+                self.warn_if_too_slow(ctx, &upload, done.len());
                 let upload = Arc::new(upload);
                 let mut parts = Vec::with_capacity(ctx.plan.parts as usize);
                 for part in (1..=ctx.plan.parts).filter(|p| !done.contains_key(p)) {
@@ -438,12 +510,44 @@ impl Engine {
                     detail: format!("upload task failed: {e}"),
                 })
             });
-            outcomes[index] = Some(r);
+            outcomes.insert(index, r);
         }
-        outcomes
-            .into_iter()
-            .map(|o| o.unwrap_or(Err(Error::Cancelled)))
+        kept.into_iter()
+            .map(|(i, (item, cancel))| {
+                let r = outcomes.remove(&i).unwrap_or(Err(Error::Cancelled));
+                (i, (r, item, cancel))
+            })
             .collect()
+    }
+
+    /// Presigned URLs die at a deadline and a part must start before it:
+    /// say so up front when, at the throughput measured so far, the last
+    /// part of this file would start too late.
+    fn warn_if_too_slow(&self, ctx: &FileCtx, upload: &Upload, parts_done: usize) {
+        let (Some(expires), Some(rate)) = (upload.expires_at, self.inner.measured_rate()) else {
+            return;
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let window = expires.saturating_sub(now) as f64;
+        let left = (ctx.plan.parts as usize).saturating_sub(parts_done) as u64 * ctx.plan.part_size;
+        // Parts that start at once need no waiting.
+        let head_start = self.inner.cfg.parts_in_flight as u64 * ctx.plan.part_size;
+        let needed = left.saturating_sub(head_start) as f64 / rate;
+        if needed > window {
+            self.inner.events.emit(Event::Warning {
+                file: ctx.index,
+                message: format!(
+                    "{}: at the {:.1} MB/s measured so far its last part would start in {:.0} min, after its upload links expire (in {:.0} min); parts that start late fail and the file is then sent again under a new id. A faster link or fewer files at once avoids this.",
+                    ctx.item.name,
+                    rate / 1e6,
+                    needed / 60.0,
+                    window / 60.0
+                ),
+            });
+        }
     }
 
     fn report_failure(&self, index: usize, item: &Item, e: &Error) {
@@ -532,6 +636,10 @@ fn duplicate(e: &Error) -> Error {
             path: path.clone(),
             detail: detail.clone(),
         },
+        Error::Expired { host, detail } => Error::Expired {
+            host: host.clone(),
+            detail: detail.clone(),
+        },
         Error::Cancelled => Error::Cancelled,
     }
 }
@@ -565,11 +673,15 @@ async fn send_part(
         None => Ok(etag),
     });
     match &r {
-        Ok(etag) => inner.events.emit(Event::PartDone {
-            file: ctx.index,
-            part,
-            etag: etag.clone(),
-        }),
+        Ok(etag) => {
+            let (start, end) = ctx.plan.range(part);
+            inner.acked.fetch_add(end - start, Ordering::Relaxed);
+            inner.events.emit(Event::PartDone {
+                file: ctx.index,
+                part,
+                etag: etag.clone(),
+            })
+        }
         Err(e) => {
             if !matches!(e, Error::Cancelled) {
                 let mut cause = ctx.cause.lock().expect("cause");
@@ -598,6 +710,7 @@ async fn send_once(
     }
     let (start, end) = ctx.plan.range(part);
     let len = end - start;
+    inner.first_part.get_or_init(Instant::now);
     inner.events.emit(Event::PartStarted {
         file: ctx.index,
         part,

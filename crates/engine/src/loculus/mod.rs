@@ -232,7 +232,18 @@ impl Portal for Loculus {
         if resp.status == 412 && !upload.multipart && resp.attempt > 1 {
             return Ok(String::new());
         }
-        Err(storage_error(resp))
+        // S3 checks a presigned URL's expiry when a request starts:
+        // 403 AccessDenied "Request has expired".
+        match storage_error(resp) {
+            Error::Rejected {
+                host,
+                status: 403,
+                detail,
+            } if detail.to_ascii_lowercase().contains("expired") => {
+                Err(Error::Expired { host, detail })
+            }
+            e => Err(e),
+        }
     }
 
     async fn complete(
