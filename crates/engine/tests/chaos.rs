@@ -72,3 +72,33 @@ async fn a_job_under_resets_500s_and_stalls_completes_with_equal_hashes() {
         "every fault was retried: {retries} retries, {injected} faults"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_completion_whose_answer_is_cut_off_still_completes_the_file() {
+    let rig = rig().await;
+    // Request URLs normally, then cut off the answer to the completion:
+    // it took effect, the client saw a broken response and retries.
+    let p = make_file(rig.dir.path(), "cut.fq", 17 * MIB, 5);
+    let items = ferry_engine::scan::scan(std::slice::from_ref(&p), rig.portal.as_ref()).unwrap();
+    let faults = rig.sim.faults();
+    let engine = rig.engine.clone();
+    let portal = rig.portal.clone();
+    let job = tokio::spawn(async move { engine.upload(portal, items).await });
+    // The multipart request is the first API call; the completion the second.
+    while !rig
+        .sim
+        .api_log()
+        .iter()
+        .any(|r| r.path.contains("request-multipart-upload"))
+    {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    faults.api_next(Fault::Truncate, 1);
+    let u = job.await.unwrap().remove(0).unwrap();
+    assert_eq!(
+        rig.sim.object_sha256(&u.remote_id).await.unwrap().1,
+        sha256_file(&p)
+    );
+    assert_eq!(rig.sim.faults().injected(), 1, "the answer was cut off");
+    assert!(rig.sim.file(&u.remote_id).unwrap().completed);
+}
