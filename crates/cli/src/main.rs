@@ -363,18 +363,29 @@ fn print_uploaded(done: &[Uploaded], json: bool) {
     }
 }
 
+/// Scan `paths`, record a new job of `kind` in the journal (with what
+/// `ferry resume` needs, never the token) and send its files.
+async fn new_job(
+    s: &Session,
+    conn: &Conn,
+    kind: &str,
+    extra: Option<(&str, serde_json::Value)>,
+    paths: &[PathBuf],
+) -> Result<(String, Vec<Uploaded>), Fail> {
+    let items = scan(paths, s.portal.as_ref() as &dyn NameRules).map_err(Error::Input)?;
+    let mut params = serde_json::json!({"backend": s.backend, "group": s.group, "parts_in_flight": conn.parts_in_flight});
+    if let Some((k, v)) = extra {
+        params[k] = v;
+    }
+    let job = s.journal.create_job(kind, &params, &items)?;
+    let files = items.into_iter().map(JobFile::from).collect();
+    let done = send(s, &job, files, vec![]).await?;
+    Ok((job, done))
+}
+
 async fn upload(conn: Conn, out: Output, files: Vec<PathBuf>) -> Result<(), Fail> {
     let s = session(&conn, &out)?;
-    let items = scan(&files, s.portal.as_ref() as &dyn NameRules).map_err(Error::Input)?;
-    let params = serde_json::json!({"backend": s.backend, "group": s.group, "parts_in_flight": conn.parts_in_flight});
-    let job = s.journal.create_job("upload", &params, &items)?;
-    let done = send(
-        &s,
-        &job,
-        items.into_iter().map(JobFile::from).collect(),
-        vec![],
-    )
-    .await?;
+    let (job, done) = new_job(&s, &conn, "upload", None, &files).await?;
     s.journal.set_job_state(&job, "done")?;
     print_uploaded(&done, out.json);
     Ok(())
@@ -452,18 +463,8 @@ async fn submit(conn: Conn, out: Output, a: SubmitArgs) -> Result<(), Fail> {
         true,
     )?;
     let paths: Vec<PathBuf> = specs.iter().map(|(_, _, p)| p.clone()).collect();
-    let items = scan(&paths, s.portal.as_ref() as &dyn NameRules).map_err(Error::Input)?;
-    let params = serde_json::json!({
-        "backend": s.backend, "group": s.group, "parts_in_flight": conn.parts_in_flight, "submit": a,
-    });
-    let job = s.journal.create_job("submit", &params, &items)?;
-    let done = send(
-        &s,
-        &job,
-        items.into_iter().map(JobFile::from).collect(),
-        vec![],
-    )
-    .await?;
+    let settings = serde_json::to_value(&a).map_err(|e| Fail(exit::INTERNAL, e.to_string()))?;
+    let (job, done) = new_job(&s, &conn, "submit", Some(("submit", settings)), &paths).await?;
     finish_submit(&s, &job, &a, &done, out.json).await
 }
 

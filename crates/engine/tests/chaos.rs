@@ -3,28 +3,20 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use ferry_engine::loculus::Loculus;
 use ferry_engine::plan::MIB;
 use ferry_engine::retry::RetryPolicy;
-use ferry_engine::{Engine, EngineConfig, Event, EventSink, Portal, StaticToken};
+use ferry_engine::{EngineConfig, Event, Portal};
 use ferry_sim::Fault;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_under_resets_500s_and_stalls_completes_with_equal_hashes() {
-    let rig = rig().await;
-    let f = rig.sim.faults();
-    f.storage_rate(Fault::Reset, 0.05, 11);
-    f.storage_rate(Fault::Status(500), 0.01, 12);
-    f.storage_rate(Fault::Stall(Duration::from_secs(3)), 0.02, 13);
-
-    let events = Arc::new(Mutex::new(Vec::new()));
-    let ev = events.clone();
     // A short stall timeout so stalled parts are abandoned quickly.
-    let engine = Engine::new(
+    let rig = rig_full(
+        Default::default(),
         EngineConfig {
             retry: RetryPolicy {
                 max_attempts: 10,
@@ -34,18 +26,15 @@ async fn a_job_under_resets_500s_and_stalls_completes_with_equal_hashes() {
             stall_timeout: Duration::from_secs(1),
             ..EngineConfig::default()
         },
-        EventSink::new(move |e| ev.lock().unwrap().push(e)),
+        "demo",
+        1,
     )
-    .unwrap();
-    let portal = Arc::new(
-        Loculus::new(
-            engine.http().clone(),
-            &rig.sim.backend_url(),
-            1,
-            Arc::new(StaticToken::new(rig.sim.demo_token())),
-        )
-        .unwrap(),
-    );
+    .await;
+    let f = rig.sim.faults();
+    f.storage_rate(Fault::Reset, 0.05, 11);
+    f.storage_rate(Fault::Status(500), 0.01, 12);
+    f.storage_rate(Fault::Stall(Duration::from_secs(3)), 0.02, 13);
+    let (engine, portal, events) = (&rig.engine, rig.portal.clone(), &rig.events);
     let mut paths = vec![
         make_file(rig.dir.path(), "big_R1.fastq.gz", 40 * MIB, 1),
         make_file(rig.dir.path(), "big_R2.fastq.gz", 17 * MIB + 3, 2),

@@ -32,18 +32,24 @@ pub async fn rig() -> Rig {
 }
 
 pub async fn rig_with(cfg: SimConfig, user: &str, group: i64) -> Rig {
-    let sim = Sim::start(cfg).await.expect("sim starts");
-    let events = Arc::new(Mutex::new(Vec::new()));
-    let ev = events.clone();
-    let engine = Engine::new(
+    rig_full(
+        cfg,
         EngineConfig {
             retry: fast_retry(),
             stall_timeout: Duration::from_secs(5),
             ..EngineConfig::default()
         },
-        EventSink::new(move |e| ev.lock().unwrap().push(e)),
+        user,
+        group,
     )
-    .unwrap();
+    .await
+}
+
+pub async fn rig_full(cfg: SimConfig, engine: EngineConfig, user: &str, group: i64) -> Rig {
+    let sim = Sim::start(cfg).await.expect("sim starts");
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let ev = events.clone();
+    let engine = Engine::new(engine, EventSink::new(move |e| ev.lock().unwrap().push(e))).unwrap();
     let portal = Arc::new(
         Loculus::new(
             engine.http().clone(),

@@ -4,51 +4,35 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use ferry_engine::loculus::Loculus;
 use ferry_engine::plan::MIB;
-use ferry_engine::{Engine, EngineConfig, Event, EventSink, Portal, StaticToken};
+use ferry_engine::{EngineConfig, Event, Portal};
 use ferry_sim::{Fault, SimConfig};
 
-fn one_part_at_a_time(rig: &Rig) -> (Engine, Arc<Loculus>, Arc<Mutex<Vec<Event>>>) {
-    let events = Arc::new(Mutex::new(Vec::new()));
-    let ev = events.clone();
-    let engine = Engine::new(
+async fn one_part_at_a_time(url_expiry: Duration) -> Rig {
+    rig_full(
+        SimConfig {
+            url_expiry,
+            ..SimConfig::default()
+        },
         EngineConfig {
             parts_in_flight: 1,
             retry: fast_retry(),
             ..EngineConfig::default()
         },
-        EventSink::new(move |e| ev.lock().unwrap().push(e)),
+        "demo",
+        1,
     )
-    .unwrap();
-    let portal = Arc::new(
-        Loculus::new(
-            engine.http().clone(),
-            &rig.sim.backend_url(),
-            1,
-            Arc::new(StaticToken::new(rig.sim.demo_token())),
-        )
-        .unwrap(),
-    );
-    (engine, portal, events)
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_whose_links_expire_mid_upload_restarts_under_a_new_id() {
-    let rig = rig_with(
-        SimConfig {
-            url_expiry: Duration::from_secs(2),
-            ..SimConfig::default()
-        },
-        "demo",
-        1,
-    )
-    .await;
-    let (engine, portal, events) = one_part_at_a_time(&rig);
+    let rig = one_part_at_a_time(Duration::from_secs(2)).await;
+    let (engine, portal, events) = (&rig.engine, rig.portal.clone(), &rig.events);
     let p = make_file(rig.dir.path(), "slow_R1.fastq.gz", 24 * MIB + 5, 3);
     // The first part is held until the links have expired.
     rig.sim
@@ -88,16 +72,8 @@ async fn a_file_whose_links_expire_mid_upload_restarts_under_a_new_id() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_too_big_for_the_measured_speed_is_warned_about() {
-    let rig = rig_with(
-        SimConfig {
-            url_expiry: Duration::from_secs(60),
-            ..SimConfig::default()
-        },
-        "demo",
-        1,
-    )
-    .await;
-    let (engine, portal, events) = one_part_at_a_time(&rig);
+    let rig = one_part_at_a_time(Duration::from_secs(60)).await;
+    let (engine, portal, events) = (&rig.engine, rig.portal.clone(), &rig.events);
     let small = make_file(rig.dir.path(), "first.fa", 1000, 1);
     let big = make_file(rig.dir.path(), "big_R1.fastq.gz", 40 * MIB, 2);
     // A slow first file: about 1000 bytes in 2 s is the measured speed.
