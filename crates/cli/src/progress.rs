@@ -47,7 +47,7 @@ impl Renderer {
         let overall = mp.add(ProgressBar::new(0));
         overall.set_style(
             ProgressStyle::with_template(
-                "{prefix:>10} [{bar:30.green/dim}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta} {msg}",
+                "{prefix:>24} [{bar:30.green/dim}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta} {msg}",
             )
             .expect("template")
             .progress_chars("=> "),
@@ -121,12 +121,12 @@ impl Renderer {
                         .insert_before(&self.overall, ProgressBar::new(f.size));
                     bar.set_style(
                         ProgressStyle::with_template(
-                            "{prefix:>10} [{bar:30.cyan/dim}] {bytes}/{total_bytes} {msg}",
+                            "{prefix:>24} [{bar:30.cyan/dim}] {bytes}/{total_bytes} {msg}",
                         )
                         .expect("template")
                         .progress_chars("=> "),
                     );
-                    bar.set_prefix(short(&f.name, 10));
+                    bar.set_prefix(short(&f.name, 24));
                     bar.set_message(format!("parts 0/{}", f.parts));
                     f.bar = Some(bar);
                 }
@@ -241,4 +241,13 @@ pub fn json_sink() -> EventSink {
             let _ = writeln!(o, "{line}");
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn names_are_cut_in_the_middle() {
+        assert_eq!(super::short("sample01_R1.fastq.gz", 11), "sampl…tq.gz");
+        assert_eq!(super::short("a.fq", 24), "a.fq");
+    }
 }
