@@ -216,20 +216,18 @@ impl Renderer {
     }
 }
 
+/// At most `n` characters, cut in the middle: names differ at both ends
+/// (`sample01_R1.fastq.gz`).
 fn short(s: &str, n: usize) -> String {
-    if s.chars().count() <= n {
-        s.to_string()
-    } else {
-        let tail: String = s
-            .chars()
-            .rev()
-            .take(n - 1)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect();
-        format!("\u{2026}{tail}")
+    let chars: Vec<char> = s.chars().collect();
+    if chars.len() <= n {
+        return s.to_string();
     }
+    let head = (n - 1) / 2;
+    let tail = n - 1 - head;
+    let h: String = chars[..head].iter().collect();
+    let t: String = chars[chars.len() - tail..].iter().collect();
+    format!("{h}\u{2026}{t}")
 }
 
 /// Events as JSON lines on standard output.
