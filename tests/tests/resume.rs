@@ -87,10 +87,16 @@ fn kill_nine_then_resume_resends_only_parts_in_flight() {
         files.len(),
         full.as_millis()
     )];
-    for k in 0..10 {
+    // Ten kills that land mid-job (a kill after the end does not count).
+    let mut kills = 0;
+    for k in 0..20 {
+        if kills == 10 {
+            break;
+        }
         let journal = dir.path().join(format!("kill{k}.sqlite"));
         let before = stored_bytes(&sim);
-        let kill_at = Duration::from_millis(rng.random_range(30..full.as_millis().max(60) as u64));
+        let kill_at =
+            Duration::from_millis(rng.random_range(30..(full.as_millis() as u64 * 4 / 5).max(60)));
         let mut child = ferry_cmd(&sim, &journal, &args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -110,6 +116,7 @@ fn kill_nine_then_resume_resends_only_parts_in_flight() {
             ));
             continue;
         }
+        kills += 1;
         assert!(
             out.status.success(),
             "kill {k} (seed {seed}): resume failed: {stderr}"
@@ -154,6 +161,7 @@ fn kill_nine_then_resume_resends_only_parts_in_flight() {
             "kill {k} (seed {seed}): {resent} bytes re-sent, more than the {IN_FLIGHT_BOUND} that can be in flight"
         );
     }
+    assert_eq!(kills, 10, "ten kills mid-job (seed {seed})");
     let text = report.join("\n");
     println!("{text}");
     let artifacts = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("artifacts");
