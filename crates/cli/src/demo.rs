@@ -73,6 +73,7 @@ pub async fn run(size_mib: u64) -> Result<(), Fail> {
             files,
             restricted_until: None,
             legacy_file_mapping: false,
+            folder: None,
         },
     )
     .await?;

@@ -2,6 +2,7 @@
 
 mod demo;
 mod exit;
+mod folder;
 mod jobs;
 mod progress;
 
@@ -50,8 +51,8 @@ enum Cmd {
         #[arg(long)]
         organism: String,
         /// Metadata table (TSV) with an `id` column, one row per submission.
-        #[arg(long)]
-        metadata: PathBuf,
+        #[arg(long, required_unless_present = "folder")]
+        metadata: Option<PathBuf>,
         /// Sequences (FASTA), when the organism takes consensus sequences.
         #[arg(long)]
         sequences: Option<PathBuf>,
@@ -66,6 +67,8 @@ enum Cmd {
         /// Send the old `fileMapping` field (backends before August 2026).
         #[arg(long)]
         legacy_file_mapping: bool,
+        #[command(flatten)]
+        batch: folder::FolderArgs,
     },
     /// List interrupted jobs (all jobs with --all).
     Jobs {
@@ -168,7 +171,20 @@ async fn run(cli: Cli) -> Result<(), Fail> {
             files,
             restricted_until,
             legacy_file_mapping,
+            batch,
         } => {
+            let Some(metadata) = metadata else {
+                return folder::submit(
+                    conn,
+                    out,
+                    organism,
+                    restricted_until,
+                    legacy_file_mapping,
+                    batch,
+                )
+                .await;
+            };
+            batch.check_unused()?;
             submit(
                 conn,
                 out,
@@ -179,6 +195,7 @@ async fn run(cli: Cli) -> Result<(), Fail> {
                     files,
                     restricted_until,
                     legacy_file_mapping,
+                    folder: None,
                 },
             )
             .await
@@ -399,6 +416,9 @@ pub(crate) struct SubmitArgs {
     files: Vec<String>,
     restricted_until: Option<String>,
     legacy_file_mapping: bool,
+    /// Set for `submit --folder` jobs.
+    #[serde(default)]
+    folder: Option<folder::FolderJob>,
 }
 
 /// `[ID:]CATEGORY=PATH`
@@ -476,6 +496,9 @@ async fn finish_submit(
     done: &[Uploaded],
     json: bool,
 ) -> Result<(), Fail> {
+    if let Some(f) = &a.folder {
+        return folder::finish(s, job, a, f, done, json).await;
+    }
     let specs = file_specs(a)?;
     let ids: Vec<String> = done.iter().map(|u| u.remote_id.clone()).collect();
     let sub = Submission {
@@ -491,7 +514,30 @@ async fn finish_submit(
         },
         legacy_file_mapping: a.legacy_file_mapping,
     };
-    let (accessions, linked) = s.portal.submit(&sub).await.map_err(|e| {
+    let raw = std::fs::read(&sub.metadata).map_err(|e| Error::Io {
+        path: sub.metadata.clone(),
+        source: e,
+    })?;
+    let (accessions, linked) = send_submission(s, job, &sub, &raw, done).await?;
+    report_submission(s, a, &accessions, &linked, json).await
+}
+
+/// Submit; a rejection keeps the job (and its uploaded fileIds) for
+/// `ferry resume`.
+async fn send_submission(
+    s: &Session,
+    job: &str,
+    sub: &Submission,
+    raw: &[u8],
+    done: &[Uploaded],
+) -> Result<
+    (
+        Vec<ferry_engine::loculus::Accession>,
+        ferry_engine::loculus::submit::LinkedMetadata,
+    ),
+    Fail,
+> {
+    let (accessions, linked) = s.portal.submit_tsv(sub, raw).await.map_err(|e| {
         let kept: Vec<String> = done.iter().map(|u| format!("{}={}", u.name, u.remote_id)).collect();
         Fail(
             exit::code(e.class()),
@@ -502,10 +548,21 @@ async fn finish_submit(
         )
     })?;
     s.journal.set_job_state(job, "done")?;
+    Ok((accessions, linked))
+}
+
+/// Check the files really are attached, then print the accessions.
+async fn report_submission(
+    s: &Session,
+    a: &SubmitArgs,
+    accessions: &[ferry_engine::loculus::Accession],
+    linked: &ferry_engine::loculus::submit::LinkedMetadata,
+    json: bool,
+) -> Result<(), Fail> {
     // Current backends silently ignore what they do not know (such as the
     // old fileMapping field): check that the files really are attached.
     let mut missing = Vec::new();
-    for acc in &accessions {
+    for acc in accessions {
         let want = linked
             .files
             .get(&acc.submission_id)
@@ -523,7 +580,7 @@ async fn finish_submit(
             ),
         }
     }
-    for acc in &accessions {
+    for acc in accessions {
         if json {
             println!(
                 "{}",

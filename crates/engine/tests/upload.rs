@@ -149,7 +149,9 @@ async fn injected_500s_resets_and_429s_are_retried_to_success() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_url_is_not_retried_and_says_so() {
     let rig = rig().await;
-    rig.sim.faults().storage_next(Fault::ExpireUrl, 1);
+    // Expired twice: the dead URL is never tried again, the file gets one
+    // new upload (new links), and when that dies too the error says why.
+    rig.sim.faults().storage_next(Fault::ExpireUrl, 2);
     let p = make_file(rig.dir.path(), "late.fq", 1000, 1);
     let out = rig
         .engine
@@ -161,7 +163,9 @@ async fn an_expired_url_is_not_retried_and_says_so() {
     let e = out.into_iter().next().unwrap().unwrap_err();
     assert_eq!(e.class(), ErrorClass::Rejected);
     assert!(e.to_string().contains("expired"), "{e}");
-    assert_eq!(rig.sim.storage_log().len(), 1, "a 403 is not retried");
+    let log = rig.sim.storage_log();
+    assert_eq!(log.len(), 2, "each expired URL is tried once");
+    assert_ne!(log[0].path, log[1].path, "the second try has a new upload");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

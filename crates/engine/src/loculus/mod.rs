@@ -2,6 +2,8 @@
 //! endpoints, then files attached to a submission (see [`submit`]).
 
 mod api;
+pub mod folder;
+pub mod info;
 pub mod names;
 pub mod submit;
 
@@ -18,6 +20,8 @@ use crate::scan::NameRules;
 use crate::token::TokenSource;
 
 pub use api::Api;
+pub use folder::{Linkage, LinkedFile, Problem, ProblemKind, RowLink, link_folder};
+pub use info::{InstanceInfo, OrganismInfo};
 pub use submit::{Accession, AttachedFile, DataUseTerms, Submission};
 
 /// Presigned URLs live 30 minutes (`PRESIGNED_URL_EXPIRY_SECONDS`).

@@ -279,7 +279,17 @@ impl Loculus {
         sub: &Submission,
     ) -> Result<(Vec<Accession>, LinkedMetadata), Error> {
         let raw = std::fs::read(&sub.metadata).map_err(|e| Error::io(&sub.metadata, e))?;
-        let linked = link_metadata(&sub.metadata, &raw, &sub.files, !sub.legacy_file_mapping)?;
+        self.submit_tsv(sub, &raw).await
+    }
+
+    /// [`Loculus::submit`] with the metadata TSV given (`sub.metadata`
+    /// names it in messages), e.g. one rebuilt from a CSV.
+    pub async fn submit_tsv(
+        &self,
+        sub: &Submission,
+        raw: &[u8],
+    ) -> Result<(Vec<Accession>, LinkedMetadata), Error> {
+        let linked = link_metadata(&sub.metadata, raw, &sub.files, !sub.legacy_file_mapping)?;
         let sequences = match &sub.sequences {
             Some(p) => Some((p.clone(), std::fs::read(p).map_err(|e| Error::io(p, e))?)),
             None => None,

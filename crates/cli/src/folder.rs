@@ -1,0 +1,361 @@
+//! `ferry submit --folder DIR`: a batch folder -> linkage report -> upload
+//! (journaled, resumable) -> submit -> receipt.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use ferry_engine::loculus::{
+    Accession, AttachedFile, DataUseTerms, Linkage, Loculus, OrganismInfo, Submission, link_folder,
+};
+use ferry_engine::{Error, Item, JobFile, Uploaded};
+use indicatif::HumanBytes;
+use serde::{Deserialize, Serialize};
+
+use crate::{Conn, Fail, Output, Session, SubmitArgs, exit};
+
+#[derive(Args)]
+pub struct FolderArgs {
+    /// A batch folder: a metadata table (.tsv or .csv), a FASTA if the
+    /// organism takes sequences, and extra files in one folder per
+    /// submission id ([ID/][CATEGORY/]FILE) or named in `files.CATEGORY`
+    /// columns.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["metadata", "sequences", "files"])]
+    pub folder: Option<PathBuf>,
+    /// Print the linkage report and stop; nothing is uploaded.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The receipt to write (as PATH.csv and PATH.json);
+    /// default DIR/ferry-receipt.csv and .json.
+    #[arg(long, value_name = "PATH")]
+    pub receipt: Option<PathBuf>,
+    /// The instance's website, whose /loculus-info lists the organisms'
+    /// file categories; default: the backend's URL.
+    #[arg(long, value_name = "URL")]
+    pub website: Option<String>,
+}
+
+impl FolderArgs {
+    /// The folder-only flags without `--folder` (clap's `requires` does not
+    /// see across the flattened struct).
+    pub fn check_unused(&self) -> Result<(), Fail> {
+        let stray: Vec<&str> = [
+            (self.dry_run, "--dry-run"),
+            (self.receipt.is_some(), "--receipt"),
+            (self.website.is_some(), "--website"),
+        ]
+        .into_iter()
+        .filter_map(|(set, flag)| set.then_some(flag))
+        .collect();
+        if stray.is_empty() {
+            Ok(())
+        } else {
+            Err(input(format!(
+                "{} only go(es) with --folder DIR",
+                stray.join(", ")
+            )))
+        }
+    }
+}
+
+/// What a folder job keeps in the journal for `ferry resume`.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct FolderJob {
+    pub dir: PathBuf,
+    /// As read at the start, so a resume needs no discovery call.
+    pub organism: OrganismInfo,
+    pub receipt: PathBuf,
+}
+
+/// One line of the receipt.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ReceiptLine {
+    submission_id: String,
+    accession: String,
+    category: String,
+    file_name: String,
+    file_id: String,
+    size: Option<u64>,
+    sha256: String,
+}
+
+fn input(msg: String) -> Fail {
+    Fail(exit::INPUT, msg)
+}
+
+pub async fn submit(
+    conn: Conn,
+    out: Output,
+    organism: String,
+    restricted_until: Option<String>,
+    legacy_file_mapping: bool,
+    b: FolderArgs,
+) -> Result<(), Fail> {
+    let given = b.folder.expect("clap requires --metadata or --folder");
+    let dir = std::fs::canonicalize(&given)
+        .map_err(|e| input(format!("{}: cannot be read ({e})", given.display())))?;
+    if !dir.is_dir() {
+        return Err(input(format!("{}: is not a folder", given.display())));
+    }
+    // Sign-in problems show before the report, not after it.
+    let session = if b.dry_run {
+        None
+    } else {
+        Some(crate::session(&conn, &out)?)
+    };
+    let website = b.website.unwrap_or_else(|| conn.backend.clone());
+    let http = ferry_engine::transfer::http_client()?;
+    let info = Loculus::instance_info(&http, &website).await?;
+    let org = info.organism(&organism).map_err(input)?.clone();
+    let linkage = link_folder(&dir, &org);
+    print_report(&linkage, out.json);
+    if !linkage.is_ok() {
+        let n = linkage.problems.len();
+        return Err(input(format!(
+            "{n} problem{} in {}; nothing was uploaded. Fix them and run again.",
+            if n == 1 { "" } else { "s" },
+            dir.display()
+        )));
+    }
+    let Some(s) = session else {
+        return Ok(());
+    };
+    let mut items = Vec::new();
+    for (rel, size) in linkage.uploads() {
+        let path = linkage.path_of(&rel);
+        let mtime = std::fs::metadata(&path)
+            .and_then(|m| m.modified())
+            .map_err(|e| Error::Io {
+                path: path.clone(),
+                source: e,
+            })?;
+        items.push(Item {
+            name: ferry_engine::scan::name_of(&path),
+            path,
+            size,
+            mtime: Some(mtime),
+        });
+    }
+    let a = SubmitArgs {
+        organism,
+        metadata: dir.join(linkage.metadata.clone().unwrap_or_default()),
+        sequences: linkage.sequences.as_ref().map(|p| dir.join(p)),
+        files: vec![],
+        restricted_until,
+        legacy_file_mapping,
+        folder: Some(FolderJob {
+            receipt: b.receipt.unwrap_or_else(|| dir.join("ferry-receipt.csv")),
+            dir,
+            organism: org,
+        }),
+    };
+    let params = serde_json::json!({
+        "backend": s.backend, "group": s.group, "parts_in_flight": conn.parts_in_flight,
+        "submit": serde_json::to_value(&a).map_err(|e| Fail(exit::INTERNAL, e.to_string()))?,
+    });
+    let job = s.journal.create_job("submit", &params, &items)?;
+    let files = items.into_iter().map(JobFile::from).collect();
+    let done = crate::send(&s, &job, files, vec![]).await?;
+    crate::finish_submit(&s, &job, &a, &done, out.json).await
+}
+
+/// The attach step of a folder job: the folder is read again, so a fixed
+/// metadata table counts; the files must be the ones uploaded.
+pub async fn finish(
+    s: &Session,
+    job: &str,
+    a: &SubmitArgs,
+    f: &FolderJob,
+    done: &[Uploaded],
+    json: bool,
+) -> Result<(), Fail> {
+    let linkage = link_folder(&f.dir, &f.organism);
+    if !linkage.is_ok() {
+        print_report(&linkage, json);
+        return Err(input(format!(
+            "{} problem(s) in {}; the uploaded files are kept: fix them and run `ferry resume {job}`",
+            linkage.problems.len(),
+            f.dir.display()
+        )));
+    }
+    let by_path: HashMap<&Path, &Uploaded> = done.iter().map(|u| (u.path.as_path(), u)).collect();
+    let mut files = Vec::new();
+    let mut unsent = Vec::new();
+    for row in &linkage.rows {
+        for (cat, list) in &row.files {
+            for lf in list {
+                // `name:fileId` tokens stay in the table as they are.
+                let Some(rel) = &lf.relative else { continue };
+                match by_path.get(linkage.path_of(rel).as_path()) {
+                    Some(u) => files.push(AttachedFile {
+                        submission_id: Some(row.id.clone()),
+                        category: cat.clone(),
+                        name: lf.name.clone(),
+                        file_id: u.remote_id.clone(),
+                    }),
+                    None => unsent.push(rel.clone()),
+                }
+            }
+        }
+    }
+    if !unsent.is_empty() {
+        return Err(input(format!(
+            "{} not part of job {job} when it started; start a new `ferry submit --folder` (or `ferry abort {job}`)",
+            unsent.join(", ")
+        )));
+    }
+    let raw = linkage
+        .base_tsv()
+        .map_err(|e| Fail(exit::INTERNAL, format!("cannot write the metadata: {e}")))?;
+    let sub = Submission {
+        organism: a.organism.clone(),
+        metadata: f.dir.join(linkage.metadata.clone().unwrap_or_default()),
+        sequences: linkage.sequences.as_ref().map(|p| f.dir.join(p)),
+        files,
+        data_use_terms: match &a.restricted_until {
+            Some(until) => DataUseTerms::Restricted {
+                until: until.clone(),
+            },
+            None => DataUseTerms::Open,
+        },
+        legacy_file_mapping: a.legacy_file_mapping,
+    };
+    let (accessions, linked) = crate::send_submission(s, job, &sub, &raw, done).await?;
+    let (csv_path, json_path) = write_receipt(&f.receipt, &linkage, &accessions, &by_path)?;
+    eprintln!(
+        "receipt: {} and {}",
+        csv_path.display(),
+        json_path.display()
+    );
+    crate::report_submission(s, a, &accessions, &linked, json).await
+}
+
+fn write_receipt(
+    base: &Path,
+    l: &Linkage,
+    accessions: &[Accession],
+    by_path: &HashMap<&Path, &Uploaded>,
+) -> Result<(PathBuf, PathBuf), Fail> {
+    let acc: HashMap<&str, String> = accessions
+        .iter()
+        .map(|a| (a.submission_id.as_str(), a.accession.clone()))
+        .collect();
+    let mut lines = Vec::new();
+    for row in &l.rows {
+        let accession = acc.get(row.id.as_str()).cloned().unwrap_or_default();
+        let line =
+            |category: &str, file_name: &str, file_id: &str, up: Option<&&Uploaded>| ReceiptLine {
+                submission_id: row.id.clone(),
+                accession: accession.clone(),
+                category: category.into(),
+                file_name: file_name.into(),
+                file_id: file_id.into(),
+                size: up.map(|u| u.size),
+                sha256: up.map(|u| u.sha256.clone()).unwrap_or_default(),
+            };
+        if row.files.is_empty() {
+            lines.push(line("", "", "", None));
+        }
+        for (cat, list) in &row.files {
+            for lf in list {
+                let up = lf
+                    .relative
+                    .as_ref()
+                    .and_then(|r| by_path.get(l.path_of(r).as_path()));
+                let id = up
+                    .map(|u| u.remote_id.clone())
+                    .or_else(|| lf.file_id.clone())
+                    .unwrap_or_default();
+                lines.push(line(cat, &lf.name, &id, up));
+            }
+        }
+    }
+    let csv_path = base.with_extension("csv");
+    let json_path = base.with_extension("json");
+    let fail = |p: &Path, e: String| {
+        Fail(
+            exit::INPUT,
+            format!(
+                "the submission went through, but the receipt {} cannot be written: {e}",
+                p.display()
+            ),
+        )
+    };
+    let mut w = csv::Writer::from_path(&csv_path).map_err(|e| fail(&csv_path, e.to_string()))?;
+    for line in &lines {
+        w.serialize(line)
+            .map_err(|e| fail(&csv_path, e.to_string()))?;
+    }
+    w.flush().map_err(|e| fail(&csv_path, e.to_string()))?;
+    let json = serde_json::to_vec_pretty(&lines).map_err(|e| fail(&json_path, e.to_string()))?;
+    std::fs::write(&json_path, json).map_err(|e| fail(&json_path, e.to_string()))?;
+    Ok((csv_path, json_path))
+}
+
+/// The linkage report: JSON (one line), or a table for people.
+pub fn print_report(l: &Linkage, json: bool) {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string(l).expect("the report serializes")
+        );
+        return;
+    }
+    println!(
+        "folder {}: metadata {} ({} rows), sequences {}",
+        l.folder.display(),
+        l.metadata.as_deref().unwrap_or("(none)"),
+        l.rows.len(),
+        l.sequences.as_deref().unwrap_or("(none)")
+    );
+    let w = l.rows.iter().map(|r| r.id.len()).max().unwrap_or(2).max(2);
+    if !l.rows.is_empty() {
+        println!("{:w$}  {:8}  FILES", "ID", "SEQUENCE");
+    }
+    for r in &l.rows {
+        let seq = match r.sequence {
+            Some(true) => "yes",
+            Some(false) => "MISSING",
+            None => "-",
+        };
+        let files: Vec<String> = r
+            .files
+            .iter()
+            .map(|(cat, list)| {
+                let names: Vec<String> = list
+                    .iter()
+                    .map(|f| match &f.file_id {
+                        Some(id) => format!("{} (fileId {id})", f.name),
+                        None => format!("{} ({})", f.name, HumanBytes(f.size)),
+                    })
+                    .collect();
+                format!("{cat}: {}", names.join(", "))
+            })
+            .collect();
+        let files = if files.is_empty() {
+            "-".to_string()
+        } else {
+            files.join("; ")
+        };
+        println!("{:w$}  {seq:8}  {files}", r.id);
+    }
+    let ups = l.uploads();
+    let bytes: u64 = ups.iter().map(|(_, s)| s).sum();
+    println!(
+        "{} file{} to upload, {} in total",
+        ups.len(),
+        if ups.len() == 1 { "" } else { "s" },
+        HumanBytes(bytes)
+    );
+    for n in &l.notes {
+        println!("note: {n}");
+    }
+    if !l.problems.is_empty() {
+        let n = l.problems.len();
+        println!("{n} problem{}:", if n == 1 { "" } else { "s" });
+        for p in &l.problems {
+            println!("  - {p}");
+        }
+    }
+}
