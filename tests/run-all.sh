@@ -1,13 +1,34 @@
 #!/usr/bin/env bash
 # Every test of Ferry, on a fresh Debian machine as root or on a developer's:
 # style and lints, unit tests, the simulator's rule tests, the engine against
-# the simulator on a real S3 server, and the CLI end to end against a
-# `ferry-sim` process. Every server is started by the tests themselves on
+# the simulator on a real S3 server, the CLI end to end against a
+# `ferry-sim` process, the UI's unit tests (vitest), the desktop app in a
+# real window under Xvfb through WebDriver, and the OS keychain against a
+# real Secret Service. Every server is started by the tests themselves on
 # 127.0.0.1 and stopped when they end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 step() { printf '\n== %s (%ss)\n' "$*" "$SECONDS"; }
+
+# Debian packages the desktop app, its window tests and the keychain need
+# (Node.js too, unless one is already installed, e.g. through nvm).
+DEBS=(libwebkit2gtk-4.1-dev libgtk-3-dev librsvg2-dev libayatana-appindicator3-dev
+      libdbus-1-dev pkg-config xvfb xauth xdotool imagemagick webkit2gtk-driver
+      gnome-keyring dbus-x11 libsecret-tools)
+command -v npm >/dev/null || DEBS+=(nodejs npm)
+
+step "system packages"
+missing=()
+for p in "${DEBS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "installing: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
+fi
 
 step "toolchain"
 command -v cargo >/dev/null || { echo "cargo is required (https://rustup.rs)"; exit 1; }
@@ -16,6 +37,12 @@ cargo fmt --version >/dev/null 2>&1 && cargo clippy --version >/dev/null 2>&1 \
 if ! command -v cargo-nextest >/dev/null; then
   cargo install cargo-nextest --locked
 fi
+if ! command -v tauri-driver >/dev/null; then
+  cargo install tauri-driver --locked
+fi
+
+step "UI: install and unit tests (vitest)"
+(cd ui && npm ci --no-audit --no-fund && npm test)
 
 step "format"
 cargo fmt --all -- --check
@@ -23,10 +50,22 @@ cargo fmt --all -- --check
 step "lints"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "build (once, for every test below)"
+step "build (once, for every test below; builds the UI too)"
 cargo build --workspace --bins --tests --locked
 
 step "tests"
 cargo nextest run --workspace --locked --no-fail-fast --failure-output final
+
+step "keychain against a real Secret Service (gnome-keyring under dbus-run-session)"
+dbus-run-session -- sh -c 'echo -n ferry-test | gnome-keyring-daemon --unlock --components=secrets >/dev/null &&
+  cargo nextest run -p ferry-keychain --locked --run-ignored only --failure-output final'
+
+step "desktop app in a real window (Xvfb + tauri-driver + WebKitWebDriver)"
+mkdir -p tests/artifacts
+xvfb-run -a -s "-screen 0 1280x800x24" \
+  cargo nextest run -p ferry-e2e --locked --run-ignored only -E 'binary(gui)' \
+  --no-capture --failure-output final
+# The screenshots shown in the README are the ones of the last green run.
+mkdir -p ui/screenshots && cp tests/artifacts/[0-9]-*.png ui/screenshots/
 
 step "done"

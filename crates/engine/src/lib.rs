@@ -11,6 +11,7 @@ pub mod journal;
 pub mod loculus;
 pub mod plan;
 pub mod portal;
+pub mod queue;
 mod read;
 pub mod resume;
 pub mod retry;

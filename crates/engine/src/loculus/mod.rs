@@ -4,6 +4,7 @@
 mod api;
 pub mod folder;
 pub mod info;
+pub mod keycloak;
 pub mod names;
 pub mod submit;
 

@@ -1,0 +1,617 @@
+//! An interactive upload queue for front-ends (the desktop app): files are
+//! added at any time, checked at once, sent in batches, and each can be
+//! paused, resumed, cancelled or retried. Changes are collected and taken
+//! by the front-end in one batch ([`Queue::take_update`]), so a list of
+//! 10,000 files costs one message per frame, not one per event.
+//!
+//! Pause stops the file's requests; resume sends it again from its start
+//! under a new upload. Resuming from the last acknowledged part needs the
+//! journal and is not done here yet.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+
+use crate::scan::{NameRules, name_of, scan};
+use crate::{Engine, EngineConfig, ErrorClass, Event, EventSink, FileOutcome, Portal};
+
+pub type EntryId = usize;
+
+/// Loculus' file-name rules without a signed-in portal (files are checked
+/// when added, before any sign-in).
+pub struct LoculusNames;
+
+impl NameRules for LoculusNames {
+    fn check_name(&self, name: &str) -> Result<(), String> {
+        crate::loculus::names::check(name)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Checked, waits for Upload.
+    Ready,
+    /// A scan problem: never sent.
+    Invalid,
+    /// In a running batch, no part started yet.
+    Waiting,
+    Sending,
+    Paused,
+    /// The portal accepted the file.
+    Done,
+    Failed,
+    Cancelled,
+}
+
+/// Per-part states in [`Row::parts`], one character per part.
+pub mod part {
+    pub const WAITING: char = 'w';
+    pub const SENDING: char = 's';
+    pub const DONE: char = 'd';
+    pub const RETRYING: char = 'r';
+    pub const FAILED: char = 'f';
+}
+
+/// One file as a front-end shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Row {
+    pub id: EntryId,
+    pub name: String,
+    pub path: PathBuf,
+    pub size: u64,
+    pub status: Status,
+    /// Bytes sent (of the current attempt).
+    pub sent: u64,
+    /// One character per part (see [`part`]); empty until planned.
+    pub parts: String,
+    pub error: Option<String>,
+    pub warning: Option<String>,
+    pub remote_id: Option<String>,
+    pub sha256: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Totals {
+    pub files: usize,
+    pub bytes: u64,
+    pub sent: u64,
+    pub done: usize,
+    pub failed: usize,
+    pub invalid: usize,
+    pub active: usize,
+}
+
+/// A batch that ended: every file it sent is done, failed or stopped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finished {
+    pub done: usize,
+    pub failed: usize,
+    pub stopped: usize,
+}
+
+/// What changed since the last [`Queue::take_update`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Update {
+    pub rows: Vec<Row>,
+    pub totals: Totals,
+    pub finished: Vec<Finished>,
+}
+
+/// What [`Queue::add`] found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Added {
+    pub files: usize,
+    pub problems: usize,
+    pub bytes: u64,
+}
+
+#[derive(Default)]
+struct State {
+    rows: Vec<Row>,
+    tokens: HashMap<EntryId, CancellationToken>,
+    pausing: HashSet<EntryId>,
+    dirty: BTreeSet<EntryId>,
+    names: HashMap<String, EntryId>,
+    finished: Vec<Finished>,
+}
+
+pub struct Queue {
+    cfg: EngineConfig,
+    rules: Arc<dyn NameRules>,
+    portal: Mutex<Option<Arc<dyn Portal>>>,
+    state: Mutex<State>,
+    runtime: tokio::runtime::Handle,
+}
+
+impl Queue {
+    /// Call inside a tokio runtime: batches run on it.
+    pub fn new(cfg: EngineConfig, rules: Arc<dyn NameRules>) -> Arc<Queue> {
+        Arc::new(Queue {
+            cfg,
+            rules,
+            portal: Mutex::new(None),
+            state: Mutex::new(State::default()),
+            runtime: tokio::runtime::Handle::current(),
+        })
+    }
+
+    /// Where batches go from now on (`None`: signed out).
+    pub fn set_portal(&self, portal: Option<Arc<dyn Portal>>) {
+        *self.portal.lock().unwrap() = portal;
+    }
+
+    /// Add files and folders (folders recursively, skipping dot-files).
+    /// Each file is checked now; problems stay in the list as `Invalid`
+    /// rows with their message and are never sent.
+    pub fn add(&self, paths: &[PathBuf]) -> Added {
+        let mut files = Vec::new();
+        for p in paths {
+            expand(p, &mut files);
+        }
+        let mut st = self.state.lock().unwrap();
+        let mut added = Added {
+            files: 0,
+            problems: 0,
+            bytes: 0,
+        };
+        for path in files {
+            let id = st.rows.len();
+            let name = name_of(&path);
+            let (status, size, error) = match scan(std::slice::from_ref(&path), &*self.rules) {
+                Ok(items) => {
+                    let size = items[0].size;
+                    match st.names.get(&name) {
+                        Some(&first) => (
+                            Status::Invalid,
+                            size,
+                            Some(format!(
+                                "{}: has the same name as {}; names must be unique, rename one of them",
+                                path.display(),
+                                st.rows[first].path.display()
+                            )),
+                        ),
+                        None => (Status::Ready, size, None),
+                    }
+                }
+                Err(report) => (
+                    Status::Invalid,
+                    std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0),
+                    Some(
+                        report
+                            .problems
+                            .iter()
+                            .map(|p| p.to_string())
+                            .collect::<Vec<_>>()
+                            .join("; "),
+                    ),
+                ),
+            };
+            if status == Status::Ready {
+                st.names.insert(name.clone(), id);
+                added.bytes += size;
+            } else {
+                added.problems += 1;
+            }
+            added.files += 1;
+            st.rows.push(Row {
+                id,
+                name,
+                path,
+                size,
+                status,
+                sent: 0,
+                parts: String::new(),
+                error,
+                warning: None,
+                remote_id: None,
+                sha256: None,
+            });
+            st.dirty.insert(id);
+        }
+        added
+    }
+
+    /// Every row (for a front-end that starts or reloads).
+    pub fn rows(&self) -> Vec<Row> {
+        self.state.lock().unwrap().rows.clone()
+    }
+
+    pub fn row(&self, id: EntryId) -> Option<Row> {
+        self.state.lock().unwrap().rows.get(id).cloned()
+    }
+
+    /// Send every `Ready` file as one batch; returns how many.
+    pub fn start(self: &Arc<Self>) -> Result<usize, String> {
+        let ids: Vec<EntryId> = {
+            let st = self.state.lock().unwrap();
+            st.rows
+                .iter()
+                .filter(|r| r.status == Status::Ready)
+                .map(|r| r.id)
+                .collect()
+        };
+        let n = ids.len();
+        if n > 0 {
+            self.spawn_batch(ids)?;
+        }
+        Ok(n)
+    }
+
+    /// Stop a file; [`Queue::resume`] sends it again from the start.
+    pub fn pause(&self, id: EntryId) {
+        let mut st = self.state.lock().unwrap();
+        let Some(status) = st.rows.get(id).map(|r| r.status) else {
+            return;
+        };
+        match status {
+            Status::Waiting | Status::Sending => {
+                st.pausing.insert(id);
+                if let Some(t) = st.tokens.get(&id) {
+                    t.cancel();
+                }
+            }
+            Status::Ready => set_status(&mut st, id, Status::Paused),
+            _ => {}
+        }
+    }
+
+    /// Send a paused, failed or cancelled file again (from its start).
+    pub fn resume(self: &Arc<Self>, id: EntryId) -> Result<(), String> {
+        let ok = {
+            let st = self.state.lock().unwrap();
+            matches!(
+                st.rows.get(id).map(|r| r.status),
+                Some(Status::Paused | Status::Failed | Status::Cancelled)
+            )
+        };
+        if ok {
+            self.spawn_batch(vec![id])
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Stop a file for good (it can still be retried by hand).
+    pub fn cancel(&self, id: EntryId) {
+        let mut st = self.state.lock().unwrap();
+        let Some(status) = st.rows.get(id).map(|r| r.status) else {
+            return;
+        };
+        match status {
+            Status::Waiting | Status::Sending => {
+                st.pausing.remove(&id);
+                if let Some(t) = st.tokens.get(&id) {
+                    t.cancel();
+                }
+            }
+            Status::Ready | Status::Paused => set_status(&mut st, id, Status::Cancelled),
+            _ => {}
+        }
+    }
+
+    pub fn pause_all(&self) {
+        for id in self.ids_with(&[Status::Ready, Status::Waiting, Status::Sending]) {
+            self.pause(id);
+        }
+    }
+
+    pub fn cancel_all(&self) {
+        for id in self.ids_with(&[
+            Status::Ready,
+            Status::Waiting,
+            Status::Sending,
+            Status::Paused,
+        ]) {
+            self.cancel(id);
+        }
+    }
+
+    /// Send every paused file again, as one batch.
+    pub fn resume_all(self: &Arc<Self>) -> Result<usize, String> {
+        let ids = self.ids_with(&[Status::Paused]);
+        let n = ids.len();
+        if n > 0 {
+            self.spawn_batch(ids)?;
+        }
+        Ok(n)
+    }
+
+    fn ids_with(&self, statuses: &[Status]) -> Vec<EntryId> {
+        let st = self.state.lock().unwrap();
+        st.rows
+            .iter()
+            .filter(|r| statuses.contains(&r.status))
+            .map(|r| r.id)
+            .collect()
+    }
+
+    /// What changed since the last call, `None` when nothing did.
+    pub fn take_update(&self) -> Option<Update> {
+        let mut st = self.state.lock().unwrap();
+        if st.dirty.is_empty() && st.finished.is_empty() {
+            return None;
+        }
+        let dirty = std::mem::take(&mut st.dirty);
+        let rows = dirty.into_iter().map(|id| st.rows[id].clone()).collect();
+        let mut t = Totals {
+            files: st.rows.len(),
+            ..Totals::default()
+        };
+        for r in &st.rows {
+            match r.status {
+                Status::Invalid => t.invalid += 1,
+                Status::Cancelled => {}
+                s => {
+                    t.bytes += r.size;
+                    t.sent += if s == Status::Done { r.size } else { r.sent };
+                    match s {
+                        Status::Done => t.done += 1,
+                        Status::Failed => t.failed += 1,
+                        Status::Waiting | Status::Sending => t.active += 1,
+                        _ => {}
+                    }
+                }
+            }
+        }
+        Some(Update {
+            rows,
+            totals: t,
+            finished: std::mem::take(&mut st.finished),
+        })
+    }
+
+    fn spawn_batch(self: &Arc<Self>, ids: Vec<EntryId>) -> Result<(), String> {
+        let portal = self
+            .portal
+            .lock()
+            .unwrap()
+            .clone()
+            .ok_or("sign in to a portal first")?;
+        let map = Arc::new(ids.clone());
+        let me = Arc::downgrade(self);
+        let m = map.clone();
+        let sink = EventSink::new(move |e| {
+            if let Some(q) = me.upgrade() {
+                q.on_event(&m, e);
+            }
+        });
+        let engine = Engine::new(self.cfg.clone(), sink).map_err(|e| e.to_string())?;
+        let mut items = Vec::with_capacity(ids.len());
+        let mut tokens = Vec::with_capacity(ids.len());
+        {
+            let mut st = self.state.lock().unwrap();
+            for &id in &ids {
+                let t = engine.file_token();
+                st.tokens.insert(id, t.clone());
+                st.pausing.remove(&id);
+                tokens.push(t);
+                let r = &mut st.rows[id];
+                r.status = Status::Waiting;
+                r.sent = 0;
+                r.parts = r.parts.chars().map(|_| part::WAITING).collect();
+                r.error = None;
+                r.warning = None;
+                let meta = std::fs::metadata(&r.path).ok();
+                items.push(crate::Item {
+                    path: r.path.clone(),
+                    name: r.name.clone(),
+                    size: meta.as_ref().map(|m| m.len()).unwrap_or(r.size),
+                    mtime: meta.and_then(|m| m.modified().ok()),
+                });
+                st.dirty.insert(id);
+            }
+        }
+        let me = self.clone();
+        self.runtime.spawn(async move {
+            let outcomes = engine.upload_with(portal, items, tokens).await;
+            me.finish(&map, outcomes);
+        });
+        Ok(())
+    }
+
+    fn on_event(&self, map: &[EntryId], e: Event) {
+        let mut st = self.state.lock().unwrap();
+        let file = match &e {
+            Event::FileQueued { file, .. }
+            | Event::FileStarted { file, .. }
+            | Event::PartStarted { file, .. }
+            | Event::Progress { file, .. }
+            | Event::PartDone { file, .. }
+            | Event::Retry { file, .. }
+            | Event::FileRestarted { file, .. }
+            | Event::Warning { file, .. }
+            | Event::FileDone { file, .. }
+            | Event::FileFailed { file, .. } => *file,
+        };
+        let Some(&id) = map.get(file) else { return };
+        let pausing = st.pausing.contains(&id);
+        let r = &mut st.rows[id];
+        match e {
+            Event::FileQueued { parts, size, .. } => {
+                r.parts = std::iter::repeat_n(part::WAITING, parts as usize).collect();
+                r.size = size;
+            }
+            Event::FileStarted { remote_id, .. } => {
+                r.status = Status::Sending;
+                r.remote_id = Some(remote_id);
+            }
+            Event::PartStarted { part, attempt, .. } => {
+                r.status = Status::Sending;
+                let c = if attempt > 1 {
+                    part::RETRYING
+                } else {
+                    part::SENDING
+                };
+                set_part(&mut r.parts, part, c);
+            }
+            Event::Progress { file_sent, .. } => r.sent = file_sent,
+            Event::PartDone { part, .. } => set_part(&mut r.parts, part, part::DONE),
+            Event::Retry { part, reason, .. } => {
+                if let Some(p) = part {
+                    set_part(&mut r.parts, p, part::RETRYING);
+                }
+                r.warning = Some(format!("retrying: {reason}"));
+            }
+            Event::FileRestarted { reason, .. } => {
+                r.parts = r.parts.chars().map(|_| part::WAITING).collect();
+                r.sent = 0;
+                r.warning = Some(reason);
+            }
+            Event::Warning { message, .. } => r.warning = Some(message),
+            Event::FileDone {
+                remote_id, sha256, ..
+            } => {
+                r.status = Status::Done;
+                r.sent = r.size;
+                r.parts = r.parts.chars().map(|_| part::DONE).collect();
+                r.remote_id = Some(remote_id);
+                r.sha256 = Some(sha256);
+                r.error = None;
+                r.warning = None;
+            }
+            Event::FileFailed { error, class, .. } => fail(r, class, error, pausing),
+        }
+        st.dirty.insert(id);
+    }
+
+    fn finish(&self, map: &[EntryId], outcomes: Vec<FileOutcome>) {
+        let mut st = self.state.lock().unwrap();
+        let mut sum = Finished {
+            done: 0,
+            failed: 0,
+            stopped: 0,
+        };
+        for (&id, o) in map.iter().zip(outcomes) {
+            st.tokens.remove(&id);
+            let pausing = st.pausing.remove(&id);
+            let r = &mut st.rows[id];
+            match o {
+                Ok(u) => {
+                    if r.status != Status::Done {
+                        r.status = Status::Done;
+                        r.sent = r.size;
+                        r.parts = r.parts.chars().map(|_| part::DONE).collect();
+                        r.remote_id = Some(u.remote_id);
+                        r.sha256 = Some(u.sha256);
+                    }
+                    sum.done += 1;
+                }
+                Err(e) => {
+                    if !matches!(
+                        r.status,
+                        Status::Failed | Status::Paused | Status::Cancelled
+                    ) {
+                        fail(r, e.class(), e.to_string(), pausing);
+                    }
+                    if r.status == Status::Failed {
+                        sum.failed += 1;
+                    } else {
+                        sum.stopped += 1;
+                    }
+                }
+            }
+            st.dirty.insert(id);
+        }
+        st.finished.push(sum);
+    }
+}
+
+fn fail(r: &mut Row, class: ErrorClass, error: String, pausing: bool) {
+    let stopped = class == ErrorClass::Cancelled;
+    r.status = match (stopped, pausing) {
+        (true, true) => Status::Paused,
+        (true, false) => Status::Cancelled,
+        _ => Status::Failed,
+    };
+    r.parts = r
+        .parts
+        .chars()
+        .map(|c| match c {
+            part::DONE => part::DONE,
+            _ if stopped => part::WAITING,
+            part::SENDING | part::RETRYING => part::FAILED,
+            c => c,
+        })
+        .collect();
+    r.error = (!stopped).then_some(error);
+}
+
+fn set_status(st: &mut State, id: EntryId, s: Status) {
+    st.rows[id].status = s;
+    st.dirty.insert(id);
+}
+
+fn set_part(parts: &mut String, part: u32, c: char) {
+    let i = part.saturating_sub(1) as usize;
+    if i < parts.len() {
+        // Part states are ASCII: replace one byte in place.
+        parts.replace_range(i..i + 1, c.encode_utf8(&mut [0; 4]));
+    }
+}
+
+fn is_hidden(p: &Path) -> bool {
+    p.file_name()
+        .map(|n| n.to_string_lossy().starts_with('.'))
+        .unwrap_or(false)
+}
+
+/// A folder becomes its files (recursively, sorted, dot-files and
+/// dot-folders skipped); anything else stays as given.
+pub fn expand(path: &Path, out: &mut Vec<PathBuf>) {
+    if path.is_dir() {
+        let Ok(rd) = std::fs::read_dir(path) else {
+            out.push(path.to_path_buf());
+            return;
+        };
+        let mut entries: Vec<PathBuf> = rd
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| !is_hidden(p))
+            .collect();
+        entries.sort();
+        for e in entries {
+            expand(&e, out);
+        }
+    } else {
+        out.push(path.to_path_buf());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folders_expand_skipping_dot_files() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("a/b")).unwrap();
+        std::fs::create_dir_all(d.path().join(".git")).unwrap();
+        for f in ["a/x.fq", "a/b/y.fq", "a/.hidden", ".git/config", "z.fq"] {
+            std::fs::write(d.path().join(f), b"x").unwrap();
+        }
+        let mut out = Vec::new();
+        expand(d.path(), &mut out);
+        let rel: Vec<_> = out
+            .iter()
+            .map(|p| {
+                p.strip_prefix(d.path())
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        assert_eq!(rel, vec!["a/b/y.fq", "a/x.fq", "z.fq"]);
+    }
+
+    #[test]
+    fn part_strip_updates_in_place() {
+        let mut s = "www".to_string();
+        set_part(&mut s, 1, part::SENDING);
+        set_part(&mut s, 3, part::DONE);
+        set_part(&mut s, 9, part::DONE);
+        assert_eq!(s, "swd");
+    }
+}

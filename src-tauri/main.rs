@@ -1,0 +1,361 @@
+//! Ferry desktop: a thin Tauri shell over the upload engine. Commands are a
+//! few lines each; the upload queue, checks and transfers live in
+//! `ferry_engine`. Paths only come from drops and native dialogs.
+
+#![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
+
+mod session;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ferry_engine::EngineConfig;
+use ferry_engine::queue::{Added, EntryId, Queue, Update};
+use serde::Serialize;
+use session::{Info, Portal};
+use tauri::ipc::Channel;
+use tauri::{DragDropEvent, Manager, State, WindowEvent};
+
+/// What the window receives, at most every 100 ms, as one message.
+#[derive(Serialize, Default)]
+struct Batch {
+    update: Option<Update>,
+    added: Vec<Added>,
+    session: Option<Info>,
+}
+
+struct App {
+    queue: Arc<Queue>,
+    http: reqwest::Client,
+    info: Mutex<Info>,
+    /// The selected portal (the demo one unless configured).
+    portal: Mutex<Option<Portal>>,
+    outbox: Mutex<Batch>,
+    channel: Mutex<Option<Channel<Batch>>>,
+    /// Keeps the in-process demo portal alive.
+    _demo: Option<ferry_sim::Sim>,
+}
+
+impl App {
+    fn add(&self, paths: Vec<PathBuf>) -> Added {
+        let added = self.queue.add(&paths);
+        self.outbox.lock().unwrap().added.push(added.clone());
+        added
+    }
+
+    fn signed(&self, s: Result<session::Signed, String>) -> Result<Info, String> {
+        let s = s?;
+        self.queue.set_portal(Some(s.loculus));
+        *self.info.lock().unwrap() = s.info.clone();
+        self.outbox.lock().unwrap().session = Some(s.info.clone());
+        Ok(s.info)
+    }
+
+    fn portal(&self, backend: Option<String>, keycloak: Option<String>) -> Result<Portal, String> {
+        match backend.filter(|b| !b.trim().is_empty()) {
+            None => self
+                .portal
+                .lock()
+                .unwrap()
+                .clone()
+                .ok_or("choose a portal".into()),
+            Some(b) => {
+                let b = b.trim().trim_end_matches('/').to_string();
+                let p = Portal {
+                    name: b.clone(),
+                    keycloak: keycloak
+                        .filter(|k| !k.trim().is_empty())
+                        .map(|k| k.trim().trim_end_matches('/').to_string())
+                        .unwrap_or_else(|| b.clone()),
+                    backend: b,
+                    demo: false,
+                };
+                *self.portal.lock().unwrap() = Some(p.clone());
+                Ok(p)
+            }
+        }
+    }
+
+    /// Send what changed to the window (called every 100 ms).
+    fn flush(&self, handle: &tauri::AppHandle) {
+        let ch = self.channel.lock().unwrap().clone();
+        let Some(ch) = ch else { return };
+        let mut b = std::mem::take(&mut *self.outbox.lock().unwrap());
+        b.update = self.queue.take_update();
+        if b.update.is_none() && b.added.is_empty() && b.session.is_none() {
+            return;
+        }
+        if let Some(u) = &b.update
+            && !u.finished.is_empty()
+        {
+            notify_finished(handle, u);
+        }
+        let _ = ch.send(b);
+    }
+}
+
+/// A system notification when a batch ends (best effort: a desktop
+/// without a notification service just does not show it).
+fn notify_finished(handle: &tauri::AppHandle, u: &Update) {
+    use tauri_plugin_notification::NotificationExt;
+    for f in &u.finished {
+        let mut body = format!("{} accepted", f.done);
+        if f.failed > 0 {
+            body += &format!(", {} failed", f.failed);
+        }
+        if f.stopped > 0 {
+            body += &format!(", {} stopped", f.stopped);
+        }
+        let _ = handle
+            .notification()
+            .builder()
+            .title("Ferry: upload finished")
+            .body(body)
+            .show();
+    }
+}
+
+type S<'a> = State<'a, Arc<App>>;
+
+#[tauri::command]
+fn session(app: S<'_>) -> (Info, Option<Portal>) {
+    (
+        app.info.lock().unwrap().clone(),
+        app.portal.lock().unwrap().clone(),
+    )
+}
+
+#[tauri::command]
+async fn sign_in(
+    app: S<'_>,
+    backend: Option<String>,
+    keycloak: Option<String>,
+    user: String,
+    password: String,
+) -> Result<Info, String> {
+    let p = app.portal(backend, keycloak)?;
+    let s = session::password(app.http.clone(), &p, &user, &password).await;
+    app.signed(s)
+}
+
+#[tauri::command]
+async fn sign_in_token(app: S<'_>, backend: Option<String>, token: String) -> Result<Info, String> {
+    let p = app.portal(backend, None)?;
+    let s = session::token(app.http.clone(), &p, &token).await;
+    app.signed(s)
+}
+
+#[tauri::command]
+fn sign_out(app: S<'_>) -> Result<Info, String> {
+    app.queue.set_portal(None);
+    let info = std::mem::take(&mut *app.info.lock().unwrap());
+    if let Some(p) = &info.portal {
+        session::forget(p)?;
+    }
+    let info = Info::default();
+    app.outbox.lock().unwrap().session = Some(info.clone());
+    Ok(info)
+}
+
+/// The window's one stream of updates; replaces an earlier one (reload).
+#[tauri::command]
+fn subscribe(app: S<'_>, on_update: Channel<Batch>) -> Vec<ferry_engine::queue::Row> {
+    *app.channel.lock().unwrap() = Some(on_update);
+    let rows = app.queue.rows();
+    // Everything is in the snapshot: drop pending row changes.
+    let _ = app.queue.take_update();
+    rows
+}
+
+async fn dialog(
+    handle: tauri::AppHandle,
+    f: impl FnOnce() -> Option<Vec<PathBuf>> + Send + 'static,
+) -> Result<Vec<PathBuf>, String> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    // GTK dialogs run on the main thread.
+    handle
+        .run_on_main_thread(move || {
+            let _ = tx.send(f());
+        })
+        .map_err(|e| e.to_string())?;
+    Ok(rx.await.map_err(|e| e.to_string())?.unwrap_or_default())
+}
+
+#[tauri::command]
+async fn pick_files(app: S<'_>, handle: tauri::AppHandle) -> Result<Added, String> {
+    let paths = dialog(handle, || {
+        rfd::FileDialog::new()
+            .set_title("Add files to upload")
+            .pick_files()
+    })
+    .await?;
+    Ok(app.add(paths))
+}
+
+#[tauri::command]
+async fn pick_folder(app: S<'_>, handle: tauri::AppHandle) -> Result<Added, String> {
+    let paths = dialog(handle, || {
+        rfd::FileDialog::new()
+            .set_title("Add a folder to upload")
+            .pick_folder()
+            .map(|p| vec![p])
+    })
+    .await?;
+    Ok(app.add(paths))
+}
+
+#[tauri::command]
+fn start(app: S<'_>) -> Result<usize, String> {
+    app.queue.start()
+}
+
+#[tauri::command]
+fn pause(app: S<'_>, id: EntryId) {
+    app.queue.pause(id)
+}
+
+#[tauri::command]
+fn resume(app: S<'_>, id: EntryId) -> Result<(), String> {
+    app.queue.resume(id)
+}
+
+#[tauri::command]
+fn cancel(app: S<'_>, id: EntryId) {
+    app.queue.cancel(id)
+}
+
+#[tauri::command]
+fn pause_all(app: S<'_>) {
+    app.queue.pause_all()
+}
+
+#[tauri::command]
+fn resume_all(app: S<'_>) -> Result<usize, String> {
+    app.queue.resume_all()
+}
+
+#[tauri::command]
+fn cancel_all(app: S<'_>) {
+    app.queue.cancel_all()
+}
+
+/// Test-only: delivers paths exactly as a drop on the window does. Only
+/// callable when FERRY_E2E=1 (then granted by a capability added at run
+/// time; no capability file grants it).
+#[tauri::command]
+fn e2e_drop(app: S<'_>, paths: Vec<PathBuf>) -> Result<Added, String> {
+    if !e2e() {
+        return Err("not available".into());
+    }
+    Ok(app.add(paths))
+}
+
+fn e2e() -> bool {
+    std::env::var("FERRY_E2E").as_deref() == Ok("1")
+}
+
+/// `FERRY_BACKEND` (and `FERRY_KEYCLOAK`, default the backend) choose
+/// another Loculus instance; otherwise the demo portal starts here.
+fn configured_portal() -> Option<Portal> {
+    let b = std::env::var("FERRY_BACKEND").ok()?;
+    let b = b.trim_end_matches('/').to_string();
+    Some(Portal {
+        name: b.clone(),
+        keycloak: std::env::var("FERRY_KEYCLOAK").unwrap_or_else(|_| b.clone()),
+        backend: b,
+        demo: false,
+    })
+}
+
+fn main() {
+    let app = tauri::async_runtime::block_on(async move {
+        let http = ferry_engine::transfer::http_client().expect("http client");
+        let queue = Queue::new(
+            EngineConfig::default(),
+            Arc::new(ferry_engine::queue::LoculusNames),
+        );
+        let (portal, demo) = match configured_portal() {
+            Some(p) => (p, None),
+            None => {
+                let sim = ferry_sim::Sim::start(ferry_sim::SimConfig::default())
+                    .await
+                    .expect("start the demo portal");
+                let p = Portal {
+                    name: "Demo portal (this computer)".into(),
+                    backend: sim.backend_url(),
+                    keycloak: sim.backend_url(),
+                    demo: true,
+                };
+                (p, Some(sim))
+            }
+        };
+        let signed = if portal.demo {
+            session::demo(http.clone(), &portal).await.ok()
+        } else {
+            session::remembered(http.clone(), &portal).await
+        };
+        let mut info = Info::default();
+        if let Some(s) = signed {
+            queue.set_portal(Some(s.loculus));
+            info = s.info;
+        }
+        Arc::new(App {
+            queue,
+            http,
+            info: Mutex::new(info),
+            portal: Mutex::new(Some(portal)),
+            outbox: Mutex::new(Batch::default()),
+            channel: Mutex::new(None),
+            _demo: demo,
+        })
+    });
+
+    let dropper = app.clone();
+    tauri::Builder::default()
+        .plugin(tauri_plugin_notification::init())
+        .manage(app.clone())
+        .setup(move |a| {
+            let handle = a.handle().clone();
+            let flusher = app.clone();
+            tauri::async_runtime::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_millis(100));
+                loop {
+                    tick.tick().await;
+                    flusher.flush(&handle);
+                }
+            });
+            if e2e() {
+                a.add_capability(
+                    tauri::ipc::CapabilityBuilder::new("e2e")
+                        .window("main")
+                        .permission("allow-e2e-drop"),
+                )?;
+            }
+            Ok(())
+        })
+        .on_window_event(move |_w, e| {
+            if let WindowEvent::DragDrop(DragDropEvent::Drop { paths, .. }) = e {
+                dropper.add(paths.clone());
+            }
+        })
+        .invoke_handler(tauri::generate_handler![
+            session,
+            sign_in,
+            sign_in_token,
+            sign_out,
+            subscribe,
+            pick_files,
+            pick_folder,
+            start,
+            pause,
+            resume,
+            cancel,
+            pause_all,
+            resume_all,
+            cancel_all,
+            e2e_drop
+        ])
+        .run(tauri::generate_context!())
+        .expect("run the Ferry window");
+}

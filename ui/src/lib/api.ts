@@ -1,0 +1,26 @@
+// The only place that talks to the shell. The webview never sees a token:
+// sign-in answers with who is signed in, nothing more.
+import { invoke, Channel } from '@tauri-apps/api/core';
+import type { Added, Batch, Info, Portal, Row } from './types';
+
+export const api = {
+  session: () => invoke<[Info, Portal | null]>('session'),
+  signIn: (user: string, password: string, backend?: string, keycloak?: string) =>
+    invoke<Info>('sign_in', { user, password, backend, keycloak }),
+  signInToken: (token: string, backend?: string) => invoke<Info>('sign_in_token', { token, backend }),
+  signOut: () => invoke<Info>('sign_out'),
+  subscribe: (onBatch: (b: Batch) => void) => {
+    const ch = new Channel<Batch>();
+    ch.onmessage = onBatch;
+    return invoke<Row[]>('subscribe', { onUpdate: ch });
+  },
+  pickFiles: () => invoke<Added>('pick_files'),
+  pickFolder: () => invoke<Added>('pick_folder'),
+  start: () => invoke<number>('start'),
+  pause: (id: number) => invoke<void>('pause', { id }),
+  resume: (id: number) => invoke<void>('resume', { id }),
+  cancel: (id: number) => invoke<void>('cancel', { id }),
+  pauseAll: () => invoke<void>('pause_all'),
+  resumeAll: () => invoke<number>('resume_all'),
+  cancelAll: () => invoke<void>('cancel_all'),
+};

@@ -1,0 +1,91 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { cleanup, render, fireEvent } from '@testing-library/svelte';
+
+afterEach(cleanup);
+import { createRawSnippet } from 'svelte';
+import PartStrip from './PartStrip.svelte';
+import FileRow from './FileRow.svelte';
+import VirtualList from './VirtualList.svelte';
+import type { Row } from './types';
+
+const base: Row = {
+  id: 7,
+  name: 'reads_R1.fastq.gz',
+  path: '/data/reads_R1.fastq.gz',
+  size: 20 * 1024 * 1024,
+  status: 'sending',
+  sent: 10 * 1024 * 1024,
+  parts: 'dsw',
+  error: null,
+  warning: null,
+  remote_id: null,
+  sha256: null,
+};
+const handlers = () => ({ onpause: vi.fn(), onresume: vi.fn(), oncancel: vi.fn() });
+
+describe('PartStrip', () => {
+  it('draws one segment per part with its state', () => {
+    const { container } = render(PartStrip, { props: { parts: 'dsrfw' } });
+    const states = [...container.querySelectorAll('.seg')].map((e) => e.getAttribute('data-state'));
+    expect(states).toEqual(['done', 'sending', 'retrying', 'failed', 'waiting']);
+  });
+  it('folds thousands of parts into a bounded strip', () => {
+    const { container } = render(PartStrip, { props: { parts: 'd'.repeat(10000) } });
+    expect(container.querySelectorAll('.seg').length).toBe(64);
+  });
+});
+
+describe('FileRow', () => {
+  it('shows a sending file with its parts and percentage, and pauses it', async () => {
+    const h = handlers();
+    const { getByText, container } = render(FileRow, { props: { row: base, ...h } });
+    expect(getByText('reads_R1.fastq.gz')).toBeTruthy();
+    expect(getByText('sending 50%')).toBeTruthy();
+    expect(container.querySelectorAll('.seg').length).toBe(3);
+    await fireEvent.click(getByText('Pause'));
+    expect(h.onpause).toHaveBeenCalledWith(7);
+    expect(getByText('Pause').getAttribute('title')).toMatch(/from its start/);
+  });
+  it('shows a green check when the portal accepted the file', () => {
+    const { getByTestId } = render(FileRow, {
+      props: { row: { ...base, status: 'done', parts: 'ddd', sent: base.size }, ...handlers() },
+    });
+    expect(getByTestId('check').textContent).toBe('✓');
+    expect(getByTestId('status').textContent).toBe('accepted');
+  });
+  it('shows the error and a Retry that resends the file', async () => {
+    const h = handlers();
+    const { getByTestId } = render(FileRow, {
+      props: { row: { ...base, status: 'failed', error: 'storage failed (500): boom' }, ...h },
+    });
+    expect(getByTestId('error').textContent).toContain('boom');
+    await fireEvent.click(getByTestId('retry'));
+    expect(h.onresume).toHaveBeenCalledWith(7);
+  });
+  it('shows scan problems with no buttons', () => {
+    const { getByTestId, queryByRole } = render(FileRow, {
+      props: {
+        row: { ...base, status: 'invalid', parts: '', error: 'a b.fq: the portal rejects this file name' },
+        ...handlers(),
+      },
+    });
+    expect(getByTestId('status').textContent).toBe('cannot be sent');
+    expect(getByTestId('error').textContent).toContain('rejects');
+    expect(queryByRole('button')).toBeNull();
+  });
+});
+
+describe('VirtualList', () => {
+  it('renders only the rows in view out of 10,000', () => {
+    const items = Array.from({ length: 10000 }, (_, i) => ({ n: i }));
+    const row = createRawSnippet((item: () => { n: number }) => ({
+      render: () => `<span class="it">${item().n}</span>`,
+    }));
+    const { container } = render(VirtualList, { props: { items, rowHeight: 50, height: 500, row } });
+    const shown = container.querySelectorAll('.it');
+    expect(shown.length).toBeGreaterThan(5);
+    expect(shown.length).toBeLessThan(40);
+    const canvas = container.querySelector('.canvas') as HTMLElement;
+    expect(canvas.style.height).toBe('500000px');
+  });
+});

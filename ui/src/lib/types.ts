@@ -1,0 +1,67 @@
+// Mirrors ferry_engine::queue and src-tauri (serde shapes).
+export type Status =
+  | 'ready'
+  | 'invalid'
+  | 'waiting'
+  | 'sending'
+  | 'paused'
+  | 'done'
+  | 'failed'
+  | 'cancelled';
+
+export interface Row {
+  id: number;
+  name: string;
+  path: string;
+  size: number;
+  status: Status;
+  sent: number;
+  /** One character per part: w waiting, s sending, d done, r retrying, f failed. */
+  parts: string;
+  error: string | null;
+  warning: string | null;
+  remote_id: string | null;
+  sha256: string | null;
+}
+
+export interface Totals {
+  files: number;
+  bytes: number;
+  sent: number;
+  done: number;
+  failed: number;
+  invalid: number;
+  active: number;
+}
+
+export interface Finished {
+  done: number;
+  failed: number;
+  stopped: number;
+}
+
+export interface Added {
+  files: number;
+  problems: number;
+  bytes: number;
+}
+
+export interface Portal {
+  name: string;
+  backend: string;
+  keycloak: string;
+  demo: boolean;
+}
+
+export interface Info {
+  portal: Portal | null;
+  user: string | null;
+  group: number | null;
+  keychain: string | null;
+}
+
+export interface Batch {
+  update: { rows: Row[]; totals: Totals; finished: Finished[] } | null;
+  added: Added[];
+  session: Info | null;
+}
