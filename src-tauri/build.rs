@@ -52,7 +52,7 @@ fn build_ui() {
     if !skip && have_npm {
         if !ui.join("node_modules").exists() {
             run(Command::new(npm)
-                .args(["ci", "--no-audit", "--no-fund"])
+                .args(["install", "--no-audit", "--no-fund"])
                 .current_dir(ui));
         }
         run(Command::new(npm).args(["run", "build"]).current_dir(ui));

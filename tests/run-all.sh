@@ -42,7 +42,10 @@ if ! command -v tauri-driver >/dev/null; then
 fi
 
 step "UI: install and unit tests (vitest)"
-(cd ui && npm ci --no-audit --no-fund && npm test)
+# `npm install` rather than `npm ci`: npm 11 leaves the platform-specific
+# optional packages (rollup, esbuild) out of the lock file, and `npm ci`
+# then refuses it as out of sync.
+(cd ui && npm install --no-audit --no-fund && npm test)
 
 step "format"
 cargo fmt --all -- --check
