@@ -169,6 +169,36 @@ fn kill_nine_then_resume_resends_only_parts_in_flight() {
     std::fs::write(artifacts.join("resume-kills.txt"), text + "\n").unwrap();
 }
 
+/// Start `ferry upload FILE` and kill -9 it after `after`.
+fn upload_then_kill(
+    sim: &SimProc,
+    journal: &std::path::Path,
+    file: &std::path::Path,
+    after: Duration,
+) {
+    let backend = sim.backend();
+    let mut child = ferry_cmd(
+        sim,
+        journal,
+        &[
+            "upload",
+            "-q",
+            "--backend",
+            &backend,
+            "--group",
+            "1",
+            file.to_str().unwrap(),
+        ],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    std::thread::sleep(after);
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
 #[test]
 fn expired_urls_restart_the_file_under_a_new_id_and_say_so() {
     let sim = SimProc::start(&["--url-expiry-secs", "3"]);
@@ -179,26 +209,7 @@ fn expired_urls_restart_the_file_under_a_new_id_and_say_so() {
     // Hold the parts so the job is still running when it is killed.
     // 30 MiB = 4 parts, all held by the first run.
     sim.fault(serde_json::json!({"target": "storage", "fault": {"kind": "stall", "millis": 1500}, "count": 4}));
-    let mut child = ferry_cmd(
-        &sim,
-        &journal,
-        &[
-            "upload",
-            "-q",
-            "--backend",
-            &backend,
-            "--group",
-            "1",
-            f.to_str().unwrap(),
-        ],
-    )
-    .stdout(Stdio::null())
-    .stderr(Stdio::null())
-    .spawn()
-    .unwrap();
-    std::thread::sleep(Duration::from_millis(700));
-    child.kill().unwrap();
-    child.wait().unwrap();
+    upload_then_kill(&sim, &journal, &f, Duration::from_millis(700));
     std::thread::sleep(Duration::from_millis(3500));
     let out = ferry_cmd(&sim, &journal, &["resume"]).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -227,26 +238,8 @@ fn a_file_changed_between_kill_and_resume_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let f = make_file(dir.path(), "edited.fq", (20 * MIB) as usize, 9);
     let journal = dir.path().join("j.sqlite");
-    let backend = sim.backend();
     sim.fault(serde_json::json!({"target": "storage", "fault": {"kind": "stall", "millis": 3000}, "count": 3}));
-    let mut child = ferry_cmd(
-        &sim,
-        &journal,
-        &[
-            "upload",
-            "-q",
-            "--backend",
-            &backend,
-            "--group",
-            "1",
-            f.to_str().unwrap(),
-        ],
-    )
-    .spawn()
-    .unwrap();
-    std::thread::sleep(Duration::from_millis(800));
-    child.kill().unwrap();
-    child.wait().unwrap();
+    upload_then_kill(&sim, &journal, &f, Duration::from_millis(800));
     std::fs::write(&f, b"a different file now").unwrap();
     let out = ferry_cmd(&sim, &journal, &["resume"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
