@@ -20,6 +20,9 @@ const COMMANDS: &[&str] = &[
     "pause_all",
     "resume_all",
     "cancel_all",
+    "unfinished_jobs",
+    "resume_job",
+    "discard_job",
     // Test-only: granted at run time when FERRY_E2E=1, never by a file.
     "e2e_drop",
 ];

@@ -11,7 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ferry_engine::EngineConfig;
-use ferry_engine::queue::{Added, EntryId, Queue, Update};
+use ferry_engine::journal::Journal;
+use ferry_engine::queue::{Added, EntryId, Queue, Resumable, Update};
 use serde::Serialize;
 use session::{Info, Portal};
 use tauri::ipc::Channel;
@@ -33,6 +34,8 @@ struct App {
     portal: Mutex<Option<Portal>>,
     outbox: Mutex<Batch>,
     channel: Mutex<Option<Channel<Batch>>>,
+    /// Why there is no job journal (resume after closing), if there is none.
+    journal_note: Option<String>,
     /// Keeps the in-process demo portal alive.
     _demo: Option<ferry_sim::Sim>,
 }
@@ -45,8 +48,10 @@ impl App {
     }
 
     fn signed(&self, s: Result<session::Signed, String>) -> Result<Info, String> {
-        let s = s?;
-        self.queue.set_portal(Some(s.loculus));
+        let mut s = s?;
+        s.info.journal = self.journal_note.clone();
+        self.queue
+            .set_portal(Some(s.loculus), session::destination(&s.info));
         *self.info.lock().unwrap() = s.info.clone();
         self.outbox.lock().unwrap().session = Some(s.info.clone());
         Ok(s.info)
@@ -148,7 +153,7 @@ async fn sign_in_token(app: S<'_>, backend: Option<String>, token: String) -> Re
 
 #[tauri::command]
 fn sign_out(app: S<'_>) -> Result<Info, String> {
-    app.queue.set_portal(None);
+    app.queue.set_portal(None, serde_json::Value::Null);
     let info = std::mem::take(&mut *app.info.lock().unwrap());
     if let Some(p) = &info.portal {
         session::forget(p)?;
@@ -205,6 +210,22 @@ async fn pick_folder(app: S<'_>, handle: tauri::AppHandle) -> Result<Added, Stri
     Ok(app.add(paths))
 }
 
+/// Unfinished jobs of earlier sessions, offered for Resume / Discard.
+#[tauri::command]
+fn unfinished_jobs(app: S<'_>) -> Result<Vec<Resumable>, String> {
+    app.queue.unfinished()
+}
+
+#[tauri::command]
+fn resume_job(app: S<'_>, id: String) -> Result<usize, String> {
+    app.queue.resume_job(&id)
+}
+
+#[tauri::command]
+fn discard_job(app: S<'_>, id: String) -> Result<(), String> {
+    app.queue.discard_job(&id)
+}
+
 #[tauri::command]
 fn start(app: S<'_>) -> Result<usize, String> {
     app.queue.start()
@@ -255,6 +276,16 @@ fn e2e() -> bool {
     std::env::var("FERRY_E2E").as_deref() == Ok("1")
 }
 
+/// The demo portal lives and dies with the app, so jobs sent to an earlier
+/// one cannot go on anywhere: forget them rather than offer them.
+fn forget_old_demo_jobs(queue: &Queue) {
+    for job in queue.unfinished().unwrap_or_default() {
+        if !job.here && job.destination["portal"] == session::DEMO_NAME {
+            let _ = queue.discard_job(&job.summary.id);
+        }
+    }
+}
+
 /// `FERRY_BACKEND` (and `FERRY_KEYCLOAK`, default the backend) choose
 /// another Loculus instance; otherwise the demo portal starts here.
 fn configured_portal() -> Option<Portal> {
@@ -271,10 +302,14 @@ fn configured_portal() -> Option<Portal> {
 fn main() {
     let app = tauri::async_runtime::block_on(async move {
         let http = ferry_engine::transfer::http_client().expect("http client");
-        let queue = Queue::new(
-            EngineConfig::default(),
-            Arc::new(ferry_engine::queue::LoculusNames),
-        );
+        let cfg = EngineConfig::default();
+        let names = Arc::new(ferry_engine::queue::LoculusNames);
+        // Without a journal the app still works; files then resume from
+        // their start and the window says why.
+        let (queue, journal_note) = match Journal::open(&Journal::default_path()) {
+            Ok(j) => (Queue::with_journal(cfg, names, Arc::new(j)), None),
+            Err(e) => (Queue::new(cfg, names), Some(e.to_string())),
+        };
         let (portal, demo) = match configured_portal() {
             Some(p) => (p, None),
             None => {
@@ -282,7 +317,7 @@ fn main() {
                     .await
                     .expect("start the demo portal");
                 let p = Portal {
-                    name: "Demo portal (this computer)".into(),
+                    name: session::DEMO_NAME.into(),
                     backend: sim.backend_url(),
                     keycloak: sim.backend_url(),
                     demo: true,
@@ -297,8 +332,12 @@ fn main() {
         };
         let mut info = Info::default();
         if let Some(s) = signed {
-            queue.set_portal(Some(s.loculus));
+            queue.set_portal(Some(s.loculus), session::destination(&s.info));
             info = s.info;
+        }
+        info.journal = journal_note.clone();
+        if portal.demo {
+            forget_old_demo_jobs(&queue);
         }
         Arc::new(App {
             queue,
@@ -307,6 +346,7 @@ fn main() {
             portal: Mutex::new(Some(portal)),
             outbox: Mutex::new(Batch::default()),
             channel: Mutex::new(None),
+            journal_note,
             _demo: demo,
         })
     });
@@ -354,6 +394,9 @@ fn main() {
             pause_all,
             resume_all,
             cancel_all,
+            unfinished_jobs,
+            resume_job,
+            discard_job,
             e2e_drop
         ])
         .run(tauri::generate_context!())

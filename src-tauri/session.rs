@@ -8,6 +8,8 @@ use ferry_engine::loculus::keycloak::{Keycloak, RefreshHook};
 use ferry_engine::{Secret, StaticToken, TokenSource};
 use serde::{Deserialize, Serialize};
 
+/// The built-in demo portal's name.
+pub const DEMO_NAME: &str = "Demo portal (this computer)";
 /// The demo user of the built-in demo portal.
 pub const DEMO_USER: &str = "demo";
 const DEMO_PASSWORD: &str = "demo";
@@ -30,6 +32,20 @@ pub struct Info {
     pub group: Option<i64>,
     /// Why the sign-in is not remembered (no keychain), if it is not.
     pub keychain: Option<String>,
+    /// Why uploads cannot be resumed after closing (no journal), if so.
+    pub journal: Option<String>,
+}
+
+/// Where a job goes, as journaled with it (no secret): a job resumes only
+/// on the same instance, group and user.
+pub fn destination(info: &Info) -> serde_json::Value {
+    let p = info.portal.as_ref();
+    serde_json::json!({
+        "portal": p.map(|p| p.name.clone()),
+        "backend": p.map(|p| p.backend.clone()),
+        "group": info.group,
+        "user": info.user,
+    })
 }
 
 /// What is kept in the keychain for a portal.
@@ -108,6 +124,7 @@ async fn finish(
             user: Some(user),
             group: Some(group),
             keychain,
+            journal: None,
         },
         loculus: Arc::new(loculus),
     })

@@ -3,7 +3,8 @@
 # style and lints, unit tests, the simulator's rule tests, the engine against
 # the simulator on a real S3 server, the CLI end to end against a
 # `ferry-sim` process, the UI's unit tests (vitest), the desktop app in a
-# real window under Xvfb through WebDriver, and the OS keychain against a
+# real window under Xvfb through WebDriver (closing and reopening it
+# mid-upload too), and the OS keychain against a
 # real Secret Service. Every server is started by the tests themselves on
 # 127.0.0.1 and stopped when they end.
 set -euo pipefail
@@ -56,18 +57,24 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "build (once, for every test below; builds the UI too)"
 cargo build --workspace --bins --tests --locked
 
-step "tests"
-cargo nextest run --workspace --locked --no-fail-fast --failure-output final
-
-step "keychain against a real Secret Service (gnome-keyring under dbus-run-session)"
+step "tests: all of them in parallel, the window tests on an Xvfb display of our own and the keychain tests against a real Secret Service"
+# Xvfb without an auth file on a free display: nothing (xauth cookies, an
+# inherited XAUTHORITY) can keep the app launched through tauri-driver
+# from opening the display.
+display=""
+for n in $(seq 90 140); do
+  if [ ! -e "/tmp/.X11-unix/X$n" ] && [ ! -e "/tmp/.X$n-lock" ]; then display=":$n"; break; fi
+done
+[ -n "$display" ] || { echo "no free X display"; exit 1; }
+Xvfb "$display" -screen 0 1280x800x24 -nolisten tcp >/dev/null 2>&1 &
+xvfb_pid=$!
+trap 'kill $xvfb_pid 2>/dev/null || true' EXIT
+for _ in $(seq 100); do [ -e "/tmp/.X11-unix/X${display#:}" ] && break; sleep 0.1; done
+[ -e "/tmp/.X11-unix/X${display#:}" ] || { echo "Xvfb did not start on $display"; exit 1; }
+export DISPLAY="$display"
+unset XAUTHORITY WAYLAND_DISPLAY
+mkdir -p tests/artifacts
 dbus-run-session -- sh -c 'echo -n ferry-test | gnome-keyring-daemon --unlock --components=secrets >/dev/null &&
-  cargo nextest run -p ferry-keychain --locked --run-ignored only --failure-output final'
-
-# NOT RUN YET: the desktop app in a real window (tests/tests/gui.rs). It
-# passed in a developer's run, but on a fresh run the app fails with
-# "Failed to initialize GTK" under xvfb-run; until that is fixed it stays
-# out of the gate (see the open desktop issue). Run it by hand with:
-#   xvfb-run -a -s "-screen 0 1280x800x24" cargo nextest run -p ferry-e2e \
-#     --run-ignored only -E 'binary(gui)' --no-capture
+  cargo nextest run --workspace --locked --no-fail-fast --failure-output final --run-ignored all'
 
 step "done"

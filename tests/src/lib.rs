@@ -1,6 +1,8 @@
 //! Helpers for the cross-process tests: the built `ferry` and `ferry-sim`
 //! binaries, a simulator process that stops when dropped, sample files.
 
+pub mod webdriver;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

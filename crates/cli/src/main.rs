@@ -11,11 +11,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
-use ferry_engine::journal::Journal;
+use ferry_engine::journal::{Journal, Routed};
 use ferry_engine::loculus::{AttachedFile, DataUseTerms, Loculus, Submission};
 use ferry_engine::scan::{NameRules, scan};
 use ferry_engine::{
-    Engine, EngineConfig, Error, FileOutcome, JobFile, JobLog, StaticToken, TokenSource, Uploaded,
+    Engine, EngineConfig, Error, FileOutcome, JobFile, StaticToken, TokenSource, Uploaded,
 };
 
 #[derive(Parser)]
@@ -312,7 +312,10 @@ async fn send(
         .run(
             s.portal.clone(),
             files,
-            Some(IndexedLog::wrap(s.journal.recorder(job), order.clone())),
+            Some({
+                let rec = s.journal.recorder(job);
+                Routed::wrap(order.iter().map(|&i| (rec.clone(), i)).collect())
+            }),
         )
         .await;
     if let Some(r) = &s.renderer {
@@ -341,37 +344,6 @@ async fn send(
 }
 
 /// Maps the engine's file indices (of the files being sent) to the job's.
-struct IndexedLog {
-    inner: Arc<dyn JobLog>,
-    order: Vec<usize>,
-}
-
-impl IndexedLog {
-    fn wrap(inner: Arc<dyn JobLog>, order: Vec<usize>) -> Arc<dyn JobLog> {
-        Arc::new(IndexedLog { inner, order })
-    }
-}
-
-impl JobLog for IndexedLog {
-    fn file_started(
-        &self,
-        file: usize,
-        upload: &ferry_engine::portal::Upload,
-    ) -> Result<(), Error> {
-        self.inner.file_started(self.order[file], upload)
-    }
-    fn part_done(&self, file: usize, remote_id: &str, part: u32, etag: &str) -> Result<(), Error> {
-        self.inner
-            .part_done(self.order[file], remote_id, part, etag)
-    }
-    fn file_done(&self, file: usize, done: &Uploaded) -> Result<(), Error> {
-        self.inner.file_done(self.order[file], done)
-    }
-    fn file_failed(&self, file: usize, error: &Error) {
-        self.inner.file_failed(self.order[file], error)
-    }
-}
-
 fn print_uploaded(done: &[Uploaded], json: bool) {
     if !json {
         for u in done {

@@ -316,6 +316,39 @@ impl Journal {
     }
 }
 
+/// Routes a run's file indexes to (journal recorder, file index) pairs: a
+/// run may carry some files of a job (a resume), or files of several jobs
+/// (the desktop queue resuming paused files).
+pub struct Routed {
+    routes: Vec<(Arc<dyn JobLog>, usize)>,
+}
+
+impl Routed {
+    /// `routes[i]` records file `i` of the run.
+    pub fn wrap(routes: Vec<(Arc<dyn JobLog>, usize)>) -> Arc<dyn JobLog> {
+        Arc::new(Routed { routes })
+    }
+}
+
+impl JobLog for Routed {
+    fn file_started(&self, file: usize, upload: &Upload) -> Result<(), Error> {
+        let (log, idx) = &self.routes[file];
+        log.file_started(*idx, upload)
+    }
+    fn part_done(&self, file: usize, remote_id: &str, part: u32, etag: &str) -> Result<(), Error> {
+        let (log, idx) = &self.routes[file];
+        log.part_done(*idx, remote_id, part, etag)
+    }
+    fn file_done(&self, file: usize, done: &Uploaded) -> Result<(), Error> {
+        let (log, idx) = &self.routes[file];
+        log.file_done(*idx, done)
+    }
+    fn file_failed(&self, file: usize, error: &Error) {
+        let (log, idx) = &self.routes[file];
+        log.file_failed(*idx, error)
+    }
+}
+
 struct Recorder {
     journal: Arc<Journal>,
     job_id: String,

@@ -4,9 +4,11 @@
 //! by the front-end in one batch ([`Queue::take_update`]), so a list of
 //! 10,000 files costs one message per frame, not one per event.
 //!
-//! Pause stops the file's requests; resume sends it again from its start
-//! under a new upload. Resuming from the last acknowledged part needs the
-//! journal and is not done here yet.
+//! With a journal ([`Queue::with_journal`]) every batch is a job in it:
+//! pause, a failure, a revoked sign-in or a closed window leave the
+//! acknowledged parts recorded, and resuming sends only the rest
+//! ([`Queue::unfinished`], [`Queue::resume_job`] after a restart). Without
+//! one, resume sends a file again from its start.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -15,10 +17,26 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
+use crate::journal::{JobSummary, Journal, Routed};
+use crate::resume::{Step, file_step};
 use crate::scan::{NameRules, name_of, scan};
-use crate::{Engine, EngineConfig, ErrorClass, Event, EventSink, FileOutcome, Portal};
+use crate::transfer::JobLog;
+use crate::{Engine, EngineConfig, ErrorClass, Event, EventSink, FileOutcome, JobFile, Portal};
+
+/// The journal's job kind for the desktop queue's batches.
+pub const JOB_KIND: &str = "app";
 
 pub type EntryId = usize;
+
+/// A journal job id and a file's index in it.
+pub type JobRef = (String, usize);
+
+/// A file about to be sent: its row, what it is on disk now, its job.
+type Snapshot = (EntryId, crate::Item, Option<JobRef>);
+
+/// What the journal says of a file (`None`: no journal, send it afresh),
+/// and the job that records it.
+type Decided = (Option<Step>, Option<JobRef>);
 
 /// Loculus' file-name rules without a signed-in portal (files are checked
 /// when added, before any sign-in).
@@ -72,6 +90,9 @@ pub struct Row {
     pub warning: Option<String>,
     pub remote_id: Option<String>,
     pub sha256: Option<String>,
+    /// The journal job and file index that record this file's progress.
+    #[serde(skip)]
+    pub job: Option<JobRef>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -83,6 +104,20 @@ pub struct Totals {
     pub failed: usize,
     pub invalid: usize,
     pub active: usize,
+    /// Files paused because the portal refused the sign-in: they go on by
+    /// themselves after signing in again.
+    pub need_sign_in: usize,
+}
+
+/// An unfinished job of an earlier session, as the front-end offers it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Resumable {
+    #[serde(flatten)]
+    pub summary: JobSummary,
+    /// Where the job was going (as given to [`Queue::set_portal`]).
+    pub destination: serde_json::Value,
+    /// Whether it can go on with the portal signed in now.
+    pub here: bool,
 }
 
 /// A batch that ended: every file it sent is done, failed or stopped.
@@ -117,12 +152,17 @@ struct State {
     dirty: BTreeSet<EntryId>,
     names: HashMap<String, EntryId>,
     finished: Vec<Finished>,
+    /// Paused because the sign-in was refused.
+    need_sign_in: BTreeSet<EntryId>,
+    /// Journal jobs this queue holds rows of.
+    jobs: HashSet<String>,
 }
 
 pub struct Queue {
     cfg: EngineConfig,
     rules: Arc<dyn NameRules>,
-    portal: Mutex<Option<Arc<dyn Portal>>>,
+    portal: Mutex<Option<(Arc<dyn Portal>, serde_json::Value)>>,
+    journal: Option<Arc<Journal>>,
     state: Mutex<State>,
     runtime: tokio::runtime::Handle,
 }
@@ -130,18 +170,157 @@ pub struct Queue {
 impl Queue {
     /// Call inside a tokio runtime: batches run on it.
     pub fn new(cfg: EngineConfig, rules: Arc<dyn NameRules>) -> Arc<Queue> {
+        Self::build(cfg, rules, None)
+    }
+
+    /// A queue whose batches are jobs in `journal`, so they can be resumed
+    /// from their last acknowledged part, in this session or a later one.
+    pub fn with_journal(
+        cfg: EngineConfig,
+        rules: Arc<dyn NameRules>,
+        journal: Arc<Journal>,
+    ) -> Arc<Queue> {
+        Self::build(cfg, rules, Some(journal))
+    }
+
+    fn build(
+        cfg: EngineConfig,
+        rules: Arc<dyn NameRules>,
+        journal: Option<Arc<Journal>>,
+    ) -> Arc<Queue> {
         Arc::new(Queue {
             cfg,
             rules,
             portal: Mutex::new(None),
+            journal,
             state: Mutex::new(State::default()),
             runtime: tokio::runtime::Handle::current(),
         })
     }
 
-    /// Where batches go from now on (`None`: signed out).
-    pub fn set_portal(&self, portal: Option<Arc<dyn Portal>>) {
-        *self.portal.lock().unwrap() = portal;
+    /// Where batches go from now on (`None`: signed out). `destination`
+    /// names the portal and account (no secret: it is journaled), so that
+    /// a job resumes only where it started. Files paused because the
+    /// sign-in was refused go on at once.
+    pub fn set_portal(
+        self: &Arc<Self>,
+        portal: Option<Arc<dyn Portal>>,
+        destination: serde_json::Value,
+    ) {
+        let signed_in = portal.is_some();
+        *self.portal.lock().unwrap() = portal.map(|p| (p, destination));
+        if signed_in {
+            let ids: Vec<EntryId> = {
+                let mut st = self.state.lock().unwrap();
+                std::mem::take(&mut st.need_sign_in)
+                    .into_iter()
+                    .filter(|&id| st.rows[id].status == Status::Paused)
+                    .collect()
+            };
+            if !ids.is_empty() {
+                let _ = self.spawn_batch(ids);
+            }
+        }
+    }
+
+    /// Unfinished desktop jobs of earlier sessions (newest first), not
+    /// counting those already in this queue.
+    pub fn unfinished(&self) -> Result<Vec<Resumable>, String> {
+        let Some(j) = &self.journal else {
+            return Ok(Vec::new());
+        };
+        let here = self.portal.lock().unwrap().as_ref().map(|p| p.1.clone());
+        let held = self.state.lock().unwrap().jobs.clone();
+        let mut out = Vec::new();
+        for summary in j.jobs(false).map_err(|e| e.to_string())? {
+            if summary.kind != JOB_KIND || held.contains(&summary.id) {
+                continue;
+            }
+            let Some(rec) = j.job(&summary.id).map_err(|e| e.to_string())? else {
+                continue;
+            };
+            out.push(Resumable {
+                here: here.as_ref() == Some(&rec.params),
+                destination: rec.params,
+                summary,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Put an earlier session's job back in the queue and send what the
+    /// portal has not acknowledged; returns how many files go out.
+    pub fn resume_job(self: &Arc<Self>, id: &str) -> Result<usize, String> {
+        let j = self.journal.as_ref().ok_or("no journal")?;
+        let rec = j
+            .job(id)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("no unfinished job {id}"))?;
+        let here = self.portal.lock().unwrap().as_ref().map(|p| p.1.clone());
+        match here {
+            None => {
+                return Err("sign in first: the job continues on the portal it started on".into());
+            }
+            Some(h) if h != rec.params => {
+                return Err(format!(
+                    "this job was going to {}; sign in there to continue it, or discard it",
+                    rec.params.get("portal").unwrap_or(&rec.params)
+                ));
+            }
+            Some(_) => {}
+        }
+        let ids: Vec<EntryId> = {
+            let mut st = self.state.lock().unwrap();
+            if !st.jobs.insert(id.to_string()) {
+                return Err(format!("job {id} is already in the list"));
+            }
+            let mut ids = Vec::new();
+            for f in &rec.files {
+                let rid = st.rows.len();
+                let done = f.state == "done";
+                st.rows.push(Row {
+                    id: rid,
+                    name: f.name.clone(),
+                    path: f.path.clone(),
+                    size: f.size,
+                    status: if done { Status::Done } else { Status::Paused },
+                    sent: if done { f.size } else { 0 },
+                    parts: String::new(),
+                    error: None,
+                    warning: None,
+                    remote_id: f.upload.as_ref().map(|u| u.remote_id.clone()),
+                    sha256: f.sha256.clone(),
+                    job: Some((id.to_string(), f.idx)),
+                });
+                st.names.insert(f.name.clone(), rid);
+                st.dirty.insert(rid);
+                if !done {
+                    ids.push(rid);
+                }
+            }
+            ids
+        };
+        let n = ids.len();
+        if n == 0 {
+            self.close_finished_jobs(&[id.to_string()]);
+        } else {
+            self.spawn_batch(ids)?;
+        }
+        Ok(n)
+    }
+
+    /// Forget an earlier session's job (its uploaded but unsubmitted files
+    /// expire on the portal).
+    pub fn discard_job(&self, id: &str) -> Result<(), String> {
+        let j = self.journal.as_ref().ok_or("no journal")?;
+        if self.state.lock().unwrap().jobs.contains(id) {
+            return Err(format!("job {id} is in the list: cancel its files instead"));
+        }
+        match j.delete_job(id) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(format!("no job {id}")),
+            Err(e) => Err(e.to_string()),
+        }
     }
 
     /// Add files and folders (folders recursively, skipping dot-files).
@@ -209,6 +388,7 @@ impl Queue {
                 warning: None,
                 remote_id: None,
                 sha256: None,
+                job: None,
             });
             st.dirty.insert(id);
         }
@@ -241,7 +421,8 @@ impl Queue {
         Ok(n)
     }
 
-    /// Stop a file; [`Queue::resume`] sends it again from the start.
+    /// Stop a file; [`Queue::resume`] continues it (from its last
+    /// acknowledged part when there is a journal).
     pub fn pause(&self, id: EntryId) {
         let mut st = self.state.lock().unwrap();
         let Some(status) = st.rows.get(id).map(|r| r.status) else {
@@ -259,7 +440,7 @@ impl Queue {
         }
     }
 
-    /// Send a paused, failed or cancelled file again (from its start).
+    /// Send a paused, failed or cancelled file again.
     pub fn resume(self: &Arc<Self>, id: EntryId) -> Result<(), String> {
         let ok = {
             let st = self.state.lock().unwrap();
@@ -288,7 +469,14 @@ impl Queue {
                     t.cancel();
                 }
             }
-            Status::Ready | Status::Paused => set_status(&mut st, id, Status::Cancelled),
+            Status::Ready | Status::Paused => {
+                set_status(&mut st, id, Status::Cancelled);
+                st.need_sign_in.remove(&id);
+                if let Some((job, _)) = st.rows[id].job.clone() {
+                    drop(st);
+                    self.close_finished_jobs(&[job]);
+                }
+            }
             _ => {}
         }
     }
@@ -357,6 +545,7 @@ impl Queue {
                 }
             }
         }
+        t.need_sign_in = st.need_sign_in.len();
         Some(Update {
             rows,
             totals: t,
@@ -365,13 +554,77 @@ impl Queue {
     }
 
     fn spawn_batch(self: &Arc<Self>, ids: Vec<EntryId>) -> Result<(), String> {
-        let portal = self
+        let (portal, destination) = self
             .portal
             .lock()
             .unwrap()
             .clone()
             .ok_or("sign in to a portal first")?;
-        let map = Arc::new(ids.clone());
+        // Each file as it is on disk now.
+        let snapshot: Vec<Snapshot> = {
+            let st = self.state.lock().unwrap();
+            ids.iter()
+                .map(|&id| {
+                    let r = &st.rows[id];
+                    let meta = std::fs::metadata(&r.path).ok();
+                    let item = crate::Item {
+                        path: r.path.clone(),
+                        name: r.name.clone(),
+                        size: meta.as_ref().map(|m| m.len()).unwrap_or(r.size),
+                        mtime: meta.and_then(|m| m.modified().ok()),
+                    };
+                    (id, item, r.job.clone())
+                })
+                .collect()
+        };
+        let steps = self.journal_steps(&snapshot, &destination)?;
+
+        let mut send = Vec::new();
+        let mut routes = Vec::new();
+        {
+            let mut st = self.state.lock().unwrap();
+            for ((id, item, _), (step, route)) in snapshot.into_iter().zip(steps) {
+                if let Some((job, _)) = &route {
+                    st.jobs.insert(job.clone());
+                }
+                st.rows[id].job = route.clone();
+                st.pausing.remove(&id);
+                st.need_sign_in.remove(&id);
+                st.dirty.insert(id);
+                let r = &mut st.rows[id];
+                r.error = None;
+                r.warning = None;
+                match step {
+                    None => send.push((id, JobFile::from(item))),
+                    Some(Step::Send { file, restart, .. }) => {
+                        r.warning = restart;
+                        send.push((id, file));
+                    }
+                    Some(Step::Done(u)) => {
+                        r.status = Status::Done;
+                        r.sent = r.size;
+                        r.parts = r.parts.chars().map(|_| part::DONE).collect();
+                        r.remote_id = Some(u.remote_id);
+                        r.sha256 = Some(u.sha256);
+                        continue;
+                    }
+                    Some(Step::Refused(e)) => {
+                        r.status = Status::Failed;
+                        r.error = Some(e.to_string());
+                        continue;
+                    }
+                }
+                r.status = Status::Waiting;
+                r.sent = 0;
+                r.parts = r.parts.chars().map(|_| part::WAITING).collect();
+                routes.push(route);
+            }
+        }
+        if send.is_empty() {
+            return Ok(());
+        }
+
+        let map: Arc<Vec<EntryId>> = Arc::new(send.iter().map(|(id, _)| *id).collect());
         let me = Arc::downgrade(self);
         let m = map.clone();
         let sink = EventSink::new(move |e| {
@@ -380,41 +633,104 @@ impl Queue {
             }
         });
         let engine = Engine::new(self.cfg.clone(), sink).map_err(|e| e.to_string())?;
-        let mut items = Vec::with_capacity(ids.len());
-        let mut tokens = Vec::with_capacity(ids.len());
+        let mut files = Vec::with_capacity(send.len());
         {
             let mut st = self.state.lock().unwrap();
-            for &id in &ids {
+            for (id, mut f) in send {
                 let t = engine.file_token();
                 st.tokens.insert(id, t.clone());
-                st.pausing.remove(&id);
-                tokens.push(t);
-                let r = &mut st.rows[id];
-                r.status = Status::Waiting;
-                r.sent = 0;
-                r.parts = r.parts.chars().map(|_| part::WAITING).collect();
-                r.error = None;
-                r.warning = None;
-                let meta = std::fs::metadata(&r.path).ok();
-                items.push(crate::Item {
-                    path: r.path.clone(),
-                    name: r.name.clone(),
-                    size: meta.as_ref().map(|m| m.len()).unwrap_or(r.size),
-                    mtime: meta.and_then(|m| m.modified().ok()),
-                });
-                st.dirty.insert(id);
+                f.cancel = Some(t);
+                files.push(f);
             }
         }
+        let log = self.router(routes);
         let me = self.clone();
         self.runtime.spawn(async move {
-            let outcomes = engine.upload_with(portal, items, tokens).await;
+            let outcomes = engine.run(portal, files, log).await;
             me.finish(&map, outcomes);
         });
         Ok(())
     }
 
+    /// With a journal: record files that have no job yet as a new job, and
+    /// decide for each file from its journal entry whether it is done,
+    /// continues its upload, starts again, or changed and is refused.
+    fn journal_steps(
+        &self,
+        files: &[Snapshot],
+        destination: &serde_json::Value,
+    ) -> Result<Vec<Decided>, String> {
+        let Some(j) = &self.journal else {
+            return Ok(files.iter().map(|_| (None, None)).collect());
+        };
+        let mut routes: Vec<Option<JobRef>> = files.iter().map(|f| f.2.clone()).collect();
+        let fresh: Vec<usize> = (0..files.len()).filter(|&k| routes[k].is_none()).collect();
+        if !fresh.is_empty() {
+            let items: Vec<crate::Item> = fresh.iter().map(|&k| files[k].1.clone()).collect();
+            let job = j
+                .create_job(JOB_KIND, destination, &items)
+                .map_err(|e| e.to_string())?;
+            for (n, &k) in fresh.iter().enumerate() {
+                routes[k] = Some((job.clone(), n));
+            }
+        }
+        let mut records = HashMap::new();
+        let mut out = Vec::with_capacity(files.len());
+        for route in routes {
+            let (job, idx) = route.clone().expect("every file has a job now");
+            if !records.contains_key(&job) {
+                let rec = j.job(&job).map_err(|e| e.to_string())?;
+                records.insert(job.clone(), rec);
+            }
+            let step = records[&job]
+                .as_ref()
+                .and_then(|rec| rec.files.iter().find(|f| f.idx == idx))
+                .map(file_step);
+            out.push((step, route));
+        }
+        Ok(out)
+    }
+
+    /// One journal log for a run whose files belong to one or more jobs.
+    fn router(&self, routes: Vec<Option<JobRef>>) -> Option<Arc<dyn JobLog>> {
+        let j = self.journal.as_ref()?;
+        let mut recorders: HashMap<String, Arc<dyn JobLog>> = HashMap::new();
+        let mut out = Vec::with_capacity(routes.len());
+        for route in routes {
+            let (job, idx) = route?;
+            let rec = recorders
+                .entry(job.clone())
+                .or_insert_with(|| j.recorder(&job))
+                .clone();
+            out.push((rec, idx));
+        }
+        Some(Routed::wrap(out))
+    }
+
+    /// Mark jobs whose every file is done or cancelled as finished, so
+    /// they are not offered for resume.
+    fn close_finished_jobs(&self, jobs: &[String]) {
+        let Some(j) = &self.journal else { return };
+        let closed: Vec<&String> = {
+            let st = self.state.lock().unwrap();
+            jobs.iter()
+                .filter(|job| {
+                    st.rows
+                        .iter()
+                        .filter(|r| r.job.as_ref().map(|x| &x.0) == Some(*job))
+                        .all(|r| matches!(r.status, Status::Done | Status::Cancelled))
+                })
+                .collect()
+        };
+        for job in closed {
+            // Best effort: an unclosed job is only offered again.
+            let _ = j.set_job_state(job, "done");
+        }
+    }
+
     fn on_event(&self, map: &[EntryId], e: Event) {
-        let mut st = self.state.lock().unwrap();
+        let mut guard = self.state.lock().unwrap();
+        let st = &mut *guard;
         let file = match &e {
             Event::FileQueued { file, .. }
             | Event::FileStarted { file, .. }
@@ -473,13 +789,19 @@ impl Queue {
                 r.error = None;
                 r.warning = None;
             }
-            Event::FileFailed { error, class, .. } => fail(r, class, error, pausing),
+            Event::FileFailed { error, class, .. } => {
+                fail(r, class, error, pausing);
+                if class == ErrorClass::Auth {
+                    st.need_sign_in.insert(id);
+                }
+            }
         }
         st.dirty.insert(id);
     }
 
     fn finish(&self, map: &[EntryId], outcomes: Vec<FileOutcome>) {
-        let mut st = self.state.lock().unwrap();
+        let mut guard = self.state.lock().unwrap();
+        let st = &mut *guard;
         let mut sum = Finished {
             done: 0,
             failed: 0,
@@ -506,7 +828,11 @@ impl Queue {
                         Status::Failed | Status::Paused | Status::Cancelled
                     ) {
                         fail(r, e.class(), e.to_string(), pausing);
+                        if e.class() == ErrorClass::Auth {
+                            st.need_sign_in.insert(id);
+                        }
                     }
+                    let r = &st.rows[id];
                     if r.status == Status::Failed {
                         sum.failed += 1;
                     } else {
@@ -517,6 +843,12 @@ impl Queue {
             st.dirty.insert(id);
         }
         st.finished.push(sum);
+        let jobs: BTreeSet<String> = map
+            .iter()
+            .filter_map(|&id| st.rows[id].job.as_ref().map(|j| j.0.clone()))
+            .collect();
+        drop(guard);
+        self.close_finished_jobs(&jobs.into_iter().collect::<Vec<_>>());
     }
 }
 
@@ -525,6 +857,9 @@ fn fail(r: &mut Row, class: ErrorClass, error: String, pausing: bool) {
     r.status = match (stopped, pausing) {
         (true, true) => Status::Paused,
         (true, false) => Status::Cancelled,
+        // The sign-in was refused (revoked or expired for good): nothing
+        // is wrong with the file, it waits for the user to sign in again.
+        _ if class == ErrorClass::Auth => Status::Paused,
         _ => Status::Failed,
     };
     r.parts = r
@@ -537,7 +872,13 @@ fn fail(r: &mut Row, class: ErrorClass, error: String, pausing: bool) {
             c => c,
         })
         .collect();
-    r.error = (!stopped).then_some(error);
+    r.error = (!stopped).then(|| {
+        if class == ErrorClass::Auth {
+            format!("{error}. Paused: sign in again and it continues from where it stopped")
+        } else {
+            error
+        }
+    });
 }
 
 fn set_status(st: &mut State, id: EntryId, s: Status) {

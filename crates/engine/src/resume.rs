@@ -50,6 +50,11 @@ pub fn plan_resume(job: &JobRecord) -> Vec<Step> {
     job.files.iter().map(|f| step(f, now())).collect()
 }
 
+/// How one file of an interrupted job goes on.
+pub fn file_step(f: &FileEntry) -> Step {
+    step(f, now())
+}
+
 fn step(f: &FileEntry, now: u64) -> Step {
     if f.state == "done"
         && let (Some(u), Some(sha)) = (&f.upload, &f.sha256)

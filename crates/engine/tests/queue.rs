@@ -5,6 +5,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use ferry_engine::Portal;
+use ferry_engine::journal::Journal;
 use ferry_engine::loculus::Loculus;
 use ferry_engine::loculus::keycloak::Keycloak;
 use ferry_engine::queue::{LoculusNames, Queue, Status};
@@ -27,6 +29,24 @@ async fn signed_in(sim: &Sim) -> Arc<Keycloak> {
             .await
             .unwrap(),
     )
+}
+
+fn dest(sim: &Sim) -> serde_json::Value {
+    serde_json::json!({"backend": sim.backend_url(), "group": 1})
+}
+
+/// Part PUTs the storage answered with success for one file id, in order.
+fn parts_sent(sim: &Sim, file_id: &str) -> Vec<u32> {
+    sim.storage_log()
+        .iter()
+        .filter(|r| r.method == "PUT" && r.status == 200 && r.path.contains(file_id))
+        .filter_map(|r| {
+            r.query
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("partNumber="))
+                .and_then(|n| n.parse().ok())
+        })
+        .collect()
 }
 
 async fn wait(q: &Queue, id: usize, want: Status) {
@@ -75,7 +95,7 @@ async fn folder_in_checks_and_uploads_every_file_with_pause_and_resume() {
     // Without a portal nothing starts.
     assert!(q.start().is_err());
 
-    q.set_portal(Some(portal));
+    q.set_portal(Some(portal), dest(&sim));
     // Hold the big file's first parts so it can be paused mid-way.
     sim.faults()
         .storage_next(Fault::Stall(Duration::from_millis(1500)), 2);
@@ -124,7 +144,7 @@ async fn cancel_and_retry_a_failed_file() {
         },
         Arc::new(LoculusNames),
     );
-    q.set_portal(Some(portal));
+    q.set_portal(Some(portal), dest(&sim));
     let d = tempfile::tempdir().unwrap();
     write(&d.path().join("a.fq"), 5000, 3);
     write(&d.path().join("b.fq"), 5000, 4);
@@ -186,5 +206,155 @@ async fn keycloak_refreshes_on_401_and_before_expiry() {
     let a = kc.token().await.unwrap();
     let b = kc.token().await.unwrap();
     assert_ne!(a, b);
+    sim.shutdown().await;
+}
+
+/// The desktop queue with a journal: a window closed mid-upload leaves the
+/// acknowledged parts recorded; the next session offers the job, and
+/// resuming it sends only the parts the storage has not acknowledged.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_closed_session_resumes_with_only_the_missing_parts() {
+    let sim = Sim::start(SimConfig::default()).await.unwrap();
+    let kc = signed_in(&sim).await;
+    let http = ferry_engine::transfer::http_client().unwrap();
+    let portal: Arc<dyn Portal> = Arc::new(Loculus::new(http, &sim.backend_url(), 1, kc).unwrap());
+    let d = tempfile::tempdir().unwrap();
+    let journal_path = d.path().join("journal.sqlite");
+    let cfg = EngineConfig {
+        parts_in_flight: 2,
+        ..EngineConfig::default()
+    };
+    let big = d.path().join("big.fq");
+    let big_sha = write(&big, 40 * 1024 * 1024 + 5, 7);
+    let small = d.path().join("small.fq");
+    let small_sha = write(&small, 2000, 8);
+
+    let first = Queue::with_journal(
+        cfg.clone(),
+        Arc::new(LoculusNames),
+        Arc::new(Journal::open(&journal_path).unwrap()),
+    );
+    first.set_portal(Some(portal.clone()), dest(&sim));
+    first.add(&[big.clone(), small.clone()]);
+    assert_eq!(first.start().unwrap(), 2);
+    // Let two of the five parts land, then close the session.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while first.row(0).unwrap().parts.matches('d').count() < 2 {
+        assert!(Instant::now() < deadline, "no parts acknowledged");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    sim.faults()
+        .storage_next(Fault::Stall(Duration::from_millis(800)), 4);
+    first.pause_all();
+    wait(&first, 0, Status::Paused).await;
+    let held = first.row(0).unwrap().parts.matches('d').count();
+    let file_id = first.row(0).unwrap().remote_id.unwrap();
+    drop(first);
+
+    let second = Queue::with_journal(
+        cfg,
+        Arc::new(LoculusNames),
+        Arc::new(Journal::open(&journal_path).unwrap()),
+    );
+    let before = parts_sent(&sim, &file_id).len();
+    // Offered before sign-in, but only resumable on the portal it began on.
+    let offered = second.unfinished().unwrap();
+    assert_eq!(offered.len(), 1);
+    assert_eq!(offered[0].summary.files, 2);
+    assert!(!offered[0].here);
+    assert!(
+        second
+            .resume_job(&offered[0].summary.id)
+            .unwrap_err()
+            .contains("sign in")
+    );
+    second.set_portal(Some(portal), dest(&sim));
+    let job = second.unfinished().unwrap().remove(0);
+    assert!(job.here);
+    let n = second.resume_job(&job.summary.id).unwrap();
+    assert!(n >= 1, "the big file goes on");
+    wait(&second, 0, Status::Done).await;
+    wait(&second, 1, Status::Done).await;
+    let r = second.row(0).unwrap();
+    assert_eq!(
+        r.remote_id.as_deref(),
+        Some(file_id.as_str()),
+        "same upload continued"
+    );
+    assert_eq!(r.sha256.as_deref(), Some(big_sha.as_str()));
+    let resent = parts_sent(&sim, &file_id)[before..].to_vec();
+    assert_eq!(
+        resent.len(),
+        r.parts.len() - held,
+        "only the missing parts: {resent:?}, {held} held"
+    );
+    let stored = sim.object_sha256(&file_id).await;
+    assert_eq!(stored.map(|(_, h)| h), Some(big_sha));
+    let s = second.row(1).unwrap();
+    let stored = sim.object_sha256(s.remote_id.as_ref().unwrap()).await;
+    assert_eq!(stored.map(|(_, h)| h), Some(small_sha));
+    // Finished: no longer offered.
+    assert!(second.unfinished().unwrap().is_empty());
+    let third = Queue::with_journal(
+        EngineConfig::default(),
+        Arc::new(LoculusNames),
+        Arc::new(Journal::open(&journal_path).unwrap()),
+    );
+    assert!(third.unfinished().unwrap().is_empty());
+    sim.shutdown().await;
+}
+
+/// A sign-in revoked on the portal mid-upload pauses the file and asks to
+/// sign in again; signing in continues it from its acknowledged parts.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_revoked_sign_in_pauses_and_signing_in_again_continues() {
+    let sim = Sim::start(SimConfig::default()).await.unwrap();
+    let kc = signed_in(&sim).await;
+    let http = ferry_engine::transfer::http_client().unwrap();
+    let portal: Arc<dyn Portal> =
+        Arc::new(Loculus::new(http.clone(), &sim.backend_url(), 1, kc).unwrap());
+    let d = tempfile::tempdir().unwrap();
+    let q = Queue::with_journal(
+        EngineConfig::default(),
+        Arc::new(LoculusNames),
+        Arc::new(Journal::open(&d.path().join("j.sqlite")).unwrap()),
+    );
+    q.set_portal(Some(portal), dest(&sim));
+    let big = d.path().join("big.fq");
+    let sha = write(&big, 40 * 1024 * 1024, 9);
+    q.add(std::slice::from_ref(&big));
+    // Parts are slow, so the revocation lands before the completion call.
+    sim.faults()
+        .storage_next(Fault::Stall(Duration::from_millis(700)), 2);
+    q.start().unwrap();
+    wait(&q, 0, Status::Sending).await;
+    assert!(sim.revoke_sessions("demo") > 0);
+    wait(&q, 0, Status::Paused).await;
+    let r = q.row(0).unwrap();
+    let err = r.error.unwrap();
+    assert!(err.contains("sign in again"), "{err}");
+    let u = q.take_update().unwrap();
+    assert_eq!(u.totals.need_sign_in, 1);
+    let file_id = r.remote_id.unwrap();
+    let before = parts_sent(&sim, &file_id).len();
+    assert_eq!(
+        before,
+        r.parts.len(),
+        "every part was acknowledged before the completion was refused"
+    );
+
+    let kc = signed_in(&sim).await;
+    let portal: Arc<dyn Portal> = Arc::new(Loculus::new(http, &sim.backend_url(), 1, kc).unwrap());
+    q.set_portal(Some(portal), dest(&sim));
+    wait(&q, 0, Status::Done).await;
+    let r = q.row(0).unwrap();
+    assert_eq!(r.remote_id.as_deref(), Some(file_id.as_str()));
+    assert_eq!(
+        parts_sent(&sim, &file_id).len(),
+        before,
+        "no part sent twice"
+    );
+    assert_eq!(sim.object_sha256(&file_id).await.map(|(_, h)| h), Some(sha));
+    assert_eq!(q.take_update().unwrap().totals.need_sign_in, 0);
     sim.shutdown().await;
 }

@@ -50,6 +50,7 @@ pub(crate) fn router(state: AppState) -> Router {
             "/_sim/faults",
             post(control::set_fault).delete(control::clear_faults),
         )
+        .route("/_sim/revoke", post(control::revoke))
         .route("/_sim/state", get(control::state))
         .route("/_sim/object/{file_id}", get(control::object))
         // Spring allows 5000 MB for the submit parts; axum's default is 2 MB.

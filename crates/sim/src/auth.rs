@@ -112,6 +112,14 @@ pub(crate) fn mint(shared: &Shared, user: &str, refresh: bool) -> String {
     token
 }
 
+/// Drops every token of `user` (an administrator's "sign out all sessions").
+pub(crate) fn revoke(shared: &Shared, user: &str) -> usize {
+    let mut st = shared.lock();
+    let before = st.tokens.len();
+    st.tokens.retain(|_, t| t.user != user);
+    before - st.tokens.len()
+}
+
 fn kc_error(status: StatusCode, error: &str, description: &str) -> Response {
     (
         status,

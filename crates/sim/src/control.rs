@@ -85,3 +85,23 @@ pub(crate) async fn object(
             .into_response(),
     }
 }
+
+#[derive(Deserialize)]
+struct RevokeRequest {
+    user: String,
+}
+
+/// `POST /_sim/revoke`: `{"user"}`; every token of the user stops working.
+pub(crate) async fn revoke(State(shared): State<AppState>, body: axum::body::Bytes) -> Response {
+    match serde_json::from_slice::<RevokeRequest>(&body) {
+        Ok(r) => {
+            let n = crate::auth::revoke(&shared, &r.user);
+            (StatusCode::OK, Json(json!({"revoked": n}))).into_response()
+        }
+        Err(e) => (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": e.to_string()})),
+        )
+            .into_response(),
+    }
+}

@@ -182,6 +182,12 @@ impl Sim {
         auth::mint(&self.shared, user, false)
     }
 
+    /// Keycloak's "sign out all sessions" for `user`: every access and
+    /// refresh token it holds stops working at once. Returns how many.
+    pub fn revoke_sessions(&self, user: &str) -> usize {
+        auth::revoke(&self.shared, user)
+    }
+
     /// Handle to inject faults.
     pub fn faults(&self) -> Faults {
         self.shared.faults.clone()

@@ -1,7 +1,7 @@
 // The only place that talks to the shell. The webview never sees a token:
 // sign-in answers with who is signed in, nothing more.
 import { invoke, Channel } from '@tauri-apps/api/core';
-import type { Added, Batch, Info, Portal, Row } from './types';
+import type { Added, Batch, Info, Portal, Resumable, Row } from './types';
 
 export const api = {
   session: () => invoke<[Info, Portal | null]>('session'),
@@ -23,4 +23,7 @@ export const api = {
   pauseAll: () => invoke<void>('pause_all'),
   resumeAll: () => invoke<number>('resume_all'),
   cancelAll: () => invoke<void>('cancel_all'),
+  unfinishedJobs: () => invoke<Resumable[]>('unfinished_jobs'),
+  resumeJob: (id: string) => invoke<number>('resume_job', { id }),
+  discardJob: (id: string) => invoke<void>('discard_job', { id }),
 };

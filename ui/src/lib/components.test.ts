@@ -89,3 +89,42 @@ describe('VirtualList', () => {
     expect(canvas.style.height).toBe('500000px');
   });
 });
+
+import ResumableJobs from './Resumable.svelte';
+import type { Resumable } from './types';
+
+describe('Resumable jobs', () => {
+  const job = (id: string, here: boolean): Resumable => ({
+    id,
+    created_at: 1_700_000_000,
+    kind: 'app',
+    state: 'running',
+    files: 3,
+    files_done: 1,
+    bytes: 30 * 1024 * 1024,
+    bytes_done: 10 * 1024 * 1024,
+    destination: { portal: here ? 'Demo portal' : 'Other lab', backend: 'http://x' },
+    here,
+  });
+  it('offers Resume only for jobs of the portal signed in now, and Discard for all', async () => {
+    const onresume = vi.fn();
+    const ondiscard = vi.fn();
+    const { getAllByTestId, getByTestId } = render(ResumableJobs, {
+      props: { jobs: [job('a', true), job('b', false)], onresume, ondiscard },
+    });
+    const resume = getAllByTestId('job-resume') as HTMLButtonElement[];
+    expect(resume.map((b) => b.disabled)).toEqual([false, true]);
+    expect(getByTestId('job-elsewhere').textContent).toContain('sign in to that portal');
+    expect(getAllByTestId('job')[0].textContent).toContain('3 files (30 MB), 1 accepted');
+    await fireEvent.click(resume[0]);
+    expect(onresume).toHaveBeenCalledWith('a');
+    await fireEvent.click(getAllByTestId('job-discard')[1]);
+    expect(ondiscard).toHaveBeenCalledWith('b');
+  });
+  it('shows nothing without jobs', () => {
+    const { queryByTestId } = render(ResumableJobs, {
+      props: { jobs: [], onresume: vi.fn(), ondiscard: vi.fn() },
+    });
+    expect(queryByTestId('resumable')).toBeNull();
+  });
+});

@@ -7,7 +7,7 @@ const WINDOW_MS = 5000;
  * transfer rate measured over the last few seconds. */
 export class QueueModel {
   rows: Row[] = [];
-  totals: Totals = { files: 0, bytes: 0, sent: 0, done: 0, failed: 0, invalid: 0, active: 0 };
+  totals: Totals = { files: 0, bytes: 0, sent: 0, done: 0, failed: 0, invalid: 0, active: 0, need_sign_in: 0 };
   session: Info | null = null;
   /** The last "added" count, shown at once after a drop. */
   lastAdded: { files: number; problems: number } | null = null;

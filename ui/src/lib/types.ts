@@ -32,6 +32,23 @@ export interface Totals {
   failed: number;
   invalid: number;
   active: number;
+  /** Files paused because the portal refused the sign-in. */
+  need_sign_in: number;
+}
+
+/** An unfinished job of an earlier session (ferry_engine::queue::Resumable). */
+export interface Resumable {
+  id: string;
+  created_at: number;
+  kind: string;
+  state: string;
+  files: number;
+  files_done: number;
+  bytes: number;
+  bytes_done: number;
+  destination: { portal?: string | null; backend?: string | null; group?: number | null; user?: string | null };
+  /** Whether it can go on with the portal signed in now. */
+  here: boolean;
 }
 
 export interface Finished {
@@ -58,6 +75,7 @@ export interface Info {
   user: string | null;
   group: number | null;
   keychain: string | null;
+  journal: string | null;
 }
 
 export interface Batch {

@@ -1,0 +1,248 @@
+//! Driving the desktop app in a real window: `tauri-driver` (with
+//! WebKitWebDriver) started on free ports, one W3C WebDriver session per
+//! app launch, screenshots of the window as X shows it.
+
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `tauri-driver`, killed on drop.
+pub struct Driver {
+    child: Child,
+    pub url: String,
+}
+
+impl Drop for Driver {
+    /// Stops tauri-driver with the WebKitWebDriver and app it started (one
+    /// process group), so no window outlives its test.
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", "--", &format!("-{}", self.child.id())])
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Driver {
+    /// `tauri-driver` on free ports; the apps it starts get `FERRY_E2E=1`
+    /// and `env` (e.g. a journal of the test's own).
+    pub fn start(env: &[(&str, &str)]) -> Driver {
+        let port = free_port();
+        let native = free_port();
+        let child = Command::new("tauri-driver")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--native-port",
+                &native.to_string(),
+            ])
+            .process_group(0)
+            .env("FERRY_E2E", "1")
+            .envs(env.iter().copied())
+            // WebKitGTK draws nothing under Xvfb with compositing on.
+            .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("tauri-driver on PATH (cargo install tauri-driver --locked)");
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "tauri-driver did not listen");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Driver { child, url }
+    }
+}
+
+/// One WebDriver session (the app's window), deleted on drop.
+pub struct Session {
+    http: reqwest::blocking::Client,
+    base: String,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let _ = self.http.delete(&self.base).send();
+    }
+}
+
+impl Session {
+    pub fn new(driver: &Driver, app: &Path) -> Session {
+        let http = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .unwrap();
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "tauri:options": {"application": app}
+        }}});
+        let r: Value = http
+            .post(format!("{}/session", driver.url))
+            .json(&caps)
+            .send()
+            .and_then(|r| r.json())
+            .expect("new session");
+        let id = r["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session: {r}"))
+            .to_string();
+        Session {
+            http,
+            base: format!("{}/session/{id}", driver.url),
+        }
+    }
+
+    pub fn cmd(&self, method: &str, path: &str, body: Value) -> Value {
+        let url = format!("{}{path}", self.base);
+        let req = match method {
+            "GET" => self.http.get(&url),
+            _ => self.http.post(&url).json(&body),
+        };
+        let v: Value = req.send().and_then(|r| r.json()).expect("webdriver");
+        if v["value"].get("error").is_some() {
+            panic!("{method} {path}: {}", v["value"]);
+        }
+        v["value"].clone()
+    }
+
+    pub fn find_all(&self, css: &str) -> Vec<String> {
+        self.cmd(
+            "POST",
+            "/elements",
+            json!({"using": "css selector", "value": css}),
+        )
+        .as_array()
+        .unwrap_or_else(|| panic!("find {css}: not a list"))
+        .iter()
+        .map(|e| {
+            e[ELEMENT]
+                .as_str()
+                .unwrap_or_else(|| panic!("find {css}: {e}"))
+                .to_string()
+        })
+        .collect()
+    }
+
+    pub fn wait_for(&self, css: &str, secs: u64) -> String {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            if let Some(e) = self.find_all(css).into_iter().next() {
+                return e;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{css} did not appear in {secs} s"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn text(&self, el: &str) -> String {
+        self.cmd("GET", &format!("/element/{el}/text"), Value::Null)
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    pub fn prop(&self, el: &str, name: &str) -> String {
+        self.cmd(
+            "GET",
+            &format!("/element/{el}/property/{name}"),
+            Value::Null,
+        )
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+    }
+
+    pub fn attr(&self, el: &str, name: &str) -> String {
+        self.cmd(
+            "GET",
+            &format!("/element/{el}/attribute/{name}"),
+            Value::Null,
+        )
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+    }
+
+    /// Type `text` into an input.
+    pub fn type_text(&self, el: &str, text: &str) {
+        self.cmd(
+            "POST",
+            &format!("/element/{el}/value"),
+            json!({"text": text}),
+        );
+    }
+
+    pub fn click(&self, el: &str) {
+        self.cmd("POST", &format!("/element/{el}/click"), json!({}));
+    }
+
+    pub fn run_async(&self, script: &str, args: Value) -> Value {
+        self.cmd(
+            "POST",
+            "/execute/async",
+            json!({"script": script, "args": args}),
+        )
+    }
+
+    /// A PNG of the app's window as X shows it (WebKitWebDriver's own
+    /// screenshot hangs with compositing off, which Xvfb needs).
+    pub fn screenshot(&self, name: &str) {
+        let dir = artifacts();
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = dir.join(format!("{name}.png"));
+        let win = Command::new("xdotool")
+            .args(["search", "--onlyvisible", "--name", "^Ferry$"])
+            .output()
+            .expect("xdotool");
+        let id = String::from_utf8_lossy(&win.stdout)
+            .lines()
+            .next()
+            .unwrap_or("root")
+            .to_string();
+        let ok = Command::new("import")
+            .args(["-window", &id])
+            .arg(&out)
+            .status()
+            .expect("import (imagemagick)");
+        assert!(ok.success(), "screenshot {name}");
+    }
+
+    /// Paths delivered exactly as a drop on the window delivers them.
+    pub fn drop_paths(&self, paths: &[PathBuf]) -> Value {
+        self.run_async(
+            "const [paths, done] = arguments;\
+             window.__TAURI_INTERNALS__.invoke('e2e_drop', {paths})\
+               .then(r => done(r), e => done({error: String(e)}));",
+            json!([paths]),
+        )
+    }
+}
+
+pub fn artifacts() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("artifacts")
+}
+
+pub fn app_binary() -> PathBuf {
+    if let Some(p) = std::env::var_os("FERRY_APP_BIN") {
+        return PathBuf::from(p);
+    }
+    crate::bin("ferry-app")
+}

@@ -1,0 +1,194 @@
+//! Resume in the desktop app: the window is closed mid-upload, opened
+//! again, offers the unfinished job, and Resume sends only the parts the
+//! storage had not acknowledged, to the same upload, until green checks.
+//! Runs against a `ferry-sim` process (the demo portal lives and dies with
+//! the app, so it cannot outlive a restart) with a journal of its own.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use ferry_e2e::SimProc;
+use ferry_e2e::webdriver::{Driver, Session, app_binary};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+const BIG: usize = 40 * 1024 * 1024 + 7;
+const PARTS: usize = 6; // 8 MiB parts
+
+fn sha256(path: &std::path::Path) -> String {
+    hex::encode(Sha256::digest(std::fs::read(path).unwrap()))
+}
+
+/// Signed in already (the keychain remembered it) or sign in as the
+/// simulator's demo user through the form.
+fn signed_in(s: &Session) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if !s.find_all("[data-testid=user]").is_empty() {
+            return;
+        }
+        if let Some(form) = s.find_all("[data-testid=sign-in]").into_iter().next() {
+            let _ = form;
+            let user = s.wait_for("[data-testid=sign-in] input[autocomplete=username]", 5);
+            s.type_text(&user, "demo");
+            let pw = s.wait_for("[data-testid=sign-in] input[type=password]", 5);
+            s.type_text(&pw, "demo");
+            s.click(&s.wait_for("[data-testid=sign-in] button.primary", 5));
+            s.wait_for("[data-testid=user]", 20);
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "neither signed in nor a sign-in form"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Part numbers the storage acknowledged (200) for `file_id`, in order.
+fn parts_stored(sim: &SimProc, file_id: &str) -> Vec<u64> {
+    sim.state()["storage_log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["method"] == "PUT" && r["status"] == 200)
+        .filter(|r| r["path"].as_str().unwrap_or_default().contains(file_id))
+        .filter_map(|r| {
+            r["query"]
+                .as_str()?
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("partNumber="))?
+                .parse()
+                .ok()
+        })
+        .collect()
+}
+
+fn done_parts(s: &Session, name: &str) -> BTreeSet<usize> {
+    s.find_all(&format!("[data-name=\"{name}\"] .seg"))
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| s.attr(e, "data-state") == "done")
+        .map(|(i, _)| i + 1)
+        .collect()
+}
+
+#[test]
+#[ignore = "needs Xvfb, tauri-driver, WebKitWebDriver and the built app: tests/run-all.sh runs it"]
+fn close_mid_upload_reopen_and_resume() {
+    let t0 = Instant::now();
+    let sim = SimProc::start(&[]);
+    let backend = sim.backend();
+    let dir = tempfile::tempdir().unwrap();
+    let big = ferry_e2e::make_file(dir.path(), "resume_R1.fastq", BIG, 3);
+    let small = ferry_e2e::make_file(dir.path(), "resume_R2.fastq", 300_000, 4);
+    let (big_sha, small_sha) = (sha256(&big), sha256(&small));
+    let journal = dir.path().join("journal.sqlite");
+    let driver = Driver::start(&[
+        ("FERRY_BACKEND", &backend),
+        ("FERRY_JOURNAL", journal.to_str().unwrap()),
+    ]);
+
+    // First session: start, let some parts land, close the window.
+    let faulted = Instant::now();
+    let (file_id, held) = {
+        let s = Session::new(&driver, &app_binary());
+        signed_in(&s);
+        assert!(s.find_all("[data-testid=resumable]").is_empty());
+        let r = s.drop_paths(&[big.clone(), small.clone()]);
+        assert_eq!(r["files"], 2, "{r}");
+        // Half the parts hang at the storage, so the window closes with
+        // some parts acknowledged and others in flight.
+        sim.fault(
+            json!({"target": "storage", "fault": {"kind": "stall", "millis": 4000}, "count": 3}),
+        );
+        s.click(&s.wait_for("[data-testid=upload]:not([disabled])", 10));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let held = loop {
+            let d = done_parts(&s, "resume_R1.fastq");
+            if d.len() >= 2 {
+                break d;
+            }
+            if Instant::now() > deadline {
+                s.screenshot("resume-failed");
+                panic!("no part acknowledged (see tests/artifacts/resume-failed.png)");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let row = s.wait_for("[data-name=\"resume_R1.fastq\"]", 5);
+        let id = s.attr(&row, "data-remote-id");
+        assert!(!id.is_empty());
+        (id, held)
+        // The session ends here: the app's window closes mid-upload.
+    };
+    // Whatever the storage still finishes after the close is counted as
+    // held before the reopening.
+    std::thread::sleep(Duration::from_secs(5).saturating_sub(faulted.elapsed()));
+    let before = parts_stored(&sim, &file_id).len();
+
+    // Second session: the job is offered; Resume finishes it.
+    let s = Session::new(&driver, &app_binary());
+    signed_in(&s);
+    let job = s.wait_for("[data-testid=job][data-here=true]", 20);
+    let text = s.prop(&job, "textContent");
+    assert!(text.contains("2 files"), "{text}");
+    s.screenshot("5-resume");
+    s.click(&s.wait_for("[data-testid=job-resume]", 5));
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while s.find_all("[data-status=done] [data-testid=check]").len() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "not every file accepted after resume"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(s.find_all("[data-testid=resumable]").is_empty());
+
+    let row = s.wait_for("[data-name=\"resume_R1.fastq\"][data-status=done]", 5);
+    assert_eq!(
+        s.attr(&row, "data-remote-id"),
+        file_id,
+        "the same upload went on"
+    );
+    assert_eq!(s.attr(&row, "data-sha256"), big_sha);
+    let resent: Vec<u64> = parts_stored(&sim, &file_id)[before..].to_vec();
+    for p in &held {
+        assert!(
+            !resent.contains(&(*p as u64)),
+            "part {p} was shown done before closing and sent again: {resent:?}"
+        );
+    }
+    assert!(
+        resent.len() <= PARTS - held.len(),
+        "{resent:?} after {held:?}"
+    );
+    let http = reqwest::blocking::Client::new();
+    for (name, sha, size) in [
+        ("resume_R1.fastq", &big_sha, BIG),
+        ("resume_R2.fastq", &small_sha, 300_000),
+    ] {
+        let row = s.wait_for(&format!("[data-name=\"{name}\"][data-status=done]"), 5);
+        let id = s.attr(&row, "data-remote-id");
+        let obj: Value = http
+            .get(format!("{backend}/_sim/object/{id}"))
+            .send()
+            .and_then(|r| r.json())
+            .unwrap();
+        assert_eq!(
+            obj["sha256"].as_str(),
+            Some(sha.as_str()),
+            "{name}: stored bytes"
+        );
+        assert_eq!(
+            obj["size"].as_u64(),
+            Some(size as u64),
+            "{name}: stored size"
+        );
+    }
+    eprintln!(
+        "resume in the window: {} of {PARTS} parts held at close, {} sent after reopening; took {:?}",
+        held.len(),
+        resent.len(),
+        t0.elapsed()
+    );
+}
