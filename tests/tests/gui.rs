@@ -124,6 +124,21 @@ fn upload_in_a_real_window() {
         .error_for_status()
         .unwrap();
 
+    // The batch's end reaches the desktop's notification service: watch
+    // the session bus for it (the test command runs every test in one).
+    let monitor = std::env::var_os("DBUS_SESSION_BUS_ADDRESS").map(|_| {
+        std::process::Command::new("dbus-monitor")
+            .args([
+                "--session",
+                "type=method_call,interface=org.freedesktop.Notifications,member=Notify",
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("dbus-monitor")
+    });
+    std::thread::sleep(Duration::from_millis(300));
+
     let upload = s.wait_for("[data-testid=upload]", 5);
     s.click(&upload);
     s.wait_for(
@@ -151,6 +166,20 @@ fn upload_in_a_real_window() {
     assert_eq!(s.find_all("[data-status=invalid]").len(), 2);
     std::thread::sleep(Duration::from_millis(300));
     s.screenshot("3-done");
+    match monitor {
+        Some(mut m) => {
+            std::thread::sleep(Duration::from_millis(500));
+            let _ = m.kill();
+            let mut seen = String::new();
+            m.stdout.take().unwrap().read_to_string(&mut seen).unwrap();
+            let _ = m.wait();
+            assert!(
+                seen.contains("\"Ferry: upload finished\"") && seen.contains("\"5 accepted\""),
+                "no notification of the finished batch on the session bus: {seen}"
+            );
+        }
+        None => eprintln!("no session bus: the notification was not checked"),
+    }
 
     // The simulator's storage holds exactly the bytes of each file.
     for (name, sha, size) in &expect {
