@@ -6,7 +6,7 @@ use std::sync::Arc;
 use ferry_engine::loculus::Loculus;
 use ferry_engine::loculus::keycloak::{Keycloak, RefreshHook};
 use ferry_engine::{Secret, StaticToken, TokenSource};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 /// The built-in demo portal's name.
 pub const DEMO_NAME: &str = "Demo portal (this computer)";
@@ -48,24 +48,18 @@ pub fn destination(info: &Info) -> serde_json::Value {
     })
 }
 
-/// What is kept in the keychain for a portal.
-#[derive(Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-enum Stored {
-    Refresh { user: String, token: String },
-    Token { token: String },
-}
+use ferry_keychain::Stored;
 
 fn account(p: &Portal) -> String {
     if p.demo {
         "loculus:demo".into()
     } else {
-        format!("loculus:{}", p.backend)
+        ferry_keychain::loculus_account(&p.backend)
     }
 }
 
 fn store(p: &Portal, s: &Stored) -> Option<String> {
-    let json = serde_json::to_string(s).expect("serialize");
+    let json = s.to_json();
     match ferry_keychain::Entry::new(&account(p)).and_then(|e| e.set(&json)) {
         Ok(()) => None,
         Err(e) => Some(format!("not remembered: {e}")),
@@ -192,7 +186,7 @@ pub async fn token(http: reqwest::Client, p: &Portal, token: &str) -> Result<Sig
 /// Continue from what the keychain holds for this portal, if anything.
 pub async fn remembered(http: reqwest::Client, p: &Portal) -> Option<Signed> {
     let raw = ferry_keychain::Entry::new(&account(p)).ok()?.get().ok()??;
-    match serde_json::from_str::<Stored>(&raw).ok()? {
+    match Stored::from_json(&raw)? {
         Stored::Refresh { user, token } => {
             let note = Arc::new(std::sync::Mutex::new(None));
             let kc = Keycloak::from_refresh_token(

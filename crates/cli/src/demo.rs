@@ -50,6 +50,7 @@ pub async fn run(size_mib: u64) -> Result<(), Fail> {
         group: 1,
         token: Some(sim.demo_token()),
         token_stdin: false,
+        keycloak: None,
         parts_in_flight: 8,
         journal: Some(dir.path().join("journal.sqlite")),
     };

@@ -62,7 +62,7 @@ pub fn abort(journal: Option<PathBuf>, job: &str) -> Result<(), Fail> {
 pub async fn resume(
     journal: Option<PathBuf>,
     job: Option<String>,
-    tokens: Arc<dyn TokenSource>,
+    tokens: Option<Arc<dyn TokenSource>>,
     out: Output,
 ) -> Result<(), Fail> {
     let path = journal.clone().unwrap_or_else(Journal::default_path);
@@ -89,6 +89,8 @@ pub async fn resume(
     let group = rec.params["group"].as_i64().unwrap_or_default();
     let parts = rec.params["parts_in_flight"].as_u64().unwrap_or(8) as usize;
     drop(j);
+    let keycloak = std::env::var("FERRY_KEYCLOAK").ok();
+    let tokens = crate::token_source(tokens, &backend, keycloak.as_deref())?;
     let s = crate::open_session(&backend, group, parts, Some(path), tokens, &out)?;
 
     let mut files = Vec::new();

@@ -4,6 +4,7 @@ mod demo;
 mod exit;
 mod folder;
 mod jobs;
+mod login;
 mod progress;
 
 use std::io::{BufRead, IsTerminal};
@@ -96,6 +97,24 @@ enum Cmd {
         #[arg(long, env = "FERRY_JOURNAL", value_name = "PATH")]
         journal: Option<PathBuf>,
     },
+    /// Sign in to a Loculus instance with a user name and the password on
+    /// standard input; the session is kept in the OS keychain and used by
+    /// later commands that get no token.
+    Login {
+        /// The Loculus backend's URL.
+        #[arg(long, env = "FERRY_BACKEND")]
+        backend: String,
+        /// The instance's Keycloak URL (default: the backend's).
+        #[arg(long, env = "FERRY_KEYCLOAK")]
+        keycloak: Option<String>,
+        #[arg(long)]
+        user: String,
+    },
+    /// Forget the session `ferry login` kept for an instance.
+    Logout {
+        #[arg(long, env = "FERRY_BACKEND")]
+        backend: String,
+    },
     /// Start the demo portal on this machine and upload sample files to it.
     Demo {
         /// Size of each sample read file in MiB.
@@ -119,6 +138,10 @@ struct Conn {
     /// Read the token from the first line of standard input.
     #[arg(long)]
     token_stdin: bool,
+    /// The instance's Keycloak URL, for the session `ferry login` kept
+    /// (default: the backend's).
+    #[arg(long, env = "FERRY_KEYCLOAK")]
+    keycloak: Option<String>,
     /// Where jobs are recorded for resume (default: the user's data folder).
     #[arg(long, env = "FERRY_JOURNAL", value_name = "PATH")]
     journal: Option<PathBuf>,
@@ -210,13 +233,27 @@ async fn run(cli: Cli) -> Result<(), Fail> {
             token_stdin,
             out,
         } => {
-            let tokens = token_source(token, token_stdin)?;
+            let tokens = explicit_token(token, token_stdin)?;
             jobs::resume(journal, job, tokens, out).await
         }
+        Cmd::Login {
+            backend,
+            keycloak,
+            user,
+        } => {
+            let keycloak = keycloak.unwrap_or_else(|| backend.clone());
+            login::login(&backend, &keycloak, &user).await
+        }
+        Cmd::Logout { backend } => login::logout(&backend),
     }
 }
 
-fn token_source(token: Option<String>, from_stdin: bool) -> Result<Arc<dyn TokenSource>, Fail> {
+/// The token given on the command line, in the environment or on standard
+/// input, if any.
+fn explicit_token(
+    token: Option<String>,
+    from_stdin: bool,
+) -> Result<Option<Arc<dyn TokenSource>>, Fail> {
     let token = if from_stdin {
         let mut line = String::new();
         std::io::stdin().lock().read_line(&mut line).map_err(|e| {
@@ -229,13 +266,25 @@ fn token_source(token: Option<String>, from_stdin: bool) -> Result<Arc<dyn Token
     } else {
         token
     };
-    match token.filter(|t| !t.trim().is_empty()) {
-        Some(t) => Ok(Arc::new(StaticToken::new(t))),
-        None => Err(Fail(
-            exit::AUTH,
-            "no token: set FERRY_TOKEN, or pipe it in with --token-stdin".into(),
-        )),
-    }
+    Ok(token
+        .filter(|t| !t.trim().is_empty())
+        .map(|t| Arc::new(StaticToken::new(t)) as Arc<dyn TokenSource>))
+}
+
+/// A given token, else the session `ferry login` kept for `backend`.
+pub(crate) fn token_source(
+    given: Option<Arc<dyn TokenSource>>,
+    backend: &str,
+    keycloak: Option<&str>,
+) -> Result<Arc<dyn TokenSource>, Fail> {
+    given
+        .or_else(|| login::remembered(backend, keycloak.unwrap_or(backend)))
+        .ok_or_else(|| {
+            Fail(
+                exit::AUTH,
+                format!("no token: set FERRY_TOKEN, pipe it in with --token-stdin, or sign in once with `ferry login --backend {backend} --user NAME`"),
+            )
+        })
 }
 
 pub(crate) struct Session {
@@ -248,7 +297,8 @@ pub(crate) struct Session {
 }
 
 fn session(conn: &Conn, out: &Output) -> Result<Session, Fail> {
-    let tokens = token_source(conn.token.clone(), conn.token_stdin)?;
+    let given = explicit_token(conn.token.clone(), conn.token_stdin)?;
+    let tokens = token_source(given, &conn.backend, conn.keycloak.as_deref())?;
     open_session(
         &conn.backend,
         conn.group,

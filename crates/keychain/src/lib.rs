@@ -60,3 +60,51 @@ impl Entry {
         }
     }
 }
+
+/// A portal sign-in as the app and the CLI keep it, one entry per portal
+/// instance, so `ferry login` and the window share it.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Stored {
+    /// A Keycloak session: the refresh token, rotated as it is used.
+    Refresh { user: String, token: String },
+    /// A long-lived token pasted or given by the user.
+    Token { token: String },
+}
+
+impl Stored {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("a sign-in serializes")
+    }
+
+    pub fn from_json(s: &str) -> Option<Stored> {
+        serde_json::from_str(s).ok()
+    }
+}
+
+/// The keychain account of a Loculus instance, named by its backend URL.
+pub fn loculus_account(backend: &str) -> String {
+    format!("loculus:{}", backend.trim_end_matches('/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_sign_ins_round_trip_and_accounts_ignore_a_trailing_slash() {
+        let s = Stored::Refresh {
+            user: "u".into(),
+            token: "t".into(),
+        };
+        assert!(matches!(
+            Stored::from_json(&s.to_json()),
+            Some(Stored::Refresh { user, token }) if user == "u" && token == "t"
+        ));
+        assert!(Stored::from_json("not json").is_none());
+        assert_eq!(
+            loculus_account("https://b.example/"),
+            loculus_account("https://b.example")
+        );
+    }
+}

@@ -1,0 +1,191 @@
+//! `ferry login` keeps a Keycloak session in the OS keychain (a real
+//! Secret Service); later commands need no token. An access token that
+//! expires mid-job is refreshed and the job finishes; a session revoked
+//! mid-job stops it with the way out (`ferry login`, `ferry resume`), and
+//! the resumed job sends only what the storage had not acknowledged.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use ferry_e2e::{SimProc, bin, make_file, test_journal};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+fn ferry(args: &[&str], stdin: &str) -> Output {
+    let mut c = Command::new(bin("ferry"))
+        .args(args)
+        .env_remove("FERRY_TOKEN")
+        .env_remove("FERRY_BACKEND")
+        .env("FERRY_JOURNAL", test_journal())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ferry runs");
+    c.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    c.wait_with_output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn sha(p: &std::path::Path) -> String {
+    hex::encode(Sha256::digest(std::fs::read(p).unwrap()))
+}
+
+fn stored(sim: &SimProc, file_id: &str) -> String {
+    let v: Value = reqwest::blocking::get(format!("{}/_sim/object/{file_id}", sim.backend()))
+        .and_then(|r| r.json())
+        .unwrap();
+    v["sha256"].as_str().unwrap_or_default().to_string()
+}
+
+/// Starts `ferry upload` (no token given) and, once the storage has
+/// answered `after` part requests, calls `during`; returns the output.
+fn upload_while(sim: &SimProc, files: &[&str], after: usize, during: impl FnOnce()) -> Output {
+    let b = sim.backend();
+    let mut args = vec!["upload", "--backend", &b, "--group", "1", "--quiet"];
+    args.extend_from_slice(files);
+    let child = Command::new(bin("ferry"))
+        .args(&args)
+        .env_remove("FERRY_TOKEN")
+        .env("FERRY_JOURNAL", test_journal())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ferry runs");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let base = sim.state()["storage_log"].as_array().unwrap().len();
+    while sim.state()["storage_log"].as_array().unwrap().len() < base + after {
+        assert!(
+            Instant::now() < deadline,
+            "the upload never reached the storage"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    during();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+#[ignore = "needs a Secret Service: run inside dbus-run-session with gnome-keyring-daemon (tests/run-all.sh)"]
+fn login_then_tokens_expire_and_are_revoked_mid_job() {
+    let sim = SimProc::start(&[]);
+    let b = sim.backend();
+    let dir = tempfile::tempdir().unwrap();
+
+    let bad = ferry(&["login", "--backend", &b, "--user", "demo"], "wrong\n");
+    assert_eq!(bad.status.code(), Some(3), "{}", text(&bad.stderr));
+    assert!(text(&bad.stderr).contains("Invalid user credentials"));
+    let ok = ferry(&["login", "--backend", &b, "--user", "demo"], "demo\n");
+    assert!(ok.status.success(), "{}", text(&ok.stderr));
+    assert!(text(&ok.stderr).contains("kept in the OS keychain"));
+
+    // The access token expires while parts are on their way: the
+    // completion is answered 401, the session refreshes, the job ends.
+    let big = make_file(dir.path(), "long_R1.fastq", 24 * 1024 * 1024 + 3, 5);
+    sim.fault(json!({"target": "storage", "fault": {"kind": "stall", "millis": 800}, "count": 3}));
+    let out = upload_while(&sim, &[big.to_str().unwrap()], 1, || {
+        sim.fault(json!({"target": "api", "fault": {"kind": "expire_token"}, "count": 1}));
+    });
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let line = text(&out.stdout);
+    let id = line.split('\t').next().unwrap().to_string();
+    assert_eq!(stored(&sim, &id), sha(&big));
+    let api: Vec<(String, u64)> = sim.state()["api_log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["path"].as_str().unwrap().to_string(),
+                r["status"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let rejected = api
+        .iter()
+        .position(|(_, s)| *s == 401)
+        .expect("a 401 mid-job");
+    assert!(
+        api[rejected..]
+            .iter()
+            .any(|(p, s)| p.ends_with("/token") && *s == 200),
+        "refreshed after the 401: {api:?}"
+    );
+
+    // The session is revoked mid-job: the job stops and says how to go on.
+    let other = make_file(dir.path(), "long_R2.fastq", 24 * 1024 * 1024 + 9, 6);
+    sim.fault(json!({"target": "storage", "fault": {"kind": "stall", "millis": 800}, "count": 3}));
+    let out = upload_while(&sim, &[other.to_str().unwrap()], 1, || {
+        let r: Value = reqwest::blocking::Client::new()
+            .post(format!("{b}/_sim/revoke"))
+            .json(&json!({"user": "demo"}))
+            .send()
+            .and_then(|r| r.json())
+            .unwrap();
+        assert!(r["revoked"].as_u64().unwrap() >= 1);
+    });
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.contains("ferry resume"), "{err}");
+    let parts_before = sim.state()["storage_log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["method"] == "PUT" && r["status"] == 200)
+        .count();
+    let stale = ferry(&["resume"], "");
+    assert_eq!(stale.status.code(), Some(3), "{}", text(&stale.stderr));
+    assert!(
+        text(&stale.stderr).contains("ferry login"),
+        "{}",
+        text(&stale.stderr)
+    );
+
+    let ok = ferry(&["login", "--backend", &b, "--user", "demo"], "demo\n");
+    assert!(ok.status.success(), "{}", text(&ok.stderr));
+    let resumed = ferry(&["resume"], "");
+    assert!(resumed.status.success(), "{}", text(&resumed.stderr));
+    let id = text(&resumed.stdout)
+        .lines()
+        .find(|l| l.ends_with("long_R2.fastq"))
+        .and_then(|l| l.split('\t').next())
+        .unwrap()
+        .to_string();
+    assert_eq!(stored(&sim, &id), sha(&other));
+    let parts_after = sim.state()["storage_log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["method"] == "PUT" && r["status"] == 200)
+        .count();
+    assert_eq!(
+        parts_after, parts_before,
+        "every part was acknowledged before the revocation; none sent again"
+    );
+
+    let gone = ferry(&["logout", "--backend", &b], "");
+    assert!(gone.status.success());
+    let f = make_file(dir.path(), "after.fastq", 10, 7);
+    let none = ferry(
+        &[
+            "upload",
+            "--backend",
+            &b,
+            "--group",
+            "1",
+            f.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert_eq!(none.status.code(), Some(3));
+    assert!(
+        text(&none.stderr).contains("ferry login"),
+        "{}",
+        text(&none.stderr)
+    );
+}
