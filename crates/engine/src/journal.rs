@@ -393,6 +393,7 @@ mod tests {
             headers: vec![],
             multipart: true,
             expires_at: Some(123),
+            form: vec![],
         }
     }
 

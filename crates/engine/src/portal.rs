@@ -49,6 +49,10 @@ pub struct Upload {
     pub multipart: bool,
     /// Unix seconds when the URLs stop being accepted, if they expire.
     pub expires_at: Option<u64>,
+    /// Form fields sent before the file in a `multipart/form-data` POST
+    /// (One Codex's S3 POST policy). A credential like the URLs: never log.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub form: Vec<(String, String)>,
 }
 
 impl std::fmt::Debug for Upload {
@@ -57,13 +61,14 @@ impl std::fmt::Debug for Upload {
             .field("remote_id", &self.remote_id)
             .field("urls", &format_args!("[{} presigned]", self.urls.len()))
             .field("multipart", &self.multipart)
+            .field("form", &format_args!("[{} fields]", self.form.len()))
             .finish()
     }
 }
 
 /// One HTTP request that carries a part. The body is
 /// `prefix ++ file bytes of the part ++ suffix`.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PartRequest {
     pub method: Method,
     pub url: String,
@@ -72,6 +77,22 @@ pub struct PartRequest {
     pub suffix: Bytes,
     /// Send `Content-MD5` (the part is read before sending to compute it).
     pub content_md5: bool,
+}
+
+/// Header values and the URL may be credentials (BaseSpace's
+/// `x-access-token`, presigned queries): only names and the host print.
+impl std::fmt::Debug for PartRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.headers.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("PartRequest")
+            .field("method", &self.method)
+            .field("host", &crate::error::host_of(&self.url))
+            .field("headers", &names)
+            .field("prefix", &self.prefix.len())
+            .field("suffix", &self.suffix.len())
+            .field("content_md5", &self.content_md5)
+            .finish()
+    }
 }
 
 /// What the storage answered to a part request.
@@ -96,6 +117,13 @@ pub trait Portal: NameRules {
     /// catch a storage that stored something else.
     fn etag_is_md5(&self) -> bool {
         false
+    }
+
+    /// Whether [`Portal::complete`] must run once all parts are stored:
+    /// multipart uploads always; a portal that confirms single uploads
+    /// (One Codex) says so too.
+    fn needs_complete(&self, upload: &Upload) -> bool {
+        upload.multipart
     }
 
     /// How many files with this plan may be started in one `begin` call.
@@ -176,7 +204,9 @@ mod tests {
             headers: vec![],
             multipart: false,
             expires_at: None,
+            form: vec![("x-amz-signature".into(), "sig".into())],
         };
         assert!(!format!("{u:?}").contains("Signature"));
+        assert!(!format!("{u:?}").contains("sig"));
     }
 }

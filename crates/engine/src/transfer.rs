@@ -958,7 +958,7 @@ async fn finish_inner(
     // Never complete a file that changed under us: its parts may mix two
     // versions.
     check_unchanged(&ctx.item)?;
-    if upload.multipart {
+    if portal.needs_complete(upload) {
         retry(
             &inner.cfg.retry,
             |attempt| portal.complete(upload, &etags, attempt > 1 || ctx.resumed),

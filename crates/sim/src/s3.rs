@@ -137,10 +137,20 @@ async fn forward(
     req: Request<Incoming>,
     entry: &mut StorageRequest,
 ) -> Result<Response<Body>, BoxError> {
-    if let Some(auth) = &entry.authorization
-        && auth.len() >= 7
-        && auth[..7].eq_ignore_ascii_case("bearer ")
-    {
+    let foreign_auth = entry
+        .authorization
+        .as_deref()
+        .is_some_and(|a| !a.starts_with("AWS4-HMAC-SHA256 "));
+    if req.headers().contains_key("x-access-token") {
+        // A BaseSpace token has no business on a storage host.
+        return Ok(s3_error(
+            StatusCode::BAD_REQUEST,
+            "InvalidArgument",
+            "Unsupported credential header x-access-token",
+            &entry.path,
+        ));
+    }
+    if foreign_auth {
         // Real S3 refuses a second auth mechanism (or a foreign one) with 400 InvalidArgument.
         let msg = if entry.query.contains("X-Amz-Signature") {
             "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified"
@@ -334,6 +344,87 @@ impl S3Client {
             .upload_part(Some(&self.creds), key, part, upload_id)
             .sign(self.expiry)
             .to_string()
+    }
+
+    /// `{storage}/{bucket}`: where browser-style POST uploads go.
+    pub fn post_url(&self) -> String {
+        self.public.base_url().as_str().trim_end_matches('/').to_owned()
+    }
+
+    /// A SigV4 S3 POST policy for keys under `prefix` of `min..=max` bytes, valid for the
+    /// presign lifetime: the form fields a client sends before its file (`key` uses
+    /// `${filename}`). s3s checks the signature, expiry and every condition.
+    pub fn post_policy(&self, prefix: &str, min: u64, max: u64) -> Vec<(String, String)> {
+        use base64::Engine as _;
+        use hmac::Mac;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        let (amz_date, day) = crate::dates::amz_date(now);
+        let expiration = crate::dates::iso8601(now + self.expiry.as_secs() as i64);
+        let region = self.public.region();
+        let credential = format!("{}/{day}/{region}/s3/aws4_request", self.creds.key());
+        let bucket = self.public.name();
+        let policy = serde_json::json!({
+            "expiration": expiration,
+            "conditions": [
+                {"bucket": bucket},
+                ["starts-with", "$key", prefix],
+                {"acl": "private"},
+                {"success_action_status": "201"},
+                ["content-length-range", min, max],
+                {"x-amz-algorithm": "AWS4-HMAC-SHA256"},
+                {"x-amz-credential": credential},
+                {"x-amz-date": amz_date},
+            ]
+        });
+        let policy_b64 = base64::engine::general_purpose::STANDARD.encode(policy.to_string());
+        type Hmac = hmac::Hmac<sha2::Sha256>;
+        let mac = |key: &[u8], data: &str| {
+            let mut m = Hmac::new_from_slice(key).expect("HMAC takes any key length");
+            m.update(data.as_bytes());
+            m.finalize().into_bytes().to_vec()
+        };
+        let k = mac(format!("AWS4{}", self.creds.secret()).as_bytes(), &day);
+        let k = mac(&k, region);
+        let k = mac(&k, "s3");
+        let k = mac(&k, "aws4_request");
+        let signature = hex::encode(mac(&k, &policy_b64));
+        [
+            ("key", format!("{prefix}${{filename}}")),
+            ("acl", "private".into()),
+            ("success_action_status", "201".into()),
+            ("x-amz-server-side-encryption", "AES256".into()),
+            ("x-amz-algorithm", "AWS4-HMAC-SHA256".into()),
+            ("x-amz-credential", credential),
+            ("x-amz-date", amz_date),
+            ("policy", policy_b64),
+            ("x-amz-signature", signature),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+    }
+
+    /// UploadPart through the internal listener; returns the ETag.
+    pub async fn upload_part(
+        &self,
+        key: &str,
+        upload_id: &str,
+        part: u16,
+        body: Bytes,
+    ) -> Result<String, StorageError> {
+        let url = self
+            .internal
+            .upload_part(Some(&self.creds), key, part, upload_id)
+            .sign(Duration::from_secs(60));
+        let resp = Self::check(self.http.put(url).body(body).send().await?).await?;
+        resp.headers()
+            .get(header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .map(|e| e.trim_matches('"').to_owned())
+            .ok_or_else(|| StorageError::Protocol("UploadPart without an ETag".into()))
     }
 
     pub async fn create_multipart(&self, key: &str) -> Result<String, StorageError> {
