@@ -22,6 +22,7 @@ mod metadata;
 mod model;
 pub mod onecodex;
 mod portal_host;
+mod post_object;
 mod problem;
 mod s3;
 mod server;

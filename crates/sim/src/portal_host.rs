@@ -13,16 +13,14 @@ use crate::model::ApiRequest;
 use crate::server::{BoxError, reset_error, truncate};
 use crate::state::AppState;
 
+type Handled = std::pin::Pin<Box<dyn Future<Output = Result<Response<Body>, BoxError>> + Send>>;
+
 /// Which fault queue a request draws from: BaseSpace parts are its storage.
 pub(crate) fn handle(
     state: AppState,
     router: Router,
     storage: fn(&str, &str) -> bool,
-) -> impl Fn(Request<Incoming>) -> std::pin::Pin<Box<dyn Future<Output = Result<Response<Body>, BoxError>> + Send>>
-+ Clone
-+ Send
-+ Sync
-+ 'static {
+) -> impl Fn(Request<Incoming>) -> Handled + Clone + Send + Sync + 'static {
     move |req| {
         let (state, router) = (state.clone(), router.clone());
         Box::pin(async move {

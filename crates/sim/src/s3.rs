@@ -164,6 +164,9 @@ async fn forward(
             &entry.path,
         ));
     }
+    if crate::post_object::is_post_object(&req, state.s3.bucket()) {
+        return Ok(crate::post_object::handle(state, req, entry).await);
+    }
     let upload_part = upload_part_key(req.method().as_str(), &entry.query);
     let (parts, body) = req.into_parts();
     let counter = Arc::new(AtomicU64::new(0));
@@ -348,15 +351,25 @@ impl S3Client {
 
     /// `{storage}/{bucket}`: where browser-style POST uploads go.
     pub fn post_url(&self) -> String {
-        self.public.base_url().as_str().trim_end_matches('/').to_owned()
+        self.public
+            .base_url()
+            .as_str()
+            .trim_end_matches('/')
+            .to_owned()
     }
 
     /// A SigV4 S3 POST policy for keys under `prefix` of `min..=max` bytes, valid for the
-    /// presign lifetime: the form fields a client sends before its file (`key` uses
-    /// `${filename}`). s3s checks the signature, expiry and every condition.
-    pub fn post_policy(&self, prefix: &str, min: u64, max: u64) -> Vec<(String, String)> {
+    /// presign lifetime: the form fields a client sends before its file, `key` first. (s3s
+    /// does not substitute `${filename}`, so the key is given whole.) s3s checks the
+    /// signature, expiry and every condition.
+    pub fn post_policy(
+        &self,
+        prefix: &str,
+        key: &str,
+        min: u64,
+        max: u64,
+    ) -> Vec<(String, String)> {
         use base64::Engine as _;
-        use hmac::Mac;
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
@@ -380,19 +393,9 @@ impl S3Client {
             ]
         });
         let policy_b64 = base64::engine::general_purpose::STANDARD.encode(policy.to_string());
-        type Hmac = hmac::Hmac<sha2::Sha256>;
-        let mac = |key: &[u8], data: &str| {
-            let mut m = Hmac::new_from_slice(key).expect("HMAC takes any key length");
-            m.update(data.as_bytes());
-            m.finalize().into_bytes().to_vec()
-        };
-        let k = mac(format!("AWS4{}", self.creds.secret()).as_bytes(), &day);
-        let k = mac(&k, region);
-        let k = mac(&k, "s3");
-        let k = mac(&k, "aws4_request");
-        let signature = hex::encode(mac(&k, &policy_b64));
+        let signature = self.sign_policy(&day, &policy_b64);
         [
-            ("key", format!("{prefix}${{filename}}")),
+            ("key", key.to_owned()),
             ("acl", "private".into()),
             ("success_action_status", "201".into()),
             ("x-amz-server-side-encryption", "AES256".into()),
@@ -405,6 +408,43 @@ impl S3Client {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
         .collect()
+    }
+
+    /// SigV4 signature of a base64 POST policy for `day` (`YYYYMMDD`).
+    pub fn sign_policy(&self, day: &str, policy_b64: &str) -> String {
+        use hmac::Mac;
+        type Hmac = hmac::Hmac<sha2::Sha256>;
+        let mac = |key: &[u8], data: &str| {
+            let mut m = Hmac::new_from_slice(key).expect("HMAC takes any key length");
+            m.update(data.as_bytes());
+            m.finalize().into_bytes().to_vec()
+        };
+        let k = mac(format!("AWS4{}", self.creds.secret()).as_bytes(), day);
+        let k = mac(&k, self.public.region());
+        let k = mac(&k, "s3");
+        let k = mac(&k, "aws4_request");
+        hex::encode(mac(&k, policy_b64))
+    }
+
+    /// The access key and bucket clients must name.
+    pub fn access_key(&self) -> &str {
+        self.creds.key()
+    }
+    pub fn bucket(&self) -> &str {
+        self.public.name()
+    }
+
+    /// PutObject through the internal listener.
+    pub async fn put(&self, key: &str, chunks: Vec<Bytes>) -> Result<(), StorageError> {
+        let url = self
+            .internal
+            .put_object(Some(&self.creds), key)
+            .sign(Duration::from_secs(600));
+        let body = reqwest::Body::wrap_stream(futures::stream::iter(
+            chunks.into_iter().map(Ok::<_, std::io::Error>),
+        ));
+        Self::check(self.http.put(url).body(body).send().await?).await?;
+        Ok(())
     }
 
     /// UploadPart through the internal listener; returns the ETag.

@@ -183,7 +183,10 @@ impl NameRules for BaseSpace {
         if name.is_empty() {
             return Err("file names may not be empty".into());
         }
-        if name.chars().any(|c| c.is_control() || matches!(c, '/' | '\\')) {
+        if name
+            .chars()
+            .any(|c| c.is_control() || matches!(c, '/' | '\\'))
+        {
             return Err("file names may not contain slashes or control characters".into());
         }
         Ok(())
@@ -224,20 +227,17 @@ impl Portal for BaseSpace {
     async fn begin(&self, files: &[FileSpec]) -> Result<Vec<Upload>, Error> {
         let mut out = Vec::with_capacity(files.len());
         for f in files {
-            let mut url = url::Url::parse(&self.url(&format!(
-                "appresults/{}/files",
-                self.appresult
-            )))
-            .map_err(|e| Error::Protocol {
-                host: self.host.clone(),
-                detail: e.to_string(),
-            })?;
+            let mut url =
+                url::Url::parse(&self.url(&format!("appresults/{}/files", self.appresult)))
+                    .map_err(|e| Error::Protocol {
+                        host: self.host.clone(),
+                        detail: e.to_string(),
+                    })?;
             url.query_pairs_mut()
                 .append_pair("name", &f.name)
                 .append_pair("multipart", "true");
-            let (_, file): (u16, Envelope<FileObject>) = self
-                .post(url.as_str(), Some(content_type(&f.name)))
-                .await?;
+            let (_, file): (u16, Envelope<FileObject>) =
+                self.post(url.as_str(), Some(content_type(&f.name))).await?;
             out.push(Upload {
                 remote_id: file.response.id,
                 urls: vec![],
@@ -304,10 +304,7 @@ impl Portal for BaseSpace {
         _etags: &[String],
         maybe_done: bool,
     ) -> Result<(), Error> {
-        let url = self.url(&format!(
-            "files/{}?uploadstatus=complete",
-            upload.remote_id
-        ));
+        let url = self.url(&format!("files/{}?uploadstatus=complete", upload.remote_id));
         match self.post::<serde_json::Value>(&url, None).await {
             Ok(_) => Ok(()),
             // A retried completion whose first attempt got through.

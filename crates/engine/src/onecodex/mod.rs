@@ -104,7 +104,13 @@ impl OneCodex {
         });
         let a: InitAnswer = self.api.post("samples/init_upload", &body).await?;
         let host = self.api.host();
-        let main = upload(&a.sample_id, a.upload_url, &a.additional_fields, &first, host)?;
+        let main = upload(
+            &a.sample_id,
+            a.upload_url,
+            &a.additional_fields,
+            &first,
+            host,
+        )?;
         self.samples.lock().expect("samples").insert(
             a.sample_id.clone(),
             Sample {
@@ -416,10 +422,16 @@ mod tests {
 
     #[test]
     fn pairs_by_read_suffix() {
-        let n: Vec<String> = ["s_R2.fq.gz", "s_R1.fq.gz", "t_1.fastq", "t_2.fastq", "u_R1.fq"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let n: Vec<String> = [
+            "s_R2.fq.gz",
+            "s_R1.fq.gz",
+            "t_1.fastq",
+            "t_2.fastq",
+            "u_R1.fq",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         let mut p = pair_by_name(&n);
         p.sort();
         assert_eq!(p, vec![(1, 0), (2, 3)]);

@@ -52,7 +52,9 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v1pre3/files/{id}/parts/{n}", put(part))
         .route("/v1pre3/files/{id}", post(status))
         // A part is 25 MB at most; the handler says so itself above that.
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_PART as usize + 1024))
+        .layer(axum::extract::DefaultBodyLimit::max(
+            MAX_PART as usize + 1024,
+        ))
         .with_state(state)
 }
 
@@ -61,24 +63,31 @@ pub(crate) fn is_storage(method: &str, path: &str) -> bool {
     method == "PUT" && path.contains("/parts/")
 }
 
-fn authorized(state: &AppState, headers: &HeaderMap) -> Result<(), Response<Body>> {
+/// A refusal: status and message (small, unlike a whole response).
+type Refused = (StatusCode, String);
+
+fn refuse((status, msg): Refused) -> Response<Body> {
+    error(status, &msg)
+}
+
+fn authorized(state: &AppState, headers: &HeaderMap) -> Result<(), Refused> {
     match headers.get("x-access-token").and_then(|v| v.to_str().ok()) {
         Some(t) if t == state.basespace_token => Ok(()),
-        _ => Err(error(
+        _ => Err((
             StatusCode::UNAUTHORIZED,
-            "The access token is missing or invalid",
+            "The access token is missing or invalid".into(),
         )),
     }
 }
 
-fn writable(appresult: &str) -> Result<(), Response<Body>> {
+fn writable(appresult: &str) -> Result<(), Refused> {
     match appresult {
         APPRESULT => Ok(()),
-        READ_ONLY_APPRESULT => Err(error(
+        READ_ONLY_APPRESULT => Err((
             StatusCode::FORBIDDEN,
-            "Forbidden: this token may not write to AppResult 1002",
+            "Forbidden: this token may not write to AppResult 1002".into(),
         )),
-        _ => Err(error(StatusCode::NOT_FOUND, "No such AppResult")),
+        _ => Err((StatusCode::NOT_FOUND, "No such AppResult".into())),
     }
 }
 
@@ -107,7 +116,7 @@ async fn create(
     headers: HeaderMap,
 ) -> Response<Body> {
     if let Err(r) = authorized(&state, &headers).and_then(|()| writable(&appresult)) {
-        return r;
+        return refuse(r);
     }
     let name = q.get("name").map(String::as_str).unwrap_or("");
     if name.is_empty() || name.contains('/') || name.chars().any(char::is_control) {
@@ -150,15 +159,15 @@ async fn create(
 }
 
 /// The file, if the token may write to it and it is still pending.
-fn pending(state: &AppState, id: &str) -> Result<BsFile, Response<Body>> {
+fn pending(state: &AppState, id: &str) -> Result<BsFile, Refused> {
     let Some(f) = state.lock().bs_files.get(id).cloned() else {
-        return Err(error(StatusCode::NOT_FOUND, "No such file"));
+        return Err((StatusCode::NOT_FOUND, "No such file".into()));
     };
     writable(&f.appresult)?;
     if f.status != "pending" {
-        return Err(error(
+        return Err((
             StatusCode::BAD_REQUEST,
-            &format!("The upload is already {}", f.status),
+            format!("The upload is already {}", f.status),
         ));
     }
     Ok(f)
@@ -171,19 +180,16 @@ async fn part(
     body: Body,
 ) -> Response<Body> {
     if let Err(r) = authorized(&state, &headers) {
-        return r;
+        return refuse(r);
     }
     let f = match pending(&state, &id) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(r) => return refuse(r),
     };
     let n = match n.parse::<u32>() {
         Ok(n) if (1..=MAX_PARTS).contains(&n) => n,
         _ => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "Part numbers run from 1 to 10000",
-            );
+            return error(StatusCode::BAD_REQUEST, "Part numbers run from 1 to 10000");
         }
     };
     let Ok(bytes) = axum::body::to_bytes(body, MAX_PART as usize).await else {
@@ -205,7 +211,11 @@ async fn part(
         }
     }
     let size = bytes.len() as u64;
-    let etag = match state.s3.upload_part(&f.key, &f.upload_id, n as u16, bytes).await {
+    let etag = match state
+        .s3
+        .upload_part(&f.key, &f.upload_id, n as u16, bytes)
+        .await
+    {
         Ok(e) => e,
         Err(_) => return error(StatusCode::SERVICE_UNAVAILABLE, "Storage unavailable"),
     };
@@ -225,11 +235,11 @@ async fn status(
     headers: HeaderMap,
 ) -> Response<Body> {
     if let Err(r) = authorized(&state, &headers) {
-        return r;
+        return refuse(r);
     }
     let f = match pending(&state, &id) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(r) => return refuse(r),
     };
     match q.get("uploadstatus").map(String::as_str) {
         Some("aborted") => {
@@ -273,7 +283,10 @@ async fn complete(state: &AppState, f: BsFile) -> Response<Body> {
         .await
         .is_err()
     {
-        return error(StatusCode::SERVICE_UNAVAILABLE, "Storage could not join the parts");
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Storage could not join the parts",
+        );
     }
     let size: u64 = f.parts.values().map(|(_, s)| s).sum();
     let done = {

@@ -146,10 +146,10 @@ async fn init_upload(
     }
     let sample_id = uuid::Uuid::new_v4().simple().to_string()[..16].to_string();
     let prefix = format!("onecodex/{sample_id}/");
-    let fields = |p: &str| -> Value {
+    let fields = |key: &str| -> Value {
         state
             .s3
-            .post_policy(p, 1, MAX_SIZE)
+            .post_policy(&prefix, key, 1, MAX_SIZE)
             .into_iter()
             .map(|(k, v)| (k, Value::String(v)))
             .collect::<serde_json::Map<_, _>>()
@@ -159,14 +159,14 @@ async fn init_upload(
     let mut answer = json!({
         "sample_id": sample_id,
         "upload_url": state.s3.post_url(),
-        "additional_fields": fields(&prefix),
+        "additional_fields": fields(&keys[0]),
     });
     if let Some(m) = &mate {
         keys.push(format!("{prefix}{m}"));
         answer["paired_end_upload_url"] = json!(state.s3.post_url());
         // The published schema types the fields as a string: send that form
         // here so clients are tested on both.
-        answer["paired_end_additional_fields"] = json!(fields(&prefix).to_string());
+        answer["paired_end_additional_fields"] = json!(fields(&keys[1]).to_string());
     }
     state.lock().oc_samples.insert(
         sample_id.clone(),
