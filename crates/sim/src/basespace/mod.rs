@@ -42,8 +42,11 @@ pub struct BsFile {
     pub key: String,
     /// Part number -> (ETag, size) of its latest upload.
     pub parts: BTreeMap<u32, (String, u64)>,
-    #[serde(skip)]
-    pub upload_id: String,
+}
+
+/// Where part `n` of the file stored at `key` waits until completion.
+fn part_key(key: &str, n: u32) -> String {
+    format!("{key}.part{n:05}")
 }
 
 pub(crate) fn router(state: AppState) -> Router {
@@ -134,10 +137,6 @@ async fn create(
         format!("{}", 9_000_000 + inner.bs_counter)
     };
     let key = format!("basespace/{appresult}/{id}/{name}");
-    let upload_id = match state.s3.create_multipart(&key).await {
-        Ok(u) => u,
-        Err(_) => return error(StatusCode::SERVICE_UNAVAILABLE, "Storage unavailable"),
-    };
     let f = BsFile {
         id: id.clone(),
         name: name.into(),
@@ -151,7 +150,6 @@ async fn create(
         size: 0,
         key,
         parts: BTreeMap::new(),
-        upload_id,
     };
     let body = envelope(file_json(&f));
     state.lock().bs_files.insert(id, f);
@@ -211,14 +209,15 @@ async fn part(
         }
     }
     let size = bytes.len() as u64;
-    let etag = match state
+    let etag = hex::encode(md5);
+    if state
         .s3
-        .upload_part(&f.key, &f.upload_id, n as u16, bytes)
+        .put(&part_key(&f.key, n), vec![bytes])
         .await
+        .is_err()
     {
-        Ok(e) => e,
-        Err(_) => return error(StatusCode::SERVICE_UNAVAILABLE, "Storage unavailable"),
-    };
+        return error(StatusCode::SERVICE_UNAVAILABLE, "Storage unavailable");
+    }
     if let Some(f) = state.lock().bs_files.get_mut(&id) {
         f.parts.insert(n, (etag.clone(), size));
     }
@@ -276,13 +275,8 @@ async fn complete(state: &AppState, f: BsFile) -> Response<Body> {
             );
         }
     }
-    let etags: Vec<String> = f.parts.values().map(|(e, _)| e.clone()).collect();
-    if state
-        .s3
-        .complete_multipart(&f.key, &f.upload_id, &etags)
-        .await
-        .is_err()
-    {
+    let keys: Vec<String> = f.parts.keys().map(|n| part_key(&f.key, *n)).collect();
+    if state.s3.concat(&keys, &f.key).await.is_err() {
         return error(
             StatusCode::SERVICE_UNAVAILABLE,
             "Storage could not join the parts",
