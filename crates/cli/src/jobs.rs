@@ -90,7 +90,11 @@ pub async fn resume(
     let mut already = Vec::new();
     let mut refused = Vec::new();
     let (mut continued, mut acked) = (0, 0);
-    for (i, step) in plan_resume(&rec).into_iter().enumerate() {
+    let mut steps = plan_resume(&rec);
+    if rec.params["portal"] == "onecodex" {
+        crate::portals::resend_whole_pairs(&rec, &mut steps);
+    }
+    for (i, step) in steps.into_iter().enumerate() {
         match step {
             Step::Done(u) => already.push((i, u)),
             Step::Send {

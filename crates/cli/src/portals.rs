@@ -320,3 +320,122 @@ pub async fn upload(
     crate::print_uploaded(&done, out.json);
     Ok(())
 }
+
+/// A One Codex pair is one sample, confirmed once both files are stored
+/// under it: when only one file of a pair got through before the
+/// interruption, both go again under a new sample (the old one cannot be
+/// completed from a new process).
+pub fn resend_whole_pairs(
+    rec: &ferry_engine::journal::JobRecord,
+    steps: &mut [ferry_engine::resume::Step],
+) {
+    use ferry_engine::resume::Step;
+    let pairs: Vec<(String, String)> = rec.params["pairs"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| Some((x[0].as_str()?.to_string(), x[2].as_str()?.to_string())))
+                .collect()
+        })
+        .unwrap_or_default();
+    let index = |name: &str| rec.files.iter().position(|f| f.name == name);
+    for (r1, r2) in pairs {
+        let (Some(a), Some(b)) = (index(&r1), index(&r2)) else {
+            continue;
+        };
+        let done = |i: usize| matches!(steps[i], Step::Done(_));
+        let lone = match (done(a), done(b)) {
+            (true, false) => a,
+            (false, true) => b,
+            _ => continue,
+        };
+        let f = &rec.files[lone];
+        let mtime = std::fs::metadata(&f.path).and_then(|m| m.modified()).ok();
+        eprintln!(
+            "  {}: its mate did not arrive, and One Codex confirms a pair only as one sample; sending both again from the start",
+            f.path.display()
+        );
+        steps[lone] = Step::Send {
+            file: JobFile::from(Item {
+                path: f.path.clone(),
+                name: f.name.clone(),
+                size: f.size,
+                mtime,
+            }),
+            restart: None,
+            parts_done: 0,
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ferry_engine::journal::{FileEntry, JobRecord, JobSummary};
+    use ferry_engine::resume::Step;
+
+    #[test]
+    fn a_half_sent_pair_goes_again_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let entry = |name: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, b"ACGT").unwrap();
+            FileEntry {
+                idx: 0,
+                path,
+                name: name.into(),
+                size: 4,
+                mtime_ns: None,
+                state: "done".into(),
+                upload: None,
+                sha256: None,
+                error: None,
+                parts: Default::default(),
+            }
+        };
+        let rec = JobRecord {
+            summary: JobSummary {
+                id: "j".into(),
+                created_at: 0,
+                kind: "upload".into(),
+                state: "running".into(),
+                files: 3,
+                files_done: 2,
+                bytes: 12,
+                bytes_done: 8,
+            },
+            params: serde_json::json!({"portal": "onecodex", "pairs": [["s_R1.fq", 4, "s_R2.fq"]]}),
+            files: vec![entry("s_R1.fq"), entry("s_R2.fq"), entry("solo.fq")],
+        };
+        let done = |f: &FileEntry| {
+            Step::Done(Uploaded {
+                path: f.path.clone(),
+                name: f.name.clone(),
+                size: 4,
+                remote_id: "x".into(),
+                sha256: "y".into(),
+            })
+        };
+        let mut steps = vec![
+            done(&rec.files[0]),
+            Step::Send {
+                file: JobFile::from(Item {
+                    path: rec.files[1].path.clone(),
+                    name: "s_R2.fq".into(),
+                    size: 4,
+                    mtime: None,
+                }),
+                restart: None,
+                parts_done: 0,
+            },
+            done(&rec.files[2]),
+        ];
+        resend_whole_pairs(&rec, &mut steps);
+        assert!(matches!(&steps[0], Step::Send { file, .. } if file.item.name == "s_R1.fq"));
+        assert!(matches!(steps[1], Step::Send { .. }));
+        assert!(
+            matches!(steps[2], Step::Done(_)),
+            "a lone sample stays done"
+        );
+    }
+}

@@ -156,3 +156,30 @@ async fn a_short_part_may_only_be_the_last() {
     assert!(msg(&v).contains("at least 5 MB"), "{v}");
     assert_eq!(sim.basespace_file(&id).unwrap().status, "pending");
 }
+
+#[tokio::test]
+async fn no_credential_is_taken_on_the_storage_host() {
+    let sim = sim().await;
+    let url = format!("{}/loculus-files/anything", sim.s3_url());
+    let with_token = client()
+        .put(&url)
+        .header("x-access-token", sim.basespace_token())
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(with_token.status(), 400);
+    let with_basic = client()
+        .put(&url)
+        .basic_auth(sim.onecodex_api_key(), Some(""))
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(with_basic.status(), 400);
+    assert!(
+        sim.storage_log()
+            .iter()
+            .all(|r| r.status == 400 && r.body_bytes == 0)
+    );
+}
