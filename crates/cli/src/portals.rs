@@ -375,6 +375,34 @@ mod tests {
     use ferry_engine::resume::Step;
 
     #[test]
+    fn a_retried_one_codex_post_is_reported_as_a_restart() {
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let s = seen.clone();
+        let sink = restart_notes(
+            EventSink::new(move |e| s.lock().unwrap().push(e)),
+            vec!["a_R1.fq".into()],
+        );
+        sink.emit(Event::Retry {
+            file: 0,
+            part: Some(1),
+            attempt: 1,
+            delay_ms: 10,
+            reason: "reset".into(),
+        });
+        sink.emit(Event::Retry {
+            file: 0,
+            part: None,
+            attempt: 1,
+            delay_ms: 10,
+            reason: "init failed".into(),
+        });
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 3, "{seen:?}");
+        assert!(matches!(&seen[1], Event::FileRestarted { reason, .. }
+            if reason.contains("a_R1.fq") && reason.contains("from the start")));
+    }
+
+    #[test]
     fn a_half_sent_pair_goes_again_whole() {
         let dir = tempfile::tempdir().unwrap();
         let entry = |name: &str| {

@@ -155,9 +155,7 @@ fn api_error(
         401 => Error::Auth {
             host: host_of(url),
             status,
-            detail: format!(
-                "{msg}; the access token is missing, wrong or revoked: give a current one (FERRY_BASESPACE_TOKEN)"
-            ),
+            detail: format!("{msg}; give a current access token (FERRY_BASESPACE_TOKEN)"),
         },
         403 => Error::Auth {
             host: host_of(url),

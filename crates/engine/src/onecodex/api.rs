@@ -66,7 +66,7 @@ impl Api {
             let text = String::from_utf8_lossy(&bytes);
             let detail = match (status, problem_detail(&text)) {
                 (401, d) => format!(
-                    "{d}; the API key is missing, wrong or revoked: give a current key (--api-key-stdin or FERRY_ONECODEX_API_KEY)"
+                    "{d}; give a current API key (FERRY_ONECODEX_API_KEY or --api-key-stdin)"
                 ),
                 (_, d) => d,
             };

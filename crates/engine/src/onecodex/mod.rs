@@ -159,6 +159,16 @@ impl OneCodex {
     }
 }
 
+/// The file name an upload carries (its `file` form entry).
+fn file_name(upload: &Upload) -> String {
+    upload
+        .form
+        .iter()
+        .find(|(k, _)| k == FILE_FIELD)
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default()
+}
+
 /// An [`Upload`] for one file: the POST URL and its form fields, the
 /// `file` entry last.
 fn upload(
@@ -305,7 +315,7 @@ impl Portal for OneCodex {
 
     fn accept_part(
         &self,
-        _upload: &Upload,
+        upload: &Upload,
         _part: u32,
         resp: &PartResponse,
     ) -> Result<String, Error> {
@@ -318,7 +328,21 @@ impl Portal for OneCodex {
                 status: 403,
                 detail,
             } if detail.to_ascii_lowercase().contains("expired") => {
-                Err(Error::Expired { host, detail })
+                // A lone file starts over under a new sample; half of a
+                // pair cannot (its mate belongs to this sample), so the
+                // pair goes again whole on `ferry resume`.
+                let name = file_name(upload);
+                if self.pairs.contains_key(&name) {
+                    Err(Error::Rejected {
+                        host,
+                        status: 403,
+                        detail: format!(
+                            "{detail}: the upload policy of {name} expired before it was sent; `ferry resume` sends its pair again as a new sample"
+                        ),
+                    })
+                } else {
+                    Err(Error::Expired { host, detail })
+                }
             }
             e => Err(e),
         }
@@ -330,12 +354,7 @@ impl Portal for OneCodex {
         _etags: &[String],
         maybe_done: bool,
     ) -> Result<(), Error> {
-        let name = upload
-            .form
-            .iter()
-            .find(|(k, _)| k == FILE_FIELD)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default();
+        let name = file_name(upload);
         let ready = {
             let mut samples = self.samples.lock().expect("samples");
             let s = samples.entry(upload.remote_id.clone()).or_insert(Sample {

@@ -329,6 +329,18 @@ pub async fn interrupted_job_resumes<R: Rig>() {
         .run(portal, vec![file], Some(journal.recorder(&job)))
         .await;
     let done = check_arrived(&rig, second, std::slice::from_ref(&path)).await;
+    // The journal keeps ids and links, never the portal credential.
+    drop(journal);
+    for f in ["journal.sqlite", "journal.sqlite-wal"] {
+        if let Ok(bytes) = std::fs::read(dir.path().join(f)) {
+            let secret = rig.secret();
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "{}: the credential is in {f}",
+                R::NAME
+            );
+        }
+    }
     let sent_now = rig.parts_acknowledged() - acked_before;
     if plan.multipart {
         assert!(continued && restart.is_none(), "{}: {restart:?}", R::NAME);
