@@ -8,16 +8,19 @@
 //! - **Loculus** (implemented, [`crate::loculus`]): `begin` asks the backend for
 //!   presigned S3 URLs (batched for single PUTs); parts are plain PUTs with
 //!   the headers the backend named; `complete` posts the ETags in part order.
-//! - **One Codex**: `begin` calls `init_upload` and keeps the POST-policy
-//!   fields; the file is one "part" whose [`PartRequest`] is a `POST` with
+//! - **One Codex** (implemented, [`crate::onecodex`]): `begin` calls
+//!   `init_upload` and keeps the POST-policy fields in [`Upload::form`];
+//!   the file is one "part" whose [`PartRequest`] is a `POST` with
 //!   `prefix` = the multipart/form-data fields and the file-part header,
 //!   `suffix` = the closing boundary, streamed from disk between them;
-//!   `complete` calls `confirm_upload`. `limits().multipart == false`.
-//! - **BaseSpace**: `begin` creates the file with `multipart=true`; each part
-//!   is a `PUT` to the API host with `x-access-token` (added by
-//!   `part_request`, so a refreshed token is used) and `content_md5 = true`;
-//!   `accept_part` reads the JSON ETag; `complete` sets `uploadstatus=complete`.
-//!   `limits().max_part` = 25 MB.
+//!   `complete` (asked for by [`Portal::needs_complete`]) calls
+//!   `confirm_upload` once every file of the sample is stored.
+//!   `limits().multipart == false`.
+//! - **BaseSpace** (implemented, [`crate::basespace`]): `begin` creates the
+//!   file with `multipart=true`; each part is a `PUT` to the API host with
+//!   `x-access-token` (added by `part_request`, so a refreshed token is
+//!   used) and `content_md5 = true`; `accept_part` reads the JSON ETag;
+//!   `complete` sets `uploadstatus=complete`. `limits().max_part` = 25 MB.
 
 use bytes::Bytes;
 use reqwest::Method;
