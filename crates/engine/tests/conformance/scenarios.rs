@@ -127,6 +127,16 @@ pub async fn sizes_at_every_boundary<R: Rig>() {
         .filter(|e| matches!(e, Event::PartDone { .. }))
         .count();
     assert_eq!(done as u32, planned, "{}", R::NAME);
+    // Progress is reported while bytes move, not only per part.
+    let progress = ev
+        .iter()
+        .filter(|e| matches!(e, Event::Progress { .. }))
+        .count();
+    assert!(
+        progress > planned as usize,
+        "{}: {progress} progress events",
+        R::NAME
+    );
     let multipart = rig.portal(engine.http()).limits().multipart;
     // One Codex sends every file in one request; the others split the
     // largest files.
