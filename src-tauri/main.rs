@@ -280,7 +280,7 @@ fn e2e() -> bool {
 /// one cannot go on anywhere: forget them rather than offer them.
 fn forget_old_demo_jobs(queue: &Queue) {
     for job in queue.unfinished().unwrap_or_default() {
-        if !job.here && job.destination["portal"] == session::DEMO_NAME {
+        if !job.here && job.destination["portal_name"] == session::DEMO_NAME {
             let _ = queue.discard_job(&job.summary.id);
         }
     }

@@ -41,7 +41,7 @@ pub struct Info {
 pub fn destination(info: &Info) -> serde_json::Value {
     let p = info.portal.as_ref();
     serde_json::json!({
-        "portal": p.map(|p| p.name.clone()),
+        "portal_name": p.map(|p| p.name.clone()),
         "backend": p.map(|p| p.backend.clone()),
         "group": info.group,
         "user": info.user,

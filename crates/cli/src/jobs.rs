@@ -4,9 +4,9 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use ferry_engine::Uploaded;
 use ferry_engine::journal::Journal;
 use ferry_engine::resume::{Step, plan_resume};
-use ferry_engine::{TokenSource, Uploaded};
 use indicatif::HumanBytes;
 
 use crate::{Fail, Output, SubmitArgs, exit};
@@ -62,7 +62,8 @@ pub fn abort(journal: Option<PathBuf>, job: &str) -> Result<(), Fail> {
 pub async fn resume(
     journal: Option<PathBuf>,
     job: Option<String>,
-    tokens: Option<Arc<dyn TokenSource>>,
+    token: Option<String>,
+    token_stdin: bool,
     out: Output,
 ) -> Result<(), Fail> {
     let path = journal.clone().unwrap_or_else(Journal::default_path);
@@ -82,22 +83,18 @@ pub async fn resume(
         eprintln!("job {id} is already done");
         return Ok(());
     }
-    let backend = rec.params["backend"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let group = rec.params["group"].as_i64().unwrap_or_default();
     let parts = rec.params["parts_in_flight"].as_u64().unwrap_or(8) as usize;
     drop(j);
-    let keycloak = std::env::var("FERRY_KEYCLOAK").ok();
-    let tokens = crate::token_source(tokens, &backend, keycloak.as_deref())?;
-    let s = crate::open_session(&backend, group, parts, Some(path), tokens, &out)?;
 
     let mut files = Vec::new();
     let mut already = Vec::new();
     let mut refused = Vec::new();
     let (mut continued, mut acked) = (0, 0);
-    for (i, step) in plan_resume(&rec).into_iter().enumerate() {
+    let mut steps = plan_resume(&rec);
+    if rec.params["portal"] == "onecodex" {
+        crate::portals::resend_whole_pairs(&rec, &mut steps);
+    }
+    for (i, step) in steps.into_iter().enumerate() {
         match step {
             Step::Done(u) => already.push((i, u)),
             Step::Send {
@@ -133,6 +130,21 @@ pub async fn resume(
         already.len(),
         files.len()
     );
+    if matches!(
+        rec.params["portal"].as_str(),
+        Some("onecodex" | "basespace")
+    ) {
+        return resume_portal(&rec, &id, path, parts, token_stdin, out, files, already).await;
+    }
+    let backend = rec.params["backend"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let group = rec.params["group"].as_i64().unwrap_or_default();
+    let given = crate::explicit_token(token, token_stdin)?;
+    let keycloak = std::env::var("FERRY_KEYCLOAK").ok();
+    let tokens = crate::token_source(given, &backend, keycloak.as_deref())?;
+    let s = crate::open_session(&backend, group, parts, Some(path), tokens, &out)?;
     let done: Vec<Uploaded> = crate::send(&s, &id, files, already).await?;
     match rec.summary.kind.as_str() {
         "submit" => {
@@ -151,4 +163,43 @@ pub async fn resume(
             Ok(())
         }
     }
+}
+
+/// Resume a One Codex or BaseSpace upload job (credentials from the
+/// environment or --token-stdin, as for the upload).
+#[allow(clippy::too_many_arguments)]
+async fn resume_portal(
+    rec: &ferry_engine::journal::JobRecord,
+    id: &str,
+    path: PathBuf,
+    parts: usize,
+    token_stdin: bool,
+    out: Output,
+    files: Vec<ferry_engine::JobFile>,
+    already: Vec<(usize, Uploaded)>,
+) -> Result<(), Fail> {
+    let names: Vec<String> = rec.files.iter().map(|f| f.name.clone()).collect();
+    let onecodex = rec.params["portal"] == "onecodex";
+    let (engine, renderer) = crate::engine_for(parts, &out, |sink| {
+        if onecodex {
+            crate::portals::restart_notes(sink, names)
+        } else {
+            sink
+        }
+    })?;
+    let portal = crate::portals::portal_from_params(&engine, &rec.params, token_stdin)?;
+    let journal = Arc::new(Journal::open(&path)?);
+    let done = crate::send_with(
+        &engine,
+        portal,
+        renderer.as_deref(),
+        &journal,
+        id,
+        files,
+        already,
+    )
+    .await?;
+    journal.set_job_state(id, "done")?;
+    crate::print_uploaded(&done, out.json);
+    Ok(())
 }

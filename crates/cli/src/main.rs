@@ -5,6 +5,7 @@ mod exit;
 mod folder;
 mod jobs;
 mod login;
+mod portals;
 mod progress;
 
 use std::io::{BufRead, IsTerminal};
@@ -32,10 +33,18 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Upload files to a Loculus instance and print each file's fileId.
+    /// Upload files to a portal (Loculus by default; One Codex, BaseSpace)
+    /// and print each file's id.
     Upload {
+        /// Where to: loculus (--backend, --group), onecodex (API key from
+        /// FERRY_ONECODEX_API_KEY or --api-key-stdin) or basespace
+        /// (--appresult, token from FERRY_BASESPACE_TOKEN or --token-stdin).
+        #[arg(long, value_enum, default_value = "loculus")]
+        portal: portals::PortalKind,
         #[command(flatten)]
-        conn: Conn,
+        conn: UploadConn,
+        #[command(flatten)]
+        other: portals::PortalArgs,
         #[command(flatten)]
         out: Output,
         /// Files to send.
@@ -79,7 +88,9 @@ enum Cmd {
         journal: Option<PathBuf>,
     },
     /// Continue an interrupted job: only what the portal has not
-    /// acknowledged is sent again. Without JOB, the latest one.
+    /// acknowledged is sent again. Without JOB, the latest one. One Codex
+    /// and BaseSpace jobs take their key or token from the environment
+    /// (FERRY_ONECODEX_API_KEY, FERRY_BASESPACE_TOKEN) or --token-stdin.
     Resume {
         job: Option<String>,
         #[arg(long, env = "FERRY_JOURNAL", value_name = "PATH")]
@@ -150,6 +161,55 @@ struct Conn {
     parts_in_flight: u16,
 }
 
+/// [`Conn`] for `ferry upload`, where the Loculus flags are needed only
+/// for Loculus.
+#[derive(Args)]
+struct UploadConn {
+    /// The Loculus backend's URL.
+    #[arg(long, env = "FERRY_BACKEND")]
+    backend: Option<String>,
+    /// Loculus group id to upload for (see the group's page on the website).
+    #[arg(long)]
+    group: Option<i64>,
+    /// Loculus bearer token. Prefer FERRY_TOKEN or --token-stdin: a flag is
+    /// visible to other users of this machine in the process list.
+    #[arg(long, env = "FERRY_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Read the token (Loculus, BaseSpace) from the first line of standard input.
+    #[arg(long)]
+    token_stdin: bool,
+    /// The Loculus instance's Keycloak URL, for the session `ferry login`
+    /// kept (default: the backend's).
+    #[arg(long, env = "FERRY_KEYCLOAK")]
+    keycloak: Option<String>,
+    /// Where jobs are recorded for resume (default: the user's data folder).
+    #[arg(long, env = "FERRY_JOURNAL", value_name = "PATH")]
+    journal: Option<PathBuf>,
+    /// Parts sent at the same time, across all files.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    parts_in_flight: u16,
+}
+
+impl UploadConn {
+    fn loculus(self) -> Result<Conn, Fail> {
+        let (Some(backend), Some(group)) = (self.backend, self.group) else {
+            return Err(Fail(
+                exit::INPUT,
+                "Loculus uploads need --backend URL (or FERRY_BACKEND) and --group ID".into(),
+            ));
+        };
+        Ok(Conn {
+            backend,
+            group,
+            token: self.token,
+            token_stdin: self.token_stdin,
+            keycloak: self.keycloak,
+            journal: self.journal,
+            parts_in_flight: self.parts_in_flight,
+        })
+    }
+}
+
 #[derive(Args)]
 struct Output {
     /// Print the engine's events as JSON lines on standard output.
@@ -184,7 +244,39 @@ fn main() {
 
 async fn run(cli: Cli) -> Result<(), Fail> {
     match cli.cmd {
-        Cmd::Upload { conn, out, files } => upload(conn, out, files).await,
+        Cmd::Upload {
+            portal: portals::PortalKind::Loculus,
+            conn,
+            other,
+            out,
+            files,
+        } => {
+            if other.base_url.is_some() || other.appresult.is_some() || !other.pairs.is_empty() {
+                return Err(Fail(
+                    exit::INPUT,
+                    "--base-url, --appresult and --pair are for --portal onecodex or basespace; Loculus takes --backend and --group".into(),
+                ));
+            }
+            upload(conn.loculus()?, out, files).await
+        }
+        Cmd::Upload {
+            portal,
+            conn,
+            other,
+            out,
+            files,
+        } => {
+            portals::upload(
+                portal,
+                other,
+                conn.token_stdin,
+                conn.journal,
+                conn.parts_in_flight,
+                out,
+                files,
+            )
+            .await
+        }
         Cmd::Submit {
             conn,
             out,
@@ -232,10 +324,7 @@ async fn run(cli: Cli) -> Result<(), Fail> {
             token,
             token_stdin,
             out,
-        } => {
-            let tokens = explicit_token(token, token_stdin)?;
-            jobs::resume(journal, job, tokens, out).await
-        }
+        } => jobs::resume(journal, job, token, token_stdin, out).await,
         Cmd::Login {
             backend,
             keycloak,
@@ -250,7 +339,7 @@ async fn run(cli: Cli) -> Result<(), Fail> {
 
 /// The token given on the command line, in the environment or on standard
 /// input, if any.
-fn explicit_token(
+pub(crate) fn explicit_token(
     token: Option<String>,
     from_stdin: bool,
 ) -> Result<Option<Arc<dyn TokenSource>>, Fail> {
@@ -317,17 +406,7 @@ fn open_session(
     tokens: Arc<dyn TokenSource>,
     out: &Output,
 ) -> Result<Session, Fail> {
-    let (sink, renderer) = if out.json {
-        (progress::json_sink(), None)
-    } else {
-        let r = progress::Renderer::new(out.quiet || !std::io::stderr().is_terminal());
-        (r.sink(), Some(r))
-    };
-    let cfg = EngineConfig {
-        parts_in_flight,
-        ..EngineConfig::default()
-    };
-    let engine = Engine::new(cfg, sink)?;
+    let (engine, renderer) = engine_for(parts_in_flight, out, |s| s)?;
     let portal = Arc::new(Loculus::new(engine.http().clone(), backend, group, tokens)?);
     let journal = Arc::new(Journal::open(
         &journal.unwrap_or_else(Journal::default_path),
@@ -342,10 +421,52 @@ fn open_session(
     })
 }
 
+/// An engine whose events go to progress bars or JSON lines (through
+/// `wrap`, for a portal that adds notes of its own).
+pub(crate) fn engine_for(
+    parts_in_flight: usize,
+    out: &Output,
+    wrap: impl FnOnce(ferry_engine::EventSink) -> ferry_engine::EventSink,
+) -> Result<(Engine, Option<Arc<progress::Renderer>>), Fail> {
+    let (sink, renderer) = if out.json {
+        (progress::json_sink(), None)
+    } else {
+        let r = progress::Renderer::new(out.quiet || !std::io::stderr().is_terminal());
+        (r.sink(), Some(r))
+    };
+    let cfg = EngineConfig {
+        parts_in_flight,
+        ..EngineConfig::default()
+    };
+    Ok((Engine::new(cfg, wrap(sink))?, renderer))
+}
+
 /// Send a job's files, journaled; the first failure decides the exit code
 /// and the message says how to resume.
 async fn send(
     s: &Session,
+    job: &str,
+    files: Vec<JobFile>,
+    already: Vec<(usize, Uploaded)>,
+) -> Result<Vec<Uploaded>, Fail> {
+    send_with(
+        &s.engine,
+        s.portal.clone(),
+        s.renderer.as_deref(),
+        &s.journal,
+        job,
+        files,
+        already,
+    )
+    .await
+}
+
+/// [`send`] for any portal.
+pub(crate) async fn send_with(
+    engine: &Engine,
+    portal: Arc<dyn ferry_engine::Portal>,
+    renderer: Option<&progress::Renderer>,
+    journal: &Arc<Journal>,
     job: &str,
     files: Vec<JobFile>,
     already: Vec<(usize, Uploaded)>,
@@ -357,18 +478,17 @@ async fn send(
     }
     // The rest are sent in order.
     let order: Vec<usize> = (0..total).filter(|i| slots[*i].is_none()).collect();
-    let outcomes: Vec<FileOutcome> = s
-        .engine
+    let outcomes: Vec<FileOutcome> = engine
         .run(
-            s.portal.clone(),
+            portal,
             files,
             Some({
-                let rec = s.journal.recorder(job);
+                let rec = journal.recorder(job);
                 Routed::wrap(order.iter().map(|&i| (rec.clone(), i)).collect())
             }),
         )
         .await;
-    if let Some(r) = &s.renderer {
+    if let Some(r) = renderer {
         r.finish();
     }
     let mut first: Option<Error> = None;

@@ -426,6 +426,7 @@ mod tests {
             headers: vec![],
             multipart: true,
             expires_at: Some(123),
+            form: vec![],
         }
     }
 

@@ -4,11 +4,13 @@
 //! The engine knows no GUI; portals live behind the [`Portal`] trait and the
 //! scheduler in [`transfer`] knows nothing about any of them.
 
+pub mod basespace;
 pub mod error;
 pub mod event;
 mod hasher;
 pub mod journal;
 pub mod loculus;
+pub mod onecodex;
 pub mod plan;
 pub mod portal;
 pub mod queue;

@@ -8,16 +8,19 @@
 //! - **Loculus** (implemented, [`crate::loculus`]): `begin` asks the backend for
 //!   presigned S3 URLs (batched for single PUTs); parts are plain PUTs with
 //!   the headers the backend named; `complete` posts the ETags in part order.
-//! - **One Codex**: `begin` calls `init_upload` and keeps the POST-policy
-//!   fields; the file is one "part" whose [`PartRequest`] is a `POST` with
+//! - **One Codex** (implemented, [`crate::onecodex`]): `begin` calls
+//!   `init_upload` and keeps the POST-policy fields in [`Upload::form`];
+//!   the file is one "part" whose [`PartRequest`] is a `POST` with
 //!   `prefix` = the multipart/form-data fields and the file-part header,
 //!   `suffix` = the closing boundary, streamed from disk between them;
-//!   `complete` calls `confirm_upload`. `limits().multipart == false`.
-//! - **BaseSpace**: `begin` creates the file with `multipart=true`; each part
-//!   is a `PUT` to the API host with `x-access-token` (added by
-//!   `part_request`, so a refreshed token is used) and `content_md5 = true`;
-//!   `accept_part` reads the JSON ETag; `complete` sets `uploadstatus=complete`.
-//!   `limits().max_part` = 25 MB.
+//!   `complete` (asked for by [`Portal::needs_complete`]) calls
+//!   `confirm_upload` once every file of the sample is stored.
+//!   `limits().multipart == false`.
+//! - **BaseSpace** (implemented, [`crate::basespace`]): `begin` creates the
+//!   file with `multipart=true`; each part is a `PUT` to the API host with
+//!   `x-access-token` (added by `part_request`, so a refreshed token is
+//!   used) and `content_md5 = true`; `accept_part` reads the JSON ETag;
+//!   `complete` sets `uploadstatus=complete`. `limits().max_part` = 25 MB.
 
 use bytes::Bytes;
 use reqwest::Method;
@@ -49,6 +52,10 @@ pub struct Upload {
     pub multipart: bool,
     /// Unix seconds when the URLs stop being accepted, if they expire.
     pub expires_at: Option<u64>,
+    /// Form fields sent before the file in a `multipart/form-data` POST
+    /// (One Codex's S3 POST policy). A credential like the URLs: never log.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub form: Vec<(String, String)>,
 }
 
 impl std::fmt::Debug for Upload {
@@ -57,13 +64,14 @@ impl std::fmt::Debug for Upload {
             .field("remote_id", &self.remote_id)
             .field("urls", &format_args!("[{} presigned]", self.urls.len()))
             .field("multipart", &self.multipart)
+            .field("form", &format_args!("[{} fields]", self.form.len()))
             .finish()
     }
 }
 
 /// One HTTP request that carries a part. The body is
 /// `prefix ++ file bytes of the part ++ suffix`.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PartRequest {
     pub method: Method,
     pub url: String,
@@ -72,6 +80,22 @@ pub struct PartRequest {
     pub suffix: Bytes,
     /// Send `Content-MD5` (the part is read before sending to compute it).
     pub content_md5: bool,
+}
+
+/// Header values and the URL may be credentials (BaseSpace's
+/// `x-access-token`, presigned queries): only names and the host print.
+impl std::fmt::Debug for PartRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.headers.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("PartRequest")
+            .field("method", &self.method)
+            .field("host", &crate::error::host_of(&self.url))
+            .field("headers", &names)
+            .field("prefix", &self.prefix.len())
+            .field("suffix", &self.suffix.len())
+            .field("content_md5", &self.content_md5)
+            .finish()
+    }
 }
 
 /// What the storage answered to a part request.
@@ -96,6 +120,13 @@ pub trait Portal: NameRules {
     /// catch a storage that stored something else.
     fn etag_is_md5(&self) -> bool {
         false
+    }
+
+    /// Whether [`Portal::complete`] must run once all parts are stored:
+    /// multipart uploads always; a portal that confirms single uploads
+    /// (One Codex) says so too.
+    fn needs_complete(&self, upload: &Upload) -> bool {
+        upload.multipart
     }
 
     /// How many files with this plan may be started in one `begin` call.
@@ -176,7 +207,9 @@ mod tests {
             headers: vec![],
             multipart: false,
             expires_at: None,
+            form: vec![("x-amz-signature".into(), "f0rm-s3cret".into())],
         };
         assert!(!format!("{u:?}").contains("Signature"));
+        assert!(!format!("{u:?}").contains("f0rm-s3cret"));
     }
 }

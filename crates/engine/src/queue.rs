@@ -264,7 +264,7 @@ impl Queue {
             Some(h) if h != rec.params => {
                 return Err(format!(
                     "this job was going to {}; sign in there to continue it, or discard it",
-                    rec.params.get("portal").unwrap_or(&rec.params)
+                    rec.params.get("portal_name").unwrap_or(&rec.params)
                 ));
             }
             Some(_) => {}

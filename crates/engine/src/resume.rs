@@ -98,9 +98,12 @@ fn step(f: &FileEntry, now: u64) -> Step {
         return fresh(None);
     };
     if !u.multipart {
-        // Small enough to send again whole; a new upload avoids guessing
-        // whether the old single PUT landed.
-        return fresh(None);
+        // A single request cannot continue where it stopped (One Codex's
+        // POST, a single PUT); a new upload avoids guessing whether the old
+        // one landed.
+        return fresh(Some(
+            "it went in one request, which cannot continue where it stopped; sending it again from the start".into(),
+        ));
     }
     match u.expires_at {
         Some(t) if t <= now + EXPIRY_MARGIN_SECS => fresh(Some(format!(
@@ -147,6 +150,7 @@ mod tests {
                 headers: vec![],
                 multipart: true,
                 expires_at,
+                form: vec![],
             }),
             sha256: None,
             error: None,

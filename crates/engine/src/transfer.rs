@@ -737,13 +737,26 @@ async fn send_once(
             "Content-MD5",
             base64::engine::general_purpose::STANDARD.encode(md5),
         );
-        moved.fetch_add(len, Ordering::Relaxed);
-        ctx.sent.fetch_add(len, Ordering::Relaxed);
-        let mut all = Vec::with_capacity(total as usize);
-        all.extend_from_slice(&req.prefix);
-        all.extend_from_slice(&bytes);
-        all.extend_from_slice(&req.suffix);
-        reqwest::Body::from(all)
+        // Sent from memory in chunk-sized slices (no copy), so progress
+        // and stall detection work as for parts streamed from disk.
+        let progress = progress_fn(inner, ctx, part, moved.clone());
+        let chunk = inner.cfg.chunk_size.max(1);
+        let slices: Vec<bytes::Bytes> = (0..bytes.len())
+            .step_by(chunk)
+            .map(|i| bytes.slice(i..(i + chunk).min(bytes.len())))
+            .collect();
+        use futures::StreamExt;
+        let file = futures::stream::iter(slices).map(move |b| {
+            progress(b.len() as u64);
+            Ok::<_, std::io::Error>(b)
+        });
+        let prefix = futures::stream::iter(
+            (!req.prefix.is_empty()).then(|| Ok::<_, std::io::Error>(req.prefix.clone())),
+        );
+        let suffix = futures::stream::iter(
+            (!req.suffix.is_empty()).then(|| Ok::<_, std::io::Error>(req.suffix.clone())),
+        );
+        reqwest::Body::wrap_stream(prefix.chain(file).chain(suffix))
     } else {
         let progress = progress_fn(inner, ctx, part, moved.clone());
         let file = part_stream(
@@ -958,7 +971,7 @@ async fn finish_inner(
     // Never complete a file that changed under us: its parts may mix two
     // versions.
     check_unchanged(&ctx.item)?;
-    if upload.multipart {
+    if portal.needs_complete(upload) {
         retry(
             &inner.cfg.retry,
             |attempt| portal.complete(upload, &etags, attempt > 1 || ctx.resumed),

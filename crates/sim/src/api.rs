@@ -53,6 +53,8 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/_sim/revoke", post(control::revoke))
         .route("/_sim/state", get(control::state))
         .route("/_sim/object/{file_id}", get(control::object))
+        .route("/_sim/portals", get(control::portals))
+        .route("/_sim/stored", get(control::stored))
         // Spring allows 5000 MB for the submit parts; axum's default is 2 MB.
         .layer(DefaultBodyLimit::max(1 << 30))
         .with_state(state)

@@ -105,3 +105,31 @@ pub(crate) async fn revoke(State(shared): State<AppState>, body: axum::body::Byt
             .into_response(),
     }
 }
+
+/// `GET /_sim/portals`: One Codex samples and BaseSpace files.
+pub(crate) async fn portals(State(shared): State<AppState>) -> Json<serde_json::Value> {
+    let inner = shared.lock();
+    let mut samples: Vec<_> = inner.oc_samples.values().cloned().collect();
+    samples.sort_by(|a, b| a.sample_id.cmp(&b.sample_id));
+    let mut files: Vec<_> = inner.bs_files.values().cloned().collect();
+    files.sort_by(|a, b| a.id.cmp(&b.id));
+    Json(
+        json!({"onecodex_samples": samples, "basespace_files": files, "portal_log": inner.portal_log}),
+    )
+}
+
+/// `GET /_sim/stored?key=K`: size and SHA-256 of any stored object.
+pub(crate) async fn stored(
+    State(shared): State<AppState>,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    let key = q.get("key").cloned().unwrap_or_default();
+    match shared.s3.sha256(&key).await.ok().flatten() {
+        Some((size, sha256)) => Json(json!({"size": size, "sha256": sha256})).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": "no such object"})),
+        )
+            .into_response(),
+    }
+}

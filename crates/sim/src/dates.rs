@@ -34,6 +34,27 @@ fn now_secs() -> i64 {
         .unwrap_or(0)
 }
 
+/// SigV4 `X-Amz-Date` (`YYYYMMDDTHHMMSSZ`) and its day (`YYYYMMDD`) for Unix seconds.
+pub(crate) fn amz_date(secs: i64) -> (String, String) {
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let t = secs.rem_euclid(86_400);
+    let day = format!("{y:04}{m:02}{d:02}");
+    let full = format!("{day}T{:02}{:02}{:02}Z", t / 3600, t / 60 % 60, t % 60);
+    (full, day)
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.000Z` (a POST policy's `expiration`).
+pub(crate) fn iso8601(secs: i64) -> String {
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let t = secs.rem_euclid(86_400);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.000Z",
+        t / 3600,
+        t / 60 % 60,
+        t % 60
+    )
+}
+
 /// Today (UTC) as (year, month, day).
 pub(crate) fn today() -> (i64, u32, u32) {
     civil_from_days(now_secs().div_euclid(86_400))

@@ -12,6 +12,7 @@
 
 mod api;
 mod auth;
+pub mod basespace;
 mod control;
 mod dates;
 mod faults;
@@ -19,6 +20,9 @@ mod files;
 mod info;
 mod metadata;
 mod model;
+pub mod onecodex;
+mod portal_host;
+mod post_object;
 mod problem;
 mod s3;
 mod server;
@@ -52,6 +56,10 @@ pub struct SimConfig {
     pub s3_port: u16,
     /// Where S3 objects are stored; `None` = a temporary directory owned by the sim.
     pub data_dir: Option<PathBuf>,
+    /// One Codex API port on 127.0.0.1; 0 = random.
+    pub onecodex_port: u16,
+    /// BaseSpace API port on 127.0.0.1; 0 = random.
+    pub basespace_port: u16,
 }
 
 impl Default for SimConfig {
@@ -62,6 +70,8 @@ impl Default for SimConfig {
             backend_port: 0,
             s3_port: 0,
             data_dir: None,
+            onecodex_port: 0,
+            basespace_port: 0,
         }
     }
 }
@@ -76,6 +86,8 @@ pub struct Sim {
     backend: ServerHandle,
     storage: ServerHandle,
     internal: ServerHandle,
+    onecodex: ServerHandle,
+    basespace: ServerHandle,
     credentials: S3Credentials,
     _tempdir: Option<tempfile::TempDir>,
 }
@@ -114,6 +126,8 @@ impl Sim {
         let backend_l = server::bind(cfg.backend_port).await?;
         let storage_l = server::bind(cfg.s3_port).await?;
         let internal_l = server::bind(0).await?;
+        let onecodex_l = server::bind(cfg.onecodex_port).await?;
+        let basespace_l = server::bind(cfg.basespace_port).await?;
         let backend_url = format!("http://{}", backend_l.local_addr()?);
         let s3_url = format!("http://{}", storage_l.local_addr()?);
         let internal_url = format!("http://{}", internal_l.local_addr()?);
@@ -142,11 +156,29 @@ impl Sim {
         let internal = server::serve(internal_l, move |req| {
             s3::handle_internal(service.clone(), req)
         });
+        let onecodex = server::serve(
+            onecodex_l,
+            portal_host::handle(
+                shared.clone(),
+                onecodex::router(shared.clone()),
+                onecodex::is_storage,
+            ),
+        );
+        let basespace = server::serve(
+            basespace_l,
+            portal_host::handle(
+                shared.clone(),
+                basespace::router(shared.clone()),
+                basespace::is_storage,
+            ),
+        );
         Ok(Sim {
             shared,
             backend,
             storage,
             internal,
+            onecodex,
+            basespace,
             credentials,
             _tempdir: tempdir,
         })
@@ -232,6 +264,49 @@ impl Sim {
         self.backend.stop().await;
         self.storage.stop().await;
         self.internal.stop().await;
+        self.onecodex.stop().await;
+        self.basespace.stop().await;
+    }
+
+    /// `http://127.0.0.1:PORT` of the One Codex API host (its API is under `/api/v1`).
+    pub fn onecodex_url(&self) -> String {
+        format!("http://{}", self.onecodex.addr)
+    }
+
+    /// The One Codex API key the sim accepts.
+    pub fn onecodex_api_key(&self) -> String {
+        self.shared.onecodex_key.clone()
+    }
+
+    /// One Codex samples, in no particular order.
+    pub fn onecodex_samples(&self) -> Vec<onecodex::Sample> {
+        self.shared.lock().oc_samples.values().cloned().collect()
+    }
+
+    /// `http://127.0.0.1:PORT` of the BaseSpace API host (its API is under `/v1pre3`).
+    pub fn basespace_url(&self) -> String {
+        format!("http://{}", self.basespace.addr)
+    }
+
+    /// The BaseSpace access token the sim accepts (it may write to
+    /// [`basespace::APPRESULT`], only read [`basespace::READ_ONLY_APPRESULT`]).
+    pub fn basespace_token(&self) -> String {
+        self.shared.basespace_token.clone()
+    }
+
+    /// A BaseSpace file by id.
+    pub fn basespace_file(&self, id: &str) -> Option<basespace::BsFile> {
+        self.shared.lock().bs_files.get(id).cloned()
+    }
+
+    /// Requests to the One Codex and BaseSpace API hosts, in order.
+    pub fn portal_log(&self) -> Vec<ApiRequest> {
+        self.shared.lock().portal_log.clone()
+    }
+
+    /// Size and lowercase hex SHA-256 of the object at `key`; `None` if absent.
+    pub async fn object_sha256_at(&self, key: &str) -> Option<(u64, String)> {
+        self.shared.s3.sha256(key).await.ok().flatten()
     }
 }
 

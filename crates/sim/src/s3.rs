@@ -137,10 +137,20 @@ async fn forward(
     req: Request<Incoming>,
     entry: &mut StorageRequest,
 ) -> Result<Response<Body>, BoxError> {
-    if let Some(auth) = &entry.authorization
-        && auth.len() >= 7
-        && auth[..7].eq_ignore_ascii_case("bearer ")
-    {
+    let foreign_auth = entry
+        .authorization
+        .as_deref()
+        .is_some_and(|a| !a.starts_with("AWS4-HMAC-SHA256 "));
+    if req.headers().contains_key("x-access-token") {
+        // A BaseSpace token has no business on a storage host.
+        return Ok(s3_error(
+            StatusCode::BAD_REQUEST,
+            "InvalidArgument",
+            "Unsupported credential header x-access-token",
+            &entry.path,
+        ));
+    }
+    if foreign_auth {
         // Real S3 refuses a second auth mechanism (or a foreign one) with 400 InvalidArgument.
         let msg = if entry.query.contains("X-Amz-Signature") {
             "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified"
@@ -153,6 +163,9 @@ async fn forward(
             msg,
             &entry.path,
         ));
+    }
+    if crate::post_object::is_post_object(&req, state.s3.bucket()) {
+        return Ok(crate::post_object::handle(state, req, entry).await);
     }
     let upload_part = upload_part_key(req.method().as_str(), &entry.query);
     let (parts, body) = req.into_parts();
@@ -334,6 +347,149 @@ impl S3Client {
             .upload_part(Some(&self.creds), key, part, upload_id)
             .sign(self.expiry)
             .to_string()
+    }
+
+    /// `{storage}/{bucket}`: where browser-style POST uploads go.
+    pub fn post_url(&self) -> String {
+        self.public
+            .base_url()
+            .as_str()
+            .trim_end_matches('/')
+            .to_owned()
+    }
+
+    /// A SigV4 S3 POST policy for keys under `prefix` of `min..=max` bytes, valid for the
+    /// presign lifetime: the form fields a client sends before its file, `key` first. (s3s
+    /// does not substitute `${filename}`, so the key is given whole.) s3s checks the
+    /// signature, expiry and every condition.
+    pub fn post_policy(
+        &self,
+        prefix: &str,
+        key: &str,
+        min: u64,
+        max: u64,
+    ) -> Vec<(String, String)> {
+        use base64::Engine as _;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        let (amz_date, day) = crate::dates::amz_date(now);
+        let expiration = crate::dates::iso8601(now + self.expiry.as_secs() as i64);
+        let region = self.public.region();
+        let credential = format!("{}/{day}/{region}/s3/aws4_request", self.creds.key());
+        let bucket = self.public.name();
+        let policy = serde_json::json!({
+            "expiration": expiration,
+            "conditions": [
+                {"bucket": bucket},
+                ["starts-with", "$key", prefix],
+                {"acl": "private"},
+                {"success_action_status": "201"},
+                ["content-length-range", min, max],
+                {"x-amz-algorithm": "AWS4-HMAC-SHA256"},
+                {"x-amz-credential": credential},
+                {"x-amz-date": amz_date},
+            ]
+        });
+        let policy_b64 = base64::engine::general_purpose::STANDARD.encode(policy.to_string());
+        let signature = self.sign_policy(&day, &policy_b64);
+        [
+            ("key", key.to_owned()),
+            ("acl", "private".into()),
+            ("success_action_status", "201".into()),
+            ("x-amz-server-side-encryption", "AES256".into()),
+            ("x-amz-algorithm", "AWS4-HMAC-SHA256".into()),
+            ("x-amz-credential", credential),
+            ("x-amz-date", amz_date),
+            ("policy", policy_b64),
+            ("x-amz-signature", signature),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+    }
+
+    /// SigV4 signature of a base64 POST policy for `day` (`YYYYMMDD`).
+    pub fn sign_policy(&self, day: &str, policy_b64: &str) -> String {
+        use hmac::Mac;
+        type Hmac = hmac::Hmac<sha2::Sha256>;
+        let mac = |key: &[u8], data: &str| {
+            let mut m = Hmac::new_from_slice(key).expect("HMAC takes any key length");
+            m.update(data.as_bytes());
+            m.finalize().into_bytes().to_vec()
+        };
+        let k = mac(format!("AWS4{}", self.creds.secret()).as_bytes(), day);
+        let k = mac(&k, self.public.region());
+        let k = mac(&k, "s3");
+        let k = mac(&k, "aws4_request");
+        hex::encode(mac(&k, policy_b64))
+    }
+
+    /// The access key and bucket clients must name.
+    pub fn access_key(&self) -> &str {
+        self.creds.key()
+    }
+    pub fn bucket(&self) -> &str {
+        self.public.name()
+    }
+
+    /// PutObject through the internal listener.
+    pub async fn put(&self, key: &str, chunks: Vec<Bytes>) -> Result<(), StorageError> {
+        let url = self
+            .internal
+            .put_object(Some(&self.creds), key)
+            .sign(Duration::from_secs(600));
+        let body = reqwest::Body::wrap_stream(futures::stream::iter(
+            chunks.into_iter().map(Ok::<_, std::io::Error>),
+        ));
+        Self::check(self.http.put(url).body(body).send().await?).await?;
+        Ok(())
+    }
+
+    /// Writes the objects `parts` joined, in order, as `key`, streamed
+    /// through (BaseSpace's own 5 MB part minimum is not S3's 5 MiB, so its
+    /// parts are plain objects joined here rather than an S3 multipart
+    /// upload).
+    pub async fn concat(&self, parts: &[String], key: &str) -> Result<(), StorageError> {
+        let urls: Vec<url::Url> = parts
+            .iter()
+            .map(|p| {
+                self.internal
+                    .get_object(Some(&self.creds), p)
+                    .sign(Duration::from_secs(600))
+            })
+            .collect();
+        let http = self.http.clone();
+        let body = futures::stream::iter(urls)
+            .then(move |u| {
+                let http = http.clone();
+                async move {
+                    http.get(u)
+                        .send()
+                        .await
+                        .and_then(reqwest::Response::error_for_status)
+                        .map(reqwest::Response::bytes_stream)
+                }
+            })
+            .map(|r| match r {
+                Ok(s) => s.boxed(),
+                Err(e) => futures::stream::once(async move { Err(e) }).boxed(),
+            })
+            .flatten();
+        let url = self
+            .internal
+            .put_object(Some(&self.creds), key)
+            .sign(Duration::from_secs(600));
+        Self::check(
+            self.http
+                .put(url)
+                .body(reqwest::Body::wrap_stream(body))
+                .send()
+                .await?,
+        )
+        .await?;
+        Ok(())
     }
 
     pub async fn create_multipart(&self, key: &str) -> Result<String, StorageError> {

@@ -15,6 +15,9 @@ pub(crate) struct Shared {
     pub backend_url: String,
     pub s3: S3Client,
     pub faults: Faults,
+    /// One Codex API key and BaseSpace access token the sim accepts.
+    pub onecodex_key: String,
+    pub basespace_token: String,
     inner: Mutex<Inner>,
 }
 
@@ -49,6 +52,13 @@ pub(crate) struct Inner {
     pub api_log: Vec<ApiRequest>,
     pub storage_log: Vec<StorageRequest>,
     pub accession_counter: u64,
+    /// One Codex samples by id.
+    pub oc_samples: HashMap<String, crate::onecodex::Sample>,
+    /// BaseSpace files by id.
+    pub bs_files: HashMap<String, crate::basespace::BsFile>,
+    pub bs_counter: u64,
+    /// Requests to the One Codex and BaseSpace API hosts, in order.
+    pub portal_log: Vec<ApiRequest>,
 }
 
 impl Shared {
@@ -58,6 +68,8 @@ impl Shared {
             backend_url,
             s3,
             faults: Faults::default(),
+            onecodex_key: format!("ocx{}", uuid::Uuid::new_v4().simple()),
+            basespace_token: format!("bs{}", uuid::Uuid::new_v4().simple()),
             inner: Mutex::new(Inner::default()),
         }
     }

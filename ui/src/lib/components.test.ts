@@ -103,7 +103,7 @@ describe('Resumable jobs', () => {
     files_done: 1,
     bytes: 30 * 1024 * 1024,
     bytes_done: 10 * 1024 * 1024,
-    destination: { portal: here ? 'Demo portal' : 'Other lab', backend: 'http://x' },
+    destination: { portal_name: here ? 'Demo portal' : 'Other lab', backend: 'http://x' },
     here,
   });
   it('offers Resume only for jobs of the portal signed in now, and Discard for all', async () => {

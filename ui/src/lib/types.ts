@@ -46,7 +46,7 @@ export interface Resumable {
   files_done: number;
   bytes: number;
   bytes_done: number;
-  destination: { portal?: string | null; backend?: string | null; group?: number | null; user?: string | null };
+  destination: { portal_name?: string | null; backend?: string | null; group?: number | null; user?: string | null };
   /** Whether it can go on with the portal signed in now. */
   here: boolean;
 }

@@ -1,7 +1,7 @@
 //! The Loculus portal: presigned S3 uploads through the backend's `/files`
 //! endpoints, then files attached to a submission (see [`submit`]).
 
-mod api;
+pub(crate) mod api;
 pub mod folder;
 pub mod info;
 pub mod keycloak;
@@ -153,6 +153,7 @@ impl Portal for Loculus {
                         urls: vec![u.url],
                         headers: u.headers.into_iter().collect(),
                         multipart: false,
+                        form: vec![],
                     })
                 })
                 .collect();
@@ -185,6 +186,7 @@ impl Portal for Loculus {
                     urls: m.urls,
                     headers: vec![],
                     multipart: true,
+                    form: vec![],
                 })
             })
             .collect()

@@ -11,7 +11,7 @@ use ferry_sim::{Sim, SimConfig};
 #[derive(Parser)]
 #[command(
     version,
-    about = "A Loculus backend simulator with a real S3 server, on 127.0.0.1"
+    about = "Loculus, One Codex and BaseSpace simulators with a real S3 server, on 127.0.0.1"
 )]
 struct Args {
     /// Backend port (0 = random).
@@ -29,6 +29,12 @@ struct Args {
     /// Directory for stored objects (default: a temporary directory).
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// One Codex API port (0 = random).
+    #[arg(long, default_value_t = 0)]
+    onecodex_port: u16,
+    /// BaseSpace API port (0 = random).
+    #[arg(long, default_value_t = 0)]
+    basespace_port: u16,
 }
 
 #[tokio::main]
@@ -40,6 +46,8 @@ async fn main() -> anyhow::Result<()> {
         backend_port: args.port,
         s3_port: args.s3_port,
         data_dir: args.data_dir,
+        onecodex_port: args.onecodex_port,
+        basespace_port: args.basespace_port,
     })
     .await?;
     let creds = sim.s3_credentials();
@@ -51,6 +59,11 @@ async fn main() -> anyhow::Result<()> {
         "secret_key": creds.secret_key,
         "bucket": creds.bucket,
         "region": creds.region,
+        "onecodex": format!("{}/api/v1", sim.onecodex_url()),
+        "onecodex_api_key": sim.onecodex_api_key(),
+        "basespace": format!("{}/v1pre3", sim.basespace_url()),
+        "basespace_token": sim.basespace_token(),
+        "basespace_appresult": ferry_sim::basespace::APPRESULT,
     });
     {
         let mut out = std::io::stdout().lock();
@@ -62,6 +75,12 @@ async fn main() -> anyhow::Result<()> {
         sim.backend_url()
     );
     eprintln!("ferry-sim: storage (S3) at {}", sim.s3_url());
+    eprintln!(
+        "ferry-sim: One Codex API at {}/api/v1, BaseSpace API at {}/v1pre3 (AppResult {})",
+        sim.onecodex_url(),
+        sim.basespace_url(),
+        ferry_sim::basespace::APPRESULT
+    );
     eprintln!(
         "ferry-sim: users demo/demo (group 1), other/other (group 2), nobody/nobody, curator/curator"
     );

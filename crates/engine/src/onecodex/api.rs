@@ -1,0 +1,86 @@
+//! Calls to the One Codex API: HTTP Basic with the API key as the user
+//! name and an empty password, only ever to the API host.
+
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+
+use crate::Error;
+use crate::error::{from_reqwest, from_status, host_of, parse_retry_after};
+use crate::loculus::api::problem_detail;
+use crate::token::Secret;
+
+#[derive(Clone)]
+pub(crate) struct Api {
+    http: reqwest::Client,
+    base: String,
+    host: String,
+    key: Secret,
+}
+
+impl Api {
+    pub fn new(http: reqwest::Client, base: &str, key: Secret) -> Result<Api, Error> {
+        let bad = |why: String| Error::Rejected {
+            host: base.into(),
+            status: 0,
+            detail: why,
+        };
+        let parsed = url::Url::parse(base).map_err(|e| {
+            bad(format!(
+                "{base:?} is not a URL ({e}); give the API's address, e.g. https://app.onecodex.com/api/v1"
+            ))
+        })?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(bad(format!("{base:?} must start with http:// or https://")));
+        }
+        Ok(Api {
+            http,
+            base: base.trim_end_matches('/').to_string(),
+            host: host_of(base),
+            key,
+        })
+    }
+
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// POST a JSON body; the answer as JSON.
+    pub async fn post<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<T, Error> {
+        let url = format!("{}/{}", self.base, path);
+        let resp = self
+            .http
+            .request(Method::POST, &url)
+            .basic_auth(self.key.expose(), Some(""))
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| from_reqwest(&url, e))?;
+        let status = resp.status().as_u16();
+        let retry_after = parse_retry_after(resp.headers());
+        let bytes = resp.bytes().await.map_err(|e| from_reqwest(&url, e))?;
+        if !(200..300).contains(&status) {
+            let text = String::from_utf8_lossy(&bytes);
+            let detail = match (status, problem_detail(&text)) {
+                (401, d) => format!(
+                    "{d}; give a current API key (FERRY_ONECODEX_API_KEY or --api-key-stdin)"
+                ),
+                (_, d) => d,
+            };
+            return Err(from_status(&url, status, detail, retry_after));
+        }
+        serde_json::from_slice(&bytes).map_err(|e| Error::Protocol {
+            host: self.host.clone(),
+            detail: format!(
+                "unexpected answer from {path} ({e}): {}",
+                String::from_utf8_lossy(&bytes)
+                    .chars()
+                    .take(200)
+                    .collect::<String>()
+            ),
+        })
+    }
+}

@@ -1,0 +1,391 @@
+//! The scenarios, each written once for every portal.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ferry_engine::journal::Journal;
+use ferry_engine::plan::{MIB, PlanPrefs};
+use ferry_engine::resume::{Step, plan_resume};
+use ferry_engine::{
+    Engine, EngineConfig, ErrorClass, Event, EventSink, FileOutcome, JobFile, Uploaded,
+};
+use ferry_sim::Fault;
+use tokio_util::sync::CancellationToken;
+
+use crate::common::{fast_retry, make_file, sha256_file};
+use crate::rigs::{Rig, start};
+
+type Events = Arc<Mutex<Vec<Event>>>;
+
+fn engine(prefs: PlanPrefs) -> (Engine, Events) {
+    engine_with(prefs, |_| {})
+}
+
+/// An engine whose events are kept, and also shown to `tap`.
+fn engine_with(prefs: PlanPrefs, tap: impl Fn(&Event) + Send + Sync + 'static) -> (Engine, Events) {
+    let events: Events = Arc::new(Mutex::new(Vec::new()));
+    let ev = events.clone();
+    let engine = Engine::new(
+        EngineConfig {
+            retry: fast_retry(),
+            stall_timeout: Duration::from_secs(5),
+            prefs,
+            ..EngineConfig::default()
+        },
+        EventSink::new(move |e| {
+            tap(&e);
+            ev.lock().unwrap().push(e);
+        }),
+    )
+    .unwrap();
+    (engine, events)
+}
+
+fn scan<R: Rig>(rig: &R, engine: &Engine, paths: &[PathBuf]) -> Vec<ferry_engine::Item> {
+    let portal = rig.portal(engine.http());
+    ferry_engine::scan::scan(paths, portal.as_ref())
+        .unwrap_or_else(|r| panic!("{}: scan refused good files: {r}", R::NAME))
+}
+
+/// What a user checks: the stored bytes are the file, and the portal has it.
+async fn check_arrived<R: Rig>(
+    rig: &R,
+    outcomes: Vec<FileOutcome>,
+    paths: &[PathBuf],
+) -> Vec<Uploaded> {
+    assert_eq!(outcomes.len(), paths.len());
+    let mut done = Vec::new();
+    for (o, p) in outcomes.into_iter().zip(paths) {
+        let u = o.unwrap_or_else(|e| panic!("{}: {}: {e}", R::NAME, p.display()));
+        let local = sha256_file(p);
+        assert_eq!(
+            u.sha256,
+            local,
+            "{}: engine's SHA-256 of {}",
+            R::NAME,
+            p.display()
+        );
+        let (size, stored) = rig
+            .stored(&u)
+            .await
+            .unwrap_or_else(|| panic!("{}: {} not stored", R::NAME, p.display()));
+        assert_eq!(
+            size,
+            std::fs::metadata(p).unwrap().len(),
+            "{}: size of {}",
+            R::NAME,
+            p.display()
+        );
+        assert_eq!(
+            stored,
+            local,
+            "{}: bytes stored for {}",
+            R::NAME,
+            p.display()
+        );
+        assert!(
+            rig.accepted(&u),
+            "{}: {} stored but not accepted",
+            R::NAME,
+            p.display()
+        );
+        done.push(u);
+    }
+    done
+}
+
+fn name(i: usize) -> String {
+    format!("sample-{i:03}_R1.fastq")
+}
+
+pub async fn sizes_at_every_boundary<R: Rig>() {
+    let rig = start::<R>().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (sizes, prefs) = R::sizes();
+    let paths: Vec<PathBuf> = sizes
+        .iter()
+        .enumerate()
+        .map(|(i, s)| make_file(dir.path(), &name(i), *s, i as u64 + 7))
+        .collect();
+    let (engine, events) = engine(prefs);
+    let items = scan(&rig, &engine, &paths);
+    let out = engine.upload(rig.portal(engine.http()), items).await;
+    check_arrived(&rig, out, &paths).await;
+    // Every file was planned within the portal's limits and sent in the
+    // parts planned.
+    let ev = events.lock().unwrap().clone();
+    let planned: u32 = ev
+        .iter()
+        .filter_map(|e| match e {
+            Event::FileQueued { parts, .. } => Some(*parts),
+            _ => None,
+        })
+        .sum();
+    let done = ev
+        .iter()
+        .filter(|e| matches!(e, Event::PartDone { .. }))
+        .count();
+    assert_eq!(done as u32, planned, "{}", R::NAME);
+    // Progress is reported while bytes move, not only per part.
+    let progress = ev
+        .iter()
+        .filter(|e| matches!(e, Event::Progress { .. }))
+        .count();
+    assert!(
+        progress > planned as usize,
+        "{}: {progress} progress events",
+        R::NAME
+    );
+    let multipart = rig.portal(engine.http()).limits().multipart;
+    // One Codex sends every file in one request; the others split the
+    // largest files.
+    assert_eq!(
+        planned > sizes.len() as u32,
+        multipart,
+        "{}: {planned} parts for {} files",
+        R::NAME,
+        sizes.len()
+    );
+}
+
+pub async fn many_small_files<R: Rig>() {
+    let rig = start::<R>().await;
+    let dir = tempfile::tempdir().unwrap();
+    let paths: Vec<PathBuf> = (0..240)
+        .map(|i| make_file(dir.path(), &name(i), 1 + (i as u64 * 37) % 4096, i as u64))
+        .collect();
+    let (engine, _) = engine(PlanPrefs::default());
+    let items = scan(&rig, &engine, &paths);
+    let out = engine.upload(rig.portal(engine.http()), items).await;
+    let done = check_arrived(&rig, out, &paths).await;
+    let mut ids: Vec<&str> = done.iter().map(|u| u.remote_id.as_str()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(
+        ids.len(),
+        paths.len(),
+        "{}: one remote id per file",
+        R::NAME
+    );
+}
+
+pub async fn faults_still_complete<R: Rig>() {
+    let rig = start::<R>().await;
+    let dir = tempfile::tempdir().unwrap();
+    let paths = vec![
+        make_file(dir.path(), &name(0), 20 * MIB + 3, 1),
+        make_file(dir.path(), &name(1), 3 * MIB, 2),
+        make_file(dir.path(), &name(2), 1000, 3),
+    ];
+    let f = rig.sim().faults();
+    f.storage_next(Fault::Reset, 2);
+    f.storage_next(Fault::Status(500), 2);
+    f.storage_next(
+        Fault::TooManyRequests {
+            retry_after_secs: 1,
+        },
+        1,
+    );
+    f.api_next(Fault::Status(503), 1);
+    let (engine, events) = engine(PlanPrefs::default());
+    let items = scan(&rig, &engine, &paths);
+    let out = engine.upload(rig.portal(engine.http()), items).await;
+    check_arrived(&rig, out, &paths).await;
+    assert_eq!(f.injected(), 6, "{}: every fault was met", R::NAME);
+    let retries = events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|e| matches!(e, Event::Retry { .. }))
+        .count();
+    assert!(retries >= 6, "{}: {retries} retries", R::NAME);
+}
+
+pub async fn bad_names_refused_before_any_request<R: Rig>() {
+    let rig = start::<R>().await;
+    let dir = tempfile::tempdir().unwrap();
+    let good = make_file(dir.path(), &name(0), 10, 1);
+    let bad = make_file(dir.path(), R::BAD_NAME, 10, 2);
+    let (engine, _) = engine(PlanPrefs::default());
+    let portal = rig.portal(engine.http());
+    let report = ferry_engine::scan::scan(&[good, bad.clone()], portal.as_ref())
+        .expect_err("a bad name is refused");
+    assert_eq!(report.problems.len(), 1, "{}: {report}", R::NAME);
+    assert_eq!(report.problems[0].path(), bad.as_path());
+    let text = report.to_string();
+    assert!(text.contains("rename the file"), "{}: {text}", R::NAME);
+    let sim = rig.sim();
+    assert!(
+        sim.storage_log().is_empty() && sim.api_log().is_empty() && sim.portal_log().is_empty(),
+        "{}: a request was made",
+        R::NAME
+    );
+}
+
+pub async fn wrong_credentials_are_a_sign_in_error<R: Rig>() {
+    let rig = start::<R>().await;
+    let dir = tempfile::tempdir().unwrap();
+    let paths = vec![
+        make_file(dir.path(), &name(0), 100, 1),
+        make_file(dir.path(), &name(1), 17 * MIB, 2),
+    ];
+    let (engine, _) = engine(PlanPrefs::default());
+    let items = scan(&rig, &engine, &paths);
+    let out = engine
+        .upload(rig.portal_with_bad_credentials(engine.http()), items)
+        .await;
+    for o in out {
+        let e = o.expect_err("refused");
+        assert_eq!(e.class(), ErrorClass::Auth, "{}: {e}", R::NAME);
+        assert!(!e.is_retryable());
+    }
+    assert!(
+        rig.sim().storage_log().iter().all(|r| r.status >= 400),
+        "{}: nothing may be stored",
+        R::NAME
+    );
+}
+
+pub async fn credential_stays_off_storage<R: Rig>() {
+    let rig = start::<R>().await;
+    let dir = tempfile::tempdir().unwrap();
+    let paths = vec![
+        make_file(dir.path(), &name(0), 2000, 1),
+        make_file(dir.path(), &name(1), 17 * MIB, 2),
+    ];
+    let (engine, events) = engine(PlanPrefs::default());
+    let items = scan(&rig, &engine, &paths);
+    let out = engine.upload(rig.portal(engine.http()), items).await;
+    check_arrived(&rig, out, &paths).await;
+    let secret = rig.secret();
+    for r in rig.sim().storage_log() {
+        assert!(r.authorization.is_none(), "{}: {r:?}", R::NAME);
+        assert!(!r.query.contains(&secret) && !r.path.contains(&secret));
+    }
+    let shown = format!("{:?}", events.lock().unwrap());
+    assert!(
+        !shown.contains(&secret),
+        "{}: the secret is in an event",
+        R::NAME
+    );
+}
+
+pub async fn interrupted_job_resumes<R: Rig>() {
+    let rig = start::<R>().await;
+    let dir = tempfile::tempdir().unwrap();
+    let size = 30 * MIB + 5;
+    let path = make_file(dir.path(), &name(0), size, 9);
+    let journal = Arc::new(Journal::open(&dir.path().join("journal.sqlite")).unwrap());
+
+    // First run: stop once something has been acknowledged (a part) or,
+    // for a one-request portal, once bytes are on their way.
+    let stop = CancellationToken::new();
+    let s = stop.clone();
+    let one_request = std::sync::atomic::AtomicBool::new(false);
+    let (engine1, _) = engine_with(PlanPrefs::default(), move |e| match e {
+        Event::FileQueued { parts, .. } => {
+            one_request.store(*parts == 1, std::sync::atomic::Ordering::Relaxed)
+        }
+        Event::PartDone { .. } => s.cancel(),
+        Event::Progress { file_sent, .. }
+            if *file_sent > 4 * MIB && one_request.load(std::sync::atomic::Ordering::Relaxed) =>
+        {
+            s.cancel()
+        }
+        _ => {}
+    });
+    let items = scan(&rig, &engine1, std::slice::from_ref(&path));
+    let job = journal
+        .create_job("upload", &serde_json::json!({}), &items)
+        .unwrap();
+    let file = JobFile {
+        item: items[0].clone(),
+        cancel: Some(stop.clone()),
+        prior: None,
+    };
+    let first = engine1
+        .run(
+            rig.portal(engine1.http()),
+            vec![file],
+            Some(journal.recorder(&job)),
+        )
+        .await;
+    assert!(
+        matches!(&first[0], Err(ferry_engine::Error::Cancelled)),
+        "{}: {first:?}",
+        R::NAME
+    );
+    // Let the server log any request the cancel cut short.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let acked_before = rig.parts_acknowledged();
+
+    // Second run, as a new process would: from the journal alone.
+    let rec = journal.job(&job).unwrap().unwrap();
+    let mut steps = plan_resume(&rec);
+    let Some(Step::Send {
+        file,
+        restart,
+        parts_done,
+    }) = steps.pop()
+    else {
+        panic!("{}: the file is to be sent", R::NAME)
+    };
+    let (engine2, events) = engine(PlanPrefs::default());
+    let portal = rig.portal(engine2.http());
+    let plan = engine2.plan(portal.as_ref(), size).unwrap();
+    let continued = file.prior.is_some();
+    let second = engine2
+        .run(portal, vec![file], Some(journal.recorder(&job)))
+        .await;
+    let done = check_arrived(&rig, second, std::slice::from_ref(&path)).await;
+    // The journal keeps ids and links, never the portal credential.
+    drop(journal);
+    for f in ["journal.sqlite", "journal.sqlite-wal"] {
+        if let Ok(bytes) = std::fs::read(dir.path().join(f)) {
+            let secret = rig.secret();
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "{}: the credential is in {f}",
+                R::NAME
+            );
+        }
+    }
+    let sent_now = rig.parts_acknowledged() - acked_before;
+    if plan.multipart {
+        assert!(continued && restart.is_none(), "{}: {restart:?}", R::NAME);
+        assert!(parts_done >= 1, "{}: a part was journaled", R::NAME);
+        assert_eq!(
+            sent_now,
+            plan.parts as usize - parts_done,
+            "{}: only unacknowledged parts go again",
+            R::NAME
+        );
+        // The same upload (file id) was continued.
+        let first_id = rec.files[0].upload.as_ref().unwrap().remote_id.clone();
+        assert_eq!(done[0].remote_id, first_id, "{}", R::NAME);
+    } else {
+        let why = restart.unwrap_or_else(|| panic!("{}: a restart is reported", R::NAME));
+        assert!(why.contains("from the start"), "{}: {why}", R::NAME);
+        assert!(!continued);
+        assert_eq!(sent_now, 1, "{}: the whole file went once more", R::NAME);
+    }
+    let sent_bytes: u64 = events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|e| match e {
+            Event::PartStarted { size, .. } => Some(*size),
+            _ => None,
+        })
+        .sum();
+    if plan.multipart {
+        assert!(
+            sent_bytes < size,
+            "{}: {sent_bytes} of {size} bytes sent again",
+            R::NAME
+        );
+    } else {
+        assert_eq!(sent_bytes, size, "{}", R::NAME);
+    }
+}

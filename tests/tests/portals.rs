@@ -1,0 +1,280 @@
+//! `ferry upload --portal loculus|onecodex|basespace` against a `ferry-sim`
+//! process: the same pair of reads reaches all three portals byte for
+//! byte; kill -9 and `ferry resume` on One Codex (starts over, says so)
+//! and BaseSpace (continues the same file id with the missing parts).
+
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use ferry_e2e::{SimProc, bin, make_file};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+const MIB: usize = 1024 * 1024;
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn sha(p: &std::path::Path) -> String {
+    hex::encode(Sha256::digest(std::fs::read(p).unwrap()))
+}
+
+fn get(sim: &SimProc, path: &str) -> Value {
+    reqwest::blocking::get(format!("{}{path}", sim.backend()))
+        .and_then(|r| r.json())
+        .expect("sim answers")
+}
+
+/// SHA-256 of what the storage holds at `key`.
+fn stored(sim: &SimProc, key: &str) -> String {
+    let v = get(sim, &format!("/_sim/stored?key={key}"));
+    v["sha256"].as_str().unwrap_or("").to_string()
+}
+
+/// `ferry` with every portal's credential in the environment, none on the
+/// command line.
+fn ferry_cmd(sim: &SimProc, journal: &std::path::Path, args: &[&str]) -> Command {
+    let mut c = Command::new(bin("ferry"));
+    c.args(args)
+        .env("FERRY_TOKEN", sim.token())
+        .env(
+            "FERRY_ONECODEX_API_KEY",
+            sim.info["onecodex_api_key"].as_str().unwrap(),
+        )
+        .env(
+            "FERRY_BASESPACE_TOKEN",
+            sim.info["basespace_token"].as_str().unwrap(),
+        )
+        .env("FERRY_JOURNAL", journal)
+        .stdin(Stdio::null());
+    c
+}
+
+fn portal_args(sim: &SimProc, portal: &str) -> Vec<String> {
+    let s = |v: &str| sim.info[v].as_str().unwrap().to_string();
+    match portal {
+        "loculus" => vec![
+            "--backend".into(),
+            sim.backend(),
+            "--group".into(),
+            "1".into(),
+        ],
+        "onecodex" => vec![
+            "--portal".into(),
+            "onecodex".into(),
+            "--base-url".into(),
+            s("onecodex"),
+        ],
+        _ => vec![
+            "--portal".into(),
+            "basespace".into(),
+            "--base-url".into(),
+            s("basespace"),
+            "--appresult".into(),
+            s("basespace_appresult"),
+        ],
+    }
+}
+
+fn upload(
+    sim: &SimProc,
+    journal: &std::path::Path,
+    portal: &str,
+    extra: &[&str],
+    files: &[&std::path::Path],
+) -> Output {
+    let mut args: Vec<String> = vec!["upload".into(), "-q".into()];
+    args.extend(portal_args(sim, portal));
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args.extend(files.iter().map(|f| f.display().to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    ferry_cmd(sim, journal, &args).output().unwrap()
+}
+
+/// `(remote id, sha256, path)` per printed line.
+fn lines(out: &Output) -> Vec<(String, String, String)> {
+    text(&out.stdout)
+        .lines()
+        .map(|l| {
+            let c: Vec<&str> = l.split('\t').collect();
+            (c[0].to_string(), c[1].to_string(), c[2].to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn the_same_pair_reaches_all_three_portals_byte_for_byte() {
+    let sim = SimProc::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("j.sqlite");
+    let r1 = make_file(dir.path(), "s1_R1.fastq.gz", 7 * MIB + 11, 1);
+    let r2 = make_file(dir.path(), "s1_R2.fastq.gz", 18 * MIB + 5, 2);
+    let want = [sha(&r1), sha(&r2)];
+    let mut seen = Vec::new();
+    for portal in ["loculus", "onecodex", "basespace"] {
+        let out = upload(&sim, &journal, portal, &[], &[&r1, &r2]);
+        assert!(out.status.success(), "{portal}: {}", text(&out.stderr));
+        let got = lines(&out);
+        assert_eq!(got.len(), 2, "{portal}: {}", text(&out.stdout));
+        for ((_, h, _), w) in got.iter().zip(&want) {
+            assert_eq!(h, w, "{portal}: the SHA-256 ferry prints");
+        }
+        seen.push(got);
+        for secret in ["token", "onecodex_api_key", "basespace_token"] {
+            assert!(!text(&out.stderr).contains(sim.info[secret].as_str().unwrap()));
+        }
+    }
+    // What each portal holds, read back from its storage.
+    for ((id, _, _), w) in seen[0].iter().zip(&want) {
+        let obj = get(&sim, &format!("/_sim/object/{id}"));
+        assert_eq!(obj["sha256"], *w.as_str(), "Loculus");
+    }
+    let state = get(&sim, "/_sim/portals");
+    let samples = state["onecodex_samples"].as_array().unwrap();
+    assert_eq!(samples.len(), 1, "One Codex: the pair is one sample");
+    let sample = &samples[0];
+    assert_eq!(sample["sample_id"], *seen[1][0].0.as_str());
+    assert_eq!(sample["confirmed"], true);
+    assert_eq!(sample["paired_end_filename"], "s1_R2.fastq.gz");
+    for (key, w) in sample["keys"].as_array().unwrap().iter().zip(&want) {
+        assert_eq!(stored(&sim, key.as_str().unwrap()), *w, "One Codex");
+    }
+    for ((id, _, _), w) in seen[2].iter().zip(&want) {
+        let f = state["basespace_files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["id"] == *id.as_str())
+            .expect("BaseSpace file");
+        assert_eq!(f["status"], "complete");
+        assert_eq!(stored(&sim, f["key"].as_str().unwrap()), *w, "BaseSpace");
+    }
+    // No credential reached the storage host.
+    let log = sim.state()["storage_log"].as_array().unwrap().clone();
+    assert!(log.iter().all(|r| r["authorization"].is_null()));
+}
+
+#[test]
+fn wrong_keys_and_names_give_the_documented_exit_codes() {
+    let sim = SimProc::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("j.sqlite");
+    let ok = make_file(dir.path(), "a_R1.fastq", 1000, 1);
+    let bad = make_file(dir.path(), "a+b.fastq", 1000, 2);
+    let out = upload(&sim, &journal, "onecodex", &[], &[&ok, &bad]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("a+b.fastq"));
+    let mut c = ferry_cmd(&sim, &journal, &[]);
+    c.env("FERRY_BASESPACE_TOKEN", "revoked");
+    let mut args: Vec<String> = vec!["upload".into()];
+    args.extend(portal_args(&sim, "basespace"));
+    args.push(ok.display().to_string());
+    let out = c.args(&args).output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("FERRY_BASESPACE_TOKEN"));
+    assert!(
+        get(&sim, "/_sim/portals")["onecodex_samples"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// Starts an upload, waits until `ready` holds for the sim's state, kills
+/// it with SIGKILL, then runs `ferry resume`.
+fn kill_then_resume(
+    sim: &SimProc,
+    journal: &std::path::Path,
+    portal: &str,
+    file: &std::path::Path,
+    ready: impl Fn(&Value) -> bool,
+) -> Output {
+    let mut args: Vec<String> = vec![
+        "upload".into(),
+        "-q".into(),
+        "--parts-in-flight".into(),
+        "2".into(),
+    ];
+    args.extend(portal_args(sim, portal));
+    args.push(file.display().to_string());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut child = ferry_cmd(sim, journal, &args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !ready(&get(sim, "/_sim/portals")) {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "upload never got going"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "upload ended before the kill"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    ferry_cmd(sim, journal, &["resume"]).output().unwrap()
+}
+
+#[test]
+fn basespace_kill_nine_then_resume_continues_the_same_file() {
+    let sim = SimProc::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("j.sqlite");
+    let file = make_file(dir.path(), "big_R1.fastq.gz", 64 * MIB + 3, 3);
+    let parts_ok = |s: &Value| {
+        s["portal_log"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["method"] == "PUT" && r["status"] == 200)
+            .count()
+    };
+    let out = kill_then_resume(&sim, &journal, "basespace", &file, |s| parts_ok(s) >= 3);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let state = get(&sim, "/_sim/portals");
+    let files = state["basespace_files"].as_array().unwrap();
+    assert_eq!(files.len(), 1, "the same file id was continued: {files:?}");
+    assert_eq!(files[0]["status"], "complete");
+    assert_eq!(stored(&sim, files[0]["key"].as_str().unwrap()), sha(&file));
+    assert_eq!(lines(&out)[0].0, files[0]["id"].as_str().unwrap());
+    // 9 parts of 8 MiB; at most the 2 in flight at the kill went twice.
+    let sent = parts_ok(&state);
+    assert!((9..=11).contains(&sent), "{sent} parts acknowledged in all");
+    assert!(stderr.contains("continued"), "{stderr}");
+}
+
+#[test]
+fn onecodex_kill_nine_then_resume_starts_the_file_over_and_says_so() {
+    let sim = SimProc::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("j.sqlite");
+    let file = make_file(dir.path(), "big_R1.fastq.gz", 24 * MIB + 3, 4);
+    // Hold the POST so the kill lands while it is in flight.
+    sim.fault(serde_json::json!({"target": "storage", "fault": {"kind": "stall", "millis": 3000}, "count": 1}));
+    let out = kill_then_resume(&sim, &journal, "onecodex", &file, |s| {
+        !s["onecodex_samples"].as_array().unwrap().is_empty()
+    });
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("from the start"), "{stderr}");
+    let state = get(&sim, "/_sim/portals");
+    let confirmed: Vec<&Value> = state["onecodex_samples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["confirmed"] == true)
+        .collect();
+    assert_eq!(confirmed.len(), 1);
+    assert_eq!(confirmed[0]["sample_id"], *lines(&out)[0].0.as_str());
+    assert_eq!(
+        stored(&sim, confirmed[0]["keys"][0].as_str().unwrap()),
+        sha(&file)
+    );
+}
