@@ -23,6 +23,9 @@ const COMMANDS: &[&str] = &[
     "unfinished_jobs",
     "resume_job",
     "discard_job",
+    "portals",
+    "choose_portal",
+    "sign_in_key",
     // Test-only: granted at run time when FERRY_E2E=1, never by a file.
     "e2e_drop",
 ];

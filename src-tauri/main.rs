@@ -4,8 +4,10 @@
 
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
+mod portals;
 mod session;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -13,6 +15,7 @@ use std::time::Duration;
 use ferry_engine::EngineConfig;
 use ferry_engine::journal::Journal;
 use ferry_engine::queue::{Added, EntryId, Queue, Resumable, Update};
+use portals::Kind;
 use serde::Serialize;
 use session::{Info, Portal};
 use tauri::ipc::Channel;
@@ -36,6 +39,12 @@ struct App {
     channel: Mutex<Option<Channel<Batch>>>,
     /// Why there is no job journal (resume after closing), if there is none.
     journal_note: Option<String>,
+    /// Every portal the window offers (the first is the default).
+    choices: Vec<Portal>,
+    /// Keys of the demo One Codex and BaseSpace: backend -> (key, AppResult).
+    demo_keys: HashMap<String, (String, Option<String>)>,
+    /// The signed-in One Codex portal, which learns pairs at each start.
+    onecodex: Mutex<Option<Arc<ferry_engine::onecodex::OneCodex>>>,
     /// Keeps the in-process demo portal alive.
     _demo: Option<ferry_sim::Sim>,
 }
@@ -45,6 +54,49 @@ impl App {
         let added = self.queue.add(&paths);
         self.outbox.lock().unwrap().added.push(added.clone());
         added
+    }
+
+    fn keyed(&self, k: Result<portals::Keyed, String>) -> Result<Info, String> {
+        let mut k = k?;
+        k.info.journal = self.journal_note.clone();
+        *self.onecodex.lock().unwrap() = k.onecodex;
+        self.queue
+            .set_portal(Some(k.portal), session::destination(&k.info));
+        *self.info.lock().unwrap() = k.info.clone();
+        self.outbox.lock().unwrap().session = Some(k.info.clone());
+        Ok(k.info)
+    }
+
+    /// Switch to another portal: files are checked by its rules, and it
+    /// signs in at once when it can (demo, or a key in the keychain).
+    async fn choose(&self, p: Portal) -> Result<Info, String> {
+        self.queue.set_portal(None, serde_json::Value::Null);
+        *self.onecodex.lock().unwrap() = None;
+        self.queue.set_rules(portals::rules(p.kind));
+        *self.portal.lock().unwrap() = Some(p.clone());
+        let signed_out = Info {
+            portal: Some(p.clone()),
+            journal: self.journal_note.clone(),
+            ..Info::default()
+        };
+        *self.info.lock().unwrap() = signed_out.clone();
+        let http = self.http.clone();
+        match p.kind {
+            Kind::Loculus if p.demo => self.signed(session::demo(http, &p).await),
+            Kind::Loculus => match session::remembered(http, &p).await {
+                Some(s) => self.signed(Ok(s)),
+                None => Ok(signed_out),
+            },
+            _ => match self.demo_keys.get(&p.backend) {
+                Some((key, target)) => {
+                    self.keyed(portals::sign_in(http, &p, key, target.as_deref()))
+                }
+                None => match portals::remembered(http, &p) {
+                    Some(k) => self.keyed(Ok(k)),
+                    None => Ok(signed_out),
+                },
+            },
+        }
     }
 
     fn signed(&self, s: Result<session::Signed, String>) -> Result<Info, String> {
@@ -75,6 +127,7 @@ impl App {
                         .unwrap_or_else(|| b.clone()),
                     backend: b,
                     demo: false,
+                    kind: Kind::Loculus,
                 };
                 *self.portal.lock().unwrap() = Some(p.clone());
                 Ok(p)
@@ -151,14 +204,44 @@ async fn sign_in_token(app: S<'_>, backend: Option<String>, token: String) -> Re
     app.signed(s)
 }
 
+/// One Codex (API key) or BaseSpace (access token and AppResult).
+#[tauri::command]
+fn sign_in_key(app: S<'_>, key: String, appresult: Option<String>) -> Result<Info, String> {
+    let p = app.portal(None, None)?;
+    app.keyed(portals::sign_in(
+        app.http.clone(),
+        &p,
+        &key,
+        appresult.as_deref(),
+    ))
+}
+
+/// The portals the window offers.
+#[tauri::command]
+fn portals(app: S<'_>) -> Vec<Portal> {
+    app.choices.clone()
+}
+
+#[tauri::command]
+async fn choose_portal(app: S<'_>, index: usize) -> Result<Info, String> {
+    let p = app.choices.get(index).cloned().ok_or("no such portal")?;
+    app.choose(p).await
+}
+
 #[tauri::command]
 fn sign_out(app: S<'_>) -> Result<Info, String> {
     app.queue.set_portal(None, serde_json::Value::Null);
     let info = std::mem::take(&mut *app.info.lock().unwrap());
     if let Some(p) = &info.portal {
-        session::forget(p)?;
+        match p.kind {
+            Kind::Loculus => session::forget(p)?,
+            _ => portals::forget(p)?,
+        }
     }
-    let info = Info::default();
+    let info = Info {
+        portal: info.portal,
+        ..Info::default()
+    };
     app.outbox.lock().unwrap().session = Some(info.clone());
     Ok(info)
 }
@@ -228,6 +311,9 @@ fn discard_job(app: S<'_>, id: String) -> Result<(), String> {
 
 #[tauri::command]
 fn start(app: S<'_>) -> Result<usize, String> {
+    if let Some(oc) = app.onecodex.lock().unwrap().as_ref() {
+        oc.add_pairs(ferry_engine::onecodex::pairs_of(&app.queue.mates()));
+    }
     app.queue.start()
 }
 
@@ -296,6 +382,7 @@ fn configured_portal() -> Option<Portal> {
         keycloak: std::env::var("FERRY_KEYCLOAK").unwrap_or_else(|_| b.clone()),
         backend: b,
         demo: false,
+        kind: Kind::Loculus,
     })
 }
 
@@ -310,8 +397,13 @@ fn main() {
             Ok(j) => (Queue::with_journal(cfg, names, Arc::new(j)), None),
             Err(e) => (Queue::new(cfg, names), Some(e.to_string())),
         };
+        let mut demo_keys = HashMap::new();
+        let mut choices = Vec::new();
         let (portal, demo) = match configured_portal() {
-            Some(p) => (p, None),
+            Some(p) => {
+                choices.extend(portals::public_portals());
+                (p, None)
+            }
             None => {
                 let sim = ferry_sim::Sim::start(ferry_sim::SimConfig::default())
                     .await
@@ -321,7 +413,13 @@ fn main() {
                     backend: sim.backend_url(),
                     keycloak: sim.backend_url(),
                     demo: true,
+                    kind: Kind::Loculus,
                 };
+                for (p, key, target) in portals::demo_portals(&sim) {
+                    demo_keys.insert(p.backend.clone(), (key, target));
+                    choices.push(p);
+                }
+                choices.extend(portals::public_portals());
                 (p, Some(sim))
             }
         };
@@ -339,10 +437,14 @@ fn main() {
         if portal.demo {
             forget_old_demo_jobs(&queue);
         }
+        choices.insert(0, portal.clone());
         Arc::new(App {
             queue,
             http,
             info: Mutex::new(info),
+            choices,
+            demo_keys,
+            onecodex: Mutex::new(None),
             portal: Mutex::new(Some(portal)),
             outbox: Mutex::new(Batch::default()),
             channel: Mutex::new(None),
@@ -397,6 +499,9 @@ fn main() {
             unfinished_jobs,
             resume_job,
             discard_job,
+            portals,
+            choose_portal,
+            sign_in_key,
             e2e_drop
         ])
         .run(tauri::generate_context!())

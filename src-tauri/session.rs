@@ -15,13 +15,16 @@ pub const DEMO_USER: &str = "demo";
 const DEMO_PASSWORD: &str = "demo";
 const DEMO_GROUP: i64 = 1;
 
-/// A Loculus instance.
+/// A portal instance the window can send to.
 #[derive(Debug, Clone, Serialize)]
 pub struct Portal {
     pub name: String,
+    /// Loculus: the backend; One Codex, BaseSpace: the API's base URL.
     pub backend: String,
+    /// Loculus only.
     pub keycloak: String,
     pub demo: bool,
+    pub kind: Kind,
 }
 
 /// What the window may know about the session.
@@ -34,6 +37,8 @@ pub struct Info {
     pub keychain: Option<String>,
     /// Why uploads cannot be resumed after closing (no journal), if so.
     pub journal: Option<String>,
+    /// Where files go inside the account (BaseSpace: the AppResult).
+    pub target: Option<String>,
 }
 
 /// Where a job goes, as journaled with it (no secret): a job resumes only
@@ -45,9 +50,11 @@ pub fn destination(info: &Info) -> serde_json::Value {
         "backend": p.map(|p| p.backend.clone()),
         "group": info.group,
         "user": info.user,
+        "target": info.target,
     })
 }
 
+use crate::portals::Kind;
 use ferry_keychain::Stored;
 
 fn account(p: &Portal) -> String {
@@ -119,6 +126,7 @@ async fn finish(
             group: Some(group),
             keychain,
             journal: None,
+            target: None,
         },
         loculus: Arc::new(loculus),
     })
@@ -199,6 +207,7 @@ pub async fn remembered(http: reqwest::Client, p: &Portal) -> Option<Signed> {
             .ok()?;
             finish(http, p, user, Arc::new(kc), None, None).await.ok()
         }
+        Stored::Key { .. } => None,
         Stored::Token { token } => finish(
             http,
             p,

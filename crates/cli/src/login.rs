@@ -80,7 +80,9 @@ pub fn logout(backend: &str) -> Result<(), Fail> {
 pub fn remembered(backend: &str, keycloak: &str) -> Option<Arc<dyn TokenSource>> {
     let raw = Entry::new(&loculus_account(backend)).ok()?.get().ok()??;
     match Stored::from_json(&raw)? {
-        Stored::Token { token } => Some(Arc::new(StaticToken::new(token))),
+        Stored::Token { token } | Stored::Key { key: token, .. } => {
+            Some(Arc::new(StaticToken::new(token)))
+        }
         Stored::Refresh { user, token } => Some(Arc::new(KeptSession {
             keycloak: keycloak.to_string(),
             refresh: Secret::new(token),

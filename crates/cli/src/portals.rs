@@ -195,15 +195,8 @@ fn pairs(args: &PortalArgs, items: &[Item]) -> Result<Vec<Pair>, Fail> {
     if args.no_pairing {
         return Ok(vec![]);
     }
-    let names: Vec<String> = items.iter().map(|i| i.name.clone()).collect();
-    Ok(onecodex::pair_by_name(&names)
-        .into_iter()
-        .map(|(a, b)| Pair {
-            r1: items[a].name.clone(),
-            r1_size: items[a].size,
-            r2: items[b].name.clone(),
-        })
-        .collect())
+    let files: Vec<(String, u64)> = items.iter().map(|i| (i.name.clone(), i.size)).collect();
+    Ok(onecodex::pairs_of(&files))
 }
 
 /// One Codex sends a file in one request: a retried request starts the

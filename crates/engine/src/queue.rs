@@ -93,6 +93,8 @@ pub struct Row {
     /// The journal job and file index that record this file's progress.
     #[serde(skip)]
     pub job: Option<JobRef>,
+    /// The other file of its paired-end sample, when the portal pairs.
+    pub mate: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -160,7 +162,7 @@ struct State {
 
 pub struct Queue {
     cfg: EngineConfig,
-    rules: Arc<dyn NameRules>,
+    rules: Mutex<Arc<dyn NameRules>>,
     portal: Mutex<Option<(Arc<dyn Portal>, serde_json::Value)>>,
     journal: Option<Arc<Journal>>,
     state: Mutex<State>,
@@ -190,7 +192,7 @@ impl Queue {
     ) -> Arc<Queue> {
         Arc::new(Queue {
             cfg,
-            rules,
+            rules: Mutex::new(rules),
             portal: Mutex::new(None),
             journal,
             state: Mutex::new(State::default()),
@@ -221,6 +223,55 @@ impl Queue {
                 let _ = self.spawn_batch(ids);
             }
         }
+    }
+
+    /// Check files by another portal's rules (the user chose another
+    /// portal): every file not yet sent is checked again, and paired; the
+    /// files sent to the previous portal can be added again for this one.
+    pub fn set_rules(&self, rules: Arc<dyn NameRules>) {
+        *self.rules.lock().unwrap() = rules.clone();
+        let mut st = self.state.lock().unwrap();
+        let open: Vec<EntryId> = st
+            .rows
+            .iter()
+            .filter(|r| r.job.is_none() && matches!(r.status, Status::Ready | Status::Invalid))
+            .map(|r| r.id)
+            .collect();
+        // Names must be unique per portal: files finished on the previous
+        // one (or not sent yet) no longer block the same names here.
+        let held: Vec<String> = st
+            .names
+            .iter()
+            .filter(|(_, id)| {
+                let r = &st.rows[**id];
+                open.contains(id) || !matches!(r.status, Status::Waiting | Status::Sending)
+            })
+            .map(|(n, _)| n.clone())
+            .collect();
+        for n in held {
+            st.names.remove(&n);
+        }
+        for id in open {
+            let (path, name) = (st.rows[id].path.clone(), st.rows[id].name.clone());
+            let (status, size, error) = check(&st, &*rules, &path, &name);
+            if status == Status::Ready {
+                st.names.insert(name, id);
+            }
+            let r = &mut st.rows[id];
+            (r.status, r.size, r.error) = (status, size, error);
+            st.dirty.insert(id);
+        }
+        pair_rows(&mut st, &*rules);
+    }
+
+    /// (name, size) of the files not yet sent that have a mate.
+    pub fn mates(&self) -> Vec<(String, u64)> {
+        let st = self.state.lock().unwrap();
+        st.rows
+            .iter()
+            .filter(|r| r.mate.is_some() && r.job.is_none())
+            .map(|r| (r.name.clone(), r.size))
+            .collect()
     }
 
     /// Unfinished desktop jobs of earlier sessions (newest first), not
@@ -291,6 +342,7 @@ impl Queue {
                     remote_id: f.upload.as_ref().map(|u| u.remote_id.clone()),
                     sha256: f.sha256.clone(),
                     job: Some((id.to_string(), f.idx)),
+                    mate: None,
                 });
                 st.names.insert(f.name.clone(), rid);
                 st.dirty.insert(rid);
@@ -337,38 +389,11 @@ impl Queue {
             problems: 0,
             bytes: 0,
         };
+        let rules = self.rules.lock().unwrap().clone();
         for path in files {
             let id = st.rows.len();
             let name = name_of(&path);
-            let (status, size, error) = match scan(std::slice::from_ref(&path), &*self.rules) {
-                Ok(items) => {
-                    let size = items[0].size;
-                    match st.names.get(&name) {
-                        Some(&first) => (
-                            Status::Invalid,
-                            size,
-                            Some(format!(
-                                "{}: has the same name as {}; names must be unique, rename one of them",
-                                path.display(),
-                                st.rows[first].path.display()
-                            )),
-                        ),
-                        None => (Status::Ready, size, None),
-                    }
-                }
-                Err(report) => (
-                    Status::Invalid,
-                    std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0),
-                    Some(
-                        report
-                            .problems
-                            .iter()
-                            .map(|p| p.to_string())
-                            .collect::<Vec<_>>()
-                            .join("; "),
-                    ),
-                ),
-            };
+            let (status, size, error) = check(&st, &*rules, &path, &name);
             if status == Status::Ready {
                 st.names.insert(name.clone(), id);
                 added.bytes += size;
@@ -389,9 +414,11 @@ impl Queue {
                 remote_id: None,
                 sha256: None,
                 job: None,
+                mate: None,
             });
             st.dirty.insert(id);
         }
+        pair_rows(&mut st, &*rules);
         added
     }
 
@@ -879,6 +906,69 @@ fn fail(r: &mut Row, class: ErrorClass, error: String, pausing: bool) {
             error
         }
     });
+}
+
+/// A file's status, size and problem under `rules`, given the rows already
+/// ready (names must be unique among them).
+fn check(
+    st: &State,
+    rules: &dyn NameRules,
+    path: &Path,
+    name: &str,
+) -> (Status, u64, Option<String>) {
+    match scan(std::slice::from_ref(&path.to_path_buf()), rules) {
+        Ok(items) => {
+            let size = items[0].size;
+            match st.names.get(name) {
+                Some(&first) => (
+                    Status::Invalid,
+                    size,
+                    Some(format!(
+                        "{}: has the same name as {}; names must be unique, rename one of them",
+                        path.display(),
+                        st.rows[first].path.display()
+                    )),
+                ),
+                None => (Status::Ready, size, None),
+            }
+        }
+        Err(report) => (
+            Status::Invalid,
+            std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
+            Some(
+                report
+                    .problems
+                    .iter()
+                    .map(|p| p.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
+        ),
+    }
+}
+
+/// Marks the mates of paired-end files among the rows not yet sent, as
+/// the portal pairs them (none for most portals).
+fn pair_rows(st: &mut State, rules: &dyn NameRules) {
+    let open: Vec<EntryId> = st
+        .rows
+        .iter()
+        .filter(|r| r.job.is_none() && matches!(r.status, Status::Ready | Status::Paused))
+        .map(|r| r.id)
+        .collect();
+    let names: Vec<String> = open.iter().map(|&id| st.rows[id].name.clone()).collect();
+    let mut mates: HashMap<EntryId, String> = HashMap::new();
+    for (a, b) in rules.mates(&names) {
+        mates.insert(open[a], names[b].clone());
+        mates.insert(open[b], names[a].clone());
+    }
+    for id in open {
+        let m = mates.remove(&id);
+        if st.rows[id].mate != m {
+            st.rows[id].mate = m;
+            st.dirty.insert(id);
+        }
+    }
 }
 
 fn set_status(st: &mut State, id: EntryId, s: Status) {

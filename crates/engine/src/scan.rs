@@ -28,6 +28,11 @@ pub trait NameRules: Send + Sync {
     fn accepts_empty(&self) -> bool {
         true
     }
+    /// Paired-end files among `names` that the portal takes as one
+    /// sample: (first, second) indexes. Most portals pair nothing.
+    fn mates(&self, _names: &[String]) -> Vec<(usize, usize)> {
+        Vec::new()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

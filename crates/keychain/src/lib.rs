@@ -70,6 +70,13 @@ pub enum Stored {
     Refresh { user: String, token: String },
     /// A long-lived token pasted or given by the user.
     Token { token: String },
+    /// An API key or access token with where files go (BaseSpace's
+    /// AppResult), for portals without sign-in sessions.
+    Key {
+        key: String,
+        #[serde(default)]
+        target: Option<String>,
+    },
 }
 
 impl Stored {

@@ -9,6 +9,9 @@ export const api = {
     invoke<Info>('sign_in', { user, password, backend, keycloak }),
   signInToken: (token: string, backend?: string) => invoke<Info>('sign_in_token', { token, backend }),
   signOut: () => invoke<Info>('sign_out'),
+  signInKey: (key: string, appresult?: string) => invoke<Info>('sign_in_key', { key, appresult }),
+  portals: () => invoke<Portal[]>('portals'),
+  choosePortal: (index: number) => invoke<Info>('choose_portal', { index }),
   subscribe: (onBatch: (b: Batch) => void) => {
     const ch = new Channel<Batch>();
     ch.onmessage = onBatch;

@@ -128,3 +128,16 @@ describe('Resumable jobs', () => {
     expect(queryByTestId('resumable')).toBeNull();
   });
 });
+
+describe('FileRow pairs', () => {
+  it('names the mate of a paired-end file', () => {
+    const { getByTestId } = render(FileRow, {
+      props: { row: { ...base, status: 'ready', mate: 'reads_R2.fastq.gz' }, ...handlers() },
+    });
+    expect(getByTestId('mate').textContent).toBe('pair: reads_R2.fastq.gz');
+  });
+  it('shows no pair for a single file', () => {
+    const { queryByTestId } = render(FileRow, { props: { row: { ...base, status: 'ready' }, ...handlers() } });
+    expect(queryByTestId('mate')).toBeNull();
+  });
+});

@@ -22,6 +22,8 @@ export interface Row {
   warning: string | null;
   remote_id: string | null;
   sha256: string | null;
+  /** The other file of its paired-end sample (One Codex). */
+  mate?: string | null;
 }
 
 export interface Totals {
@@ -63,11 +65,14 @@ export interface Added {
   bytes: number;
 }
 
+export type PortalKind = 'loculus' | 'onecodex' | 'basespace';
+
 export interface Portal {
   name: string;
   backend: string;
   keycloak: string;
   demo: boolean;
+  kind: PortalKind;
 }
 
 export interface Info {
@@ -76,6 +81,8 @@ export interface Info {
   group: number | null;
   keychain: string | null;
   journal: string | null;
+  /** Where files go in the account (BaseSpace: the AppResult). */
+  target: string | null;
 }
 
 export interface Batch {

@@ -176,7 +176,10 @@ fn content_type(name: &str) -> &'static str {
     }
 }
 
-impl NameRules for BaseSpace {
+/// BaseSpace's file-name rules, before or without a signed-in portal.
+pub struct BaseSpaceNames;
+
+impl NameRules for BaseSpaceNames {
     fn check_name(&self, name: &str) -> Result<(), String> {
         if name.is_empty() {
             return Err("file names may not be empty".into());
@@ -193,6 +196,15 @@ impl NameRules for BaseSpace {
     /// one empty part, which BaseSpace does not take.
     fn accepts_empty(&self) -> bool {
         false
+    }
+}
+
+impl NameRules for BaseSpace {
+    fn check_name(&self, name: &str) -> Result<(), String> {
+        BaseSpaceNames.check_name(name)
+    }
+    fn accepts_empty(&self) -> bool {
+        BaseSpaceNames.accepts_empty()
     }
 }
 

@@ -39,8 +39,8 @@ const FILE_FIELD: &str = "file";
 
 pub struct OneCodex {
     api: api::Api,
-    /// Mate name -> its pair.
-    pairs: HashMap<String, Pair>,
+    /// Mate name -> its pair (more come with [`OneCodex::add_pairs`]).
+    pairs: Mutex<HashMap<String, Pair>>,
     /// Uploads `init_upload` handed out for a mate that has not begun yet.
     pending: Mutex<HashMap<String, Upload>>,
     /// Sample id -> (files it needs, files stored, confirmed).
@@ -81,17 +81,27 @@ impl OneCodex {
         }
         Ok(OneCodex {
             api: api::Api::new(http, base, api_key)?,
-            pairs: by_name,
+            pairs: Mutex::new(by_name),
             pending: Mutex::new(HashMap::new()),
             samples: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Files added after the portal was made: their pairs, before they
+    /// are sent (a desktop queue grows while signed in).
+    pub fn add_pairs(&self, pairs: Vec<Pair>) {
+        let mut by_name = self.pairs.lock().expect("pairs");
+        for p in pairs {
+            by_name.insert(p.r1.clone(), p.clone());
+            by_name.insert(p.r2.clone(), p);
+        }
     }
 
     async fn init(&self, f: &FileSpec) -> Result<Upload, Error> {
         if let Some(u) = self.pending.lock().expect("pending").remove(&f.name) {
             return Ok(u);
         }
-        let pair = self.pairs.get(&f.name).cloned();
+        let pair = self.pairs.lock().expect("pairs").get(&f.name).cloned();
         let (first, size, mate) = match &pair {
             Some(p) => (p.r1.clone(), p.r1_size, Some(p.r2.clone())),
             None => (f.name.clone(), f.plan.size, None),
@@ -248,13 +258,32 @@ fn quote(s: &str) -> String {
     s.replace(['"', '\r', '\n'], "_")
 }
 
-impl NameRules for OneCodex {
+/// One Codex's file-name rules and R1/R2 pairing, before or without a
+/// signed-in portal.
+pub struct OneCodexNames;
+
+impl NameRules for OneCodexNames {
     fn check_name(&self, name: &str) -> Result<(), String> {
         names::check(name)
     }
     /// `size` must be at least 1.
     fn accepts_empty(&self) -> bool {
         false
+    }
+    fn mates(&self, names: &[String]) -> Vec<(usize, usize)> {
+        pair_by_name(names)
+    }
+}
+
+impl NameRules for OneCodex {
+    fn check_name(&self, name: &str) -> Result<(), String> {
+        OneCodexNames.check_name(name)
+    }
+    fn accepts_empty(&self) -> bool {
+        OneCodexNames.accepts_empty()
+    }
+    fn mates(&self, names: &[String]) -> Vec<(usize, usize)> {
+        OneCodexNames.mates(names)
     }
 }
 
@@ -332,7 +361,7 @@ impl Portal for OneCodex {
                 // pair cannot (its mate belongs to this sample), so the
                 // pair goes again whole on `ferry resume`.
                 let name = file_name(upload);
-                if self.pairs.contains_key(&name) {
+                if self.pairs.lock().expect("pairs").contains_key(&name) {
                     Err(Error::Rejected {
                         host,
                         status: 403,
@@ -379,6 +408,19 @@ impl Portal for OneCodex {
         }
         Ok(())
     }
+}
+
+/// The pairs among files given as (name, size), by their names.
+pub fn pairs_of(files: &[(String, u64)]) -> Vec<Pair> {
+    let names: Vec<String> = files.iter().map(|f| f.0.clone()).collect();
+    pair_by_name(&names)
+        .into_iter()
+        .map(|(a, b)| Pair {
+            r1: files[a].0.clone(),
+            r1_size: files[a].1,
+            r2: files[b].0.clone(),
+        })
+        .collect()
 }
 
 /// Pairs among `names` by the usual read suffixes (`_R1`/`_R2`,

@@ -1,0 +1,180 @@
+//! One Codex and BaseSpace in the window: sign-in with an API key or an
+//! access token (kept in the OS keychain), the demo instances the
+//! in-process simulator serves, and each portal's file-name rules. Loculus
+//! sign-in (Keycloak) is in `session`.
+
+use std::sync::Arc;
+
+use ferry_engine::basespace::{BaseSpace, BaseSpaceNames};
+use ferry_engine::onecodex::{OneCodex, OneCodexNames};
+use ferry_engine::queue::LoculusNames;
+use ferry_engine::scan::NameRules;
+use ferry_engine::{Portal as EnginePortal, Secret, StaticToken};
+use ferry_keychain::Stored;
+use serde::Serialize;
+
+use crate::session::{Info, Portal};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    #[default]
+    Loculus,
+    Onecodex,
+    Basespace,
+}
+
+/// The file-name rules (and pairing) of a kind of portal, for checking
+/// files before sign-in.
+pub fn rules(kind: Kind) -> Arc<dyn NameRules> {
+    match kind {
+        Kind::Loculus => Arc::new(LoculusNames),
+        Kind::Onecodex => Arc::new(OneCodexNames),
+        Kind::Basespace => Arc::new(BaseSpaceNames),
+    }
+}
+
+/// A signed-in One Codex or BaseSpace portal.
+pub struct Keyed {
+    pub info: Info,
+    pub portal: Arc<dyn EnginePortal>,
+    /// One Codex learns the pairs of files added later (see `start`).
+    pub onecodex: Option<Arc<OneCodex>>,
+}
+
+fn account(p: &Portal) -> String {
+    let kind = if p.kind == Kind::Onecodex {
+        "onecodex"
+    } else {
+        "basespace"
+    };
+    format!("{kind}:{}", p.backend)
+}
+
+/// The portal with `key` (and BaseSpace's AppResult). The key is kept in
+/// the keychain unless this is a demo portal.
+pub fn sign_in(
+    http: reqwest::Client,
+    p: &Portal,
+    key: &str,
+    appresult: Option<&str>,
+) -> Result<Keyed, String> {
+    let key = key.trim();
+    if key.is_empty() {
+        return Err(match p.kind {
+            Kind::Onecodex => "paste your One Codex API key (Settings → API keys)".into(),
+            _ => "paste your BaseSpace access token".into(),
+        });
+    }
+    let (portal, onecodex, user, target): (Arc<dyn EnginePortal>, _, _, _) = match p.kind {
+        Kind::Onecodex => {
+            let oc = Arc::new(
+                OneCodex::new(http, &p.backend, Secret::new(key), vec![])
+                    .map_err(|e| e.to_string())?,
+            );
+            (oc.clone(), Some(oc), "API key", None)
+        }
+        Kind::Basespace => {
+            let app = appresult.map(str::trim).unwrap_or_default();
+            let bs = BaseSpace::new(
+                http,
+                &p.backend,
+                app,
+                Arc::new(StaticToken::new(key.to_string())),
+            )
+            .map_err(|e| e.to_string())?;
+            (Arc::new(bs), None, "access token", Some(app.to_string()))
+        }
+        Kind::Loculus => return Err("Loculus signs in with a user name and password".into()),
+    };
+    let keychain = if p.demo {
+        None
+    } else {
+        let stored = Stored::Key {
+            key: key.into(),
+            target: target.clone(),
+        };
+        ferry_keychain::Entry::new(&account(p))
+            .and_then(|e| e.set(&stored.to_json()))
+            .err()
+            .map(|e| format!("not remembered: {e}"))
+    };
+    Ok(Keyed {
+        info: Info {
+            portal: Some(p.clone()),
+            user: Some(user.into()),
+            group: None,
+            keychain,
+            journal: None,
+            target: target.map(|t| format!("AppResult {t}")),
+        },
+        portal,
+        onecodex,
+    })
+}
+
+/// The key the keychain holds for this portal, if any.
+pub fn remembered(http: reqwest::Client, p: &Portal) -> Option<Keyed> {
+    let raw = ferry_keychain::Entry::new(&account(p)).ok()?.get().ok()??;
+    match Stored::from_json(&raw)? {
+        Stored::Key { key, target } => sign_in(http, p, &key, target.as_deref()).ok(),
+        _ => None,
+    }
+}
+
+/// Sign out: forget the key.
+pub fn forget(p: &Portal) -> Result<(), String> {
+    match ferry_keychain::Entry::new(&account(p)).and_then(|e| e.delete()) {
+        Ok(_) | Err(ferry_keychain::KeychainError::Unavailable(_)) => Ok(()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// The demo One Codex and BaseSpace the in-process simulator serves, with
+/// the key each accepts.
+pub fn demo_portals(sim: &ferry_sim::Sim) -> Vec<(Portal, String, Option<String>)> {
+    vec![
+        (
+            Portal {
+                name: "Demo One Codex (this computer)".into(),
+                backend: format!("{}/api/v1", sim.onecodex_url()),
+                keycloak: String::new(),
+                demo: true,
+                kind: Kind::Onecodex,
+            },
+            sim.onecodex_api_key(),
+            None,
+        ),
+        (
+            Portal {
+                name: "Demo BaseSpace (this computer)".into(),
+                backend: format!("{}/v1pre3", sim.basespace_url()),
+                keycloak: String::new(),
+                demo: true,
+                kind: Kind::Basespace,
+            },
+            sim.basespace_token(),
+            Some(ferry_sim::basespace::APPRESULT.to_string()),
+        ),
+    ]
+}
+
+/// The real services, for a user who signs in with their own key.
+pub fn public_portals() -> Vec<Portal> {
+    vec![
+        Portal {
+            name: "One Codex".into(),
+            backend: ferry_engine::onecodex::DEFAULT_BASE.into(),
+            keycloak: String::new(),
+            demo: false,
+            kind: Kind::Onecodex,
+        },
+        Portal {
+            name: "Illumina BaseSpace".into(),
+            backend: ferry_engine::basespace::DEFAULT_BASE.into(),
+            keycloak: String::new(),
+            demo: false,
+            kind: Kind::Basespace,
+        },
+    ]
+}

@@ -1,0 +1,210 @@
+//! One Codex and BaseSpace in the real window, against the demo portals the
+//! app starts: the portal picker, files checked by each portal's rules,
+//! R1/R2 pairs shown before sending and sent as one confirmed sample, a
+//! BaseSpace file in parts of at most 25 MB into the AppResult, green
+//! checks, and the stored bytes compared with the files.
+
+use std::time::{Duration, Instant};
+
+use ferry_e2e::make_file;
+use ferry_e2e::webdriver::{Driver, Session, app_binary};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+fn sha(p: &std::path::Path) -> String {
+    hex::encode(Sha256::digest(std::fs::read(p).unwrap()))
+}
+
+/// Picks the portal named `name` in the header's picker.
+fn choose(s: &Session, name: &str) {
+    let r = s.run_async(
+        "const [name, done] = arguments;\
+         const sel = document.querySelector('[data-testid=portal-select]');\
+         const opt = [...sel.options].find(o => o.textContent.includes(name));\
+         if (!opt) return done('no option ' + name);\
+         sel.value = opt.value; sel.dispatchEvent(new Event('change', {bubbles: true})); done('ok');",
+        json!([name]),
+    );
+    assert_eq!(r, "ok");
+}
+
+fn wait_text(s: &Session, css: &str, want: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(e) = s.find_all(css).into_iter().next()
+            && s.text(&e).contains(want)
+        {
+            return;
+        }
+        if Instant::now() > deadline {
+            s.screenshot("portals-failed");
+            panic!("{css} never showed {want:?} (tests/artifacts/portals-failed.png)");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn wait_checks(s: &Session, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while s.find_all("[data-status=done] [data-testid=check]").len() < n {
+        assert!(Instant::now() < deadline, "fewer than {n} files accepted");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn get(url: &str) -> Value {
+    reqwest::blocking::get(url)
+        .and_then(|r| r.json())
+        .unwrap_or_else(|e| panic!("{url}: {e}"))
+}
+
+#[test]
+#[ignore = "needs Xvfb, tauri-driver, WebKitWebDriver and the built app: tests/run-all.sh runs it"]
+fn one_codex_pairs_and_basespace_parts_in_the_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let r1 = make_file(dir.path(), "gutA_R1.fastq.gz", 3_000_000, 1);
+    let r2 = make_file(dir.path(), "gutA_R2.fastq.gz", 3_000_001, 2);
+    let single = make_file(dir.path(), "isolate7.fasta", 4_000, 3);
+    let spaced = make_file(dir.path(), "bad name.fastq", 100, 4);
+    let notes = make_file(dir.path(), "notes.txt", 100, 5);
+    let journal = dir.path().join("journal.sqlite");
+    let driver = Driver::start(&[("FERRY_JOURNAL", journal.to_str().unwrap())]);
+    let s = Session::new(&driver, &app_binary());
+    s.wait_for("[data-testid=user]", 30);
+    // The demo Loculus backend serves the simulator's state for all three.
+    let sim = s.text(&s.wait_for("[data-testid=backend]", 5));
+
+    // One Codex: its own name rules, pairs shown before sending.
+    choose(&s, "Demo One Codex");
+    wait_text(&s, "[data-testid=user]", "API key");
+    let r = s.drop_paths(&[r1.clone(), r2.clone(), single.clone(), spaced, notes]);
+    assert_eq!(
+        (r["files"].as_u64(), r["problems"].as_u64()),
+        (Some(5), Some(2)),
+        "{r}"
+    );
+    let mate = s.wait_for("[data-name=\"gutA_R1.fastq.gz\"] [data-testid=mate]", 5);
+    assert_eq!(s.text(&mate), "pair: gutA_R2.fastq.gz");
+    assert!(
+        s.find_all("[data-name=\"isolate7.fasta\"] [data-testid=mate]")
+            .is_empty()
+    );
+    let errors: Vec<String> = s
+        .find_all("[data-testid=error]")
+        .iter()
+        .map(|e| s.prop(e, "textContent"))
+        .collect();
+    assert!(errors.iter().any(|e| e.contains("notes.txt")), "{errors:?}");
+    assert!(
+        errors.iter().any(|e| e.contains("bad name.fastq")),
+        "{errors:?}"
+    );
+    s.screenshot("7-onecodex-pairs");
+    s.click(&s.wait_for("[data-testid=upload]:not([disabled])", 10));
+    wait_checks(&s, 3);
+    s.screenshot("8-onecodex-done");
+    let samples = get(&format!("{sim}/_sim/portals"))["onecodex_samples"].clone();
+    let samples = samples.as_array().unwrap();
+    assert_eq!(samples.len(), 2, "{samples:?}");
+    let pair = samples
+        .iter()
+        .find(|x| x["filename"] == "gutA_R1.fastq.gz")
+        .expect("the pair is one sample");
+    assert_eq!(pair["paired_end_filename"], "gutA_R2.fastq.gz");
+    assert_eq!(pair["confirmed"], true);
+    let alone = samples
+        .iter()
+        .find(|x| x["filename"] == "isolate7.fasta")
+        .unwrap();
+    assert_eq!(alone["confirmed"], true);
+    for (sample, files) in [(pair, vec![&r1, &r2]), (alone, vec![&single])] {
+        let keys = sample["keys"].as_array().unwrap();
+        assert_eq!(keys.len(), files.len());
+        for (k, f) in keys.iter().zip(files) {
+            let o = get(&format!("{sim}/_sim/stored?key={}", k.as_str().unwrap()));
+            assert_eq!(
+                o["sha256"].as_str(),
+                Some(sha(f).as_str()),
+                "{}",
+                f.display()
+            );
+        }
+    }
+
+    // BaseSpace: into the demo AppResult, in parts of at most 25 MB.
+    choose(&s, "Demo BaseSpace");
+    wait_text(&s, "[data-testid=user]", "access token");
+    wait_text(&s, "[data-testid=session]", "AppResult");
+    // The names One Codex refused are fine for BaseSpace: checked again.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !s.find_all("[data-status=invalid]").is_empty() {
+        assert!(Instant::now() < deadline, "files refused by One Codex still refused");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The same pair again (sent to One Codex already), and a bigger file.
+    let big = make_file(dir.path(), "run9_S1_L001_R1_001.fastq.gz", 30_000_123, 6);
+    let r = s.drop_paths(&[big.clone(), r1.clone(), r2.clone()]);
+    assert_eq!(
+        (r["files"].as_u64(), r["problems"].as_u64()),
+        (Some(3), Some(0)),
+        "{r}"
+    );
+    s.click(&s.wait_for("[data-testid=upload]:not([disabled])", 10));
+    wait_checks(&s, 3 + 2 + 3);
+    s.screenshot("9-basespace-done");
+    let files = get(&format!("{sim}/_sim/portals"))["basespace_files"].clone();
+    for (name, path, size) in [
+        ("run9_S1_L001_R1_001.fastq.gz", &big, 30_000_123u64),
+        ("gutA_R1.fastq.gz", &r1, 3_000_000),
+        ("gutA_R2.fastq.gz", &r2, 3_000_001),
+    ] {
+        let f = files
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["name"] == name)
+            .unwrap_or_else(|| panic!("{name} is not in BaseSpace"));
+        assert_eq!(f["status"], "complete");
+        assert_eq!(f["appresult"], "1001");
+        assert_eq!(f["size"].as_u64(), Some(size));
+        let o = get(&format!(
+            "{sim}/_sim/stored?key={}",
+            f["key"].as_str().unwrap()
+        ));
+        assert_eq!(o["sha256"].as_str(), Some(sha(path).as_str()), "{name}");
+    }
+    let f = files
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "run9_S1_L001_R1_001.fastq.gz")
+        .unwrap();
+    assert!(f["parts"].as_object().unwrap().len() >= 2, "{f}");
+
+    // And the same pair to Loculus: one FASTQ pair, all three portals.
+    choose(&s, "Demo portal");
+    wait_text(&s, "[data-testid=user]", "demo");
+    let r = s.drop_paths(&[r1.clone(), r2.clone()]);
+    assert_eq!(
+        (r["files"].as_u64(), r["problems"].as_u64()),
+        (Some(2), Some(0)),
+        "{r}"
+    );
+    s.click(&s.wait_for("[data-testid=upload]:not([disabled])", 10));
+    wait_checks(&s, 3 + 2 + 3 + 2);
+    let rows = s.find_all("[data-status=done]");
+    let ids: Vec<(String, String)> = rows
+        .iter()
+        .map(|r| (s.attr(r, "data-name"), s.attr(r, "data-remote-id")))
+        .collect();
+    for (name, path) in [("gutA_R1.fastq.gz", &r1), ("gutA_R2.fastq.gz", &r2)] {
+        // The last row of that name is the Loculus one.
+        let id = &ids.iter().rev().find(|(n, _)| n == name).unwrap().1;
+        let o = get(&format!("{sim}/_sim/object/{id}"));
+        assert_eq!(
+            o["sha256"].as_str(),
+            Some(sha(path).as_str()),
+            "{name} on Loculus"
+        );
+    }
+}
