@@ -138,7 +138,10 @@ fn one_codex_pairs_and_basespace_parts_in_the_window() {
     // The names One Codex refused are fine for BaseSpace: checked again.
     let deadline = Instant::now() + Duration::from_secs(10);
     while !s.find_all("[data-status=invalid]").is_empty() {
-        assert!(Instant::now() < deadline, "files refused by One Codex still refused");
+        assert!(
+            Instant::now() < deadline,
+            "files refused by One Codex still refused"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     // The same pair again (sent to One Codex already), and a bigger file.
