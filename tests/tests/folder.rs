@@ -499,3 +499,32 @@ fn folder_and_single_submission_flags_do_not_mix() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn an_excluded_row_is_neither_uploaded_nor_submitted_and_its_sequence_stays_home() {
+    let sim = SimProc::start(&[]);
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    write(dir, "metadata.tsv", "id\tcountry\ns1\tCH\ns2\tDE\n");
+    write(dir, "sequences.fasta", ">s1\nACGT\n>s2 second\nACGTT\n");
+    sample(dir, "s1/rawReads/s1_R1.fq", 3000, 1);
+    sample(dir, "s2/rawReads/bad name.fq", 2000, 2);
+
+    let refused = submit_folder(&sim, dir, "ebola-sudan", &[]);
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused.stderr));
+    assert!(text(&refused.stdout).contains("bad name.fq"));
+
+    let unknown = submit_folder(&sim, dir, "ebola-sudan", &["--exclude", "s9"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(text(&unknown.stderr).contains("--exclude s9: no row with that id"));
+
+    let run = submit_folder(&sim, dir, "ebola-sudan", &["--exclude", "s2"]);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let h = held(&sim);
+    assert_eq!(h.keys().collect::<Vec<_>>(), ["s1"], "only s1 was submitted");
+    assert_eq!(h["s1"]["rawReads"].len(), 1);
+    let stored = sim.state()["storage_log"].as_array().unwrap().len();
+    assert_eq!(stored, 1, "the excluded row's file was not sent");
+    let receipt = std::fs::read_to_string(dir.join("ferry-receipt.csv")).unwrap();
+    assert!(!receipt.contains("s2"), "{receipt}");
+}

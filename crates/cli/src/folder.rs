@@ -1,14 +1,12 @@
 //! `ferry submit --folder DIR`: a batch folder -> linkage report -> upload
 //! (journaled, resumable) -> submit -> receipt.
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::Args;
-use ferry_engine::loculus::{
-    Accession, AttachedFile, DataUseTerms, Linkage, Loculus, OrganismInfo, Submission, link_folder,
-};
-use ferry_engine::{Error, Item, JobFile, Uploaded};
+use ferry_engine::loculus::batch;
+use ferry_engine::loculus::{DataUseTerms, Linkage, Loculus, OrganismInfo, Submission, link_folder};
+use ferry_engine::{JobFile, Uploaded};
 use indicatif::HumanBytes;
 use serde::{Deserialize, Serialize};
 
@@ -33,6 +31,10 @@ pub struct FolderArgs {
     /// file categories; default: the backend's URL.
     #[arg(long, value_name = "URL")]
     pub website: Option<String>,
+    /// Leave this submission id out (repeatable): its files are not sent
+    /// and its problems do not block the others.
+    #[arg(long = "exclude", value_name = "ID")]
+    pub exclude: Vec<String>,
 }
 
 impl FolderArgs {
@@ -43,6 +45,7 @@ impl FolderArgs {
             (self.dry_run, "--dry-run"),
             (self.receipt.is_some(), "--receipt"),
             (self.website.is_some(), "--website"),
+            (!self.exclude.is_empty(), "--exclude"),
         ]
         .into_iter()
         .filter_map(|(set, flag)| set.then_some(flag))
@@ -65,19 +68,9 @@ pub struct FolderJob {
     /// As read at the start, so a resume needs no discovery call.
     pub organism: OrganismInfo,
     pub receipt: PathBuf,
-}
-
-/// One line of the receipt.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ReceiptLine {
-    submission_id: String,
-    accession: String,
-    category: String,
-    file_name: String,
-    file_id: String,
-    size: Option<u64>,
-    sha256: String,
+    /// Submission ids left out.
+    #[serde(default)]
+    pub exclude: Vec<String>,
 }
 
 fn input(msg: String) -> Fail {
@@ -108,7 +101,16 @@ pub async fn submit(
     let http = ferry_engine::transfer::http_client()?;
     let info = Loculus::instance_info(&http, &website).await?;
     let org = info.organism(&organism).map_err(input)?.clone();
-    let linkage = link_folder(&dir, &org);
+    let mut linkage = link_folder(&dir, &org);
+    for id in &b.exclude {
+        if !linkage.rows.iter().any(|r| &r.id == id) {
+            return Err(input(format!(
+                "--exclude {id}: no row with that id in {}",
+                dir.display()
+            )));
+        }
+    }
+    linkage.exclude(&b.exclude);
     print_report(&linkage, out.json);
     if !linkage.is_ok() {
         let n = linkage.problems.len();
@@ -121,22 +123,7 @@ pub async fn submit(
     let Some(s) = session else {
         return Ok(());
     };
-    let mut items = Vec::new();
-    for (rel, size) in linkage.uploads() {
-        let path = linkage.path_of(&rel);
-        let mtime = std::fs::metadata(&path)
-            .and_then(|m| m.modified())
-            .map_err(|e| Error::Io {
-                path: path.clone(),
-                source: e,
-            })?;
-        items.push(Item {
-            name: ferry_engine::scan::name_of(&path),
-            path,
-            size,
-            mtime: Some(mtime),
-        });
-    }
+    let items = batch::items(&linkage)?;
     let a = SubmitArgs {
         organism,
         metadata: dir.join(linkage.metadata.clone().unwrap_or_default()),
@@ -148,6 +135,7 @@ pub async fn submit(
             receipt: b.receipt.unwrap_or_else(|| dir.join("ferry-receipt.csv")),
             dir,
             organism: org,
+            exclude: b.exclude,
         }),
     };
     let params = serde_json::json!({
@@ -170,7 +158,8 @@ pub async fn finish(
     done: &[Uploaded],
     json: bool,
 ) -> Result<(), Fail> {
-    let linkage = link_folder(&f.dir, &f.organism);
+    let mut linkage = link_folder(&f.dir, &f.organism);
+    linkage.exclude(&f.exclude);
     if !linkage.is_ok() {
         print_report(&linkage, json);
         return Err(input(format!(
@@ -179,39 +168,25 @@ pub async fn finish(
             f.dir.display()
         )));
     }
-    let by_path: HashMap<&Path, &Uploaded> = done.iter().map(|u| (u.path.as_path(), u)).collect();
-    let mut files = Vec::new();
-    let mut unsent = Vec::new();
-    for row in &linkage.rows {
-        for (cat, list) in &row.files {
-            for lf in list {
-                // `name:fileId` tokens stay in the table as they are.
-                let Some(rel) = &lf.relative else { continue };
-                match by_path.get(linkage.path_of(rel).as_path()) {
-                    Some(u) => files.push(AttachedFile {
-                        submission_id: Some(row.id.clone()),
-                        category: cat.clone(),
-                        name: lf.name.clone(),
-                        file_id: u.remote_id.clone(),
-                    }),
-                    None => unsent.push(rel.clone()),
-                }
-            }
-        }
-    }
-    if !unsent.is_empty() {
-        return Err(input(format!(
+    let files = batch::attachments(&linkage, done).map_err(|unsent| {
+        input(format!(
             "{} not part of job {job} when it started; start a new `ferry submit --folder` (or `ferry abort {job}`)",
             unsent.join(", ")
-        )));
-    }
+        ))
+    })?;
     let raw = linkage
         .base_tsv()
         .map_err(|e| Fail(exit::INTERNAL, format!("cannot write the metadata: {e}")))?;
+    let scratch = tempfile::tempdir().map_err(|e| Fail(exit::INTERNAL, e.to_string()))?;
     let sub = Submission {
         organism: a.organism.clone(),
         metadata: f.dir.join(linkage.metadata.clone().unwrap_or_default()),
-        sequences: linkage.sequences.as_ref().map(|p| f.dir.join(p)),
+        sequences: batch::sequences_for(&linkage, scratch.path()).map_err(|e| {
+            input(format!(
+                "{}: cannot be read ({e})",
+                linkage.sequences.clone().unwrap_or_default()
+            ))
+        })?,
         files,
         data_use_terms: match &a.restricted_until {
             Some(until) => DataUseTerms::Restricted {
@@ -222,75 +197,14 @@ pub async fn finish(
         legacy_file_mapping: a.legacy_file_mapping,
     };
     let (accessions, linked) = crate::send_submission(s, job, &sub, &raw, done).await?;
-    let (csv_path, json_path) = write_receipt(&f.receipt, &linkage, &accessions, &by_path)?;
+    let lines = batch::receipt(&linkage, &accessions, done);
+    let (csv_path, json_path) = batch::write_receipt(&f.receipt, &lines).map_err(input)?;
     eprintln!(
         "receipt: {} and {}",
         csv_path.display(),
         json_path.display()
     );
     crate::report_submission(s, a, &accessions, &linked, json).await
-}
-
-fn write_receipt(
-    base: &Path,
-    l: &Linkage,
-    accessions: &[Accession],
-    by_path: &HashMap<&Path, &Uploaded>,
-) -> Result<(PathBuf, PathBuf), Fail> {
-    let acc: HashMap<&str, String> = accessions
-        .iter()
-        .map(|a| (a.submission_id.as_str(), a.accession.clone()))
-        .collect();
-    let mut lines = Vec::new();
-    for row in &l.rows {
-        let accession = acc.get(row.id.as_str()).cloned().unwrap_or_default();
-        let line =
-            |category: &str, file_name: &str, file_id: &str, up: Option<&&Uploaded>| ReceiptLine {
-                submission_id: row.id.clone(),
-                accession: accession.clone(),
-                category: category.into(),
-                file_name: file_name.into(),
-                file_id: file_id.into(),
-                size: up.map(|u| u.size),
-                sha256: up.map(|u| u.sha256.clone()).unwrap_or_default(),
-            };
-        if row.files.is_empty() {
-            lines.push(line("", "", "", None));
-        }
-        for (cat, list) in &row.files {
-            for lf in list {
-                let up = lf
-                    .relative
-                    .as_ref()
-                    .and_then(|r| by_path.get(l.path_of(r).as_path()));
-                let id = up
-                    .map(|u| u.remote_id.clone())
-                    .or_else(|| lf.file_id.clone())
-                    .unwrap_or_default();
-                lines.push(line(cat, &lf.name, &id, up));
-            }
-        }
-    }
-    let csv_path = base.with_extension("csv");
-    let json_path = base.with_extension("json");
-    let fail = |p: &Path, e: String| {
-        Fail(
-            exit::INPUT,
-            format!(
-                "the submission went through, but the receipt {} cannot be written: {e}",
-                p.display()
-            ),
-        )
-    };
-    let mut w = csv::Writer::from_path(&csv_path).map_err(|e| fail(&csv_path, e.to_string()))?;
-    for line in &lines {
-        w.serialize(line)
-            .map_err(|e| fail(&csv_path, e.to_string()))?;
-    }
-    w.flush().map_err(|e| fail(&csv_path, e.to_string()))?;
-    let json = serde_json::to_vec_pretty(&lines).map_err(|e| fail(&json_path, e.to_string()))?;
-    std::fs::write(&json_path, json).map_err(|e| fail(&json_path, e.to_string()))?;
-    Ok((csv_path, json_path))
 }
 
 /// The linkage report: JSON (one line), or a table for people.

@@ -2,6 +2,7 @@
 //! endpoints, then files attached to a submission (see [`submit`]).
 
 pub(crate) mod api;
+pub mod batch;
 pub mod folder;
 pub mod info;
 pub mod keycloak;

@@ -1,0 +1,189 @@
+//! A batch folder's way to the portal, one implementation for the CLI and
+//! the app: rows the user excludes, the files to send, the files to attach
+//! once they are sent, and the receipt.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::{Accession, AttachedFile, Linkage};
+use crate::{Error, Item, Uploaded};
+
+impl Linkage {
+    /// Leaves the rows with these ids out of the batch: their files are
+    /// not sent and their problems no longer block the others.
+    pub fn exclude(&mut self, ids: &[String]) {
+        if ids.is_empty() {
+            return;
+        }
+        self.rows.retain(|r| !ids.contains(&r.id));
+        self.problems
+            .retain(|p| p.submission_id.as_ref().is_none_or(|id| !ids.contains(id)));
+    }
+}
+
+/// The files to upload, as the engine takes them.
+pub fn items(l: &Linkage) -> Result<Vec<Item>, Error> {
+    l.uploads()
+        .into_iter()
+        .map(|(rel, size)| {
+            let path = l.path_of(&rel);
+            let mtime = std::fs::metadata(&path)
+                .and_then(|m| m.modified())
+                .map_err(|e| Error::Io {
+                    path: path.clone(),
+                    source: e,
+                })?;
+            Ok(Item {
+                name: crate::scan::name_of(&path),
+                path,
+                size,
+                mtime: Some(mtime),
+            })
+        })
+        .collect()
+}
+
+/// The files to attach, from what was uploaded (matched by path);
+/// `Err` lists the folder's files that were not uploaded.
+pub fn attachments(l: &Linkage, done: &[Uploaded]) -> Result<Vec<AttachedFile>, Vec<String>> {
+    let by_path: HashMap<&Path, &Uploaded> = done.iter().map(|u| (u.path.as_path(), u)).collect();
+    let mut files = Vec::new();
+    let mut unsent = Vec::new();
+    for row in &l.rows {
+        for (cat, list) in &row.files {
+            for lf in list {
+                // `name:fileId` tokens stay in the table as they are.
+                let Some(rel) = &lf.relative else { continue };
+                match by_path.get(l.path_of(rel).as_path()) {
+                    Some(u) => files.push(AttachedFile {
+                        submission_id: Some(row.id.clone()),
+                        category: cat.clone(),
+                        name: lf.name.clone(),
+                        file_id: u.remote_id.clone(),
+                    }),
+                    None => unsent.push(rel.clone()),
+                }
+            }
+        }
+    }
+    if unsent.is_empty() {
+        Ok(files)
+    } else {
+        Err(unsent)
+    }
+}
+
+/// The sequences to send: the folder's FASTA, or a copy without the
+/// records of excluded rows (written to `scratch`), so the portal gets no
+/// sequence without its metadata row.
+pub fn sequences_for(l: &Linkage, scratch: &Path) -> std::io::Result<Option<PathBuf>> {
+    let Some(rel) = &l.sequences else {
+        return Ok(None);
+    };
+    let path = l.path_of(rel);
+    let keep: std::collections::HashSet<&str> = l.rows.iter().map(|r| r.id.as_str()).collect();
+    let file = std::fs::File::open(&path)?;
+    let reader: Box<dyn std::io::Read> = if rel.ends_with(".gz") {
+        Box::new(flate2::read::MultiGzDecoder::new(file))
+    } else {
+        Box::new(file)
+    };
+    let mut out = Vec::new();
+    let (mut kept, mut dropped) = (true, 0usize);
+    for line in BufReader::new(reader).lines() {
+        let line = line?;
+        if let Some(h) = line.strip_prefix('>') {
+            let id = h.split_whitespace().next().unwrap_or_default();
+            kept = keep.contains(id);
+            dropped += usize::from(!kept);
+        }
+        if kept {
+            out.extend_from_slice(line.as_bytes());
+            out.push(b'\n');
+        }
+    }
+    if dropped == 0 {
+        return Ok(Some(path));
+    }
+    let copy = scratch.join("sequences.fasta");
+    std::fs::File::create(&copy)?.write_all(&out)?;
+    Ok(Some(copy))
+}
+
+/// One line of the receipt: every file of every submission.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReceiptLine {
+    pub submission_id: String,
+    pub accession: String,
+    pub category: String,
+    pub file_name: String,
+    pub file_id: String,
+    pub size: Option<u64>,
+    pub sha256: String,
+}
+
+pub fn receipt(l: &Linkage, accessions: &[Accession], done: &[Uploaded]) -> Vec<ReceiptLine> {
+    let by_path: HashMap<&Path, &Uploaded> = done.iter().map(|u| (u.path.as_path(), u)).collect();
+    let acc: HashMap<&str, String> = accessions
+        .iter()
+        .map(|a| (a.submission_id.as_str(), a.accession.clone()))
+        .collect();
+    let mut lines = Vec::new();
+    for row in &l.rows {
+        let accession = acc.get(row.id.as_str()).cloned().unwrap_or_default();
+        let line = |category: &str, file_name: &str, file_id: &str, up: Option<&&Uploaded>| {
+            ReceiptLine {
+                submission_id: row.id.clone(),
+                accession: accession.clone(),
+                category: category.into(),
+                file_name: file_name.into(),
+                file_id: file_id.into(),
+                size: up.map(|u| u.size),
+                sha256: up.map(|u| u.sha256.clone()).unwrap_or_default(),
+            }
+        };
+        if row.files.is_empty() {
+            lines.push(line("", "", "", None));
+        }
+        for (cat, list) in &row.files {
+            for lf in list {
+                let up = lf
+                    .relative
+                    .as_ref()
+                    .and_then(|r| by_path.get(l.path_of(r).as_path()));
+                let id = up
+                    .map(|u| u.remote_id.clone())
+                    .or_else(|| lf.file_id.clone())
+                    .unwrap_or_default();
+                lines.push(line(cat, &lf.name, &id, up));
+            }
+        }
+    }
+    lines
+}
+
+/// Writes `base.csv` and `base.json`; the error names the file that
+/// could not be written.
+pub fn write_receipt(base: &Path, lines: &[ReceiptLine]) -> Result<(PathBuf, PathBuf), String> {
+    let csv_path = base.with_extension("csv");
+    let json_path = base.with_extension("json");
+    let fail = |p: &Path, e: String| {
+        format!(
+            "the submission went through, but the receipt {} cannot be written: {e}",
+            p.display()
+        )
+    };
+    let mut w = csv::Writer::from_path(&csv_path).map_err(|e| fail(&csv_path, e.to_string()))?;
+    for line in lines {
+        w.serialize(line)
+            .map_err(|e| fail(&csv_path, e.to_string()))?;
+    }
+    w.flush().map_err(|e| fail(&csv_path, e.to_string()))?;
+    let json = serde_json::to_vec_pretty(lines).map_err(|e| fail(&json_path, e.to_string()))?;
+    std::fs::write(&json_path, json).map_err(|e| fail(&json_path, e.to_string()))?;
+    Ok((csv_path, json_path))
+}
