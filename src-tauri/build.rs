@@ -26,8 +26,14 @@ const COMMANDS: &[&str] = &[
     "portals",
     "choose_portal",
     "sign_in_key",
+    "wizard_organisms",
+    "wizard_pick_folder",
+    "wizard_review",
+    "wizard_upload",
+    "wizard_submit",
     // Test-only: granted at run time when FERRY_E2E=1, never by a file.
     "e2e_drop",
+    "e2e_wizard_folder",
 ];
 
 fn main() {

@@ -6,6 +6,7 @@
 
 mod portals;
 mod session;
+mod wizard;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -43,6 +44,10 @@ struct App {
     choices: Vec<Portal>,
     /// Keys of the demo One Codex and BaseSpace: backend -> (key, AppResult).
     demo_keys: HashMap<String, (String, Option<String>)>,
+    /// The signed-in Loculus portal (the wizard submits through it).
+    loculus: Mutex<Option<Arc<ferry_engine::loculus::Loculus>>>,
+    /// The bulk submission wizard's choices.
+    wizard: Mutex<wizard::Wizard>,
     /// The signed-in One Codex portal, which learns pairs at each start.
     onecodex: Mutex<Option<Arc<ferry_engine::onecodex::OneCodex>>>,
     /// Keeps the in-process demo portal alive.
@@ -59,6 +64,7 @@ impl App {
     fn keyed(&self, k: Result<portals::Keyed, String>) -> Result<Info, String> {
         let mut k = k?;
         k.info.journal = self.journal_note.clone();
+        *self.loculus.lock().unwrap() = None;
         *self.onecodex.lock().unwrap() = k.onecodex;
         self.queue
             .set_portal(Some(k.portal), session::destination(&k.info));
@@ -71,6 +77,7 @@ impl App {
     /// signs in at once when it can (demo, or a key in the keychain).
     async fn choose(&self, p: Portal) -> Result<Info, String> {
         self.queue.set_portal(None, serde_json::Value::Null);
+        *self.loculus.lock().unwrap() = None;
         *self.onecodex.lock().unwrap() = None;
         self.queue.set_rules(portals::rules(p.kind));
         *self.portal.lock().unwrap() = Some(p.clone());
@@ -102,6 +109,7 @@ impl App {
     fn signed(&self, s: Result<session::Signed, String>) -> Result<Info, String> {
         let mut s = s?;
         s.info.journal = self.journal_note.clone();
+        *self.loculus.lock().unwrap() = Some(s.loculus.clone());
         self.queue
             .set_portal(Some(s.loculus), session::destination(&s.info));
         *self.info.lock().unwrap() = s.info.clone();
@@ -231,6 +239,7 @@ async fn choose_portal(app: S<'_>, index: usize) -> Result<Info, String> {
 #[tauri::command]
 fn sign_out(app: S<'_>) -> Result<Info, String> {
     app.queue.set_portal(None, serde_json::Value::Null);
+    *app.loculus.lock().unwrap() = None;
     let info = std::mem::take(&mut *app.info.lock().unwrap());
     if let Some(p) = &info.portal {
         match p.kind {
@@ -429,7 +438,9 @@ fn main() {
             session::remembered(http.clone(), &portal).await
         };
         let mut info = Info::default();
+        let mut loculus = None;
         if let Some(s) = signed {
+            loculus = Some(s.loculus.clone());
             queue.set_portal(Some(s.loculus), session::destination(&s.info));
             info = s.info;
         }
@@ -445,6 +456,8 @@ fn main() {
             choices,
             demo_keys,
             onecodex: Mutex::new(None),
+            loculus: Mutex::new(loculus),
+            wizard: Mutex::new(wizard::Wizard::default()),
             portal: Mutex::new(Some(portal)),
             outbox: Mutex::new(Batch::default()),
             channel: Mutex::new(None),
@@ -471,7 +484,8 @@ fn main() {
                 a.add_capability(
                     tauri::ipc::CapabilityBuilder::new("e2e")
                         .window("main")
-                        .permission("allow-e2e-drop"),
+                        .permission("allow-e2e-drop")
+                        .permission("allow-e2e-wizard-folder"),
                 )?;
             }
             Ok(())
@@ -502,6 +516,12 @@ fn main() {
             portals,
             choose_portal,
             sign_in_key,
+            wizard::wizard_organisms,
+            wizard::wizard_pick_folder,
+            wizard::wizard_review,
+            wizard::wizard_upload,
+            wizard::wizard_submit,
+            wizard::e2e_wizard_folder,
             e2e_drop
         ])
         .run(tauri::generate_context!())

@@ -521,7 +521,11 @@ fn an_excluded_row_is_neither_uploaded_nor_submitted_and_its_sequence_stays_home
     let run = submit_folder(&sim, dir, "ebola-sudan", &["--exclude", "s2"]);
     assert!(run.status.success(), "{}", text(&run.stderr));
     let h = held(&sim);
-    assert_eq!(h.keys().collect::<Vec<_>>(), ["s1"], "only s1 was submitted");
+    assert_eq!(
+        h.keys().collect::<Vec<_>>(),
+        ["s1"],
+        "only s1 was submitted"
+    );
     assert_eq!(h["s1"]["rawReads"].len(), 1);
     let stored = sim.state()["storage_log"].as_array().unwrap().len();
     assert_eq!(stored, 1, "the excluded row's file was not sent");

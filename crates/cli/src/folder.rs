@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use clap::Args;
 use ferry_engine::loculus::batch;
-use ferry_engine::loculus::{DataUseTerms, Linkage, Loculus, OrganismInfo, Submission, link_folder};
+use ferry_engine::loculus::{
+    DataUseTerms, Linkage, Loculus, OrganismInfo, Submission, link_folder,
+};
 use ferry_engine::{JobFile, Uploaded};
 use indicatif::HumanBytes;
 use serde::{Deserialize, Serialize};

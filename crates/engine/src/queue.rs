@@ -253,7 +253,7 @@ impl Queue {
         }
         for id in open {
             let (path, name) = (st.rows[id].path.clone(), st.rows[id].name.clone());
-            let (status, size, error) = check(&st, &*rules, &path, &name);
+            let (status, size, error) = check(&st, &*rules, &path, &name, true);
             if status == Status::Ready {
                 st.names.insert(name, id);
             }
@@ -383,6 +383,17 @@ impl Queue {
         for p in paths {
             expand(p, &mut files);
         }
+        self.add_files(files, true).0
+    }
+
+    /// Add the files of a submission batch: names may repeat, since each
+    /// file goes to its own submission (Loculus checks names per row).
+    /// Returns what was added and the new rows' ids.
+    pub fn add_batch(&self, files: Vec<PathBuf>) -> (Added, Vec<EntryId>) {
+        self.add_files(files, false)
+    }
+
+    fn add_files(&self, files: Vec<PathBuf>, unique: bool) -> (Added, Vec<EntryId>) {
         let mut st = self.state.lock().unwrap();
         let mut added = Added {
             files: 0,
@@ -393,9 +404,11 @@ impl Queue {
         for path in files {
             let id = st.rows.len();
             let name = name_of(&path);
-            let (status, size, error) = check(&st, &*rules, &path, &name);
+            let (status, size, error) = check(&st, &*rules, &path, &name, unique);
             if status == Status::Ready {
-                st.names.insert(name.clone(), id);
+                if unique {
+                    st.names.insert(name.clone(), id);
+                }
                 added.bytes += size;
             } else {
                 added.problems += 1;
@@ -419,7 +432,8 @@ impl Queue {
             st.dirty.insert(id);
         }
         pair_rows(&mut st, &*rules);
-        added
+        let ids = (st.rows.len() - added.files..st.rows.len()).collect();
+        (added, ids)
     }
 
     /// Every row (for a front-end that starts or reloads).
@@ -429,6 +443,23 @@ impl Queue {
 
     pub fn row(&self, id: EntryId) -> Option<Row> {
         self.state.lock().unwrap().rows.get(id).cloned()
+    }
+
+    /// Send these files (those that are ready) as one batch, leaving the
+    /// rest of the list alone; returns how many.
+    pub fn start_rows(self: &Arc<Self>, ids: &[EntryId]) -> Result<usize, String> {
+        let ids: Vec<EntryId> = {
+            let st = self.state.lock().unwrap();
+            ids.iter()
+                .copied()
+                .filter(|&id| st.rows.get(id).is_some_and(|r| r.status == Status::Ready))
+                .collect()
+        };
+        let n = ids.len();
+        if n > 0 {
+            self.spawn_batch(ids)?;
+        }
+        Ok(n)
     }
 
     /// Send every `Ready` file as one batch; returns how many.
@@ -915,11 +946,12 @@ fn check(
     rules: &dyn NameRules,
     path: &Path,
     name: &str,
+    unique: bool,
 ) -> (Status, u64, Option<String>) {
     match scan(std::slice::from_ref(&path.to_path_buf()), rules) {
         Ok(items) => {
             let size = items[0].size;
-            match st.names.get(name) {
+            match st.names.get(name).filter(|_| unique) {
                 Some(&first) => (
                     Status::Invalid,
                     size,

@@ -90,3 +90,51 @@ export interface Batch {
   added: Added[];
   session: Info | null;
 }
+
+/** ferry_engine::loculus::OrganismInfo */
+export interface OrganismInfo {
+  key: string;
+  displayName: string;
+  consensusSequences: boolean;
+  filesEnabled: boolean;
+  categories: string[];
+}
+
+export interface LinkedFile {
+  name: string;
+  relative: string | null;
+  size: number;
+  fileId: string | null;
+}
+
+export interface RowLink {
+  id: string;
+  record: number;
+  sequence: boolean | null;
+  files: Record<string, LinkedFile[]>;
+}
+
+export interface Problem {
+  kind: string;
+  submissionId: string | null;
+  category: string | null;
+  path: string | null;
+  message: string;
+}
+
+/** ferry_engine::loculus::Linkage: a batch folder linked to its rows. */
+export interface Linkage {
+  folder: string;
+  organism: string;
+  metadata: string | null;
+  sequences: string | null;
+  rows: RowLink[];
+  problems: Problem[];
+  notes: string[];
+}
+
+export interface Submitted {
+  accessions: { submissionId: string; accession: string; version: number }[];
+  receipt_csv: string;
+  receipt_json: string;
+}

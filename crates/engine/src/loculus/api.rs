@@ -44,6 +44,11 @@ impl Api {
         })
     }
 
+    /// The backend's base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
     pub fn host(&self) -> &str {
         &self.host
     }

@@ -135,8 +135,8 @@ pub fn receipt(l: &Linkage, accessions: &[Accession], done: &[Uploaded]) -> Vec<
     let mut lines = Vec::new();
     for row in &l.rows {
         let accession = acc.get(row.id.as_str()).cloned().unwrap_or_default();
-        let line = |category: &str, file_name: &str, file_id: &str, up: Option<&&Uploaded>| {
-            ReceiptLine {
+        let line =
+            |category: &str, file_name: &str, file_id: &str, up: Option<&&Uploaded>| ReceiptLine {
                 submission_id: row.id.clone(),
                 accession: accession.clone(),
                 category: category.into(),
@@ -144,8 +144,7 @@ pub fn receipt(l: &Linkage, accessions: &[Accession], done: &[Uploaded]) -> Vec<
                 file_id: file_id.into(),
                 size: up.map(|u| u.size),
                 sha256: up.map(|u| u.sha256.clone()).unwrap_or_default(),
-            }
-        };
+            };
         if row.files.is_empty() {
             lines.push(line("", "", "", None));
         }

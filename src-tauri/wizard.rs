@@ -1,0 +1,209 @@
+//! The bulk submission wizard's commands: a folder (native dialog, or the
+//! test entry) -> organism -> the linkage for review, with rows left out ->
+//! upload through the same queue -> submit -> accessions and a receipt.
+//! The batch logic is the engine's (`loculus::batch`), shared with
+//! `ferry submit --folder`.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use ferry_engine::Uploaded;
+use ferry_engine::loculus::batch;
+use ferry_engine::loculus::{
+    Accession, DataUseTerms, Linkage, Loculus, OrganismInfo, Submission, link_folder,
+};
+use ferry_engine::queue::Status;
+use serde::Serialize;
+
+use crate::S;
+
+/// What the wizard has chosen so far.
+#[derive(Default)]
+pub struct Wizard {
+    folder: Option<PathBuf>,
+    organisms: Vec<OrganismInfo>,
+    organism: Option<OrganismInfo>,
+    exclude: Vec<String>,
+}
+
+#[derive(Serialize)]
+pub struct Submitted {
+    accessions: Vec<Accession>,
+    receipt_csv: PathBuf,
+    receipt_json: PathBuf,
+}
+
+fn loculus(app: &crate::App) -> Result<std::sync::Arc<Loculus>, String> {
+    app.loculus
+        .lock()
+        .unwrap()
+        .clone()
+        .ok_or_else(|| "sign in to a Loculus portal first".to_string())
+}
+
+/// The chosen folder read again (fixes on disk count), minus the rows
+/// left out.
+fn linkage(app: &crate::App) -> Result<Linkage, String> {
+    let w = app.wizard.lock().unwrap();
+    let folder = w.folder.clone().ok_or("choose the batch folder first")?;
+    let org = w.organism.clone().ok_or("choose the organism first")?;
+    let mut l = link_folder(&folder, &org);
+    l.exclude(&w.exclude);
+    Ok(l)
+}
+
+fn problems(l: &Linkage) -> String {
+    let list: Vec<String> = l.problems.iter().map(|p| p.to_string()).collect();
+    format!(
+        "{} problem(s) in {}: {}",
+        list.len(),
+        l.folder.display(),
+        list.join("; ")
+    )
+}
+
+fn set_folder(app: &crate::App, folder: PathBuf) -> Result<String, String> {
+    if !folder.is_dir() {
+        return Err(format!("{}: is not a folder", folder.display()));
+    }
+    let mut w = app.wizard.lock().unwrap();
+    w.folder = Some(folder.clone());
+    w.exclude.clear();
+    Ok(folder.display().to_string())
+}
+
+/// The organisms of the signed-in instance, with their file categories.
+#[tauri::command]
+pub async fn wizard_organisms(app: S<'_>) -> Result<Vec<OrganismInfo>, String> {
+    let backend = loculus(&app)?.api().base().to_string();
+    let info = Loculus::instance_info(&app.http, &backend)
+        .await
+        .map_err(|e| e.to_string())?;
+    let list: Vec<OrganismInfo> = info.organisms.into_values().collect();
+    app.wizard.lock().unwrap().organisms = list.clone();
+    Ok(list)
+}
+
+#[tauri::command]
+pub async fn wizard_pick_folder(
+    app: S<'_>,
+    handle: tauri::AppHandle,
+) -> Result<Option<String>, String> {
+    let picked = crate::dialog(handle, || {
+        rfd::FileDialog::new()
+            .set_title("Choose the batch folder")
+            .pick_folder()
+            .map(|p| vec![p])
+    })
+    .await?;
+    match picked.into_iter().next() {
+        Some(f) => set_folder(&app, f).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Test-only: the folder exactly as the dialog would give it (FERRY_E2E=1).
+#[tauri::command]
+pub fn e2e_wizard_folder(app: S<'_>, path: PathBuf) -> Result<String, String> {
+    if !crate::e2e() {
+        return Err("not available".into());
+    }
+    set_folder(&app, path)
+}
+
+/// The linkage for review: every row, its files, and every problem.
+#[tauri::command]
+pub fn wizard_review(
+    app: S<'_>,
+    organism: String,
+    exclude: Vec<String>,
+) -> Result<Linkage, String> {
+    {
+        let mut w = app.wizard.lock().unwrap();
+        let org = w
+            .organisms
+            .iter()
+            .find(|o| o.key == organism)
+            .cloned()
+            .ok_or_else(|| format!("no organism {organism} on this instance"))?;
+        w.organism = Some(org);
+        w.exclude = exclude;
+    }
+    linkage(&app)
+}
+
+/// Sends the batch's files through the queue (per-part progress, green
+/// checks); returns their paths, which the window follows.
+#[tauri::command]
+pub fn wizard_upload(app: S<'_>) -> Result<Vec<PathBuf>, String> {
+    loculus(&app)?;
+    let l = linkage(&app)?;
+    if !l.is_ok() {
+        return Err(problems(&l));
+    }
+    let paths: Vec<PathBuf> = l.uploads().iter().map(|(rel, _)| l.path_of(rel)).collect();
+    let (_, ids) = app.queue.add_batch(paths.clone());
+    app.queue.start_rows(&ids)?;
+    Ok(paths)
+}
+
+/// Attaches the uploaded files to their rows and submits; a rejected
+/// submit keeps the uploads, so after a fix it goes again without them.
+#[tauri::command]
+pub async fn wizard_submit(
+    app: S<'_>,
+    restricted_until: Option<String>,
+) -> Result<Submitted, String> {
+    let portal = loculus(&app)?;
+    let l = linkage(&app)?;
+    if !l.is_ok() {
+        return Err(problems(&l));
+    }
+    // The latest accepted upload of each file.
+    let mut done: HashMap<PathBuf, Uploaded> = HashMap::new();
+    for r in app.queue.rows() {
+        if let (Status::Done, Some(id), Some(sha)) = (r.status, r.remote_id, r.sha256) {
+            done.insert(
+                r.path.clone(),
+                Uploaded {
+                    path: r.path,
+                    name: r.name,
+                    size: r.size,
+                    remote_id: id,
+                    sha256: sha,
+                },
+            );
+        }
+    }
+    let done: Vec<Uploaded> = done.into_values().collect();
+    let files = batch::attachments(&l, &done)
+        .map_err(|unsent| format!("not uploaded yet: {}", unsent.join(", ")))?;
+    let raw = l
+        .base_tsv()
+        .map_err(|e| format!("cannot write the metadata: {e}"))?;
+    let scratch = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let org = l.organism.clone();
+    let sub = Submission {
+        organism: org,
+        metadata: l.path_of(l.metadata.as_deref().unwrap_or_default()),
+        sequences: batch::sequences_for(&l, scratch.path()).map_err(|e| e.to_string())?,
+        files,
+        data_use_terms: match restricted_until.filter(|d| !d.trim().is_empty()) {
+            Some(until) => DataUseTerms::Restricted { until },
+            None => DataUseTerms::Open,
+        },
+        legacy_file_mapping: false,
+    };
+    let (accessions, _) = portal
+        .submit_tsv(&sub, &raw)
+        .await
+        .map_err(|e| format!("the portal refused the submission: {e}. The uploaded files are kept: fix the folder and submit again"))?;
+    let lines = batch::receipt(&l, &accessions, &done);
+    let (receipt_csv, receipt_json) =
+        batch::write_receipt(&l.folder.join("ferry-receipt"), &lines)?;
+    Ok(Submitted {
+        accessions,
+        receipt_csv,
+        receipt_json,
+    })
+}

@@ -1,0 +1,176 @@
+//! The bulk submission wizard in the real window: a folder of 50
+//! submissions with 2 files each (the same file names in every subfolder,
+//! as sequencers write them) and one bad row; the review shows the problem,
+//! the row is left out, the 100 files go up through the queue, the submit
+//! returns 50 accessions and a receipt, and the portal holds exactly the
+//! folder's files in the right submissions. A screenshot of each step.
+
+use std::time::{Duration, Instant};
+
+use ferry_e2e::make_file;
+use ferry_e2e::webdriver::{Driver, Session, app_binary};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+const N: usize = 50;
+
+fn sha(p: &std::path::Path) -> String {
+    hex::encode(Sha256::digest(std::fs::read(p).unwrap()))
+}
+
+fn wait_text(s: &Session, css: &str, want: &str, secs: u64) -> String {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(e) = s.find_all(css).into_iter().next() {
+            let t = s.text(&e);
+            if t.contains(want) {
+                return t;
+            }
+        }
+        if Instant::now() > deadline {
+            s.screenshot("wizard-failed");
+            let err = s
+                .find_all("[data-testid=wizard-error]")
+                .first()
+                .map(|e| s.text(e))
+                .unwrap_or_default();
+            panic!("{css} never showed {want:?}; error: {err}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+#[ignore = "needs Xvfb, tauri-driver, WebKitWebDriver and the built app: tests/run-all.sh runs it"]
+fn fifty_submissions_from_folder_to_accessions_in_the_window() {
+    let t0 = Instant::now();
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("batch");
+    let mut meta = String::from("id\tcountry\n");
+    let mut want = Vec::new();
+    for i in 0..N {
+        let id = format!("sample{i:02}");
+        meta.push_str(&format!("{id}\tCH\n"));
+        let sub = dir.join(&id);
+        std::fs::create_dir_all(&sub).unwrap();
+        let r1 = make_file(&sub, "reads_R1.fastq.gz", 20_000 + i, i as u8);
+        let r2 = make_file(&sub, "reads_R2.fastq.gz", 30_000 + i, i as u8 + 100);
+        want.push((id, sha(&r1), sha(&r2)));
+    }
+    meta.push_str("sample50\tDE\n");
+    std::fs::create_dir_all(dir.join("sample50")).unwrap();
+    make_file(&dir.join("sample50"), "bad name.fq", 100, 7);
+    std::fs::write(dir.join("metadata.tsv"), meta).unwrap();
+
+    let journal = d.path().join("journal.sqlite");
+    let driver = Driver::start(&[("FERRY_JOURNAL", journal.to_str().unwrap())]);
+    let s = Session::new(&driver, &app_binary());
+    s.wait_for("[data-testid=user]", 30);
+    let sim = s.text(&s.wait_for("[data-testid=backend]", 5));
+
+    // 1. Folder and organism.
+    s.click(&s.wait_for("[data-testid=wizard-open]:not([disabled])", 10));
+    s.wait_for("[data-testid=wizard][data-step=folder]", 5);
+    let r = s.run_async(
+        "const [path, done] = arguments;\
+         window.__TAURI_INTERNALS__.invoke('e2e_wizard_folder', {path}).then(\
+           f => { window.dispatchEvent(new CustomEvent('ferry-e2e-folder', {detail: f})); done(f); },\
+           e => done('error: ' + e));",
+        json!([dir]),
+    );
+    assert!(!r.as_str().unwrap().starts_with("error"), "{r}");
+    wait_text(&s, "[data-testid=wizard-folder]", "batch", 5);
+    wait_text(&s, "[data-testid=wizard-organism]", "with files", 10);
+    let ok = s.run_async(
+        "const [done] = arguments; const sel = document.querySelector('[data-testid=wizard-organism]');\
+         sel.value = 'dummy-organism-with-files'; sel.dispatchEvent(new Event('change', {bubbles: true})); done(sel.value);",
+        json!([]),
+    );
+    assert_eq!(ok, "dummy-organism-with-files");
+    s.screenshot("w1-folder");
+
+    // 2. Review: every row, and the problem with its row.
+    s.click(&s.wait_for("[data-testid=wizard-review]:not([disabled])", 5));
+    s.wait_for("[data-testid=wizard][data-step=review]", 10);
+    let problem = wait_text(&s, "[data-testid=wizard-problem]", "bad name.fq", 10);
+    assert!(problem.contains("whitespace"), "{problem}");
+    assert!(
+        s.find_all("[data-testid=wizard-upload][disabled]").len() == 1,
+        "blocked by the problem"
+    );
+    let summary = s.text(&s.wait_for("[data-testid=wizard-summary]", 5));
+    assert!(
+        summary.contains(&format!("{} submissions", N + 1)),
+        "{summary}"
+    );
+    s.screenshot("w2-review");
+
+    // 3. Leave the bad row out.
+    s.click(&s.wait_for(
+        "[data-testid=wizard-problem] [data-testid=exclude-sample50]",
+        5,
+    ));
+    wait_text(&s, "[data-testid=wizard-excluded]", "sample50", 10);
+    wait_text(
+        &s,
+        "[data-testid=wizard-summary]",
+        &format!("{N} submissions · {} files", 2 * N),
+        10,
+    );
+    assert!(s.find_all("[data-testid=wizard-problem]").is_empty());
+    s.screenshot("w3-excluded");
+
+    // 4. Upload through the queue.
+    s.click(&s.wait_for("[data-testid=wizard-upload]:not([disabled])", 5));
+    s.wait_for("[data-testid=wizard][data-step=upload]", 10);
+    s.screenshot("w4-upload");
+    wait_text(
+        &s,
+        "[data-testid=wizard-progress]",
+        &format!("{0} of {0} files accepted", 2 * N),
+        120,
+    );
+
+    // 5. Submit: an accession per submission, and a receipt.
+    s.click(&s.wait_for("[data-testid=wizard-submit]:not([disabled])", 10));
+    wait_text(
+        &s,
+        "[data-testid=wizard-done]",
+        &format!("{N} submissions accepted"),
+        60,
+    );
+    assert_eq!(s.find_all("[data-testid=accession]").len(), N);
+    s.screenshot("w5-result");
+    let csv = std::fs::read_to_string(dir.join("ferry-receipt.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 2 * N + 1, "{csv}");
+    assert!(!csv.contains("sample50"));
+    assert!(dir.join("ferry-receipt.json").exists());
+
+    // The portal holds each submission's two files, bytes and all.
+    let state: Value = reqwest::blocking::get(format!("{sim}/_sim/state"))
+        .and_then(|r| r.json())
+        .unwrap();
+    let subs = state["submissions"].as_array().unwrap();
+    assert_eq!(subs.len(), N, "one submission per row, sample50 left out");
+    for (id, r1, r2) in &want {
+        let sub = subs
+            .iter()
+            .find(|x| x["submission_id"] == id.as_str())
+            .unwrap_or_else(|| panic!("{id} not submitted"));
+        let files = sub["files"]["rawReads"].as_array().unwrap();
+        let names: Vec<&str> = files.iter().map(|f| f[0].as_str().unwrap()).collect();
+        assert_eq!(names, ["reads_R1.fastq.gz", "reads_R2.fastq.gz"], "{id}");
+        for (f, want_sha) in files.iter().zip([r1, r2]) {
+            let o: Value =
+                reqwest::blocking::get(format!("{sim}/_sim/object/{}", f[1].as_str().unwrap()))
+                    .and_then(|r| r.json())
+                    .unwrap();
+            assert_eq!(o["sha256"].as_str(), Some(want_sha.as_str()), "{id}");
+        }
+    }
+    eprintln!(
+        "wizard: {N} submissions, {} files, in {:?}",
+        2 * N,
+        t0.elapsed()
+    );
+}
