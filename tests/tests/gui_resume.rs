@@ -22,27 +22,17 @@ fn sha256(path: &std::path::Path) -> String {
 /// Signed in already (the keychain remembered it) or sign in as the
 /// simulator's demo user through the form.
 fn signed_in(s: &Session) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if !s.find_all("[data-testid=user]").is_empty() {
-            return;
-        }
-        if let Some(form) = s.find_all("[data-testid=sign-in]").into_iter().next() {
-            let _ = form;
-            let user = s.wait_for("[data-testid=sign-in] input[autocomplete=username]", 5);
-            s.type_text(&user, "demo");
-            let pw = s.wait_for("[data-testid=sign-in] input[type=password]", 5);
-            s.type_text(&pw, "demo");
-            s.click(&s.wait_for("[data-testid=sign-in] button.primary", 5));
-            s.wait_for("[data-testid=user]", 20);
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "neither signed in nor a sign-in form"
-        );
-        std::thread::sleep(Duration::from_millis(100));
+    // Wait until the window knows the session (the keychain may sign it in).
+    s.wait_for("header[data-session=loaded]", 30);
+    if !s.find_all("[data-testid=user]").is_empty() {
+        return;
     }
+    let user = s.wait_for("[data-testid=sign-in] input[autocomplete=username]", 5);
+    s.type_text(&user, "demo");
+    let pw = s.wait_for("[data-testid=sign-in] input[type=password]", 5);
+    s.type_text(&pw, "demo");
+    s.click(&s.wait_for("[data-testid=sign-in] button.primary", 5));
+    s.wait_for("[data-testid=user]", 20);
 }
 
 /// Part numbers the storage acknowledged (200) for `file_id`, in order.
