@@ -521,6 +521,7 @@ fn main() {
             wizard::wizard_review,
             wizard::wizard_upload,
             wizard::wizard_submit,
+            wizard::wizard_resume,
             wizard::e2e_wizard_folder,
             e2e_drop
         ])

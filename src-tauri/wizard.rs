@@ -13,7 +13,7 @@ use ferry_engine::loculus::{
     Accession, DataUseTerms, Linkage, Loculus, OrganismInfo, Submission, link_folder,
 };
 use ferry_engine::queue::Status;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::S;
 
@@ -24,6 +24,24 @@ pub struct Wizard {
     organisms: Vec<OrganismInfo>,
     organism: Option<OrganismInfo>,
     exclude: Vec<String>,
+}
+
+/// What the journal keeps of a wizard whose files are on their way, so a
+/// later session reopens it at its step.
+#[derive(Serialize, Deserialize)]
+struct Kept {
+    folder: PathBuf,
+    organism: OrganismInfo,
+    exclude: Vec<String>,
+}
+
+/// A wizard taken up again: what it had chosen, and the files it follows.
+#[derive(Serialize)]
+pub struct Restored {
+    folder: PathBuf,
+    organism: String,
+    exclude: Vec<String>,
+    paths: Vec<PathBuf>,
 }
 
 #[derive(Serialize)]
@@ -142,9 +160,44 @@ pub fn wizard_upload(app: S<'_>) -> Result<Vec<PathBuf>, String> {
         return Err(problems(&l));
     }
     let paths: Vec<PathBuf> = l.uploads().iter().map(|(rel, _)| l.path_of(rel)).collect();
+    let kept = {
+        let w = app.wizard.lock().unwrap();
+        serde_json::json!({ "wizard": Kept {
+            folder: l.folder.clone(),
+            organism: w.organism.clone().ok_or("choose the organism first")?,
+            exclude: w.exclude.clone(),
+        }})
+    };
     let (_, ids) = app.queue.add_batch(paths.clone());
-    app.queue.start_rows(&ids)?;
+    app.queue.start_rows(&ids, Some(kept))?;
     Ok(paths)
+}
+
+/// Takes up a wizard of an earlier session from the journal: its files go
+/// on from their acknowledged parts, and the window reopens it at upload.
+#[tauri::command]
+pub fn wizard_resume(app: S<'_>, id: String) -> Result<Restored, String> {
+    let then = app
+        .queue
+        .job_then(&id)
+        .ok_or("that job has no submission")?;
+    let kept: Kept = serde_json::from_value(then["wizard"].clone())
+        .map_err(|e| format!("the journal's wizard is unreadable: {e}"))?;
+    {
+        let mut w = app.wizard.lock().unwrap();
+        w.folder = Some(kept.folder.clone());
+        w.organisms = vec![kept.organism.clone()];
+        w.organism = Some(kept.organism.clone());
+        w.exclude = kept.exclude.clone();
+    }
+    app.queue.resume_job(&id)?;
+    let l = linkage(&app)?;
+    Ok(Restored {
+        folder: kept.folder,
+        organism: kept.organism.key,
+        exclude: kept.exclude,
+        paths: l.uploads().iter().map(|(rel, _)| l.path_of(rel)).collect(),
+    })
 }
 
 /// Attaches the uploaded files to their rows and submits; a rejected
@@ -198,6 +251,10 @@ pub async fn wizard_submit(
         .submit_tsv(&sub, &raw)
         .await
         .map_err(|e| format!("the portal refused the submission: {e}. The uploaded files are kept: fix the folder and submit again"))?;
+    let sent: Vec<PathBuf> = l.uploads().iter().map(|(rel, _)| l.path_of(rel)).collect();
+    for job in app.queue.jobs_of(&sent) {
+        app.queue.close_job(&job);
+    }
     let lines = batch::receipt(&l, &accessions, &done);
     let (receipt_csv, receipt_json) =
         batch::write_receipt(&l.folder.join("ferry-receipt"), &lines)?;

@@ -181,6 +181,22 @@ impl Session {
         .to_string()
     }
 
+    /// Signed in already (the keychain remembered it), or sign in through
+    /// the window's form.
+    pub fn signed_in_as(&self, user: &str, password: &str) {
+        // Wait until the window knows the session (the keychain may sign it in).
+        self.wait_for("header[data-session=loaded]", 30);
+        if !self.find_all("[data-testid=user]").is_empty() {
+            return;
+        }
+        let u = self.wait_for("[data-testid=sign-in] input[autocomplete=username]", 5);
+        self.type_text(&u, user);
+        let pw = self.wait_for("[data-testid=sign-in] input[type=password]", 5);
+        self.type_text(&pw, password);
+        self.click(&self.wait_for("[data-testid=sign-in] button.primary", 5));
+        self.wait_for("[data-testid=user]", 20);
+    }
+
     /// Type `text` into an input.
     pub fn type_text(&self, el: &str, text: &str) {
         self.cmd(

@@ -19,22 +19,6 @@ fn sha256(path: &std::path::Path) -> String {
     hex::encode(Sha256::digest(std::fs::read(path).unwrap()))
 }
 
-/// Signed in already (the keychain remembered it) or sign in as the
-/// simulator's demo user through the form.
-fn signed_in(s: &Session) {
-    // Wait until the window knows the session (the keychain may sign it in).
-    s.wait_for("header[data-session=loaded]", 30);
-    if !s.find_all("[data-testid=user]").is_empty() {
-        return;
-    }
-    let user = s.wait_for("[data-testid=sign-in] input[autocomplete=username]", 5);
-    s.type_text(&user, "demo");
-    let pw = s.wait_for("[data-testid=sign-in] input[type=password]", 5);
-    s.type_text(&pw, "demo");
-    s.click(&s.wait_for("[data-testid=sign-in] button.primary", 5));
-    s.wait_for("[data-testid=user]", 20);
-}
-
 /// Part numbers the storage acknowledged (200) for `file_id`, in order.
 fn parts_stored(sim: &SimProc, file_id: &str) -> Vec<u64> {
     sim.state()["storage_log"]
@@ -83,7 +67,7 @@ fn close_mid_upload_reopen_and_resume() {
     let faulted = Instant::now();
     let (file_id, held) = {
         let s = Session::new(&driver, &app_binary());
-        signed_in(&s);
+        s.signed_in_as("demo", "demo");
         assert!(s.find_all("[data-testid=resumable]").is_empty());
         let r = s.drop_paths(&[big.clone(), small.clone()]);
         assert_eq!(r["files"], 2, "{r}");
@@ -118,7 +102,7 @@ fn close_mid_upload_reopen_and_resume() {
 
     // Second session: the job is offered; Resume finishes it.
     let s = Session::new(&driver, &app_binary());
-    signed_in(&s);
+    s.signed_in_as("demo", "demo");
     let job = s.wait_for("[data-testid=job][data-here=true]", 20);
     let text = s.prop(&job, "textContent");
     assert!(text.contains("2 files"), "{text}");

@@ -40,23 +40,79 @@ fn wait_text(s: &Session, css: &str, want: &str, secs: u64) -> String {
     }
 }
 
+/// A batch folder of `n` submissions with two files each (the same names
+/// in every subfolder); returns (id, R1 SHA-256, R2 SHA-256) per row.
+fn batch(dir: &std::path::Path, n: usize, size: usize) -> Vec<(String, String, String)> {
+    let mut meta = String::from("id\tcountry\n");
+    let mut want = Vec::new();
+    for i in 0..n {
+        let id = format!("sample{i:02}");
+        meta.push_str(&format!("{id}\tCH\n"));
+        let sub = dir.join(&id);
+        std::fs::create_dir_all(&sub).unwrap();
+        let r1 = make_file(&sub, "reads_R1.fastq.gz", size + i, i as u8);
+        let r2 = make_file(&sub, "reads_R2.fastq.gz", size + 10_000 + i, i as u8 + 100);
+        want.push((id, sha(&r1), sha(&r2)));
+    }
+    std::fs::write(dir.join("metadata.tsv"), meta).unwrap();
+    want
+}
+
+/// Opens the wizard on `dir` for the organism with files.
+fn open_wizard(s: &Session, dir: &std::path::Path) {
+    s.click(&s.wait_for("[data-testid=wizard-open]:not([disabled])", 10));
+    s.wait_for("[data-testid=wizard][data-step=folder]", 5);
+    let r = s.run_async(
+        "const [path, done] = arguments;\
+         window.__TAURI_INTERNALS__.invoke('e2e_wizard_folder', {path}).then(\
+           f => { window.dispatchEvent(new CustomEvent('ferry-e2e-folder', {detail: f})); done(f); },\
+           e => done('error: ' + e));",
+        json!([dir]),
+    );
+    assert!(!r.as_str().unwrap().starts_with("error"), "{r}");
+    wait_text(s, "[data-testid=wizard-organism]", "with files", 10);
+    let ok = s.run_async(
+        "const [done] = arguments; const sel = document.querySelector('[data-testid=wizard-organism]');\
+         sel.value = 'dummy-organism-with-files'; sel.dispatchEvent(new Event('change', {bubbles: true})); done(sel.value);",
+        json!([]),
+    );
+    assert_eq!(ok, "dummy-organism-with-files");
+}
+
+/// Each submission holds its two files, and the storage their bytes.
+fn assert_held(sim: &str, want: &[(String, String, String)]) {
+    let state: Value = reqwest::blocking::get(format!("{sim}/_sim/state"))
+        .and_then(|r| r.json())
+        .unwrap();
+    let subs = state["submissions"].as_array().unwrap();
+    assert_eq!(subs.len(), want.len(), "one submission per row");
+    for (id, r1, r2) in want {
+        let sub = subs
+            .iter()
+            .find(|x| x["submission_id"] == id.as_str())
+            .unwrap_or_else(|| panic!("{id} not submitted"));
+        let files = sub["files"]["rawReads"].as_array().unwrap();
+        let names: Vec<&str> = files.iter().map(|f| f[0].as_str().unwrap()).collect();
+        assert_eq!(names, ["reads_R1.fastq.gz", "reads_R2.fastq.gz"], "{id}");
+        for (f, want_sha) in files.iter().zip([r1, r2]) {
+            let o: Value =
+                reqwest::blocking::get(format!("{sim}/_sim/object/{}", f[1].as_str().unwrap()))
+                    .and_then(|r| r.json())
+                    .unwrap();
+            assert_eq!(o["sha256"].as_str(), Some(want_sha.as_str()), "{id}");
+        }
+    }
+}
+
 #[test]
 #[ignore = "needs Xvfb, tauri-driver, WebKitWebDriver and the built app: tests/run-all.sh runs it"]
 fn fifty_submissions_from_folder_to_accessions_in_the_window() {
     let t0 = Instant::now();
     let d = tempfile::tempdir().unwrap();
     let dir = d.path().join("batch");
-    let mut meta = String::from("id\tcountry\n");
-    let mut want = Vec::new();
-    for i in 0..N {
-        let id = format!("sample{i:02}");
-        meta.push_str(&format!("{id}\tCH\n"));
-        let sub = dir.join(&id);
-        std::fs::create_dir_all(&sub).unwrap();
-        let r1 = make_file(&sub, "reads_R1.fastq.gz", 20_000 + i, i as u8);
-        let r2 = make_file(&sub, "reads_R2.fastq.gz", 30_000 + i, i as u8 + 100);
-        want.push((id, sha(&r1), sha(&r2)));
-    }
+    std::fs::create_dir_all(&dir).unwrap();
+    let want = batch(&dir, N, 20_000);
+    let mut meta = std::fs::read_to_string(dir.join("metadata.tsv")).unwrap();
     meta.push_str("sample50\tDE\n");
     std::fs::create_dir_all(dir.join("sample50")).unwrap();
     make_file(&dir.join("sample50"), "bad name.fq", 100, 7);
@@ -69,24 +125,8 @@ fn fifty_submissions_from_folder_to_accessions_in_the_window() {
     let sim = s.text(&s.wait_for("[data-testid=backend]", 5));
 
     // 1. Folder and organism.
-    s.click(&s.wait_for("[data-testid=wizard-open]:not([disabled])", 10));
-    s.wait_for("[data-testid=wizard][data-step=folder]", 5);
-    let r = s.run_async(
-        "const [path, done] = arguments;\
-         window.__TAURI_INTERNALS__.invoke('e2e_wizard_folder', {path}).then(\
-           f => { window.dispatchEvent(new CustomEvent('ferry-e2e-folder', {detail: f})); done(f); },\
-           e => done('error: ' + e));",
-        json!([dir]),
-    );
-    assert!(!r.as_str().unwrap().starts_with("error"), "{r}");
+    open_wizard(&s, &dir);
     wait_text(&s, "[data-testid=wizard-folder]", "batch", 5);
-    wait_text(&s, "[data-testid=wizard-organism]", "with files", 10);
-    let ok = s.run_async(
-        "const [done] = arguments; const sel = document.querySelector('[data-testid=wizard-organism]');\
-         sel.value = 'dummy-organism-with-files'; sel.dispatchEvent(new Event('change', {bubbles: true})); done(sel.value);",
-        json!([]),
-    );
-    assert_eq!(ok, "dummy-organism-with-files");
     s.screenshot("w1-folder");
 
     // 2. Review: every row, and the problem with its row.
@@ -147,30 +187,98 @@ fn fifty_submissions_from_folder_to_accessions_in_the_window() {
     assert!(dir.join("ferry-receipt.json").exists());
 
     // The portal holds each submission's two files, bytes and all.
-    let state: Value = reqwest::blocking::get(format!("{sim}/_sim/state"))
-        .and_then(|r| r.json())
-        .unwrap();
-    let subs = state["submissions"].as_array().unwrap();
-    assert_eq!(subs.len(), N, "one submission per row, sample50 left out");
-    for (id, r1, r2) in &want {
-        let sub = subs
-            .iter()
-            .find(|x| x["submission_id"] == id.as_str())
-            .unwrap_or_else(|| panic!("{id} not submitted"));
-        let files = sub["files"]["rawReads"].as_array().unwrap();
-        let names: Vec<&str> = files.iter().map(|f| f[0].as_str().unwrap()).collect();
-        assert_eq!(names, ["reads_R1.fastq.gz", "reads_R2.fastq.gz"], "{id}");
-        for (f, want_sha) in files.iter().zip([r1, r2]) {
-            let o: Value =
-                reqwest::blocking::get(format!("{sim}/_sim/object/{}", f[1].as_str().unwrap()))
-                    .and_then(|r| r.json())
-                    .unwrap();
-            assert_eq!(o["sha256"].as_str(), Some(want_sha.as_str()), "{id}");
-        }
-    }
+    assert_held(&sim, &want);
     eprintln!(
         "wizard: {N} submissions, {} files, in {:?}",
         2 * N,
         t0.elapsed()
     );
+}
+
+/// The window closes while the batch's files are on their way; the next
+/// session offers the batch, takes the wizard up at its upload (only the
+/// unacknowledged parts go again), and submits it.
+#[test]
+#[ignore = "needs Xvfb, tauri-driver, WebKitWebDriver and the built app: tests/run-all.sh runs it"]
+fn a_wizard_closed_mid_upload_is_taken_up_and_submitted() {
+    let sim = ferry_e2e::SimProc::start(&[]);
+    let backend = sim.backend();
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("plate");
+    std::fs::create_dir_all(&dir).unwrap();
+    // Files of 3 parts each, so the close lands mid-file.
+    let want = batch(&dir, 3, 20 * 1024 * 1024);
+    let journal = d.path().join("journal.sqlite");
+    let driver = Driver::start(&[
+        ("FERRY_BACKEND", &backend),
+        ("FERRY_JOURNAL", journal.to_str().unwrap()),
+    ]);
+    {
+        let s = Session::new(&driver, &app_binary());
+        s.signed_in_as("demo", "demo");
+        open_wizard(&s, &dir);
+        s.click(&s.wait_for("[data-testid=wizard-review]:not([disabled])", 5));
+        sim.fault(
+            json!({"target": "storage", "fault": {"kind": "stall", "millis": 3000}, "count": 4}),
+        );
+        s.click(&s.wait_for("[data-testid=wizard-upload]:not([disabled])", 10));
+        wait_text(
+            &s,
+            "[data-testid=wizard-progress]",
+            "of 6 files accepted",
+            10,
+        );
+        // Some parts in, then the window closes.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while s.find_all(".seg[data-state=done]").len() < 3 {
+            assert!(Instant::now() < deadline, "no part acknowledged");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(
+            s.find_all("[data-testid=wizard-submit]:not([disabled])")
+                .is_empty()
+        );
+    }
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(sim.state()["submissions"].as_array().unwrap().is_empty());
+
+    let s = Session::new(&driver, &app_binary());
+    s.signed_in_as("demo", "demo");
+    let job = s.wait_for("[data-testid=job-wizard]", 20);
+    assert!(s.text(&job).contains("plate"), "{}", s.text(&job));
+    s.screenshot("w6-taken-up");
+    s.click(&s.wait_for("[data-testid=job-resume]", 5));
+    s.wait_for("[data-testid=wizard][data-step=upload]", 10);
+    wait_text(
+        &s,
+        "[data-testid=wizard-progress]",
+        "6 of 6 files accepted",
+        120,
+    );
+    s.click(&s.wait_for("[data-testid=wizard-submit]:not([disabled])", 10));
+    wait_text(
+        &s,
+        "[data-testid=wizard-done]",
+        "3 submissions accepted",
+        60,
+    );
+    assert_held(&backend, &want);
+    // 6 files of 3 parts: what the storage took twice is at most what was
+    // in flight when the window closed (8 parts).
+    let parts = sim.state()["storage_log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["status"] == 200 && r["query"].as_str().unwrap_or("").contains("partNumber="))
+        .count();
+    assert!(
+        (18..=18 + 8).contains(&parts),
+        "{parts} parts stored for 18"
+    );
+    // Submitted: not offered again.
+    drop(s);
+    let s = Session::new(&driver, &app_binary());
+    s.signed_in_as("demo", "demo");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(s.find_all("[data-testid=job]").is_empty());
 }

@@ -26,6 +26,18 @@ use crate::{Engine, EngineConfig, ErrorClass, Event, EventSink, FileOutcome, Job
 /// The journal's job kind for the desktop queue's batches.
 pub const JOB_KIND: &str = "app";
 
+/// The journaled job parameter that says what follows the upload.
+const THEN: &str = "then";
+
+/// A job's destination, without what follows its upload.
+fn without_then(params: &serde_json::Value) -> serde_json::Value {
+    let mut p = params.clone();
+    if let Some(o) = p.as_object_mut() {
+        o.remove(THEN);
+    }
+    p
+}
+
 pub type EntryId = usize;
 
 /// A journal job id and a file's index in it.
@@ -158,6 +170,8 @@ struct State {
     need_sign_in: BTreeSet<EntryId>,
     /// Journal jobs this queue holds rows of.
     jobs: HashSet<String>,
+    /// Jobs with a step after the upload: open until [`Queue::close_job`].
+    kept_open: HashSet<String>,
 }
 
 pub struct Queue {
@@ -291,7 +305,7 @@ impl Queue {
                 continue;
             };
             out.push(Resumable {
-                here: here.as_ref() == Some(&rec.params),
+                here: here.as_ref() == Some(&without_then(&rec.params)),
                 destination: rec.params,
                 summary,
             });
@@ -312,7 +326,7 @@ impl Queue {
             None => {
                 return Err("sign in first: the job continues on the portal it started on".into());
             }
-            Some(h) if h != rec.params => {
+            Some(h) if h != without_then(&rec.params) => {
                 return Err(format!(
                     "this job was going to {}; sign in there to continue it, or discard it",
                     rec.params.get("portal_name").unwrap_or(&rec.params)
@@ -324,6 +338,9 @@ impl Queue {
             let mut st = self.state.lock().unwrap();
             if !st.jobs.insert(id.to_string()) {
                 return Err(format!("job {id} is already in the list"));
+            }
+            if rec.params.get(THEN).is_some() {
+                st.kept_open.insert(id.to_string());
             }
             let mut ids = Vec::new();
             for f in &rec.files {
@@ -447,7 +464,16 @@ impl Queue {
 
     /// Send these files (those that are ready) as one batch, leaving the
     /// rest of the list alone; returns how many.
-    pub fn start_rows(self: &Arc<Self>, ids: &[EntryId]) -> Result<usize, String> {
+    ///
+    /// `then` says what follows the upload (e.g. a submission, in the
+    /// front-end's terms): it is journaled with the job, which then stays
+    /// unfinished until [`Queue::close_job`], so a later session can take
+    /// it up where it stopped.
+    pub fn start_rows(
+        self: &Arc<Self>,
+        ids: &[EntryId],
+        then: Option<serde_json::Value>,
+    ) -> Result<usize, String> {
         let ids: Vec<EntryId> = {
             let st = self.state.lock().unwrap();
             ids.iter()
@@ -457,9 +483,38 @@ impl Queue {
         };
         let n = ids.len();
         if n > 0 {
-            self.spawn_batch(ids)?;
+            self.spawn_batch_then(ids, then)?;
         }
         Ok(n)
+    }
+
+    /// The step after the upload that was journaled with a job, if any.
+    pub fn job_then(&self, id: &str) -> Option<serde_json::Value> {
+        let rec = self.journal.as_ref()?.job(id).ok()??;
+        rec.params.get(THEN).cloned()
+    }
+
+    /// The journal jobs of these files (their latest rows).
+    pub fn jobs_of(&self, paths: &[PathBuf]) -> Vec<String> {
+        let st = self.state.lock().unwrap();
+        let mut out = BTreeSet::new();
+        for p in paths {
+            if let Some(r) = st.rows.iter().rev().find(|r| &r.path == p)
+                && let Some((job, _)) = &r.job
+            {
+                out.insert(job.clone());
+            }
+        }
+        out.into_iter().collect()
+    }
+
+    /// The step after a job's upload is done: the job is finished.
+    pub fn close_job(&self, id: &str) {
+        self.state.lock().unwrap().kept_open.remove(id);
+        if let Some(j) = &self.journal {
+            // Best effort: an unclosed job is only offered again.
+            let _ = j.set_job_state(id, "done");
+        }
     }
 
     /// Send every `Ready` file as one batch; returns how many.
@@ -612,7 +667,15 @@ impl Queue {
     }
 
     fn spawn_batch(self: &Arc<Self>, ids: Vec<EntryId>) -> Result<(), String> {
-        let (portal, destination) = self
+        self.spawn_batch_then(ids, None)
+    }
+
+    fn spawn_batch_then(
+        self: &Arc<Self>,
+        ids: Vec<EntryId>,
+        then: Option<serde_json::Value>,
+    ) -> Result<(), String> {
+        let (portal, mut destination) = self
             .portal
             .lock()
             .unwrap()
@@ -635,6 +698,9 @@ impl Queue {
                 })
                 .collect()
         };
+        if let (Some(t), Some(d)) = (then, destination.as_object_mut()) {
+            d.insert(THEN.into(), t);
+        }
         let steps = self.journal_steps(&snapshot, &destination)?;
 
         let mut send = Vec::new();
@@ -728,6 +794,9 @@ impl Queue {
             let job = j
                 .create_job(JOB_KIND, destination, &items)
                 .map_err(|e| e.to_string())?;
+            if destination.get(THEN).is_some() {
+                self.state.lock().unwrap().kept_open.insert(job.clone());
+            }
             for (n, &k) in fresh.iter().enumerate() {
                 routes[k] = Some((job.clone(), n));
             }
@@ -772,6 +841,7 @@ impl Queue {
         let closed: Vec<&String> = {
             let st = self.state.lock().unwrap();
             jobs.iter()
+                .filter(|job| !st.kept_open.contains(*job))
                 .filter(|job| {
                     st.rows
                         .iter()

@@ -1,7 +1,7 @@
 // The only place that talks to the shell. The webview never sees a token:
 // sign-in answers with who is signed in, nothing more.
 import { invoke, Channel } from '@tauri-apps/api/core';
-import type { Added, Batch, Info, Linkage, OrganismInfo, Portal, Resumable, Row, Submitted } from './types';
+import type { Added, Batch, Info, Linkage, OrganismInfo, Portal, Restored, Resumable, Row, Submitted } from './types';
 
 export const api = {
   session: () => invoke<[Info, Portal | null]>('session'),
@@ -16,6 +16,7 @@ export const api = {
   wizardPickFolder: () => invoke<string | null>('wizard_pick_folder'),
   wizardReview: (organism: string, exclude: string[]) => invoke<Linkage>('wizard_review', { organism, exclude }),
   wizardUpload: () => invoke<string[]>('wizard_upload'),
+  wizardResume: (id: string) => invoke<Restored>('wizard_resume', { id }),
   wizardSubmit: (restrictedUntil?: string) => invoke<Submitted>('wizard_submit', { restrictedUntil }),
   subscribe: (onBatch: (b: Batch) => void) => {
     const ch = new Channel<Batch>();

@@ -48,7 +48,14 @@ export interface Resumable {
   files_done: number;
   bytes: number;
   bytes_done: number;
-  destination: { portal_name?: string | null; backend?: string | null; group?: number | null; user?: string | null };
+  destination: {
+    portal_name?: string | null;
+    backend?: string | null;
+    group?: number | null;
+    user?: string | null;
+    /** What follows the upload: a submission wizard's choices. */
+    then?: { wizard?: { folder: string; organism: { key: string; displayName: string }; exclude: string[] } };
+  };
   /** Whether it can go on with the portal signed in now. */
   here: boolean;
 }
@@ -137,4 +144,12 @@ export interface Submitted {
   accessions: { submissionId: string; accession: string; version: number }[];
   receipt_csv: string;
   receipt_json: string;
+}
+
+/** A wizard taken up again from the journal. */
+export interface Restored {
+  folder: string;
+  organism: string;
+  exclude: string[];
+  paths: string[];
 }
