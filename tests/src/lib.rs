@@ -111,3 +111,15 @@ pub fn make_file(dir: &Path, name: &str, size: usize, seed: u8) -> PathBuf {
 pub fn test_journal() -> PathBuf {
     std::env::temp_dir().join(format!("ferry-test-journal-{}.sqlite", std::process::id()))
 }
+
+/// Asserts what the simulator's storage holds for a Loculus `file_id`:
+/// exactly `sha256` (and `size`, when given). `what` names it in failures.
+pub fn assert_stored(backend: &str, file_id: &str, sha256: &str, size: Option<u64>, what: &str) {
+    let obj: serde_json::Value = reqwest::blocking::get(format!("{backend}/_sim/object/{file_id}"))
+        .and_then(|r| r.json())
+        .unwrap_or_else(|e| panic!("{what}: no stored object {file_id}: {e}"));
+    assert_eq!(obj["sha256"].as_str(), Some(sha256), "{what}: stored bytes");
+    if let Some(size) = size {
+        assert_eq!(obj["size"].as_u64(), Some(size), "{what}: stored size");
+    }
+}

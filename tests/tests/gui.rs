@@ -190,21 +190,7 @@ fn upload_in_a_real_window() {
             "{name}: engine's checksum"
         );
         let id = s.attr(&row, "data-remote-id");
-        let obj: Value = http
-            .get(format!("{backend}/_sim/object/{id}"))
-            .send()
-            .and_then(|r| r.json())
-            .unwrap();
-        assert_eq!(
-            obj["sha256"].as_str(),
-            Some(sha.as_str()),
-            "{name}: stored bytes"
-        );
-        assert_eq!(
-            obj["size"].as_u64(),
-            Some(*size as u64),
-            "{name}: stored size"
-        );
+        ferry_e2e::assert_stored(&backend, &id, sha, Some(*size as u64), name);
     }
     let state: Value = http
         .get(format!("{backend}/_sim/state"))

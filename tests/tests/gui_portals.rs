@@ -203,11 +203,6 @@ fn one_codex_pairs_and_basespace_parts_in_the_window() {
     for (name, path) in [("gutA_R1.fastq.gz", &r1), ("gutA_R2.fastq.gz", &r2)] {
         // The last row of that name is the Loculus one.
         let id = &ids.iter().rev().find(|(n, _)| n == name).unwrap().1;
-        let o = get(&format!("{sim}/_sim/object/{id}"));
-        assert_eq!(
-            o["sha256"].as_str(),
-            Some(sha(path).as_str()),
-            "{name} on Loculus"
-        );
+        ferry_e2e::assert_stored(&sim, id, &sha(path), None, name);
     }
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use ferry_e2e::SimProc;
 use ferry_e2e::webdriver::{Driver, Session, app_binary};
-use serde_json::{Value, json};
+use serde_json::json;
 use sha2::{Digest, Sha256};
 
 const BIG: usize = 40 * 1024 * 1024 + 7;
@@ -136,28 +136,13 @@ fn close_mid_upload_reopen_and_resume() {
         resent.len() <= PARTS - held.len(),
         "{resent:?} after {held:?}"
     );
-    let http = reqwest::blocking::Client::new();
     for (name, sha, size) in [
         ("resume_R1.fastq", &big_sha, BIG),
         ("resume_R2.fastq", &small_sha, 300_000),
     ] {
         let row = s.wait_for(&format!("[data-name=\"{name}\"][data-status=done]"), 5);
         let id = s.attr(&row, "data-remote-id");
-        let obj: Value = http
-            .get(format!("{backend}/_sim/object/{id}"))
-            .send()
-            .and_then(|r| r.json())
-            .unwrap();
-        assert_eq!(
-            obj["sha256"].as_str(),
-            Some(sha.as_str()),
-            "{name}: stored bytes"
-        );
-        assert_eq!(
-            obj["size"].as_u64(),
-            Some(size as u64),
-            "{name}: stored size"
-        );
+        ferry_e2e::assert_stored(&backend, &id, sha, Some(size as u64), name);
     }
     eprintln!(
         "resume in the window: {} of {PARTS} parts held at close, {} sent after reopening; took {:?}",

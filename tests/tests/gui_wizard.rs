@@ -95,11 +95,7 @@ fn assert_held(sim: &str, want: &[(String, String, String)]) {
         let names: Vec<&str> = files.iter().map(|f| f[0].as_str().unwrap()).collect();
         assert_eq!(names, ["reads_R1.fastq.gz", "reads_R2.fastq.gz"], "{id}");
         for (f, want_sha) in files.iter().zip([r1, r2]) {
-            let o: Value =
-                reqwest::blocking::get(format!("{sim}/_sim/object/{}", f[1].as_str().unwrap()))
-                    .and_then(|r| r.json())
-                    .unwrap();
-            assert_eq!(o["sha256"].as_str(), Some(want_sha.as_str()), "{id}");
+            ferry_e2e::assert_stored(sim, f[1].as_str().unwrap(), want_sha, None, id);
         }
     }
 }
