@@ -265,23 +265,22 @@ fn subscribe(app: S<'_>, on_update: Channel<Batch>) -> Vec<ferry_engine::queue::
     rows
 }
 
+/// Runs a native dialog and waits for the user's choice. rfd's blocking
+/// dialogs hand the dialog to the GLib main loop (the window's main thread)
+/// and wait for the answer, so they must be called off that thread: called
+/// on it, they wait for themselves and the window freezes.
 async fn dialog(
-    handle: tauri::AppHandle,
     f: impl FnOnce() -> Option<Vec<PathBuf>> + Send + 'static,
 ) -> Result<Vec<PathBuf>, String> {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    // GTK dialogs run on the main thread.
-    handle
-        .run_on_main_thread(move || {
-            let _ = tx.send(f());
-        })
+    let picked = tauri::async_runtime::spawn_blocking(f)
+        .await
         .map_err(|e| e.to_string())?;
-    Ok(rx.await.map_err(|e| e.to_string())?.unwrap_or_default())
+    Ok(picked.unwrap_or_default())
 }
 
 #[tauri::command]
-async fn pick_files(app: S<'_>, handle: tauri::AppHandle) -> Result<Added, String> {
-    let paths = dialog(handle, || {
+async fn pick_files(app: S<'_>) -> Result<Added, String> {
+    let paths = dialog(|| {
         rfd::FileDialog::new()
             .set_title("Add files to upload")
             .pick_files()
@@ -291,8 +290,8 @@ async fn pick_files(app: S<'_>, handle: tauri::AppHandle) -> Result<Added, Strin
 }
 
 #[tauri::command]
-async fn pick_folder(app: S<'_>, handle: tauri::AppHandle) -> Result<Added, String> {
-    let paths = dialog(handle, || {
+async fn pick_folder(app: S<'_>) -> Result<Added, String> {
+    let paths = dialog(|| {
         rfd::FileDialog::new()
             .set_title("Add a folder to upload")
             .pick_folder()

@@ -103,11 +103,8 @@ pub async fn wizard_organisms(app: S<'_>) -> Result<Vec<OrganismInfo>, String> {
 }
 
 #[tauri::command]
-pub async fn wizard_pick_folder(
-    app: S<'_>,
-    handle: tauri::AppHandle,
-) -> Result<Option<String>, String> {
-    let picked = crate::dialog(handle, || {
+pub async fn wizard_pick_folder(app: S<'_>) -> Result<Option<String>, String> {
+    let picked = crate::dialog(|| {
         rfd::FileDialog::new()
             .set_title("Choose the batch folder")
             .pick_folder()

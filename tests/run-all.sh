@@ -57,22 +57,7 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "build (once, for every test below; builds the UI too)"
 cargo build --workspace --bins --tests --locked
 
-step "tests: all of them in parallel, the window tests on an Xvfb display of our own and the keychain tests against a real Secret Service"
-# Xvfb without an auth file on a free display: nothing (xauth cookies, an
-# inherited XAUTHORITY) can keep the app launched through tauri-driver
-# from opening the display.
-display=""
-for n in $(seq 90 140); do
-  if [ ! -e "/tmp/.X11-unix/X$n" ] && [ ! -e "/tmp/.X$n-lock" ]; then display=":$n"; break; fi
-done
-[ -n "$display" ] || { echo "no free X display"; exit 1; }
-Xvfb "$display" -screen 0 1280x800x24 -nolisten tcp >/dev/null 2>&1 &
-xvfb_pid=$!
-trap 'kill $xvfb_pid 2>/dev/null || true' EXIT
-for _ in $(seq 100); do [ -e "/tmp/.X11-unix/X${display#:}" ] && break; sleep 0.1; done
-[ -e "/tmp/.X11-unix/X${display#:}" ] || { echo "Xvfb did not start on $display"; exit 1; }
-export DISPLAY="$display"
-unset XAUTHORITY WAYLAND_DISPLAY
+step "tests: all of them in parallel (each window test on an Xvfb display of its own) and the keychain tests against a real Secret Service"
 mkdir -p tests/artifacts
 dbus-run-session -- sh -c 'echo -n ferry-test | gnome-keyring-daemon --unlock --components=secrets >/dev/null &&
   cargo nextest run --workspace --locked --no-fail-fast --failure-output final --run-ignored all'

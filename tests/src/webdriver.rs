@@ -24,6 +24,9 @@ pub fn free_port() -> u16 {
 pub struct Driver {
     child: Child,
     pub url: String,
+    /// The X display the apps it starts show on (`:N`).
+    pub display: String,
+    _x: Xvfb,
 }
 
 impl Drop for Driver {
@@ -42,6 +45,8 @@ impl Driver {
     /// `tauri-driver` on free ports; the apps it starts get `FERRY_E2E=1`
     /// and `env` (e.g. a journal of the test's own).
     pub fn start(env: &[(&str, &str)]) -> Driver {
+        let x = Xvfb::start();
+        let display = x.name.clone();
         let port = free_port();
         let native = free_port();
         let child = Command::new("tauri-driver")
@@ -53,6 +58,10 @@ impl Driver {
             ])
             .process_group(0)
             .env("FERRY_E2E", "1")
+            .env("DISPLAY", &display)
+            .env_remove("XAUTHORITY")
+            .env_remove("WAYLAND_DISPLAY")
+            .env("GDK_BACKEND", "x11")
             .envs(env.iter().copied())
             // WebKitGTK draws nothing under Xvfb with compositing on.
             .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
@@ -66,7 +75,12 @@ impl Driver {
             assert!(Instant::now() < deadline, "tauri-driver did not listen");
             std::thread::sleep(Duration::from_millis(100));
         }
-        Driver { child, url }
+        Driver {
+            child,
+            url,
+            display,
+            _x: x,
+        }
     }
 }
 
@@ -74,6 +88,7 @@ impl Driver {
 pub struct Session {
     http: reqwest::blocking::Client,
     base: String,
+    display: String,
 }
 
 impl Drop for Session {
@@ -104,6 +119,7 @@ impl Session {
         Session {
             http,
             base: format!("{}/session/{id}", driver.url),
+            display: driver.display.clone(),
         }
     }
 
@@ -226,6 +242,7 @@ impl Session {
         let out = dir.join(format!("{name}.png"));
         let win = Command::new("xdotool")
             .args(["search", "--onlyvisible", "--name", "^Ferry$"])
+            .env("DISPLAY", &self.display)
             .output()
             .expect("xdotool");
         let id = String::from_utf8_lossy(&win.stdout)
@@ -234,6 +251,7 @@ impl Session {
             .unwrap_or("root")
             .to_string();
         let ok = Command::new("import")
+            .env("DISPLAY", &self.display)
             .args(["-window", &id])
             .arg(&out)
             .status()
@@ -261,4 +279,55 @@ pub fn app_binary() -> PathBuf {
         return PathBuf::from(p);
     }
     crate::bin("ferry-app")
+}
+
+/// An X server (Xvfb) of one driver's own: every app a test starts gets its
+/// own screen, so keyboard input, focus and screenshots are never another
+/// test's. Stopped on drop.
+struct Xvfb {
+    child: Child,
+    name: String,
+}
+
+impl Xvfb {
+    fn start() -> Xvfb {
+        // Test processes start servers at the same time: skip numbers
+        // whose lock file exists, and try the next one if Xvfb loses a race.
+        for n in (std::process::id() % 400 + 100..600).chain(100..600) {
+            if Path::new(&format!("/tmp/.X{n}-lock")).exists() {
+                continue;
+            }
+            let name = format!(":{n}");
+            let mut child = Command::new("Xvfb")
+                .args([&name, "-screen", "0", "1280x800x24", "-nolisten", "tcp"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("Xvfb on PATH (apt-get install xvfb)");
+            let socket = format!("/tmp/.X11-unix/X{n}");
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                if Path::new(&socket).exists() {
+                    return Xvfb { child, name };
+                }
+                if Instant::now() > deadline {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        panic!("no free X display for Xvfb");
+    }
+}
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
