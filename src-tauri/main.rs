@@ -28,6 +28,8 @@ struct Batch {
     update: Option<Update>,
     added: Vec<Added>,
     session: Option<Info>,
+    /// A folder dropped on the window while the wizard is open.
+    wizard_folder: Option<String>,
 }
 
 struct App {
@@ -50,6 +52,9 @@ struct App {
     wizard: Mutex<wizard::Wizard>,
     /// The signed-in One Codex portal, which learns pairs at each start.
     onecodex: Mutex<Option<Arc<ferry_engine::onecodex::OneCodex>>>,
+    /// A device sign-in waiting for the browser: the page it opens (never
+    /// a URL from the window) and how to stop waiting.
+    device: Mutex<Option<(String, Arc<tokio::sync::Notify>)>>,
     /// Keeps the in-process demo portal alive.
     _demo: Option<ferry_sim::Sim>,
 }
@@ -59,6 +64,22 @@ impl App {
         let added = self.queue.add(&paths);
         self.outbox.lock().unwrap().added.push(added.clone());
         added
+    }
+
+    /// A drop on the window: a folder goes to the wizard while it is open,
+    /// anything else to the queue.
+    fn dropped(&self, paths: Vec<PathBuf>) -> Added {
+        match wizard::dropped(self, &paths) {
+            Some(folder) => {
+                self.outbox.lock().unwrap().wizard_folder = Some(folder);
+                Added {
+                    files: 0,
+                    problems: 0,
+                    bytes: 0,
+                }
+            }
+            None => self.add(paths),
+        }
     }
 
     fn keyed(&self, k: Result<portals::Keyed, String>) -> Result<Info, String> {
@@ -133,6 +154,7 @@ impl App {
                         .filter(|k| !k.trim().is_empty())
                         .map(|k| k.trim().trim_end_matches('/').to_string())
                         .unwrap_or_else(|| b.clone()),
+                    website: wizard::default_website(&b),
                     backend: b,
                     demo: false,
                     kind: Kind::Loculus,
@@ -149,7 +171,11 @@ impl App {
         let Some(ch) = ch else { return };
         let mut b = std::mem::take(&mut *self.outbox.lock().unwrap());
         b.update = self.queue.take_update();
-        if b.update.is_none() && b.added.is_empty() && b.session.is_none() {
+        if b.update.is_none()
+            && b.added.is_empty()
+            && b.session.is_none()
+            && b.wizard_folder.is_none()
+        {
             return;
         }
         if let Some(u) = &b.update
@@ -205,6 +231,60 @@ async fn sign_in(
     app.signed(s)
 }
 
+/// Sign in in a browser (OAuth device code): the code goes to the window
+/// through `on_code`; this returns once it is approved, refused, expired or
+/// cancelled.
+#[tauri::command]
+async fn sign_in_device(
+    app: S<'_>,
+    backend: Option<String>,
+    keycloak: Option<String>,
+    on_code: Channel<ferry_engine::loculus::keycloak::DeviceCode>,
+) -> Result<Info, String> {
+    let p = app.portal(backend, keycloak)?;
+    let stop = Arc::new(tokio::sync::Notify::new());
+    let shown = |c: &ferry_engine::loculus::keycloak::DeviceCode| {
+        let link = c.verification_uri_complete.clone();
+        let link = link.unwrap_or_else(|| c.verification_uri.clone());
+        *app.device.lock().unwrap() = Some((link, stop.clone()));
+        let _ = on_code.send(c.clone());
+    };
+    let s = tokio::select! {
+        s = session::device(app.http.clone(), &p, shown) => s,
+        _ = stop.notified() => Err("sign-in cancelled".into()),
+    };
+    *app.device.lock().unwrap() = None;
+    app.signed(s)
+}
+
+/// Opens the waiting device sign-in's page in the desktop's browser.
+#[tauri::command]
+fn open_sign_in_page(app: S<'_>) -> Result<(), String> {
+    let link = app.device.lock().unwrap().as_ref().map(|d| d.0.clone());
+    let link = link.ok_or("no sign-in is waiting for the browser")?;
+    let opener = if cfg!(target_os = "macos") {
+        "open"
+    } else {
+        "xdg-open"
+    };
+    let r = if cfg!(windows) {
+        std::process::Command::new("cmd")
+            .args(["/C", "start", "", &link])
+            .spawn()
+    } else {
+        std::process::Command::new(opener).arg(&link).spawn()
+    };
+    r.map(|_| ())
+        .map_err(|e| format!("cannot open a browser ({e}): open {link} yourself"))
+}
+
+#[tauri::command]
+fn cancel_sign_in(app: S<'_>) {
+    if let Some((_, stop)) = app.device.lock().unwrap().take() {
+        stop.notify_one();
+    }
+}
+
 #[tauri::command]
 async fn sign_in_token(app: S<'_>, backend: Option<String>, token: String) -> Result<Info, String> {
     let p = app.portal(backend, None)?;
@@ -239,7 +319,10 @@ async fn choose_portal(app: S<'_>, index: usize) -> Result<Info, String> {
 #[tauri::command]
 fn sign_out(app: S<'_>) -> Result<Info, String> {
     app.queue.set_portal(None, serde_json::Value::Null);
+    // Every session object of the signed-out portal goes: Loculus (the
+    // wizard's too) and One Codex, which would otherwise keep its key.
     *app.loculus.lock().unwrap() = None;
+    *app.onecodex.lock().unwrap() = None;
     let info = std::mem::take(&mut *app.info.lock().unwrap());
     if let Some(p) = &info.portal {
         match p.kind {
@@ -363,7 +446,7 @@ fn e2e_drop(app: S<'_>, paths: Vec<PathBuf>) -> Result<Added, String> {
     if !e2e() {
         return Err("not available".into());
     }
-    Ok(app.add(paths))
+    Ok(app.dropped(paths))
 }
 
 fn e2e() -> bool {
@@ -380,14 +463,18 @@ fn forget_old_demo_jobs(queue: &Queue) {
     }
 }
 
-/// `FERRY_BACKEND` (and `FERRY_KEYCLOAK`, default the backend) choose
-/// another Loculus instance; otherwise the demo portal starts here.
+/// `FERRY_BACKEND` (and `FERRY_KEYCLOAK`, default the backend, and
+/// `FERRY_WEBSITE`, default the backend without its `backend.` prefix)
+/// choose another Loculus instance; otherwise the demo portal starts here.
 fn configured_portal() -> Option<Portal> {
     let b = std::env::var("FERRY_BACKEND").ok()?;
     let b = b.trim_end_matches('/').to_string();
     Some(Portal {
         name: b.clone(),
         keycloak: std::env::var("FERRY_KEYCLOAK").unwrap_or_else(|_| b.clone()),
+        website: std::env::var("FERRY_WEBSITE")
+            .map(|w| w.trim_end_matches('/').to_string())
+            .unwrap_or_else(|_| wizard::default_website(&b)),
         backend: b,
         demo: false,
         kind: Kind::Loculus,
@@ -420,6 +507,8 @@ fn main() {
                     name: session::DEMO_NAME.into(),
                     backend: sim.backend_url(),
                     keycloak: sim.backend_url(),
+                    // The simulator serves the website's /loculus-info too.
+                    website: sim.backend_url(),
                     demo: true,
                     kind: Kind::Loculus,
                 };
@@ -461,6 +550,7 @@ fn main() {
             outbox: Mutex::new(Batch::default()),
             channel: Mutex::new(None),
             journal_note,
+            device: Mutex::new(None),
             _demo: demo,
         })
     });
@@ -491,13 +581,16 @@ fn main() {
         })
         .on_window_event(move |_w, e| {
             if let WindowEvent::DragDrop(DragDropEvent::Drop { paths, .. }) = e {
-                dropper.add(paths.clone());
+                dropper.dropped(paths.clone());
             }
         })
         .invoke_handler(tauri::generate_handler![
             session,
             sign_in,
             sign_in_token,
+            sign_in_device,
+            open_sign_in_page,
+            cancel_sign_in,
             sign_out,
             subscribe,
             pick_files,
@@ -516,6 +609,8 @@ fn main() {
             choose_portal,
             sign_in_key,
             wizard::wizard_organisms,
+            wizard::wizard_groups,
+            wizard::wizard_open,
             wizard::wizard_pick_folder,
             wizard::wizard_review,
             wizard::wizard_upload,

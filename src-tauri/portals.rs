@@ -42,13 +42,13 @@ pub struct Keyed {
     pub onecodex: Option<Arc<OneCodex>>,
 }
 
+/// The keychain account, named as `ferry login --portal ...` names it.
 fn account(p: &Portal) -> String {
-    let kind = if p.kind == Kind::Onecodex {
-        "onecodex"
+    if p.kind == Kind::Onecodex {
+        ferry_keychain::onecodex_account(&p.backend)
     } else {
-        "basespace"
-    };
-    format!("{kind}:{}", p.backend)
+        ferry_keychain::basespace_account(&p.backend)
+    }
 }
 
 /// The portal with `key` (and BaseSpace's AppResult). The key is kept in
@@ -139,6 +139,7 @@ pub fn demo_portals(sim: &ferry_sim::Sim) -> Vec<(Portal, String, Option<String>
                 name: "Demo One Codex (this computer)".into(),
                 backend: format!("{}/api/v1", sim.onecodex_url()),
                 keycloak: String::new(),
+                website: String::new(),
                 demo: true,
                 kind: Kind::Onecodex,
             },
@@ -150,6 +151,7 @@ pub fn demo_portals(sim: &ferry_sim::Sim) -> Vec<(Portal, String, Option<String>
                 name: "Demo BaseSpace (this computer)".into(),
                 backend: format!("{}/v1pre3", sim.basespace_url()),
                 keycloak: String::new(),
+                website: String::new(),
                 demo: true,
                 kind: Kind::Basespace,
             },
@@ -166,6 +168,7 @@ pub fn public_portals() -> Vec<Portal> {
             name: "One Codex".into(),
             backend: ferry_engine::onecodex::DEFAULT_BASE.into(),
             keycloak: String::new(),
+            website: String::new(),
             demo: false,
             kind: Kind::Onecodex,
         },
@@ -173,6 +176,7 @@ pub fn public_portals() -> Vec<Portal> {
             name: "Illumina BaseSpace".into(),
             backend: ferry_engine::basespace::DEFAULT_BASE.into(),
             keycloak: String::new(),
+            website: String::new(),
             demo: false,
             kind: Kind::Basespace,
         },

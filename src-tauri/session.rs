@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use ferry_engine::loculus::Loculus;
-use ferry_engine::loculus::keycloak::{Keycloak, RefreshHook};
+use ferry_engine::loculus::keycloak::{DeviceCode, Keycloak, RefreshHook};
 use ferry_engine::{Secret, StaticToken, TokenSource};
 use serde::Serialize;
 
@@ -23,6 +23,10 @@ pub struct Portal {
     pub backend: String,
     /// Loculus only.
     pub keycloak: String,
+    /// Loculus only: the website, which serves `/loculus-info` (the
+    /// organisms and their file categories); on a real instance not the
+    /// backend's host.
+    pub website: String,
     pub demo: bool,
     pub kind: Kind,
 }
@@ -73,9 +77,33 @@ fn store(p: &Portal, s: &Stored) -> Option<String> {
     }
 }
 
-/// Sign out: forget the keychain entry.
+/// How many times each keychain account was signed out in this process.
+/// A session started before the latest sign-out of its account stores
+/// nothing any more: an upload still running after Sign out would
+/// otherwise write its next refresh token back into the keychain. Held
+/// while writing or deleting, so a refresh cannot slip in between.
+static SIGN_OUTS: std::sync::Mutex<Vec<(String, u64)>> = std::sync::Mutex::new(Vec::new());
+
+fn sign_outs(list: &[(String, u64)], account: &str) -> u64 {
+    list.iter()
+        .find(|(a, _)| a == account)
+        .map_or(0, |(_, n)| *n)
+}
+
+/// Sign out: forget the keychain entry, and stop every session of this
+/// account started before now from writing it again.
 pub fn forget(p: &Portal) -> Result<(), String> {
-    match ferry_keychain::Entry::new(&account(p)).and_then(|e| e.delete()) {
+    let account = account(p);
+    let mut list = SIGN_OUTS.lock().unwrap_or_else(|e| e.into_inner());
+    match list.iter_mut().find(|(a, _)| *a == account) {
+        Some((_, n)) => *n += 1,
+        None => list.push((account.clone(), 1)),
+    }
+    delete(&account)
+}
+
+fn delete(account: &str) -> Result<(), String> {
+    match ferry_keychain::Entry::new(account).and_then(|e| e.delete()) {
         Ok(_) => Ok(()),
         Err(ferry_keychain::KeychainError::Unavailable(_)) => Ok(()),
         Err(e) => Err(e.to_string()),
@@ -88,30 +116,90 @@ pub struct Signed {
     pub loculus: Arc<Loculus>,
 }
 
-fn keeper(p: &Portal, user: &str, note: Arc<std::sync::Mutex<Option<String>>>) -> RefreshHook {
-    let p = p.clone();
-    let user = user.to_string();
-    Arc::new(move |t: Option<&Secret>| {
+/// Where a Keycloak session's refresh tokens go. Until [`Keeper::arm`]
+/// (the sign-in has fully succeeded, group found) the latest one is only
+/// held, so a sign-in that fails leaves nothing in the keychain; after a
+/// sign-out of the account nothing is written at all.
+struct Keeper {
+    portal: Portal,
+    /// Known before the sign-in, or (device sign-in) learnt from it.
+    user: std::sync::Mutex<String>,
+    /// `SIGN_OUTS` of the account when this session started.
+    epoch: u64,
+    /// (armed, the refresh token held back until armed)
+    state: std::sync::Mutex<(bool, Option<Secret>)>,
+    /// Why the keychain did not take the token, if it did not.
+    note: std::sync::Mutex<Option<String>>,
+}
+
+impl Keeper {
+    fn new(p: &Portal, user: &str, armed: bool) -> Arc<Keeper> {
+        let list = SIGN_OUTS.lock().unwrap_or_else(|e| e.into_inner());
+        Arc::new(Keeper {
+            portal: p.clone(),
+            user: std::sync::Mutex::new(user.to_string()),
+            epoch: sign_outs(&list, &account(p)),
+            state: std::sync::Mutex::new((armed, None)),
+            note: std::sync::Mutex::new(None),
+        })
+    }
+
+    fn hook(self: &Arc<Self>) -> RefreshHook {
+        let me = self.clone();
+        Arc::new(move |t: Option<&Secret>| me.keep(t.cloned()))
+    }
+
+    fn keep(&self, t: Option<Secret>) {
+        let mut st = self.state.lock().unwrap();
+        if !st.0 {
+            st.1 = t;
+            return;
+        }
+        drop(st);
+        self.write(t);
+    }
+
+    /// The sign-in succeeded: store the token held back, and every later one.
+    fn arm(&self) -> Option<String> {
+        let held = {
+            let mut st = self.state.lock().unwrap();
+            st.0 = true;
+            st.1.take()
+        };
+        if held.is_some() {
+            self.write(held);
+        }
+        self.note.lock().unwrap().clone()
+    }
+
+    fn write(&self, t: Option<Secret>) {
+        let account = account(&self.portal);
+        let list = SIGN_OUTS.lock().unwrap_or_else(|e| e.into_inner());
+        if sign_outs(&list, &account) != self.epoch {
+            return;
+        }
         let r = match t {
             Some(t) => store(
-                &p,
+                &self.portal,
                 &Stored::Refresh {
-                    user: user.clone(),
+                    user: self.user.lock().unwrap().clone(),
                     token: t.expose().to_string(),
                 },
             ),
-            None => forget(&p).err(),
+            None => delete(&account).err(),
         };
-        *note.lock().unwrap() = r;
-    })
+        drop(list);
+        *self.note.lock().unwrap() = r;
+    }
 }
 
+/// The group (looked up unless known) and the engine's portal. Nothing is
+/// stored here: callers store the sign-in once this succeeded.
 async fn finish(
     http: reqwest::Client,
     p: &Portal,
     user: String,
     tokens: Arc<dyn TokenSource>,
-    keychain: Option<String>,
     group: Option<i64>,
 ) -> Result<Signed, String> {
     let group = match group {
@@ -124,7 +212,7 @@ async fn finish(
             portal: Some(p.clone()),
             user: Some(user),
             group: Some(group),
-            keychain,
+            keychain: None,
             journal: None,
             target: None,
         },
@@ -150,45 +238,69 @@ async fn first_group(
         .ok_or_else(|| "this account is in no group: ask the portal's admins to add you".into())
 }
 
-/// Password grant; the refresh token goes to the keychain.
+/// Password grant; the refresh token goes to the keychain once the
+/// account's group is known (a failed sign-in stores nothing).
 pub async fn password(
     http: reqwest::Client,
     p: &Portal,
     user: &str,
     password: &str,
 ) -> Result<Signed, String> {
-    let note = Arc::new(std::sync::Mutex::new(None));
+    let keeper = Keeper::new(p, user, false);
     let kc = Keycloak::sign_in(
         http.clone(),
         &p.keycloak,
         user,
         &Secret::new(password),
-        Some(keeper(p, user, note.clone())),
+        Some(keeper.hook()),
     )
     .await
     .map_err(|e| e.to_string())?;
-    let keychain = note.lock().unwrap().clone();
     let group = p.demo.then_some(DEMO_GROUP);
-    finish(http, p, user.into(), Arc::new(kc), keychain, group).await
+    let mut s = finish(http, p, user.into(), Arc::new(kc), group).await?;
+    s.info.keychain = keeper.arm();
+    Ok(s)
 }
 
-/// A pasted long-lived token, kept in the keychain the same way.
+/// Device-code sign-in (RFC 8628): the user approves `show`'s code in a
+/// browser, so the password never passes through Ferry. Kept in the
+/// keychain like a password sign-in once the group is known.
+pub async fn device(
+    http: reqwest::Client,
+    p: &Portal,
+    show: impl FnOnce(&DeviceCode),
+) -> Result<Signed, String> {
+    let keeper = Keeper::new(p, "", false);
+    let kc = Keycloak::sign_in_device(http.clone(), &p.keycloak, Some(keeper.hook()), show)
+        .await
+        .map_err(|e| e.to_string())?;
+    let user = kc.user().unwrap_or_else(|| "(unknown user)".into());
+    *keeper.user.lock().unwrap() = user.clone();
+    let group = p.demo.then_some(DEMO_GROUP);
+    let mut s = finish(http, p, user, Arc::new(kc), group).await?;
+    s.info.keychain = keeper.arm();
+    Ok(s)
+}
+
+/// A pasted long-lived token, kept in the keychain the same way once the
+/// portal accepted it.
 pub async fn token(http: reqwest::Client, p: &Portal, token: &str) -> Result<Signed, String> {
-    let keychain = store(
-        p,
-        &Stored::Token {
-            token: token.trim().into(),
-        },
-    );
-    finish(
+    let token = token.trim();
+    let mut s = finish(
         http,
         p,
         "token".into(),
         Arc::new(StaticToken::new(token)),
-        keychain,
         None,
     )
-    .await
+    .await?;
+    s.info.keychain = store(
+        p,
+        &Stored::Token {
+            token: token.into(),
+        },
+    );
+    Ok(s)
 }
 
 /// Continue from what the keychain holds for this portal, if anything.
@@ -196,16 +308,18 @@ pub async fn remembered(http: reqwest::Client, p: &Portal) -> Option<Signed> {
     let raw = ferry_keychain::Entry::new(&account(p)).ok()?.get().ok()??;
     match Stored::from_json(&raw)? {
         Stored::Refresh { user, token } => {
-            let note = Arc::new(std::sync::Mutex::new(None));
+            // Armed at once: the refresh grant may rotate the token, and
+            // the keychain must hold the new one whatever happens next.
+            let keeper = Keeper::new(p, &user, true);
             let kc = Keycloak::from_refresh_token(
                 http.clone(),
                 &p.keycloak,
                 Secret::new(token),
-                Some(keeper(p, &user, note.clone())),
+                Some(keeper.hook()),
             )
             .await
             .ok()?;
-            finish(http, p, user, Arc::new(kc), None, None).await.ok()
+            finish(http, p, user, Arc::new(kc), None).await.ok()
         }
         Stored::Key { .. } => None,
         Stored::Token { token } => finish(
@@ -213,7 +327,6 @@ pub async fn remembered(http: reqwest::Client, p: &Portal) -> Option<Signed> {
             p,
             "token".into(),
             Arc::new(StaticToken::new(token)),
-            None,
             None,
         )
         .await
@@ -224,4 +337,80 @@ pub async fn remembered(http: reqwest::Client, p: &Portal) -> Option<Signed> {
 /// The demo portal signs in as the demo user.
 pub async fn demo(http: reqwest::Client, p: &Portal) -> Result<Signed, String> {
     password(http, p, DEMO_USER, DEMO_PASSWORD).await
+}
+
+#[cfg(test)]
+mod tests {
+    //! The app's own keychain code against a real Secret Service and an
+    //! in-process simulator. `tests/run-all.sh` runs these inside
+    //! `dbus-run-session` with an unlocked gnome-keyring-daemon.
+
+    use super::*;
+
+    fn portal(sim: &ferry_sim::Sim) -> Portal {
+        Portal {
+            name: "test".into(),
+            backend: sim.backend_url(),
+            keycloak: sim.backend_url(),
+            website: sim.backend_url(),
+            demo: false,
+            kind: Kind::Loculus,
+        }
+    }
+
+    fn stored(p: &Portal) -> Option<String> {
+        ferry_keychain::Entry::new(&account(p))
+            .unwrap()
+            .get()
+            .expect("a Secret Service (run inside dbus-run-session with gnome-keyring-daemon)")
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    #[ignore = "needs a Secret Service: run inside dbus-run-session with gnome-keyring-daemon (tests/run-all.sh)"]
+    async fn failed_sign_ins_store_nothing_and_sign_out_stays_signed_out() {
+        let sim = ferry_sim::Sim::start(ferry_sim::SimConfig::default())
+            .await
+            .unwrap();
+        let p = portal(&sim);
+        let http = reqwest::Client::new();
+        assert_eq!(stored(&p), None);
+
+        let e = password(http.clone(), &p, "demo", "wrong").await.err();
+        assert!(
+            e.is_some_and(|e| e.contains("did not accept")),
+            "wrong password"
+        );
+        assert_eq!(stored(&p), None, "a wrong password stored something");
+        // Keycloak accepts the password, but the account is in no group.
+        let e = password(http.clone(), &p, "nobody", "nobody").await.err();
+        assert!(e.is_some_and(|e| e.contains("in no group")), "no group");
+        assert_eq!(stored(&p), None, "a sign-in without a group was kept");
+        assert!(token(http.clone(), &p, "not-a-token").await.is_err());
+        assert_eq!(stored(&p), None, "a refused pasted token was kept");
+
+        let s = password(http.clone(), &p, "demo", "demo").await.unwrap();
+        assert_eq!(s.info.keychain, None);
+        let raw = stored(&p).expect("the session is in the keychain");
+        assert!(matches!(
+            Stored::from_json(&raw),
+            Some(Stored::Refresh { user, .. }) if user == "demo"
+        ));
+        assert!(remembered(http.clone(), &p).await.is_some());
+
+        // A session of before the sign-out (e.g. a batch still running)
+        // refreshes its token: nothing is written back.
+        let old = Keeper::new(&p, "demo", true);
+        forget(&p).unwrap();
+        assert_eq!(stored(&p), None);
+        old.keep(Some(Secret::new("rotated")));
+        assert_eq!(stored(&p), None, "a refresh after sign-out was stored");
+        assert!(remembered(http.clone(), &p).await.is_none());
+
+        // A new sign-in after the sign-out is kept again.
+        let s = token(http, &p, &sim.demo_token()).await.unwrap();
+        assert_eq!(s.info.user.as_deref(), Some("token"));
+        assert!(stored(&p).is_some_and(|r| r.contains("\"kind\":\"token\"")));
+        forget(&p).unwrap();
+        sim.shutdown().await;
+    }
 }

@@ -1,16 +1,19 @@
-//! The bulk submission wizard's commands: a folder (native dialog, or the
-//! test entry) -> organism -> the linkage for review, with rows left out ->
-//! upload through the same queue -> submit -> accessions and a receipt.
+//! The bulk submission wizard's commands: a folder (native dialog, a drop
+//! on the window while the wizard is open, or the test entry) -> organism
+//! and group -> the linkage for review, with rows left out -> upload
+//! through the same queue -> submit (data use terms) -> accessions and a
+//! receipt; a rejected submit names the rows the server's message names.
 //! The batch logic is the engine's (`loculus::batch`), shared with
 //! `ferry submit --folder`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use ferry_engine::Uploaded;
 use ferry_engine::loculus::batch;
 use ferry_engine::loculus::{
-    Accession, DataUseTerms, Linkage, Loculus, OrganismInfo, Submission, link_folder,
+    Accession, DataUseTerms, Linkage, Loculus, OrganismInfo, Submission, link_folder, submit,
 };
 use ferry_engine::queue::Status;
 use serde::{Deserialize, Serialize};
@@ -24,6 +27,8 @@ pub struct Wizard {
     organisms: Vec<OrganismInfo>,
     organism: Option<OrganismInfo>,
     exclude: Vec<String>,
+    /// Shown: a folder dropped on the window goes to the wizard.
+    open: bool,
 }
 
 /// What the journal keeps of a wizard whose files are on their way, so a
@@ -47,8 +52,60 @@ pub struct Restored {
 #[derive(Serialize)]
 pub struct Submitted {
     accessions: Vec<Accession>,
-    receipt_csv: PathBuf,
-    receipt_json: PathBuf,
+    receipt_csv: Option<PathBuf>,
+    receipt_json: Option<PathBuf>,
+    /// The receipt could not be written (the accessions are still shown).
+    receipt_error: Option<String>,
+}
+
+/// A refused submit: the whole message, and the server's message at each
+/// row it names.
+#[derive(Serialize)]
+pub struct Refused {
+    message: String,
+    rows: BTreeMap<String, String>,
+}
+
+impl From<String> for Refused {
+    fn from(message: String) -> Self {
+        Refused {
+            message,
+            rows: BTreeMap::new(),
+        }
+    }
+}
+
+/// One of the user's groups (`GET /user/groups`).
+#[derive(Serialize, Deserialize, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct Group {
+    group_id: i64,
+    group_name: String,
+}
+
+/// The user's groups, and the one files go to now.
+#[derive(Serialize)]
+pub struct Groups {
+    groups: Vec<Group>,
+    current: i64,
+}
+
+/// Where a real instance's website usually is: Loculus' Helm chart puts
+/// the backend at `backend.<host>` (or `backend-<host>`), the website at
+/// `<host>`. Otherwise the backend's own address (as the simulator serves).
+pub fn default_website(backend: &str) -> String {
+    let b = backend.trim_end_matches('/');
+    let Some((scheme, rest)) = b.split_once("://") else {
+        return b.to_string();
+    };
+    let host = rest.split('/').next().unwrap_or_default();
+    match host
+        .strip_prefix("backend.")
+        .or_else(|| host.strip_prefix("backend-"))
+    {
+        Some(site) if !site.is_empty() => format!("{scheme}://{site}"),
+        _ => b.to_string(),
+    }
 }
 
 fn loculus(app: &crate::App) -> Result<std::sync::Arc<Loculus>, String> {
@@ -90,16 +147,79 @@ fn set_folder(app: &crate::App, folder: PathBuf) -> Result<String, String> {
     Ok(folder.display().to_string())
 }
 
-/// The organisms of the signed-in instance, with their file categories.
+/// A drop on the window while the wizard is open: one folder goes to the
+/// wizard (its path is returned for the window), anything else to the queue.
+pub fn dropped(app: &crate::App, paths: &[PathBuf]) -> Option<String> {
+    let [one] = paths else { return None };
+    if !app.wizard.lock().unwrap().open || !one.is_dir() {
+        return None;
+    }
+    set_folder(app, one.clone()).ok()
+}
+
+/// The window shows or hides the wizard (drops go to it while it shows).
+#[tauri::command]
+pub fn wizard_open(app: S<'_>, open: bool) {
+    app.wizard.lock().unwrap().open = open;
+}
+
+/// The organisms of the signed-in instance, with their file categories,
+/// from its website's `/loculus-info` (not the backend's).
 #[tauri::command]
 pub async fn wizard_organisms(app: S<'_>) -> Result<Vec<OrganismInfo>, String> {
     let backend = loculus(&app)?.api().base().to_string();
-    let info = Loculus::instance_info(&app.http, &backend)
+    let website = app
+        .portal
+        .lock()
+        .unwrap()
+        .as_ref()
+        .map(|p| p.website.clone())
+        .filter(|w| !w.is_empty())
+        .unwrap_or(backend);
+    let info = Loculus::instance_info(&app.http, &website)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| format!("{e} (the organisms are read from the website, {website}; set FERRY_WEBSITE if it is elsewhere)"))?;
     let list: Vec<OrganismInfo> = info.organisms.into_values().collect();
     app.wizard.lock().unwrap().organisms = list.clone();
     Ok(list)
+}
+
+/// The user's groups (a curator sees every group), and the current one.
+#[tauri::command]
+pub async fn wizard_groups(app: S<'_>) -> Result<Groups, String> {
+    let portal = loculus(&app)?;
+    let groups: Vec<Group> = portal
+        .api()
+        .get_json("user/groups")
+        .await
+        .map_err(|e| e.to_string())?;
+    if groups.is_empty() {
+        return Err("this account is in no group: ask the portal's admins to add you".into());
+    }
+    Ok(Groups {
+        groups,
+        current: portal.group_id(),
+    })
+}
+
+/// Files go to `group` from now on (the queue's portal and the session
+/// follow), so the uploads and the submit belong to the same group.
+fn use_group(app: &crate::App, group: i64) -> Result<(), String> {
+    let portal = loculus(app)?;
+    if portal.group_id() == group {
+        return Ok(());
+    }
+    let moved = Arc::new(portal.with_group(group));
+    *app.loculus.lock().unwrap() = Some(moved.clone());
+    let info = {
+        let mut info = app.info.lock().unwrap();
+        info.group = Some(group);
+        info.clone()
+    };
+    app.queue
+        .set_portal(Some(moved), crate::session::destination(&info));
+    app.outbox.lock().unwrap().session = Some(info);
+    Ok(())
 }
 
 #[tauri::command]
@@ -150,7 +270,10 @@ pub fn wizard_review(
 /// Sends the batch's files through the queue (per-part progress, green
 /// checks); returns their paths, which the window follows.
 #[tauri::command]
-pub fn wizard_upload(app: S<'_>) -> Result<Vec<PathBuf>, String> {
+pub fn wizard_upload(app: S<'_>, group: Option<i64>) -> Result<Vec<PathBuf>, String> {
+    if let Some(g) = group {
+        use_group(&app, g)?;
+    }
     loculus(&app)?;
     let l = linkage(&app)?;
     if !l.is_ok() {
@@ -203,11 +326,11 @@ pub fn wizard_resume(app: S<'_>, id: String) -> Result<Restored, String> {
 pub async fn wizard_submit(
     app: S<'_>,
     restricted_until: Option<String>,
-) -> Result<Submitted, String> {
+) -> Result<Submitted, Refused> {
     let portal = loculus(&app)?;
     let l = linkage(&app)?;
     if !l.is_ok() {
-        return Err(problems(&l));
+        return Err(problems(&l).into());
     }
     // The latest accepted upload of each file.
     let mut done: HashMap<PathBuf, Uploaded> = HashMap::new();
@@ -244,20 +367,49 @@ pub async fn wizard_submit(
         },
         legacy_file_mapping: false,
     };
-    let (accessions, _) = portal
-        .submit_tsv(&sub, &raw)
-        .await
-        .map_err(|e| format!("the portal refused the submission: {e}. The uploaded files are kept: fix the folder and submit again"))?;
+    let (accessions, _) = portal.submit_tsv(&sub, &raw).await.map_err(|e| {
+        let ids: Vec<String> = l.rows.iter().map(|r| r.id.clone()).collect();
+        Refused {
+            rows: submit::row_messages(&e, &ids, &sub.files),
+            message: format!(
+                "the portal refused the submission: {}; the uploaded files are kept: fix the folder and submit again",
+                e.to_string().trim_end_matches('.')
+            ),
+        }
+    })?;
     let sent: Vec<PathBuf> = l.uploads().iter().map(|(rel, _)| l.path_of(rel)).collect();
     for job in app.queue.jobs_of(&sent) {
         app.queue.close_job(&job);
     }
     let lines = batch::receipt(&l, &accessions, &done);
-    let (receipt_csv, receipt_json) =
-        batch::write_receipt(&l.folder.join("ferry-receipt"), &lines)?;
+    // The submission went through: the accessions are shown even when the
+    // receipt cannot be written.
+    let (receipt_csv, receipt_json, receipt_error) =
+        match batch::write_receipt(&l.folder.join("ferry-receipt"), &lines) {
+            Ok((c, j)) => (Some(c), Some(j), None),
+            Err(e) => (None, None, Some(e)),
+        };
     Ok(Submitted {
         accessions,
         receipt_csv,
         receipt_json,
+        receipt_error,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_website_is_the_backend_without_its_backend_prefix() {
+        use super::default_website as w;
+        assert_eq!(
+            w("https://backend.pathoplexus.org/"),
+            "https://pathoplexus.org"
+        );
+        assert_eq!(
+            w("https://backend-main.loculus.org/api"),
+            "https://main.loculus.org"
+        );
+        assert_eq!(w("http://127.0.0.1:8079"), "http://127.0.0.1:8079");
+    }
 }

@@ -112,6 +112,58 @@ pub fn test_journal() -> PathBuf {
     std::env::temp_dir().join(format!("ferry-test-journal-{}.sqlite", std::process::id()))
 }
 
+/// `POST {backend}/_sim/faults` (a simulator in this process or the app's).
+pub fn set_fault(backend: &str, body: serde_json::Value) {
+    let r = reqwest::blocking::Client::new()
+        .post(format!("{backend}/_sim/faults"))
+        .json(&body)
+        .send()
+        .expect("set fault");
+    assert!(r.status().is_success(), "fault accepted: {}", r.status());
+}
+
+/// `DELETE {backend}/_sim/faults`: no fault is pending any more.
+pub fn clear_faults(backend: &str) {
+    let r = reqwest::blocking::Client::new()
+        .delete(format!("{backend}/_sim/faults"))
+        .send()
+        .expect("clear faults");
+    assert!(r.status().is_success(), "faults cleared: {}", r.status());
+}
+
+/// Part numbers the storage acknowledged (200) for a Loculus `file_id`,
+/// in the order its log has them.
+pub fn parts_stored(backend: &str, file_id: &str) -> Vec<u64> {
+    let state: serde_json::Value = reqwest::blocking::get(format!("{backend}/_sim/state"))
+        .and_then(|r| r.json())
+        .expect("sim state");
+    state["storage_log"]
+        .as_array()
+        .expect("storage_log")
+        .iter()
+        .filter(|r| r["method"] == "PUT" && r["status"] == 200)
+        .filter(|r| r["path"].as_str().unwrap_or_default().contains(file_id))
+        .filter_map(|r| {
+            r["query"]
+                .as_str()?
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("partNumber="))?
+                .parse()
+                .ok()
+        })
+        .collect()
+}
+
+/// Whether the simulator's storage holds an object for `file_id`.
+pub fn is_stored(backend: &str, file_id: &str) -> bool {
+    let r = reqwest::blocking::get(format!("{backend}/_sim/object/{file_id}")).expect("sim object");
+    match r.status().as_u16() {
+        200 => true,
+        404 => false,
+        s => panic!("/_sim/object/{file_id}: {s}"),
+    }
+}
+
 /// Asserts what the simulator's storage holds for a Loculus `file_id`:
 /// exactly `sha256` (and `size`, when given). `what` names it in failures.
 pub fn assert_stored(backend: &str, file_id: &str, sha256: &str, size: Option<u64>, what: &str) {

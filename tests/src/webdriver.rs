@@ -45,6 +45,16 @@ impl Driver {
     /// `tauri-driver` on free ports; the apps it starts get `FERRY_E2E=1`
     /// and `env` (e.g. a journal of the test's own).
     pub fn start(env: &[(&str, &str)]) -> Driver {
+        Driver::start_e2e(env, true)
+    }
+
+    /// As [`Driver::start`], but the apps run as a user's do: without
+    /// `FERRY_E2E`, so no test-only command is granted.
+    pub fn start_as_user(env: &[(&str, &str)]) -> Driver {
+        Driver::start_e2e(env, false)
+    }
+
+    fn start_e2e(env: &[(&str, &str)], e2e: bool) -> Driver {
         let x = Xvfb::start();
         let display = x.name.clone();
         let port = free_port();
@@ -57,7 +67,8 @@ impl Driver {
                 &native.to_string(),
             ])
             .process_group(0)
-            .env("FERRY_E2E", "1")
+            .env_remove("FERRY_E2E")
+            .envs(e2e.then_some(("FERRY_E2E", "1")))
             .env("DISPLAY", &display)
             .env_remove("XAUTHORITY")
             .env_remove("WAYLAND_DISPLAY")
@@ -89,6 +100,9 @@ pub struct Session {
     http: reqwest::blocking::Client,
     base: String,
     display: String,
+    /// When the session (the app's start) was requested: cold starts are
+    /// measured from here.
+    pub requested: Instant,
 }
 
 impl Drop for Session {
@@ -106,6 +120,7 @@ impl Session {
         let caps = json!({"capabilities": {"alwaysMatch": {
             "tauri:options": {"application": app}
         }}});
+        let requested = Instant::now();
         let r: Value = http
             .post(format!("{}/session", driver.url))
             .json(&caps)
@@ -120,7 +135,15 @@ impl Session {
             http,
             base: format!("{}/session/{id}", driver.url),
             display: driver.display.clone(),
+            requested,
         }
+    }
+
+    /// Waits until the window shows a signed-in user and returns the cold
+    /// start: from the session request (the app's launch) until then.
+    pub fn wait_signed_in(&self, secs: u64) -> Duration {
+        self.wait_for("[data-testid=user]", secs);
+        self.requested.elapsed()
     }
 
     pub fn cmd(&self, method: &str, path: &str, body: Value) -> Value {
@@ -268,6 +291,35 @@ impl Session {
             json!([paths]),
         )
     }
+}
+
+/// Prints a measured duration and records it in
+/// `tests/artifacts/gui-timings.txt` as `test: what: 1.23 s`, replacing
+/// that test's line of the same name from an earlier run. Window tests
+/// run in parallel processes: the file is locked while rewritten.
+pub fn record_timing(test: &str, what: &str, d: Duration) {
+    use std::io::{Read, Seek, Write};
+    let line = format!("{test}: {what}: {:.2} s", d.as_secs_f64());
+    eprintln!("{line}");
+    let dir = artifacts();
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(dir.join("gui-timings.txt"))
+        .expect("gui-timings.txt");
+    f.lock().expect("lock gui-timings.txt");
+    let mut old = String::new();
+    f.read_to_string(&mut old).unwrap_or_default();
+    let prefix = format!("{test}: {what}: ");
+    let mut lines: Vec<&str> = old.lines().filter(|l| !l.starts_with(&prefix)).collect();
+    lines.push(&line);
+    lines.sort();
+    f.set_len(0).unwrap();
+    f.rewind().unwrap();
+    f.write_all((lines.join("\n") + "\n").as_bytes()).unwrap();
 }
 
 pub fn artifacts() -> PathBuf {

@@ -189,3 +189,94 @@ fn login_then_tokens_expire_and_are_revoked_mid_job() {
         text(&none.stderr)
     );
 }
+
+/// Starts `ferry login --device`, reads the link and code it prints, and
+/// answers in the "browser" (the form Keycloak's device page posts) with
+/// `form`; returns the finished process's output.
+fn device_login(sim: &SimProc, form: &[(&str, &str)]) -> (Output, String) {
+    use std::io::{BufRead, BufReader, Read};
+    let b = sim.backend();
+    let mut child = Command::new(bin("ferry"))
+        .args(["login", "--backend", &b, "--device"])
+        .env_remove("FERRY_TOKEN")
+        .env("FERRY_JOURNAL", test_journal())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ferry runs");
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut shown = String::new();
+    // Bounded: the prompt is the first two lines ferry prints.
+    for _ in 0..2 {
+        err.read_line(&mut shown).unwrap();
+    }
+    let link = shown
+        .split_whitespace()
+        .find(|w| w.starts_with("http"))
+        .unwrap_or_else(|| panic!("no link in {shown:?}"))
+        .to_string();
+    let code = shown
+        .split_whitespace()
+        .skip_while(|w| *w != "code")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no code in {shown:?}"))
+        .to_string();
+    assert!(link.contains(&code), "the link carries the code: {link}");
+    let page = link.split('?').next().unwrap();
+    let mut fields = vec![("user_code", code.as_str())];
+    fields.extend_from_slice(form);
+    let answer = reqwest::blocking::Client::new()
+        .post(page)
+        .form(&fields)
+        .send()
+        .unwrap();
+    assert!(answer.status().is_success(), "{:?}", answer.text());
+    let mut rest = String::new();
+    err.read_to_string(&mut rest).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (out, shown + &rest)
+}
+
+#[test]
+#[ignore = "needs a Secret Service: run inside dbus-run-session with gnome-keyring-daemon (tests/run-all.sh)"]
+fn device_sign_in_in_a_browser_then_upload_without_a_token() {
+    let sim = SimProc::start(&[]);
+    let b = sim.backend();
+    let (refused, said) = device_login(
+        &sim,
+        &[("username", "demo"), ("password", "demo"), ("deny", "1")],
+    );
+    assert_eq!(refused.status.code(), Some(3), "{said}");
+    assert!(said.contains("refused in the browser"), "{said}");
+
+    let (ok, said) = device_login(&sim, &[("username", "demo"), ("password", "demo")]);
+    assert!(ok.status.success(), "{said}");
+    assert!(
+        said.contains("as demo"),
+        "the user is read from the token: {said}"
+    );
+    assert!(!said.contains("sim-"), "no token is printed: {said}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let f = make_file(dir.path(), "device_R1.fastq", 70_000, 9);
+    let up = ferry(
+        &[
+            "upload",
+            "--backend",
+            &b,
+            "--group",
+            "1",
+            f.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert!(up.status.success(), "{}", text(&up.stderr));
+    let id = text(&up.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    assert_eq!(stored(&sim, &id), sha(&f));
+    assert!(ferry(&["logout", "--backend", &b], "").status.success());
+}

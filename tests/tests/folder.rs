@@ -410,6 +410,12 @@ fn a_rejected_submit_keeps_the_file_ids_and_resume_submits_without_uploading() {
         err.contains("contains no metadata"),
         "the server's message: {err}"
     );
+    // ... and at the row it names, first.
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with("s1: Record #1 with id 's1'") && l.contains("no metadata")),
+        "{err}"
+    );
     let job = err
         .split("ferry resume ")
         .nth(1)
@@ -531,4 +537,102 @@ fn an_excluded_row_is_neither_uploaded_nor_submitted_and_its_sequence_stays_home
     assert_eq!(stored, 1, "the excluded row's file was not sent");
     let receipt = std::fs::read_to_string(dir.join("ferry-receipt.csv")).unwrap();
     assert!(!receipt.contains("s2"), "{receipt}");
+}
+
+#[test]
+fn a_gzipped_fasta_and_a_zstd_metadata_table_go_from_folder_to_accessions() {
+    use std::io::Write;
+    let sim = SimProc::start(&[]);
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let table = zstd::encode_all(&b"id\tcountry\ns1\tCH\ns2\tDE\n"[..], 3).unwrap();
+    std::fs::write(dir.join("metadata.tsv.zst"), table).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(dir.join("sequences.fasta.gz")).unwrap(),
+        flate2::Compression::default(),
+    );
+    gz.write_all(b">s1 first\nACGT\n>s2\nACGTT\n").unwrap();
+    gz.finish().unwrap();
+    let r1 = sample(dir, "s1/rawReads/r.fq", 3000, 1);
+    let r2 = sample(dir, "s2/rawReads/r.fq", 2000, 2);
+
+    let run = submit_folder(&sim, dir, "ebola-sudan", &[]);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let h = held(&sim);
+    assert_eq!(
+        names(&h),
+        expect(&[
+            ("s1", &[("rawReads", &["r.fq"])]),
+            ("s2", &[("rawReads", &["r.fq"])])
+        ])
+    );
+    assert_eq!(stored_sha(&sim, &h["s1"]["rawReads"][0].1), sha(&r1));
+    assert_eq!(stored_sha(&sim, &h["s2"]["rawReads"][0].1), sha(&r2));
+    let subs = sim.state()["submissions"].clone();
+    let country = |id: &str| {
+        subs.as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["submission_id"] == id)
+            .map(|s| s["metadata"]["country"].clone())
+            .unwrap()
+    };
+    assert_eq!(country("s1"), "CH", "the table was read decompressed");
+    assert_eq!(country("s2"), "DE");
+    let out = text(&run.stdout);
+    assert!(out.lines().any(|l| l.starts_with("s1\tLOC_")), "{out}");
+}
+
+#[test]
+fn a_receipt_that_cannot_be_written_does_not_hide_the_accessions() {
+    let sim = SimProc::start(&[]);
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    write(dir, "metadata.tsv", "id\tcountry\ns1\tCH\n");
+    sample(dir, "s1/a.fq", 1000, 1);
+    let nowhere = dir.join("no/such/folder/receipt");
+    let run = submit_folder(
+        &sim,
+        dir,
+        "dummy-organism-with-files",
+        &["--receipt", nowhere.to_str().unwrap()],
+    );
+    assert_ne!(run.status.code(), Some(0));
+    let out = text(&run.stdout);
+    let err = text(&run.stderr);
+    assert!(
+        out.lines().any(|l| l.starts_with("s1\tLOC_")),
+        "the accession is printed: {out}"
+    );
+    assert!(
+        err.contains("the submission went through, but the receipt")
+            && err.contains("no/such/folder/receipt.csv"),
+        "{err}"
+    );
+    assert_eq!(sim.state()["submissions"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn multi_segment_records_stay_with_their_row_when_another_row_is_left_out() {
+    let sim = SimProc::start(&[]);
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    write(
+        dir,
+        "metadata.tsv",
+        "id\tfastaIds\tcountry\ns1\ts1_L s1_S\tCH\ns2\ts2_L s2_S\tDE\n",
+    );
+    write(
+        dir,
+        "sequences.fasta",
+        ">s1_L\nACGT\n>s1_S\nGG\n>s2_L\nAAAA\n>s2_S\nCC\n",
+    );
+    sample(dir, "s1/rawReads/r.fq", 1000, 1);
+    sample(dir, "s2/rawReads/bad name.fq", 1000, 2);
+    // The portal checks that the FASTA holds exactly the rows' fastaIds:
+    // both of s1's segments must go, none of s2's.
+    let run = submit_folder(&sim, dir, "ebola-sudan", &["--exclude", "s2"]);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let h = held(&sim);
+    assert_eq!(h.keys().collect::<Vec<_>>(), ["s1"]);
 }

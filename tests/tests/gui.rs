@@ -12,7 +12,7 @@ use std::io::Read;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use ferry_e2e::webdriver::{Driver, Session, app_binary};
+use ferry_e2e::webdriver::{Driver, Session, app_binary, record_timing};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -76,11 +76,11 @@ fn upload_in_a_real_window() {
     let journal = dir.path().join("journal.sqlite");
     let driver = Driver::start(&[("FERRY_JOURNAL", journal.to_str().unwrap())]);
     let s = Session::new(&driver, &app_binary());
-    let started = Instant::now();
 
     // Signed in to the demo portal on its own.
-    let user = s.wait_for("[data-testid=user]", 30);
-    eprintln!("window up and signed in after {:?}", started.elapsed());
+    let cold = s.wait_signed_in(30);
+    record_timing("gui", "cold start to signed in (demo portal)", cold);
+    let user = s.wait_for("[data-testid=user]", 5);
     assert_eq!(s.text(&user), "demo");
     let backend = s.text(&s.wait_for("[data-testid=backend]", 5));
     assert!(backend.starts_with("http://127.0.0.1:"), "{backend}");
@@ -200,5 +200,5 @@ fn upload_in_a_real_window() {
     let mut body = String::new();
     let _ = std::io::Cursor::new(state.to_string()).read_to_string(&mut body);
     assert!(!body.contains("sample 02"), "a rejected name was sent");
-    eprintln!("GUI end-to-end took {:?}", t0.elapsed());
+    record_timing("gui", "upload E2E", t0.elapsed());
 }

@@ -8,7 +8,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use ferry_e2e::webdriver::{Driver, Session, app_binary};
+use ferry_e2e::webdriver::{Driver, Session, app_binary, record_timing};
 use serde_json::json;
 
 const MANY: usize = 10_000;
@@ -72,6 +72,7 @@ fn notice(s: &Session, want: &str) -> String {
 #[test]
 #[ignore = "needs Xvfb, tauri-driver, WebKitWebDriver, xdotool and the built app: tests/run-all.sh runs it"]
 fn native_dialogs_and_ten_thousand_files() {
+    let started = Instant::now();
     let dir = tempfile::tempdir().unwrap();
     let one = dir.path().join("picked_R1.fastq");
     std::fs::write(&one, b"@r\nACGT\n+\nIIII\n").unwrap();
@@ -83,7 +84,8 @@ fn native_dialogs_and_ten_thousand_files() {
     let journal = dir.path().join("journal.sqlite");
     let driver = Driver::start(&[("FERRY_JOURNAL", journal.to_str().unwrap())]);
     let s = Session::new(&driver, &app_binary());
-    s.wait_for("[data-testid=user]", 30);
+    let cold = s.wait_signed_in(30);
+    record_timing("gui_scale", "cold start to signed in (demo portal)", cold);
 
     press(&s, "add-files");
     answer_dialog(&driver.display, "Add files to upload", &one);
@@ -112,5 +114,14 @@ fn native_dialogs_and_ten_thousand_files() {
     s.wait_for("[data-name=\"well09999.fastq\"]", 10);
     assert!(s.find_all("[data-testid=row]").len() < 100);
     s.screenshot("6-ten-thousand");
-    eprintln!("10,000 files checked and listed {listed:?} after the drop");
+    record_timing(
+        "gui_scale",
+        "10,000 files checked and listed after the drop",
+        listed,
+    );
+    record_timing(
+        "gui_scale",
+        "dialogs and 10,000 files E2E",
+        started.elapsed(),
+    );
 }

@@ -278,3 +278,166 @@ fn onecodex_kill_nine_then_resume_starts_the_file_over_and_says_so() {
         sha(&file)
     );
 }
+
+/// `ferry upload --json` events, one JSON object per line.
+fn json_events(out: &Output) -> Vec<Value> {
+    text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+#[test]
+fn json_events_give_each_file_its_sha256_on_onecodex_and_basespace() {
+    let sim = SimProc::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("j.sqlite");
+    let r1 = make_file(dir.path(), "s2_R1.fastq.gz", 3000, 5);
+    // Over 25 MB: more than one BaseSpace part.
+    let r2 = make_file(dir.path(), "s2_R2.fastq.gz", 26 * MIB + 7, 6);
+    for portal in ["onecodex", "basespace"] {
+        let mut args: Vec<String> = vec!["upload".into(), "--json".into()];
+        args.extend(portal_args(&sim, portal));
+        args.extend([&r1, &r2].iter().map(|f| f.display().to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = ferry_cmd(&sim, &journal, &args).output().unwrap();
+        assert!(out.status.success(), "{portal}: {}", text(&out.stderr));
+        let events = json_events(&out);
+        let of = |k: &str| -> Vec<&Value> { events.iter().filter(|e| e["event"] == k).collect() };
+        let done = of("file_done");
+        assert_eq!(done.len(), 2, "{portal}: {events:?}");
+        for f in [&r1, &r2] {
+            let name = f.file_name().unwrap().to_str().unwrap();
+            let d = done
+                .iter()
+                .find(|d| d["name"] == name)
+                .unwrap_or_else(|| panic!("{portal}: no file_done for {name}"));
+            assert_eq!(d["sha256"], *sha(f).as_str(), "{portal}: {name}");
+            assert_eq!(d["size"], std::fs::metadata(f).unwrap().len());
+        }
+        let planned: u64 = of("file_queued")
+            .iter()
+            .map(|q| q["parts"].as_u64().unwrap())
+            .sum();
+        assert_eq!(of("part_done").len() as u64, planned, "{portal}");
+        if portal == "onecodex" {
+            // The pair is one sample: both files name it.
+            assert_eq!(done[0]["remote_id"], done[1]["remote_id"]);
+            assert_eq!(planned, 2, "one POST per file");
+        } else {
+            assert!(planned > 2, "{portal}: {planned} parts");
+            assert_ne!(done[0]["remote_id"], done[1]["remote_id"]);
+        }
+    }
+}
+
+/// What the Secret Service holds for Ferry's `account`, read as any other
+/// desktop program would (the app reads the same entry).
+fn keychain(account: &str) -> Option<Value> {
+    let out = Command::new("secret-tool")
+        .args(["lookup", "service", "org.ferry.app", "username", account])
+        .output()
+        .expect("secret-tool (apt-get install libsecret-tools)");
+    let s = text(&out.stdout);
+    (out.status.success() && !s.trim().is_empty()).then(|| serde_json::from_str(s.trim()).unwrap())
+}
+
+/// `ferry` with no portal credential in the environment and `stdin` piped in.
+fn ferry_keyless(sim: &SimProc, journal: &std::path::Path, args: &[String], stdin: &str) -> Output {
+    use std::io::Write;
+    let mut c = ferry_cmd(sim, journal, &[])
+        .args(args)
+        .env_remove("FERRY_ONECODEX_API_KEY")
+        .env_remove("FERRY_BASESPACE_TOKEN")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    c.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    c.wait_with_output().unwrap()
+}
+
+#[test]
+#[ignore = "needs a Secret Service: run inside dbus-run-session with gnome-keyring-daemon (tests/run-all.sh)"]
+fn login_keeps_the_key_where_the_app_does_and_logout_forgets_it() {
+    let sim = SimProc::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("j.sqlite");
+    let file = make_file(dir.path(), "k_R1.fastq.gz", 4000, 7);
+    let s = |v: &str| sim.info[v].as_str().unwrap().to_string();
+    let args = |v: &[&str]| -> Vec<String> { v.iter().map(|a| a.to_string()).collect() };
+    for (portal, secret, base) in [
+        ("onecodex", s("onecodex_api_key"), s("onecodex")),
+        ("basespace", s("basespace_token"), s("basespace")),
+    ] {
+        let account = format!("{portal}:{}", base.trim_end_matches('/'));
+        // Without a key anywhere, the error says how to keep one.
+        let mut up = args(&["upload", "--portal", portal, "--base-url", &base]);
+        if portal == "basespace" {
+            up.extend(args(&["--appresult", &s("basespace_appresult")]));
+        }
+        up.push(file.display().to_string());
+        let out = ferry_keyless(&sim, &journal, &up, "");
+        assert_eq!(
+            out.status.code(),
+            Some(3),
+            "{portal}: {}",
+            text(&out.stderr)
+        );
+        let hint = format!("ferry login --portal {portal}");
+        assert!(
+            text(&out.stderr).contains(&hint),
+            "{portal}: {}",
+            text(&out.stderr)
+        );
+
+        let mut login = args(&["login", "--portal", portal, "--base-url", &base]);
+        if portal == "basespace" {
+            login.extend(args(&["--appresult", &s("basespace_appresult")]));
+        }
+        let out = ferry_keyless(&sim, &journal, &login, &format!("{secret}\n"));
+        assert!(out.status.success(), "{portal}: {}", text(&out.stderr));
+        assert!(!text(&out.stderr).contains(&secret));
+        let kept = keychain(&account).unwrap_or_else(|| panic!("{portal}: nothing kept"));
+        assert_eq!(kept["kind"], "key");
+        assert_eq!(kept["key"], *secret.as_str());
+
+        // An upload with no key given (and, for BaseSpace, no --appresult:
+        // the one kept with the token) uses the kept one.
+        let up = {
+            let mut a = args(&["upload", "--portal", portal, "--base-url", &base]);
+            a.push(file.display().to_string());
+            a
+        };
+        let out = ferry_keyless(&sim, &journal, &up, "");
+        assert!(out.status.success(), "{portal}: {}", text(&out.stderr));
+        assert_eq!(lines(&out)[0].1, sha(&file), "{portal}");
+
+        let out = ferry_keyless(
+            &sim,
+            &journal,
+            &args(&["logout", "--portal", portal, "--base-url", &base]),
+            "",
+        );
+        assert!(out.status.success(), "{portal}: {}", text(&out.stderr));
+        assert!(keychain(&account).is_none(), "{portal}: still kept");
+        let out = ferry_keyless(&sim, &journal, &up, "");
+        assert_ne!(out.status.code(), Some(0), "{portal}: sent without a key");
+    }
+    let state = get(&sim, "/_sim/portals");
+    let confirmed = state["onecodex_samples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["confirmed"] == true)
+        .count();
+    assert_eq!(confirmed, 1);
+    let complete = state["basespace_files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["status"] == "complete")
+        .count();
+    assert_eq!(complete, 1);
+}

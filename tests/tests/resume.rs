@@ -1,6 +1,7 @@
 //! kill -9 at random points of a multi-file multipart job, then `ferry
 //! resume`: every file completes with the right bytes, and only what was
-//! in flight at the kill is sent again.
+//! in flight at the kill is sent again. Also: a submit whose answer was
+//! lost is never submitted twice, `ferry abort`, and files that change.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -10,22 +11,12 @@ use rand::{Rng, SeedableRng};
 use sha2::{Digest, Sha256};
 
 const MIB: u64 = 1024 * 1024;
-/// Parts in flight (ferry's default) times the part size: the most that
-/// can be in flight, unacknowledged, when the process dies.
-const IN_FLIGHT_BOUND: u64 = 8 * 8 * MIB;
+/// Parts ferry sends at the same time (its default): at most this many can
+/// be in flight, unacknowledged, when the process dies.
+const PARTS_IN_FLIGHT: usize = 8;
 
 fn sha(p: &std::path::Path) -> String {
     hex::encode(Sha256::digest(std::fs::read(p).unwrap()))
-}
-
-fn stored_bytes(sim: &SimProc) -> u64 {
-    sim.state()["storage_log"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["method"] == "PUT")
-        .map(|r| r["body_bytes"].as_u64().unwrap())
-        .sum()
 }
 
 fn ferry_cmd(sim: &SimProc, journal: &std::path::Path, args: &[&str]) -> Command {
@@ -35,6 +26,106 @@ fn ferry_cmd(sim: &SimProc, journal: &std::path::Path, args: &[&str]) -> Command
         .env("FERRY_JOURNAL", journal)
         .stdin(Stdio::null());
     c
+}
+
+/// (fileId, part number) of a storage request; a single PUT is part 1.
+type Key = (String, u32);
+
+/// One PUT the storage host logged.
+struct Put {
+    key: Key,
+    multipart: bool,
+    ok: bool,
+    bytes: u64,
+}
+
+fn puts(state: &serde_json::Value) -> Vec<Put> {
+    state["storage_log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["method"] == "PUT")
+        .map(|r| {
+            let path = r["path"].as_str().unwrap();
+            let id = path.rsplit('/').next().unwrap().to_string();
+            let part = r["query"]
+                .as_str()
+                .unwrap()
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("partNumber="))
+                .and_then(|n| n.parse().ok());
+            Put {
+                key: (id, part.unwrap_or(1)),
+                multipart: part.is_some(),
+                ok: r["status"] == 200,
+                bytes: r["body_bytes"].as_u64().unwrap(),
+            }
+        })
+        .collect()
+}
+
+/// The sim's state once a killed client's last requests have settled
+/// (a part whose body had fully arrived may still be stored after the kill).
+fn settled(sim: &SimProc) -> serde_json::Value {
+    let mut last = sim.state();
+    for _ in 0..50 {
+        std::thread::sleep(Duration::from_millis(40));
+        let now = sim.state();
+        if now["storage_log"] == last["storage_log"] {
+            return now;
+        }
+        last = now;
+    }
+    panic!("the storage log kept changing after the kill");
+}
+
+/// A file as journaled: path, state, and its upload (fileId, multipart).
+type JFile = (String, String, Option<(String, bool)>);
+
+/// What a killed run's journal holds: per file (by path) its state and
+/// upload (fileId, multipart), and every acknowledged part.
+struct Journaled {
+    files: Vec<JFile>,
+    parts: std::collections::BTreeSet<Key>,
+}
+
+fn read_journal(path: &std::path::Path) -> Option<Journaled> {
+    let c = rusqlite::Connection::open(path).ok()?;
+    let mut st = c
+        .prepare("SELECT path, state, upload FROM files ORDER BY idx")
+        .ok()?;
+    let files = st
+        .query_map([], |r| {
+            let upload: Option<String> = r.get(2)?;
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                upload.map(|u| {
+                    let v: serde_json::Value = serde_json::from_str(&u).unwrap();
+                    (
+                        v["remote_id"].as_str().unwrap().to_string(),
+                        v["multipart"].as_bool().unwrap(),
+                    )
+                }),
+            ))
+        })
+        .ok()?
+        .collect::<Result<Vec<_>, _>>()
+        .ok()?;
+    let mut st = c.prepare("SELECT remote_id, part FROM parts").ok()?;
+    let parts = st
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?)))
+        .ok()?
+        .collect::<Result<_, _>>()
+        .ok()?;
+    (!files.is_empty()).then_some(Journaled { files, parts })
+}
+
+fn api_posts(state: &serde_json::Value, from: usize, needle: &str) -> usize {
+    state["api_log"].as_array().unwrap()[from..]
+        .iter()
+        .filter(|r| r["method"] == "POST" && r["path"].as_str().unwrap().contains(needle))
+        .count()
 }
 
 #[test]
@@ -71,7 +162,7 @@ fn kill_nine_then_resume_resends_only_parts_in_flight() {
     let paths: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
     args.extend(paths.iter().map(String::as_str));
 
-    // One clean run, to know how long a job takes.
+    // One clean run, to know how long a job takes and which files go in parts.
     let journal = dir.path().join("baseline.sqlite");
     let t = Instant::now();
     let out = ferry_cmd(&sim, &journal, &args).output().unwrap();
@@ -81,20 +172,38 @@ fn kill_nine_then_resume_resends_only_parts_in_flight() {
         String::from_utf8_lossy(&out.stderr)
     );
     let full = t.elapsed();
+    let clean = puts(&sim.state());
+    let multipart: Vec<bool> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            let id = l.split('\t').next().unwrap();
+            clean.iter().any(|p| p.key.0 == id && p.multipart)
+        })
+        .collect();
+    assert_eq!(
+        multipart,
+        vec![true, true, false, true],
+        "which files go in parts"
+    );
 
-    let mut report = vec![format!(
-        "seed {seed}; job of {} files, {total} bytes; clean run {} ms",
-        files.len(),
-        full.as_millis()
-    )];
-    // Ten kills that land mid-job (a kill after the end does not count).
+    let mut report = vec![
+        format!(
+            "seed {seed} (replay with FERRY_KILL_SEED={seed}); job of {} files, {:.1} MiB; clean run {} ms; at most {PARTS_IN_FLIGHT} parts in flight",
+            files.len(),
+            total as f64 / MIB as f64,
+            full.as_millis()
+        ),
+        "kill  at_ms  acked_MiB  in_flight_MiB  resent_MiB  continued  resume".into(),
+    ];
+    let mib = |b: u64| b as f64 / MIB as f64;
+    // Ten kills that land mid-job (a kill before the job is recorded or
+    // after its end does not count).
     let mut kills = 0;
-    for k in 0..20 {
+    for k in 0..24 {
         if kills == 10 {
             break;
         }
         let journal = dir.path().join(format!("kill{k}.sqlite"));
-        let before = stored_bytes(&sim);
         let kill_at =
             Duration::from_millis(rng.random_range(30..(full.as_millis() as u64 * 4 / 5).max(60)));
         let mut child = ferry_cmd(&sim, &journal, &args)
@@ -106,21 +215,60 @@ fn kill_nine_then_resume_resends_only_parts_in_flight() {
         let finished_first = child.try_wait().unwrap().is_some();
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
-
-        let out = ferry_cmd(&sim, &journal, &["resume"]).output().unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         if finished_first {
             report.push(format!(
-                "kill {k} at {} ms: job had finished",
+                "{k:>4}  {:>5}  job had finished",
                 kill_at.as_millis()
             ));
             continue;
         }
+        let Some(j) = read_journal(&journal) else {
+            report.push(format!(
+                "{k:>4}  {:>5}  job not recorded yet",
+                kill_at.as_millis()
+            ));
+            continue;
+        };
         kills += 1;
+
+        // What the storage held at the kill, and what the journal knew of it.
+        let at_kill = settled(&sim);
+        let stored: std::collections::BTreeMap<Key, u64> = puts(&at_kill)
+            .into_iter()
+            .filter(|p| p.ok)
+            .map(|p| (p.key, p.bytes))
+            .collect();
+        let acked: u64 = j.parts.iter().filter_map(|k| stored.get(k)).sum();
+        assert!(
+            j.parts.iter().all(|k| stored.contains_key(k)),
+            "kill {k} (seed {seed}): the journal acknowledged a part the storage does not hold"
+        );
+        // Stored but not journaled: the parts in flight when the process died.
+        let in_flight: Vec<(&Key, &u64)> = stored
+            .iter()
+            .filter(|(key, _)| {
+                !j.parts.contains(*key)
+                    && j.files.iter().any(|(_, state, u)| {
+                        state != "done" && u.as_ref().is_some_and(|(id, _)| *id == key.0)
+                    })
+            })
+            .collect();
+        let in_flight_bytes: u64 = in_flight.iter().map(|(_, b)| **b).sum();
+        assert!(
+            in_flight.len() <= PARTS_IN_FLIGHT,
+            "kill {k} (seed {seed}): {} parts stored but not journaled, more than can be in flight",
+            in_flight.len()
+        );
+        let put_mark = puts(&at_kill).len();
+        let api_mark = at_kill["api_log"].as_array().unwrap().len();
+
+        let out = ferry_cmd(&sim, &journal, &["resume"]).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         assert!(
             out.status.success(),
             "kill {k} (seed {seed}): resume failed: {stderr}"
         );
+        let after = sim.state();
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         let lines: Vec<Vec<&str>> = stdout.lines().map(|l| l.split('\t').collect()).collect();
         assert_eq!(
@@ -128,38 +276,77 @@ fn kill_nine_then_resume_resends_only_parts_in_flight() {
             files.len(),
             "kill {k} (seed {seed}): {stdout}{stderr}"
         );
+        // (c) every file complete, its stored bytes the local file's.
         for (cols, (path, hash)) in lines.iter().zip(files.iter().zip(&hashes)) {
             assert_eq!(cols[2], path.to_str().unwrap());
             assert_eq!(cols[1], hash);
-            let obj: serde_json::Value =
-                reqwest::blocking::get(format!("{backend}/_sim/object/{}", cols[0]))
-                    .unwrap()
-                    .json()
-                    .unwrap();
-            assert_eq!(
-                &obj["sha256"],
+            ferry_e2e::assert_stored(
+                &backend,
+                cols[0],
                 hash,
-                "kill {k} (seed {seed}): bytes stored for {}",
-                path.display()
+                Some(std::fs::metadata(path).unwrap().len()),
+                &format!("kill {k} (seed {seed}): {}", path.display()),
             );
         }
-        let sent = stored_bytes(&sim) - before;
-        let resent = sent.saturating_sub(total);
+        // (a) no part the journal acknowledged goes again; what goes again
+        // of the stored parts is at most what was in flight.
+        let resumed = puts(&after);
+        let resumed = &resumed[put_mark..];
+        let again: Vec<&Put> = resumed
+            .iter()
+            .filter(|p| stored.contains_key(&p.key))
+            .collect();
+        for p in &again {
+            assert!(
+                !j.parts.contains(&p.key),
+                "kill {k} (seed {seed}): part {} of {} was acknowledged before the kill and sent again",
+                p.key.1,
+                p.key.0
+            );
+        }
+        let resent: u64 = again.iter().map(|p| p.bytes).sum();
+        assert!(
+            resent <= in_flight_bytes,
+            "kill {k} (seed {seed}): {resent} bytes of stored parts sent again, more than the {in_flight_bytes} in flight at the kill"
+        );
+        // (b) an upload that continues keeps its fileId: no new
+        // request-multipart-upload for it.
+        let mut continued = 0;
+        let mut fresh_multipart = 0;
+        for ((path, state, upload), (cols, mp)) in j.files.iter().zip(lines.iter().zip(&multipart))
+        {
+            assert_eq!(path, cols[2]);
+            match upload {
+                Some((id, true)) if state != "done" => {
+                    continued += 1;
+                    assert_eq!(
+                        cols[0], id,
+                        "kill {k} (seed {seed}): {path} continued under a new fileId"
+                    );
+                }
+                Some((id, _)) if state == "done" => assert_eq!(cols[0], id),
+                _ if *mp => fresh_multipart += 1,
+                _ => {}
+            }
+        }
+        assert_eq!(
+            api_posts(&after, api_mark, "request-multipart-upload"),
+            fresh_multipart,
+            "kill {k} (seed {seed}): new multipart uploads only for files that had none"
+        );
         report.push(format!(
-            "kill {k} at {:>5} ms: {:>9} bytes re-sent ({:.1} MiB); {}",
+            "{k:>4}  {:>5}  {:>9.1}  {:>13.1}  {:>10.1}  {:>9}  {}",
             kill_at.as_millis(),
-            resent,
-            resent as f64 / MIB as f64,
+            mib(acked),
+            mib(in_flight_bytes),
+            mib(resent),
+            continued,
             stderr
                 .lines()
                 .find(|l| l.contains("resuming"))
                 .unwrap_or("")
                 .trim()
         ));
-        assert!(
-            resent <= IN_FLIGHT_BOUND,
-            "kill {k} (seed {seed}): {resent} bytes re-sent, more than the {IN_FLIGHT_BOUND} that can be in flight"
-        );
     }
     assert_eq!(kills, 10, "ten kills mid-job (seed {seed})");
     let text = report.join("\n");
@@ -253,4 +440,261 @@ fn a_file_changed_between_kill_and_resume_is_refused() {
         String::from_utf8_lossy(&jobs.stdout).contains("upload"),
         "the job stays listed"
     );
+}
+
+fn submit_args<'a>(backend: &'a str, meta: &'a str, file: &'a str) -> Vec<&'a str> {
+    vec![
+        "submit",
+        "-q",
+        "--backend",
+        backend,
+        "--group",
+        "1",
+        "--organism",
+        "dummy-organism-with-files",
+        "--metadata",
+        meta,
+        "--file",
+        file,
+    ]
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn submissions(sim: &SimProc) -> Vec<serde_json::Value> {
+    sim.state()["submissions"].as_array().unwrap().clone()
+}
+
+/// The submit POST is answered, but the answer is cut after the portal
+/// committed it; `ferry resume` asks the portal, finds the entry and
+/// reports it: one submission, never two. An older entry with the same
+/// submission id is told apart.
+#[test]
+fn a_submit_whose_answer_was_cut_is_not_submitted_again_on_resume() {
+    let sim = SimProc::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let backend = sim.backend();
+    let meta = dir.path().join("metadata.tsv");
+    std::fs::write(&meta, "id\tcountry\ns1\tCH\n").unwrap();
+    let meta = meta.to_str().unwrap();
+    // Last week's entry with the same id.
+    let old = make_file(dir.path(), "old_R1.fastq.gz", 1500, 1);
+    let file = format!("rawReads={}", old.display());
+    let journal = dir.path().join("j.sqlite");
+    let out = ferry_cmd(&sim, &journal, &submit_args(&backend, meta, &file))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let older = submissions(&sim)[0]["accession"].clone();
+
+    let reads = make_file(dir.path(), "s1_R1.fastq.gz", 2500, 2);
+    let file = format!("rawReads={}", reads.display());
+    // API faults go to requests in order: request-upload passes, the
+    // submit's answer is cut after the backend committed it.
+    sim.fault(
+        serde_json::json!({"target": "api", "fault": {"kind": "stall", "millis": 1}, "count": 1}),
+    );
+    sim.fault(serde_json::json!({"target": "api", "fault": {"kind": "truncate"}, "count": 1}));
+    let out = ferry_cmd(&sim, &journal, &submit_args(&backend, meta, &file))
+        .output()
+        .unwrap();
+    let err = text(&out.stderr);
+    assert!(!out.status.success(), "the cut answer is an error: {err}");
+    assert!(
+        err.contains("may have reached the portal") && err.contains("ferry resume"),
+        "{err}"
+    );
+    assert_eq!(submissions(&sim).len(), 2, "the portal did take it");
+    let jobs = ferry_cmd(&sim, &journal, &["jobs"]).output().unwrap();
+    assert!(
+        text(&jobs.stdout).contains("\tsubmit\tsubmitting\t"),
+        "listed as submitting: {}",
+        text(&jobs.stdout)
+    );
+
+    let out = ferry_cmd(&sim, &journal, &["resume"]).output().unwrap();
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("had reached the portal"), "{err}");
+    let subs = submissions(&sim);
+    assert_eq!(subs.len(), 2, "no second submission: {subs:?}");
+    let posts = sim.state()["api_log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["method"] == "POST" && r["path"].as_str().unwrap().ends_with("/submit"))
+        .count();
+    assert_eq!(posts, 2, "one submit POST per job");
+    let newer = subs[1]["accession"].as_str().unwrap();
+    assert_ne!(subs[1]["accession"], older);
+    assert_eq!(text(&out.stdout).trim(), format!("s1\t{newer}.1"));
+    assert_eq!(subs[1]["files"]["rawReads"][0][0], "s1_R1.fastq.gz");
+    let jobs = ferry_cmd(&sim, &journal, &["jobs"]).output().unwrap();
+    assert!(
+        text(&jobs.stderr).contains("no interrupted jobs"),
+        "{}",
+        text(&jobs.stdout)
+    );
+}
+
+/// The connection drops before the submit reached the backend: `ferry
+/// resume` finds nothing on the portal and submits, once.
+#[test]
+fn a_submit_lost_on_the_way_is_submitted_on_resume() {
+    let sim = SimProc::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let backend = sim.backend();
+    let meta = dir.path().join("metadata.tsv");
+    std::fs::write(&meta, "id\tcountry\ns1\tCH\n").unwrap();
+    let reads = make_file(dir.path(), "s1_R1.fastq.gz", 2500, 2);
+    let file = format!("rawReads={}", reads.display());
+    let journal = dir.path().join("j.sqlite");
+    sim.fault(
+        serde_json::json!({"target": "api", "fault": {"kind": "stall", "millis": 1}, "count": 1}),
+    );
+    sim.fault(serde_json::json!({"target": "api", "fault": {"kind": "reset"}, "count": 1}));
+    let args = submit_args(&backend, meta.to_str().unwrap(), &file);
+    let out = ferry_cmd(&sim, &journal, &args).output().unwrap();
+    assert!(!out.status.success());
+    assert!(submissions(&sim).is_empty());
+    let out = ferry_cmd(&sim, &journal, &["resume"]).output().unwrap();
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("had not reached the portal"), "{err}");
+    let subs = submissions(&sim);
+    assert_eq!(subs.len(), 1, "{subs:?}");
+    assert_eq!(
+        text(&out.stdout).trim(),
+        format!("s1\t{}.1", subs[0]["accession"].as_str().unwrap())
+    );
+    // Done: a second resume has nothing to do, and submits nothing.
+    let again = ferry_cmd(&sim, &journal, &["resume"]).output().unwrap();
+    assert_eq!(again.status.code(), Some(2));
+    assert_eq!(submissions(&sim).len(), 1);
+}
+
+/// `ferry abort JOB` forgets an interrupted job: `ferry jobs` no longer
+/// lists it and `ferry resume` has nothing to resume.
+#[test]
+fn abort_forgets_the_job_and_resume_has_nothing_left() {
+    let sim = SimProc::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let f = make_file(dir.path(), "a_R1.fastq.gz", 5000, 4);
+    let journal = dir.path().join("j.sqlite");
+    let backend = sim.backend();
+    // The portal refuses the upload: the job stays, interrupted.
+    sim.fault(serde_json::json!({"target": "api", "fault": {"kind": "status", "status": 400}, "count": 1}));
+    let out = ferry_cmd(
+        &sim,
+        &journal,
+        &[
+            "upload",
+            "-q",
+            "--backend",
+            &backend,
+            "--group",
+            "1",
+            f.to_str().unwrap(),
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(!out.status.success());
+    let jobs = ferry_cmd(&sim, &journal, &["jobs"]).output().unwrap();
+    let listed = text(&jobs.stdout);
+    let job = listed
+        .lines()
+        .nth(1)
+        .and_then(|l| l.split('\t').next())
+        .unwrap_or_else(|| panic!("the job is listed: {listed}"))
+        .to_string();
+
+    let out = ferry_cmd(&sim, &journal, &["abort", &job])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains(&format!("job {job} forgotten")));
+    for all in [false, true] {
+        let args: &[&str] = if all { &["jobs", "--all"] } else { &["jobs"] };
+        let jobs = ferry_cmd(&sim, &journal, args).output().unwrap();
+        assert!(jobs.status.success());
+        assert!(!text(&jobs.stdout).contains(&job), "{}", text(&jobs.stdout));
+        assert!(text(&jobs.stderr).contains("no "), "{}", text(&jobs.stderr));
+    }
+    let out = ferry_cmd(&sim, &journal, &["resume"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("no interrupted job to resume"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = ferry_cmd(&sim, &journal, &["resume", &job])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains(&format!("no job {job}")));
+    let out = ferry_cmd(&sim, &journal, &["abort", &job])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// A file that changes while it is being uploaded is not submitted: the
+/// command fails naming the file, and the portal holds no submission.
+#[test]
+fn a_file_modified_mid_upload_is_not_submitted() {
+    let sim = SimProc::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let backend = sim.backend();
+    let meta = dir.path().join("metadata.tsv");
+    std::fs::write(&meta, "id\tcountry\ns1\tCH\n").unwrap();
+    let reads = make_file(dir.path(), "growing_R1.fastq", (12 * MIB) as usize, 6);
+    let file = format!("rawReads={}", reads.display());
+    let journal = dir.path().join("j.sqlite");
+    // Hold the parts so the file is still on its way when it changes.
+    sim.fault(serde_json::json!({"target": "storage", "fault": {"kind": "stall", "millis": 1200}, "count": 2}));
+    let child = ferry_cmd(
+        &sim,
+        &journal,
+        &submit_args(&backend, meta.to_str().unwrap(), &file),
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let mut started = false;
+    for _ in 0..250 {
+        if !sim.state()["files"].as_array().unwrap().is_empty() {
+            started = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(started, "the upload started");
+    // The sequencer appends more reads.
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&reads)
+        .unwrap();
+    std::io::Write::write_all(&mut f, b"@more\nACGT\n+\nIIII\n").unwrap();
+    drop(f);
+    let out = child.wait_with_output().unwrap();
+    let err = text(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        err.contains(reads.to_str().unwrap())
+            && err.contains("changed while it was being uploaded"),
+        "{err}"
+    );
+    assert!(submissions(&sim).is_empty(), "nothing submitted");
+    let posts = sim.state()["api_log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["path"].as_str().unwrap().ends_with("/submit"))
+        .count();
+    assert_eq!(posts, 0, "no submit was even tried");
 }

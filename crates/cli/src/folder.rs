@@ -30,7 +30,7 @@ pub struct FolderArgs {
     #[arg(long, value_name = "PATH")]
     pub receipt: Option<PathBuf>,
     /// The instance's website, whose /loculus-info lists the organisms'
-    /// file categories; default: the backend's URL.
+    /// file categories; default: $FERRY_WEBSITE, else the backend's URL.
     #[arg(long, value_name = "URL")]
     pub website: Option<String>,
     /// Leave this submission id out (repeatable): its files are not sent
@@ -99,7 +99,14 @@ pub async fn submit(
     } else {
         Some(crate::session(&conn, &out)?)
     };
-    let website = b.website.unwrap_or_else(|| conn.backend.clone());
+    let website = b
+        .website
+        .or_else(|| {
+            std::env::var("FERRY_WEBSITE")
+                .ok()
+                .filter(|w| !w.is_empty())
+        })
+        .unwrap_or_else(|| conn.backend.clone());
     let http = ferry_engine::transfer::http_client()?;
     let info = Loculus::instance_info(&http, &website).await?;
     let org = info.organism(&organism).map_err(input)?.clone();
@@ -200,13 +207,25 @@ pub async fn finish(
     };
     let (accessions, linked) = crate::send_submission(s, job, &sub, &raw, done).await?;
     let lines = batch::receipt(&linkage, &accessions, done);
-    let (csv_path, json_path) = batch::write_receipt(&f.receipt, &lines).map_err(input)?;
-    eprintln!(
-        "receipt: {} and {}",
-        csv_path.display(),
-        json_path.display()
-    );
-    crate::report_submission(s, a, &accessions, &linked, json).await
+    let receipt = batch::write_receipt(&f.receipt, &lines);
+    if let Ok((csv_path, json_path)) = &receipt {
+        eprintln!(
+            "receipt: {} and {}",
+            csv_path.display(),
+            json_path.display()
+        );
+    }
+    // The accessions are printed whatever became of the receipt: the
+    // submission went through, and they are what the user must keep.
+    let reported = crate::report_submission(s, a, &accessions, &linked, json).await;
+    match (reported, receipt) {
+        (Err(e), Err(r)) => {
+            eprintln!("ferry: {r}");
+            Err(e)
+        }
+        (Ok(()), Err(r)) => Err(Fail(exit::INPUT, r)),
+        (reported, Ok(_)) => reported,
+    }
 }
 
 /// The linkage report: JSON (one line), or a table for people.

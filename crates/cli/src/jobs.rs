@@ -24,11 +24,16 @@ pub fn list(journal: Option<PathBuf>, all: bool) -> Result<(), Fail> {
     }
     println!("JOB\tKIND\tSTATE\tFILES\tBYTES\tSTARTED");
     for s in jobs {
+        // A submit whose answer was lost: `ferry resume` checks the portal.
+        let state = match j.submit_record(&s.id)? {
+            Some(r) if r.state == "submitting" && s.state == "running" => "submitting".to_string(),
+            _ => s.state.clone(),
+        };
         println!(
             "{}\t{}\t{}\t{}/{}\t{}/{}\t{}",
             s.id,
             s.kind,
-            s.state,
+            state,
             s.files_done,
             s.files,
             HumanBytes(s.bytes_done),

@@ -64,6 +64,36 @@ pub async fn login(backend: &str, keycloak: &str, user: &str) -> Result<(), Fail
     Ok(())
 }
 
+/// Device-code sign-in (RFC 8628): the user approves in a browser, so no
+/// password passes through Ferry.
+pub async fn login_device(backend: &str, keycloak: &str) -> Result<(), Fail> {
+    let http = ferry_engine::transfer::http_client()?;
+    let kc = Keycloak::sign_in_device(http, keycloak, None, |code| {
+        let link = code
+            .verification_uri_complete
+            .as_deref()
+            .unwrap_or(&code.verification_uri);
+        eprintln!(
+            "To sign in, open {link}\nand confirm the code {} (valid for {} min). Waiting...",
+            code.user_code,
+            code.expires_in.div_ceil(60)
+        );
+    })
+    .await?;
+    let user = kc.user().unwrap_or_else(|| "(unknown user)".into());
+    entry(backend)?
+        .set(
+            &Stored::Refresh {
+                user: user.clone(),
+                token: kc.refresh_token().await.expose().to_string(),
+            }
+            .to_json(),
+        )
+        .map_err(|e| Fail(exit::AUTH, format!("signed in, but {e}")))?;
+    eprintln!("signed in to {backend} as {user}; the session is kept in the OS keychain");
+    Ok(())
+}
+
 pub fn logout(backend: &str) -> Result<(), Fail> {
     if entry(backend)?
         .delete()

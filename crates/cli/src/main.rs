@@ -110,21 +110,43 @@ enum Cmd {
     },
     /// Sign in to a Loculus instance with a user name and the password on
     /// standard input; the session is kept in the OS keychain and used by
-    /// later commands that get no token.
+    /// later commands that get no token. With --portal onecodex|basespace,
+    /// keep the API key or access token read from standard input instead,
+    /// where the desktop app keeps it.
     Login {
+        /// Keep a One Codex API key or a BaseSpace access token instead.
+        #[arg(long, value_enum)]
+        portal: Option<portals::PortalKind>,
+        /// One Codex / BaseSpace API base URL (default: the public service).
+        #[arg(long, value_name = "URL", requires = "portal")]
+        base_url: Option<String>,
+        /// BaseSpace: the AppResult uploads go into when given no --appresult.
+        #[arg(long, value_name = "ID", requires = "portal")]
+        appresult: Option<String>,
         /// The Loculus backend's URL.
-        #[arg(long, env = "FERRY_BACKEND")]
-        backend: String,
+        #[arg(long, env = "FERRY_BACKEND", required_unless_present = "portal")]
+        backend: Option<String>,
         /// The instance's Keycloak URL (default: the backend's).
         #[arg(long, env = "FERRY_KEYCLOAK")]
         keycloak: Option<String>,
-        #[arg(long)]
-        user: String,
+        /// Sign in as this user, with the password on standard input.
+        #[arg(long, required_unless_present_any = ["device", "portal"])]
+        user: Option<String>,
+        /// Sign in in a browser instead (OAuth device code, where the
+        /// instance offers it): Ferry prints a link and a code, and waits.
+        #[arg(long, conflicts_with = "user")]
+        device: bool,
     },
-    /// Forget the session `ferry login` kept for an instance.
+    /// Forget the session `ferry login` kept for an instance (with
+    /// --portal onecodex|basespace, the kept key or token).
     Logout {
-        #[arg(long, env = "FERRY_BACKEND")]
-        backend: String,
+        #[arg(long, value_enum)]
+        portal: Option<portals::PortalKind>,
+        /// One Codex / BaseSpace API base URL (default: the public service).
+        #[arg(long, value_name = "URL", requires = "portal")]
+        base_url: Option<String>,
+        #[arg(long, env = "FERRY_BACKEND", required_unless_present = "portal")]
+        backend: Option<String>,
     },
     /// Start the demo portal on this machine and upload sample files to it.
     Demo {
@@ -326,14 +348,44 @@ async fn run(cli: Cli) -> Result<(), Fail> {
             out,
         } => jobs::resume(journal, job, token, token_stdin, out).await,
         Cmd::Login {
+            portal: Some(kind),
+            base_url,
+            appresult,
+            ..
+        } if kind != portals::PortalKind::Loculus => {
+            portals::login(kind, base_url.as_deref(), appresult.as_deref())
+        }
+        Cmd::Login {
             backend,
             keycloak,
             user,
+            device,
+            ..
         } => {
+            let backend = backend.ok_or_else(|| {
+                Fail(
+                    exit::INPUT,
+                    "ferry login needs --backend URL (or FERRY_BACKEND)".into(),
+                )
+            })?;
             let keycloak = keycloak.unwrap_or_else(|| backend.clone());
-            login::login(&backend, &keycloak, &user).await
+            match user {
+                Some(user) if !device => login::login(&backend, &keycloak, &user).await,
+                _ => login::login_device(&backend, &keycloak).await,
+            }
         }
-        Cmd::Logout { backend } => login::logout(&backend),
+        Cmd::Logout {
+            portal: Some(kind),
+            base_url,
+            ..
+        } if kind != portals::PortalKind::Loculus => portals::logout(kind, base_url.as_deref()),
+        Cmd::Logout { backend, .. } => match backend {
+            Some(b) => login::logout(&b),
+            None => Err(Fail(
+                exit::INPUT,
+                "ferry logout needs --backend URL (or FERRY_BACKEND)".into(),
+            )),
+        },
     }
 }
 
@@ -665,7 +717,8 @@ async fn finish_submit(
 }
 
 /// Submit; a rejection keeps the job (and its uploaded fileIds) for
-/// `ferry resume`.
+/// `ferry resume`. The journal says `submitting` before the POST goes out,
+/// so a resume after a lost answer asks the portal instead of posting twice.
 async fn send_submission(
     s: &Session,
     job: &str,
@@ -679,18 +732,77 @@ async fn send_submission(
     ),
     Fail,
 > {
-    let (accessions, linked) = s.portal.submit_tsv(sub, raw).await.map_err(|e| {
-        let kept: Vec<String> = done.iter().map(|u| format!("{}={}", u.name, u.remote_id)).collect();
-        Fail(
+    use ferry_engine::loculus::entries::{SubmitError, Submitted, submit_once};
+    let kept = || -> String {
+        done.iter()
+            .map(|u| format!("{}={}", u.name, u.remote_id))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    match submit_once(&s.portal, &s.journal, job, sub, raw).await {
+        Ok((Submitted::Earlier(accessions), linked)) => {
+            eprintln!(
+                "the submission of job {job} had reached the portal before it was interrupted; not submitting it again"
+            );
+            Ok((accessions, linked))
+        }
+        Ok((
+            Submitted::Now {
+                accessions,
+                retried,
+            },
+            linked,
+        )) => {
+            if retried {
+                eprintln!(
+                    "the interrupted submission of job {job} had not reached the portal, so it was sent again"
+                );
+            }
+            Ok((accessions, linked))
+        }
+        Err(SubmitError::Refused(e)) => {
+            // The server's message at each row it names, then the whole.
+            let ids = ferry_engine::loculus::submit::table_ids(raw);
+            for (id, m) in ferry_engine::loculus::submit::row_messages(&e, &ids, &sub.files) {
+                eprintln!("{id}: {m}");
+            }
+            Err(Fail(
+                exit::code(e.class()),
+                format!(
+                    "the submission was rejected: {e}\n  the uploaded files are kept on the portal for about 7 days ({}); fix the metadata and run `ferry resume {job}` to submit again without uploading",
+                    kept()
+                ),
+            ))
+        }
+        Err(SubmitError::AnswerLost(e)) => Err(Fail(
             exit::code(e.class()),
             format!(
-                "the submission was rejected: {e}\n  the uploaded files are kept on the portal for about 7 days ({}); fix the metadata and run `ferry resume {job}` to submit again without uploading",
-                kept.join(" ")
+                "the answer to the submission was lost: {e}\n  it may have reached the portal; run `ferry resume {job}`: it asks the portal first and submits again only if it did not (uploaded files: {})",
+                kept()
             ),
-        )
-    })?;
-    s.journal.set_job_state(job, "done")?;
-    Ok((accessions, linked))
+        )),
+        Err(SubmitError::CannotCheck(e)) => Err(Fail(
+            exit::code(e.class()),
+            format!(
+                "cannot list the group's entries on the portal to check the submission of job {job}: {e}\n  nothing was submitted now; run `ferry resume {job}` again later"
+            ),
+        )),
+        Err(SubmitError::Partly { found, missing }) => {
+            let found: Vec<String> = found
+                .iter()
+                .map(|a| format!("{}={}.{}", a.submission_id, a.accession, a.version))
+                .collect();
+            Err(Fail(
+                exit::REJECTED,
+                format!(
+                    "job {job} was interrupted while submitting, and the portal holds new entries for only some of its rows ({}; none for {}); not submitting again: check the group's entries on the website, then `ferry abort {job}`",
+                    found.join(" "),
+                    missing.join(", ")
+                ),
+            ))
+        }
+        Err(SubmitError::Journal(e)) => Err(e.into()),
+    }
 }
 
 /// Check the files really are attached, then print the accessions.

@@ -13,6 +13,8 @@ use ferry_engine::{
     Engine, Error, Event, EventSink, JobFile, Portal, Secret, StaticToken, TokenSource, Uploaded,
 };
 
+use ferry_keychain::Stored;
+
 use crate::{Fail, Output, exit};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -57,18 +59,112 @@ fn read_stdin_line(what: &str) -> Result<String, Fail> {
     Ok(line.trim().to_string())
 }
 
-/// A credential from standard input or the environment; never a flag (the
-/// process list shows flags to every user).
-fn credential(stdin: bool, env: &str, what: &str, hint: &str) -> Result<Secret, Fail> {
-    let v = if stdin {
+/// The keychain account of a portal at `base` (the desktop app's naming).
+fn account(kind: PortalKind, base: Option<&str>) -> String {
+    match kind {
+        PortalKind::Onecodex => {
+            ferry_keychain::onecodex_account(base.unwrap_or(onecodex::DEFAULT_BASE))
+        }
+        _ => ferry_keychain::basespace_account(base.unwrap_or(basespace::DEFAULT_BASE)),
+    }
+}
+
+/// The key (and BaseSpace AppResult) kept in the OS keychain by `ferry
+/// login --portal ...` or the desktop app; none when there is no keychain.
+fn kept(account: &str) -> Option<(String, Option<String>)> {
+    let raw = ferry_keychain::Entry::new(account).ok()?.get().ok()??;
+    match Stored::from_json(&raw)? {
+        Stored::Key { key, target } => Some((key, target)),
+        _ => None,
+    }
+}
+
+/// A credential from standard input, the environment or the OS keychain;
+/// never a flag (the process list shows flags to every user).
+fn credential(
+    stdin: bool,
+    env: &str,
+    account: &str,
+    what: &str,
+    hint: &str,
+) -> Result<Secret, Fail> {
+    let mut v = if stdin {
         read_stdin_line(what)?
     } else {
         std::env::var(env).unwrap_or_default().trim().to_string()
     };
+    if v.is_empty() && !stdin {
+        v = kept(account).map(|(k, _)| k).unwrap_or_default();
+    }
     if v.is_empty() {
         return Err(Fail(exit::AUTH, format!("no {what}: {hint}")));
     }
     Ok(Secret::new(v))
+}
+
+/// `ferry login --portal onecodex|basespace`: the key or token from the
+/// first line of standard input, kept in the OS keychain where the
+/// desktop app keeps it.
+pub fn login(kind: PortalKind, base: Option<&str>, appresult: Option<&str>) -> Result<(), Fail> {
+    let what = match kind {
+        PortalKind::Onecodex => "One Codex API key",
+        PortalKind::Basespace => "BaseSpace access token",
+        PortalKind::Loculus => {
+            return Err(Fail(exit::INTERNAL, "Loculus signs in with --user".into()));
+        }
+    };
+    if kind == PortalKind::Onecodex && appresult.is_some() {
+        return Err(Fail(
+            exit::INPUT,
+            "--appresult is for --portal basespace".into(),
+        ));
+    }
+    let key = read_stdin_line(what)?;
+    if key.is_empty() {
+        return Err(Fail(
+            exit::INPUT,
+            format!(
+                "no {what} on standard input: pipe it in, e.g. `ferry login --portal {} < key.txt`",
+                portal_name(kind)
+            ),
+        ));
+    }
+    let account = account(kind, base);
+    let stored = Stored::Key {
+        key,
+        target: appresult.map(str::to_string),
+    };
+    ferry_keychain::Entry::new(&account)
+        .and_then(|e| e.set(&stored.to_json()))
+        .map_err(|e| Fail(exit::AUTH, format!("the {what} was not kept: {e}")))?;
+    eprintln!(
+        "the {what} for {} is kept in the OS keychain; uploads there need no key now",
+        account.split_once(':').map_or(account.as_str(), |(_, b)| b)
+    );
+    Ok(())
+}
+
+/// `ferry logout --portal onecodex|basespace`: forget the kept key.
+pub fn logout(kind: PortalKind, base: Option<&str>) -> Result<(), Fail> {
+    let account = account(kind, base);
+    let base = account.split_once(':').map_or(account.as_str(), |(_, b)| b);
+    let deleted = ferry_keychain::Entry::new(&account)
+        .and_then(|e| e.delete())
+        .map_err(|e| Fail(exit::AUTH, e.to_string()))?;
+    if deleted {
+        eprintln!("signed out of {base}: the keychain entry is deleted");
+    } else {
+        eprintln!("no key kept for {base}");
+    }
+    Ok(())
+}
+
+fn portal_name(kind: PortalKind) -> &'static str {
+    match kind {
+        PortalKind::Onecodex => "onecodex",
+        PortalKind::Basespace => "basespace",
+        PortalKind::Loculus => "loculus",
+    }
 }
 
 /// What a job records (never a credential) so `ferry resume` can rebuild
@@ -80,11 +176,7 @@ pub fn params(
     parts: u16,
 ) -> serde_json::Value {
     serde_json::json!({
-        "portal": match kind {
-            PortalKind::Onecodex => "onecodex",
-            PortalKind::Basespace => "basespace",
-            PortalKind::Loculus => "loculus",
-        },
+        "portal": portal_name(kind),
         "base_url": args.base_url,
         "appresult": args.appresult,
         "pairs": pairs.iter().map(|p| serde_json::json!([p.r1, p.r1_size, p.r2])).collect::<Vec<_>>(),
@@ -104,8 +196,9 @@ pub fn portal_from_params(
             let key = credential(
                 token_stdin,
                 "FERRY_ONECODEX_API_KEY",
+                &account(PortalKind::Onecodex, base),
                 "One Codex API key",
-                "set FERRY_ONECODEX_API_KEY, or pipe it in with --api-key-stdin",
+                "set FERRY_ONECODEX_API_KEY, pipe it in with --api-key-stdin, or keep it with `ferry login --portal onecodex`",
             )?;
             let pairs = p["pairs"]
                 .as_array()
@@ -129,18 +222,27 @@ pub fn portal_from_params(
             )?))
         }
         Some("basespace") => {
+            let account = account(PortalKind::Basespace, base);
             let token = credential(
                 token_stdin,
                 "FERRY_BASESPACE_TOKEN",
+                &account,
                 "BaseSpace access token",
-                "set FERRY_BASESPACE_TOKEN, or pipe it in with --token-stdin",
+                "set FERRY_BASESPACE_TOKEN, pipe it in with --token-stdin, or keep it with `ferry login --portal basespace`",
             )?;
-            let appresult = p["appresult"].as_str().ok_or_else(|| {
-                Fail(
-                    exit::INPUT,
-                    "BaseSpace needs --appresult ID (the AppResult the files go into)".into(),
-                )
-            })?;
+            // Else the AppResult kept with the token (`ferry login --appresult`).
+            let kept_target = || kept(&account).and_then(|(_, t)| t);
+            let appresult = p["appresult"]
+                .as_str()
+                .map(str::to_string)
+                .or_else(kept_target)
+                .ok_or_else(|| {
+                    Fail(
+                        exit::INPUT,
+                        "BaseSpace needs --appresult ID (the AppResult the files go into)".into(),
+                    )
+                })?;
+            let appresult = appresult.as_str();
             let tokens: Arc<dyn TokenSource> = Arc::new(StaticToken::new(token.expose()));
             Ok(Arc::new(BaseSpace::new(
                 engine.http().clone(),
@@ -227,7 +329,7 @@ pub fn restart_notes(inner: EventSink, names: Vec<String>) -> EventSink {
 /// `ferry upload --portal onecodex|basespace`.
 pub async fn upload(
     kind: PortalKind,
-    args: PortalArgs,
+    mut args: PortalArgs,
     token_stdin: bool,
     journal: Option<PathBuf>,
     parts_in_flight: u16,
@@ -259,6 +361,11 @@ pub async fn upload(
     } else {
         vec![]
     };
+    if kind == PortalKind::Basespace && args.appresult.is_none() {
+        // The job records where its files go, so resume needs no keychain
+        // look-up for it.
+        args.appresult = kept(&account(kind, args.base_url.as_deref())).and_then(|(_, t)| t);
+    }
     let params = params(kind, &args, &pairs, parts_in_flight);
     let names: Vec<String> = items.iter().map(|i| i.name.clone()).collect();
     let (engine, renderer) = crate::engine_for(parts_in_flight as usize, &out, |sink| {

@@ -117,6 +117,57 @@ impl Error {
         }
     }
 
+    /// The same error, its detail led by the file (and part) it stopped, so
+    /// a message read alone (CLI line, log) says which file to look at.
+    /// Sign-in errors stay as they are: they concern the session, not a file.
+    pub(crate) fn about_file(self, path: &std::path::Path, part: Option<u32>) -> Self {
+        let shown = path.display().to_string();
+        let lead = |detail: String| {
+            if detail.contains(&shown) {
+                detail
+            } else if let Some(p) = part {
+                format!("{shown} (part {p}): {detail}")
+            } else {
+                format!("{shown}: {detail}")
+            }
+        };
+        match self {
+            Error::Network { host, detail } => Error::Network {
+                host,
+                detail: lead(detail),
+            },
+            Error::Server {
+                host,
+                status,
+                detail,
+                retry_after,
+            } => Error::Server {
+                host,
+                status,
+                detail: lead(detail),
+                retry_after,
+            },
+            Error::Rejected {
+                host,
+                status,
+                detail,
+            } => Error::Rejected {
+                host,
+                status,
+                detail: lead(detail),
+            },
+            Error::Expired { host, detail } => Error::Expired {
+                host,
+                detail: lead(detail),
+            },
+            Error::Protocol { host, detail } => Error::Protocol {
+                host,
+                detail: lead(detail),
+            },
+            e => e,
+        }
+    }
+
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
@@ -225,5 +276,40 @@ mod tests {
         let mut h = reqwest::header::HeaderMap::new();
         h.insert(reqwest::header::RETRY_AFTER, "3".parse().unwrap());
         assert_eq!(parse_retry_after(&h), Some(Duration::from_secs(3)));
+    }
+
+    #[test]
+    fn parses_retry_after_dates() {
+        let mut h = reqwest::header::HeaderMap::new();
+        let when = std::time::SystemTime::now() + Duration::from_secs(30);
+        h.insert(
+            reqwest::header::RETRY_AFTER,
+            httpdate::fmt_http_date(when).parse().unwrap(),
+        );
+        let d = parse_retry_after(&h).unwrap();
+        assert!(
+            d > Duration::from_secs(28) && d <= Duration::from_secs(30),
+            "{d:?}"
+        );
+        // A date in the past asks for no wait.
+        h.insert(
+            reqwest::header::RETRY_AFTER,
+            "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
+        );
+        assert_eq!(parse_retry_after(&h), None);
+    }
+
+    #[test]
+    fn a_file_error_names_the_file_once() {
+        let p = std::path::Path::new("/data/run1/s1_R1.fastq.gz");
+        let e = from_status("http://h/x", 400, "InvalidRequest".into(), None)
+            .about_file(p, Some(3))
+            .about_file(p, None);
+        let msg = e.to_string();
+        assert_eq!(msg.matches("s1_R1.fastq.gz").count(), 1, "{msg}");
+        assert!(msg.contains("(part 3)"), "{msg}");
+        assert_eq!(e.class(), ErrorClass::Rejected);
+        let auth = from_status("http://h/x", 401, "".into(), None).about_file(p, None);
+        assert!(!auth.to_string().contains("s1_R1"), "{auth}");
     }
 }

@@ -1,8 +1,12 @@
 //! SHA-256 of a whole file, fed by parts that are read in parallel.
 //!
 //! Parts read ahead of the hash frontier keep their chunks (shared `Bytes`,
-//! the same buffers being sent) until the frontier reaches them; past a cap
-//! they wait, so memory stays bounded whatever the file size.
+//! the same buffers being sent) until the frontier reaches them. Past a cap
+//! their chunks are dropped instead ("spilled"): sending never waits for
+//! hashing, memory stays bounded whatever the part size, and the spilled
+//! bytes are read once more from disk by a catch-up reader (see
+//! `transfer::finish_inner`). Plans of a few huge parts (deadline plans for
+//! links that expire) spill; ordinary plans of 8 MiB parts never do.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -16,7 +20,8 @@ const AHEAD_CAP: u64 = 128 * 1024 * 1024;
 
 pub(crate) struct OrderedHasher {
     state: Mutex<State>,
-    advanced: Notify,
+    cap: u64,
+    spilled: Notify,
 }
 
 struct State {
@@ -24,53 +29,72 @@ struct State {
     frontier: u64,
     pending: BTreeMap<u64, Bytes>,
     pending_bytes: u64,
+    /// Some chunk ahead of the frontier was dropped: the frontier will
+    /// only pass it through a read from disk.
+    spilled: bool,
 }
 
 impl OrderedHasher {
     pub fn new() -> Self {
+        Self::with_cap(AHEAD_CAP)
+    }
+
+    pub fn with_cap(cap: u64) -> Self {
         OrderedHasher {
             state: Mutex::new(State {
                 sha: Sha256::new(),
                 frontier: 0,
                 pending: BTreeMap::new(),
                 pending_bytes: 0,
+                spilled: false,
             }),
-            advanced: Notify::new(),
+            cap,
+            spilled: Notify::new(),
         }
     }
 
-    /// Feed the chunk that starts at `offset`. Waits while too much is held
-    /// ahead of the frontier; the part at the frontier never waits, so this
-    /// cannot deadlock as long as parts start in order.
+    /// Feed the chunk that starts at `offset`. Never waits: a chunk that
+    /// would hold more than the cap ahead of the frontier is dropped and
+    /// the hasher marked as spilled.
     pub async fn feed(&self, offset: u64, chunk: Bytes) {
-        loop {
-            let notified = self.advanced.notified();
-            {
-                let mut s = self.state.lock().expect("hasher lock");
-                let end = offset + chunk.len() as u64;
-                if end <= s.frontier || (chunk.is_empty() && offset <= s.frontier) {
-                    return; // already hashed (a retried part)
-                }
-                if offset <= s.frontier {
-                    let skip = (s.frontier - offset) as usize;
-                    s.sha.update(&chunk[skip..]);
-                    s.frontier = end;
-                    s.drain();
-                    drop(s);
-                    self.advanced.notify_waiters();
-                    return;
-                }
-                if s.pending.contains_key(&offset) {
-                    return;
-                }
-                if s.pending_bytes + chunk.len() as u64 <= AHEAD_CAP || s.pending.is_empty() {
-                    s.pending_bytes += chunk.len() as u64;
-                    s.pending.insert(offset, chunk);
-                    return;
-                }
-            }
-            notified.await;
+        let mut s = self.state.lock().expect("hasher lock");
+        let end = offset + chunk.len() as u64;
+        if end <= s.frontier || (chunk.is_empty() && offset <= s.frontier) {
+            return; // already hashed (a retried part)
         }
+        if offset <= s.frontier {
+            let skip = (s.frontier - offset) as usize;
+            s.sha.update(&chunk[skip..]);
+            s.frontier = end;
+            s.drain();
+            return;
+        }
+        if s.pending.contains_key(&offset) {
+            return;
+        }
+        if s.pending_bytes + chunk.len() as u64 <= self.cap {
+            s.pending_bytes += chunk.len() as u64;
+            s.pending.insert(offset, chunk);
+            return;
+        }
+        if !s.spilled {
+            s.spilled = true;
+            drop(s);
+            self.spilled.notify_one();
+        }
+    }
+
+    /// Resolves once a chunk was dropped (at once if one already was).
+    pub async fn spill(&self) {
+        if self.state.lock().expect("hasher lock").spilled {
+            return;
+        }
+        // notify_one keeps a permit for a waiter that comes later.
+        self.spilled.notified().await;
+    }
+
+    pub fn has_spilled(&self) -> bool {
+        self.state.lock().expect("hasher lock").spilled
     }
 
     /// The bytes hashed so far, in order.
@@ -118,6 +142,28 @@ mod tests {
             .collect();
         for i in [3, 1, 2, 1, 0, 5, 4, 9, 8, 7, 6, 0, 3] {
             h.feed(chunks[i].0, chunks[i].1.clone()).await;
+        }
+        assert_eq!(
+            h.finish(data.len() as u64).unwrap(),
+            hex::encode(Sha256::digest(&data))
+        );
+    }
+
+    #[tokio::test]
+    async fn chunks_past_the_cap_are_dropped_not_waited_for_and_read_again() {
+        let data: Vec<u8> = (0..10_000u32).map(|i| (i * 13 % 251) as u8).collect();
+        let h = OrderedHasher::with_cap(2000);
+        // Two parts far ahead of the frontier: the cap holds two chunks.
+        for off in [5000usize, 6000, 7000, 8000] {
+            h.feed(off as u64, Bytes::copy_from_slice(&data[off..off + 1000]))
+                .await;
+        }
+        assert!(h.has_spilled());
+        h.spill().await; // resolves at once once spilled
+        // The frontier part, then a catch-up reader from the frontier on.
+        for off in (0..10_000).step_by(1000) {
+            h.feed(off as u64, Bytes::copy_from_slice(&data[off..off + 1000]))
+                .await;
         }
         assert_eq!(
             h.finish(data.len() as u64).unwrap(),

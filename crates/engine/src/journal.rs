@@ -14,12 +14,14 @@ use rusqlite::{Connection, params};
 use serde::Serialize;
 
 use crate::Error;
+use crate::loculus::Accession;
 use crate::portal::Upload;
 use crate::scan::Item;
 use crate::transfer::{JobLog, Uploaded};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` counts them.
-const MIGRATIONS: &[&str] = &["CREATE TABLE jobs (
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE jobs (
         id TEXT PRIMARY KEY,
         created_at INTEGER NOT NULL,
         kind TEXT NOT NULL,
@@ -47,7 +49,34 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE jobs (
         etag TEXT NOT NULL,
         PRIMARY KEY (job_id, idx, remote_id, part),
         FOREIGN KEY (job_id, idx) REFERENCES files(job_id, idx) ON DELETE CASCADE
-    );"];
+    );",
+    // 2: a submit's state, written before the POST (`submitting`, with the
+    // entries that already carried its ids) and after it (`submitted`, with
+    // the accessions), so a resume never submits twice.
+    "CREATE TABLE submissions (
+        job_id TEXT PRIMARY KEY REFERENCES jobs(id) ON DELETE CASCADE,
+        state TEXT NOT NULL,
+        organism TEXT NOT NULL,
+        submission_ids TEXT NOT NULL,
+        known_accessions TEXT NOT NULL,
+        accessions TEXT,
+        started_at INTEGER NOT NULL
+    );",
+];
+
+/// A submit as journaled: `state` is `submitting` from just before the POST
+/// until its answer is recorded (`submitted`, with `accessions`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubmitRecord {
+    pub state: String,
+    pub organism: String,
+    /// The metadata rows' ids, as sent.
+    pub submission_ids: Vec<String>,
+    /// Accessions that carried those ids before the POST (not ours).
+    pub known_accessions: Vec<String>,
+    pub accessions: Option<Vec<Accession>>,
+    pub started_at: u64,
+}
 
 pub struct Journal {
     path: PathBuf,
@@ -144,7 +173,8 @@ impl Journal {
             .map_err(|e| err(e.to_string()))?;
         if version as usize > MIGRATIONS.len() {
             return Err(err(format!(
-                "it was written by a newer Ferry (schema {version}); update Ferry"
+                "it was written by a newer Ferry (schema {version}, this one knows up to {}) and is left as it was; update Ferry",
+                MIGRATIONS.len()
             )));
         }
         for m in MIGRATIONS.iter().skip(version as usize) {
@@ -304,6 +334,88 @@ impl Journal {
             summary,
             params: serde_json::from_str(&params).unwrap_or(serde_json::Value::Null),
             files,
+        }))
+    }
+
+    /// Record that job `id` is about to POST its submission of
+    /// `submission_ids` (committed before the POST is sent).
+    pub fn begin_submit(
+        &self,
+        id: &str,
+        organism: &str,
+        submission_ids: &[String],
+        known_accessions: &[String],
+    ) -> Result<(), Error> {
+        let ids = serde_json::to_string(submission_ids).map_err(|e| self.err(e))?;
+        let known = serde_json::to_string(known_accessions).map_err(|e| self.err(e))?;
+        self.with(|c| {
+            c.execute(
+                "INSERT OR REPLACE INTO submissions (job_id, state, organism, submission_ids, known_accessions, accessions, started_at)
+                 VALUES (?1, 'submitting', ?2, ?3, ?4, NULL, ?5)",
+                params![id, organism, ids, known, now_secs() as i64],
+            )
+        })
+        .map(|_| ())
+    }
+
+    /// Record the accessions the portal gave job `id`; the job is done.
+    pub fn finish_submit(&self, id: &str, accessions: &[Accession]) -> Result<(), Error> {
+        let acc = serde_json::to_string(accessions).map_err(|e| self.err(e))?;
+        self.with(|c| {
+            let tx = c.transaction()?;
+            tx.execute(
+                "UPDATE submissions SET state = 'submitted', accessions = ?2 WHERE job_id = ?1",
+                params![id, acc],
+            )?;
+            tx.execute("UPDATE jobs SET state = 'done' WHERE id = ?1", params![id])?;
+            tx.commit()
+        })
+    }
+
+    /// Forget job `id`'s submit attempt: the portal refused it, so nothing
+    /// of it landed.
+    pub fn clear_submit(&self, id: &str) -> Result<(), Error> {
+        self.with(|c| c.execute("DELETE FROM submissions WHERE job_id = ?1", params![id]))
+            .map(|_| ())
+    }
+
+    /// Job `id`'s submit, if one was started.
+    pub fn submit_record(&self, id: &str) -> Result<Option<SubmitRecord>, Error> {
+        let row = self.with(|c| {
+            c.query_row(
+                "SELECT state, organism, submission_ids, known_accessions, accessions, started_at FROM submissions WHERE job_id = ?1",
+                params![id],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, Option<String>>(4)?,
+                        r.get::<_, i64>(5)?,
+                    ))
+                },
+            )
+            .map(Some)
+            .or_else(|e| match e {
+                rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                e => Err(e),
+            })
+        })?;
+        let Some((state, organism, ids, known, acc, started_at)) = row else {
+            return Ok(None);
+        };
+        let parse = |s: &str| serde_json::from_str::<Vec<String>>(s).map_err(|e| self.err(e));
+        Ok(Some(SubmitRecord {
+            state,
+            organism,
+            submission_ids: parse(&ids)?,
+            known_accessions: parse(&known)?,
+            accessions: match acc {
+                Some(a) => Some(serde_json::from_str(&a).map_err(|e| self.err(e))?),
+                None => None,
+            },
+            started_at: started_at as u64,
         }))
     }
 
@@ -468,6 +580,110 @@ mod tests {
         assert!(j.jobs(false).unwrap().is_empty());
         assert!(j.delete_job(&id).unwrap());
         assert!(j.job(&id).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_schema_1_journal_is_upgraded_and_keeps_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.sqlite");
+        {
+            // A journal as the first release wrote it.
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(MIGRATIONS[0]).unwrap();
+            c.execute_batch(
+                "INSERT INTO jobs VALUES ('oldjob', 1700000000, 'submit', '{\"backend\":\"b\"}', 'running');
+                 INSERT INTO files (job_id, idx, path, name, size, mtime_ns, state, upload)
+                   VALUES ('oldjob', 0, '/d/a.fq', 'a.fq', 10, 5, 'started', NULL);
+                 INSERT INTO parts VALUES ('oldjob', 0, 'u1', 1, '\"e1\"');
+                 PRAGMA user_version = 1;",
+            )
+            .unwrap();
+        }
+        let j = Journal::open(&path).unwrap();
+        let v: i64 = j
+            .with(|c| c.query_row("PRAGMA user_version", [], |r| r.get(0)))
+            .unwrap();
+        assert_eq!(v as usize, MIGRATIONS.len());
+        let job = j
+            .job("oldjob")
+            .unwrap()
+            .expect("the old job is still there");
+        assert_eq!(job.summary.state, "running");
+        assert_eq!(job.params["backend"], "b");
+        assert_eq!(job.files[0].name, "a.fq");
+        assert_eq!(j.jobs(false).unwrap().len(), 1);
+        let parts: i64 = j
+            .with(|c| c.query_row("SELECT COUNT(*) FROM parts", [], |r| r.get(0)))
+            .unwrap();
+        assert_eq!(parts, 1);
+        // The new table works on the upgraded file.
+        assert!(j.submit_record("oldjob").unwrap().is_none());
+        j.begin_submit("oldjob", "org", &["s1".into()], &[])
+            .unwrap();
+        assert_eq!(
+            j.submit_record("oldjob").unwrap().unwrap().state,
+            "submitting"
+        );
+    }
+
+    #[test]
+    fn a_journal_from_a_newer_ferry_is_refused_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("new.sqlite");
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch("CREATE TABLE future (x); PRAGMA user_version = 99;")
+                .unwrap();
+        }
+        let e = Journal::open(&path).err().expect("refused");
+        let msg = e.to_string();
+        assert!(
+            msg.contains("newer Ferry")
+                && msg.contains("schema 99")
+                && msg.contains("update Ferry"),
+            "{msg}"
+        );
+        assert!(msg.contains(&path.display().to_string()), "{msg}");
+        let c = Connection::open(&path).unwrap();
+        let v: i64 = c
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, 99, "left as it was");
+    }
+
+    #[test]
+    fn a_submit_is_journaled_before_and_after_the_post() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::open(&dir.path().join("j.sqlite")).unwrap();
+        let id = j
+            .create_job("submit", &serde_json::json!({}), &[item("a.fq", 1)])
+            .unwrap();
+        j.begin_submit(&id, "org", &["s1".into(), "s2".into()], &["LOC_1".into()])
+            .unwrap();
+        let r = j.submit_record(&id).unwrap().unwrap();
+        assert_eq!(
+            (
+                r.state.as_str(),
+                r.submission_ids.len(),
+                r.known_accessions.len()
+            ),
+            ("submitting", 2, 1)
+        );
+        assert!(r.accessions.is_none());
+        assert_eq!(j.jobs(false).unwrap().len(), 1, "still to resume");
+        let acc = vec![Accession {
+            submission_id: "s1".into(),
+            accession: "LOC_2".into(),
+            version: 1,
+        }];
+        j.finish_submit(&id, &acc).unwrap();
+        let r = j.submit_record(&id).unwrap().unwrap();
+        assert_eq!(r.state, "submitted");
+        assert_eq!(r.accessions, Some(acc));
+        assert!(j.jobs(false).unwrap().is_empty(), "done");
+        j.clear_submit(&id).unwrap();
+        assert!(j.submit_record(&id).unwrap().is_none());
+        assert!(j.delete_job(&id).unwrap());
     }
 
     #[test]

@@ -130,9 +130,19 @@ pub trait Portal: NameRules {
     }
 
     /// How many files with this plan may be started in one `begin` call.
+    /// How long upload links live from issue, when they expire and cannot
+    /// be re-signed (Loculus: 30 minutes). Plans are fitted to it.
+    fn link_lifetime(&self) -> Option<std::time::Duration> {
+        None
+    }
+
     fn batch_size(&self, _plan: &Plan) -> usize {
         1
     }
+
+    /// Files that go as one sample (One Codex's R1/R2 pairs), told before
+    /// they are sent, by name; most portals have no such thing.
+    fn learn_pairs(&self, _pairs: Vec<crate::onecodex::Pair>) {}
 
     /// Start uploads for `files` (one `Upload` per file, same order).
     async fn begin(&self, files: &[FileSpec]) -> Result<Vec<Upload>, Error>;

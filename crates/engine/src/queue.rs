@@ -29,6 +29,10 @@ pub const JOB_KIND: &str = "app";
 /// The journaled job parameter that says what follows the upload.
 const THEN: &str = "then";
 
+/// Why a done file of a pair goes again (see [`Queue::with_mates`]).
+const MATE_AGAIN: &str =
+    "its mate did not arrive, and a pair is taken only as one sample: sent again from the start";
+
 /// A job's destination, without what follows its upload.
 fn without_then(params: &serde_json::Value) -> serde_json::Value {
     let mut p = params.clone();
@@ -334,6 +338,7 @@ impl Queue {
             }
             Some(_) => {}
         }
+        let rules = self.rules.lock().unwrap().clone();
         let ids: Vec<EntryId> = {
             let mut st = self.state.lock().unwrap();
             if !st.jobs.insert(id.to_string()) {
@@ -366,6 +371,14 @@ impl Queue {
                 if !done {
                     ids.push(rid);
                 }
+            }
+            // The job's pairs (One Codex's R1/R2) as when it was sent, so
+            // they go on as pairs, not as lone samples.
+            let first = st.rows.len() - rec.files.len();
+            let names: Vec<String> = rec.files.iter().map(|f| f.name.clone()).collect();
+            for (a, b) in rules.mates(&names) {
+                st.rows[first + a].mate = Some(names[b].clone());
+                st.rows[first + b].mate = Some(names[a].clone());
             }
             ids
         };
@@ -681,6 +694,7 @@ impl Queue {
             .unwrap()
             .clone()
             .ok_or("sign in to a portal first")?;
+        let (ids, again) = self.with_mates(ids);
         // Each file as it is on disk now.
         let snapshot: Vec<Snapshot> = {
             let st = self.state.lock().unwrap();
@@ -708,6 +722,15 @@ impl Queue {
         {
             let mut st = self.state.lock().unwrap();
             for ((id, item, _), (step, route)) in snapshot.into_iter().zip(steps) {
+                let step = if again.contains(&id) {
+                    Some(Step::Send {
+                        file: JobFile::from(item.clone()),
+                        restart: Some(MATE_AGAIN.into()),
+                        parts_done: 0,
+                    })
+                } else {
+                    step
+                };
                 if let Some((job, _)) = &route {
                     st.jobs.insert(job.clone());
                 }
@@ -747,6 +770,7 @@ impl Queue {
         if send.is_empty() {
             return Ok(());
         }
+        portal.learn_pairs(self.pairs_among(&send));
 
         let map: Arc<Vec<EntryId>> = Arc::new(send.iter().map(|(id, _)| *id).collect());
         let me = Arc::downgrade(self);
@@ -774,6 +798,57 @@ impl Queue {
             me.finish(&map, outcomes);
         });
         Ok(())
+    }
+
+    /// `ids` and the mates they must take along: a pair goes as one sample,
+    /// so when one file of it is done (stored, never confirmed alone) and
+    /// the other goes again, the done one goes again too, from the start.
+    /// Returns every id to send and those mates.
+    fn with_mates(&self, mut ids: Vec<EntryId>) -> (Vec<EntryId>, HashSet<EntryId>) {
+        let st = self.state.lock().unwrap();
+        let key = |r: &Row| (r.job.as_ref().map(|j| j.0.clone()), r.name.clone());
+        let paired: HashMap<(Option<String>, String), EntryId> = st
+            .rows
+            .iter()
+            .filter(|r| r.mate.is_some())
+            .map(|r| (key(r), r.id))
+            .collect();
+        let mut held: HashSet<EntryId> = ids.iter().copied().collect();
+        let mut again = HashSet::new();
+        for i in 0..ids.len() {
+            let r = &st.rows[ids[i]];
+            let Some(m) = &r.mate else { continue };
+            let Some(&mate) = paired.get(&(key(r).0, m.clone())) else {
+                continue;
+            };
+            if r.status != Status::Done && st.rows[mate].status == Status::Done && held.insert(mate)
+            {
+                ids.push(mate);
+                again.insert(mate);
+            }
+        }
+        (ids, again)
+    }
+
+    /// The pairs among files about to be sent (both files in the batch).
+    fn pairs_among(&self, send: &[(EntryId, JobFile)]) -> Vec<crate::onecodex::Pair> {
+        let rules = self.rules.lock().unwrap().clone();
+        let st = self.state.lock().unwrap();
+        let files: Vec<(String, u64)> = send
+            .iter()
+            .filter(|(id, _)| st.rows[*id].mate.is_some())
+            .map(|(_, f)| (f.item.name.clone(), f.item.size))
+            .collect();
+        let names: Vec<String> = files.iter().map(|f| f.0.clone()).collect();
+        rules
+            .mates(&names)
+            .into_iter()
+            .map(|(a, b)| crate::onecodex::Pair {
+                r1: files[a].0.clone(),
+                r1_size: files[a].1,
+                r2: files[b].0.clone(),
+            })
+            .collect()
     }
 
     /// With a journal: record files that have no job yet as a new job, and
@@ -898,7 +973,15 @@ impl Queue {
                 if let Some(p) = part {
                     set_part(&mut r.parts, p, part::RETRYING);
                 }
-                r.warning = Some(format!("retrying: {reason}"));
+                // A file sent in one request (One Codex's POST) cannot
+                // continue where the failed attempt stopped.
+                r.warning = Some(if part.is_some() && r.parts.chars().count() == 1 {
+                    format!(
+                        "retrying: {reason}; it goes in one request, so it is sent again from the start"
+                    )
+                } else {
+                    format!("retrying: {reason}")
+                });
             }
             Event::FileRestarted { reason, .. } => {
                 r.parts = r.parts.chars().map(|_| part::WAITING).collect();

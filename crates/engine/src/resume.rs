@@ -102,7 +102,7 @@ fn step(f: &FileEntry, now: u64) -> Step {
         // POST, a single PUT); a new upload avoids guessing whether the old
         // one landed.
         return fresh(Some(
-            "it went in one request, which cannot continue where it stopped; sending it again from the start".into(),
+            "it went in one request, which cannot continue where it stopped, so it is sent again from the start".into(),
         ));
     }
     match u.expires_at {

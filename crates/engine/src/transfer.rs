@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use crate::error::from_reqwest;
 use crate::event::{Event, EventSink};
 use crate::hasher::OrderedHasher;
-use crate::plan::{Plan, PlanPrefs, plan};
+use crate::plan::{Deadline, MIB, Plan, PlanPrefs, fit_deadline, plan};
 use crate::portal::{FileSpec, PartResponse, Portal, Upload};
 use crate::read::{ReadOutcome, hash_ranges, part_stream, read_part};
 use crate::retry::{RetryPolicy, retry};
@@ -37,6 +37,10 @@ pub struct EngineConfig {
     pub prefs: PlanPrefs,
     /// Minimum time between two progress events of one part.
     pub progress_interval: Duration,
+    /// Bytes/s assumed before any throughput is measured, to plan files
+    /// whose links expire (see `plan::fit_deadline`). 10 MB/s: a modest lab
+    /// uplink; a faster link only means the plan was more careful than needed.
+    pub assumed_rate: f64,
 }
 
 impl Default for EngineConfig {
@@ -48,6 +52,7 @@ impl Default for EngineConfig {
             chunk_size: 256 * 1024,
             prefs: PlanPrefs::default(),
             progress_interval: Duration::from_millis(100),
+            assumed_rate: 10e6,
         }
     }
 }
@@ -118,6 +123,9 @@ struct Inner {
     /// throughput that deadline warnings are based on.
     acked: AtomicU64,
     first_part: std::sync::OnceLock<Instant>,
+    /// Seconds the portal's upload links live, as learnt from the last
+    /// links issued (their expiry minus the time they were asked for).
+    link_lifetime: Mutex<Option<u64>>,
 }
 
 impl Inner {
@@ -143,6 +151,8 @@ struct FileCtx {
     log: Option<Arc<dyn JobLog>>,
     /// Continues an upload of an earlier run.
     resumed: bool,
+    /// Already warned that its links may expire before every part starts.
+    warned: std::sync::atomic::AtomicBool,
 }
 
 impl Engine {
@@ -154,6 +164,7 @@ impl Engine {
                 permits: Arc::new(Semaphore::new(cfg.parts_in_flight.max(1))),
                 acked: AtomicU64::new(0),
                 first_part: std::sync::OnceLock::new(),
+                link_lifetime: Mutex::new(None),
                 events,
                 cancel: CancellationToken::new(),
                 cfg,
@@ -313,6 +324,7 @@ impl Engine {
                         cause: Mutex::new(None),
                         log: log.clone(),
                         resumed: prior.is_some(),
+                        warned: Default::default(),
                     }));
                     priors.push(prior);
                 }
@@ -380,6 +392,16 @@ impl Engine {
                     continue;
                 }
             };
+            // Fitted now, at the freshest throughput: the links are asked
+            // for next.
+            if j - batch_start == 1
+                && ctxs[batch_start].plan.multipart
+                && priors[batch_start].is_none()
+                && let Some(c) = self.fit_to_links(portal.as_ref(), &ctxs[batch_start])
+            {
+                ctxs[batch_start] = c;
+            }
+            let batch = &ctxs[batch_start..j];
             let resumed = priors[batch_start].take();
             let specs: Vec<FileSpec> = batch
                 .iter()
@@ -419,6 +441,7 @@ impl Engine {
                     }
                 })
                 .and_then(|ups| {
+                    self.learn_link_lifetime(&ups);
                     // Journal each upload before any byte goes to it.
                     for (c, u) in batch.iter().zip(&ups) {
                         if let Some(l) = &log {
@@ -432,7 +455,7 @@ impl Engine {
                 Ok(u) => u,
                 Err(e) => {
                     for c in batch {
-                        let e = duplicate(&e);
+                        let e = duplicate(&e).about_file(&c.item.path, None);
                         self.report_failure(c.index, &c.item, &e);
                         outcomes.insert(c.index, Err(e));
                     }
@@ -520,6 +543,84 @@ impl Engine {
             .collect()
     }
 
+    fn learn_link_lifetime(&self, ups: &[Upload]) {
+        if let Some(exp) = ups.iter().find_map(|u| u.expires_at) {
+            let left = exp.saturating_sub(unix_now());
+            *self.inner.link_lifetime.lock().expect("lifetime") = Some(left);
+        }
+    }
+
+    /// Before a multipart file's links are asked for: if, at the throughput
+    /// measured so far (or assumed), its last part would start after the
+    /// links expire, send it as fewer, larger parts that all start in time,
+    /// and say so. `None` keeps the plan.
+    fn fit_to_links(&self, portal: &dyn Portal, ctx: &Arc<FileCtx>) -> Option<Arc<FileCtx>> {
+        let learnt = *self.inner.link_lifetime.lock().expect("lifetime");
+        let window = learnt
+            .map(Duration::from_secs)
+            .or_else(|| portal.link_lifetime())?
+            .as_secs_f64();
+        let measured = self.inner.measured_rate();
+        let rate = measured.unwrap_or(self.inner.cfg.assumed_rate);
+        let k = self.inner.cfg.parts_in_flight.max(1) as u32;
+        let how = if measured.is_some() {
+            "measured so far"
+        } else {
+            "assumed until measured"
+        };
+        match fit_deadline(&ctx.plan, &portal.limits(), rate, window, k) {
+            Deadline::Fits => None,
+            Deadline::Replanned(plan) => {
+                self.inner.events.emit(Event::Warning {
+                    file: ctx.index,
+                    message: format!(
+                        "{}: sent as {} of {} MiB (not {} of {} MiB) so that every part starts before its upload links expire, {} after they are issued, at the {:.1} MB/s {how}",
+                        ctx.item.name,
+                        count(plan.parts, "part"),
+                        plan.part_size / MIB,
+                        count(ctx.plan.parts, "part"),
+                        ctx.plan.part_size / MIB,
+                        span(window),
+                        rate / 1e6,
+                    ),
+                });
+                self.inner.events.emit(Event::FileQueued {
+                    file: ctx.index,
+                    path: ctx.item.path.clone(),
+                    name: ctx.item.name.clone(),
+                    size: ctx.item.size,
+                    parts: plan.parts,
+                    part_size: plan.part_size,
+                });
+                Some(Arc::new(FileCtx {
+                    index: ctx.index,
+                    item: ctx.item.clone(),
+                    plan,
+                    hasher: Arc::new(OrderedHasher::new()),
+                    sent: AtomicU64::new(0),
+                    cancel: ctx.cancel.clone(),
+                    cause: Mutex::new(None),
+                    log: ctx.log.clone(),
+                    resumed: ctx.resumed,
+                    warned: Default::default(),
+                }))
+            }
+            Deadline::Impossible { in_flight } => {
+                ctx.warned.store(true, Ordering::Relaxed);
+                self.inner.events.emit(Event::Warning {
+                    file: ctx.index,
+                    message: format!(
+                        "{}: at the {:.1} MB/s {how}, even parts of the largest size cannot all start before its upload links expire ({} after they are issued); with {in_flight} parts in flight they could (--parts-in-flight {in_flight}). It is sent as planned: parts that start late fail and the file is then sent again under a new id.",
+                        ctx.item.name,
+                        rate / 1e6,
+                        span(window),
+                    ),
+                });
+                None
+            }
+        }
+    }
+
     /// Presigned URLs die at a deadline and a part must start before it:
     /// say so up front when, at the throughput measured so far, the last
     /// part of this file would start too late.
@@ -527,10 +628,10 @@ impl Engine {
         let (Some(expires), Some(rate)) = (upload.expires_at, self.inner.measured_rate()) else {
             return;
         };
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
+        if ctx.warned.load(Ordering::Relaxed) {
+            return;
+        }
+        let now = unix_now();
         let window = expires.saturating_sub(now) as f64;
         let left = (ctx.plan.parts as usize).saturating_sub(parts_done) as u64 * ctx.plan.part_size;
         // Parts that start at once need no waiting.
@@ -666,6 +767,7 @@ async fn send_part(
         },
     )
     .await
+    .map_err(|e| e.about_file(&ctx.item.path, Some(part)))
     .and_then(|etag| match &ctx.log {
         Some(l) => l
             .part_done(ctx.index, &upload.remote_id, part, &etag)
@@ -810,6 +912,20 @@ async fn send_once(
     };
     match result {
         Ok(etag) => {
+            // Completion lists every part's ETag: a part acknowledged
+            // without one cannot be completed, so it counts as not stored.
+            // (A single PUT may have none: a conditional retry's 412.)
+            if upload.multipart && etag.trim().trim_matches('"').is_empty() {
+                ctx.sent
+                    .fetch_sub(moved.load(Ordering::Relaxed), Ordering::Relaxed);
+                return Err(Error::Protocol {
+                    host: crate::error::host_of(&req.url),
+                    detail: format!(
+                        "part {part} of {}: the storage acknowledged it without an ETag; sending it again",
+                        ctx.item.name
+                    ),
+                });
+            }
             if portal.etag_is_md5() {
                 let local = local_md5.or_else(|| {
                     let mut o = outcome.lock().expect("outcome");
@@ -895,7 +1011,9 @@ async fn finish_file(
     parts: Vec<(u32, JoinHandle<Result<String, Error>>)>,
     hashing: Option<JoinHandle<Result<(), Error>>>,
 ) -> FileOutcome {
-    let r = finish_inner(&inner, portal.as_ref(), &ctx, &upload, done, parts, hashing).await;
+    let r = finish_inner(&inner, portal.as_ref(), &ctx, &upload, done, parts, hashing)
+        .await
+        .map_err(|e| e.about_file(&ctx.item.path, None));
     let r = match (r, &ctx.log) {
         (Ok(u), Some(l)) => l.file_done(ctx.index, &u).map(|()| u),
         (r, _) => r,
@@ -946,6 +1064,16 @@ async fn finish_inner(
             }
         }
     }
+    // Chunks the hasher had to drop (huge parts side by side) are read
+    // once more from disk, alongside the parts still going up.
+    let catch_up = {
+        let (c, chunk) = (ctx.clone(), inner.cfg.chunk_size);
+        tokio::spawn(async move {
+            c.hasher.spill().await;
+            let from = c.hasher.hashed();
+            hash_ranges(&c.item.path, &[(from, c.item.size)], chunk, &c.hasher).await
+        })
+    };
     for (part, h) in parts {
         match h.await {
             Ok(Ok(etag)) => {
@@ -959,6 +1087,20 @@ async fn finish_inner(
                     host: "ferry".into(),
                     detail: format!("part task failed: {join}"),
                 });
+            }
+        }
+    }
+    if failed.is_some() || !ctx.hasher.has_spilled() {
+        catch_up.abort();
+    } else {
+        match catch_up.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => failed = Some(e),
+            Err(join) => {
+                failed = Some(Error::Protocol {
+                    host: "ferry".into(),
+                    detail: format!("hashing task failed: {join}"),
+                })
             }
         }
     }
@@ -1006,6 +1148,29 @@ async fn finish_inner(
         remote_id: upload.remote_id.clone(),
         sha256,
     })
+}
+
+fn span(secs: f64) -> String {
+    if secs < 120.0 {
+        format!("{secs:.0} s")
+    } else {
+        format!("{:.0} min", secs / 60.0)
+    }
+}
+
+fn count(n: u32, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 fn check_unchanged(item: &Item) -> Result<(), Error> {

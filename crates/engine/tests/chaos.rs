@@ -1,5 +1,6 @@
 //! A job under random faults (seeded): resets 5%, 500s 1%, stalls 2%.
-//! Every file completes and the stored bytes equal the files.
+//! Every file completes, the stored bytes equal the files, and the faults
+//! (counted by the simulator) and the stall timeout really happened.
 
 mod common;
 
@@ -10,7 +11,10 @@ use common::*;
 use ferry_engine::plan::MIB;
 use ferry_engine::retry::RetryPolicy;
 use ferry_engine::{EngineConfig, Event, Portal};
-use ferry_sim::Fault;
+use ferry_sim::{Fault, FaultTarget};
+
+/// Chosen so that each kind of fault hits at least once in this job.
+const SEED: u64 = 30;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_under_resets_500s_and_stalls_completes_with_equal_hashes() {
@@ -30,10 +34,17 @@ async fn a_job_under_resets_500s_and_stalls_completes_with_equal_hashes() {
         1,
     )
     .await;
+    // The sim rolls each rate with its own seeded RNG, request by request:
+    // FERRY_CHAOS_SEED=N replays (or varies) a run.
+    let seed: u64 = std::env::var("FERRY_CHAOS_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(SEED);
+    eprintln!("chaos seed {seed} (FERRY_CHAOS_SEED={seed} replays it)");
     let f = rig.sim.faults();
-    f.storage_rate(Fault::Reset, 0.05, 11);
-    f.storage_rate(Fault::Status(500), 0.01, 12);
-    f.storage_rate(Fault::Stall(Duration::from_secs(3)), 0.02, 13);
+    f.storage_rate(Fault::Reset, 0.05, seed);
+    f.storage_rate(Fault::Status(500), 0.01, seed + 1);
+    f.storage_rate(Fault::Stall(Duration::from_secs(3)), 0.02, seed + 2);
     let (engine, portal, events) = (&rig.engine, rig.portal.clone(), &rig.events);
     let mut paths = vec![
         make_file(rig.dir.path(), "big_R1.fastq.gz", 40 * MIB, 1),
@@ -48,17 +59,47 @@ async fn a_job_under_resets_500s_and_stalls_completes_with_equal_hashes() {
         assert_eq!(u.sha256, local);
         assert_eq!(rig.sim.object_sha256(&u.remote_id).await.unwrap().1, local);
     }
-    let injected = rig.sim.faults().injected();
-    let retries = events
+    // The faults really happened (counted by the storage host), and every
+    // stall was ended by the engine's stall timeout, not waited out.
+    let f = rig.sim.faults();
+    let resets = f.injected_count(FaultTarget::Storage, "reset");
+    let stalls = f.injected_count(FaultTarget::Storage, "stall");
+    let injected = f.injected();
+    eprintln!("faults injected: {:?}", f.counts());
+    let errors = f.injected_count(FaultTarget::Storage, "status");
+    assert!(resets >= 1, "no reset injected: {:?}", f.counts());
+    assert!(stalls >= 1, "no stall injected: {:?}", f.counts());
+    assert!(errors >= 1, "no 500 injected: {:?}", f.counts());
+    let logged = |label: &str| {
+        rig.sim
+            .storage_log()
+            .iter()
+            .filter(|r| r.fault.as_deref() == Some(label))
+            .count() as u32
+    };
+    // (A stalled request reaches the log only once the sim gives up on it.)
+    assert_eq!(logged("reset"), resets);
+    let reasons: Vec<String> = events
         .lock()
         .unwrap()
         .iter()
-        .filter(|e| matches!(e, Event::Retry { .. }))
-        .count();
-    assert!(injected >= 3, "faults injected: {injected}");
+        .filter_map(|e| match e {
+            Event::Retry { reason, .. } => Some(reason.clone()),
+            _ => None,
+        })
+        .collect();
+    let timed_out = reasons.iter().filter(|r| r.contains("stalled")).count() as u32;
+    // A stalled request is answered only after 3 s: a retry that says
+    // "stalled" is the 1 s stall timeout ending it (a loaded machine may
+    // add a timeout of its own, never fewer).
     assert!(
-        retries as u32 >= injected,
-        "every fault was retried: {retries} retries, {injected} faults"
+        timed_out >= stalls,
+        "each 3 s stall ended by the 1 s stall timeout: {reasons:?}"
+    );
+    assert!(
+        reasons.len() as u32 >= injected,
+        "every fault was retried: {} retries, {injected} faults",
+        reasons.len()
     );
 }
 

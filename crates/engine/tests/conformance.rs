@@ -47,6 +47,16 @@ macro_rules! conformance {
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn an_empty_file_is_stored_or_refused_before_any_request() {
+                s::empty_file_stored_or_refused_before_any_request::<$rig>().await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn credentials_revoked_mid_job_stop_it_and_resume_finishes() {
+                s::revoked_mid_job_stops_then_resumes::<$rig>().await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn an_interrupted_job_resumes() {
                 s::interrupted_job_resumes::<$rig>().await
             }

@@ -123,3 +123,32 @@ async fn a_file_beyond_ten_thousand_parts_of_25_mb_fails_before_any_request() {
     );
     assert!(sim.portal_log().is_empty(), "{:?}", sim.portal_log());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_basespace_part_carries_a_matching_content_md5() {
+    let sim = Sim::start(SimConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let p = make_file(dir.path(), "r.fastq.gz", 21 * 1024 * 1024 + 5, 4);
+    let engine = engine();
+    let portal: Arc<dyn Portal> = Arc::new(
+        BaseSpace::new(
+            engine.http().clone(),
+            &format!("{}/v1pre3", sim.basespace_url()),
+            ferry_sim::basespace::APPRESULT,
+            Arc::new(StaticToken::new(sim.basespace_token())),
+        )
+        .unwrap(),
+    );
+    let items = ferry_engine::scan::scan(std::slice::from_ref(&p), portal.as_ref()).unwrap();
+    let u = engine.upload(portal, items).await.remove(0).unwrap();
+    let f = sim.basespace_file(&u.remote_id).unwrap();
+    assert_eq!(f.status, "complete");
+    assert!(f.parts.len() > 1, "{} parts", f.parts.len());
+    // The sim refuses a Content-MD5 that does not match, and records which
+    // parts had one: all of them.
+    let sent: Vec<u32> = f.parts.keys().copied().collect();
+    let checked: Vec<u32> = f.md5_checked.iter().copied().collect();
+    assert_eq!(checked, sent);
+    let (_, sha) = sim.object_sha256_at(&f.key).await.unwrap();
+    assert_eq!(sha, sha256_file(&p));
+}

@@ -195,17 +195,20 @@ async fn keycloak_refreshes_on_401_and_before_expiry() {
     assert_ne!(kc.token().await.unwrap(), first, "refreshed after the 401");
     sim.shutdown().await;
 
-    // Tokens that expire within 5 minutes are refreshed before use.
+    // A token is refreshed 5 minutes before it expires, or half-way
+    // through its life when it is shorter: one that lives 4 s is used for
+    // 2 s, then replaced.
     let sim = Sim::start(SimConfig {
-        token_lifetime: Duration::from_secs(300),
+        token_lifetime: Duration::from_secs(4),
         ..SimConfig::default()
     })
     .await
     .unwrap();
     let kc = signed_in(&sim).await;
     let a = kc.token().await.unwrap();
-    let b = kc.token().await.unwrap();
-    assert_ne!(a, b);
+    assert_eq!(kc.token().await.unwrap(), a, "reused in its first half");
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_ne!(kc.token().await.unwrap(), a, "replaced in its second half");
     sim.shutdown().await;
 }
 
@@ -356,5 +359,67 @@ async fn a_revoked_sign_in_pauses_and_signing_in_again_continues() {
     );
     assert_eq!(sim.object_sha256(&file_id).await.map(|(_, h)| h), Some(sha));
     assert_eq!(q.take_update().unwrap().totals.need_sign_in, 0);
+    sim.shutdown().await;
+}
+
+/// Discard (the desktop's answer to an earlier session's job): the job is
+/// forgotten, no longer offered, and a job of this session's list is not
+/// discarded from under its files.
+#[tokio::test(flavor = "multi_thread")]
+async fn discarding_an_earlier_sessions_job_forgets_it() {
+    let sim = Sim::start(SimConfig::default()).await.unwrap();
+    let kc = signed_in(&sim).await;
+    let http = ferry_engine::transfer::http_client().unwrap();
+    let portal: Arc<dyn Portal> = Arc::new(Loculus::new(http, &sim.backend_url(), 1, kc).unwrap());
+    let d = tempfile::tempdir().unwrap();
+    let journal_path = d.path().join("journal.sqlite");
+    let kept = d.path().join("kept.fq");
+    write(&kept, 12 * 1024 * 1024, 3);
+    // Hold the parts so the session closes mid-upload.
+    sim.faults()
+        .storage_next(Fault::Stall(Duration::from_millis(1500)), 2);
+    let first = Queue::with_journal(
+        EngineConfig::default(),
+        Arc::new(LoculusNames),
+        Arc::new(Journal::open(&journal_path).unwrap()),
+    );
+    first.set_portal(Some(portal.clone()), dest(&sim));
+    first.add(std::slice::from_ref(&kept));
+    assert_eq!(first.start().unwrap(), 1);
+    wait(&first, 0, Status::Sending).await;
+    first.pause_all();
+    wait(&first, 0, Status::Paused).await;
+    drop(first);
+
+    let second = Queue::with_journal(
+        EngineConfig::default(),
+        Arc::new(LoculusNames),
+        Arc::new(Journal::open(&journal_path).unwrap()),
+    );
+    second.set_portal(Some(portal), dest(&sim));
+    let offered = second.unfinished().unwrap();
+    assert_eq!(offered.len(), 1, "the earlier session's job is offered");
+    let id = offered[0].summary.id.clone();
+    second.discard_job(&id).unwrap();
+    assert!(second.unfinished().unwrap().is_empty(), "no longer offered");
+    let j = Journal::open(&journal_path).unwrap();
+    assert!(j.job(&id).unwrap().is_none(), "gone from the journal");
+    assert!(j.jobs(true).unwrap().is_empty());
+    assert!(
+        second.discard_job(&id).unwrap_err().contains("no job"),
+        "a second discard says there is nothing"
+    );
+
+    // A job of this session's list stays: its files are cancelled instead.
+    sim.faults()
+        .storage_next(Fault::Stall(Duration::from_millis(1500)), 2);
+    second.add(std::slice::from_ref(&kept));
+    assert_eq!(second.start().unwrap(), 1);
+    let mine = second.jobs_of(std::slice::from_ref(&kept));
+    assert_eq!(mine.len(), 1);
+    let e = second.discard_job(&mine[0]).unwrap_err();
+    assert!(e.contains("in the list"), "{e}");
+    assert!(j.job(&mine[0]).unwrap().is_some(), "kept");
+    second.cancel_all();
     sim.shutdown().await;
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use common::*;
 use ferry_engine::plan::MIB;
 use ferry_engine::{ErrorClass, Event, Portal};
-use ferry_sim::Fault;
+use ferry_sim::{Fault, FaultTarget};
 
 async fn upload_and_check(rig: &Rig, paths: &[std::path::PathBuf]) -> Vec<ferry_engine::Uploaded> {
     let items = scan(rig, paths);
@@ -232,5 +232,274 @@ async fn a_file_that_changes_during_upload_is_not_completed() {
             .iter()
             .all(|r| !r.path.contains("complete-multipart-upload")),
         "a changed file is never completed"
+    );
+}
+
+/// `Retry` events so far: (part, delay in ms, reason).
+fn retries(rig: &Rig) -> Vec<(Option<u32>, u64, String)> {
+    rig.events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|e| match e {
+            Event::Retry {
+                part,
+                delay_ms,
+                reason,
+                ..
+            } => Some((*part, *delay_ms, reason.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Successful part PUTs the storage host got, by `partNumber`.
+fn part_puts(rig: &Rig) -> Vec<u32> {
+    rig.sim
+        .storage_log()
+        .iter()
+        .filter(|r| r.method == "PUT" && r.status == 200)
+        .filter_map(|r| {
+            r.query
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("partNumber="))
+                .and_then(|n| n.parse().ok())
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_storage_that_lies_about_etags_is_caught_and_the_part_sent_again() {
+    let rig = rig().await;
+    // The storage stores the part but answers an ETag that is not its
+    // MD5, then one with an empty ETag: neither part may be completed on
+    // that word, so both go again.
+    rig.sim.faults().storage_next(Fault::CorruptEtag, 1);
+    rig.sim.faults().storage_next(Fault::EmptyEtag, 1);
+    let p = make_file(rig.dir.path(), "liar.fastq.gz", 20 * MIB, 77);
+    upload_and_check(&rig, std::slice::from_ref(&p)).await;
+    let f = rig.sim.faults();
+    assert_eq!(f.injected_count(FaultTarget::Storage, "corrupt_etag"), 1);
+    assert_eq!(f.injected_count(FaultTarget::Storage, "empty_etag"), 1);
+    let r = retries(&rig);
+    assert_eq!(r.len(), 2, "{r:?}");
+    assert!(
+        r.iter().any(|(_, _, why)| why.contains("is not the MD5")),
+        "{r:?}"
+    );
+    assert!(
+        r.iter().any(|(_, _, why)| why.contains("without an ETag")),
+        "{r:?}"
+    );
+    // 3 parts of 8 MiB, two of them sent twice.
+    let mut puts = part_puts(&rig);
+    puts.sort_unstable();
+    assert_eq!(puts.len(), 5, "{puts:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_408_and_a_429_with_an_http_date_are_retried_the_date_honoured() {
+    let rig = rig().await;
+    rig.sim.faults().storage_next(Fault::Status(408), 1);
+    rig.sim.faults().storage_next(
+        Fault::TooManyRequestsUntil {
+            retry_after_secs: 2,
+        },
+        1,
+    );
+    let paths = vec![make_file(rig.dir.path(), "t.fq", 4000, 3)];
+    upload_and_check(&rig, &paths).await;
+    let r = retries(&rig);
+    assert_eq!(r.len(), 2, "{r:?}");
+    assert!(r[0].2.contains("(408)"), "{r:?}");
+    assert!(r[1].2.contains("(429)"), "{r:?}");
+    // The date is whole seconds, 2 s ahead: at least 1 s is left of it,
+    // five times the longest backoff of this rig (200 ms).
+    assert!(r[1].1 >= 1000, "Retry-After date not honoured: {r:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_4xx_that_cannot_succeed_is_not_retried_and_names_the_file() {
+    let rig = rig().await;
+    for (status, name) in [(400, "bad_request.fq"), (403, "denied.fq")] {
+        rig.sim.faults().storage_next(Fault::Status(status), 1);
+        let p = make_file(rig.dir.path(), name, 3000, 1);
+        let before = rig.sim.storage_log().len();
+        let e = rig
+            .engine
+            .upload(
+                rig.portal.clone() as Arc<dyn Portal>,
+                scan(&rig, std::slice::from_ref(&p)),
+            )
+            .await
+            .remove(0)
+            .unwrap_err();
+        assert_eq!(e.class(), ErrorClass::Rejected, "{e}");
+        let msg = e.to_string();
+        assert!(msg.contains(&p.display().to_string()), "{msg}");
+        assert!(msg.contains(&format!("({status})")), "{msg}");
+        assert_eq!(rig.sim.storage_log().len() - before, 1, "tried once: {msg}");
+    }
+    assert!(retries(&rig).is_empty(), "{:?}", retries(&rig));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn links_whose_signing_credentials_expired_are_replaced() {
+    let rig = rig().await;
+    // S3's 400 ExpiredToken: the links are dead like expired ones; the
+    // file goes again under new links and arrives.
+    rig.sim.faults().storage_next(Fault::ExpireToken, 1);
+    let p = make_file(rig.dir.path(), "sts.fq", 2000, 4);
+    let done = upload_and_check(&rig, std::slice::from_ref(&p)).await;
+    assert!(retries(&rig).is_empty());
+    let ev = rig.events.lock().unwrap().clone();
+    assert!(
+        ev.iter()
+            .any(|e| matches!(e, Event::FileRestarted { reason, .. } if reason.contains("sts.fq"))),
+        "{ev:?}"
+    );
+    let log = rig.sim.storage_log();
+    assert_eq!(log.len(), 2);
+    assert!(log[1].path.contains(&done[0].remote_id));
+    assert!(!log[0].path.contains(&done[0].remote_id));
+}
+
+/// Access tokens that really expire mid-job (the sim's Keycloak issues 2 s
+/// tokens; the job runs several times longer): the Keycloak source renews
+/// them, every file is completed, and no part goes twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_tokens_expire_mid_job_and_the_job_finishes() {
+    use ferry_engine::loculus::keycloak::Keycloak;
+    use ferry_engine::plan::PlanPrefs;
+    use ferry_engine::{Engine, EngineConfig, EventSink, Secret};
+
+    let sim = ferry_sim::Sim::start(ferry_sim::SimConfig {
+        token_lifetime: Duration::from_secs(2),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let engine = Engine::new(
+        EngineConfig {
+            // One small part at a time, each held 600 ms by the storage:
+            // 12 parts take several token lifetimes.
+            parts_in_flight: 1,
+            prefs: PlanPrefs {
+                single_max: 5 * MIB,
+                part_size: 5 * MIB,
+            },
+            retry: fast_retry(),
+            stall_timeout: Duration::from_secs(5),
+            ..EngineConfig::default()
+        },
+        EventSink::none(),
+    )
+    .unwrap();
+    sim.faults()
+        .storage_rate(Fault::Stall(Duration::from_millis(600)), 1.0, 1);
+    let kc = Arc::new(
+        Keycloak::sign_in(
+            engine.http().clone(),
+            &sim.backend_url(),
+            "demo",
+            &Secret::new("demo"),
+            None,
+        )
+        .await
+        .unwrap(),
+    );
+    let portal = Arc::new(
+        ferry_engine::loculus::Loculus::new(engine.http().clone(), &sim.backend_url(), 1, kc)
+            .unwrap(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let paths: Vec<_> = (0..4)
+        .map(|i| make_file(dir.path(), &format!("long{i}.fq"), 10 * MIB + 1, i + 50))
+        .collect();
+    let items = ferry_engine::scan::scan(&paths, portal.as_ref()).unwrap();
+    let out = engine.upload(portal as Arc<dyn Portal>, items).await;
+    for (o, p) in out.into_iter().zip(&paths) {
+        let u = o.unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        assert_eq!(
+            sim.object_sha256(&u.remote_id).await.unwrap().1,
+            sha256_file(p),
+            "bytes stored for {}",
+            p.display()
+        );
+        assert!(sim.file(&u.remote_id).unwrap().completed);
+    }
+    // Several tokens were used, and the first one is dead by now: it
+    // expired while the job ran.
+    let used = sim.access_tokens_used();
+    assert!(used.len() > 1, "tokens used: {}", used.len());
+    let r = engine
+        .http()
+        .get(format!("{}/user/groups", sim.backend_url()))
+        .bearer_auth(&used[0])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    // Each of the 12 parts was sent once, and acknowledged.
+    let log = sim.storage_log();
+    assert_eq!(log.len(), 12, "{log:?}");
+    assert!(log.iter().all(|r| r.status == 200), "{log:?}");
+    let mut keys: Vec<(String, String)> = log
+        .iter()
+        .map(|r| {
+            (
+                r.path.clone(),
+                r.query
+                    .split('&')
+                    .find(|kv| kv.starts_with("partNumber="))
+                    .unwrap_or("")
+                    .to_owned(),
+            )
+        })
+        .collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), 12, "no part went twice");
+    sim.shutdown().await;
+}
+
+/// BaseSpace's parts arrive on its API host, which answers each part's
+/// ETag in JSON: a lying or empty one is caught there too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_basespace_host_that_lies_about_a_part_etag_is_caught() {
+    let rig = rig().await;
+    let sim = &rig.sim;
+    let portal: Arc<dyn Portal> = Arc::new(
+        ferry_engine::basespace::BaseSpace::new(
+            rig.engine.http().clone(),
+            &format!("{}/v1pre3", sim.basespace_url()),
+            ferry_sim::basespace::APPRESULT,
+            Arc::new(ferry_engine::StaticToken::new(sim.basespace_token())),
+        )
+        .unwrap(),
+    );
+    sim.faults().storage_next(Fault::CorruptEtag, 1);
+    sim.faults().storage_next(Fault::EmptyEtag, 1);
+    let p = make_file(rig.dir.path(), "bs.fastq.gz", 11 * MIB + 7, 8);
+    let items = ferry_engine::scan::scan(std::slice::from_ref(&p), portal.as_ref()).unwrap();
+    let u = rig.engine.upload(portal, items).await.remove(0).unwrap();
+    let f = sim.basespace_file(&u.remote_id).unwrap();
+    assert_eq!(f.status, "complete");
+    let (_, sha) = sim.object_sha256_at(&f.key).await.unwrap();
+    assert_eq!(sha, sha256_file(&p));
+    let r = retries(&rig);
+    assert_eq!(r.len(), 2, "{r:?}");
+    assert!(
+        r.iter().any(|(_, _, why)| why.contains("is not the MD5")),
+        "{r:?}"
+    );
+    assert!(
+        r.iter().any(|(_, _, why)| why.contains("without an ETag")),
+        "{r:?}"
+    );
+    assert_eq!(
+        sim.faults()
+            .injected_count(FaultTarget::Storage, "corrupt_etag"),
+        1
     );
 }

@@ -94,6 +94,18 @@ pub fn loculus_account(backend: &str) -> String {
     format!("loculus:{}", backend.trim_end_matches('/'))
 }
 
+/// The keychain account of a One Codex instance, named by its API base
+/// URL (`.../api/v1`); the app and `ferry login --portal onecodex` share it.
+pub fn onecodex_account(base: &str) -> String {
+    format!("onecodex:{}", base.trim_end_matches('/'))
+}
+
+/// The keychain account of a BaseSpace instance, named by its API base
+/// URL (`.../v1pre3`); the app and `ferry login --portal basespace` share it.
+pub fn basespace_account(base: &str) -> String {
+    format!("basespace:{}", base.trim_end_matches('/'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,6 +124,14 @@ mod tests {
         assert_eq!(
             loculus_account("https://b.example/"),
             loculus_account("https://b.example")
+        );
+        assert_eq!(
+            onecodex_account("https://app.onecodex.com/api/v1/"),
+            "onecodex:https://app.onecodex.com/api/v1"
+        );
+        assert_ne!(
+            basespace_account("https://x"),
+            onecodex_account("https://x")
         );
     }
 }

@@ -14,7 +14,7 @@ use crate::model::ApiRequest;
 use crate::problem::{ApiError, Problem, render};
 use crate::server::{BoxError, reset_error, truncate};
 use crate::state::AppState;
-use crate::{auth, control, files, info, submit};
+use crate::{auth, control, device, entries, files, info, submit};
 
 pub(crate) fn router(state: AppState) -> Router {
     Router::new()
@@ -31,6 +31,11 @@ pub(crate) fn router(state: AppState) -> Router {
             "/realms/loculus/.well-known/openid-configuration",
             get(auth::openid_configuration),
         )
+        .route(
+            "/realms/loculus/protocol/openid-connect/auth/device",
+            post(device::authorize),
+        )
+        .route("/realms/loculus/device", post(device::approve))
         .route("/user/groups", get(auth::user_groups))
         .route("/files/request-upload", post(files::request_upload))
         .route(
@@ -42,13 +47,16 @@ pub(crate) fn router(state: AppState) -> Router {
             post(files::complete_multipart_upload),
         )
         .route("/{organism}/submit", post(submit::submit))
+        .route("/{organism}/get-sequences", get(entries::get_sequences))
         .route(
             "/{organism}/get-data-to-edit/{accession}/{version}",
             get(submit::get_data_to_edit),
         )
         .route(
             "/_sim/faults",
-            post(control::set_fault).delete(control::clear_faults),
+            post(control::set_fault)
+                .get(control::fault_counts)
+                .delete(control::clear_faults),
         )
         .route("/_sim/revoke", post(control::revoke))
         .route("/_sim/state", get(control::state))
@@ -107,7 +115,18 @@ pub(crate) async fn handle(
                 .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
             r
         }
+        Some(Fault::TooManyRequestsUntil { retry_after_secs }) => {
+            let err = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "Too many requests");
+            let mut r = render(&err, &path);
+            r.headers_mut().insert(
+                header::RETRY_AFTER,
+                crate::faults::retry_after_date(retry_after_secs),
+            );
+            r
+        }
         Some(Fault::ExpireToken | Fault::ExpireUrl) => auth::invalid_token("Jwt expired"),
+        // The API sends no ETags: these are storage faults.
+        Some(Fault::CorruptEtag | Fault::EmptyEtag) => route(router, req, &path).await,
         Some(Fault::Stall(d)) => {
             tokio::time::sleep(d).await;
             route(router, req, &path).await

@@ -93,14 +93,12 @@ pub(crate) fn check_group(user: &AuthUser, group_id: i64) -> Result<(), ApiError
 
 /// Mints an access token for `user` (also used by `Sim::token_for`).
 pub(crate) fn mint(shared: &Shared, user: &str, refresh: bool) -> String {
-    let bytes: [u8; 24] = rand::rng().random();
-    let prefix = if refresh { "sim-rt-" } else { "sim-at-" };
-    let token = format!("{prefix}{}", hex::encode(bytes));
     let lifetime = if refresh {
         shared.token_lifetime.max(SESSION_LIFETIME)
     } else {
         shared.token_lifetime
     };
+    let token = jwt_shaped(user, refresh, lifetime);
     shared.lock().tokens.insert(
         token.clone(),
         Token {
@@ -112,6 +110,35 @@ pub(crate) fn mint(shared: &Shared, user: &str, refresh: bool) -> String {
     token
 }
 
+/// A token shaped like Keycloak's JWTs (header.payload.signature, with the
+/// `preferred_username`, `typ` and `exp` claims clients read), so a client
+/// that learns the user name from the token works as against Keycloak. The
+/// signature is random: the sim validates tokens by lookup, not by key.
+fn jwt_shaped(user: &str, refresh: bool, lifetime: Duration) -> String {
+    use base64::Engine as _;
+    let b64 = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    let exp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d + lifetime)
+        .unwrap_or_default()
+        .as_secs();
+    let header = json!({"alg": "RS256", "typ": "JWT", "kid": "ferry-sim"});
+    let claims = json!({
+        "exp": exp,
+        "jti": uuid::Uuid::new_v4().to_string(),
+        "typ": if refresh { "Refresh" } else { "Bearer" },
+        "azp": "backend-client",
+        "preferred_username": user,
+    });
+    let sig: [u8; 32] = rand::rng().random();
+    format!(
+        "{}.{}.{}",
+        b64(&header),
+        b64(&claims),
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sig)
+    )
+}
+
 /// Drops every token of `user` (an administrator's "sign out all sessions").
 pub(crate) fn revoke(shared: &Shared, user: &str) -> usize {
     let mut st = shared.lock();
@@ -120,7 +147,7 @@ pub(crate) fn revoke(shared: &Shared, user: &str) -> usize {
     before - st.tokens.len()
 }
 
-fn kc_error(status: StatusCode, error: &str, description: &str) -> Response {
+pub(crate) fn kc_error(status: StatusCode, error: &str, description: &str) -> Response {
     (
         status,
         Json(json!({"error": error, "error_description": description})),
@@ -162,6 +189,10 @@ pub(crate) async fn token(
                 }
             }
         }
+        Some(crate::device::GRANT) => match crate::device::poll(&shared, &form) {
+            Ok(user) => user,
+            Err(r) => return *r,
+        },
         Some("refresh_token") => {
             let rt = form.get("refresh_token").map(String::as_str).unwrap_or("");
             let found = shared.lock().tokens.get(rt).cloned();
@@ -214,7 +245,8 @@ pub(crate) async fn openid_configuration(State(shared): State<AppState>) -> Json
         "authorization_endpoint": format!("{issuer}/protocol/openid-connect/auth"),
         "token_endpoint": format!("{issuer}/protocol/openid-connect/token"),
         "jwks_uri": format!("{issuer}/protocol/openid-connect/certs"),
-        "grant_types_supported": ["password", "refresh_token"],
+        "device_authorization_endpoint": format!("{issuer}/protocol/openid-connect/auth/device"),
+        "grant_types_supported": ["password", "refresh_token", crate::device::GRANT],
         "response_types_supported": ["code"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
@@ -272,6 +304,11 @@ impl FromRequestParts<AppState> for AuthUser {
         let found = shared.lock().tokens.get(token).cloned();
         match found {
             Some(t) if !t.refresh && t.expires_at > Instant::now() => {
+                let mut st = shared.lock();
+                if !st.tokens_used.iter().any(|u| u == token) {
+                    st.tokens_used.push(token.to_owned());
+                }
+                drop(st);
                 let def = user(&t.user).expect("tokens are minted for known users");
                 Ok(AuthUser {
                     name: def.name.to_owned(),

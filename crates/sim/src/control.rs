@@ -7,15 +7,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::faults::Fault;
+use crate::faults::{Fault, Target};
 use crate::state::AppState;
-
-#[derive(Deserialize)]
-#[serde(rename_all = "lowercase")]
-enum Target {
-    Storage,
-    Api,
-}
 
 #[derive(Deserialize)]
 struct FaultRequest {
@@ -26,7 +19,8 @@ struct FaultRequest {
     seed: Option<u64>,
 }
 
-/// `POST /_sim/faults`: `{"target","fault","count"}` or `{"target":"storage","fault","rate","seed"}`.
+/// `POST /_sim/faults`: `{"target","fault","count"}` or `{"target","fault","rate","seed"}`,
+/// `target` being `api` or `storage`.
 pub(crate) async fn set_fault(State(shared): State<AppState>, body: axum::body::Bytes) -> Response {
     let req: FaultRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
@@ -39,18 +33,24 @@ pub(crate) async fn set_fault(State(shared): State<AppState>, body: axum::body::
         }
     };
     let f = &shared.faults;
-    match (req.target, req.count, req.rate) {
-        (Target::Storage, None, Some(rate)) => {
-            f.storage_rate(req.fault, rate, req.seed.unwrap_or(0))
+    match (req.count, req.rate) {
+        (None, Some(rate)) if (0.0..=1.0).contains(&rate) => {
+            f.rate(req.target, req.fault, rate, req.seed.unwrap_or(0))
         }
-        (Target::Storage, Some(n), None) => f.storage_next(req.fault, n),
-        (Target::Api, Some(n), None) => f.api_next(req.fault, n),
+        (Some(n), None) => f.next(req.target, req.fault, n),
         _ => {
-            let msg = "give either `count`, or `rate` (+ `seed`, storage only)";
+            let msg = "give either `count`, or `rate` (0 to 1, with an optional `seed`)";
             return (StatusCode::BAD_REQUEST, Json(json!({"error": msg}))).into_response();
         }
     }
     (StatusCode::OK, Json(json!({"ok": true}))).into_response()
+}
+
+/// `GET /_sim/faults`: how many faults of each kind were injected, by host:
+/// `{"injected": 4, "counts": {"storage:reset": 3, "api:status": 1}}`.
+pub(crate) async fn fault_counts(State(shared): State<AppState>) -> Json<serde_json::Value> {
+    let f = &shared.faults;
+    Json(json!({"injected": f.injected(), "counts": f.counts()}))
 }
 
 /// `DELETE /_sim/faults`.

@@ -15,6 +15,8 @@ mod auth;
 pub mod basespace;
 mod control;
 mod dates;
+mod device;
+mod entries;
 mod faults;
 mod files;
 mod info;
@@ -35,7 +37,7 @@ use std::time::Duration;
 
 use rand::Rng;
 
-pub use faults::{Fault, Faults};
+pub use faults::{Fault, Faults, Target as FaultTarget};
 pub use model::{
     ApiRequest, FileRecord, S3Credentials, SimState, StorageRequest, SubmissionRecord,
 };
@@ -254,6 +256,12 @@ impl Sim {
         self.shared.lock().submissions.clone()
     }
 
+    /// The access tokens the backend accepted, each once, in order of first use (how many
+    /// a long job went through).
+    pub fn access_tokens_used(&self) -> Vec<String> {
+        self.shared.lock().tokens_used.clone()
+    }
+
     /// Every backend API request (not `/_sim`), in order.
     pub fn api_log(&self) -> Vec<ApiRequest> {
         self.shared.lock().api_log.clone()
@@ -275,7 +283,17 @@ impl Sim {
 
     /// The One Codex API key the sim accepts.
     pub fn onecodex_api_key(&self) -> String {
-        self.shared.onecodex_key.clone()
+        self.shared.onecodex_key()
+    }
+
+    /// The user revokes the One Codex API key and makes a new one: the old
+    /// key is refused from now on, [`Sim::onecodex_api_key`] gives the new.
+    pub fn revoke_onecodex_key(&self) {
+        *self
+            .shared
+            .onecodex_key
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = state::new_onecodex_key();
     }
 
     /// One Codex samples, in no particular order.
@@ -291,7 +309,17 @@ impl Sim {
     /// The BaseSpace access token the sim accepts (it may write to
     /// [`basespace::APPRESULT`], only read [`basespace::READ_ONLY_APPRESULT`]).
     pub fn basespace_token(&self) -> String {
-        self.shared.basespace_token.clone()
+        self.shared.basespace_token()
+    }
+
+    /// The BaseSpace access token is revoked and a new one issued: the old
+    /// token is refused from now on, [`Sim::basespace_token`] gives the new.
+    pub fn revoke_basespace_token(&self) {
+        *self
+            .shared
+            .basespace_token
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = state::new_basespace_token();
     }
 
     /// A BaseSpace file by id.

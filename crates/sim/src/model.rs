@@ -21,7 +21,7 @@ pub struct StorageRequest {
     pub path: String,
     /// Raw query string ("" if none).
     pub query: String,
-    /// Status sent; 0 when the connection was reset without a response.
+    /// Status sent; 0 when the connection was reset, or the client gave up, before a response.
     pub status: u16,
     /// Request body bytes the storage host actually received.
     pub body_bytes: u64,
@@ -51,6 +51,9 @@ pub struct SubmissionRecord {
     pub submission_id: String,
     pub organism: String,
     pub group_id: i64,
+    /// The user who submitted it.
+    #[serde(default)]
+    pub submitter: String,
     /// `OPEN` or `RESTRICTED`.
     pub data_use_terms: String,
     /// Set when `data_use_terms` is `RESTRICTED` (YYYY-MM-DD).

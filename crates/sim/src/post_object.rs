@@ -26,11 +26,19 @@ pub(crate) fn is_post_object(req: &Request<Incoming>, bucket: &str) -> bool {
             .is_some_and(|v| v.starts_with("multipart/form-data"))
 }
 
-/// Fields S3 does not require the policy to name.
+/// Fields S3 does not require the policy to name: "Each form field that
+/// you specify in a form (except x-amz-signature, file, policy, and field
+/// names that have an x-ignore- prefix) must appear in the list of
+/// conditions" (S3 API reference, POST Policy). Server-side encryption
+/// fields are not exempt.
 fn exempt(name: &str) -> bool {
-    matches!(name, "x-amz-signature" | "file" | "policy" | "submit")
-        || name.starts_with("x-amz-server-side-encryption")
-        || name.starts_with("x-ignore-")
+    matches!(name, "x-amz-signature" | "file" | "policy") || name.starts_with("x-ignore-")
+}
+
+/// The object key S3 stores: `${filename}` in the key field is replaced
+/// with the name of the uploaded file (the `file` part's `filename`).
+fn object_key(key: &str, file_name: &str) -> String {
+    key.replace("${filename}", file_name)
 }
 
 pub(crate) async fn handle(
@@ -53,6 +61,7 @@ pub(crate) async fn handle(
     let mut form = multer::Multipart::new(stream, boundary);
     let mut fields: Vec<(String, String)> = Vec::new();
     let mut file: Option<(Vec<Bytes>, u64)> = None;
+    let mut file_name = String::new();
     loop {
         let mut field = match form.next_field().await {
             Ok(Some(f)) => f,
@@ -66,6 +75,7 @@ pub(crate) async fn handle(
             return bad(&format!("field {name:?} comes after the file"));
         }
         if name == "file" {
+            file_name = field.file_name().unwrap_or("").to_owned();
             // Policy first: nothing is read for a request that cannot pass.
             let max = match check_policy(state, &fields) {
                 Ok(max) => max,
@@ -105,7 +115,8 @@ pub(crate) async fn handle(
         return bad("the form has no file field");
     };
     let get = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-    let key = get("key").unwrap_or_default();
+    // Conditions are matched against the key as the form gave it.
+    let key = object_key(&get("key").unwrap_or_default(), &file_name);
     if state.s3.put(&key, chunks).await.is_err() {
         return s3_error(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -232,4 +243,25 @@ fn now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_documented_fields_are_exempt() {
+        for f in ["x-amz-signature", "file", "policy", "x-ignore-anything"] {
+            assert!(exempt(f), "{f}");
+        }
+        for f in ["x-amz-server-side-encryption", "submit", "key", "acl"] {
+            assert!(!exempt(f), "{f}");
+        }
+    }
+
+    #[test]
+    fn filename_in_the_key_is_the_uploaded_name() {
+        assert_eq!(object_key("oc/1/${filename}", "a_R1.fq"), "oc/1/a_R1.fq");
+        assert_eq!(object_key("oc/1/fixed.fq", "a_R1.fq"), "oc/1/fixed.fq");
+    }
 }

@@ -82,10 +82,17 @@ pub(crate) async fn handle_public(
         authorization,
         fault: fault.as_ref().map(Fault::label),
     };
+    // A client that gives up (a stalled request abandoned) drops this future
+    // before it logs; the guard logs the request then, with status 0.
+    let mut abandoned = Unanswered {
+        state: state.clone(),
+        entry: Some(entry.clone()),
+    };
 
     let mut truncate_after = false;
     let resp = match fault {
         Some(Fault::Reset) => {
+            abandoned.entry = None;
             state.lock().storage_log.push(entry);
             return Err(reset_error());
         }
@@ -105,12 +112,49 @@ pub(crate) async fn handle_public(
                 .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
             r
         }
-        Some(Fault::ExpireUrl | Fault::ExpireToken) => s3_error(
+        Some(Fault::TooManyRequestsUntil { retry_after_secs }) => {
+            entry.body_bytes = drain(req.into_body()).await;
+            let mut r = s3_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "SlowDown",
+                "Please reduce your request rate.",
+                &entry.path,
+            );
+            r.headers_mut().insert(
+                header::RETRY_AFTER,
+                crate::faults::retry_after_date(retry_after_secs),
+            );
+            r
+        }
+        // S3 checks the signature's expiry when a request starts, before the body.
+        Some(Fault::ExpireUrl) => s3_error(
             StatusCode::FORBIDDEN,
             "AccessDenied",
             "Request has expired",
             &entry.path,
         ),
+        // A URL signed with temporary (STS) credentials dies with them, whatever its
+        // X-Amz-Expires says; S3 answers 400 ExpiredToken, not 403.
+        Some(Fault::ExpireToken) => s3_error(
+            StatusCode::BAD_REQUEST,
+            "ExpiredToken",
+            "The provided token has expired.",
+            &entry.path,
+        ),
+        Some(Fault::CorruptEtag | Fault::EmptyEtag) => {
+            let empty = matches!(fault, Some(Fault::EmptyEtag));
+            let mut r = forward(&state, &s3, req, &mut entry).await?;
+            if let Some(real) = r.headers().get(header::ETAG).cloned() {
+                let answered = if empty {
+                    HeaderValue::from_static("")
+                } else {
+                    let lie = crate::faults::lying_etag(&String::from_utf8_lossy(real.as_bytes()));
+                    HeaderValue::from_str(&lie).expect("hex is a valid header value")
+                };
+                r.headers_mut().insert(header::ETAG, answered);
+            }
+            r
+        }
         Some(Fault::Stall(d)) => {
             tokio::time::sleep(d).await;
             forward(&state, &s3, req, &mut entry).await?
@@ -122,12 +166,27 @@ pub(crate) async fn handle_public(
         None => forward(&state, &s3, req, &mut entry).await?,
     };
     entry.status = resp.status().as_u16();
+    abandoned.entry = None;
     state.lock().storage_log.push(entry);
     Ok(if truncate_after {
         truncate(resp).await
     } else {
         resp
     })
+}
+
+/// Logs a storage request that got no answer (status 0) when dropped armed.
+struct Unanswered {
+    state: AppState,
+    entry: Option<StorageRequest>,
+}
+
+impl Drop for Unanswered {
+    fn drop(&mut self) {
+        if let Some(e) = self.entry.take() {
+            self.state.lock().storage_log.push(e);
+        }
+    }
 }
 
 /// Normal handling: bearer check, then the real S3 service; records UploadPart results.
@@ -231,6 +290,10 @@ fn fault_status(code: u16, resource: &str) -> Response<Body> {
         403 => ("AccessDenied", "Access Denied"),
         404 => ("NoSuchKey", "The specified key does not exist."),
         400 => ("InvalidRequest", "Invalid Request"),
+        408 => (
+            "RequestTimeout",
+            "Your socket connection to the server was not read from or written to within the timeout period.",
+        ),
         _ => ("InternalError", "Injected fault"),
     };
     s3_error(status, code, msg, resource)
@@ -386,6 +449,7 @@ impl S3Client {
                 ["starts-with", "$key", prefix],
                 {"acl": "private"},
                 {"success_action_status": "201"},
+                {"x-amz-server-side-encryption": "AES256"},
                 ["content-length-range", min, max],
                 {"x-amz-algorithm": "AWS4-HMAC-SHA256"},
                 {"x-amz-credential": credential},

@@ -15,9 +15,12 @@ pub(crate) struct Shared {
     pub backend_url: String,
     pub s3: S3Client,
     pub faults: Faults,
-    /// One Codex API key and BaseSpace access token the sim accepts.
-    pub onecodex_key: String,
-    pub basespace_token: String,
+    /// One Codex API key and BaseSpace access token the sim accepts (a
+    /// revoked one is replaced, as a user makes a new one).
+    pub onecodex_key: Mutex<String>,
+    pub basespace_token: Mutex<String>,
+    /// Pending device sign-ins by device code.
+    pub devices: crate::device::Devices,
     inner: Mutex<Inner>,
 }
 
@@ -59,6 +62,8 @@ pub(crate) struct Inner {
     pub bs_counter: u64,
     /// Requests to the One Codex and BaseSpace API hosts, in order.
     pub portal_log: Vec<ApiRequest>,
+    /// Access tokens the backend accepted, each once, in order of first use.
+    pub tokens_used: Vec<String>,
 }
 
 impl Shared {
@@ -68,14 +73,39 @@ impl Shared {
             backend_url,
             s3,
             faults: Faults::default(),
-            onecodex_key: format!("ocx{}", uuid::Uuid::new_v4().simple()),
-            basespace_token: format!("bs{}", uuid::Uuid::new_v4().simple()),
+            onecodex_key: Mutex::new(new_onecodex_key()),
+            basespace_token: Mutex::new(new_basespace_token()),
+            devices: Default::default(),
             inner: Mutex::new(Inner::default()),
         }
+    }
+
+    /// The One Codex API key accepted now.
+    pub fn onecodex_key(&self) -> String {
+        self.onecodex_key
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The BaseSpace access token accepted now.
+    pub fn basespace_token(&self) -> String {
+        self.basespace_token
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub fn lock(&self) -> MutexGuard<'_, Inner> {
         // Handlers never leave `Inner` half-updated across a panic point worth caring about.
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+pub(crate) fn new_onecodex_key() -> String {
+    format!("ocx{}", uuid::Uuid::new_v4().simple())
+}
+
+pub(crate) fn new_basespace_token() -> String {
+    format!("bs{}", uuid::Uuid::new_v4().simple())
 }

@@ -112,22 +112,48 @@ fn data_use_terms(form: &Form) -> Result<(String, Option<String>), ApiError> {
     }
 }
 
-/// Strips an allowed compression suffix; compressed content is not supported by the sim.
-fn check_suffix(name: &str, bases: &[&str]) -> Option<bool> {
-    for c in COMPRESSIONS {
+/// The compression suffix of an allowed name (`""` for none), by plain
+/// `endsWith` as the backend's `getFileType` does.
+fn check_suffix(name: &str, bases: &[&str]) -> Option<&'static str> {
+    // Longest first: `.fasta` must not be taken for `.fas`, nor `` before `.gz`.
+    for c in COMPRESSIONS.iter().rev() {
         for b in bases {
             if name.ends_with(&format!("{b}{c}")) {
-                return Some(c.is_empty());
+                return Some(c);
             }
         }
     }
     None
 }
 
-fn sim_limitation(what: &str) -> ApiError {
-    ApiError::bad_request(format!(
-        "ferry-sim does not decompress {what}; send it uncompressed."
-    ))
+/// The part decompressed by its suffix, as the backend's
+/// `CompressionService` does (zip: the first entry).
+fn decompress(suffix: &str, data: &[u8], what: &str) -> Result<Vec<u8>, ApiError> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    let r: std::io::Result<usize> = match suffix {
+        "" => return Ok(data.to_vec()),
+        ".gz" => flate2::read::MultiGzDecoder::new(data).read_to_end(&mut out),
+        ".zst" => zstd::stream::read::Decoder::new(data).and_then(|mut d| d.read_to_end(&mut out)),
+        ".xz" => lzma_rust2::XzReader::new(data, true).read_to_end(&mut out),
+        ".lzma" => lzma_rust2::LzmaReader::new_mem_limit(data, u32::MAX, None)
+            .and_then(|mut d| d.read_to_end(&mut out)),
+        ".bz2" => bzip2::read::MultiBzDecoder::new(data).read_to_end(&mut out),
+        ".zip" => zip::ZipArchive::new(std::io::Cursor::new(data))
+            .and_then(|mut a| {
+                let mut f = a.by_index(0)?;
+                Ok(f.read_to_end(&mut out)?)
+            })
+            .map_err(std::io::Error::other),
+        _ => unreachable!("only COMPRESSIONS"),
+    };
+    r.map_err(|e| {
+        ApiError::bad_request(format!(
+            "The {what} could not be decompressed as {}: {e}",
+            suffix.trim_start_matches('.')
+        ))
+    })?;
+    Ok(out)
 }
 
 /// `POST /{organism}/submit`.
@@ -157,15 +183,14 @@ pub(crate) async fn submit(
     let Some(meta_name) = meta.name.as_deref().filter(|n| !n.is_empty()) else {
         return Err(ApiError::bad_request("Metadata file file missing"));
     };
-    match check_suffix(meta_name, &["tsv"]) {
+    let meta_data = match check_suffix(meta_name, &["tsv"]) {
         None => {
             return Err(ApiError::bad_request(
                 "Metadata file has wrong extension. Must be .tsv for uncompressed submissions or .tsv.zst, .tsv.xz, .tsv.gz, .tsv.zip, .tsv.bz2, .tsv.lzma for compressed submissions",
             ));
         }
-        Some(false) => return Err(sim_limitation("metadata files")),
-        Some(true) => {}
-    }
+        Some(c) => decompress(c, &meta.data, "metadata file")?,
+    };
     // Sequence file: required iff the organism has consensus sequences.
     match (&form.sequence, org.consensus_sequences) {
         (None, true) => {
@@ -192,13 +217,12 @@ pub(crate) async fn submit(
                         "Sequence file has wrong extension. Must be .fasta, .seq, .fa, .fna, .fas for uncompressed submissions or .fasta.zst, .fasta.xz, .fasta.gz, .fasta.zip, .fasta.bz2, .fasta.lzma for compressed submissions",
                     ));
                 }
-                Some(false) => return Err(sim_limitation("sequence files")),
-                Some(true) => Some(parse_fasta(&seq.data)?),
+                Some(c) => Some(parse_fasta(&decompress(c, &seq.data, "sequence file")?)?),
             }
         }
     };
 
-    let entries = parse_tsv(&meta.data)?;
+    let entries = parse_tsv(&meta_data)?;
     if let Some(fasta) = &fasta {
         cross_check(&entries, fasta)?;
     }
@@ -217,6 +241,7 @@ pub(crate) async fn submit(
             submission_id: e.id,
             organism: org.key.to_owned(),
             group_id,
+            submitter: user.name.clone(),
             data_use_terms: terms.clone(),
             restricted_until: restricted_until.clone(),
             metadata: e.metadata,
@@ -467,4 +492,37 @@ pub(crate) async fn get_data_to_edit(
         "status": "RECEIVED",
         "submittedData": {"metadata": s.metadata, "files": files},
     })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn parts_are_decompressed_by_their_suffix() {
+        let tsv = b"id\tcountry\ns1\tCH\n";
+        assert_eq!(check_suffix("m.tsv.zst", &["tsv"]), Some(".zst"));
+        assert_eq!(check_suffix("s.fasta", FASTA_SUFFIXES), Some(""));
+        assert_eq!(check_suffix("m.csv.gz", &["tsv"]), None);
+        let zst = zstd::encode_all(&tsv[..], 1).unwrap();
+        assert_eq!(decompress(".zst", &zst, "metadata file").unwrap(), tsv);
+        let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+        bz.write_all(tsv).unwrap();
+        assert_eq!(
+            decompress(".bz2", &bz.finish().unwrap(), "metadata file").unwrap(),
+            tsv
+        );
+        let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        z.start_file("metadata.tsv", zip::write::SimpleFileOptions::default())
+            .unwrap();
+        z.write_all(tsv).unwrap();
+        let zipped = z.finish().unwrap().into_inner();
+        assert_eq!(decompress(".zip", &zipped, "metadata file").unwrap(), tsv);
+        let err = decompress(".gz", b"plain", "sequence file").unwrap_err();
+        assert!(
+            err.detail
+                .contains("sequence file could not be decompressed as gz")
+        );
+    }
 }

@@ -423,3 +423,106 @@ async fn request_endpoints_response_shapes() {
     assert!(sim.file(f["fileId"].as_str().unwrap()).unwrap().multipart);
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn device_grant_follows_rfc_8628() {
+    const GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+    let sim = sim().await;
+    let base = sim.backend_url();
+    let disco = json(
+        client()
+            .get(format!(
+                "{base}/realms/loculus/.well-known/openid-configuration"
+            ))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let endpoint = disco["device_authorization_endpoint"].as_str().unwrap();
+    assert!(
+        disco["grant_types_supported"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g == GRANT)
+    );
+    let bad_client = client()
+        .post(endpoint)
+        .form(&[("client_id", "website")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad_client.status(), StatusCode::UNAUTHORIZED);
+    let dev = json(
+        client()
+            .post(endpoint)
+            .form(&[("client_id", "backend-client")])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let (code, user_code) = (
+        dev["device_code"].as_str().unwrap(),
+        dev["user_code"].as_str().unwrap(),
+    );
+    assert!(
+        dev["verification_uri_complete"]
+            .as_str()
+            .unwrap()
+            .ends_with(user_code)
+    );
+    assert!(dev["interval"].as_u64().unwrap() >= 1 && dev["expires_in"].as_u64().unwrap() > 0);
+    let form = [
+        ("grant_type", GRANT),
+        ("client_id", "backend-client"),
+        ("device_code", code),
+    ];
+    let poll = || token_form(&sim, &form);
+    let error = |r: serde_json::Value| r["error"].as_str().unwrap().to_string();
+    let first = poll().await;
+    assert_eq!(first.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(error(json(first).await), "authorization_pending");
+    // At once again: faster than the interval.
+    assert_eq!(error(json(poll().await).await), "slow_down");
+    // A wrong password on the browser page approves nothing.
+    let page = format!("{base}/realms/loculus/device");
+    let wrong = client()
+        .post(&page)
+        .form(&[
+            ("user_code", user_code),
+            ("username", "demo"),
+            ("password", "x"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    let ok = client()
+        .post(&page)
+        .form(&[
+            ("user_code", user_code),
+            ("username", "demo"),
+            ("password", "demo"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(ok.status().is_success());
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let tokens = json(poll().await).await;
+    let access = tokens["access_token"].as_str().unwrap();
+    assert!(tokens["refresh_token"].is_string());
+    let groups = client()
+        .get(format!("{base}/user/groups"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(groups.status(), StatusCode::OK);
+    // A code is used once.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(error(json(poll().await).await), "invalid_grant");
+    sim.shutdown().await;
+}

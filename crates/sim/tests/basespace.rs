@@ -183,3 +183,75 @@ async fn no_credential_is_taken_on_the_storage_host() {
             .all(|r| r.status == 400 && r.body_bytes == 0)
     );
 }
+
+#[tokio::test]
+async fn five_mb_is_the_smallest_part_but_the_last() {
+    let sim = sim().await;
+    // 5 MB is 5,000,000 bytes: one byte less is refused before the last part.
+    let short = new_file(&sim).await;
+    assert_eq!(
+        put(&sim, &short, "1", &data(5 * MB - 1, 1), None).await.0,
+        200
+    );
+    assert_eq!(put(&sim, &short, "2", &data(1, 2), None).await.0, 200);
+    let (s, v) = complete(&sim, &short).await;
+    assert_eq!(s, 400);
+    assert!(msg(&v).contains("Part 1 has 4999999 bytes"), "{v}");
+    let exact = new_file(&sim).await;
+    let (p1, p2) = (data(5 * MB, 3), data(1, 4));
+    assert_eq!(put(&sim, &exact, "1", &p1, None).await.0, 200);
+    assert_eq!(put(&sim, &exact, "2", &p2, None).await.0, 200);
+    let (s, v) = complete(&sim, &exact).await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["Response"]["Size"], 5 * MB + 1);
+    let f = sim.basespace_file(&exact).unwrap();
+    let (_, sha) = sim.object_sha256_at(&f.key).await.unwrap();
+    assert_eq!(sha, sha256_hex(&[p1, p2].concat()));
+}
+
+#[tokio::test]
+async fn parts_are_in_the_storage_log_and_content_md5_is_recorded() {
+    let sim = sim().await;
+    let id = new_file(&sim).await;
+    // Content-MD5 is optional by the contract: a part without it is taken,
+    // and the sim records which parts carried a matching one.
+    let bare = data(MB, 1);
+    let r = client()
+        .put(format!("{}/v1pre3/files/{id}/parts/1", sim.basespace_url()))
+        .header("x-access-token", sim.basespace_token())
+        .body(bare.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(sim.basespace_file(&id).unwrap().md5_checked.is_empty());
+    assert_eq!(put(&sim, &id, "1", &bare, None).await.0, 200);
+    assert_eq!(
+        sim.basespace_file(&id).unwrap().md5_checked,
+        [1].into_iter().collect()
+    );
+    let log = sim.storage_log();
+    assert_eq!(log.len(), 2, "{log:?}");
+    for r in &log {
+        assert_eq!(r.method, "PUT");
+        assert_eq!(r.path, format!("/v1pre3/files/{id}/parts/1"));
+        assert_eq!((r.status, r.body_bytes), (200, MB as u64));
+        assert!(r.authorization.is_none());
+    }
+    // Creating and completing are API calls, not storage.
+    assert_eq!(complete(&sim, &id).await.0, 201);
+    assert_eq!(sim.storage_log().len(), 2);
+}
+
+#[tokio::test]
+async fn a_revoked_token_is_refused_and_the_new_one_works() {
+    let sim = sim().await;
+    let id = new_file(&sim).await;
+    let old = sim.basespace_token();
+    sim.revoke_basespace_token();
+    assert_ne!(old, sim.basespace_token());
+    assert_eq!(create(&sim, &old, APPRESULT).await.status(), 401);
+    // The pending file is the token holder's: the new token goes on with it.
+    assert_eq!(put(&sim, &id, "1", &data(10, 1), None).await.0, 200);
+    assert_eq!(complete(&sim, &id).await.0, 201);
+}

@@ -315,3 +315,74 @@ async fn an_expired_policy_is_refused() {
     assert_eq!(s, 403);
     assert!(body.contains("expired"), "{body}");
 }
+
+#[tokio::test]
+async fn the_key_takes_the_uploaded_file_name_and_encryption_is_in_the_policy() {
+    let sim = sim().await;
+    let a: Value = init(
+        &sim,
+        &sim.onecodex_api_key(),
+        json!({"filename": "a.fq", "size": 10}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let url = a["upload_url"].as_str().unwrap();
+    let good = fields(&a["additional_fields"]);
+    let key = &good.iter().find(|(k, _)| k == "key").unwrap().1;
+    assert!(key.ends_with("/${filename}"), "{key}");
+    let id = a["sample_id"].as_str().unwrap();
+    // The policy covers the encryption field like any other: another value
+    // (or none) is refused.
+    let kms: Vec<(String, String)> = good
+        .iter()
+        .map(|(k, v)| {
+            let v = if k == "x-amz-server-side-encryption" {
+                "aws:kms".to_string()
+            } else {
+                v.clone()
+            };
+            (k.clone(), v)
+        })
+        .collect();
+    assert_eq!(send(url, &kms, "a.fq", data(10, 1)).await.0, 403);
+    let without: Vec<(String, String)> = good
+        .iter()
+        .filter(|(k, _)| k != "x-amz-server-side-encryption")
+        .cloned()
+        .collect();
+    assert_eq!(send(url, &without, "a.fq", data(10, 1)).await.0, 403);
+    // Sent under another name, the object lands under that name, so the
+    // sample's file is not there to confirm.
+    assert_eq!(send(url, &good, "b.fq", data(10, 1)).await.0, 201);
+    let prefix = key.trim_end_matches("${filename}");
+    assert!(
+        sim.object_sha256_at(&format!("{prefix}b.fq"))
+            .await
+            .is_some()
+    );
+    assert_eq!(confirm(&sim, id).await.status(), 400);
+    assert_eq!(send(url, &good, "a.fq", data(10, 1)).await.0, 201);
+    let (size, sha) = sim
+        .object_sha256_at(&sim.onecodex_samples()[0].keys[0])
+        .await
+        .unwrap();
+    assert_eq!(size, 10);
+    assert_eq!(sha, sha256_hex(&data(10, 1)));
+    assert_eq!(confirm(&sim, id).await.status(), 200);
+}
+
+#[tokio::test]
+async fn a_revoked_key_is_refused_and_the_new_one_works() {
+    let sim = sim().await;
+    let old = sim.onecodex_api_key();
+    sim.revoke_onecodex_key();
+    assert_ne!(old, sim.onecodex_api_key());
+    let body = json!({"filename": "a.fastq", "size": 3});
+    assert_eq!(init(&sim, &old, body.clone()).await.status(), 401);
+    assert_eq!(
+        init(&sim, &sim.onecodex_api_key(), body).await.status(),
+        200
+    );
+}

@@ -369,3 +369,80 @@ async fn file_mapping_part_is_silently_ignored() {
     assert!(e["submittedData"]["files"]["rawReads"].is_null());
     sim.shutdown().await;
 }
+
+/// `GET /{organism}/get-sequences`: the group's entries with their
+/// submission ids (how a client finds out whether a submit whose answer
+/// was lost landed), group checks, paging, counts over the whole group.
+#[tokio::test]
+async fn get_sequences_lists_the_groups_entries_with_their_submission_ids() {
+    let sim = sim().await;
+    let demo = sim.demo_token();
+    let get = |q: &str, token: &str| {
+        client()
+            .get(format!(
+                "{}/{FILES_ONLY}/get-sequences{q}",
+                sim.backend_url()
+            ))
+            .bearer_auth(token.to_string())
+            .send()
+    };
+    let empty = json(get("?groupIdsFilter=1", &demo).await.unwrap()).await;
+    assert_eq!(empty["sequenceEntries"], Value::Array(vec![]));
+    assert_eq!(empty["statusCounts"]["RECEIVED"], 0);
+
+    let tsv = "id\tgeoLocCountry\ns1\tX\ns2\tY\n";
+    let r = Submit::new(FILES_ONLY, tsv).send(&sim, &demo).await;
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    let v = json(get("?groupIdsFilter=1", &demo).await.unwrap()).await;
+    let entries = v["sequenceEntries"].as_array().unwrap();
+    let ids: Vec<&str> = entries
+        .iter()
+        .map(|e| e["submissionId"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec!["s1", "s2"]);
+    for e in entries {
+        assert_eq!(e["version"], 1);
+        assert_eq!(e["groupId"], 1);
+        assert_eq!(e["status"], "RECEIVED");
+        assert_eq!(e["isRevocation"], false);
+        assert_eq!(e["submitter"], "demo");
+        assert_eq!(e["dataUseTerms"]["type"], "OPEN");
+        assert!(e["accession"].as_str().unwrap().starts_with("LOC_"));
+    }
+    assert_eq!(v["statusCounts"]["RECEIVED"], 2);
+    assert_eq!(v["processingResultCounts"]["HAS_ERRORS"], 0);
+    // Without a filter: the caller's groups.
+    let all = json(get("", &demo).await.unwrap()).await;
+    assert_eq!(all["sequenceEntries"], v["sequenceEntries"]);
+    // Paging is 0-based; counts stay totals.
+    let page = json(get("?groupIdsFilter=1&page=1&size=1", &demo).await.unwrap()).await;
+    assert_eq!(page["sequenceEntries"].as_array().unwrap().len(), 1);
+    assert_eq!(page["sequenceEntries"][0]["submissionId"], "s2");
+    assert_eq!(page["statusCounts"]["RECEIVED"], 2);
+    // Not the caller's group, an unknown group, an unknown organism.
+    problem(
+        get("?groupIdsFilter=1", &sim.token_for("other"))
+            .await
+            .unwrap(),
+        403,
+        "not a member",
+    )
+    .await;
+    problem(
+        get("?groupIdsFilter=987654", &demo).await.unwrap(),
+        404,
+        "do(es) not exist",
+    )
+    .await;
+    let r = client()
+        .get(format!(
+            "{}/no-such-organism/get-sequences",
+            sim.backend_url()
+        ))
+        .bearer_auth(&demo)
+        .send()
+        .await
+        .unwrap();
+    problem(r, 400, "Invalid organism").await;
+    sim.shutdown().await;
+}

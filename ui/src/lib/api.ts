@@ -1,22 +1,33 @@
 // The only place that talks to the shell. The webview never sees a token:
 // sign-in answers with who is signed in, nothing more.
 import { invoke, Channel } from '@tauri-apps/api/core';
-import type { Added, Batch, Info, Linkage, OrganismInfo, Portal, Restored, Resumable, Row, Submitted } from './types';
+import type { Added, Batch, DeviceCode, Groups, Info, Linkage, OrganismInfo, Portal, Restored, Resumable, Row, Submitted } from './types';
 
 export const api = {
   session: () => invoke<[Info, Portal | null]>('session'),
   signIn: (user: string, password: string, backend?: string, keycloak?: string) =>
     invoke<Info>('sign_in', { user, password, backend, keycloak }),
   signInToken: (token: string, backend?: string) => invoke<Info>('sign_in_token', { token, backend }),
+  /** Device-code sign-in: `onCode` gets the code to approve in a browser. */
+  signInDevice: (onCode: (c: DeviceCode) => void, backend?: string, keycloak?: string) => {
+    const ch = new Channel<DeviceCode>();
+    ch.onmessage = onCode;
+    return invoke<Info>('sign_in_device', { backend, keycloak, onCode: ch });
+  },
+  openSignInPage: () => invoke<void>('open_sign_in_page'),
+  cancelSignIn: () => invoke<void>('cancel_sign_in'),
   signOut: () => invoke<Info>('sign_out'),
   signInKey: (key: string, appresult?: string) => invoke<Info>('sign_in_key', { key, appresult }),
   portals: () => invoke<Portal[]>('portals'),
   choosePortal: (index: number) => invoke<Info>('choose_portal', { index }),
   wizardOrganisms: () => invoke<OrganismInfo[]>('wizard_organisms'),
+  wizardGroups: () => invoke<Groups>('wizard_groups'),
+  wizardOpen: (open: boolean) => invoke<void>('wizard_open', { open }),
   wizardPickFolder: () => invoke<string | null>('wizard_pick_folder'),
   wizardReview: (organism: string, exclude: string[]) => invoke<Linkage>('wizard_review', { organism, exclude }),
-  wizardUpload: () => invoke<string[]>('wizard_upload'),
+  wizardUpload: (group?: number) => invoke<string[]>('wizard_upload', { group }),
   wizardResume: (id: string) => invoke<Restored>('wizard_resume', { id }),
+  /** Rejects with a `Refused` (the message, and the rows it names). */
   wizardSubmit: (restrictedUntil?: string) => invoke<Submitted>('wizard_submit', { restrictedUntil }),
   subscribe: (onBatch: (b: Batch) => void) => {
     const ch = new Channel<Batch>();

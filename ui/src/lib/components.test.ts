@@ -44,7 +44,20 @@ describe('FileRow', () => {
     expect(container.querySelectorAll('.seg').length).toBe(3);
     await fireEvent.click(getByText('Pause'));
     expect(h.onpause).toHaveBeenCalledWith(7);
-    expect(getByText('Pause').getAttribute('title')).toMatch(/from its start/);
+    // Resume continues from the journal's acknowledged parts, not from the start.
+    expect(getByText('Pause').getAttribute('title')).toMatch(/last part the storage acknowledged/);
+    expect(getByText('Pause').getAttribute('title')).not.toMatch(/from its start/);
+  });
+  it('resumes a paused file from its acknowledged parts, or cancels it', async () => {
+    const h = handlers();
+    const { getByTestId } = render(FileRow, { props: { row: { ...base, status: 'paused' }, ...h } });
+    const resume = getByTestId('resume');
+    expect(resume.getAttribute('title')).toMatch(/only the parts the storage has not acknowledged/);
+    expect(resume.getAttribute('title')).not.toMatch(/from its start/);
+    await fireEvent.click(resume);
+    expect(h.onresume).toHaveBeenCalledWith(7);
+    await fireEvent.click(getByTestId('cancel'));
+    expect(h.oncancel).toHaveBeenCalledWith(7);
   });
   it('shows a green check when the portal accepted the file', () => {
     const { getByTestId } = render(FileRow, {
@@ -61,6 +74,20 @@ describe('FileRow', () => {
     expect(getByTestId('error').textContent).toContain('boom');
     await fireEvent.click(getByTestId('retry'));
     expect(h.onresume).toHaveBeenCalledWith(7);
+  });
+  it('names the failed file and what to do, and keeps its strip with the failed part', () => {
+    const { getByTestId, container } = render(FileRow, {
+      props: {
+        row: { ...base, status: 'failed', parts: 'dfw', error: '127.0.0.1:9 rejected the request (403): AccessDenied' },
+        ...handlers(),
+      },
+    });
+    const text = getByTestId('error').textContent ?? '';
+    expect(text).toMatch(/^reads_R1\.fastq\.gz was not sent\. Press Retry to send it again/);
+    expect(text).toContain('127.0.0.1:9 rejected the request (403): AccessDenied');
+    const states = [...container.querySelectorAll('.seg')].map((e) => e.getAttribute('data-state'));
+    expect(states).toEqual(['done', 'failed', 'waiting']);
+    expect(getByTestId('retry').getAttribute('title')).not.toMatch(/from its start/);
   });
   it('shows scan problems with no buttons', () => {
     const { getByTestId, queryByRole } = render(FileRow, {

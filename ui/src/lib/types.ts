@@ -82,6 +82,14 @@ export interface Portal {
   kind: PortalKind;
 }
 
+/** What the user must do in a browser to approve a device sign-in. */
+export interface DeviceCode {
+  user_code: string;
+  verification_uri: string;
+  verification_uri_complete?: string | null;
+  expires_in: number;
+}
+
 export interface Info {
   portal: Portal | null;
   user: string | null;
@@ -96,6 +104,8 @@ export interface Batch {
   update: { rows: Row[]; totals: Totals; finished: Finished[] } | null;
   added: Added[];
   session: Info | null;
+  /** A folder dropped on the window while the wizard is open. */
+  wizard_folder?: string | null;
 }
 
 /** ferry_engine::loculus::OrganismInfo */
@@ -142,8 +152,22 @@ export interface Linkage {
 
 export interface Submitted {
   accessions: { submissionId: string; accession: string; version: number }[];
-  receipt_csv: string;
-  receipt_json: string;
+  receipt_csv: string | null;
+  receipt_json: string | null;
+  /** The receipt could not be written; the accessions still stand. */
+  receipt_error: string | null;
+}
+
+/** A refused submit: the message, and the server's message per row it names. */
+export interface Refused {
+  message: string;
+  rows: Record<string, string>;
+}
+
+/** The user's groups (GET /user/groups) and the one files go to now. */
+export interface Groups {
+  groups: { groupId: number; groupName: string }[];
+  current: number;
 }
 
 /** A wizard taken up again from the journal. */

@@ -155,7 +155,9 @@ fn api_error(
         401 => Error::Auth {
             host: host_of(url),
             status,
-            detail: format!("{msg}; give a current access token (FERRY_BASESPACE_TOKEN)"),
+            detail: format!(
+                "{msg}; give a current access token (sign in again; on the command line FERRY_BASESPACE_TOKEN, --token-stdin or `ferry login --portal basespace`)"
+            ),
         },
         403 => Error::Auth {
             host: host_of(url),

@@ -76,40 +76,41 @@ pub fn attachments(l: &Linkage, done: &[Uploaded]) -> Result<Vec<AttachedFile>, 
     }
 }
 
-/// The sequences to send: the folder's FASTA, or a copy without the
-/// records of excluded rows (written to `scratch`), so the portal gets no
-/// sequence without its metadata row.
+/// The sequences to send: the folder's FASTA as it is (compressed or
+/// not: Loculus takes both), or, when rows are left out, a plain copy
+/// without their records (written to `scratch`), so the portal gets no
+/// sequence without its metadata row. A record goes with the row whose
+/// `fastaIds` or id it is, or whose id it is with a `_<segment>` suffix.
 pub fn sequences_for(l: &Linkage, scratch: &Path) -> std::io::Result<Option<PathBuf>> {
     let Some(rel) = &l.sequences else {
         return Ok(None);
     };
     let path = l.path_of(rel);
-    let keep: std::collections::HashSet<&str> = l.rows.iter().map(|r| r.id.as_str()).collect();
-    let file = std::fs::File::open(&path)?;
-    let reader: Box<dyn std::io::Read> = if rel.ends_with(".gz") {
-        Box::new(flate2::read::MultiGzDecoder::new(file))
-    } else {
-        Box::new(file)
-    };
-    let mut out = Vec::new();
+    let fasta_col = l.columns.iter().position(|c| c == "fastaIds");
+    let (wanted, ids) = super::folder::sequence_ids(fasta_col, &l.rows);
+    let reader = super::folder::compressed::open(&path)?;
+    // Written as it is read (memory stays small), dropped if nothing is.
+    let copy = scratch.join("sequences.fasta");
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&copy)?);
     let (mut kept, mut dropped) = (true, 0usize);
-    for line in BufReader::new(reader).lines() {
+    // Bytes, not text: a header or sequence need not be UTF-8 to be dropped.
+    for line in BufReader::new(reader).split(b'\n') {
         let line = line?;
-        if let Some(h) = line.strip_prefix('>') {
+        if let Some(h) = line.strip_prefix(b">") {
+            let h = String::from_utf8_lossy(h);
             let id = h.split_whitespace().next().unwrap_or_default();
-            kept = keep.contains(id);
+            kept = super::folder::row_of_header(id, &wanted, &ids).is_some();
             dropped += usize::from(!kept);
         }
         if kept {
-            out.extend_from_slice(line.as_bytes());
-            out.push(b'\n');
+            out.write_all(&line)?;
+            out.write_all(b"\n")?;
         }
     }
+    out.flush()?;
     if dropped == 0 {
         return Ok(Some(path));
     }
-    let copy = scratch.join("sequences.fasta");
-    std::fs::File::create(&copy)?.write_all(&out)?;
     Ok(Some(copy))
 }
 

@@ -10,12 +10,12 @@
 //!   `name`), `name:fileId` (an earlier upload, passed through).
 //!
 //! Dot-files and dot-folders are skipped, as the website does. The
-//! metadata table may be `.tsv` or `.csv` (uncompressed). FASTA ids are
-//! read from plain and `.gz` files; other compressions are sent as they are,
-//! unchecked (a note says so).
+//! metadata table may be `.tsv` or `.csv`, and it and the FASTA plain or
+//! compressed as Loculus takes them (`.gz`, `.zst`, `.xz`, `.bz2`,
+//! `.lzma`, `.zip`); both are read decompressed (see [`compressed`]).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -27,7 +27,8 @@ use super::names;
 pub const RECEIPT_PREFIX: &str = "ferry-receipt";
 
 const FASTA_EXT: &[&str] = &["fasta", "fa", "fna", "fas", "seq"];
-const COMPRESSED: &[&str] = &["gz", "zst", "xz", "zip", "bz2", "lzma"];
+
+pub mod compressed;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -231,11 +232,12 @@ fn ext_is(name: &str, exts: &[&str]) -> bool {
 }
 
 fn is_fasta(name: &str) -> bool {
-    let base = match name.rsplit_once('.') {
-        Some((b, e)) if COMPRESSED.iter().any(|c| e.eq_ignore_ascii_case(c)) => b,
-        _ => name,
-    };
-    ext_is(base, FASTA_EXT)
+    ext_is(compressed::base_name(name), FASTA_EXT)
+}
+
+/// A metadata table, plain or compressed.
+fn is_table(name: &str) -> bool {
+    ext_is(compressed::base_name(name), &["tsv", "csv"])
 }
 
 /// Pick the one file of a kind at the top level, or say why not.
@@ -284,7 +286,11 @@ struct Table {
 }
 
 fn read_table(path: &Path, rel: &str, problems: &mut Vec<Problem>) -> Option<Table> {
-    let delimiter = if ext_is(rel, &["csv"]) { b',' } else { b'\t' };
+    let delimiter = if ext_is(compressed::base_name(rel), &["csv"]) {
+        b','
+    } else {
+        b'\t'
+    };
     let mut bad = |msg: String| {
         problems.push(problem(
             ProblemKind::Metadata,
@@ -294,7 +300,7 @@ fn read_table(path: &Path, rel: &str, problems: &mut Vec<Problem>) -> Option<Tab
             format!("{rel}: {msg}"),
         ))
     };
-    let file = match std::fs::File::open(path) {
+    let file = match compressed::open(path) {
         Ok(f) => f,
         Err(e) => {
             bad(format!("cannot be read ({e}); check that you may read it"));
@@ -373,18 +379,9 @@ fn read_table(path: &Path, rel: &str, problems: &mut Vec<Problem>) -> Option<Tab
     })
 }
 
-/// Sequence ids of a FASTA: `Some` for plain and `.gz`, `None` when the
-/// compression is one Ferry does not read.
-fn fasta_ids(path: &Path) -> std::io::Result<Option<Vec<String>>> {
-    let name = path.to_string_lossy();
-    let file = std::fs::File::open(path)?;
-    let reader: Box<dyn Read> = if ext_is(&name, &["gz"]) {
-        Box::new(flate2::read::MultiGzDecoder::new(file))
-    } else if ext_is(&name, COMPRESSED) {
-        return Ok(None);
-    } else {
-        Box::new(file)
-    };
+/// Sequence ids of a FASTA, plain or compressed.
+fn fasta_ids(path: &Path) -> std::io::Result<Vec<String>> {
+    let reader = compressed::open(path)?;
     let mut ids = Vec::new();
     for line in BufReader::new(reader).split(b'\n') {
         let line = line?;
@@ -393,7 +390,52 @@ fn fasta_ids(path: &Path) -> std::io::Result<Option<Vec<String>>> {
             ids.push(h.split_whitespace().next().unwrap_or("").to_string());
         }
     }
-    Ok(Some(ids))
+    Ok(ids)
+}
+
+/// The FASTA ids the rows want (a row's `fastaIds`, or its id) -> the
+/// row's id, and the ids the `<id>_<segment>` rule may match (none when
+/// the table lists `fastaIds`: then they are exact).
+pub fn sequence_ids(
+    fasta_col: Option<usize>,
+    rows: &[RowLink],
+) -> (HashMap<String, String>, BTreeSet<String>) {
+    let mut wanted = HashMap::new();
+    for row in rows {
+        match fasta_col {
+            Some(c) => {
+                for w in row.cells[c].split_whitespace() {
+                    wanted.insert(w.to_string(), row.id.clone());
+                }
+            }
+            None => {
+                wanted.insert(row.id.clone(), row.id.clone());
+            }
+        }
+    }
+    let ids = match fasta_col {
+        Some(_) => BTreeSet::new(),
+        None => rows.iter().map(|r| r.id.clone()).collect(),
+    };
+    (wanted, ids)
+}
+
+/// The row a FASTA header belongs to: the row whose `fastaIds` (or, without
+/// that column, whose id) it is, or, for a multi-segment organism's
+/// `<id>_<segment>`, the row `<id>` (split at the last `_`, as the backend
+/// does).
+pub fn row_of_header<'a>(
+    header: &str,
+    wanted: &'a HashMap<String, String>,
+    ids: &'a BTreeSet<String>,
+) -> Option<&'a str> {
+    if let Some(row) = wanted.get(header) {
+        return Some(row);
+    }
+    let (id, segment) = header.rsplit_once('_')?;
+    (!segment.is_empty())
+        .then(|| ids.get(id).map(String::as_str))
+        .flatten()
 }
 
 /// A `files.<category>` token in the website's syntax.
@@ -421,7 +463,7 @@ fn parse_token(tok: &str) -> Token<'_> {
 /// Pure apart from reading the folder: nothing is sent.
 pub fn link_folder(dir: &Path, organism: &OrganismInfo) -> Linkage {
     let mut problems = Vec::new();
-    let mut notes = Vec::new();
+    let notes = Vec::new();
     let mut all = Vec::new();
     walk(dir, "", &mut all, &mut problems);
 
@@ -429,7 +471,7 @@ pub fn link_folder(dir: &Path, organism: &OrganismInfo) -> Linkage {
     let tables: Vec<&String> = top
         .iter()
         .copied()
-        .filter(|n| ext_is(n, &["tsv", "csv"]) && !n.starts_with(RECEIPT_PREFIX))
+        .filter(|n| is_table(n) && !n.starts_with(RECEIPT_PREFIX))
         .collect();
     let metadata = pick(&tables, "metadata table", "metadata", &mut problems).cloned();
     if tables.is_empty() {
@@ -765,30 +807,45 @@ pub fn link_folder(dir: &Path, organism: &OrganismInfo) -> Linkage {
         (Some(s), true) => match fasta_ids(&dir.join(s)) {
             Err(e) => problems.push(problem(ProblemKind::Sequences, None, None, Some(s),
                 format!("{s}: cannot be read ({e}); check the file"))),
-            Ok(None) => notes.push(format!(
-                "{s}: Ferry reads sequence ids from plain and .gz FASTA only; the ids of this file are checked by Loculus at submit")),
-            Ok(Some(ids)) => {
-                let have: BTreeSet<&str> = ids.iter().map(String::as_str).collect();
-                let mut wanted: BTreeSet<String> = BTreeSet::new();
+            Ok(ids) => {
+                let (wanted, row_ids) = sequence_ids(fasta_col, &rows);
+                // Which row each header goes to; the rest have none.
+                let mut got: HashMap<&str, BTreeSet<&str>> = HashMap::new();
+                let mut extra_seen = BTreeSet::new();
+                for h in &ids {
+                    match row_of_header(h, &wanted, &row_ids) {
+                        Some(row) => {
+                            got.entry(row).or_default().insert(h);
+                        }
+                        // Named after the row it looks like a segment of, if
+                        // any, so leaving that row out clears it too.
+                        None if extra_seen.insert(h) => problems.push(problem(ProblemKind::SequenceWithoutRow,
+                            Some(h.rsplit_once('_').map(|(id, _)| id).filter(|id| rows.iter().any(|r| r.id == *id)).unwrap_or(h)), None, Some(s),
+                            format!("{s}: the sequence '{h}' has no metadata row; add a row with that id (multi-segment: '<id>_<segment>') or remove the sequence"))),
+                        None => {}
+                    }
+                }
                 for row in rows.iter_mut() {
-                    let want: Vec<String> = match fasta_col {
-                        Some(c) => row.cells[c].split_whitespace().map(str::to_string).collect(),
+                    let have = got.get(row.id.as_str());
+                    // Listed fastaIds must all be there; without the column,
+                    // the id itself or any of its segments will do.
+                    let missing: Vec<String> = match fasta_col {
+                        Some(c) => row.cells[c]
+                            .split_whitespace()
+                            .filter(|w| !have.is_some_and(|h| h.contains(w)))
+                            .map(str::to_string)
+                            .collect(),
+                        None if have.is_some() => vec![],
                         None => vec![row.id.clone()],
                     };
-                    let missing: Vec<&String> = want.iter().filter(|w| !have.contains(w.as_str())).collect();
-                    row.sequence = Some(missing.is_empty() && !want.is_empty());
-                    if !missing.is_empty() {
-                        let list: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
-                        problems.push(problem(ProblemKind::MissingSequence, Some(&row.id), None, Some(s),
-                            format!("row '{}': no sequence '{}' in {s}; add it (the header is '>' and the id)", row.id, list.join("', '"))));
+                    row.sequence = Some(missing.is_empty() && have.is_some());
+                    if missing.is_empty() && have.is_none() {
+                        problems.push(problem(ProblemKind::MissingSequence, Some(&row.id), None, metadata.as_deref(),
+                            format!("row '{}': its fastaIds cell is empty, which Loculus refuses; name its sequences there (space-separated)", row.id)));
                     }
-                    wanted.extend(want);
-                }
-                let mut extra_seen = BTreeSet::new();
-                for id in &ids {
-                    if !wanted.contains(id) && extra_seen.insert(id) {
-                        problems.push(problem(ProblemKind::SequenceWithoutRow, Some(id), None, Some(s),
-                            format!("{s}: the sequence '{id}' has no metadata row; add a row with that id or remove the sequence")));
+                    if !missing.is_empty() {
+                        problems.push(problem(ProblemKind::MissingSequence, Some(&row.id), None, Some(s),
+                            format!("row '{}': no sequence '{}' in {s}; add it (the header is '>' and the id, or '<id>_<segment>' for each segment)", row.id, missing.join("', '"))));
                     }
                 }
             }

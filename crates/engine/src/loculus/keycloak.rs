@@ -1,6 +1,7 @@
 //! Loculus sign-in through its Keycloak, as the official CLI does: the
 //! password grant once, then the refresh-token grant whenever the access
-//! token is within 5 minutes of expiry or the backend answered 401.
+//! token is within 5 minutes of expiry (half its life, if shorter) or the
+//! backend answered 401.
 //!
 //! The refresh token is handed to a caller-supplied hook each time it
 //! changes so the caller can keep it in the OS keychain; it is never
@@ -17,8 +18,16 @@ use crate::token::{Secret, TokenSource};
 
 /// Keycloak's client for Loculus' CLI and uploaders.
 pub const CLIENT_ID: &str = "backend-client";
-/// An access token is treated as expired this long before it is.
+/// An access token is treated as expired this long before it is (or half
+/// its lifetime, when it lives less than twice this).
 pub const EARLY: Duration = Duration::from_secs(5 * 60);
+
+/// How long before expiry a token of `lifetime` is refreshed: 5 minutes, but
+/// at most half its life, so a short-lived token (a realm set to 2 minutes)
+/// is still reused for a while rather than refreshed before every call.
+pub fn refresh_margin(lifetime: Duration) -> Duration {
+    EARLY.min(lifetime / 2)
+}
 
 /// Called with each new refresh token (store it), or `None` on sign-out.
 pub type RefreshHook = Arc<dyn Fn(Option<&Secret>) + Send + Sync>;
@@ -31,6 +40,7 @@ struct TokenResponse {
 }
 
 struct State {
+    /// The access token and when to refresh it.
     access: Option<(Secret, Instant)>,
     refresh: Secret,
 }
@@ -170,8 +180,8 @@ impl Keycloak {
 impl TokenSource for Keycloak {
     async fn token(&self) -> Result<Secret, Error> {
         let mut st = self.state.lock().await;
-        if let Some((t, until)) = &st.access
-            && Instant::now() + EARLY < *until
+        if let Some((t, refresh_at)) = &st.access
+            && Instant::now() < *refresh_at
         {
             return Ok(t.clone());
         }
@@ -190,10 +200,12 @@ impl TokenSource for Keycloak {
     }
 }
 
+/// The access token and when to refresh it (see [`refresh_margin`]).
 fn access_of(resp: &TokenResponse) -> (Secret, Instant) {
+    let lifetime = Duration::from_secs(resp.expires_in);
     (
         Secret::new(resp.access_token.clone()),
-        Instant::now() + Duration::from_secs(resp.expires_in),
+        Instant::now() + lifetime - refresh_margin(lifetime),
     )
 }
 
@@ -253,4 +265,215 @@ async fn grant(
         host: host_of(url),
         detail: format!("unreadable token response: {e}"),
     })
+}
+
+/// The device-code grant's type (RFC 8628).
+pub const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
+/// `<keycloak>/realms/loculus/.well-known/openid-configuration`.
+pub fn discovery_url(keycloak: &str) -> String {
+    format!(
+        "{}/realms/loculus/.well-known/openid-configuration",
+        keycloak.trim_end_matches('/')
+    )
+}
+
+/// How an instance lets clients sign in, from its OIDC discovery document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignInOptions {
+    pub token_endpoint: String,
+    /// Where to ask for a device code, when the realm offers the grant.
+    pub device_endpoint: Option<String>,
+}
+
+/// Read the discovery document (instances differ in what they enable).
+pub async fn sign_in_options(
+    http: &reqwest::Client,
+    keycloak: &str,
+) -> Result<SignInOptions, Error> {
+    #[derive(Deserialize)]
+    struct Discovery {
+        token_endpoint: String,
+        device_authorization_endpoint: Option<String>,
+        #[serde(default)]
+        grant_types_supported: Vec<String>,
+    }
+    let url = discovery_url(keycloak);
+    let resp = http
+        .get(&url)
+        .send()
+        .await
+        .map_err(|e| from_reqwest(&url, e))?;
+    let status = resp.status().as_u16();
+    if !resp.status().is_success() {
+        return Err(Error::Rejected {
+            host: host_of(&url),
+            status,
+            detail: format!("{url} gave no OIDC discovery document; check the Keycloak address"),
+        });
+    }
+    let d: Discovery = resp.json().await.map_err(|e| Error::Protocol {
+        host: host_of(&url),
+        detail: format!("unreadable OIDC discovery document: {e}"),
+    })?;
+    let device = d
+        .device_authorization_endpoint
+        .filter(|_| d.grant_types_supported.iter().any(|g| g == DEVICE_GRANT));
+    Ok(SignInOptions {
+        token_endpoint: d.token_endpoint,
+        device_endpoint: device,
+    })
+}
+
+/// What the user must do to approve a device sign-in.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DeviceCode {
+    pub user_code: String,
+    pub verification_uri: String,
+    /// The same page with the code filled in, when the server gives it.
+    pub verification_uri_complete: Option<String>,
+    pub expires_in: u64,
+}
+
+#[derive(Deserialize)]
+struct DeviceResponse {
+    device_code: String,
+    user_code: String,
+    verification_uri: String,
+    verification_uri_complete: Option<String>,
+    expires_in: u64,
+    #[serde(default = "default_interval")]
+    interval: u64,
+}
+
+/// RFC 8628 section 3.2: 5 s when the server names none.
+fn default_interval() -> u64 {
+    5
+}
+
+impl Keycloak {
+    /// Sign in without typing a password into Ferry: the user approves
+    /// `show`'s code in a browser while this polls the token endpoint, at
+    /// the server's interval, until the code is approved, refused or
+    /// expired (RFC 8628).
+    pub async fn sign_in_device(
+        http: reqwest::Client,
+        keycloak: &str,
+        hook: Option<RefreshHook>,
+        show: impl FnOnce(&DeviceCode),
+    ) -> Result<Keycloak, Error> {
+        let opts = sign_in_options(&http, keycloak).await?;
+        let Some(endpoint) = opts.device_endpoint else {
+            return Err(Error::Auth {
+                host: host_of(keycloak),
+                status: 0,
+                detail: "this instance does not offer device sign-in; sign in with your user name and password instead".into(),
+            });
+        };
+        let resp = http
+            .post(&endpoint)
+            .form(&[("client_id", CLIENT_ID)])
+            .send()
+            .await
+            .map_err(|e| from_reqwest(&endpoint, e))?;
+        if !resp.status().is_success() {
+            return Err(Error::Rejected {
+                host: host_of(&endpoint),
+                status: resp.status().as_u16(),
+                detail: format!(
+                    "device sign-in refused: {}",
+                    resp.text().await.unwrap_or_default()
+                ),
+            });
+        }
+        let dev: DeviceResponse = resp.json().await.map_err(|e| Error::Protocol {
+            host: host_of(&endpoint),
+            detail: format!("unreadable device code response: {e}"),
+        })?;
+        show(&DeviceCode {
+            user_code: dev.user_code.clone(),
+            verification_uri: dev.verification_uri.clone(),
+            verification_uri_complete: dev.verification_uri_complete.clone(),
+            expires_in: dev.expires_in,
+        });
+        let url = opts.token_endpoint;
+        let deadline = Instant::now() + Duration::from_secs(dev.expires_in);
+        let mut interval = Duration::from_secs(dev.interval.max(1));
+        let resp = loop {
+            tokio::time::sleep(interval).await;
+            if Instant::now() >= deadline {
+                return Err(device_refused(
+                    &url,
+                    "the code expired before it was approved",
+                ));
+            }
+            let r = http
+                .post(&url)
+                .form(&[
+                    ("grant_type", DEVICE_GRANT),
+                    ("client_id", CLIENT_ID),
+                    ("device_code", dev.device_code.as_str()),
+                ])
+                .send()
+                .await
+                .map_err(|e| from_reqwest(&url, e))?;
+            if r.status().is_success() {
+                break r
+                    .json::<TokenResponse>()
+                    .await
+                    .map_err(|e| Error::Protocol {
+                        host: host_of(&url),
+                        detail: format!("unreadable token response: {e}"),
+                    })?;
+            }
+            let status = r.status().as_u16();
+            let body: serde_json::Value = r.json().await.unwrap_or_default();
+            match body.get("error").and_then(|v| v.as_str()).unwrap_or("") {
+                "authorization_pending" => {}
+                // RFC 8628 section 3.5: wait 5 s longer from now on.
+                "slow_down" => interval += Duration::from_secs(5),
+                "access_denied" => {
+                    return Err(device_refused(
+                        &url,
+                        "the sign-in was refused in the browser",
+                    ));
+                }
+                "expired_token" => {
+                    return Err(device_refused(
+                        &url,
+                        "the code expired before it was approved",
+                    ));
+                }
+                other => {
+                    return Err(Error::Auth {
+                        host: host_of(&url),
+                        status,
+                        detail: format!("device sign-in failed: {other}; sign in again"),
+                    });
+                }
+            }
+        };
+        let refresh = resp.refresh_token.clone().ok_or_else(|| no_refresh(&url))?;
+        let (access, until) = access_of(&resp);
+        let kc = Keycloak {
+            http,
+            token_url: url,
+            state: tokio::sync::Mutex::new(State {
+                access: Some((access.clone(), until)),
+                refresh: Secret::new(refresh),
+            }),
+            user: Mutex::new(username_claim(access.expose())),
+            hook,
+        };
+        kc.stored();
+        Ok(kc)
+    }
+}
+
+fn device_refused(url: &str, why: &str) -> Error {
+    Error::Auth {
+        host: host_of(url),
+        status: 400,
+        detail: format!("{why}; run the sign-in again"),
+    }
 }

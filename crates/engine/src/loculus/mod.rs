@@ -3,6 +3,7 @@
 
 pub(crate) mod api;
 pub mod batch;
+pub mod entries;
 pub mod folder;
 pub mod info;
 pub mod keycloak;
@@ -58,6 +59,14 @@ impl Loculus {
 
     pub fn group_id(&self) -> i64 {
         self.group_id
+    }
+
+    /// The same sign-in, uploading and submitting for another group.
+    pub fn with_group(&self, group_id: i64) -> Loculus {
+        Loculus {
+            api: self.api.clone(),
+            group_id,
+        }
     }
 }
 
@@ -125,6 +134,10 @@ impl Portal for Loculus {
 
     fn limits(&self) -> PlanLimits {
         PlanLimits::S3
+    }
+
+    fn link_lifetime(&self) -> Option<std::time::Duration> {
+        Some(std::time::Duration::from_secs(URL_LIFETIME_SECS))
     }
 
     fn etag_is_md5(&self) -> bool {
@@ -250,6 +263,14 @@ impl Portal for Loculus {
             } if detail.to_ascii_lowercase().contains("expired") => {
                 Err(Error::Expired { host, detail })
             }
+            // A URL signed with temporary credentials dies with them (S3:
+            // 400 ExpiredToken): as dead as an expired one, and new links
+            // cure it the same way.
+            Error::Rejected {
+                host,
+                status: 400,
+                detail,
+            } if detail.starts_with("ExpiredToken") => Err(Error::Expired { host, detail }),
             e => Err(e),
         }
     }

@@ -272,13 +272,93 @@ pub fn link_metadata(
     Ok(LinkedMetadata { tsv, files: linked })
 }
 
+/// The ids of a metadata TSV's rows, in order (empty when it has no id
+/// column): what `record #<n>` in the backend's messages counts.
+pub fn table_ids(raw: &[u8]) -> Vec<String> {
+    let mut rd = csv::ReaderBuilder::new()
+        .delimiter(b'\t')
+        .flexible(true)
+        .from_reader(raw);
+    let Some(col) = rd.headers().ok().and_then(|h| {
+        h.iter()
+            .position(|c| c == "id")
+            .or_else(|| h.iter().position(|c| c == "submissionId"))
+    }) else {
+        return vec![];
+    };
+    rd.records()
+        .map(|r| {
+            r.map(|r| r.get(col).unwrap_or_default().trim().to_string())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// The rows a rejected submit names, each with the server's message: by
+/// `record #<n>` (1-based in the table as sent, as the backend counts),
+/// by a row's id (or `<id>_<segment>`) among its words, or by a fileId
+/// attached to the row (`The following file IDs do not exist: ...`).
+/// `ids` are the rows as sent, in order. Empty for other errors.
+pub fn row_messages(
+    err: &Error,
+    ids: &[String],
+    files: &[AttachedFile],
+) -> BTreeMap<String, String> {
+    let Error::Rejected { detail, .. } = err else {
+        return BTreeMap::new();
+    };
+    let mut named = std::collections::BTreeSet::new();
+    let lower = detail.to_ascii_lowercase();
+    for (at, _) in lower.match_indices("record #") {
+        let n: String = lower[at + 8..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        if let Some(id) = n
+            .parse::<usize>()
+            .ok()
+            .and_then(|n| ids.get(n.wrapping_sub(1)))
+        {
+            named.insert(id.clone());
+        }
+    }
+    let known: std::collections::HashSet<&str> = ids.iter().map(String::as_str).collect();
+    let by_file: BTreeMap<&str, &str> = files
+        .iter()
+        .filter_map(|f| Some((f.file_id.as_str(), f.submission_id.as_deref()?)))
+        .collect();
+    let words = detail.split(|c: char| c.is_whitespace() || ",;()[]{}='\"`".contains(c));
+    for w in words {
+        for w in [w, w.trim_end_matches(['.', ':'])] {
+            let row = if known.contains(w) {
+                Some(w)
+            } else if let Some(r) = by_file.get(w.to_ascii_lowercase().as_str()) {
+                Some(*r)
+            } else {
+                w.rsplit_once('_')
+                    .map(|(id, _)| id)
+                    .filter(|id| known.contains(id))
+            };
+            if let Some(r) = row {
+                named.insert(r.to_string());
+            }
+        }
+    }
+    named.into_iter().map(|id| (id, detail.clone())).collect()
+}
+
 impl Loculus {
     /// Link the files, submit, and check that the backend attached them.
     pub async fn submit(
         &self,
         sub: &Submission,
     ) -> Result<(Vec<Accession>, LinkedMetadata), Error> {
-        let raw = std::fs::read(&sub.metadata).map_err(|e| Error::io(&sub.metadata, e))?;
+        // A compressed table is read decompressed: the files' columns are
+        // written into it, and it goes as a plain `metadata.tsv`.
+        let mut raw = Vec::new();
+        super::folder::compressed::open(&sub.metadata)
+            .and_then(|mut r| std::io::Read::read_to_end(&mut r, &mut raw))
+            .map_err(|e| Error::io(&sub.metadata, e))?;
         self.submit_tsv(sub, &raw).await
     }
 
@@ -464,6 +544,68 @@ mod tests {
             "{msg}"
         );
         assert!(msg.contains("--file rawReads=needed.fq"), "{msg}");
+    }
+
+    #[test]
+    fn a_rejection_is_shown_at_the_rows_it_names() {
+        let ids: Vec<String> = ["s1", "s2", "s3", "s4"].map(String::from).to_vec();
+        let rejected = |detail: &str| Error::Rejected {
+            host: "h".into(),
+            status: 422,
+            detail: detail.into(),
+        };
+        let rows = |detail: &str, files: &[AttachedFile]| -> Vec<String> {
+            let m = row_messages(&rejected(detail), &ids, files);
+            assert!(m.values().all(|v| v == detail));
+            m.into_keys().collect()
+        };
+        assert_eq!(
+            rows(
+                "Record #2 with id 's2' in the metadata file contains no metadata. This is invalid.",
+                &[]
+            ),
+            ["s2"]
+        );
+        assert_eq!(
+            rows(
+                "Record #3 in the metadata file contains no value for 'id'. Row: [, CH]",
+                &[]
+            ),
+            ["s3"]
+        );
+        assert_eq!(
+            rows(
+                "Metadata file contains at least one duplicate submissionId: Key (submission_id)=(s4) already exists.",
+                &[]
+            ),
+            ["s4"]
+        );
+        assert_eq!(
+            rows(
+                "Metadata file contains 2 FASTA ids that are not present in the sequence file: s1, s3_L",
+                &[]
+            ),
+            ["s1", "s3"]
+        );
+        assert_eq!(rows("No sequence data given for sample s2.", &[]), ["s2"]);
+        let f = [f(Some("s3"), "rawReads", "a.fq", ID1)];
+        assert_eq!(
+            rows(
+                &format!(
+                    "The following file IDs do not exist: {}",
+                    ID1.to_uppercase()
+                ),
+                &f
+            ),
+            ["s3"]
+        );
+        // Nothing named: no row gets it (the whole message is shown anyway).
+        assert!(rows("Invalid filename 'a b' in category 'rawReads': Filenames may not contain whitespace.", &f).is_empty());
+        let other = Error::Network {
+            host: "h".into(),
+            detail: "record #1 s1".into(),
+        };
+        assert!(row_messages(&other, &ids, &[]).is_empty());
     }
 
     #[test]

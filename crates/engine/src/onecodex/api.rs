@@ -66,7 +66,7 @@ impl Api {
             let text = String::from_utf8_lossy(&bytes);
             let detail = match (status, problem_detail(&text)) {
                 (401, d) => format!(
-                    "{d}; give a current API key (FERRY_ONECODEX_API_KEY or --api-key-stdin)"
+                    "{d}; give a current API key (sign in again; on the command line FERRY_ONECODEX_API_KEY, --api-key-stdin or `ferry login --portal onecodex`)"
                 ),
                 (_, d) => d,
             };

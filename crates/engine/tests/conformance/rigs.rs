@@ -13,7 +13,7 @@ use ferry_sim::{Sim, SimConfig};
 /// What the scenarios need from a portal under test.
 pub trait Rig: Sized {
     const NAME: &'static str;
-    fn new(sim: Sim) -> Self;
+    fn new(sim: Arc<Sim>) -> Self;
     fn sim(&self) -> &Sim;
     /// A portal with good credentials (a new one each call, as a new
     /// process would build it).
@@ -33,18 +33,27 @@ pub trait Rig: Sized {
     const BAD_NAME: &'static str;
     /// The secret the portal's API gets, to look for it where it must not be.
     fn secret(&self) -> String;
+    /// Revokes the credential portals made so far use (callable from an
+    /// event handler, so it takes effect before the engine goes on); a
+    /// portal made afterwards gets a new, working one.
+    fn revoker(&self) -> Arc<dyn Fn() + Send + Sync>;
+    /// What the sign-in error tells the user to do.
+    const FIX: &'static str;
 }
 
 pub async fn start<R: Rig>() -> R {
-    R::new(Sim::start(SimConfig::default()).await.expect("sim starts"))
+    R::new(Arc::new(
+        Sim::start(SimConfig::default()).await.expect("sim starts"),
+    ))
 }
 
-pub struct LoculusRig(Sim);
+pub struct LoculusRig(Arc<Sim>);
 
 impl Rig for LoculusRig {
     const NAME: &'static str = "Loculus";
     const BAD_NAME: &'static str = "bad name.fastq";
-    fn new(sim: Sim) -> Self {
+    const FIX: &'static str = "sign in again";
+    fn new(sim: Arc<Sim>) -> Self {
         LoculusRig(sim)
     }
     fn sim(&self) -> &Sim {
@@ -97,14 +106,21 @@ impl Rig for LoculusRig {
     fn secret(&self) -> String {
         self.0.demo_token()
     }
+    fn revoker(&self) -> Arc<dyn Fn() + Send + Sync> {
+        let sim = self.0.clone();
+        Arc::new(move || {
+            sim.revoke_sessions("demo");
+        })
+    }
 }
 
-pub struct OneCodexRig(Sim);
+pub struct OneCodexRig(Arc<Sim>);
 
 impl Rig for OneCodexRig {
     const NAME: &'static str = "One Codex";
     const BAD_NAME: &'static str = "bad+name.fastq";
-    fn new(sim: Sim) -> Self {
+    const FIX: &'static str = "give a current API key";
+    fn new(sim: Arc<Sim>) -> Self {
         OneCodexRig(sim)
     }
     fn sim(&self) -> &Sim {
@@ -166,9 +182,13 @@ impl Rig for OneCodexRig {
     fn secret(&self) -> String {
         self.0.onecodex_api_key()
     }
+    fn revoker(&self) -> Arc<dyn Fn() + Send + Sync> {
+        let sim = self.0.clone();
+        Arc::new(move || sim.revoke_onecodex_key())
+    }
 }
 
-pub struct BaseSpaceRig(Sim);
+pub struct BaseSpaceRig(Arc<Sim>);
 
 impl BaseSpaceRig {
     pub fn portal_for(&self, http: &reqwest::Client, token: &str, appresult: &str) -> BaseSpace {
@@ -185,7 +205,8 @@ impl BaseSpaceRig {
 impl Rig for BaseSpaceRig {
     const NAME: &'static str = "BaseSpace";
     const BAD_NAME: &'static str = "bell\u{7}.fastq";
-    fn new(sim: Sim) -> Self {
+    const FIX: &'static str = "give a current access token";
+    fn new(sim: Arc<Sim>) -> Self {
         BaseSpaceRig(sim)
     }
     fn sim(&self) -> &Sim {
@@ -211,8 +232,9 @@ impl Rig for BaseSpaceRig {
             .is_some_and(|f| f.status == "complete" && f.size == u.size)
     }
     fn parts_acknowledged(&self) -> usize {
+        // Parts go to the API host, which logs them as storage traffic.
         self.0
-            .portal_log()
+            .storage_log()
             .iter()
             .filter(|r| r.method == "PUT" && r.path.contains("/parts/") && r.status == 200)
             .count()
@@ -221,8 +243,11 @@ impl Rig for BaseSpaceRig {
         // Up to 32 MiB in one part, so 25 MB goes as one part of exactly
         // the maximum and 25 MB + 1 has to be split.
         (
+            // 5 MB and 25 MB are decimal; the engine's own minimum is 5 MiB.
             vec![
                 1,
+                5_000_000,
+                5_000_001,
                 5 * MIB - 1,
                 5 * MIB,
                 5 * MIB + 1,
@@ -238,5 +263,9 @@ impl Rig for BaseSpaceRig {
     }
     fn secret(&self) -> String {
         self.0.basespace_token()
+    }
+    fn revoker(&self) -> Arc<dyn Fn() + Send + Sync> {
+        let sim = self.0.clone();
+        Arc::new(move || sim.revoke_basespace_token())
     }
 }

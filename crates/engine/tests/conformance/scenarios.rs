@@ -152,8 +152,9 @@ pub async fn sizes_at_every_boundary<R: Rig>() {
 pub async fn many_small_files<R: Rig>() {
     let rig = start::<R>().await;
     let dir = tempfile::tempdir().unwrap();
-    let paths: Vec<PathBuf> = (0..240)
-        .map(|i| make_file(dir.path(), &name(i), 1 + (i as u64 * 37) % 4096, i as u64))
+    // Tiny files keep 500 of them fast.
+    let paths: Vec<PathBuf> = (0..500)
+        .map(|i| make_file(dir.path(), &name(i), 1 + (i as u64 * 37) % 512, i as u64))
         .collect();
     let (engine, _) = engine(PlanPrefs::default());
     let items = scan(&rig, &engine, &paths);
@@ -258,8 +259,22 @@ pub async fn credential_stays_off_storage<R: Rig>() {
     let items = scan(&rig, &engine, &paths);
     let out = engine.upload(rig.portal(engine.http()), items).await;
     check_arrived(&rig, out, &paths).await;
+    // BaseSpace's parts go to its API host with `x-access-token`, as its
+    // contract says; for every portal the storage requests carry no
+    // Authorization header and no credential in the URL.
     let secret = rig.secret();
-    for r in rig.sim().storage_log() {
+    let log = rig.sim().storage_log();
+    let stored = log
+        .iter()
+        .filter(|r| (200..300).contains(&r.status))
+        .count();
+    assert!(
+        stored >= paths.len(),
+        "{}: {stored} storage requests logged for {} files",
+        R::NAME,
+        paths.len()
+    );
+    for r in log {
         assert!(r.authorization.is_none(), "{}: {r:?}", R::NAME);
         assert!(!r.query.contains(&secret) && !r.path.contains(&secret));
     }
@@ -387,5 +402,141 @@ pub async fn interrupted_job_resumes<R: Rig>() {
         );
     } else {
         assert_eq!(sent_bytes, size, "{}", R::NAME);
+    }
+}
+
+pub async fn empty_file_stored_or_refused_before_any_request<R: Rig>() {
+    let rig = start::<R>().await;
+    let dir = tempfile::tempdir().unwrap();
+    let empty = make_file(dir.path(), &name(0), 0, 1);
+    let (engine, _) = engine(PlanPrefs::default());
+    let portal = rig.portal(engine.http());
+    if portal.accepts_empty() {
+        let items = scan(&rig, &engine, std::slice::from_ref(&empty));
+        let out = engine.upload(portal, items).await;
+        check_arrived(&rig, out, std::slice::from_ref(&empty)).await;
+        return;
+    }
+    let report = ferry_engine::scan::scan(std::slice::from_ref(&empty), portal.as_ref())
+        .expect_err("an empty file is refused");
+    assert_eq!(report.problems.len(), 1, "{}: {report}", R::NAME);
+    assert_eq!(report.problems[0].path(), empty.as_path());
+    let text = report.to_string();
+    assert!(
+        text.contains("is empty") && text.contains("remove it from the list"),
+        "{}: {text}",
+        R::NAME
+    );
+    let sim = rig.sim();
+    assert!(
+        sim.storage_log().is_empty() && sim.api_log().is_empty() && sim.portal_log().is_empty(),
+        "{}: a request was made",
+        R::NAME
+    );
+}
+
+/// The credential is revoked on the portal while a job runs (once the
+/// first part is acknowledged): the job stops with a sign-in error that
+/// says what to do; with a new credential, resume keeps what was
+/// acknowledged and finishes the rest with equal hashes.
+pub async fn revoked_mid_job_stops_then_resumes<R: Rig>() {
+    let rig = start::<R>().await;
+    let dir = tempfile::tempdir().unwrap();
+    let paths = vec![
+        make_file(dir.path(), &name(0), 1000, 1),
+        make_file(dir.path(), &name(1), 20 * MIB + 3, 2),
+        make_file(dir.path(), &name(2), 2000, 3),
+    ];
+    let journal = Arc::new(Journal::open(&dir.path().join("journal.sqlite")).unwrap());
+    let revoke = rig.revoker();
+    let once = std::sync::Once::new();
+    // Revoked from the event handler, so before the engine goes on: the
+    // acknowledged part's file still needs the credential to complete.
+    let (engine1, _) = engine_with(PlanPrefs::default(), move |e| {
+        if matches!(e, Event::PartDone { .. }) {
+            once.call_once(|| revoke());
+        }
+    });
+    let items = scan(&rig, &engine1, &paths);
+    let job = journal
+        .create_job("upload", &serde_json::json!({}), &items)
+        .unwrap();
+    let files: Vec<JobFile> = items.into_iter().map(JobFile::from).collect();
+    let first = engine1
+        .run(
+            rig.portal(engine1.http()),
+            files,
+            Some(journal.recorder(&job)),
+        )
+        .await;
+    let mut stopped = 0;
+    for (o, p) in first.iter().zip(&paths) {
+        if let Err(e) = o {
+            assert_eq!(
+                e.class(),
+                ErrorClass::Auth,
+                "{}: {}: {e}",
+                R::NAME,
+                p.display()
+            );
+            assert!(!e.is_retryable());
+            let text = e.to_string();
+            assert!(text.contains(R::FIX), "{}: {text}", R::NAME);
+            stopped += 1;
+        }
+    }
+    assert!(
+        stopped >= 1,
+        "{}: the job stopped on the revoked credential",
+        R::NAME
+    );
+    let acked_before = rig.parts_acknowledged();
+
+    // Resume as a new process would, from the journal, with a new credential.
+    let rec = journal.job(&job).unwrap().unwrap();
+    let (engine2, _) = engine(PlanPrefs::default());
+    let portal = rig.portal(engine2.http());
+    let (mut kept, mut resend, mut resend_paths) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut parts_kept, mut parts_to_send) = (0, 0);
+    for (i, step) in plan_resume(&rec).into_iter().enumerate() {
+        match step {
+            Step::Done(u) => {
+                assert!(first[i].is_ok(), "{}: {} was not done", R::NAME, u.name);
+                kept.push(u);
+            }
+            Step::Send {
+                file, parts_done, ..
+            } => {
+                assert!(first[i].is_err(), "{}: file {i} is sent twice", R::NAME);
+                let plan = engine2.plan(portal.as_ref(), file.item.size).unwrap();
+                parts_kept += parts_done;
+                parts_to_send += plan.parts as usize - parts_done;
+                resend_paths.push(paths[i].clone());
+                resend.push(file);
+            }
+            Step::Refused(e) => panic!("{}: {e}", R::NAME),
+        }
+    }
+    assert_eq!(kept.len() + resend.len(), paths.len());
+    if portal.limits().multipart {
+        // At least the part whose acknowledgement set off the revocation.
+        assert!(parts_kept >= 1, "{}: acknowledged parts were kept", R::NAME);
+    }
+    let second = engine2
+        .run(portal, resend, Some(journal.recorder(&job)))
+        .await;
+    check_arrived(&rig, second, &resend_paths).await;
+    assert_eq!(
+        rig.parts_acknowledged() - acked_before,
+        parts_to_send,
+        "{}: only what was not acknowledged went again",
+        R::NAME
+    );
+    // What the portal accepted before the revocation is still there.
+    for u in &kept {
+        let p = paths.iter().find(|p| p.ends_with(&u.name)).unwrap();
+        let (_, stored) = rig.stored(u).await.expect("kept file stored");
+        assert_eq!(stored, sha256_file(p), "{}: {}", R::NAME, u.name);
+        assert!(rig.accepted(u), "{}: {}", R::NAME, u.name);
     }
 }

@@ -3,7 +3,7 @@
 //! number, size, Content-MD5) and stored as a real S3 part, and completion
 //! joins them in S3.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use axum::Router;
 use axum::body::Body;
@@ -42,6 +42,11 @@ pub struct BsFile {
     pub key: String,
     /// Part number -> (ETag, size) of its latest upload.
     pub parts: BTreeMap<u32, (String, u64)>,
+    /// Parts whose latest upload carried a `Content-MD5` that matched
+    /// (the header is optional by the contract, so a part without one is
+    /// taken, but a client that promises it can be checked here).
+    #[serde(default)]
+    pub md5_checked: BTreeSet<u32>,
 }
 
 /// Where part `n` of the file stored at `key` waits until completion.
@@ -75,7 +80,7 @@ fn refuse((status, msg): Refused) -> Response<Body> {
 
 fn authorized(state: &AppState, headers: &HeaderMap) -> Result<(), Refused> {
     match headers.get("x-access-token").and_then(|v| v.to_str().ok()) {
-        Some(t) if t == state.basespace_token => Ok(()),
+        Some(t) if t == state.basespace_token() => Ok(()),
         _ => Err((
             StatusCode::UNAUTHORIZED,
             "The access token is missing or invalid".into(),
@@ -150,6 +155,7 @@ async fn create(
         size: 0,
         key,
         parts: BTreeMap::new(),
+        md5_checked: BTreeSet::new(),
     };
     let body = envelope(file_json(&f));
     state.lock().bs_files.insert(id, f);
@@ -197,10 +203,13 @@ async fn part(
         );
     };
     let md5: [u8; 16] = md5::Md5::digest(&bytes).into();
-    if let Some(given) = headers.get("content-md5").and_then(|v| v.to_str().ok()) {
-        let ok = base64::engine::general_purpose::STANDARD
-            .decode(given.trim())
-            .is_ok_and(|d| d == md5);
+    let given = headers.get("content-md5");
+    if let Some(given) = given {
+        let ok = given.to_str().is_ok_and(|g| {
+            base64::engine::general_purpose::STANDARD
+                .decode(g.trim())
+                .is_ok_and(|d| d == md5)
+        });
         if !ok {
             return error(
                 StatusCode::BAD_REQUEST,
@@ -220,6 +229,11 @@ async fn part(
     }
     if let Some(f) = state.lock().bs_files.get_mut(&id) {
         f.parts.insert(n, (etag.clone(), size));
+        if given.is_some() {
+            f.md5_checked.insert(n);
+        } else {
+            f.md5_checked.remove(&n);
+        }
     }
     json_response(
         StatusCode::OK,

@@ -60,7 +60,7 @@ fn authorized(state: &AppState, headers: &HeaderMap) -> bool {
     };
     let raw = String::from_utf8_lossy(&raw);
     let user = raw.split_once(':').map(|(u, _)| u).unwrap_or(&raw);
-    user == state.onecodex_key
+    user == state.onecodex_key()
 }
 
 fn unauthorized() -> Response<Body> {
@@ -159,7 +159,10 @@ async fn init_upload(
     let mut answer = json!({
         "sample_id": sample_id,
         "upload_url": state.s3.post_url(),
-        "additional_fields": fields(&keys[0]),
+        // Storage names the object after the uploaded file (S3's
+        // `${filename}`), so a client must send the name it announced; the
+        // mate's key is literal, so both forms are exercised.
+        "additional_fields": fields(&format!("{prefix}${{filename}}")),
     });
     if let Some(m) = &mate {
         keys.push(format!("{prefix}{m}"));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { progress, toggle, totals } from './model';
+import { defaultUntil, progress, refusal, toggle, totals } from './model';
 import type { Linkage, Row } from '../types';
 
 const row = (path: string, status: Row['status']): Row => ({
@@ -42,5 +42,15 @@ describe('wizard model', () => {
     const rows = [row('/b/x', 'failed'), row('/b/y', 'done'), row('/other', 'done'), row('/b/x', 'done')];
     expect(progress(['/b/x', '/b/y', '/b/z'], rows)).toEqual({ done: 2, failed: 0 });
     expect(progress(['/b/x'], [row('/b/x', 'failed')])).toEqual({ done: 0, failed: 1 });
+  });
+  it('reads a refused submit, rows and all', () => {
+    const r = refusal({ message: 'the portal refused', rows: { s1: 'Record #1 with id s1 ...' } });
+    expect(r.rows).toEqual({ s1: 'Record #1 with id s1 ...' });
+    expect(r.message).toBe('the portal refused');
+    expect(refusal('plain text')).toEqual({ message: 'plain text', rows: {} });
+  });
+
+  it('starts a restriction six months on', () => {
+    expect(defaultUntil(new Date(Date.UTC(2026, 11, 1)))).toBe('2027-06-01');
   });
 });

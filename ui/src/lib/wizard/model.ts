@@ -1,6 +1,6 @@
 // The wizard's pure logic, kept apart from the component so it can be
 // tested: which step comes next, what is excluded, how far the upload is.
-import type { Linkage, Row } from '../types';
+import type { Linkage, Refused, Row } from '../types';
 
 export type Step = 'folder' | 'review' | 'upload' | 'result';
 
@@ -36,4 +36,19 @@ export function progress(paths: string[], rows: Row[]): { done: number; failed: 
     else if (r.status === 'failed' || r.status === 'invalid') failed++;
   }
   return { done, failed };
+}
+
+/** A refused submit as the shell sends it (or any other error, whole). */
+export function refusal(e: unknown): Refused {
+  if (e && typeof e === 'object' && 'message' in e && 'rows' in e) {
+    const r = e as Refused;
+    return { message: String(r.message), rows: r.rows ?? {} };
+  }
+  return { message: String(e), rows: {} };
+}
+
+/** A restriction date to start from: six months on (Loculus allows up to one year). */
+export function defaultUntil(today: Date): string {
+  const d = new Date(Date.UTC(today.getUTCFullYear(), today.getUTCMonth() + 6, today.getUTCDate()));
+  return d.toISOString().slice(0, 10);
 }

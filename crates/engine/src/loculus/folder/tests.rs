@@ -370,3 +370,170 @@ fn every_problem_is_reported_at_once() {
     );
     assert_eq!(l.rows[1].sequence, Some(false));
 }
+
+/// `data` compressed as a file named `*.{ext}` would be.
+fn compress(ext: &str, data: &[u8]) -> Vec<u8> {
+    match ext {
+        "gz" => {
+            let mut w = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            w.write_all(data).unwrap();
+            w.finish().unwrap()
+        }
+        "zst" => zstd::encode_all(data, 1).unwrap(),
+        "xz" => {
+            let mut w =
+                lzma_rust2::XzWriter::new(Vec::new(), lzma_rust2::XzOptions::with_preset(1))
+                    .unwrap();
+            w.write_all(data).unwrap();
+            w.finish().unwrap()
+        }
+        "lzma" => {
+            let opts = lzma_rust2::LzmaOptions::with_preset(1);
+            let mut w = lzma_rust2::LzmaWriter::new_use_header(Vec::new(), &opts, None).unwrap();
+            w.write_all(data).unwrap();
+            w.finish().unwrap()
+        }
+        "bz2" => {
+            let mut w = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+            w.write_all(data).unwrap();
+            w.finish().unwrap()
+        }
+        "zip" => {
+            let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+            w.start_file("inner", zip::write::SimpleFileOptions::default())
+                .unwrap();
+            w.write_all(data).unwrap();
+            w.finish().unwrap().into_inner()
+        }
+        other => panic!("no {other}"),
+    }
+}
+
+#[test]
+fn compressed_tables_and_fastas_are_read_in_every_compression_loculus_takes() {
+    for ext in compressed::COMPRESSED {
+        let d = folder(&[("s1/rawReads/r.fq", "AAAA"), ("s2/rawReads/r.fq", "CC")]);
+        let meta = format!("metadata.tsv.{ext}");
+        let seqs = format!("sequences.fasta.{ext}");
+        std::fs::write(
+            d.path().join(&meta),
+            compress(ext, b"id\tcountry\ns1\tCH\ns2\tDE\n"),
+        )
+        .unwrap();
+        std::fs::write(
+            d.path().join(&seqs),
+            compress(ext, b">s1 one\nACGT\n>s2\nGGGG\n"),
+        )
+        .unwrap();
+        let mut l = link_folder(d.path(), &both());
+        assert!(l.is_ok(), "{ext}: {:#?}", l.problems);
+        assert_eq!(l.metadata.as_deref(), Some(meta.as_str()), "{ext}");
+        assert_eq!(l.sequences.as_deref(), Some(seqs.as_str()), "{ext}");
+        assert!(l.rows.iter().all(|r| r.sequence == Some(true)), "{ext}");
+        assert_eq!(
+            String::from_utf8(l.base_tsv().unwrap()).unwrap(),
+            "id\tcountry\ns1\tCH\ns2\tDE\n",
+            "{ext}: sent as a plain TSV"
+        );
+        // Nothing left out: the file goes as it is (Loculus decompresses).
+        let scratch = tempfile::tempdir().unwrap();
+        let all = crate::loculus::batch::sequences_for(&l, scratch.path()).unwrap();
+        assert_eq!(all, Some(d.path().join(&seqs)), "{ext}");
+        // A row left out: a plain copy without its record.
+        l.exclude(&["s2".into()]);
+        let copy = crate::loculus::batch::sequences_for(&l, scratch.path())
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            std::fs::read_to_string(copy).unwrap(),
+            ">s1 one\nACGT\n",
+            "{ext}"
+        );
+    }
+}
+
+#[test]
+fn a_broken_compressed_fasta_is_reported_by_name_before_sending() {
+    let d = folder(&[
+        ("metadata.tsv", "id\tcountry\ns1\tCH\n"),
+        ("sequences.fasta.zst", "not zstd at all"),
+    ]);
+    let l = link_folder(d.path(), &org("seqs", true, &[]));
+    assert_eq!(kinds(&l), vec![ProblemKind::Sequences], "{:#?}", l.problems);
+    assert!(
+        l.problems[0]
+            .message
+            .starts_with("sequences.fasta.zst: cannot be read"),
+        "{}",
+        l.problems[0].message
+    );
+}
+
+#[test]
+fn multi_segment_headers_go_with_their_row() {
+    let fasta = ">s1_L\nAC\n>s1_S\nGT\n>s2_L\nAA\n>s2_S seg\nCC\n";
+    let d = folder(&[
+        ("metadata.tsv", "id\tcountry\ns1\tCH\ns2\tDE\n"),
+        ("sequences.fasta", fasta),
+    ]);
+    let mut l = link_folder(d.path(), &org("cchf", true, &[]));
+    assert!(l.is_ok(), "{:#?}", l.problems);
+    assert!(l.rows.iter().all(|r| r.sequence == Some(true)));
+    l.exclude(&["s1".into()]);
+    let scratch = tempfile::tempdir().unwrap();
+    let copy = crate::loculus::batch::sequences_for(&l, scratch.path())
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(copy).unwrap(),
+        ">s2_L\nAA\n>s2_S seg\nCC\n",
+        "both of s2's segments kept"
+    );
+
+    // With a fastaIds column the ids are exact: a segment not listed is
+    // a sequence without a row, a listed one missing is reported.
+    let d = folder(&[
+        (
+            "metadata.tsv",
+            "id\tfastaIds\tcountry\ns1\ts1_L s1_S\tCH\ns2\ts2_L s2_M\tDE\n",
+        ),
+        ("sequences.fasta", fasta),
+    ]);
+    let l = link_folder(d.path(), &org("cchf", true, &[]));
+    let mut k = kinds(&l);
+    k.sort_by_key(|k| format!("{k:?}"));
+    assert_eq!(
+        k,
+        vec![
+            ProblemKind::MissingSequence,
+            ProblemKind::SequenceWithoutRow
+        ],
+        "{:#?}",
+        l.problems
+    );
+    assert!(l.problems.iter().any(|p| p.message.contains("'s2_M'")));
+    let d2 = folder(&[
+        ("metadata.tsv", "id\tfastaIds\tcountry\ns1\t\tCH\n"),
+        ("sequences.fasta", ">s1\nAC\n"),
+    ]);
+    let empty = link_folder(d2.path(), &org("cchf", true, &[]));
+    assert!(
+        empty
+            .problems
+            .iter()
+            .any(|p| p.message.contains("fastaIds cell is empty")),
+        "{:#?}",
+        empty.problems
+    );
+    assert!(l.problems.iter().any(|p| p.message.contains("'s2_S'")));
+    let mut l = l;
+    l.exclude(&["s2".into()]);
+    assert!(l.is_ok(), "{:#?}", l.problems);
+    let copy = crate::loculus::batch::sequences_for(&l, scratch.path())
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(copy).unwrap(),
+        ">s1_L\nAC\n>s1_S\nGT\n"
+    );
+}

@@ -1,0 +1,177 @@
+//! The app's own keychain code against the real Secret Service (the test
+//! command runs every test inside `dbus-run-session` with an unlocked
+//! gnome-keyring), through the window, against a `ferry-sim` process
+//! that outlives the app's restarts: failed sign-ins (wrong password, an
+//! account in no group, a bad pasted token) leave no entry; a good one is
+//! kept, the next start is signed in from it without the form; Sign out
+//! deletes it and the start after shows the form. The entry is read with
+//! `secret-tool`, as any other program on the desktop would.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use ferry_e2e::SimProc;
+use ferry_e2e::webdriver::{Driver, Session, app_binary, record_timing};
+use serde_json::json;
+
+/// What the Secret Service holds for Ferry's `account`, if anything.
+fn keychain(account: &str) -> Option<String> {
+    let out = Command::new("secret-tool")
+        .args(["lookup", "service", "org.ferry.app", "username", account])
+        .output()
+        .expect("secret-tool (apt-get install libsecret-tools)");
+    let s = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    (out.status.success() && !s.is_empty()).then_some(s)
+}
+
+/// Sets an input's value as typing does (Svelte's bindings listen to
+/// `input`), replacing what it held.
+fn fill(s: &Session, css: &str, text: &str) {
+    s.wait_for(css, 5);
+    s.run_async(
+        "const [css, text, done] = arguments; const e = document.querySelector(css);\
+         e.value = text; e.dispatchEvent(new Event('input', {bubbles: true})); done(1);",
+        json!([css, text]),
+    );
+}
+
+/// Submits the sign-in form and waits for its error, which must contain `want`.
+fn refused(s: &Session, want: &str) -> String {
+    s.click(&s.wait_for("[data-testid=sign-in] button.primary:not([disabled])", 5));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(m) = s.find_all("[data-testid=message]").into_iter().next() {
+            let t = s.text(&m);
+            if t.contains(want) {
+                assert!(s.find_all("[data-testid=user]").is_empty(), "{t}");
+                return t;
+            }
+        }
+        assert!(Instant::now() < deadline, "no sign-in error {want:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Waits for the window to know its session; returns the cold start.
+fn loaded(s: &Session) -> Duration {
+    s.wait_for("header[data-session=loaded]", 30);
+    s.requested.elapsed()
+}
+
+#[test]
+#[ignore = "needs Xvfb, tauri-driver, WebKitWebDriver, a Secret Service and the built app: tests/run-all.sh runs it"]
+fn keychain_sign_in_survives_restart_and_sign_out_forgets_it() {
+    let t0 = Instant::now();
+    let sim = SimProc::start(&[]);
+    let backend = sim.backend();
+    let account = format!("loculus:{}", backend.trim_end_matches('/'));
+    assert_eq!(keychain(&account), None, "a fresh simulator has no entry");
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal.sqlite");
+    let driver = Driver::start_as_user(&[
+        ("FERRY_BACKEND", &backend),
+        ("FERRY_JOURNAL", journal.to_str().unwrap()),
+    ]);
+
+    // First start: nothing remembered, the form.
+    {
+        let s = Session::new(&driver, &app_binary());
+        let cold = loaded(&s);
+        record_timing("gui_keychain", "cold start to the sign-in form", cold);
+        s.wait_for("[data-testid=sign-in]", 5);
+        assert!(s.find_all("[data-testid=user]").is_empty());
+        let user = "[data-testid=sign-in] input[autocomplete=username]";
+        let pw = "[data-testid=sign-in] input[type=password]";
+
+        fill(&s, user, "demo");
+        fill(&s, pw, "wrong");
+        refused(&s, "did not accept the sign-in");
+        assert_eq!(keychain(&account), None, "a wrong password was kept");
+
+        // Keycloak takes the password, but the account is in no group.
+        fill(&s, user, "nobody");
+        fill(&s, pw, "nobody");
+        refused(&s, "in no group");
+        assert_eq!(
+            keychain(&account),
+            None,
+            "a sign-in whose group lookup failed was kept"
+        );
+
+        // A pasted token the portal refuses.
+        s.click(&s.wait_for("[data-testid=sign-in] input[type=checkbox]", 5));
+        fill(
+            &s,
+            "[data-testid=sign-in] input[placeholder='Paste a token']",
+            "not-a-token",
+        );
+        refused(&s, "(401)");
+        assert_eq!(keychain(&account), None, "a refused token was kept");
+        s.click(&s.wait_for("[data-testid=sign-in] input[type=checkbox]", 5));
+
+        let signing = Instant::now();
+        fill(&s, user, "");
+        fill(&s, pw, "");
+        s.signed_in_as("demo", "demo");
+        record_timing(
+            "gui_keychain",
+            "sign-in through the form",
+            signing.elapsed(),
+        );
+        assert_eq!(s.text(&s.wait_for("[data-testid=user]", 5)), "demo");
+        let kept = keychain(&account).expect("the sign-in is in the keychain");
+        let kept: serde_json::Value = serde_json::from_str(&kept).expect("a stored sign-in");
+        assert_eq!(kept["kind"], "refresh", "{kept}");
+        assert_eq!(kept["user"], "demo", "{kept}");
+        assert!(!kept["token"].as_str().unwrap_or_default().is_empty());
+        // The window never sees the token.
+        let html = s.run_async(
+            "const [done] = arguments; done(document.documentElement.outerHTML);",
+            json!([]),
+        );
+        assert!(
+            !html
+                .as_str()
+                .unwrap()
+                .contains(kept["token"].as_str().unwrap()),
+            "the refresh token reached the page"
+        );
+        // The window closes here.
+    }
+
+    // Second start: signed in from the keychain, no form.
+    {
+        let s = Session::new(&driver, &app_binary());
+        let cold = loaded(&s);
+        assert!(
+            s.find_all("[data-testid=sign-in]").is_empty(),
+            "the form was shown although the keychain holds the sign-in"
+        );
+        assert_eq!(s.text(&s.wait_for("[data-testid=user]", 1)), "demo");
+        record_timing(
+            "gui_keychain",
+            "cold start signed in from the keychain",
+            cold,
+        );
+        s.click(&s.wait_for("[data-testid=sign-out]", 5));
+        s.wait_for("[data-testid=sign-in]", 10);
+        assert!(s.find_all("[data-testid=user]").is_empty());
+        assert_eq!(keychain(&account), None, "Sign out left the keychain entry");
+        let upload = s.wait_for("[data-testid=upload]", 5);
+        assert_eq!(s.attr(&upload, "disabled"), "true", "Upload after sign-out");
+    }
+
+    // Third start: the form again.
+    let s = Session::new(&driver, &app_binary());
+    let cold = loaded(&s);
+    record_timing("gui_keychain", "cold start after sign-out", cold);
+    s.wait_for("[data-testid=sign-in]", 5);
+    assert!(s.find_all("[data-testid=user]").is_empty());
+    assert_eq!(
+        keychain(&account),
+        None,
+        "an entry came back after sign-out"
+    );
+    drop(s);
+    record_timing("gui_keychain", "keychain E2E (three starts)", t0.elapsed());
+}
