@@ -367,7 +367,8 @@ pub async fn wizard_submit(
         },
         legacy_file_mapping: false,
     };
-    let (accessions, _) = portal.submit_tsv(&sub, &raw).await.map_err(|e| {
+    let sent: Vec<PathBuf> = l.uploads().iter().map(|(rel, _)| l.path_of(rel)).collect();
+    let refused = |e: ferry_engine::Error| {
         let ids: Vec<String> = l.rows.iter().map(|r| r.id.clone()).collect();
         Refused {
             rows: submit::row_messages(&e, &ids, &sub.files),
@@ -376,8 +377,41 @@ pub async fn wizard_submit(
                 e.to_string().trim_end_matches('.')
             ),
         }
-    })?;
-    let sent: Vec<PathBuf> = l.uploads().iter().map(|(rel, _)| l.path_of(rel)).collect();
+    };
+    // Journaled around the POST under the batch's upload job, so a window
+    // closed while submitting never submits twice: the next Submit asks
+    // the portal first.
+    let jobs = app.queue.jobs_of(&sent);
+    let accessions = match (app.queue.journal(), jobs.first()) {
+        (Some(journal), Some(job)) => {
+            use ferry_engine::loculus::entries::{SubmitError, submit_once};
+            match submit_once(&portal, &journal, job, &sub, &raw).await {
+                Ok((s, _)) => s.accessions().to_vec(),
+                Err(SubmitError::Refused(e)) => return Err(refused(e)),
+                Err(SubmitError::AnswerLost(e)) => {
+                    return Err(format!(
+                        "the answer to the submission was lost ({e}); it may have reached the portal: press Submit again, and Ferry asks the portal first and submits only if it did not"
+                    )
+                    .into());
+                }
+                Err(SubmitError::CannotCheck(e)) => {
+                    return Err(format!(
+                        "cannot check on the portal whether the interrupted submission went through ({e}); nothing was submitted now: try again later"
+                    )
+                    .into());
+                }
+                Err(e @ SubmitError::Partly { .. }) => {
+                    return Err(format!(
+                        "{e}; not submitting again: check the group's entries on the website"
+                    )
+                    .into());
+                }
+                Err(SubmitError::Journal(e)) => return Err(e.to_string().into()),
+            }
+        }
+        // No journal (the app said so at sign-in): submit unjournaled.
+        _ => portal.submit_tsv(&sub, &raw).await.map_err(refused)?.0,
+    };
     for job in app.queue.jobs_of(&sent) {
         app.queue.close_job(&job);
     }

@@ -522,6 +522,11 @@ impl Queue {
     }
 
     /// The step after a job's upload is done: the job is finished.
+    /// The job journal, when there is one (submits are journaled in it).
+    pub fn journal(&self) -> Option<Arc<Journal>> {
+        self.journal.clone()
+    }
+
     pub fn close_job(&self, id: &str) {
         self.state.lock().unwrap().kept_open.remove(id);
         if let Some(j) = &self.journal {

@@ -1,6 +1,7 @@
 //! A job under random faults (seeded): resets 5%, 500s 1%, stalls 2%.
 //! Every file completes, the stored bytes equal the files, and the faults
-//! (counted by the simulator) and the stall timeout really happened.
+//! (counted by the simulator) and the stall timeout really happened. The
+//! same for the backend API under resets, 503s and cut-off answers.
 
 mod common;
 
@@ -15,6 +16,17 @@ use ferry_sim::{Fault, FaultTarget};
 
 /// Chosen so that each kind of fault hits at least once in this job.
 const SEED: u64 = 30;
+
+/// The sim rolls each rate with its own seeded RNG, request by request:
+/// FERRY_CHAOS_SEED=N replays (or varies) a run.
+fn seed_or(default: u64) -> u64 {
+    let seed = std::env::var("FERRY_CHAOS_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default);
+    eprintln!("chaos seed {seed} (FERRY_CHAOS_SEED={seed} replays it)");
+    seed
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_under_resets_500s_and_stalls_completes_with_equal_hashes() {
@@ -34,13 +46,7 @@ async fn a_job_under_resets_500s_and_stalls_completes_with_equal_hashes() {
         1,
     )
     .await;
-    // The sim rolls each rate with its own seeded RNG, request by request:
-    // FERRY_CHAOS_SEED=N replays (or varies) a run.
-    let seed: u64 = std::env::var("FERRY_CHAOS_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(SEED);
-    eprintln!("chaos seed {seed} (FERRY_CHAOS_SEED={seed} replays it)");
+    let seed = seed_or(SEED);
     let f = rig.sim.faults();
     f.storage_rate(Fault::Reset, 0.05, seed);
     f.storage_rate(Fault::Status(500), 0.01, seed + 1);
@@ -131,4 +137,44 @@ async fn a_completion_whose_answer_is_cut_off_still_completes_the_file() {
     );
     assert_eq!(rig.sim.faults().injected(), 1, "the answer was cut off");
     assert!(rig.sim.file(&u.remote_id).unwrap().completed);
+}
+
+/// Chosen so that each kind of API fault hits at least once in this job.
+const API_SEED: u64 = 100;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_under_api_resets_503s_and_cut_off_answers_completes() {
+    let rig = rig().await;
+    // The backend API fails by seeded rates too: a reset before handling,
+    // a 503, or an answer cut off after it took effect (URLs issued that
+    // the client never saw; a completion that did complete).
+    let seed = seed_or(API_SEED);
+    let f = rig.sim.faults();
+    f.api_rate(Fault::Reset, 0.15, seed);
+    f.api_rate(Fault::Status(503), 0.15, seed + 1);
+    f.api_rate(Fault::Truncate, 0.15, seed + 2);
+    let mut paths: Vec<_> = (0..3)
+        .map(|i| make_file(rig.dir.path(), &format!("m{i}.fq"), 17 * MIB + i, i + 1))
+        .collect();
+    paths.extend((0..70).map(|i| make_file(rig.dir.path(), &format!("s{i}.fa"), 300 + i, i + 9)));
+    let items = ferry_engine::scan::scan(&paths, rig.portal.as_ref()).unwrap();
+    let out = rig.engine.upload(rig.portal.clone(), items).await;
+    for (o, p) in out.into_iter().zip(&paths) {
+        let u = o.unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        assert_eq!(
+            rig.sim.object_sha256(&u.remote_id).await.unwrap().1,
+            sha256_file(p),
+            "{}",
+            p.display()
+        );
+    }
+    eprintln!("API faults injected: {:?}", f.counts());
+    for kind in ["reset", "status", "truncate"] {
+        assert!(
+            f.injected_count(FaultTarget::Api, kind) >= 1,
+            "no API {kind}: {:?}",
+            f.counts()
+        );
+    }
+    assert_eq!(f.injected_count(FaultTarget::Storage, "reset"), 0);
 }

@@ -431,6 +431,7 @@ async fn access_tokens_expire_mid_job_and_the_job_finishes() {
     // Several tokens were used, and the first one is dead by now: it
     // expired while the job ran.
     let used = sim.access_tokens_used();
+    eprintln!("access tokens used: {}", used.len());
     assert!(used.len() > 1, "tokens used: {}", used.len());
     let r = engine
         .http()
