@@ -292,10 +292,12 @@ async fn sign_in_token(app: S<'_>, backend: Option<String>, token: String) -> Re
     app.signed(s)
 }
 
-/// One Codex (API key) or BaseSpace (access token and AppResult).
+/// One Codex (API key) or BaseSpace (access token and AppResult), checked
+/// with the portal before it is kept.
 #[tauri::command]
-fn sign_in_key(app: S<'_>, key: String, appresult: Option<String>) -> Result<Info, String> {
+async fn sign_in_key(app: S<'_>, key: String, appresult: Option<String>) -> Result<Info, String> {
     let p = app.portal(None, None)?;
+    portals::check(&app.http, &p, &key, appresult.as_deref()).await?;
     app.keyed(portals::sign_in(
         app.http.clone(),
         &p,

@@ -113,6 +113,79 @@ pub fn sign_in(
     })
 }
 
+/// Asks the portal whether it takes `key` (and, for BaseSpace, writes to
+/// `appresult`) before anything is kept, so a mistyped key is refused here
+/// rather than at the first upload. Neither contract has a "who am I" call,
+/// so this is the start call with a body the portal refuses only after it
+/// checked the credential: 401/403 mean the key, 400 means the key was taken
+/// and nothing was created.
+pub async fn check(
+    http: &reqwest::Client,
+    p: &Portal,
+    key: &str,
+    appresult: Option<&str>,
+) -> Result<(), String> {
+    let key = key.trim();
+    let base = p.backend.trim_end_matches('/');
+    let (what, req) = match p.kind {
+        Kind::Onecodex => (
+            "One Codex",
+            http.post(format!("{base}/samples/init_upload"))
+                .basic_auth(key, Some(""))
+                .json(&serde_json::json!({})),
+        ),
+        Kind::Basespace => {
+            let app = appresult.map(str::trim).unwrap_or_default();
+            if app.is_empty() || !app.chars().all(|c| c.is_ascii_alphanumeric()) {
+                return Err(format!(
+                    "{app:?} is not an AppResult id: give the number of the AppResult the files go to"
+                ));
+            }
+            (
+                "BaseSpace",
+                http.post(format!("{base}/appresults/{app}/files?multipart=true"))
+                    .header("x-access-token", key),
+            )
+        }
+        Kind::Loculus => return Ok(()),
+    };
+    let resp = req
+        .send()
+        .await
+        .map_err(|e| format!("could not reach {what} at {base} ({e}); nothing was kept"))?;
+    let status = resp.status().as_u16();
+    let detail = detail(&resp.text().await.unwrap_or_default());
+    let app = appresult.unwrap_or_default().trim();
+    match (p.kind, status) {
+        (_, 400) => Ok(()),
+        (Kind::Onecodex, 401 | 403) => Err(format!(
+            "One Codex did not accept this API key ({status}: {detail}); copy a current key from One Codex (Settings → API keys). Nothing was kept"
+        )),
+        (_, 401) => Err(format!(
+            "BaseSpace did not accept this access token ({status}: {detail}); give a current token. Nothing was kept"
+        )),
+        (_, 403) => Err(format!(
+            "BaseSpace took the token, but it may not write to AppResult {app} ({detail}); choose an AppResult of yours. Nothing was kept"
+        )),
+        (_, 404) => Err(format!(
+            "BaseSpace has no AppResult {app} ({detail}); check its id. Nothing was kept"
+        )),
+        _ => Err(format!(
+            "{what} answered {status} ({detail}) when checking the key; try again later. Nothing was kept"
+        )),
+    }
+}
+
+/// The message of an error body (`message`, `detail`, BaseSpace's
+/// `ResponseStatus.Message`), else the body, shortened.
+fn detail(body: &str) -> String {
+    let v: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+    [&v["message"], &v["detail"], &v["ResponseStatus"]["Message"]]
+        .into_iter()
+        .find_map(|m| m.as_str().map(str::to_string))
+        .unwrap_or_else(|| body.trim().chars().take(200).collect())
+}
+
 /// The key the keychain holds for this portal, if any.
 pub fn remembered(http: reqwest::Client, p: &Portal) -> Option<Keyed> {
     let raw = ferry_keychain::Entry::new(&account(p)).ok()?.get().ok()??;
@@ -161,12 +234,22 @@ pub fn demo_portals(sim: &ferry_sim::Sim) -> Vec<(Portal, String, Option<String>
     ]
 }
 
+/// `FERRY_ONECODEX_URL` / `FERRY_BASESPACE_URL` (the API base, `.../api/v1`
+/// or `.../v1pre3`), else the public service.
+fn base_url(var: &str, default: &str) -> String {
+    std::env::var(var)
+        .ok()
+        .map(|u| u.trim().trim_end_matches('/').to_string())
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| default.into())
+}
+
 /// The real services, for a user who signs in with their own key.
 pub fn public_portals() -> Vec<Portal> {
     vec![
         Portal {
             name: "One Codex".into(),
-            backend: ferry_engine::onecodex::DEFAULT_BASE.into(),
+            backend: base_url("FERRY_ONECODEX_URL", ferry_engine::onecodex::DEFAULT_BASE),
             keycloak: String::new(),
             website: String::new(),
             demo: false,
@@ -174,7 +257,7 @@ pub fn public_portals() -> Vec<Portal> {
         },
         Portal {
             name: "Illumina BaseSpace".into(),
-            backend: ferry_engine::basespace::DEFAULT_BASE.into(),
+            backend: base_url("FERRY_BASESPACE_URL", ferry_engine::basespace::DEFAULT_BASE),
             keycloak: String::new(),
             website: String::new(),
             demo: false,

@@ -93,6 +93,18 @@ pub fn ferry(token: &str, args: &[&str]) -> Output {
 }
 
 /// A file of `size` pseudo-random bytes.
+/// What the Secret Service holds for Ferry's keychain `account` (as the
+/// desktop app and `ferry login` name it), read with `secret-tool` as any
+/// other program on the desktop would.
+pub fn keychain_entry(account: &str) -> Option<String> {
+    let out = Command::new("secret-tool")
+        .args(["lookup", "service", "org.ferry.app", "username", account])
+        .output()
+        .expect("secret-tool (apt-get install libsecret-tools)");
+    let s = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    (out.status.success() && !s.is_empty()).then_some(s)
+}
+
 pub fn make_file(dir: &Path, name: &str, size: usize, seed: u8) -> PathBuf {
     let p = dir.join(name);
     let data: Vec<u8> = (0..size)

@@ -42,6 +42,50 @@ impl Drop for Driver {
 }
 
 impl Driver {
+    /// Resident memory (KiB) of every process this driver started
+    /// (WebKitWebDriver, the app, its web content process), by name.
+    pub fn rss_kib(&self) -> Vec<(String, u64)> {
+        let mut parent = std::collections::HashMap::new();
+        let mut status = std::collections::HashMap::new();
+        for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let Ok(st) = std::fs::read_to_string(e.path().join("status")) else {
+                continue;
+            };
+            let field = |k: &str| {
+                st.lines()
+                    .find_map(|l| l.strip_prefix(k))
+                    .map(|v| v.trim().to_string())
+            };
+            let ppid: u32 = field("PPid:").and_then(|v| v.parse().ok()).unwrap_or(0);
+            let rss: u64 = field("VmRSS:")
+                .and_then(|v| v.split_whitespace().next()?.parse().ok())
+                .unwrap_or(0);
+            parent.insert(pid, ppid);
+            status.insert(pid, (field("Name:").unwrap_or_default(), rss));
+        }
+        let ours = |mut pid: u32| {
+            // Bounded walk up the process tree.
+            for _ in 0..16 {
+                match parent.get(&pid) {
+                    Some(&p) if p == self.child.id() => return true,
+                    Some(&p) if p > 1 => pid = p,
+                    _ => return false,
+                }
+            }
+            false
+        };
+        let mut out: Vec<(String, u64)> = status
+            .iter()
+            .filter(|(pid, _)| ours(**pid))
+            .map(|(_, v)| v.clone())
+            .collect();
+        out.sort();
+        out
+    }
+
     /// `tauri-driver` on free ports; the apps it starts get `FERRY_E2E=1`
     /// and `env` (e.g. a journal of the test's own).
     pub fn start(env: &[(&str, &str)]) -> Driver {
@@ -298,8 +342,15 @@ impl Session {
 /// that test's line of the same name from an earlier run. Window tests
 /// run in parallel processes: the file is locked while rewritten.
 pub fn record_timing(test: &str, what: &str, d: Duration) {
+    record(test, what, &format!("{:.2} s", d.as_secs_f64()));
+}
+
+/// Prints a measurement (`value` with its unit) and records it in
+/// `tests/artifacts/gui-timings.txt` as `test: what: value`, as
+/// [`record_timing`] does.
+pub fn record(test: &str, what: &str, value: &str) {
     use std::io::{Read, Seek, Write};
-    let line = format!("{test}: {what}: {:.2} s", d.as_secs_f64());
+    let line = format!("{test}: {what}: {value}");
     eprintln!("{line}");
     let dir = artifacts();
     std::fs::create_dir_all(&dir).unwrap();

@@ -343,44 +343,72 @@ fn problems_exit_2_before_any_upload_with_a_json_report() {
     }
 }
 
+/// The "done when": 50 submissions of an organism with consensus
+/// sequences and files, each with its reads and its report, the sequences
+/// in a zstd-compressed FASTA.
 #[test]
 fn fifty_submissions_with_two_files_each_from_folder_to_accessions() {
     let sim = SimProc::start(&[]);
     let d = tempfile::tempdir().unwrap();
     let dir = d.path();
-    let mut meta = String::from("id\tcountry\n");
+    // The organism's required fields (sampleCollectionDate, geoLocCountry).
+    let mut meta = String::from("id\tsampleCollectionDate\tgeoLocCountry\tauthors\n");
+    let mut fasta = String::new();
+    // id -> [(category, name, path)], and id -> its sequence.
+    let mut want = BTreeMap::new();
+    let mut seqs = BTreeMap::new();
     for i in 0..50 {
         let id = format!("sample{i:02}");
-        meta.push_str(&format!("{id}\tCH\n"));
-        sample(dir, &format!("{id}/{id}_R1.fastq.gz"), 2048 + i, i as u8);
-        sample(
-            dir,
-            &format!("{id}/{id}_R2.fastq.gz"),
-            3072 + i,
-            i as u8 + 100,
+        meta.push_str(&format!("{id}\t2024-01-{:02}\tUganda\tA. Author\n", i % 28 + 1));
+        let seq: String = (0..60 + i).map(|k| b"ACGT"[(k * 7 + i) % 4] as char).collect();
+        fasta.push_str(&format!(">{id} segment L\n{}\n{}\n", &seq[..30], &seq[30..]));
+        seqs.insert(id.clone(), seq);
+        let reads = format!("{id}_R1.fastq.gz");
+        let r = sample(dir, &format!("{id}/rawReads/{reads}"), 2048 + i, i as u8);
+        let rep = sample(dir, &format!("{id}/sequencingReports/report.pdf"), 512 + i, i as u8 + 100);
+        want.insert(
+            id,
+            vec![("rawReads", reads, r), ("sequencingReports", "report.pdf".to_string(), rep)],
         );
     }
     write(dir, "metadata.tsv", &meta);
+    std::fs::write(
+        dir.join("sequences.fasta.zst"),
+        zstd::encode_all(fasta.as_bytes(), 3).unwrap(),
+    )
+    .unwrap();
     let receipt = dir.join("out/receipt");
     std::fs::create_dir_all(dir.join("out")).unwrap();
     let run = submit_folder(
         &sim,
         dir,
-        "dummy-organism-with-files",
+        "ebola-sudan",
         &["--receipt", receipt.to_str().unwrap()],
     );
     assert!(run.status.success(), "{}", text(&run.stderr));
+
+    // Each submission id holds exactly its two files, in their categories,
+    // their bytes stored, and its sequence.
     let h = held(&sim);
     assert_eq!(h.len(), 50);
-    for i in 0..50 {
-        let id = format!("sample{i:02}");
-        let files = &h[&id]["rawReads"];
-        let got: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+    let subs = sim.state()["submissions"].as_array().unwrap().clone();
+    for (id, files) in &want {
+        let got = &h[id];
+        assert_eq!(got.len(), 2, "{id}: two categories: {got:?}");
+        for (cat, name, path) in files {
+            let list = &got[*cat];
+            assert_eq!(list.len(), 1, "{id} {cat}: {list:?}");
+            assert_eq!(&list[0].0, name, "{id} {cat}");
+            assert_eq!(stored_sha(&sim, &list[0].1), sha(path), "{id} {cat}");
+        }
+        let sub = subs.iter().find(|s| s["submission_id"] == id.as_str()).unwrap();
+        assert_eq!(sub["organism"], "ebola-sudan");
         assert_eq!(
-            got,
-            [format!("{id}_R1.fastq.gz"), format!("{id}_R2.fastq.gz")]
+            sub["sequences"],
+            serde_json::json!({ id.as_str(): seqs[id] }),
+            "{id}: its sequence, whole"
         );
-        assert_eq!(h[&id].len(), 1, "one category");
+        assert_eq!(sub["metadata"]["geoLocCountry"], "Uganda");
     }
     assert_eq!(
         text(&run.stdout)
@@ -389,9 +417,25 @@ fn fifty_submissions_with_two_files_each_from_folder_to_accessions() {
             .count(),
         50
     );
+    // The receipt: 100 files, each with its fileId on the portal and SHA-256.
     let csv = std::fs::read_to_string(dir.join("out/receipt.csv")).unwrap();
-    assert_eq!(csv.lines().count(), 101);
-    assert!(dir.join("out/receipt.json").exists());
+    let lines: Vec<Vec<&str>> = csv.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    assert_eq!(lines.len(), 100, "{csv}");
+    for l in &lines {
+        let (id, cat, name) = (l[0], l[2], l[3]);
+        let (_, _, path) = want[id]
+            .iter()
+            .find(|(c, n, _)| *c == cat && n == name)
+            .unwrap_or_else(|| panic!("{l:?} is not one of {id}'s files"));
+        let on_portal = h[id][cat].iter().find(|(n, _)| n == name).unwrap();
+        assert_eq!(l[4], on_portal.1, "{l:?}");
+        assert_eq!(l[5], std::fs::metadata(path).unwrap().len().to_string());
+        assert_eq!(l[6], sha(path), "{l:?}");
+    }
+    let json: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("out/receipt.json")).unwrap())
+            .unwrap();
+    assert_eq!(json.as_array().unwrap().len(), 100);
 }
 
 #[test]

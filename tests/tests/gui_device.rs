@@ -5,20 +5,12 @@
 //! session kept in the keychain (a real Secret Service) and no password
 //! ever typed into Ferry. Cancel stops a waiting sign-in.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use ferry_e2e::SimProc;
 use ferry_e2e::webdriver::{Driver, Session, app_binary, record_timing};
 
-fn keychain(account: &str) -> Option<String> {
-    let out = Command::new("secret-tool")
-        .args(["lookup", "service", "org.ferry.app", "username", account])
-        .output()
-        .expect("secret-tool (apt-get install libsecret-tools)");
-    let s = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    (out.status.success() && !s.is_empty()).then_some(s)
-}
+use ferry_e2e::keychain_entry as keychain;
 
 #[test]
 #[ignore = "needs Xvfb, tauri-driver, WebKitWebDriver, a Secret Service and the built app: tests/run-all.sh runs it"]

@@ -7,22 +7,13 @@
 //! deletes it and the start after shows the form. The entry is read with
 //! `secret-tool`, as any other program on the desktop would.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use ferry_e2e::SimProc;
 use ferry_e2e::webdriver::{Driver, Session, app_binary, record_timing};
 use serde_json::json;
 
-/// What the Secret Service holds for Ferry's `account`, if anything.
-fn keychain(account: &str) -> Option<String> {
-    let out = Command::new("secret-tool")
-        .args(["lookup", "service", "org.ferry.app", "username", account])
-        .output()
-        .expect("secret-tool (apt-get install libsecret-tools)");
-    let s = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    (out.status.success() && !s.is_empty()).then_some(s)
-}
+use ferry_e2e::keychain_entry as keychain;
 
 /// Sets an input's value as typing does (Svelte's bindings listen to
 /// `input`), replacing what it held.

@@ -4,12 +4,16 @@
 //! dropped at once are checked and listed, and the list stays a few dozen
 //! DOM rows however long it is. (Add folder… uses the same dialog code; the
 //! folder chooser could not yet be driven by keyboard under Xvfb.)
+//! Thousands of tiny files uploaded through the demo portal, measured while
+//! they go: the batches the window receives per second, how long the
+//! window takes to draw a frame, and its DOM and memory, which stay bounded.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use ferry_e2e::webdriver::{Driver, Session, app_binary, record_timing};
-use serde_json::json;
+use ferry_e2e::webdriver::{Driver, Session, app_binary, record, record_timing};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 
 const MANY: usize = 10_000;
 
@@ -124,4 +128,239 @@ fn native_dialogs_and_ten_thousand_files() {
         "dialogs and 10,000 files E2E",
         started.elapsed(),
     );
+}
+
+/// How many tiny files [`upload_thousands_of_files`] sends: see its doc.
+const UPLOADED: usize = 10_000;
+
+/// The bytes of the `i`-th tiny file (each different, so each hash is).
+fn tiny(i: usize) -> Vec<u8> {
+    format!("@read{i}\nACGT\n+\nIIII\n").into_bytes()
+}
+
+/// Median, 95th percentile and maximum of `v` (sorted in place).
+fn spread(v: &mut [f64]) -> String {
+    if v.is_empty() {
+        return "no samples".into();
+    }
+    v.sort_by(f64::total_cmp);
+    let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+    format!(
+        "median {:.0} ms, p95 {:.0} ms, max {:.0} ms ({} samples)",
+        at(0.5),
+        at(0.95),
+        at(1.0),
+        v.len()
+    )
+}
+
+/// One sample of the window while it uploads: the list scrolled to
+/// `pos` (0..1 of its height) and the time until the frame after that is
+/// drawn, with the window's batch counters, DOM size and accepted count.
+const SAMPLE: &str = "const [pos, done] = arguments;\
+    const l = document.querySelector('[data-testid=list]');\
+    const s = document.querySelector('[data-testid=stats]');\
+    const t = performance.now();\
+    if (l) l.scrollTop = pos * l.scrollHeight;\
+    requestAnimationFrame(() => requestAnimationFrame(() => done({\
+      frame: performance.now() - t,\
+      batches: Number(s.dataset.batches), batchRows: Number(s.dataset.batchRows),\
+      rows: document.querySelectorAll('[data-testid=row]').length,\
+      nodes: document.getElementsByTagName('*').length,\
+      accepted: Number(document.querySelector('[data-testid=done-count]').textContent),\
+      stats: s.textContent })));";
+
+/// 10,000 tiny files (each one `request-upload` slot and one PUT) go up
+/// through the window while the test scrolls the list and clicks in it:
+/// every file is accepted, the simulator holds exactly them, the DOM stays
+/// a few dozen rows, and the batch rate, frame times and memory are
+/// printed and recorded in tests/artifacts/gui-timings.txt (no assertion
+/// on a time: they depend on the machine).
+#[test]
+#[ignore = "needs Xvfb, tauri-driver, WebKitWebDriver and the built app: tests/run-all.sh runs it"]
+fn upload_thousands_of_files() {
+    const T: &str = "gui_scale_upload";
+    let started = Instant::now();
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("plate9");
+    std::fs::create_dir_all(&folder).unwrap();
+    for i in 0..UPLOADED {
+        std::fs::write(folder.join(format!("well{i:05}.fastq")), tiny(i)).unwrap();
+    }
+    let journal = dir.path().join("journal.sqlite");
+    let driver = Driver::start(&[("FERRY_JOURNAL", journal.to_str().unwrap())]);
+    let s = Session::new(&driver, &app_binary());
+    s.wait_signed_in(30);
+    let backend = s.text(&s.wait_for("[data-testid=backend]", 5));
+    s.drop_paths(std::slice::from_ref(&folder));
+    let n = notice(&s, &format!("Added {UPLOADED} files"));
+    assert!(!n.contains("problems"), "{n}");
+    let web_rss = |d: &Driver| {
+        d.rss_kib()
+            .into_iter()
+            .filter(|(name, _)| name.starts_with("WebKitWebProces"))
+            .map(|(_, kib)| kib)
+            .max()
+            .unwrap_or(0)
+    };
+    let app_rss = |d: &Driver| {
+        d.rss_kib()
+            .into_iter()
+            .filter(|(name, _)| name == "ferry-app")
+            .map(|(_, kib)| kib)
+            .sum::<u64>()
+    };
+    let rss_before = (web_rss(&driver), app_rss(&driver));
+
+    let stats = s.wait_for("[data-testid=stats]", 5);
+    let first = s.run_async(SAMPLE, json!([0.0]));
+    s.click(&s.wait_for("[data-testid=upload]", 5));
+    let t0 = Instant::now();
+    let (mut frames, mut trips, mut clicks) = (vec![], vec![], vec![]);
+    let (mut max_rows, mut max_nodes, mut peak_rate) = (0u64, 0u64, 0f64);
+    let mut rss_peak = rss_before;
+    let mut last = (t0, first["batches"].as_u64().unwrap());
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let end = loop {
+        let pos = (frames.len() % 11) as f64 / 10.0;
+        let asked = Instant::now();
+        let v: Value = s.run_async(SAMPLE, json!([pos]));
+        trips.push(asked.elapsed().as_secs_f64() * 1000.0);
+        frames.push(v["frame"].as_f64().unwrap());
+        max_rows = max_rows.max(v["rows"].as_u64().unwrap());
+        max_nodes = max_nodes.max(v["nodes"].as_u64().unwrap());
+        let b = v["batches"].as_u64().unwrap();
+        let dt = last.0.elapsed().as_secs_f64();
+        if dt >= 0.5 {
+            peak_rate = peak_rate.max((b - last.1) as f64 / dt);
+            last = (Instant::now(), b);
+        }
+        let text = v["stats"].as_str().unwrap_or_default().to_string();
+        assert!(!text.contains("failed"), "{text}");
+        if v["accepted"].as_u64() == Some(UPLOADED as u64) {
+            break (t0.elapsed(), v);
+        }
+        // A click in the window (on the stats line, which does nothing),
+        // as WebDriver delivers one: it waits for the page to take it.
+        let asked = Instant::now();
+        s.click(&stats);
+        clicks.push(asked.elapsed().as_secs_f64() * 1000.0);
+        if frames.len() % 5 == 0 {
+            rss_peak.0 = rss_peak.0.max(web_rss(&driver));
+            rss_peak.1 = rss_peak.1.max(app_rss(&driver));
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {UPLOADED} accepted: {text}",
+            v["accepted"]
+        );
+        std::thread::sleep(Duration::from_millis(150));
+    };
+    let (took, v) = end;
+    let batches = v["batches"].as_u64().unwrap() - first["batches"].as_u64().unwrap();
+    let rows_sent = v["batchRows"].as_u64().unwrap() - first["batchRows"].as_u64().unwrap();
+
+    // Bounded, whatever the machine: the list draws a window of rows.
+    assert!(max_rows < 200, "{max_rows} rows in the DOM");
+    assert!(max_nodes < 5000, "{max_nodes} DOM elements");
+    let stats_text = v["stats"].as_str().unwrap_or_default();
+    assert!(
+        stats_text.contains(&format!("{UPLOADED} files")),
+        "{stats_text}"
+    );
+
+    // The simulator handed out exactly one file id per file, and its
+    // storage holds one object for each.
+    let state: Value = reqwest::blocking::get(format!("{backend}/_sim/state"))
+        .and_then(|r| r.json())
+        .unwrap();
+    assert_eq!(state["files"].as_array().unwrap().len(), UPLOADED);
+    let stored: std::collections::HashSet<&str> = state["storage_log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["method"] == "PUT" && r["status"] == 200)
+        .filter_map(|r| r["path"].as_str())
+        .collect();
+    assert_eq!(stored.len(), UPLOADED, "objects stored");
+    // A sample of files across the list: accepted, with the hash of the
+    // bytes on disk, and exactly those bytes in the storage.
+    let mut checked = 0;
+    for pos in [0.0, 0.33, 0.66, 1.0] {
+        let rows = s.run_async(
+            "const [pos, done] = arguments; const l = document.querySelector('[data-testid=list]');\
+             l.scrollTop = pos * l.scrollHeight;\
+             requestAnimationFrame(() => requestAnimationFrame(() => done(\
+               [...document.querySelectorAll('[data-testid=row]')].slice(0, 4).map(r => r.dataset))));",
+            json!([pos]),
+        );
+        for r in rows.as_array().unwrap() {
+            let name = r["name"].as_str().unwrap();
+            let i: usize = name
+                .trim_start_matches("well")
+                .trim_end_matches(".fastq")
+                .parse()
+                .unwrap();
+            let data = tiny(i);
+            let sha = hex::encode(Sha256::digest(&data));
+            assert_eq!(r["status"], "done", "{name}");
+            assert_eq!(r["sha256"].as_str(), Some(sha.as_str()), "{name}");
+            let id = r["remoteId"].as_str().unwrap();
+            ferry_e2e::assert_stored(&backend, id, &sha, Some(data.len() as u64), name);
+            checked += 1;
+        }
+    }
+    assert!(checked >= 12, "only {checked} files sampled");
+
+    let secs = took.as_secs_f64();
+    record_timing(T, &format!("{UPLOADED} tiny files uploaded"), took);
+    record(
+        T,
+        "files accepted per second",
+        &format!("{:.0}", UPLOADED as f64 / secs),
+    );
+    record(
+        T,
+        "batches reaching the window per second",
+        &format!(
+            "{:.1} on average, {peak_rate:.1} at most over 0.5 s ({batches} batches)",
+            batches as f64 / secs
+        ),
+    );
+    record(
+        T,
+        "row changes per batch",
+        &format!(
+            "{:.0} on average ({rows_sent} in all)",
+            rows_sent as f64 / batches.max(1) as f64
+        ),
+    );
+    record(
+        T,
+        "frame after a scroll, while uploading",
+        &spread(&mut frames),
+    );
+    record(
+        T,
+        "WebDriver script round trip, while uploading",
+        &spread(&mut trips),
+    );
+    record(T, "WebDriver click, while uploading", &spread(&mut clicks));
+    record(
+        T,
+        "DOM while uploading",
+        &format!("at most {max_rows} rows, {max_nodes} elements"),
+    );
+    record(
+        T,
+        "memory (RSS) before, peak while uploading",
+        &format!(
+            "web process {} MiB, {} MiB; app {} MiB, {} MiB",
+            rss_before.0 / 1024,
+            rss_peak.0 / 1024,
+            rss_before.1 / 1024,
+            rss_peak.1 / 1024
+        ),
+    );
+    record_timing(T, "upload of thousands of files E2E", started.elapsed());
 }

@@ -1,6 +1,6 @@
 //! The bulk submission wizard in the real window: a folder of 50
-//! submissions with 2 files each (the same file names in every subfolder,
-//! as sequencers write them) and one bad row; the review shows the problem,
+//! submissions with 2 files each and a sequence (the same file names in
+//! every subfolder, as sequencers write them) and one bad row; the review shows the problem,
 //! the row is left out, the 100 files go up through the queue, the submit
 //! returns 50 accessions and a receipt, and the portal holds exactly the
 //! folder's files in the right submissions. A screenshot of each step.
@@ -58,8 +58,45 @@ fn batch(dir: &std::path::Path, n: usize, size: usize) -> Vec<(String, String, S
     want
 }
 
+/// A batch folder of `n` submissions of an organism with consensus
+/// sequences and files (ebola-sudan in the sim): metadata with its
+/// required fields, the sequences in a gzipped FASTA, and per submission
+/// its reads (`rawReads/`) and its report (`sequencingReports/`), the same
+/// names in every subfolder. Returns (id, sequence, reads SHA-256, report
+/// SHA-256) per row.
+fn batch_with_sequences(dir: &std::path::Path, n: usize, size: usize) -> Vec<[String; 4]> {
+    use std::io::Write;
+    let mut meta = String::from("id\tsampleCollectionDate\tgeoLocCountry\n");
+    let mut fasta = flate2::write::GzEncoder::new(
+        std::fs::File::create(dir.join("sequences.fasta.gz")).unwrap(),
+        flate2::Compression::fast(),
+    );
+    let mut want = Vec::new();
+    for i in 0..n {
+        let id = format!("sample{i:02}");
+        meta.push_str(&format!("{id}\t2024-02-{:02}\tSudan\n", i % 28 + 1));
+        let seq: String = (0..40 + i).map(|k| b"ACGT"[(k * 3 + i) % 4] as char).collect();
+        writeln!(fasta, ">{id}\n{seq}").unwrap();
+        let reads = dir.join(&id).join("rawReads");
+        let reports = dir.join(&id).join("sequencingReports");
+        std::fs::create_dir_all(&reads).unwrap();
+        std::fs::create_dir_all(&reports).unwrap();
+        let r = make_file(&reads, "reads.fastq.gz", size + i, i as u8);
+        let p = make_file(&reports, "report.pdf", size / 4 + i, i as u8 + 100);
+        want.push([id, seq, sha(&r), sha(&p)]);
+    }
+    fasta.finish().unwrap();
+    std::fs::write(dir.join("metadata.tsv"), meta).unwrap();
+    want
+}
+
 /// Opens the wizard on `dir` for the organism with files.
 fn open_wizard(s: &Session, dir: &std::path::Path) {
+    open_wizard_for(s, dir, "dummy-organism-with-files");
+}
+
+/// Opens the wizard on `dir` and picks `organism`.
+fn open_wizard_for(s: &Session, dir: &std::path::Path, organism: &str) {
     s.click(&s.wait_for("[data-testid=wizard-open]:not([disabled])", 10));
     s.wait_for("[data-testid=wizard][data-step=folder]", 5);
     let r = s.run_async(
@@ -72,11 +109,40 @@ fn open_wizard(s: &Session, dir: &std::path::Path) {
     assert!(!r.as_str().unwrap().starts_with("error"), "{r}");
     wait_text(s, "[data-testid=wizard-organism]", "with files", 10);
     let ok = s.run_async(
-        "const [done] = arguments; const sel = document.querySelector('[data-testid=wizard-organism]');\
-         sel.value = 'dummy-organism-with-files'; sel.dispatchEvent(new Event('change', {bubbles: true})); done(sel.value);",
-        json!([]),
+        "const [org, done] = arguments; const sel = document.querySelector('[data-testid=wizard-organism]');\
+         sel.value = org; sel.dispatchEvent(new Event('change', {bubbles: true})); done(sel.value);",
+        json!([organism]),
     );
-    assert_eq!(ok, "dummy-organism-with-files");
+    assert_eq!(ok, organism);
+}
+
+/// Each submission holds its reads and its report, in their categories,
+/// the storage their bytes, and the portal its sequence.
+fn assert_held_with_sequences(sim: &str, want: &[[String; 4]]) {
+    let state: Value = reqwest::blocking::get(format!("{sim}/_sim/state"))
+        .and_then(|r| r.json())
+        .unwrap();
+    let subs = state["submissions"].as_array().unwrap();
+    assert_eq!(subs.len(), want.len(), "one submission per row");
+    for [id, seq, reads, report] in want {
+        let sub = subs
+            .iter()
+            .find(|x| x["submission_id"] == id.as_str())
+            .unwrap_or_else(|| panic!("{id} not submitted"));
+        assert_eq!(sub["organism"], "ebola-sudan");
+        assert_eq!(sub["sequences"], json!({ id.as_str(): seq }), "{id}");
+        let files = sub["files"].as_object().unwrap();
+        assert_eq!(files.len(), 2, "{id}: {files:?}");
+        for (cat, name, want_sha) in [
+            ("rawReads", "reads.fastq.gz", reads),
+            ("sequencingReports", "report.pdf", report),
+        ] {
+            let list = files[cat].as_array().unwrap();
+            assert_eq!(list.len(), 1, "{id} {cat}: {list:?}");
+            assert_eq!(list[0][0], name, "{id} {cat}");
+            ferry_e2e::assert_stored(sim, list[0][1].as_str().unwrap(), want_sha, None, id);
+        }
+    }
 }
 
 /// Each submission holds its two files, and the storage their bytes.
@@ -107,12 +173,23 @@ fn fifty_submissions_from_folder_to_accessions_in_the_window() {
     let d = tempfile::tempdir().unwrap();
     let dir = d.path().join("batch");
     std::fs::create_dir_all(&dir).unwrap();
-    let want = batch(&dir, N, 20_000);
+    let want = batch_with_sequences(&dir, N, 20_000);
+    // One more row, with its sequence, whose file Loculus would refuse.
     let mut meta = std::fs::read_to_string(dir.join("metadata.tsv")).unwrap();
-    meta.push_str("sample50\tDE\n");
-    std::fs::create_dir_all(dir.join("sample50")).unwrap();
-    make_file(&dir.join("sample50"), "bad name.fq", 100, 7);
+    meta.push_str("sample50\t2024-03-01\tSudan\n");
+    std::fs::create_dir_all(dir.join("sample50/rawReads")).unwrap();
+    make_file(&dir.join("sample50/rawReads"), "bad name.fq", 100, 7);
     std::fs::write(dir.join("metadata.tsv"), meta).unwrap();
+    {
+        use std::io::Write;
+        let gz = std::fs::read(dir.join("sequences.fasta.gz")).unwrap();
+        let mut fasta = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz[..]), &mut fasta)
+            .unwrap();
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        write!(enc, "{fasta}>sample50\nACGTACGT\n").unwrap();
+        std::fs::write(dir.join("sequences.fasta.gz"), enc.finish().unwrap()).unwrap();
+    }
 
     let journal = d.path().join("journal.sqlite");
     let driver = Driver::start(&[("FERRY_JOURNAL", journal.to_str().unwrap())]);
@@ -121,7 +198,7 @@ fn fifty_submissions_from_folder_to_accessions_in_the_window() {
     let sim = s.text(&s.wait_for("[data-testid=backend]", 5));
 
     // 1. Folder and organism.
-    open_wizard(&s, &dir);
+    open_wizard_for(&s, &dir, "ebola-sudan");
     wait_text(&s, "[data-testid=wizard-folder]", "batch", 5);
     s.screenshot("w1-folder");
 
@@ -177,13 +254,32 @@ fn fifty_submissions_from_folder_to_accessions_in_the_window() {
     );
     assert_eq!(s.find_all("[data-testid=accession]").len(), N);
     s.screenshot("w5-result");
+    // The receipt: every file, with its SHA-256.
     let csv = std::fs::read_to_string(dir.join("ferry-receipt.csv")).unwrap();
     assert_eq!(csv.lines().count(), 2 * N + 1, "{csv}");
     assert!(!csv.contains("sample50"));
+    for [id, _, reads, report] in &want {
+        for (cat, name, sha) in [
+            ("rawReads", "reads.fastq.gz", reads),
+            ("sequencingReports", "report.pdf", report),
+        ] {
+            assert_eq!(
+                csv.lines()
+                    .filter(|l| {
+                        let c: Vec<&str> = l.split(',').collect();
+                        c[0] == id && c[2] == cat && c[3] == name && c[6] == sha
+                    })
+                    .count(),
+                1,
+                "{id} {cat} in {csv}"
+            );
+        }
+    }
     assert!(dir.join("ferry-receipt.json").exists());
 
-    // The portal holds each submission's two files, bytes and all.
-    assert_held(&sim, &want);
+    // The portal holds each submission's two files, bytes and all, and
+    // its sequence.
+    assert_held_with_sequences(&sim, &want);
     eprintln!(
         "wizard: {N} submissions, {} files, in {:?}",
         2 * N,
@@ -552,5 +648,164 @@ fn a_submit_whose_answer_was_lost_is_not_submitted_twice() {
             "{acc} not shown in {shown:?}"
         );
     }
+    assert_held(&backend, &want);
+}
+
+/// A website that serves only `GET /loculus-info` (`body`), on another
+/// loopback address than the backend's when the system has one; counts
+/// what it is asked. Stops on drop.
+struct Website {
+    url: String,
+    asked: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    addr: std::net::SocketAddr,
+}
+
+impl Website {
+    fn start(body: String) -> Website {
+        use std::io::{BufRead, BufReader, Write};
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.2:0")
+            .or_else(|_| std::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        let asked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (a, st) = (asked.clone(), stop.clone());
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                if st.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(mut conn) = conn else { continue };
+                let mut head = String::new();
+                let mut r = BufReader::new(conn.try_clone().unwrap());
+                // The request line, then headers up to the blank line.
+                let _ = r.read_line(&mut head);
+                let mut line = String::new();
+                while r.read_line(&mut line).map(|n| n > 2).unwrap_or(false) {
+                    line.clear();
+                }
+                let ok = head.starts_with("GET /loculus-info ");
+                if ok {
+                    a.fetch_add(1, Ordering::SeqCst);
+                }
+                let (status, text) = if ok {
+                    ("200 OK", body.as_str())
+                } else {
+                    ("404 Not Found", "{}")
+                };
+                let _ = write!(
+                    conn,
+                    "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
+                    text.len()
+                );
+            }
+        });
+        Website {
+            url: format!("http://{addr}"),
+            asked,
+            stop,
+            addr,
+        }
+    }
+}
+
+impl Drop for Website {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        // Wakes the accept so the thread sees the flag.
+        let _ = std::net::TcpStream::connect(self.addr);
+    }
+}
+
+/// The organisms come from the website's `/loculus-info` (FERRY_WEBSITE),
+/// not the backend's, when the two are at different addresses; the batch
+/// still goes to the backend.
+#[test]
+#[ignore = "needs Xvfb, tauri-driver, WebKitWebDriver and the built app: tests/run-all.sh runs it"]
+fn the_wizard_reads_the_organisms_from_the_website_not_the_backend() {
+    let sim = ferry_e2e::SimProc::start(&[]);
+    let backend = sim.backend();
+    // The instance's description as the website would serve it: one
+    // organism of the backend's, named as only the website names it.
+    let mut info: Value = reqwest::blocking::get(format!("{backend}/loculus-info"))
+        .and_then(|r| r.json())
+        .unwrap();
+    // The backend lists more (and other names): what the window shows tells
+    // which was asked.
+    assert!(info["organisms"]["ebola-sudan"].is_object(), "{info}");
+    let org = info["organisms"]["dummy-organism-with-files"].clone();
+    info["organisms"] = json!({ "dummy-organism-with-files": org });
+    info["organisms"]["dummy-organism-with-files"]["schema"]["organismName"] =
+        json!("Reads (from the website)");
+    let website = Website::start(info.to_string());
+
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("site");
+    std::fs::create_dir_all(&dir).unwrap();
+    let want = batch(&dir, 2, 1000);
+    let journal = d.path().join("journal.sqlite");
+    let driver = Driver::start(&[
+        ("FERRY_BACKEND", &backend),
+        ("FERRY_WEBSITE", &website.url),
+        ("FERRY_JOURNAL", journal.to_str().unwrap()),
+    ]);
+    let s = Session::new(&driver, &app_binary());
+    s.signed_in_as("demo", "demo");
+    let backend_asked = || {
+        sim.state()["api_log"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["path"] == "/loculus-info")
+            .count()
+    };
+    let before = backend_asked();
+    s.click(&s.wait_for("[data-testid=wizard-open]:not([disabled])", 10));
+    s.wait_for("[data-testid=wizard][data-step=folder]", 5);
+    let r = s.run_async(
+        "const [path, done] = arguments;\
+         window.__TAURI_INTERNALS__.invoke('e2e_wizard_folder', {path}).then(\
+           f => { window.dispatchEvent(new CustomEvent('ferry-e2e-folder', {detail: f})); done(f); },\
+           e => done('error: ' + e));",
+        json!([dir]),
+    );
+    assert!(!r.as_str().unwrap().starts_with("error"), "{r}");
+    let listed = wait_text(
+        &s,
+        "[data-testid=wizard-organism]",
+        "Reads (from the website)",
+        10,
+    );
+    assert!(!listed.contains("Ebola"), "only the website's: {listed}");
+    let options = s.run_async(
+        "const [done] = arguments;\
+         done([...document.querySelectorAll('[data-testid=wizard-organism] option')].map(o => o.value));",
+        json!([]),
+    );
+    assert_eq!(options, json!(["dummy-organism-with-files"]));
+    assert!(
+        website.asked.load(std::sync::atomic::Ordering::SeqCst) >= 1,
+        "the website was asked"
+    );
+    assert_eq!(backend_asked(), before, "the backend was not asked");
+    s.screenshot("w9-organisms-from-the-website");
+
+    s.click(&s.wait_for("[data-testid=wizard-review]:not([disabled])", 5));
+    s.click(&s.wait_for("[data-testid=wizard-upload]:not([disabled])", 10));
+    wait_text(
+        &s,
+        "[data-testid=wizard-progress]",
+        "4 of 4 files accepted",
+        60,
+    );
+    s.click(&s.wait_for("[data-testid=wizard-submit]:not([disabled])", 10));
+    wait_text(
+        &s,
+        "[data-testid=wizard-done]",
+        "2 submissions accepted",
+        30,
+    );
     assert_held(&backend, &want);
 }

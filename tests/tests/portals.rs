@@ -334,12 +334,7 @@ fn json_events_give_each_file_its_sha256_on_onecodex_and_basespace() {
 /// What the Secret Service holds for Ferry's `account`, read as any other
 /// desktop program would (the app reads the same entry).
 fn keychain(account: &str) -> Option<Value> {
-    let out = Command::new("secret-tool")
-        .args(["lookup", "service", "org.ferry.app", "username", account])
-        .output()
-        .expect("secret-tool (apt-get install libsecret-tools)");
-    let s = text(&out.stdout);
-    (out.status.success() && !s.trim().is_empty()).then(|| serde_json::from_str(s.trim()).unwrap())
+    ferry_e2e::keychain_entry(account).map(|s| serde_json::from_str(&s).unwrap())
 }
 
 /// `ferry` with no portal credential in the environment and `stdin` piped in.

@@ -51,6 +51,11 @@ pub async fn login(backend: &str, keycloak: &str, user: &str) -> Result<(), Fail
     let password = Secret::new(line.trim_end_matches(['\r', '\n']).to_string());
     let http = ferry_engine::transfer::http_client()?;
     let kc = Keycloak::sign_in(http, keycloak, user, &password, None).await?;
+    keep(backend, user, &kc).await
+}
+
+/// Stores the session's refresh token in the keychain.
+async fn keep(backend: &str, user: &str, kc: &Keycloak) -> Result<(), Fail> {
     entry(backend)?
         .set(
             &Stored::Refresh {
@@ -81,17 +86,7 @@ pub async fn login_device(backend: &str, keycloak: &str) -> Result<(), Fail> {
     })
     .await?;
     let user = kc.user().unwrap_or_else(|| "(unknown user)".into());
-    entry(backend)?
-        .set(
-            &Stored::Refresh {
-                user: user.clone(),
-                token: kc.refresh_token().await.expose().to_string(),
-            }
-            .to_json(),
-        )
-        .map_err(|e| Fail(exit::AUTH, format!("signed in, but {e}")))?;
-    eprintln!("signed in to {backend} as {user}; the session is kept in the OS keychain");
-    Ok(())
+    keep(backend, &user, &kc).await
 }
 
 pub fn logout(backend: &str) -> Result<(), Fail> {

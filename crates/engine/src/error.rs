@@ -80,6 +80,14 @@ pub enum Error {
     #[error("cannot write the journal {}: {detail}; free some disk space or check its permissions, then resume", path.display())]
     Journal { path: PathBuf, detail: String },
 
+    /// Not a disk problem: a newer Ferry's journal, left untouched.
+    #[error("the journal {} was written by a newer Ferry (schema {found}; this one knows up to {known}) and is left as it was: update Ferry, or set FERRY_JOURNAL to another file", path.display())]
+    JournalTooNew {
+        path: PathBuf,
+        found: i64,
+        known: usize,
+    },
+
     #[error("cancelled")]
     Cancelled,
 }
@@ -88,9 +96,10 @@ impl Error {
     pub fn class(&self) -> ErrorClass {
         match self {
             Error::Input(_) => ErrorClass::Input,
-            Error::Io { .. } | Error::FileChanged { .. } | Error::Journal { .. } => {
-                ErrorClass::Local
-            }
+            Error::Io { .. }
+            | Error::FileChanged { .. }
+            | Error::Journal { .. }
+            | Error::JournalTooNew { .. } => ErrorClass::Local,
             Error::Auth { .. } => ErrorClass::Auth,
             Error::Network { .. } => ErrorClass::Network,
             Error::Server { .. } => ErrorClass::Server,

@@ -172,10 +172,11 @@ impl Journal {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(|e| err(e.to_string()))?;
         if version as usize > MIGRATIONS.len() {
-            return Err(err(format!(
-                "it was written by a newer Ferry (schema {version}, this one knows up to {}) and is left as it was; update Ferry",
-                MIGRATIONS.len()
-            )));
+            return Err(Error::JournalTooNew {
+                path: path.to_path_buf(),
+                found: version,
+                known: MIGRATIONS.len(),
+            });
         }
         for m in MIGRATIONS.iter().skip(version as usize) {
             tx.execute_batch(m).map_err(|e| err(e.to_string()))?;
@@ -640,7 +641,8 @@ mod tests {
         assert!(
             msg.contains("newer Ferry")
                 && msg.contains("schema 99")
-                && msg.contains("update Ferry"),
+                && msg.contains("update Ferry")
+                && !msg.contains("disk space"),
             "{msg}"
         );
         assert!(msg.contains(&path.display().to_string()), "{msg}");

@@ -737,6 +737,11 @@ fn duplicate(e: &Error) -> Error {
             path: path.clone(),
             detail: detail.clone(),
         },
+        Error::JournalTooNew { path, found, known } => Error::JournalTooNew {
+            path: path.clone(),
+            found: *found,
+            known: *known,
+        },
         Error::Expired { host, detail } => Error::Expired {
             host: host.clone(),
             detail: detail.clone(),

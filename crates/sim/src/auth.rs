@@ -147,6 +147,17 @@ pub(crate) fn revoke(shared: &Shared, user: &str) -> usize {
     before - st.tokens.len()
 }
 
+/// Keycloak's answer to any client but the uploaders' public one.
+pub(crate) fn client_refused(form: &HashMap<String, String>) -> Option<Response> {
+    (form.get("client_id").map(String::as_str) != Some("backend-client")).then(|| {
+        kc_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "Invalid client or Invalid client credentials",
+        )
+    })
+}
+
 pub(crate) fn kc_error(status: StatusCode, error: &str, description: &str) -> Response {
     (
         status,
@@ -160,12 +171,8 @@ pub(crate) async fn token(
     State(shared): State<AppState>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    if form.get("client_id").map(String::as_str) != Some("backend-client") {
-        return kc_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            "Invalid client or Invalid client credentials",
-        );
+    if let Some(r) = client_refused(&form) {
+        return r;
     }
     let user = match form.get("grant_type").map(String::as_str) {
         None => {

@@ -14,7 +14,7 @@ use axum::response::{Html, IntoResponse, Json, Response};
 use rand::Rng;
 use serde_json::json;
 
-use crate::auth::{kc_error, user};
+use crate::auth::{client_refused, kc_error, user};
 use crate::state::AppState;
 
 /// The grant type the token endpoint takes for polls.
@@ -41,12 +41,8 @@ pub(crate) async fn authorize(
     State(shared): State<AppState>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    if form.get("client_id").map(String::as_str) != Some("backend-client") {
-        return kc_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            "Invalid client or Invalid client credentials",
-        );
+    if let Some(r) = client_refused(&form) {
+        return r;
     }
     let mut rng = rand::rng();
     let letters: String = (0..8)

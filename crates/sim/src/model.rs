@@ -62,6 +62,11 @@ pub struct SubmissionRecord {
     pub metadata: BTreeMap<String, String>,
     /// category -> [(name, fileId)], in cell order.
     pub files: BTreeMap<String, Vec<(String, String)>>,
+    /// FASTA id -> sequence, as the backend keeps them in the entry's
+    /// original data (`unalignedNucleotideSequences`); empty for an
+    /// organism without consensus sequences.
+    #[serde(default)]
+    pub sequences: BTreeMap<String, String>,
 }
 
 /// One request to the backend API (control endpoints under `/_sim` are not listed).

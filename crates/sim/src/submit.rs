@@ -229,9 +229,15 @@ pub(crate) async fn submit(
     check_files(&shared, org, group_id, &entries).await?;
 
     // All checks passed: create the entries (all-or-nothing).
+    let mut by_id: HashMap<String, String> = fasta.into_iter().flatten().collect();
     let mut inner = shared.lock();
     let mut out = Vec::with_capacity(entries.len());
     for e in entries {
+        let sequences = e
+            .fasta_ids
+            .iter()
+            .filter_map(|id| by_id.remove(id).map(|s| (id.clone(), s)))
+            .collect();
         inner.accession_counter += 1;
         let accession = accession(inner.accession_counter);
         out.push(json!({"accession": accession, "version": 1, "submissionId": e.id}));
@@ -246,6 +252,7 @@ pub(crate) async fn submit(
             restricted_until: restricted_until.clone(),
             metadata: e.metadata,
             files: e.files,
+            sequences,
         });
     }
     Ok(Json(Value::Array(out)))
@@ -490,7 +497,11 @@ pub(crate) async fn get_data_to_edit(
         "groupId": s.group_id,
         "submissionId": s.submission_id,
         "status": "RECEIVED",
-        "submittedData": {"metadata": s.metadata, "files": files},
+        "submittedData": {
+            "metadata": s.metadata,
+            "unalignedNucleotideSequences": s.sequences,
+            "files": files,
+        },
     })))
 }
 

@@ -12,6 +12,10 @@ export class QueueModel {
   /** The last "added" count, shown at once after a drop. */
   lastAdded: { files: number; problems: number } | null = null;
   finished: Finished[] = [];
+  /** Batches received from the shell and the row changes they carried:
+   * the window tests read them to see the engine's throttling. */
+  batches = 0;
+  batchRows = 0;
   private samples: { t: number; sent: number }[] = [];
 
   reset(rows: Row[]) {
@@ -21,6 +25,8 @@ export class QueueModel {
   }
 
   apply(b: Batch, now: number) {
+    this.batches++;
+    this.batchRows += b.update?.rows.length ?? 0;
     if (b.session) this.session = b.session;
     for (const a of b.added) this.lastAdded = { files: a.files, problems: a.problems };
     if (!b.update) return;

@@ -1,0 +1,263 @@
+//! The real (non-demo) One Codex and BaseSpace entries of the window,
+//! pointed at a `ferry-sim` process by `FERRY_ONECODEX_URL` and
+//! `FERRY_BASESPACE_URL`, with the app's own keychain code against the real
+//! Secret Service (the test command runs window tests inside
+//! `dbus-run-session` with an unlocked gnome-keyring): a key or token the
+//! portal refuses is said so and nothing is kept; an accepted one is kept
+//! (read with `secret-tool`, as any program on the desktop would), a file
+//! goes up to each portal with the stored bytes' SHA-256 equal to the
+//! file's, the next start is signed in from the keychain, and Sign out
+//! deletes the entry.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use ferry_e2e::webdriver::{Driver, Session, app_binary};
+use ferry_e2e::{SimProc, make_file};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+/// What the Secret Service holds for Ferry's `account`, if anything.
+fn keychain(account: &str) -> Option<Value> {
+    let out = Command::new("secret-tool")
+        .args(["lookup", "service", "org.ferry.app", "username", account])
+        .output()
+        .expect("secret-tool (apt-get install libsecret-tools)");
+    let s = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    (out.status.success() && !s.is_empty())
+        .then(|| serde_json::from_str(&s).expect("a stored sign-in is JSON"))
+}
+
+fn sha(p: &std::path::Path) -> String {
+    hex::encode(Sha256::digest(std::fs::read(p).unwrap()))
+}
+
+/// Sets an input's value as typing does (Svelte's bindings listen to
+/// `input`), replacing what it held.
+fn fill(s: &Session, css: &str, text: &str) {
+    s.wait_for(css, 5);
+    s.run_async(
+        "const [css, text, done] = arguments; const e = document.querySelector(css);\
+         e.value = text; e.dispatchEvent(new Event('input', {bubbles: true})); done(1);",
+        json!([css, text]),
+    );
+}
+
+/// Picks the portal whose name contains `name` in the header's picker.
+fn choose(s: &Session, name: &str) {
+    let r = s.run_async(
+        "const [name, done] = arguments;\
+         const sel = document.querySelector('[data-testid=portal-select]');\
+         const opt = [...sel.options].find(o => o.textContent.includes(name));\
+         if (!opt) return done('no option ' + name);\
+         sel.value = opt.value; sel.dispatchEvent(new Event('change', {bubbles: true})); done('ok');",
+        json!([name]),
+    );
+    assert_eq!(r, "ok");
+}
+
+fn sign_in_button(s: &Session) {
+    s.click(&s.wait_for("[data-testid=sign-in] button.primary:not([disabled])", 10));
+}
+
+/// Submits the form; its error must contain `want`, and no one is signed in.
+fn refused(s: &Session, want: &str) -> String {
+    sign_in_button(s);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(m) = s.find_all("[data-testid=message]").into_iter().next() {
+            let t = s.text(&m);
+            if t.contains(want) {
+                assert!(s.find_all("[data-testid=user]").is_empty(), "{t}");
+                return t;
+            }
+        }
+        if Instant::now() > deadline {
+            s.screenshot("portal-keys-failed");
+            panic!("no sign-in error {want:?} (tests/artifacts/portal-keys-failed.png)");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn wait_text(s: &Session, css: &str, want: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(e) = s.find_all(css).into_iter().next()
+            && s.text(&e).contains(want)
+        {
+            return;
+        }
+        if Instant::now() > deadline {
+            s.screenshot("portal-keys-failed");
+            panic!("{css} never showed {want:?} (tests/artifacts/portal-keys-failed.png)");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn wait_checks(s: &Session, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while s.find_all("[data-status=done] [data-testid=check]").len() < n {
+        if Instant::now() > deadline {
+            s.screenshot("portal-keys-failed");
+            panic!("fewer than {n} files accepted (tests/artifacts/portal-keys-failed.png)");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn get(url: &str) -> Value {
+    reqwest::blocking::get(url)
+        .and_then(|r| r.json())
+        .unwrap_or_else(|e| panic!("{url}: {e}"))
+}
+
+/// The SHA-256 of the object the storage holds under `key`.
+fn stored_sha(backend: &str, key: &str) -> String {
+    get(&format!("{backend}/_sim/stored?key={key}"))["sha256"]
+        .as_str()
+        .unwrap_or_else(|| panic!("nothing stored under {key}"))
+        .to_string()
+}
+
+#[test]
+#[ignore = "needs Xvfb, tauri-driver, WebKitWebDriver, a Secret Service and the built app: tests/run-all.sh runs it"]
+fn one_codex_and_basespace_keys_are_checked_kept_and_forgotten() {
+    let sim = SimProc::start(&[]);
+    let backend = sim.backend();
+    let info = |k: &str| sim.info[k].as_str().unwrap().to_string();
+    let (oc, key) = (info("onecodex"), info("onecodex_api_key"));
+    let (bs, token, app) = (
+        info("basespace"),
+        info("basespace_token"),
+        info("basespace_appresult"),
+    );
+    let oc_account = format!("onecodex:{}", oc.trim_end_matches('/'));
+    let bs_account = format!("basespace:{}", bs.trim_end_matches('/'));
+    assert_eq!(keychain(&oc_account), None, "a fresh simulator has no entry");
+    assert_eq!(keychain(&bs_account), None, "a fresh simulator has no entry");
+
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal.sqlite");
+    let reads = make_file(dir.path(), "gutB.fastq.gz", 1_500_000, 11);
+    let run = make_file(dir.path(), "runB_S1_L001_R1_001.fastq.gz", 6_000_123, 12);
+    let driver = Driver::start(&[
+        ("FERRY_BACKEND", &backend),
+        ("FERRY_JOURNAL", journal.to_str().unwrap()),
+        ("FERRY_ONECODEX_URL", &oc),
+        ("FERRY_BASESPACE_URL", &bs),
+    ]);
+    let key_input = "[data-testid=sign-in] [data-testid=key]";
+    let app_input = "[data-testid=sign-in] [data-testid=appresult]";
+
+    // First start: nothing kept; refused keys keep nothing, good ones are kept.
+    {
+        let s = Session::new(&driver, &app_binary());
+        s.wait_for("header[data-session=loaded]", 30);
+        choose(&s, "One Codex");
+        fill(&s, key_input, "not-my-key");
+        let why = refused(&s, "did not accept this API key");
+        assert!(why.contains("Settings → API keys"), "{why}");
+        assert_eq!(keychain(&oc_account), None, "a refused key was kept");
+
+        fill(&s, key_input, &key);
+        sign_in_button(&s);
+        wait_text(&s, "[data-testid=user]", "API key");
+        let kept = keychain(&oc_account).expect("the accepted key is in the keychain");
+        assert_eq!(kept["kind"], "key", "{kept}");
+        assert_eq!(kept["key"], key.as_str());
+        // The window never sees the key once kept.
+        let html = s.run_async(
+            "const [done] = arguments; done(document.documentElement.outerHTML);",
+            json!([]),
+        );
+        assert!(!html.as_str().unwrap().contains(&key), "the key reached the page");
+
+        let r = s.drop_paths(std::slice::from_ref(&reads));
+        assert_eq!(r["problems"].as_u64(), Some(0), "{r}");
+        s.click(&s.wait_for("[data-testid=upload]:not([disabled])", 10));
+        wait_checks(&s, 1);
+        let samples = get(&format!("{backend}/_sim/portals"))["onecodex_samples"].clone();
+        let sample = samples
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["filename"] == "gutB.fastq.gz")
+            .unwrap_or_else(|| panic!("no One Codex sample for gutB.fastq.gz: {samples}"));
+        assert_eq!(sample["confirmed"], true, "{sample}");
+        let k = sample["keys"][0].as_str().unwrap();
+        assert_eq!(stored_sha(&backend, k), sha(&reads), "gutB.fastq.gz");
+
+        choose(&s, "BaseSpace");
+        fill(&s, key_input, "not-my-token");
+        fill(&s, app_input, &app);
+        refused(&s, "did not accept this access token");
+        assert_eq!(keychain(&bs_account), None, "a refused token was kept");
+        fill(&s, key_input, &token);
+        // The simulator's token may only read AppResult 1002.
+        fill(&s, app_input, "1002");
+        refused(&s, "may not write to AppResult 1002");
+        assert_eq!(
+            keychain(&bs_account),
+            None,
+            "a token for an AppResult it cannot write to was kept"
+        );
+        fill(&s, key_input, &token);
+        fill(&s, app_input, &app);
+        sign_in_button(&s);
+        wait_text(&s, "[data-testid=user]", "access token");
+        wait_text(&s, "[data-testid=session]", &format!("AppResult {app}"));
+        let kept = keychain(&bs_account).expect("the accepted token is in the keychain");
+        assert_eq!(kept["key"], token.as_str(), "{kept}");
+        assert_eq!(kept["target"], app.as_str(), "{kept}");
+
+        let r = s.drop_paths(std::slice::from_ref(&run));
+        assert_eq!(r["problems"].as_u64(), Some(0), "{r}");
+        s.click(&s.wait_for("[data-testid=upload]:not([disabled])", 10));
+        wait_checks(&s, 2);
+        let files = get(&format!("{backend}/_sim/portals"))["basespace_files"].clone();
+        let f = files
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["name"] == "runB_S1_L001_R1_001.fastq.gz")
+            .unwrap_or_else(|| panic!("the file is not in BaseSpace: {files}"));
+        assert_eq!(f["status"], "complete", "{f}");
+        assert_eq!(f["appresult"], app.as_str(), "{f}");
+        assert_eq!(
+            stored_sha(&backend, f["key"].as_str().unwrap()),
+            sha(&run),
+            "runB_S1_L001_R1_001.fastq.gz"
+        );
+        // The window closes here.
+    }
+
+    // Second start: both signed in from the keychain; Sign out forgets each.
+    let s = Session::new(&driver, &app_binary());
+    s.wait_for("header[data-session=loaded]", 30);
+    for (portal, user, account) in [
+        ("One Codex", "API key", &oc_account),
+        ("BaseSpace", "access token", &bs_account),
+    ] {
+        choose(&s, portal);
+        wait_text(&s, "[data-testid=user]", user);
+        assert!(
+            s.find_all("[data-testid=sign-in]").is_empty(),
+            "{portal}: the form was shown although the keychain holds the key"
+        );
+        s.click(&s.wait_for("[data-testid=sign-out]", 5));
+        s.wait_for("[data-testid=sign-in] [data-testid=key]", 10);
+        assert_eq!(keychain(account), None, "{portal}: Sign out left the entry");
+    }
+    // Chosen again, each asks for its key: nothing came back.
+    for portal in ["One Codex", "BaseSpace"] {
+        choose(&s, portal);
+        // The picker is disabled until the choice is made.
+        s.wait_for("[data-testid=portal-select]:not([disabled])", 10);
+        s.wait_for("[data-testid=sign-in] [data-testid=key]", 10);
+        assert!(s.find_all("[data-testid=user]").is_empty(), "{portal}");
+    }
+    assert_eq!(keychain(&oc_account), None);
+    assert_eq!(keychain(&bs_account), None);
+}
