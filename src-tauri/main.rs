@@ -566,6 +566,9 @@ fn main() {
             let flusher = app.clone();
             tauri::async_runtime::spawn(async move {
                 let mut tick = tokio::time::interval(Duration::from_millis(100));
+                // A late flush is not followed by catch-up flushes: the
+                // window gets at most 10 batches a second, however busy.
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 loop {
                     tick.tick().await;
                     flusher.flush(&handle);

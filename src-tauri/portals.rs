@@ -34,6 +34,14 @@ pub fn rules(kind: Kind) -> Arc<dyn NameRules> {
     }
 }
 
+/// What to do when the key field is empty.
+fn missing(kind: Kind) -> String {
+    match kind {
+        Kind::Onecodex => "paste your One Codex API key (Settings → API keys)".into(),
+        _ => "paste your BaseSpace access token".into(),
+    }
+}
+
 /// A signed-in One Codex or BaseSpace portal.
 pub struct Keyed {
     pub info: Info,
@@ -61,10 +69,7 @@ pub fn sign_in(
 ) -> Result<Keyed, String> {
     let key = key.trim();
     if key.is_empty() {
-        return Err(match p.kind {
-            Kind::Onecodex => "paste your One Codex API key (Settings → API keys)".into(),
-            _ => "paste your BaseSpace access token".into(),
-        });
+        return Err(missing(p.kind));
     }
     let (portal, onecodex, user, target): (Arc<dyn EnginePortal>, _, _, _) = match p.kind {
         Kind::Onecodex => {
@@ -126,6 +131,9 @@ pub async fn check(
     appresult: Option<&str>,
 ) -> Result<(), String> {
     let key = key.trim();
+    if key.is_empty() {
+        return Err(missing(p.kind));
+    }
     let base = p.backend.trim_end_matches('/');
     let (what, req) = match p.kind {
         Kind::Onecodex => (
@@ -157,7 +165,6 @@ pub async fn check(
     let detail = detail(&resp.text().await.unwrap_or_default());
     let app = appresult.unwrap_or_default().trim();
     match (p.kind, status) {
-        (_, 400) => Ok(()),
         (Kind::Onecodex, 401 | 403) => Err(format!(
             "One Codex did not accept this API key ({status}: {detail}); copy a current key from One Codex (Settings → API keys). Nothing was kept"
         )),
@@ -167,9 +174,15 @@ pub async fn check(
         (_, 403) => Err(format!(
             "BaseSpace took the token, but it may not write to AppResult {app} ({detail}); choose an AppResult of yours. Nothing was kept"
         )),
-        (_, 404) => Err(format!(
+        (Kind::Basespace, 404) => Err(format!(
             "BaseSpace has no AppResult {app} ({detail}); check its id. Nothing was kept"
         )),
+        (_, 404) => Err(format!(
+            "{base} has no One Codex API ({detail}); give its address, e.g. {}. Nothing was kept",
+            ferry_engine::onecodex::DEFAULT_BASE
+        )),
+        // The credential passed; the empty request was refused as meant.
+        (_, 400..=499) => Ok(()),
         _ => Err(format!(
             "{what} answered {status} ({detail}) when checking the key; try again later. Nothing was kept"
         )),

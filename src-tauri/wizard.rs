@@ -311,6 +311,15 @@ pub fn wizard_resume(app: S<'_>, id: String) -> Result<Restored, String> {
         w.exclude = kept.exclude.clone();
     }
     app.queue.resume_job(&id)?;
+    // Its files go on for the group they were sent for (the engine sees to
+    // that); the submit and the window follow that group too.
+    let group = app
+        .queue
+        .job_destination(&id)
+        .and_then(|d| d.get("group").and_then(|g| g.as_i64()));
+    if let Some(g) = group {
+        use_group(&app, g)?;
+    }
     let l = linkage(&app)?;
     Ok(Restored {
         folder: kept.folder,

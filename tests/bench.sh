@@ -8,6 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZE_MIB=${1:-1024}
 WORK=target/bench
+REL=${CARGO_TARGET_DIR:-target}/release
 mkdir -p "$WORK"
 
 echo "== installing reference tools (aws CLI from PyPI, rclone and GNU time from Debian)" >&2
@@ -30,7 +31,7 @@ fi
 SHA=$(sha256sum "$FILE" | cut -d' ' -f1)
 
 rm -rf "$WORK/sim-data"
-target/release/ferry-sim --url-expiry-secs 7200 --data-dir "$WORK/sim-data" > "$WORK/sim.json" 2>/dev/null &
+"$REL"/ferry-sim --url-expiry-secs 7200 --data-dir "$WORK/sim-data" > "$WORK/sim.json" 2>/dev/null &
 SIM=$!
 trap 'kill $SIM 2>/dev/null || true' EXIT
 for _ in $(seq 100); do [ -s "$WORK/sim.json" ] && break; sleep 0.1; done
@@ -54,7 +55,7 @@ row() { # name seconds rss_kib note
 }
 
 echo "== ferry upload (8 parts in flight)" >&2
-read -r s m < <(FERRY_TOKEN=$TOKEN measure target/release/ferry upload -q --backend "$BACKEND" --group 1 "$FILE")
+read -r s m < <(FERRY_TOKEN=$TOKEN measure "$REL"/ferry upload -q --backend "$BACKEND" --group 1 "$FILE")
 GOT=$(cut -f2 "$WORK/out.txt")
 [ "$GOT" = "$SHA" ] || { echo "ferry's SHA-256 differs from sha256sum" >&2; exit 1; }
 ID=$(cut -f1 "$WORK/out.txt")
@@ -63,7 +64,7 @@ STORED=$(curl -s "$BACKEND/_sim/object/$ID" | python3 -c "import json,sys; print
 row "ferry upload (Loculus, 8 parts)" "$s" "$m" "stored SHA-256 verified"
 
 echo "== ferry upload (16 parts in flight)" >&2
-read -r s m < <(FERRY_TOKEN=$TOKEN measure target/release/ferry upload -q --parts-in-flight 16 --backend "$BACKEND" --group 1 "$FILE")
+read -r s m < <(FERRY_TOKEN=$TOKEN measure "$REL"/ferry upload -q --parts-in-flight 16 --backend "$BACKEND" --group 1 "$FILE")
 row "ferry upload (Loculus, 16 parts)" "$s" "$m" ""
 
 echo "== ferry upload (links valid 20 s: a deadline plan of few huge parts side by side)" >&2
@@ -71,20 +72,22 @@ echo "== ferry upload (links valid 20 s: a deadline plan of few huge parts side 
 # before anything is measured, ferry sends the file as a few huge parts that
 # all start at once (the hasher spills and re-reads what it cannot hold).
 mkdir -p "$WORK/sim2-data"
-target/release/ferry-sim --url-expiry-secs 20 --data-dir "$WORK/sim2-data" > "$WORK/sim2.json" 2>/dev/null &
+"$REL"/ferry-sim --url-expiry-secs 20 --data-dir "$WORK/sim2-data" > "$WORK/sim2.json" 2>/dev/null &
 SIM2=$!
 trap 'kill $SIM $SIM2 2>/dev/null || true' EXIT
 for _ in $(seq 100); do [ -s "$WORK/sim2.json" ] && break; sleep 0.1; done
 INFO2=$(head -n1 "$WORK/sim2.json")
 B2=$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['backend'])" "$INFO2")
 T2=$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['token'])" "$INFO2")
-read -r s m < <(FERRY_TOKEN=$T2 measure target/release/ferry upload --backend "$B2" --group 1 "$FILE")
+# A small file first: its links tell ferry how long links live there.
+head -c 1000 /dev/urandom > "$WORK/first.tsv"
+read -r s m < <(FERRY_TOKEN=$T2 measure "$REL"/ferry upload --backend "$B2" --group 1 "$WORK/first.tsv" "$FILE")
 PLAN=$(grep -o 'sent as [0-9]* parts\? of [0-9]* MiB' "$WORK/err.txt" | head -n1 || true)
-GOT=$(cut -f2 "$WORK/out.txt"); ID=$(cut -f1 "$WORK/out.txt")
+GOT=$(grep -F "$FILE" "$WORK/out.txt" | cut -f2); ID=$(grep -F "$FILE" "$WORK/out.txt" | cut -f1)
 STORED=$(curl -s "$B2/_sim/object/$ID" | python3 -c "import json,sys; print(json.load(sys.stdin)['sha256'])")
 [ "$GOT" = "$SHA" ] && [ "$STORED" = "$SHA" ] || { echo "deadline plan: SHA-256 differs" >&2; exit 1; }
 kill $SIM2 2>/dev/null || true; rm -rf "$WORK/sim2-data"
-row "ferry upload (20 s links, 8 parts)" "$s" "$m" "${PLAN:-plan unchanged}; stored SHA-256 verified"
+row "ferry upload (20 s links, 8 parts, +1 kB file)" "$s" "$m" "${PLAN:-plan unchanged}; stored SHA-256 verified"
 
 echo "== aws s3 cp" >&2
 export AWS_CONFIG_FILE="$WORK/aws.cfg"

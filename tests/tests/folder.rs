@@ -359,16 +359,33 @@ fn fifty_submissions_with_two_files_each_from_folder_to_accessions() {
     let mut seqs = BTreeMap::new();
     for i in 0..50 {
         let id = format!("sample{i:02}");
-        meta.push_str(&format!("{id}\t2024-01-{:02}\tUganda\tA. Author\n", i % 28 + 1));
-        let seq: String = (0..60 + i).map(|k| b"ACGT"[(k * 7 + i) % 4] as char).collect();
-        fasta.push_str(&format!(">{id} segment L\n{}\n{}\n", &seq[..30], &seq[30..]));
+        meta.push_str(&format!(
+            "{id}\t2024-01-{:02}\tUganda\tA. Author\n",
+            i % 28 + 1
+        ));
+        let seq: String = (0..60 + i)
+            .map(|k| b"ACGT"[(k * 7 + i) % 4] as char)
+            .collect();
+        fasta.push_str(&format!(
+            ">{id} segment L\n{}\n{}\n",
+            &seq[..30],
+            &seq[30..]
+        ));
         seqs.insert(id.clone(), seq);
         let reads = format!("{id}_R1.fastq.gz");
         let r = sample(dir, &format!("{id}/rawReads/{reads}"), 2048 + i, i as u8);
-        let rep = sample(dir, &format!("{id}/sequencingReports/report.pdf"), 512 + i, i as u8 + 100);
+        let rep = sample(
+            dir,
+            &format!("{id}/sequencingReports/report.pdf"),
+            512 + i,
+            i as u8 + 100,
+        );
         want.insert(
             id,
-            vec![("rawReads", reads, r), ("sequencingReports", "report.pdf".to_string(), rep)],
+            vec![
+                ("rawReads", reads, r),
+                ("sequencingReports", "report.pdf".to_string(), rep),
+            ],
         );
     }
     write(dir, "metadata.tsv", &meta);
@@ -401,7 +418,10 @@ fn fifty_submissions_with_two_files_each_from_folder_to_accessions() {
             assert_eq!(&list[0].0, name, "{id} {cat}");
             assert_eq!(stored_sha(&sim, &list[0].1), sha(path), "{id} {cat}");
         }
-        let sub = subs.iter().find(|s| s["submission_id"] == id.as_str()).unwrap();
+        let sub = subs
+            .iter()
+            .find(|s| s["submission_id"] == id.as_str())
+            .unwrap();
         assert_eq!(sub["organism"], "ebola-sudan");
         assert_eq!(
             sub["sequences"],
@@ -419,7 +439,11 @@ fn fifty_submissions_with_two_files_each_from_folder_to_accessions() {
     );
     // The receipt: 100 files, each with its fileId on the portal and SHA-256.
     let csv = std::fs::read_to_string(dir.join("out/receipt.csv")).unwrap();
-    let lines: Vec<Vec<&str>> = csv.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    let lines: Vec<Vec<&str>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
     assert_eq!(lines.len(), 100, "{csv}");
     for l in &lines {
         let (id, cat, name) = (l[0], l[2], l[3]);

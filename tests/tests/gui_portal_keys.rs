@@ -135,8 +135,16 @@ fn one_codex_and_basespace_keys_are_checked_kept_and_forgotten() {
     );
     let oc_account = format!("onecodex:{}", oc.trim_end_matches('/'));
     let bs_account = format!("basespace:{}", bs.trim_end_matches('/'));
-    assert_eq!(keychain(&oc_account), None, "a fresh simulator has no entry");
-    assert_eq!(keychain(&bs_account), None, "a fresh simulator has no entry");
+    assert_eq!(
+        keychain(&oc_account),
+        None,
+        "a fresh simulator has no entry"
+    );
+    assert_eq!(
+        keychain(&bs_account),
+        None,
+        "a fresh simulator has no entry"
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let journal = dir.path().join("journal.sqlite");
@@ -172,7 +180,10 @@ fn one_codex_and_basespace_keys_are_checked_kept_and_forgotten() {
             "const [done] = arguments; done(document.documentElement.outerHTML);",
             json!([]),
         );
-        assert!(!html.as_str().unwrap().contains(&key), "the key reached the page");
+        assert!(
+            !html.as_str().unwrap().contains(&key),
+            "the key reached the page"
+        );
 
         let r = s.drop_paths(std::slice::from_ref(&reads));
         assert_eq!(r["problems"].as_u64(), Some(0), "{r}");

@@ -2,12 +2,14 @@
 //! app starts: the portal picker, files checked by each portal's rules,
 //! R1/R2 pairs shown before sending and sent as one confirmed sample, a
 //! BaseSpace file in parts of at most 25 MB into the AppResult, green
-//! checks, and the stored bytes compared with the files.
+//! checks, and the stored bytes compared with the files; a One Codex file
+//! whose POST the storage drops is said to go again from the start, then
+//! accepted whole.
 
 use std::time::{Duration, Instant};
 
 use ferry_e2e::make_file;
-use ferry_e2e::webdriver::{Driver, Session, app_binary};
+use ferry_e2e::webdriver::{Driver, Session, app_binary, record_timing};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -61,6 +63,7 @@ fn get(url: &str) -> Value {
 #[test]
 #[ignore = "needs Xvfb, tauri-driver, WebKitWebDriver and the built app: tests/run-all.sh runs it"]
 fn one_codex_pairs_and_basespace_parts_in_the_window() {
+    let started = Instant::now();
     let dir = tempfile::tempdir().unwrap();
     let r1 = make_file(dir.path(), "gutA_R1.fastq.gz", 3_000_000, 1);
     let r2 = make_file(dir.path(), "gutA_R2.fastq.gz", 3_000_001, 2);
@@ -205,4 +208,75 @@ fn one_codex_pairs_and_basespace_parts_in_the_window() {
         let id = &ids.iter().rev().find(|(n, _)| n == name).unwrap().1;
         ferry_e2e::assert_stored(&sim, id, &sha(path), None, name);
     }
+
+    // One Codex again: the storage drops the connection in the middle of
+    // the file's one POST. The row says the file goes again from the start
+    // (a POST cannot continue), then it is accepted whole. The retry is
+    // held for 2 s so the window has the message on screen meanwhile.
+    choose(&s, "Demo One Codex");
+    wait_text(&s, "[data-testid=user]", "API key");
+    let again = make_file(dir.path(), "retried3.fastq.gz", 2_000_003, 7);
+    ferry_e2e::set_fault(
+        &sim,
+        json!({"target": "storage", "fault": {"kind": "reset"}, "count": 1}),
+    );
+    ferry_e2e::set_fault(
+        &sim,
+        json!({"target": "storage", "fault": {"kind": "stall", "millis": 2000}, "count": 1}),
+    );
+    let r = s.drop_paths(std::slice::from_ref(&again));
+    assert_eq!(r["problems"].as_u64(), Some(0), "{r}");
+    s.click(&s.wait_for("[data-testid=upload]:not([disabled])", 10));
+    // textContent, not the rendered text: the row may be below the fold.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut seen = Vec::new();
+    while !seen
+        .iter()
+        .any(|w: &String| w.contains("sent again from the start"))
+    {
+        if Instant::now() > deadline {
+            s.screenshot("portals-failed");
+            panic!("the retried row never said it is sent again from the start: {seen:?}");
+        }
+        for w in s.find_all("[data-name=\"retried3.fastq.gz\"] .warning") {
+            let t = s.prop(&w, "textContent");
+            if !seen.contains(&t) {
+                seen.push(t);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    s.run_async(
+        "const [done] = arguments;\
+         document.querySelector('[data-name=\"retried3.fastq.gz\"]')?.scrollIntoView(); done(1);",
+        json!([]),
+    );
+    s.screenshot("10-onecodex-sent-again");
+    wait_checks(&s, 3 + 2 + 3 + 2 + 1);
+    assert!(
+        s.find_all("[data-name=\"retried3.fastq.gz\"] .warning")
+            .is_empty(),
+        "the warning stayed after the file was accepted"
+    );
+    let counts = get(&format!("{sim}/_sim/faults"));
+    assert_eq!(counts["counts"]["storage:reset"], 1, "{counts}");
+    let samples = get(&format!("{sim}/_sim/portals"))["onecodex_samples"].clone();
+    let sample = samples
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["filename"] == "retried3.fastq.gz")
+        .expect("the retried file is a sample");
+    assert_eq!(sample["confirmed"], true, "{sample}");
+    let o = get(&format!(
+        "{sim}/_sim/stored?key={}",
+        sample["keys"][0].as_str().unwrap()
+    ));
+    assert_eq!(o["sha256"].as_str(), Some(sha(&again).as_str()));
+    assert_eq!(o["size"].as_u64(), Some(2_000_003));
+    record_timing(
+        "gui_portals",
+        "One Codex pairs and BaseSpace parts E2E",
+        started.elapsed(),
+    );
 }

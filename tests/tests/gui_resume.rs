@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use ferry_e2e::SimProc;
-use ferry_e2e::webdriver::{Driver, Session, app_binary};
+use ferry_e2e::webdriver::{Driver, Session, app_binary, record_timing};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
@@ -149,5 +149,10 @@ fn close_mid_upload_reopen_and_resume() {
         held.len(),
         resent.len(),
         t0.elapsed()
+    );
+    record_timing(
+        "gui_resume",
+        "close mid-upload, reopen and resume E2E",
+        t0.elapsed(),
     );
 }

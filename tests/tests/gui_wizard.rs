@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use ferry_e2e::make_file;
-use ferry_e2e::webdriver::{Driver, Session, app_binary};
+use ferry_e2e::webdriver::{Driver, Session, app_binary, record_timing};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -75,7 +75,9 @@ fn batch_with_sequences(dir: &std::path::Path, n: usize, size: usize) -> Vec<[St
     for i in 0..n {
         let id = format!("sample{i:02}");
         meta.push_str(&format!("{id}\t2024-02-{:02}\tSudan\n", i % 28 + 1));
-        let seq: String = (0..40 + i).map(|k| b"ACGT"[(k * 3 + i) % 4] as char).collect();
+        let seq: String = (0..40 + i)
+            .map(|k| b"ACGT"[(k * 3 + i) % 4] as char)
+            .collect();
         writeln!(fasta, ">{id}\n{seq}").unwrap();
         let reads = dir.join(&id).join("rawReads");
         let reports = dir.join(&id).join("sequencingReports");
@@ -285,6 +287,11 @@ fn fifty_submissions_from_folder_to_accessions_in_the_window() {
         2 * N,
         t0.elapsed()
     );
+    record_timing(
+        "gui_wizard",
+        "fifty submissions from folder to accessions in the window E2E",
+        t0.elapsed(),
+    );
 }
 
 /// The window closes while the batch's files are on their way; the next
@@ -293,6 +300,7 @@ fn fifty_submissions_from_folder_to_accessions_in_the_window() {
 #[test]
 #[ignore = "needs Xvfb, tauri-driver, WebKitWebDriver and the built app: tests/run-all.sh runs it"]
 fn a_wizard_closed_mid_upload_is_taken_up_and_submitted() {
+    let started = Instant::now();
     let sim = ferry_e2e::SimProc::start(&[]);
     let backend = sim.backend();
     let d = tempfile::tempdir().unwrap();
@@ -373,6 +381,11 @@ fn a_wizard_closed_mid_upload_is_taken_up_and_submitted() {
     s.signed_in_as("demo", "demo");
     std::thread::sleep(Duration::from_millis(500));
     assert!(s.find_all("[data-testid=job]").is_empty());
+    record_timing(
+        "gui_wizard",
+        "a wizard closed mid upload is taken up and submitted E2E",
+        started.elapsed(),
+    );
 }
 
 fn state(sim: &str) -> Value {
@@ -390,6 +403,7 @@ fn state(sim: &str) -> Value {
 #[test]
 #[ignore = "needs Xvfb, tauri-driver, WebKitWebDriver and the built app: tests/run-all.sh runs it"]
 fn a_refused_submit_shows_the_message_at_its_row_and_goes_again_without_uploading() {
+    let started = Instant::now();
     let d = tempfile::tempdir().unwrap();
     let dir = d.path().join("refused-batch");
     std::fs::create_dir_all(&dir).unwrap();
@@ -530,6 +544,11 @@ fn a_refused_submit_shows_the_message_at_its_row_and_goes_again_without_uploadin
         Some(4000),
         "row2",
     );
+    record_timing(
+        "gui_wizard",
+        "a refused submit shows the message at its row and goes again without uploading E2E",
+        started.elapsed(),
+    );
 }
 
 /// A curator sees every group; the one chosen in the wizard is the one the
@@ -538,6 +557,7 @@ fn a_refused_submit_shows_the_message_at_its_row_and_goes_again_without_uploadin
 #[test]
 #[ignore = "needs Xvfb, tauri-driver, WebKitWebDriver and the built app: tests/run-all.sh runs it"]
 fn the_wizard_uploads_and_submits_for_the_group_chosen() {
+    let started = Instant::now();
     let sim = ferry_e2e::SimProc::start(&[]);
     let backend = sim.backend();
     let d = tempfile::tempdir().unwrap();
@@ -584,6 +604,11 @@ fn the_wizard_uploads_and_submits_for_the_group_chosen() {
     }
     assert_held(&backend, &want);
     wait_text(&s, "[data-testid=session]", "group 2", 5);
+    record_timing(
+        "gui_wizard",
+        "the wizard uploads and submits for the group chosen E2E",
+        started.elapsed(),
+    );
 }
 
 /// The answer to the wizard's submit is cut after the portal committed it
@@ -592,6 +617,7 @@ fn the_wizard_uploads_and_submits_for_the_group_chosen() {
 #[test]
 #[ignore = "needs Xvfb, tauri-driver, WebKitWebDriver and the built app: tests/run-all.sh runs it"]
 fn a_submit_whose_answer_was_lost_is_not_submitted_twice() {
+    let started = Instant::now();
     let sim = ferry_e2e::SimProc::start(&[]);
     let backend = sim.backend();
     let d = tempfile::tempdir().unwrap();
@@ -649,6 +675,11 @@ fn a_submit_whose_answer_was_lost_is_not_submitted_twice() {
         );
     }
     assert_held(&backend, &want);
+    record_timing(
+        "gui_wizard",
+        "a submit whose answer was lost is not submitted twice E2E",
+        started.elapsed(),
+    );
 }
 
 /// A website that serves only `GET /loculus-info` (`body`), on another
@@ -725,6 +756,7 @@ impl Drop for Website {
 #[test]
 #[ignore = "needs Xvfb, tauri-driver, WebKitWebDriver and the built app: tests/run-all.sh runs it"]
 fn the_wizard_reads_the_organisms_from_the_website_not_the_backend() {
+    let started = Instant::now();
     let sim = ferry_e2e::SimProc::start(&[]);
     let backend = sim.backend();
     // The instance's description as the website would serve it: one
@@ -808,4 +840,90 @@ fn the_wizard_reads_the_organisms_from_the_website_not_the_backend() {
         30,
     );
     assert_held(&backend, &want);
+    record_timing(
+        "gui_wizard",
+        "the wizard reads the organisms from the website not the backend E2E",
+        started.elapsed(),
+    );
+}
+
+/// The group chosen in the wizard holds when the window closes mid-upload:
+/// the next session signs in with the account's first group, yet offers
+/// the batch, and its files and its submit go to the group chosen.
+#[test]
+#[ignore = "needs Xvfb, tauri-driver, WebKitWebDriver and the built app: tests/run-all.sh runs it"]
+fn a_wizard_for_another_group_closed_mid_upload_resumes_for_that_group() {
+    let sim = ferry_e2e::SimProc::start(&[]);
+    let backend = sim.backend();
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("lab2-closed");
+    std::fs::create_dir_all(&dir).unwrap();
+    let want = batch(&dir, 2, 2000);
+    let journal = d.path().join("journal.sqlite");
+    let driver = Driver::start(&[
+        ("FERRY_BACKEND", &backend),
+        ("FERRY_JOURNAL", journal.to_str().unwrap()),
+    ]);
+    {
+        let s = Session::new(&driver, &app_binary());
+        s.signed_in_as("curator", "curator");
+        open_wizard(&s, &dir);
+        wait_text(&s, "[data-testid=wizard-group]", "Other Lab (2)", 10);
+        let picked = s.run_async(
+            "const [done] = arguments; const sel = document.querySelector('[data-testid=wizard-group]');\
+             sel.value = '2'; sel.dispatchEvent(new Event('change', {bubbles: true})); done(sel.value);",
+            json!([]),
+        );
+        assert_eq!(picked, "2");
+        s.click(&s.wait_for("[data-testid=wizard-review]:not([disabled])", 5));
+        // Every file's request held, so the window closes before any lands.
+        sim.fault(
+            json!({"target": "storage", "fault": {"kind": "stall", "millis": 4000}, "count": 4}),
+        );
+        s.click(&s.wait_for("[data-testid=wizard-upload]:not([disabled])", 10));
+        wait_text(
+            &s,
+            "[data-testid=wizard-progress]",
+            "0 of 4 files accepted",
+            10,
+        );
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while sim.state()["files"].as_array().unwrap().len() < 4 {
+            assert!(Instant::now() < deadline, "no uploads begun");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    std::thread::sleep(Duration::from_secs(5));
+    assert!(sim.state()["submissions"].as_array().unwrap().is_empty());
+
+    // Signed in again: the account's first group, group 1.
+    let s = Session::new(&driver, &app_binary());
+    s.signed_in_as("curator", "curator");
+    wait_text(&s, "[data-testid=session]", "group 1", 10);
+    let job = s.wait_for("[data-testid=job-wizard]", 20);
+    assert!(s.text(&job).contains("lab2-closed"), "{}", s.text(&job));
+    s.click(&s.wait_for("[data-testid=job-resume]:not([disabled])", 5));
+    s.wait_for("[data-testid=wizard][data-step=upload]", 10);
+    wait_text(
+        &s,
+        "[data-testid=wizard-progress]",
+        "4 of 4 files accepted",
+        60,
+    );
+    s.click(&s.wait_for("[data-testid=wizard-submit]:not([disabled])", 10));
+    wait_text(
+        &s,
+        "[data-testid=wizard-done]",
+        "2 submissions accepted",
+        30,
+    );
+    let st = sim.state();
+    for f in st["files"].as_array().unwrap() {
+        assert_eq!(f["group_id"], 2, "uploaded for group 2: {f}");
+    }
+    for x in st["submissions"].as_array().unwrap() {
+        assert_eq!(x["group_id"], 2, "submitted to group 2");
+    }
+    assert_held(&backend, &want);
+    wait_text(&s, "[data-testid=session]", "group 2", 5);
 }

@@ -421,50 +421,37 @@ pub async fn upload(
     Ok(())
 }
 
-/// A One Codex pair is one sample, confirmed once both files are stored
-/// under it: when only one file of a pair got through before the
-/// interruption, both go again under a new sample (the old one cannot be
-/// completed from a new process).
+/// A One Codex pair is one sample: when only one file of a pair got
+/// through before the interruption, both go again under a new sample, as
+/// the desktop queue decides it ([`ferry_engine::queue::mates_again`]).
+/// The job's pairs are the `pairs` parameter `upload` journaled.
 pub fn resend_whole_pairs(
     rec: &ferry_engine::journal::JobRecord,
     steps: &mut [ferry_engine::resume::Step],
 ) {
+    use ferry_engine::queue::{mates_again, sent_again_with_mate};
     use ferry_engine::resume::Step;
-    let pairs: Vec<(String, String)> = rec.params["pairs"]
+    let index = |name: &str| rec.files.iter().position(|f| f.name == name);
+    let pairs: Vec<(usize, usize)> = rec.params["pairs"]
         .as_array()
         .map(|a| {
             a.iter()
-                .filter_map(|x| Some((x[0].as_str()?.to_string(), x[2].as_str()?.to_string())))
+                .filter_map(|x| Some((index(x[0].as_str()?)?, index(x[2].as_str()?)?)))
                 .collect()
         })
         .unwrap_or_default();
-    let index = |name: &str| rec.files.iter().position(|f| f.name == name);
-    for (r1, r2) in pairs {
-        let (Some(a), Some(b)) = (index(&r1), index(&r2)) else {
-            continue;
-        };
-        let done = |i: usize| matches!(steps[i], Step::Done(_));
-        let lone = match (done(a), done(b)) {
-            (true, false) => a,
-            (false, true) => b,
-            _ => continue,
-        };
+    let done = |i: usize| matches!(steps[i], Step::Done(_));
+    // Everything not done is sent on resume.
+    let again = mates_again(&pairs, done, |i| !done(i));
+    for lone in again {
         let f = &rec.files[lone];
         let mtime = std::fs::metadata(&f.path).and_then(|m| m.modified()).ok();
-        eprintln!(
-            "  {}: its mate did not arrive, and One Codex confirms a pair only as one sample; sending both again from the start",
-            f.path.display()
-        );
-        steps[lone] = Step::Send {
-            file: JobFile::from(Item {
-                path: f.path.clone(),
-                name: f.name.clone(),
-                size: f.size,
-                mtime,
-            }),
-            restart: None,
-            parts_done: 0,
-        };
+        steps[lone] = sent_again_with_mate(Item {
+            path: f.path.clone(),
+            name: f.name.clone(),
+            size: f.size,
+            mtime,
+        });
     }
 }
 
@@ -559,7 +546,10 @@ mod tests {
             done(&rec.files[2]),
         ];
         resend_whole_pairs(&rec, &mut steps);
-        assert!(matches!(&steps[0], Step::Send { file, .. } if file.item.name == "s_R1.fq"));
+        assert!(
+            matches!(&steps[0], Step::Send { file, restart: Some(why), .. }
+            if file.item.name == "s_R1.fq" && why.contains("sent again from the start"))
+        );
         assert!(matches!(steps[1], Step::Send { .. }));
         assert!(
             matches!(steps[2], Step::Done(_)),

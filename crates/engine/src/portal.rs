@@ -144,6 +144,13 @@ pub trait Portal: NameRules {
     /// they are sent, by name; most portals have no such thing.
     fn learn_pairs(&self, _pairs: Vec<crate::onecodex::Pair>) {}
 
+    /// The same sign-in uploading for another of the account's groups
+    /// (Loculus), so a job goes on for the group it was sent for; `None`
+    /// for a portal without groups.
+    fn for_group(&self, _group: i64) -> Option<std::sync::Arc<dyn Portal>> {
+        None
+    }
+
     /// Start uploads for `files` (one `Upload` per file, same order).
     async fn begin(&self, files: &[FileSpec]) -> Result<Vec<Upload>, Error>;
 

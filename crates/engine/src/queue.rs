@@ -29,9 +29,46 @@ pub const JOB_KIND: &str = "app";
 /// The journaled job parameter that says what follows the upload.
 const THEN: &str = "then";
 
-/// Why a done file of a pair goes again (see [`Queue::with_mates`]).
+/// The destination field that names the account's group (see
+/// [`Queue::set_portal`]).
+const GROUP: &str = "group";
+
+/// Why a done file of a pair goes again (see [`mates_again`]).
 const MATE_AGAIN: &str =
     "its mate did not arrive, and a pair is taken only as one sample: sent again from the start";
+
+/// The done files that must go again with their mate. A pair is one
+/// sample (One Codex), confirmed only once both files are stored under it:
+/// when one file of a pair goes (again) and its mate is done, the mate was
+/// stored under a sample that can never be confirmed, so it goes again too,
+/// from the start, under the new sample. `pairs` are indices of files;
+/// `done` says which the portal holds, `going` which are about to be sent.
+/// The desktop queue and `ferry resume` both decide with this.
+pub fn mates_again(
+    pairs: &[(usize, usize)],
+    done: impl Fn(usize) -> bool,
+    going: impl Fn(usize) -> bool,
+) -> Vec<usize> {
+    let mut again = Vec::new();
+    for &(a, b) in pairs {
+        for (x, mate) in [(a, b), (b, a)] {
+            if going(x) && !done(x) && done(mate) && !going(mate) && !again.contains(&mate) {
+                again.push(mate);
+            }
+        }
+    }
+    again
+}
+
+/// How a file [`mates_again`] chose goes: a new upload from its start,
+/// saying why.
+pub fn sent_again_with_mate(item: crate::Item) -> Step {
+    Step::Send {
+        file: JobFile::from(item),
+        restart: Some(MATE_AGAIN.into()),
+        parts_done: 0,
+    }
+}
 
 /// A job's destination, without what follows its upload.
 fn without_then(params: &serde_json::Value) -> serde_json::Value {
@@ -176,6 +213,10 @@ struct State {
     jobs: HashSet<String>,
     /// Jobs with a step after the upload: open until [`Queue::close_job`].
     kept_open: HashSet<String>,
+    /// Jobs taken up for another group of the account than the one signed
+    /// in now: their journaled destination, so their files always go on
+    /// for their own group.
+    elsewhere: HashMap<String, serde_json::Value>,
 }
 
 pub struct Queue {
@@ -220,8 +261,11 @@ impl Queue {
 
     /// Where batches go from now on (`None`: signed out). `destination`
     /// names the portal and account (no secret: it is journaled), so that
-    /// a job resumes only where it started. Files paused because the
-    /// sign-in was refused go on at once.
+    /// a job resumes only where it started; its `group` field (a number),
+    /// if any, names the account's group: a job journaled for another
+    /// group of the same account resumes for its own group
+    /// ([`Portal::for_group`]). Files paused because the sign-in was
+    /// refused go on at once.
     pub fn set_portal(
         self: &Arc<Self>,
         portal: Option<Arc<dyn Portal>>,
@@ -292,13 +336,34 @@ impl Queue {
             .collect()
     }
 
+    /// The portal and destination a journaled job goes on with: the one
+    /// signed in, when the job was going there; or the same account for
+    /// the job's own group (the user had switched groups before sending
+    /// it). `None`: signed out, or the job was another account's.
+    fn portal_for(
+        &self,
+        params: &serde_json::Value,
+    ) -> Option<(Arc<dyn Portal>, serde_json::Value)> {
+        let (portal, here) = self.portal.lock().unwrap().clone()?;
+        let want = without_then(params);
+        if here == want {
+            return Some((portal, here));
+        }
+        let group = want.get(GROUP)?.as_i64()?;
+        let mut same = here;
+        same.as_object_mut()?.insert(GROUP.into(), group.into());
+        if same != want {
+            return None;
+        }
+        Some((portal.for_group(group)?, want))
+    }
+
     /// Unfinished desktop jobs of earlier sessions (newest first), not
     /// counting those already in this queue.
     pub fn unfinished(&self) -> Result<Vec<Resumable>, String> {
         let Some(j) = &self.journal else {
             return Ok(Vec::new());
         };
-        let here = self.portal.lock().unwrap().as_ref().map(|p| p.1.clone());
         let held = self.state.lock().unwrap().jobs.clone();
         let mut out = Vec::new();
         for summary in j.jobs(false).map_err(|e| e.to_string())? {
@@ -309,7 +374,7 @@ impl Queue {
                 continue;
             };
             out.push(Resumable {
-                here: here.as_ref() == Some(&without_then(&rec.params)),
+                here: self.portal_for(&rec.params).is_some(),
                 destination: rec.params,
                 summary,
             });
@@ -325,24 +390,24 @@ impl Queue {
             .job(id)
             .map_err(|e| e.to_string())?
             .ok_or_else(|| format!("no unfinished job {id}"))?;
-        let here = self.portal.lock().unwrap().as_ref().map(|p| p.1.clone());
-        match here {
-            None => {
-                return Err("sign in first: the job continues on the portal it started on".into());
-            }
-            Some(h) if h != without_then(&rec.params) => {
-                return Err(format!(
-                    "this job was going to {}; sign in there to continue it, or discard it",
-                    rec.params.get("portal_name").unwrap_or(&rec.params)
-                ));
-            }
-            Some(_) => {}
-        }
+        let signed_in = self.portal.lock().unwrap().as_ref().map(|p| p.1.clone());
+        let Some(here) = signed_in else {
+            return Err("sign in first: the job continues on the portal it started on".into());
+        };
+        let Some((_, going)) = self.portal_for(&rec.params) else {
+            return Err(format!(
+                "this job was going to {}; sign in there to continue it, or discard it",
+                rec.params.get("portal_name").unwrap_or(&rec.params)
+            ));
+        };
         let rules = self.rules.lock().unwrap().clone();
         let ids: Vec<EntryId> = {
             let mut st = self.state.lock().unwrap();
             if !st.jobs.insert(id.to_string()) {
                 return Err(format!("job {id} is already in the list"));
+            }
+            if going != here {
+                st.elsewhere.insert(id.to_string(), going);
             }
             if rec.params.get(THEN).is_some() {
                 st.kept_open.insert(id.to_string());
@@ -505,6 +570,12 @@ impl Queue {
     pub fn job_then(&self, id: &str) -> Option<serde_json::Value> {
         let rec = self.journal.as_ref()?.job(id).ok()??;
         rec.params.get(THEN).cloned()
+    }
+
+    /// Where a journaled job was going (as given to [`Queue::set_portal`]).
+    pub fn job_destination(&self, id: &str) -> Option<serde_json::Value> {
+        let rec = self.journal.as_ref()?.job(id).ok()??;
+        Some(without_then(&rec.params))
     }
 
     /// The journal jobs of these files (their latest rows).
@@ -688,17 +759,55 @@ impl Queue {
         self.spawn_batch_then(ids, None)
     }
 
+    /// Sends `ids` for the portal signed in, except the files of jobs
+    /// taken up for another group of the account: those go for their own.
     fn spawn_batch_then(
         self: &Arc<Self>,
         ids: Vec<EntryId>,
         then: Option<serde_json::Value>,
     ) -> Result<(), String> {
-        let (portal, mut destination) = self
+        let mut own = Vec::new();
+        let mut theirs: HashMap<String, Vec<EntryId>> = HashMap::new();
+        {
+            let st = self.state.lock().unwrap();
+            for id in ids {
+                match st.rows[id].job.as_ref().map(|j| &j.0) {
+                    Some(job) if st.elsewhere.contains_key(job) => {
+                        theirs.entry(job.clone()).or_default().push(id)
+                    }
+                    _ => own.push(id),
+                }
+            }
+        }
+        for (job, ids) in theirs {
+            let params = self.state.lock().unwrap().elsewhere[&job].clone();
+            let (portal, destination) = self.portal_for(&params).ok_or_else(|| {
+                format!(
+                    "sign in to {} again to continue job {job}",
+                    params.get("portal_name").unwrap_or(&params)
+                )
+            })?;
+            self.spawn_on(ids, None, portal, destination)?;
+        }
+        if own.is_empty() {
+            return Ok(());
+        }
+        let (portal, destination) = self
             .portal
             .lock()
             .unwrap()
             .clone()
             .ok_or("sign in to a portal first")?;
+        self.spawn_on(own, then, portal, destination)
+    }
+
+    fn spawn_on(
+        self: &Arc<Self>,
+        ids: Vec<EntryId>,
+        then: Option<serde_json::Value>,
+        portal: Arc<dyn Portal>,
+        mut destination: serde_json::Value,
+    ) -> Result<(), String> {
         let (ids, again) = self.with_mates(ids);
         // Each file as it is on disk now.
         let snapshot: Vec<Snapshot> = {
@@ -728,11 +837,7 @@ impl Queue {
             let mut st = self.state.lock().unwrap();
             for ((id, item, _), (step, route)) in snapshot.into_iter().zip(steps) {
                 let step = if again.contains(&id) {
-                    Some(Step::Send {
-                        file: JobFile::from(item.clone()),
-                        restart: Some(MATE_AGAIN.into()),
-                        parts_done: 0,
-                    })
+                    Some(sent_again_with_mate(item.clone()))
                 } else {
                     step
                 };
@@ -805,12 +910,11 @@ impl Queue {
         Ok(())
     }
 
-    /// `ids` and the mates they must take along: a pair goes as one sample,
-    /// so when one file of it is done (stored, never confirmed alone) and
-    /// the other goes again, the done one goes again too, from the start.
-    /// Returns every id to send and those mates.
+    /// `ids` and the done mates they must take along ([`mates_again`]):
+    /// returns every id to send and those mates.
     fn with_mates(&self, mut ids: Vec<EntryId>) -> (Vec<EntryId>, HashSet<EntryId>) {
         let st = self.state.lock().unwrap();
+        // A mate is the row of that name in the same job (or in none).
         let key = |r: &Row| (r.job.as_ref().map(|j| j.0.clone()), r.name.clone());
         let paired: HashMap<(Option<String>, String), EntryId> = st
             .rows
@@ -818,21 +922,22 @@ impl Queue {
             .filter(|r| r.mate.is_some())
             .map(|r| (key(r), r.id))
             .collect();
-        let mut held: HashSet<EntryId> = ids.iter().copied().collect();
-        let mut again = HashSet::new();
-        for i in 0..ids.len() {
-            let r = &st.rows[ids[i]];
-            let Some(m) = &r.mate else { continue };
-            let Some(&mate) = paired.get(&(key(r).0, m.clone())) else {
-                continue;
-            };
-            if r.status != Status::Done && st.rows[mate].status == Status::Done && held.insert(mate)
-            {
-                ids.push(mate);
-                again.insert(mate);
-            }
-        }
-        (ids, again)
+        let pairs: Vec<(usize, usize)> = ids
+            .iter()
+            .filter_map(|&id| {
+                let r = &st.rows[id];
+                let m = r.mate.as_ref()?;
+                paired.get(&(key(r).0, m.clone())).map(|&mate| (id, mate))
+            })
+            .collect();
+        let going: HashSet<EntryId> = ids.iter().copied().collect();
+        let again = mates_again(
+            &pairs,
+            |i| st.rows[i].status == Status::Done,
+            |i| going.contains(&i),
+        );
+        ids.extend(&again);
+        (ids, again.into_iter().collect())
     }
 
     /// The pairs among files about to be sent (both files in the batch).

@@ -3,6 +3,7 @@
 //! portal's simulator on a real S3 server, and run against Loculus, One
 //! Codex and BaseSpace. Every test checks what a user would: the stored
 //! bytes hash to the file's SHA-256 and the portal accepted the file.
+//! Ten scenarios, so each portal runs ten tests (30 in all).
 
 #[path = "common.rs"]
 mod common;
@@ -59,6 +60,11 @@ macro_rules! conformance {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn an_interrupted_job_resumes() {
                 s::interrupted_job_resumes::<$rig>().await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_storage_that_lies_about_etags_is_caught_or_checked() {
+                s::storage_that_lies_is_caught::<$rig>().await
             }
         }
     };

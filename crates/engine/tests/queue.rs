@@ -423,3 +423,92 @@ async fn discarding_an_earlier_sessions_job_forgets_it() {
     second.cancel_all();
     sim.shutdown().await;
 }
+
+/// A job sent for another of the account's groups than the one the next
+/// session signs in with (the wizard's group was switched, then the window
+/// closed mid-upload) is offered, and goes on for its own group: a file
+/// sent again asks for its new upload for that group, not the session's.
+/// Another account's job is still not taken up.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_job_of_another_group_is_offered_and_resumes_for_its_own_group() {
+    let sim = Sim::start(SimConfig::default()).await.unwrap();
+    let http = ferry_engine::transfer::http_client().unwrap();
+    // The curator may upload for every group.
+    let kc = Arc::new(
+        Keycloak::sign_in(
+            http.clone(),
+            &sim.backend_url(),
+            "curator",
+            &Secret::new("curator"),
+            None,
+        )
+        .await
+        .unwrap(),
+    );
+    let session = Loculus::new(http, &sim.backend_url(), 1, kc).unwrap();
+    let other: Arc<dyn Portal> = Arc::new(session.with_group(2));
+    let session: Arc<dyn Portal> = Arc::new(session);
+    let dest = |user: &str, group: i64| serde_json::json!({"backend": sim.backend_url(), "group": group, "user": user});
+    let d = tempfile::tempdir().unwrap();
+    let journal_path = d.path().join("journal.sqlite");
+    // One request, held so the session closes before it lands.
+    let reads = d.path().join("reads.fq");
+    let reads_sha = write(&reads, 3000, 5);
+    sim.faults()
+        .storage_next(Fault::Stall(Duration::from_millis(3000)), 1);
+    let first = Queue::with_journal(
+        EngineConfig::default(),
+        Arc::new(LoculusNames),
+        Arc::new(Journal::open(&journal_path).unwrap()),
+    );
+    first.set_portal(Some(other), dest("curator", 2));
+    first.add(std::slice::from_ref(&reads));
+    assert_eq!(first.start().unwrap(), 1);
+    wait(&first, 0, Status::Sending).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let first_id = loop {
+        if let Some(id) = first.row(0).unwrap().remote_id {
+            break id;
+        }
+        assert!(Instant::now() < deadline, "no upload begun");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    first.pause_all();
+    wait(&first, 0, Status::Paused).await;
+    drop(first);
+    assert_eq!(sim.file(&first_id).unwrap().group_id, 2);
+
+    let second = Queue::with_journal(
+        EngineConfig::default(),
+        Arc::new(LoculusNames),
+        Arc::new(Journal::open(&journal_path).unwrap()),
+    );
+    // Another account on the same instance: not its job.
+    second.set_portal(Some(session.clone()), dest("demo", 1));
+    let offered = second.unfinished().unwrap();
+    assert_eq!(offered.len(), 1);
+    assert!(!offered[0].here, "another account's job");
+    let e = second.resume_job(&offered[0].summary.id).unwrap_err();
+    assert!(e.contains("sign in there"), "{e}");
+
+    // The same account, signed in for group 1 now.
+    second.set_portal(Some(session), dest("curator", 1));
+    let job = second.unfinished().unwrap().remove(0);
+    assert!(job.here, "the account's own job, for its other group");
+    assert_eq!(job.destination["group"], 2);
+    assert_eq!(second.resume_job(&job.summary.id).unwrap(), 1);
+    wait(&second, 0, Status::Done).await;
+    let r = second.row(0).unwrap();
+    let again = r.remote_id.unwrap();
+    assert_ne!(
+        again, first_id,
+        "a single request goes again under a new id"
+    );
+    let rec = sim.file(&again).unwrap();
+    assert_eq!(rec.group_id, 2, "uploaded for the job's group, not group 1");
+    let stored = sim.object_sha256(&again).await;
+    assert_eq!(stored.map(|(_, h)| h), Some(reads_sha));
+    // Finished: not offered again.
+    assert!(second.unfinished().unwrap().is_empty());
+    sim.shutdown().await;
+}

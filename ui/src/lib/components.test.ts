@@ -26,7 +26,7 @@ const handlers = () => ({ onpause: vi.fn(), onresume: vi.fn(), oncancel: vi.fn()
 describe('PartStrip', () => {
   it('draws one segment per part with its state', () => {
     const { container } = render(PartStrip, { props: { parts: 'dsrfw' } });
-    const states = [...container.querySelectorAll('.seg')].map((e) => e.getAttribute('data-state'));
+    const states = Array.from(container.querySelectorAll('.seg')).map((e) => e.getAttribute('data-state'));
     expect(states).toEqual(['done', 'sending', 'retrying', 'failed', 'waiting']);
   });
   it('folds thousands of parts into a bounded strip', () => {
@@ -85,7 +85,7 @@ describe('FileRow', () => {
     const text = getByTestId('error').textContent ?? '';
     expect(text).toMatch(/^reads_R1\.fastq\.gz was not sent\. Press Retry to send it again/);
     expect(text).toContain('127.0.0.1:9 rejected the request (403): AccessDenied');
-    const states = [...container.querySelectorAll('.seg')].map((e) => e.getAttribute('data-state'));
+    const states = Array.from(container.querySelectorAll('.seg')).map((e) => e.getAttribute('data-state'));
     expect(states).toEqual(['done', 'failed', 'waiting']);
     expect(getByTestId('retry').getAttribute('title')).not.toMatch(/from its start/);
   });

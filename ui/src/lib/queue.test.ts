@@ -24,6 +24,7 @@ const totals = (over: Partial<Totals> = {}): Totals => ({
   failed: 0,
   invalid: 0,
   active: 1,
+  need_sign_in: 0,
   ...over,
 });
 const batch = (rows: Row[], t: Totals, extra: Partial<Batch> = {}): Batch => ({
@@ -76,7 +77,7 @@ describe('QueueModel', () => {
       {
         update: { rows: [], totals: totals(), finished: [{ done: 2, failed: 1, stopped: 0 }] },
         added: [{ files: 3, problems: 1, bytes: 300 }],
-        session: { portal: null, user: 'demo', group: 1, keychain: null },
+        session: { portal: null, user: 'demo', group: 1, keychain: null, journal: null, target: null },
       },
       0,
     );

@@ -148,6 +148,10 @@ impl Portal for Loculus {
         if plan.multipart { 1 } else { SINGLE_BATCH }
     }
 
+    fn for_group(&self, group: i64) -> Option<std::sync::Arc<dyn Portal>> {
+        Some(std::sync::Arc::new(self.with_group(group)))
+    }
+
     async fn begin(&self, files: &[FileSpec]) -> Result<Vec<Upload>, Error> {
         let n = files.len();
         let issued = now_secs();

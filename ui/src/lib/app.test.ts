@@ -1,0 +1,217 @@
+// The window's header and stats line (App.svelte) with the shell's api
+// replaced: sign-in by password, by pasted token and in a browser, and the
+// rate and time left computed from the batches the shell sends.
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { cleanup, fireEvent, render } from '@testing-library/svelte';
+import { tick } from 'svelte';
+import type { Batch, DeviceCode, Info, Portal, Totals } from './types';
+
+const api = vi.hoisted(() => ({
+  session: vi.fn(),
+  signIn: vi.fn(),
+  signInToken: vi.fn(),
+  signInDevice: vi.fn(),
+  openSignInPage: vi.fn(),
+  cancelSignIn: vi.fn(),
+  signOut: vi.fn(),
+  signInKey: vi.fn(),
+  portals: vi.fn(),
+  choosePortal: vi.fn(),
+  subscribe: vi.fn(),
+  unfinishedJobs: vi.fn(),
+  pickFiles: vi.fn(),
+  pickFolder: vi.fn(),
+  start: vi.fn(),
+  pauseAll: vi.fn(),
+  resumeAll: vi.fn(),
+  cancelAll: vi.fn(),
+}));
+vi.mock('./api', () => ({ api }));
+
+import App from '../App.svelte';
+
+// jsdom has no ResizeObserver, which the list's bind:clientHeight uses.
+vi.stubGlobal(
+  'ResizeObserver',
+  class {
+    observe() {}
+    unobserve() {}
+    disconnect() {}
+  },
+);
+
+const demo: Portal = { name: 'Demo portal', backend: 'http://127.0.0.1:9', keycloak: 'http://127.0.0.1:9', demo: true, kind: 'loculus' };
+const info = (user: string | null): Info => ({ portal: demo, user, group: user ? 1 : null, keychain: null, journal: null, target: null });
+
+/** Lets the mocked calls' promises settle and Svelte redraw. */
+async function settle() {
+  for (let i = 0; i < 5; i++) {
+    await Promise.resolve();
+    await tick();
+  }
+}
+
+let onBatch: (b: Batch) => void = () => {};
+beforeEach(() => {
+  for (const f of Object.values(api)) f.mockReset();
+  api.session.mockResolvedValue([info(null), demo]);
+  api.portals.mockResolvedValue([demo]);
+  api.unfinishedJobs.mockResolvedValue([]);
+  api.subscribe.mockImplementation((f: (b: Batch) => void) => {
+    onBatch = f;
+    return Promise.resolve([]);
+  });
+});
+afterEach(() => {
+  cleanup();
+  vi.useRealTimers();
+});
+
+async function signedOutWindow() {
+  const r = render(App);
+  await settle();
+  return r;
+}
+
+describe('sign-in form', () => {
+  it('signs in with the user and password typed, and forgets the password', async () => {
+    api.signIn.mockResolvedValue(info('alice'));
+    api.signOut.mockResolvedValue(info(null));
+    const { getByPlaceholderText, getByText, getByTestId, queryByTestId } = await signedOutWindow();
+    await fireEvent.input(getByPlaceholderText('User'), { target: { value: 'alice' } });
+    await fireEvent.input(getByPlaceholderText('Password'), { target: { value: 's3cret' } });
+    await fireEvent.click(getByText('Sign in'));
+    await settle();
+    expect(api.signIn).toHaveBeenCalledWith('alice', 's3cret', undefined, undefined);
+    expect(getByTestId('user').textContent).toBe('alice');
+    expect(queryByTestId('sign-in')).toBeNull();
+    // Signed out again: the form is back, the password is not in it.
+    await fireEvent.click(getByTestId('sign-out'));
+    await settle();
+    expect((getByPlaceholderText('Password') as HTMLInputElement).value).toBe('');
+    expect((getByPlaceholderText('User') as HTMLInputElement).value).toBe('alice');
+  });
+
+  it('shows the portal refusing the password and keeps the form', async () => {
+    api.signIn.mockRejectedValue('wrong user name or password');
+    const { getByPlaceholderText, getByText, getByTestId } = await signedOutWindow();
+    await fireEvent.input(getByPlaceholderText('User'), { target: { value: 'alice' } });
+    await fireEvent.input(getByPlaceholderText('Password'), { target: { value: 'nope' } });
+    await fireEvent.click(getByText('Sign in'));
+    await settle();
+    expect(getByTestId('message').textContent).toContain('wrong user name or password');
+    expect(getByTestId('sign-in')).toBeTruthy();
+    expect((getByText('Sign in') as HTMLButtonElement).disabled).toBe(false);
+  });
+
+  it('"token" switches to a pasted-token field, which signs in with it', async () => {
+    api.signInToken.mockResolvedValue(info('bot'));
+    const { getByLabelText, getByPlaceholderText, getByText, getByTestId, queryByPlaceholderText, queryByTestId } =
+      await signedOutWindow();
+    await fireEvent.click(getByLabelText('token'));
+    await settle();
+    expect(queryByPlaceholderText('Password')).toBeNull();
+    expect(queryByPlaceholderText('User')).toBeNull();
+    expect(queryByTestId('sign-in-device')).toBeNull();
+    const field = getByPlaceholderText('Paste a token') as HTMLInputElement;
+    expect(field.type).toBe('password');
+    await fireEvent.input(field, { target: { value: 'long-lived-token' } });
+    await fireEvent.click(getByText('Sign in'));
+    await settle();
+    expect(api.signInToken).toHaveBeenCalledWith('long-lived-token', undefined);
+    expect(api.signIn).not.toHaveBeenCalled();
+    expect(getByTestId('user').textContent).toBe('bot');
+  });
+
+  it('"Sign in with browser" shows the code and link while waiting, and hides them after', async () => {
+    const code: DeviceCode = {
+      user_code: 'WDJB-MJHT',
+      verification_uri: 'http://127.0.0.1:9/device',
+      verification_uri_complete: 'http://127.0.0.1:9/device?user_code=WDJB-MJHT',
+      expires_in: 600,
+    };
+    let approve: (i: Info) => void = () => {};
+    api.signInDevice.mockImplementation((onCode: (c: DeviceCode) => void) => {
+      onCode(code);
+      return new Promise<Info>((ok) => (approve = ok));
+    });
+    const { getByTestId, queryByTestId } = await signedOutWindow();
+    await fireEvent.click(getByTestId('sign-in-device'));
+    await settle();
+    expect(getByTestId('device-code').textContent).toBe('WDJB-MJHT');
+    expect(getByTestId('device-link').textContent).toBe('http://127.0.0.1:9/device?user_code=WDJB-MJHT');
+    // While it waits, the form cannot start another sign-in.
+    expect((getByTestId('sign-in-device') as HTMLButtonElement).disabled).toBe(true);
+    approve(info('carol'));
+    await settle();
+    expect(queryByTestId('device')).toBeNull();
+    expect(queryByTestId('device-code')).toBeNull();
+    expect(getByTestId('user').textContent).toBe('carol');
+  });
+
+  it('hides the code when the browser sign-in is cancelled, and says so', async () => {
+    let refuse: (e: string) => void = () => {};
+    api.signInDevice.mockImplementation((onCode: (c: DeviceCode) => void) => {
+      onCode({ user_code: 'ABCD-EFGH', verification_uri: 'http://127.0.0.1:9/device', expires_in: 600 });
+      return new Promise<Info>((_, no) => (refuse = no));
+    });
+    const { getByTestId, queryByTestId } = await signedOutWindow();
+    await fireEvent.click(getByTestId('sign-in-device'));
+    await settle();
+    expect(getByTestId('device-link').textContent).toBe('http://127.0.0.1:9/device');
+    refuse('sign-in cancelled');
+    await settle();
+    expect(queryByTestId('device')).toBeNull();
+    expect(getByTestId('message').textContent).toContain('sign-in cancelled');
+    expect(getByTestId('sign-in')).toBeTruthy();
+  });
+});
+
+describe('stats line', () => {
+  const totals = (t: Partial<Totals>): Totals => ({
+    files: 3,
+    bytes: 10 * 1024 * 1024,
+    sent: 0,
+    done: 0,
+    failed: 0,
+    invalid: 0,
+    active: 3,
+    need_sign_in: 0,
+    ...t,
+  });
+  const batch = (t: Partial<Totals>): Batch => ({ update: { rows: [], totals: totals(t), finished: [] }, added: [], session: null });
+
+  it('shows the rate over the last seconds and the time left at it', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'Date'], now: 1_000_000 });
+    api.session.mockResolvedValue([info('demo'), demo]);
+    const { getByTestId } = await signedOutWindow();
+    onBatch(batch({ sent: 0 }));
+    await settle();
+    expect(getByTestId('stats').textContent).not.toContain('/s');
+    vi.advanceTimersByTime(1000);
+    onBatch(batch({ sent: 1024 * 1024 }));
+    vi.advanceTimersByTime(1000);
+    onBatch(batch({ sent: 2 * 1024 * 1024, done: 1 }));
+    await settle();
+    // 2 MiB in 2 s; 8 MiB left.
+    const text = (getByTestId('stats').textContent ?? '').replace(/\s+/g, ' ');
+    expect(text).toContain('3 files · 2.0 MB of 10 MB');
+    expect(text).toContain('1 accepted');
+    expect(text).toContain('1.0 MB/s · 8 s left');
+  });
+
+  it('shows no rate once nothing is sending', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'Date'], now: 1_000_000 });
+    api.session.mockResolvedValue([info('demo'), demo]);
+    const { getByTestId } = await signedOutWindow();
+    onBatch(batch({ sent: 0 }));
+    vi.advanceTimersByTime(1000);
+    onBatch(batch({ sent: 10 * 1024 * 1024, done: 3, active: 0 }));
+    vi.advanceTimersByTime(500);
+    await settle();
+    const text = (getByTestId('stats').textContent ?? '').replace(/\s+/g, ' ');
+    expect(text).toContain('3 accepted');
+    expect(text).not.toContain('/s');
+    expect(text).not.toContain('left');
+  });
+});
