@@ -229,8 +229,7 @@ pub(crate) fn from_status(
             host,
             status,
             detail: if detail.is_empty() {
-                "the token is missing, invalid or expired; sign in again (or pass a fresh --token)"
-                    .into()
+                "the sign-in is missing, invalid or expired; sign in again".into()
             } else {
                 detail
             },

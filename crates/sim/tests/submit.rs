@@ -110,6 +110,15 @@ async fn consensus_organism_with_fasta_and_files() {
     assert_eq!(subs[0].files["rawReads"].len(), 2);
     assert_eq!(subs[0].files["sequencingReports"][0].1, a);
     assert!(subs[1].files.is_empty());
+    // Each entry keeps its own sequence, lines joined, by FASTA id.
+    assert_eq!(
+        subs[0].sequences,
+        [("s1".to_string(), "ACGTACGT".to_string())].into()
+    );
+    assert_eq!(
+        subs[1].sequences,
+        [("s2".to_string(), "TTTT".to_string())].into()
+    );
     sim.shutdown().await;
 }
 
