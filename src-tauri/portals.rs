@@ -118,85 +118,27 @@ pub fn sign_in(
     })
 }
 
-/// Asks the portal whether it takes `key` (and, for BaseSpace, writes to
-/// `appresult`) before anything is kept, so a mistyped key is refused here
-/// rather than at the first upload. Neither contract has a "who am I" call,
-/// so this is the start call with a body the portal refuses only after it
-/// checked the credential: 401/403 mean the key, 400 means the key was taken
-/// and nothing was created.
+/// Checks the key (and BaseSpace's AppResult) with the portal before
+/// anything is kept, so a mistyped key is refused here rather than at the
+/// first upload (the probe is the engine's).
 pub async fn check(
     http: &reqwest::Client,
     p: &Portal,
     key: &str,
     appresult: Option<&str>,
 ) -> Result<(), String> {
-    let key = key.trim();
-    if key.is_empty() {
+    if key.trim().is_empty() {
         return Err(missing(p.kind));
     }
-    let base = p.backend.trim_end_matches('/');
-    let (what, req) = match p.kind {
-        Kind::Onecodex => (
-            "One Codex",
-            http.post(format!("{base}/samples/init_upload"))
-                .basic_auth(key, Some(""))
-                .json(&serde_json::json!({})),
-        ),
+    let r = match p.kind {
+        Kind::Onecodex => ferry_engine::onecodex::check_key(http, &p.backend, key).await,
         Kind::Basespace => {
-            let app = appresult.map(str::trim).unwrap_or_default();
-            if app.is_empty() || !app.chars().all(|c| c.is_ascii_alphanumeric()) {
-                return Err(format!(
-                    "{app:?} is not an AppResult id: give the number of the AppResult the files go to"
-                ));
-            }
-            (
-                "BaseSpace",
-                http.post(format!("{base}/appresults/{app}/files?multipart=true"))
-                    .header("x-access-token", key),
-            )
+            let app = appresult.unwrap_or_default();
+            ferry_engine::basespace::check_token(http, &p.backend, key, app).await
         }
-        Kind::Loculus => return Ok(()),
+        Kind::Loculus => Ok(()),
     };
-    let resp = req
-        .send()
-        .await
-        .map_err(|e| format!("could not reach {what} at {base} ({e}); nothing was kept"))?;
-    let status = resp.status().as_u16();
-    let detail = detail(&resp.text().await.unwrap_or_default());
-    let app = appresult.unwrap_or_default().trim();
-    match (p.kind, status) {
-        (Kind::Onecodex, 401 | 403) => Err(format!(
-            "One Codex did not accept this API key ({status}: {detail}); copy a current key from One Codex (Settings → API keys). Nothing was kept"
-        )),
-        (_, 401) => Err(format!(
-            "BaseSpace did not accept this access token ({status}: {detail}); give a current token. Nothing was kept"
-        )),
-        (_, 403) => Err(format!(
-            "BaseSpace took the token, but it may not write to AppResult {app} ({detail}); choose an AppResult of yours. Nothing was kept"
-        )),
-        (Kind::Basespace, 404) => Err(format!(
-            "BaseSpace has no AppResult {app} ({detail}); check its id. Nothing was kept"
-        )),
-        (_, 404) => Err(format!(
-            "{base} has no One Codex API ({detail}); give its address, e.g. {}. Nothing was kept",
-            ferry_engine::onecodex::DEFAULT_BASE
-        )),
-        // The credential passed; the empty request was refused as meant.
-        (_, 400..=499) => Ok(()),
-        _ => Err(format!(
-            "{what} answered {status} ({detail}) when checking the key; try again later. Nothing was kept"
-        )),
-    }
-}
-
-/// The message of an error body (`message`, `detail`, BaseSpace's
-/// `ResponseStatus.Message`), else the body, shortened.
-fn detail(body: &str) -> String {
-    let v: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
-    [&v["message"], &v["detail"], &v["ResponseStatus"]["Message"]]
-        .into_iter()
-        .find_map(|m| m.as_str().map(str::to_string))
-        .unwrap_or_else(|| body.trim().chars().take(200).collect())
+    r.map_err(|e| format!("{e}. Nothing was kept"))
 }
 
 /// The key the keychain holds for this portal, if any.

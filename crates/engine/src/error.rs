@@ -187,6 +187,25 @@ impl Error {
 
 /// The host part of a URL, for messages that must never show a full
 /// presigned URL (its query is a credential).
+/// The message of an error body (`message`, `detail`, BaseSpace's
+/// `ResponseStatus.Message`), else the body, shortened.
+pub(crate) fn body_message(body: &str) -> String {
+    let v: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+    [&v["message"], &v["detail"], &v["ResponseStatus"]["Message"]]
+        .into_iter()
+        .find_map(|m| m.as_str().map(str::to_string))
+        .unwrap_or_else(|| body.trim().chars().take(200).collect())
+}
+
+/// Sends a start request whose body the portal refuses only after it
+/// checked the credential (neither One Codex nor BaseSpace has a "who am I"
+/// call): its status and message, or why it did not arrive.
+pub(crate) async fn probe(req: reqwest::RequestBuilder, url: &str) -> Result<(u16, String), Error> {
+    let resp = req.send().await.map_err(|e| from_reqwest(url, e))?;
+    let status = resp.status().as_u16();
+    Ok((status, body_message(&resp.text().await.unwrap_or_default())))
+}
+
 pub fn host_of(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(u) => match (u.host_str(), u.port()) {

@@ -20,6 +20,63 @@ use crate::token::{Secret, TokenSource};
 
 pub const DEFAULT_BASE: &str = "https://api.basespace.illumina.com/v1pre3";
 
+/// Whether BaseSpace takes `token` for writing into `appresult`, creating
+/// nothing: a file create without a name is refused after the token and
+/// the AppResult were checked (401 the token, 403 the AppResult's access,
+/// 404 no such AppResult; any other 4xx: both passed).
+pub async fn check_token(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    appresult: &str,
+) -> Result<(), Error> {
+    let app = appresult.trim();
+    if app.is_empty() || !app.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(Error::Rejected {
+            host: host_of(base),
+            status: 0,
+            detail: format!(
+                "{app:?} is not an AppResult id: give the number of the AppResult the files go to"
+            ),
+        });
+    }
+    let url = format!(
+        "{}/appresults/{app}/files?multipart=true",
+        base.trim_end_matches('/')
+    );
+    let req = http.post(&url).header("x-access-token", token.trim());
+    let (status, detail) = crate::error::probe(req, &url).await?;
+    let host = host_of(&url);
+    match status {
+        401 => Err(Error::Auth {
+            host,
+            status,
+            detail: format!(
+                "BaseSpace did not accept this access token ({detail}); give a current token"
+            ),
+        }),
+        403 => Err(Error::Auth {
+            host,
+            status,
+            detail: format!(
+                "BaseSpace took the token, but it may not write to AppResult {app} ({detail}); choose an AppResult of yours"
+            ),
+        }),
+        404 => Err(Error::Rejected {
+            host,
+            status,
+            detail: format!("BaseSpace has no AppResult {app} ({detail}); check its id"),
+        }),
+        400..=499 => Ok(()),
+        _ => Err(Error::Server {
+            host,
+            status,
+            detail: format!("{detail}; try again later"),
+            retry_after: None,
+        }),
+    }
+}
+
 /// No part larger than 25 MB.
 pub const MAX_PART: u64 = 25_000_000;
 pub const MAX_PARTS: u32 = 10_000;

@@ -23,6 +23,42 @@ use crate::token::Secret;
 /// The published API base.
 pub const DEFAULT_BASE: &str = "https://app.onecodex.com/api/v1";
 
+/// Whether One Codex takes the API `key`, creating nothing: `init_upload`
+/// with an empty body is refused after the key was checked, so 401/403 mean
+/// the key and any other 4xx means it passed.
+pub async fn check_key(http: &reqwest::Client, base: &str, key: &str) -> Result<(), Error> {
+    let url = format!("{}/samples/init_upload", base.trim_end_matches('/'));
+    let req = http
+        .post(&url)
+        .basic_auth(key.trim(), Some(""))
+        .json(&json!({}));
+    let (status, detail) = crate::error::probe(req, &url).await?;
+    let host = crate::error::host_of(&url);
+    match status {
+        401 | 403 => Err(Error::Auth {
+            host,
+            status,
+            detail: format!(
+                "One Codex did not accept this API key ({detail}); copy a current key from One Codex (Settings → API keys)"
+            ),
+        }),
+        404 => Err(Error::Rejected {
+            host,
+            status,
+            detail: format!(
+                "there is no One Codex API at {base} ({detail}); give its address, e.g. {DEFAULT_BASE}"
+            ),
+        }),
+        400..=499 => Ok(()),
+        _ => Err(Error::Server {
+            host,
+            status,
+            detail: format!("{detail}; try again later"),
+            retry_after: None,
+        }),
+    }
+}
+
 /// One POST takes up to 20 GB.
 pub const MAX_FILE: u64 = 20_000_000_000;
 
