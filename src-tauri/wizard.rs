@@ -29,6 +29,9 @@ pub struct Wizard {
     exclude: Vec<String>,
     /// Shown: a folder dropped on the window goes to the wizard.
     open: bool,
+    /// The journal job a batch with no files to upload submits under
+    /// (a batch with files uses its upload job), with its folder.
+    submit_job: Option<(PathBuf, String)>,
 }
 
 /// What the journal keeps of a wizard whose files are on their way, so a
@@ -280,6 +283,9 @@ pub fn wizard_upload(app: S<'_>, group: Option<i64>) -> Result<Vec<PathBuf>, Str
         return Err(problems(&l));
     }
     let paths: Vec<PathBuf> = l.uploads().iter().map(|(rel, _)| l.path_of(rel)).collect();
+    if paths.is_empty() {
+        return Ok(paths); // sequences only: straight to Submit
+    }
     let kept = {
         let w = app.wizard.lock().unwrap();
         serde_json::json!({ "wizard": Kept {
@@ -390,7 +396,30 @@ pub async fn wizard_submit(
     // Journaled around the POST under the batch's upload job, so a window
     // closed while submitting never submits twice: the next Submit asks
     // the portal first.
-    let jobs = app.queue.jobs_of(&sent);
+    let mut jobs = app.queue.jobs_of(&sent);
+    if jobs.is_empty()
+        && let Some(j) = app.queue.journal()
+    {
+        // Nothing uploaded (sequences only): a job of its own, kept for
+        // this folder so pressing Submit again finds an earlier attempt.
+        let mut w = app.wizard.lock().unwrap();
+        let held = w.submit_job.as_ref().filter(|(f, _)| *f == l.folder);
+        let job = match held {
+            Some((_, id)) => id.clone(),
+            None => {
+                let id = j
+                    .create_job(
+                        "wizard-submit",
+                        &serde_json::json!({ "folder": l.folder }),
+                        &[],
+                    )
+                    .map_err(|e| e.to_string())?;
+                w.submit_job = Some((l.folder.clone(), id.clone()));
+                id
+            }
+        };
+        jobs.push(job);
+    }
     let accessions = match (app.queue.journal(), jobs.first()) {
         (Some(journal), Some(job)) => {
             use ferry_engine::loculus::entries::{SubmitError, submit_once};

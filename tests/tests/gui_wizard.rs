@@ -927,3 +927,63 @@ fn a_wizard_for_another_group_closed_mid_upload_resumes_for_that_group() {
     assert_held(&backend, &want);
     wait_text(&s, "[data-testid=session]", "group 2", 5);
 }
+
+/// A batch with sequences and no extra files (an organism without files):
+/// nothing to upload, so the wizard goes from the review straight to
+/// Submit, and each row's sequence lands with its metadata.
+#[test]
+#[ignore = "needs Xvfb, tauri-driver, WebKitWebDriver and the built app: tests/run-all.sh runs it"]
+fn a_batch_of_sequences_only_is_submitted_without_an_upload() {
+    let t0 = Instant::now();
+    let sim = ferry_e2e::SimProc::start(&[]);
+    let backend = sim.backend();
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("sequences-only");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("metadata.tsv"),
+        "id\tcountry\nseq1\tCH\nseq2\tDE\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("sequences.fasta"),
+        ">seq1\nACGTACGT\n>seq2\nGGGTTTAA\n",
+    )
+    .unwrap();
+    let journal = d.path().join("journal.sqlite");
+    let driver = Driver::start(&[
+        ("FERRY_BACKEND", &backend),
+        ("FERRY_JOURNAL", journal.to_str().unwrap()),
+    ]);
+    let s = Session::new(&driver, &app_binary());
+    s.signed_in_as("demo", "demo");
+    open_wizard_for(&s, &dir, "dummy-organism");
+    s.click(&s.wait_for("[data-testid=wizard-review]:not([disabled])", 5));
+    let go = s.wait_for("[data-testid=wizard-upload]:not([disabled])", 10);
+    assert!(
+        s.text(&go).contains("no files to upload"),
+        "{}",
+        s.text(&go)
+    );
+    s.click(&go);
+    s.click(&s.wait_for("[data-testid=wizard-submit]:not([disabled])", 10));
+    wait_text(
+        &s,
+        "[data-testid=wizard-done]",
+        "2 submissions accepted",
+        30,
+    );
+    let st = sim.state();
+    assert!(
+        st["files"].as_array().unwrap().is_empty(),
+        "nothing uploaded"
+    );
+    let subs = st["submissions"].as_array().unwrap();
+    assert_eq!(subs.len(), 2);
+    for (id, seq) in [("seq1", "ACGTACGT"), ("seq2", "GGGTTTAA")] {
+        let x = subs.iter().find(|x| x["submission_id"] == id).unwrap();
+        assert_eq!(x["organism"], "dummy-organism");
+        assert_eq!(x["sequences"][id], seq, "{x}");
+    }
+    record_timing("gui_wizard", "sequences-only batch", t0.elapsed());
+}
