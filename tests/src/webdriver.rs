@@ -126,9 +126,14 @@ impl Driver {
             .expect("tauri-driver on PATH (cargo install tauri-driver --locked)");
         let url = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "tauri-driver did not listen");
-            std::thread::sleep(Duration::from_millis(100));
+        // tauri-driver listens at once but proxies to the WebKitWebDriver
+        // it starts: a session asked for before that one listens is cut
+        // off (seen under load), so wait for both.
+        for (p, who) in [(port, "tauri-driver"), (native, "WebKitWebDriver")] {
+            while std::net::TcpStream::connect(("127.0.0.1", p)).is_err() {
+                assert!(Instant::now() < deadline, "{who} did not listen");
+                std::thread::sleep(Duration::from_millis(100));
+            }
         }
         Driver {
             child,
@@ -165,12 +170,25 @@ impl Session {
             "tauri:options": {"application": app}
         }}});
         let requested = Instant::now();
-        let r: Value = http
-            .post(format!("{}/session", driver.url))
-            .json(&caps)
-            .send()
-            .and_then(|r| r.json())
-            .expect("new session");
+        // A request cut off before any answer (the native driver still
+        // starting) is asked again, a bounded number of times.
+        let mut tries = 0;
+        let r: Value = loop {
+            tries += 1;
+            match http
+                .post(format!("{}/session", driver.url))
+                .json(&caps)
+                .send()
+                .and_then(|r| r.json())
+            {
+                Ok(v) => break v,
+                Err(e) if tries < 4 && (e.is_request() || e.is_connect()) => {
+                    eprintln!("new session, try {tries}: {e}; asking again");
+                    std::thread::sleep(Duration::from_millis(500));
+                }
+                Err(e) => panic!("new session: {e:?}"),
+            }
+        };
         let id = r["value"]["sessionId"]
             .as_str()
             .unwrap_or_else(|| panic!("no session: {r}"))
