@@ -23,16 +23,22 @@ pub fn bin(name: &str) -> PathBuf {
     p
 }
 
-/// A `ferry-sim` process on loopback, killed on drop.
+/// A `ferry-sim` process on loopback, killed on drop. Its stored objects
+/// live in a folder of the test's own, removed after the kill (a killed
+/// simulator cannot remove its own).
 pub struct SimProc {
     child: Child,
     pub info: serde_json::Value,
+    _data: tempfile::TempDir,
 }
 
 impl SimProc {
     pub fn start(args: &[&str]) -> SimProc {
+        let data = tempfile::tempdir().expect("a folder for the simulator's objects");
         let mut child = Command::new(bin("ferry-sim"))
             .args(args)
+            .arg("--data-dir")
+            .arg(data.path())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .stdin(Stdio::piped())
@@ -44,7 +50,11 @@ impl SimProc {
             .expect("ferry-sim prints its URLs");
         let info: serde_json::Value = serde_json::from_str(&line)
             .unwrap_or_else(|e| panic!("ferry-sim's first line is JSON ({e}): {line}"));
-        SimProc { child, info }
+        SimProc {
+            child,
+            info,
+            _data: data,
+        }
     }
 
     pub fn backend(&self) -> String {

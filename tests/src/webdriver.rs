@@ -27,6 +27,9 @@ pub struct Driver {
     /// The X display the apps it starts show on (`:N`).
     pub display: String,
     _x: Xvfb,
+    /// TMPDIR of the apps it starts (their demo portal's objects): removed
+    /// after tauri-driver and its apps are stopped.
+    _tmp: tempfile::TempDir,
 }
 
 impl Drop for Driver {
@@ -101,6 +104,7 @@ impl Driver {
     fn start_e2e(env: &[(&str, &str)], e2e: bool) -> Driver {
         let x = Xvfb::start();
         let display = x.name.clone();
+        let tmp = tempfile::tempdir().expect("a TMPDIR for the apps");
         let port = free_port();
         let native = free_port();
         let child = Command::new("tauri-driver")
@@ -114,6 +118,7 @@ impl Driver {
             .env_remove("FERRY_E2E")
             .envs(e2e.then_some(("FERRY_E2E", "1")))
             .env("DISPLAY", &display)
+            .env("TMPDIR", tmp.path())
             .env_remove("XAUTHORITY")
             .env_remove("WAYLAND_DISPLAY")
             .env("GDK_BACKEND", "x11")
@@ -140,6 +145,7 @@ impl Driver {
             url,
             display,
             _x: x,
+            _tmp: tmp,
         }
     }
 }
