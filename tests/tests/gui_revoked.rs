@@ -16,21 +16,7 @@ const BIG: usize = 40 * 1024 * 1024 + 11; // 6 parts of 8 MiB
 
 /// Part numbers the storage acknowledged (200) for `file_id`, in order.
 fn parts_stored(sim: &SimProc, file_id: &str) -> Vec<u64> {
-    sim.state()["storage_log"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["method"] == "PUT" && r["status"] == 200)
-        .filter(|r| r["path"].as_str().unwrap_or_default().contains(file_id))
-        .filter_map(|r| {
-            r["query"]
-                .as_str()?
-                .split('&')
-                .find_map(|kv| kv.strip_prefix("partNumber="))?
-                .parse()
-                .ok()
-        })
-        .collect()
+    ferry_e2e::parts_stored(&sim.backend(), file_id)
 }
 
 #[test]
