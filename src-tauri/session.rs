@@ -256,8 +256,20 @@ pub async fn password(
     )
     .await
     .map_err(|e| e.to_string())?;
+    signed_in(http, p, user.into(), kc, &keeper).await
+}
+
+/// A new Keycloak session's end: the group found, then its refresh token
+/// kept (a sign-in that failed before here stores nothing).
+async fn signed_in(
+    http: reqwest::Client,
+    p: &Portal,
+    user: String,
+    kc: Keycloak,
+    keeper: &Keeper,
+) -> Result<Signed, String> {
     let group = p.demo.then_some(DEMO_GROUP);
-    let mut s = finish(http, p, user.into(), Arc::new(kc), group).await?;
+    let mut s = finish(http, p, user, Arc::new(kc), group).await?;
     s.info.keychain = keeper.arm();
     Ok(s)
 }
@@ -276,10 +288,7 @@ pub async fn device(
         .map_err(|e| e.to_string())?;
     let user = kc.user().unwrap_or_else(|| "(unknown user)".into());
     *keeper.user.lock().unwrap() = user.clone();
-    let group = p.demo.then_some(DEMO_GROUP);
-    let mut s = finish(http, p, user, Arc::new(kc), group).await?;
-    s.info.keychain = keeper.arm();
-    Ok(s)
+    signed_in(http, p, user, kc, &keeper).await
 }
 
 /// A pasted long-lived token, kept in the keychain the same way once the

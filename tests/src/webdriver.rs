@@ -245,6 +245,50 @@ impl Session {
         .collect()
     }
 
+    /// Waits until the first element matching `css` shows `want`; returns
+    /// its text.
+    pub fn wait_text(&self, css: &str, want: &str, secs: u64) -> String {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            if let Some(e) = self.find_all(css).into_iter().next() {
+                let t = self.text(&e);
+                if t.contains(want) {
+                    return t;
+                }
+            }
+            if Instant::now() > deadline {
+                self.fail(format!("{css} never showed {want:?}"));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Waits until `n` files show their green check.
+    pub fn wait_checks(&self, n: usize, secs: u64) {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while self
+            .find_all("[data-status=done] [data-testid=check]")
+            .len()
+            < n
+        {
+            if Instant::now() > deadline {
+                self.fail(format!("fewer than {n} files accepted"));
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// Fails the test with a screenshot of the window, named after it.
+    fn fail(&self, why: String) -> ! {
+        let test = std::thread::current()
+            .name()
+            .unwrap_or("window")
+            .replace("::", "-");
+        let shot = format!("{test}-failed");
+        self.screenshot(&shot);
+        panic!("{why} (see tests/artifacts/{shot}.png)");
+    }
+
     pub fn wait_for(&self, css: &str, secs: u64) -> String {
         let deadline = Instant::now() + Duration::from_secs(secs);
         loop {

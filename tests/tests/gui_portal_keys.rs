@@ -80,33 +80,6 @@ fn refused(s: &Session, want: &str) -> String {
     }
 }
 
-fn wait_text(s: &Session, css: &str, want: &str) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(e) = s.find_all(css).into_iter().next()
-            && s.text(&e).contains(want)
-        {
-            return;
-        }
-        if Instant::now() > deadline {
-            s.screenshot("portal-keys-failed");
-            panic!("{css} never showed {want:?} (tests/artifacts/portal-keys-failed.png)");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn wait_checks(s: &Session, n: usize) {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while s.find_all("[data-status=done] [data-testid=check]").len() < n {
-        if Instant::now() > deadline {
-            s.screenshot("portal-keys-failed");
-            panic!("fewer than {n} files accepted (tests/artifacts/portal-keys-failed.png)");
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 fn get(url: &str) -> Value {
     reqwest::blocking::get(url)
         .and_then(|r| r.json())
@@ -171,7 +144,7 @@ fn one_codex_and_basespace_keys_are_checked_kept_and_forgotten() {
 
         fill(&s, key_input, &key);
         sign_in_button(&s);
-        wait_text(&s, "[data-testid=user]", "API key");
+        s.wait_text("[data-testid=user]", "API key", 20);
         let kept = keychain(&oc_account).expect("the accepted key is in the keychain");
         assert_eq!(kept["kind"], "key", "{kept}");
         assert_eq!(kept["key"], key.as_str());
@@ -188,7 +161,7 @@ fn one_codex_and_basespace_keys_are_checked_kept_and_forgotten() {
         let r = s.drop_paths(std::slice::from_ref(&reads));
         assert_eq!(r["problems"].as_u64(), Some(0), "{r}");
         s.click(&s.wait_for("[data-testid=upload]:not([disabled])", 10));
-        wait_checks(&s, 1);
+        s.wait_checks(1, 90);
         let samples = get(&format!("{backend}/_sim/portals"))["onecodex_samples"].clone();
         let sample = samples
             .as_array()
@@ -217,8 +190,8 @@ fn one_codex_and_basespace_keys_are_checked_kept_and_forgotten() {
         fill(&s, key_input, &token);
         fill(&s, app_input, &app);
         sign_in_button(&s);
-        wait_text(&s, "[data-testid=user]", "access token");
-        wait_text(&s, "[data-testid=session]", &format!("AppResult {app}"));
+        s.wait_text("[data-testid=user]", "access token", 20);
+        s.wait_text("[data-testid=session]", &format!("AppResult {app}"), 20);
         let kept = keychain(&bs_account).expect("the accepted token is in the keychain");
         assert_eq!(kept["key"], token.as_str(), "{kept}");
         assert_eq!(kept["target"], app.as_str(), "{kept}");
@@ -226,7 +199,7 @@ fn one_codex_and_basespace_keys_are_checked_kept_and_forgotten() {
         let r = s.drop_paths(std::slice::from_ref(&run));
         assert_eq!(r["problems"].as_u64(), Some(0), "{r}");
         s.click(&s.wait_for("[data-testid=upload]:not([disabled])", 10));
-        wait_checks(&s, 2);
+        s.wait_checks(2, 90);
         let files = get(&format!("{backend}/_sim/portals"))["basespace_files"].clone();
         let f = files
             .as_array()
@@ -252,7 +225,7 @@ fn one_codex_and_basespace_keys_are_checked_kept_and_forgotten() {
         ("BaseSpace", "access token", &bs_account),
     ] {
         choose(&s, portal);
-        wait_text(&s, "[data-testid=user]", user);
+        s.wait_text("[data-testid=user]", user, 20);
         assert!(
             s.find_all("[data-testid=sign-in]").is_empty(),
             "{portal}: the form was shown although the keychain holds the key"

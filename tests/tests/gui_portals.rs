@@ -30,30 +30,6 @@ fn choose(s: &Session, name: &str) {
     assert_eq!(r, "ok");
 }
 
-fn wait_text(s: &Session, css: &str, want: &str) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(e) = s.find_all(css).into_iter().next()
-            && s.text(&e).contains(want)
-        {
-            return;
-        }
-        if Instant::now() > deadline {
-            s.screenshot("portals-failed");
-            panic!("{css} never showed {want:?} (tests/artifacts/portals-failed.png)");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn wait_checks(s: &Session, n: usize) {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while s.find_all("[data-status=done] [data-testid=check]").len() < n {
-        assert!(Instant::now() < deadline, "fewer than {n} files accepted");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 fn get(url: &str) -> Value {
     reqwest::blocking::get(url)
         .and_then(|r| r.json())
@@ -79,7 +55,7 @@ fn one_codex_pairs_and_basespace_parts_in_the_window() {
 
     // One Codex: its own name rules, pairs shown before sending.
     choose(&s, "Demo One Codex");
-    wait_text(&s, "[data-testid=user]", "API key");
+    s.wait_text("[data-testid=user]", "API key", 20);
     let r = s.drop_paths(&[r1.clone(), r2.clone(), single.clone(), spaced, notes]);
     assert_eq!(
         (r["files"].as_u64(), r["problems"].as_u64()),
@@ -104,7 +80,7 @@ fn one_codex_pairs_and_basespace_parts_in_the_window() {
     );
     s.screenshot("7-onecodex-pairs");
     s.click(&s.wait_for("[data-testid=upload]:not([disabled])", 10));
-    wait_checks(&s, 3);
+    s.wait_checks(3, 90);
     s.screenshot("8-onecodex-done");
     let samples = get(&format!("{sim}/_sim/portals"))["onecodex_samples"].clone();
     let samples = samples.as_array().unwrap();
@@ -136,8 +112,8 @@ fn one_codex_pairs_and_basespace_parts_in_the_window() {
 
     // BaseSpace: into the demo AppResult, in parts of at most 25 MB.
     choose(&s, "Demo BaseSpace");
-    wait_text(&s, "[data-testid=user]", "access token");
-    wait_text(&s, "[data-testid=session]", "AppResult");
+    s.wait_text("[data-testid=user]", "access token", 20);
+    s.wait_text("[data-testid=session]", "AppResult", 20);
     // The names One Codex refused are fine for BaseSpace: checked again.
     let deadline = Instant::now() + Duration::from_secs(10);
     while !s.find_all("[data-status=invalid]").is_empty() {
@@ -156,7 +132,7 @@ fn one_codex_pairs_and_basespace_parts_in_the_window() {
         "{r}"
     );
     s.click(&s.wait_for("[data-testid=upload]:not([disabled])", 10));
-    wait_checks(&s, 3 + 2 + 3);
+    s.wait_checks(3 + 2 + 3, 90);
     s.screenshot("9-basespace-done");
     let files = get(&format!("{sim}/_sim/portals"))["basespace_files"].clone();
     for (name, path, size) in [
@@ -189,7 +165,7 @@ fn one_codex_pairs_and_basespace_parts_in_the_window() {
 
     // And the same pair to Loculus: one FASTQ pair, all three portals.
     choose(&s, "Demo portal");
-    wait_text(&s, "[data-testid=user]", "demo");
+    s.wait_text("[data-testid=user]", "demo", 20);
     let r = s.drop_paths(&[r1.clone(), r2.clone()]);
     assert_eq!(
         (r["files"].as_u64(), r["problems"].as_u64()),
@@ -197,7 +173,7 @@ fn one_codex_pairs_and_basespace_parts_in_the_window() {
         "{r}"
     );
     s.click(&s.wait_for("[data-testid=upload]:not([disabled])", 10));
-    wait_checks(&s, 3 + 2 + 3 + 2);
+    s.wait_checks(3 + 2 + 3 + 2, 90);
     let rows = s.find_all("[data-status=done]");
     let ids: Vec<(String, String)> = rows
         .iter()
@@ -214,7 +190,7 @@ fn one_codex_pairs_and_basespace_parts_in_the_window() {
     // (a POST cannot continue), then it is accepted whole. The retry is
     // held for 2 s so the window has the message on screen meanwhile.
     choose(&s, "Demo One Codex");
-    wait_text(&s, "[data-testid=user]", "API key");
+    s.wait_text("[data-testid=user]", "API key", 20);
     let again = make_file(dir.path(), "retried3.fastq.gz", 2_000_003, 7);
     ferry_e2e::set_fault(
         &sim,
@@ -252,7 +228,7 @@ fn one_codex_pairs_and_basespace_parts_in_the_window() {
         json!([]),
     );
     s.screenshot("10-onecodex-sent-again");
-    wait_checks(&s, 3 + 2 + 3 + 2 + 1);
+    s.wait_checks(3 + 2 + 3 + 2 + 1, 90);
     assert!(
         s.find_all("[data-name=\"retried3.fastq.gz\"] .warning")
             .is_empty(),

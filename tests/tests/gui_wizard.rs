@@ -40,6 +40,35 @@ fn wait_text(s: &Session, css: &str, want: &str, secs: u64) -> String {
     }
 }
 
+/// Waits until the wizard's `files` are all accepted (up to `secs`), presses
+/// Submit and waits (up to half as long) for its `submissions` accepted.
+fn submit_after_upload(s: &Session, files: usize, submissions: usize, secs: u64) {
+    wait_text(
+        s,
+        "[data-testid=wizard-progress]",
+        &format!("{files} of {files} files accepted"),
+        secs,
+    );
+    s.click(&s.wait_for("[data-testid=wizard-submit]:not([disabled])", 10));
+    wait_text(
+        s,
+        "[data-testid=wizard-done]",
+        &format!("{submissions} submissions accepted"),
+        secs / 2,
+    );
+}
+
+/// Every file the simulator handed out and every submission it took are
+/// `group`'s.
+fn assert_all_for_group(st: &Value, group: i64) {
+    for f in st["files"].as_array().unwrap() {
+        assert_eq!(f["group_id"], group, "uploaded for group {group}: {f}");
+    }
+    for x in st["submissions"].as_array().unwrap() {
+        assert_eq!(x["group_id"], group, "submitted to group {group}");
+    }
+}
+
 /// A batch folder of `n` submissions with two files each (the same names
 /// in every subfolder); returns (id, R1 SHA-256, R2 SHA-256) per row.
 fn batch(dir: &std::path::Path, n: usize, size: usize) -> Vec<(String, String, String)> {
@@ -239,21 +268,8 @@ fn fifty_submissions_from_folder_to_accessions_in_the_window() {
     s.click(&s.wait_for("[data-testid=wizard-upload]:not([disabled])", 5));
     s.wait_for("[data-testid=wizard][data-step=upload]", 10);
     s.screenshot("w4-upload");
-    wait_text(
-        &s,
-        "[data-testid=wizard-progress]",
-        &format!("{0} of {0} files accepted", 2 * N),
-        120,
-    );
-
     // 5. Submit: an accession per submission, and a receipt.
-    s.click(&s.wait_for("[data-testid=wizard-submit]:not([disabled])", 10));
-    wait_text(
-        &s,
-        "[data-testid=wizard-done]",
-        &format!("{N} submissions accepted"),
-        60,
-    );
+    submit_after_upload(&s, 2 * N, N, 120);
     assert_eq!(s.find_all("[data-testid=accession]").len(), N);
     s.screenshot("w5-result");
     // The receipt: every file, with its SHA-256.
@@ -349,19 +365,7 @@ fn a_wizard_closed_mid_upload_is_taken_up_and_submitted() {
     s.screenshot("w6-taken-up");
     s.click(&s.wait_for("[data-testid=job-resume]", 5));
     s.wait_for("[data-testid=wizard][data-step=upload]", 10);
-    wait_text(
-        &s,
-        "[data-testid=wizard-progress]",
-        "6 of 6 files accepted",
-        120,
-    );
-    s.click(&s.wait_for("[data-testid=wizard-submit]:not([disabled])", 10));
-    wait_text(
-        &s,
-        "[data-testid=wizard-done]",
-        "3 submissions accepted",
-        60,
-    );
+    submit_after_upload(&s, 6, 3, 120);
     assert_held(&backend, &want);
     // 6 files of 3 parts: what the storage took twice is at most what was
     // in flight when the window closed (8 parts).
@@ -582,26 +586,8 @@ fn the_wizard_uploads_and_submits_for_the_group_chosen() {
     assert_eq!(picked, "2");
     s.click(&s.wait_for("[data-testid=wizard-review]:not([disabled])", 5));
     s.click(&s.wait_for("[data-testid=wizard-upload]:not([disabled])", 10));
-    wait_text(
-        &s,
-        "[data-testid=wizard-progress]",
-        "4 of 4 files accepted",
-        60,
-    );
-    s.click(&s.wait_for("[data-testid=wizard-submit]:not([disabled])", 10));
-    wait_text(
-        &s,
-        "[data-testid=wizard-done]",
-        "2 submissions accepted",
-        30,
-    );
-    let st = sim.state();
-    for f in st["files"].as_array().unwrap() {
-        assert_eq!(f["group_id"], 2, "uploaded for group 2: {f}");
-    }
-    for x in st["submissions"].as_array().unwrap() {
-        assert_eq!(x["group_id"], 2, "submitted to group 2");
-    }
+    submit_after_upload(&s, 4, 2, 60);
+    assert_all_for_group(&sim.state(), 2);
     assert_held(&backend, &want);
     wait_text(&s, "[data-testid=session]", "group 2", 5);
     record_timing(
@@ -826,19 +812,7 @@ fn the_wizard_reads_the_organisms_from_the_website_not_the_backend() {
 
     s.click(&s.wait_for("[data-testid=wizard-review]:not([disabled])", 5));
     s.click(&s.wait_for("[data-testid=wizard-upload]:not([disabled])", 10));
-    wait_text(
-        &s,
-        "[data-testid=wizard-progress]",
-        "4 of 4 files accepted",
-        60,
-    );
-    s.click(&s.wait_for("[data-testid=wizard-submit]:not([disabled])", 10));
-    wait_text(
-        &s,
-        "[data-testid=wizard-done]",
-        "2 submissions accepted",
-        30,
-    );
+    submit_after_upload(&s, 4, 2, 60);
     assert_held(&backend, &want);
     record_timing(
         "gui_wizard",
@@ -904,26 +878,8 @@ fn a_wizard_for_another_group_closed_mid_upload_resumes_for_that_group() {
     assert!(s.text(&job).contains("lab2-closed"), "{}", s.text(&job));
     s.click(&s.wait_for("[data-testid=job-resume]:not([disabled])", 5));
     s.wait_for("[data-testid=wizard][data-step=upload]", 10);
-    wait_text(
-        &s,
-        "[data-testid=wizard-progress]",
-        "4 of 4 files accepted",
-        60,
-    );
-    s.click(&s.wait_for("[data-testid=wizard-submit]:not([disabled])", 10));
-    wait_text(
-        &s,
-        "[data-testid=wizard-done]",
-        "2 submissions accepted",
-        30,
-    );
-    let st = sim.state();
-    for f in st["files"].as_array().unwrap() {
-        assert_eq!(f["group_id"], 2, "uploaded for group 2: {f}");
-    }
-    for x in st["submissions"].as_array().unwrap() {
-        assert_eq!(x["group_id"], 2, "submitted to group 2");
-    }
+    submit_after_upload(&s, 4, 2, 60);
+    assert_all_for_group(&sim.state(), 2);
     assert_held(&backend, &want);
     wait_text(&s, "[data-testid=session]", "group 2", 5);
 }

@@ -283,9 +283,6 @@ pub fn print_report(l: &Linkage, json: bool) {
         if ups.len() == 1 { "" } else { "s" },
         HumanBytes(bytes)
     );
-    for n in &l.notes {
-        println!("note: {n}");
-    }
     if !l.problems.is_empty() {
         let n = l.problems.len();
         println!("{n} problem{}:", if n == 1 { "" } else { "s" });

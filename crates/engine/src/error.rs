@@ -185,8 +185,6 @@ impl Error {
     }
 }
 
-/// The host part of a URL, for messages that must never show a full
-/// presigned URL (its query is a credential).
 /// The message of an error body (`message`, `detail`, BaseSpace's
 /// `ResponseStatus.Message`), else the body, shortened.
 pub(crate) fn body_message(body: &str) -> String {
@@ -206,6 +204,8 @@ pub(crate) async fn probe(req: reqwest::RequestBuilder, url: &str) -> Result<(u1
     Ok((status, body_message(&resp.text().await.unwrap_or_default())))
 }
 
+/// The host part of a URL, for messages that must never show a full
+/// presigned URL (its query is a credential).
 pub fn host_of(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(u) => match (u.host_str(), u.port()) {

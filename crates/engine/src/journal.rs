@@ -117,13 +117,6 @@ pub struct JobRecord {
     pub files: Vec<FileEntry>,
 }
 
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
 pub fn mtime_ns(t: Option<SystemTime>) -> Option<i64> {
     t.and_then(|t| t.duration_since(UNIX_EPOCH).ok())
         .map(|d| d.as_nanos() as i64)
@@ -218,7 +211,7 @@ impl Journal {
             let tx = c.transaction()?;
             tx.execute(
                 "INSERT INTO jobs (id, created_at, kind, params, state) VALUES (?1, ?2, ?3, ?4, 'running')",
-                params![id, now_secs() as i64, kind, params.to_string()],
+                params![id, crate::clock::unix_now() as i64, kind, params.to_string()],
             )?;
             for (i, it) in items.iter().enumerate() {
                 tx.execute(
@@ -353,7 +346,7 @@ impl Journal {
             c.execute(
                 "INSERT OR REPLACE INTO submissions (job_id, state, organism, submission_ids, known_accessions, accessions, started_at)
                  VALUES (?1, 'submitting', ?2, ?3, ?4, NULL, ?5)",
-                params![id, organism, ids, known, now_secs() as i64],
+                params![id, organism, ids, known, crate::clock::unix_now() as i64],
             )
         })
         .map(|_| ())

@@ -129,13 +129,13 @@ pub trait Portal: NameRules {
         upload.multipart
     }
 
-    /// How many files with this plan may be started in one `begin` call.
     /// How long upload links live from issue, when they expire and cannot
     /// be re-signed (Loculus: 30 minutes). Plans are fitted to it.
     fn link_lifetime(&self) -> Option<std::time::Duration> {
         None
     }
 
+    /// How many files with this plan may be started in one `begin` call.
     fn batch_size(&self, _plan: &Plan) -> usize {
         1
     }

@@ -592,12 +592,12 @@ impl Queue {
         out.into_iter().collect()
     }
 
-    /// The step after a job's upload is done: the job is finished.
     /// The job journal, when there is one (submits are journaled in it).
     pub fn journal(&self) -> Option<Arc<Journal>> {
         self.journal.clone()
     }
 
+    /// The step after a job's upload is done: the job is finished.
     pub fn close_job(&self, id: &str) {
         self.state.lock().unwrap().kept_open.remove(id);
         if let Some(j) = &self.journal {

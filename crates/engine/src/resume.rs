@@ -2,8 +2,6 @@
 //! portal accepted, continue uploads whose URLs still work, restart those
 //! that cannot be continued, and refuse files that changed.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use crate::Error;
 use crate::journal::{FileEntry, JobRecord, mtime_ns};
 use crate::scan::Item;
@@ -38,21 +36,17 @@ impl std::fmt::Debug for JobFile {
     }
 }
 
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
 /// One step per file of the job, in order.
 pub fn plan_resume(job: &JobRecord) -> Vec<Step> {
-    job.files.iter().map(|f| step(f, now())).collect()
+    job.files
+        .iter()
+        .map(|f| step(f, crate::clock::unix_now()))
+        .collect()
 }
 
 /// How one file of an interrupted job goes on.
 pub fn file_step(f: &FileEntry) -> Step {
-    step(f, now())
+    step(f, crate::clock::unix_now())
 }
 
 fn step(f: &FileEntry, now: u64) -> Step {

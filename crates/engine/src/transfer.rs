@@ -545,7 +545,7 @@ impl Engine {
 
     fn learn_link_lifetime(&self, ups: &[Upload]) {
         if let Some(exp) = ups.iter().find_map(|u| u.expires_at) {
-            let left = exp.saturating_sub(unix_now());
+            let left = exp.saturating_sub(crate::clock::unix_now());
             *self.inner.link_lifetime.lock().expect("lifetime") = Some(left);
         }
     }
@@ -631,7 +631,7 @@ impl Engine {
         if ctx.warned.load(Ordering::Relaxed) {
             return;
         }
-        let now = unix_now();
+        let now = crate::clock::unix_now();
         let window = expires.saturating_sub(now) as f64;
         let left = (ctx.plan.parts as usize).saturating_sub(parts_done) as u64 * ctx.plan.part_size;
         // Parts that start at once need no waiting.
@@ -1070,15 +1070,16 @@ async fn finish_inner(
         }
     }
     // Chunks the hasher had to drop (huge parts side by side) are read
-    // once more from disk, alongside the parts still going up.
-    let catch_up = {
+    // once more from disk, alongside the parts still going up. A file of
+    // one part feeds the hasher in order and never drops any.
+    let catch_up = (ctx.plan.parts > 1).then(|| {
         let (c, chunk) = (ctx.clone(), inner.cfg.chunk_size);
         tokio::spawn(async move {
             c.hasher.spill().await;
             let from = c.hasher.hashed();
             hash_ranges(&c.item.path, &[(from, c.item.size)], chunk, &c.hasher).await
         })
-    };
+    });
     for (part, h) in parts {
         match h.await {
             Ok(Ok(etag)) => {
@@ -1095,17 +1096,19 @@ async fn finish_inner(
             }
         }
     }
-    if failed.is_some() || !ctx.hasher.has_spilled() {
-        catch_up.abort();
-    } else {
-        match catch_up.await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => failed = Some(e),
-            Err(join) => {
-                failed = Some(Error::Protocol {
-                    host: "ferry".into(),
-                    detail: format!("hashing task failed: {join}"),
-                })
+    if let Some(catch_up) = catch_up {
+        if failed.is_some() || !ctx.hasher.has_spilled() {
+            catch_up.abort();
+        } else {
+            match catch_up.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => failed = Some(e),
+                Err(join) => {
+                    failed = Some(Error::Protocol {
+                        host: "ferry".into(),
+                        detail: format!("hashing task failed: {join}"),
+                    })
+                }
             }
         }
     }
@@ -1169,13 +1172,6 @@ fn count(n: u32, what: &str) -> String {
     } else {
         format!("{n} {what}s")
     }
-}
-
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 fn check_unchanged(item: &Item) -> Result<(), Error> {

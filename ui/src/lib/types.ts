@@ -147,7 +147,6 @@ export interface Linkage {
   sequences: string | null;
   rows: RowLink[];
   problems: Problem[];
-  notes: string[];
 }
 
 export interface Submitted {

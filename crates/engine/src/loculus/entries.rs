@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Deserialize;
 
 use super::Loculus;
-use super::submit::{Accession, LinkedMetadata, Submission, link_metadata};
+use super::submit::{Accession, LinkedMetadata, Submission, link_metadata, table_ids};
 use crate::Error;
 use crate::journal::Journal;
 
@@ -39,24 +39,6 @@ pub enum Found {
         found: Vec<Accession>,
         missing: Vec<String>,
     },
-}
-
-/// The `id` (or `submissionId`) column of a metadata TSV, in row order.
-pub fn submission_ids(tsv: &[u8]) -> Vec<String> {
-    let mut rd = csv::ReaderBuilder::new()
-        .delimiter(b'\t')
-        .flexible(true)
-        .from_reader(tsv);
-    let Ok(h) = rd.headers() else {
-        return vec![];
-    };
-    let Some(col) = h.iter().position(|c| c == "id" || c == "submissionId") else {
-        return vec![];
-    };
-    rd.records()
-        .filter_map(Result::ok)
-        .filter_map(|r| r.get(col).map(|s| s.trim().to_string()))
-        .collect()
 }
 
 /// Accessions of `entries` that carry one of `ids`: what was there before
@@ -190,7 +172,7 @@ pub async fn submit_once(
 ) -> Result<(Submitted, LinkedMetadata), SubmitError> {
     let linked = link_metadata(&sub.metadata, raw, &sub.files, !sub.legacy_file_mapping)
         .map_err(SubmitError::Refused)?;
-    let ids = submission_ids(&linked.tsv);
+    let ids = table_ids(&linked.tsv);
     let mut retried = false;
     if let Some(rec) = journal.submit_record(job).map_err(SubmitError::Journal)?
         && rec.state == "submitting"
@@ -299,10 +281,10 @@ mod tests {
     #[test]
     fn reads_the_id_column() {
         assert_eq!(
-            submission_ids(b"country\tid\nCH\ts1\nDE\ts2\n"),
+            table_ids(b"country\tid\nCH\ts1\nDE\ts2\n"),
             ids(&["s1", "s2"])
         );
-        assert_eq!(submission_ids(b"submissionId\tx\na\t1\n"), ids(&["a"]));
-        assert!(submission_ids(b"x\n1\n").is_empty());
+        assert_eq!(table_ids(b"submissionId\tx\na\t1\n"), ids(&["a"]));
+        assert!(table_ids(b"x\n1\n").is_empty());
     }
 }

@@ -114,8 +114,6 @@ pub struct Linkage {
     pub columns: Vec<String>,
     pub rows: Vec<RowLink>,
     pub problems: Vec<Problem>,
-    /// Things worth knowing that block nothing.
-    pub notes: Vec<String>,
 }
 
 impl Linkage {
@@ -463,7 +461,6 @@ fn parse_token(tok: &str) -> Token<'_> {
 /// Pure apart from reading the folder: nothing is sent.
 pub fn link_folder(dir: &Path, organism: &OrganismInfo) -> Linkage {
     let mut problems = Vec::new();
-    let notes = Vec::new();
     let mut all = Vec::new();
     walk(dir, "", &mut all, &mut problems);
 
@@ -861,7 +858,6 @@ pub fn link_folder(dir: &Path, organism: &OrganismInfo) -> Linkage {
         columns,
         rows,
         problems,
-        notes,
     }
 }
 

@@ -11,7 +11,6 @@ pub mod names;
 pub mod submit;
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use reqwest::Method;
 use serde::Deserialize;
@@ -119,13 +118,6 @@ pub fn url_expiry(url: &str, issued: u64) -> u64 {
     }
 }
 
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
 #[async_trait::async_trait]
 impl Portal for Loculus {
     fn name(&self) -> &str {
@@ -154,7 +146,7 @@ impl Portal for Loculus {
 
     async fn begin(&self, files: &[FileSpec]) -> Result<Vec<Upload>, Error> {
         let n = files.len();
-        let issued = now_secs();
+        let issued = crate::clock::unix_now();
         if files.iter().all(|f| !f.plan.multipart) {
             let path = format!(
                 "files/request-upload?groupId={}&numberFiles={n}",
