@@ -143,8 +143,7 @@ pub async fn check(
 
 /// The key the keychain holds for this portal, if any.
 pub fn remembered(http: reqwest::Client, p: &Portal) -> Option<Keyed> {
-    let raw = ferry_keychain::Entry::new(&account(p)).ok()?.get().ok()??;
-    match Stored::from_json(&raw)? {
+    match Stored::load(&account(p))? {
         Stored::Key { key, target } => sign_in(http, p, &key, target.as_deref()).ok(),
         _ => None,
     }

@@ -314,8 +314,7 @@ pub async fn token(http: reqwest::Client, p: &Portal, token: &str) -> Result<Sig
 
 /// Continue from what the keychain holds for this portal, if anything.
 pub async fn remembered(http: reqwest::Client, p: &Portal) -> Option<Signed> {
-    let raw = ferry_keychain::Entry::new(&account(p)).ok()?.get().ok()??;
-    match Stored::from_json(&raw)? {
+    match Stored::load(&account(p))? {
         Stored::Refresh { user, token } => {
             // Armed at once: the refresh grant may rotate the token, and
             // the keychain must hold the new one whatever happens next.

@@ -103,8 +103,7 @@ pub fn logout(backend: &str) -> Result<(), Fail> {
 
 /// The sign-in `ferry login` kept for `backend`, if any.
 pub fn remembered(backend: &str, keycloak: &str) -> Option<Arc<dyn TokenSource>> {
-    let raw = Entry::new(&loculus_account(backend)).ok()?.get().ok()??;
-    match Stored::from_json(&raw)? {
+    match Stored::load(&loculus_account(backend))? {
         Stored::Token { token } | Stored::Key { key: token, .. } => {
             Some(Arc::new(StaticToken::new(token)))
         }

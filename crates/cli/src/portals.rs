@@ -72,8 +72,7 @@ fn account(kind: PortalKind, base: Option<&str>) -> String {
 /// The key (and BaseSpace AppResult) kept in the OS keychain by `ferry
 /// login --portal ...` or the desktop app; none when there is no keychain.
 fn kept(account: &str) -> Option<(String, Option<String>)> {
-    let raw = ferry_keychain::Entry::new(account).ok()?.get().ok()??;
-    match Stored::from_json(&raw)? {
+    match Stored::load(account)? {
         Stored::Key { key, target } => Some((key, target)),
         _ => None,
     }

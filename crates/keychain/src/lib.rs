@@ -87,6 +87,12 @@ impl Stored {
     pub fn from_json(s: &str) -> Option<Stored> {
         serde_json::from_str(s).ok()
     }
+
+    /// What the keychain holds for `account`, if it holds a sign-in there
+    /// (none also when there is no keychain or the entry is unreadable).
+    pub fn load(account: &str) -> Option<Stored> {
+        Stored::from_json(&Entry::new(account).ok()?.get().ok()??)
+    }
 }
 
 /// The keychain account of a Loculus instance, named by its backend URL.
