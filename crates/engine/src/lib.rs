@@ -6,6 +6,7 @@
 
 pub mod basespace;
 mod clock;
+pub mod deadline;
 pub mod error;
 pub mod event;
 mod hasher;

@@ -121,67 +121,8 @@ pub fn plan(size: u64, limits: &PlanLimits, prefs: &PlanPrefs) -> Result<Plan, T
     })
 }
 
-/// How a multipart plan fares against links that expire: presigned part
-/// URLs must be *started* before they die (a part that started in time may
-/// finish; Loculus contract), and they cannot be re-signed.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Deadline {
-    /// Every part starts in time as planned.
-    Fits,
-    /// Fewer, larger parts, so the last one starts in time: with `k` parts
-    /// in flight, part `n` starts when part `n - k` ends.
-    Replanned(Plan),
-    /// Even parts of the largest size cannot all start in time with this
-    /// many in flight; `in_flight` would do.
-    Impossible { in_flight: u32 },
-}
-
-/// Share of the link lifetime the plan may use: the rate is an estimate,
-/// and a link must still be valid when its part's request goes out.
-pub const DEADLINE_MARGIN: f64 = 0.8;
-
-/// Fit `plan` to links valid for `window_secs`, at `rate` bytes/s shared by
-/// `in_flight` parts. The last of `P` parts of a file of `S` bytes starts
-/// after `(P - k) * S / P` bytes went up, so it needs
-/// `P <= k / (1 - W*R/S)`.
-pub fn fit_deadline(
-    plan: &Plan,
-    limits: &PlanLimits,
-    rate: f64,
-    window_secs: f64,
-    in_flight: u32,
-) -> Deadline {
-    let k = in_flight.max(1) as f64;
-    let size = plan.size as f64;
-    let reach = DEADLINE_MARGIN * window_secs * rate;
-    if !plan.multipart || plan.parts as f64 <= k || reach >= size || rate <= 0.0 {
-        return Deadline::Fits;
-    }
-    let starts_last_at = |parts: f64| (parts - k) / parts * size;
-    if starts_last_at(plan.parts as f64) <= reach {
-        return Deadline::Fits;
-    }
-    let max_parts = (k / (1.0 - reach / size)).floor().max(1.0);
-    let part_size = (plan.size.div_ceil(max_parts as u64))
-        .div_ceil(MIB)
-        .saturating_mul(MIB)
-        .max(limits.min_part);
-    if part_size > limits.max_part {
-        // Parts of the largest size; how many must then start together.
-        let parts = plan.size.div_ceil(limits.max_part) as f64;
-        let need = (parts * (1.0 - reach / size)).ceil() as u32;
-        return Deadline::Impossible {
-            in_flight: need.max(in_flight + 1),
-        };
-    }
-    let parts = plan.size.div_ceil(part_size) as u32;
-    Deadline::Replanned(Plan {
-        size: plan.size,
-        multipart: true,
-        part_size,
-        parts,
-    })
-}
+// Whether a plan's parts all start before their links expire is the
+// deadline model's job (`crate::deadline`).
 
 #[cfg(test)]
 mod tests {
@@ -227,55 +168,6 @@ mod tests {
                 next = e;
             }
             assert_eq!(next, size);
-        }
-    }
-
-    #[test]
-    fn deadline_keeps_plans_that_start_in_time() {
-        let q = p(300 * MIB);
-        // 100 MB/s over 30 minutes reaches far beyond 300 MiB.
-        assert_eq!(
-            fit_deadline(&q, &PlanLimits::S3, 100e6, 1800.0, 8),
-            Deadline::Fits
-        );
-        let single = p(MIB);
-        assert_eq!(
-            fit_deadline(&single, &PlanLimits::S3, 1.0, 1.0, 8),
-            Deadline::Fits
-        );
-    }
-
-    #[test]
-    fn deadline_replans_big_files_on_slow_links_so_the_last_part_starts_in_time() {
-        // 100 GB at 20 MB/s takes 83 min; links live 30 min (the contract's example).
-        let size = 100_000_000_000;
-        let q = p(size);
-        let (rate, window, k) = (20e6, 1800.0, 16);
-        let Deadline::Replanned(r) = fit_deadline(&q, &PlanLimits::S3, rate, window, k) else {
-            panic!("expected a new plan");
-        };
-        assert!(r.parts < q.parts && r.part_size <= PlanLimits::S3.max_part);
-        assert_eq!(r.parts as u64, size.div_ceil(r.part_size));
-        // The last part starts once parts-(k) parts are done: inside the window.
-        let last_start = (r.parts - k) as f64 * r.part_size as f64 / rate;
-        assert!(last_start <= DEADLINE_MARGIN * window, "{last_start}");
-        assert_eq!(
-            fit_deadline(&r, &PlanLimits::S3, rate, window, k),
-            Deadline::Fits
-        );
-    }
-
-    #[test]
-    fn deadline_says_how_many_in_flight_an_impossible_file_needs() {
-        let q = p(100_000_000_000);
-        match fit_deadline(&q, &PlanLimits::S3, 20e6, 1800.0, 8) {
-            Deadline::Impossible { in_flight } => {
-                assert!(in_flight > 8);
-                // With that many in flight the file fits.
-                let d = fit_deadline(&q, &PlanLimits::S3, 20e6, 1800.0, in_flight);
-                assert!(!matches!(d, Deadline::Impossible { .. }), "{d:?}");
-            }
-            d => panic!("expected impossible, got {d:?}"),
         }
     }
 }

@@ -17,7 +17,8 @@ use tokio_util::sync::CancellationToken;
 use crate::error::from_reqwest;
 use crate::event::{Event, EventSink};
 use crate::hasher::OrderedHasher;
-use crate::plan::{Deadline, MIB, Plan, PlanPrefs, fit_deadline, plan};
+use crate::deadline::{self, Fit, Link};
+use crate::plan::{MIB, Plan, PlanPrefs, plan};
 use crate::portal::{FileSpec, PartResponse, Portal, Upload};
 use crate::read::{ReadOutcome, hash_ranges, part_stream, read_part};
 use crate::retry::{RetryPolicy, retry};
@@ -38,8 +39,9 @@ pub struct EngineConfig {
     /// Minimum time between two progress events of one part.
     pub progress_interval: Duration,
     /// Bytes/s assumed before any throughput is measured, to plan files
-    /// whose links expire (see `plan::fit_deadline`). 10 MB/s: a modest lab
-    /// uplink; a faster link only means the plan was more careful than needed.
+    /// whose links expire (see [`deadline`]). 1 MB/s: the slowest uplink
+    /// common in labs (real-world notes), so the first file of a run is as
+    /// safe as later ones; a faster link only gets fewer, larger parts.
     pub assumed_rate: f64,
 }
 
@@ -52,7 +54,7 @@ impl Default for EngineConfig {
             chunk_size: 256 * 1024,
             prefs: PlanPrefs::default(),
             progress_interval: Duration::from_millis(100),
-            assumed_rate: 10e6,
+            assumed_rate: 1e6,
         }
     }
 }
@@ -126,6 +128,9 @@ struct Inner {
     /// Seconds the portal's upload links live, as learnt from the last
     /// links issued (their expiry minus the time they were asked for).
     link_lifetime: Mutex<Option<u64>>,
+    /// Files with parts in flight: what a new file's parts share the link
+    /// with (the deadline model's `ahead`).
+    running: Mutex<Vec<std::sync::Weak<FileCtx>>>,
 }
 
 impl Inner {
@@ -153,6 +158,14 @@ struct FileCtx {
     resumed: bool,
     /// Already warned that its links may expire before every part starts.
     warned: std::sync::atomic::AtomicBool,
+    /// Parts in flight this file may have (more than the engine's budget
+    /// when that is what makes its links last; see [`deadline::fit`]).
+    in_flight: u32,
+    /// Permits beyond the engine's budget, for this file alone.
+    extra: Option<Arc<Semaphore>>,
+    /// Bytes of the parts started (or already stored), and parts running.
+    started: AtomicU64,
+    running: std::sync::atomic::AtomicU32,
 }
 
 impl Engine {
@@ -165,6 +178,7 @@ impl Engine {
                 acked: AtomicU64::new(0),
                 first_part: std::sync::OnceLock::new(),
                 link_lifetime: Mutex::new(None),
+                running: Mutex::new(Vec::new()),
                 events,
                 cancel: CancellationToken::new(),
                 cfg,
@@ -325,6 +339,10 @@ impl Engine {
                         log: log.clone(),
                         resumed: prior.is_some(),
                         warned: Default::default(),
+                        in_flight: inner.cfg.parts_in_flight.max(1) as u32,
+                        extra: None,
+                        started: AtomicU64::new(0),
+                        running: Default::default(),
                     }));
                     priors.push(prior);
                 }
@@ -393,64 +411,49 @@ impl Engine {
                 }
             };
             // Fitted now, at the freshest throughput: the links are asked
-            // for next.
+            // for next. A file no plan gets through in time is not sent.
             if j - batch_start == 1
                 && ctxs[batch_start].plan.multipart
                 && priors[batch_start].is_none()
-                && let Some(c) = self.fit_to_links(portal.as_ref(), &ctxs[batch_start])
             {
-                ctxs[batch_start] = c;
+                match self.fit_to_links(portal.as_ref(), &ctxs[batch_start], None) {
+                    Ok(Some(c)) => ctxs[batch_start] = c,
+                    Ok(None) => {}
+                    Err(e) => {
+                        let c = &ctxs[batch_start];
+                        self.report_failure(c.index, &c.item, &e);
+                        outcomes.insert(c.index, Err(e));
+                        continue;
+                    }
+                }
             }
-            let batch = &ctxs[batch_start..j];
             let resumed = priors[batch_start].take();
-            let specs: Vec<FileSpec> = batch
-                .iter()
-                .map(|c| FileSpec {
-                    name: c.item.name.clone(),
-                    plan: c.plan.clone(),
-                })
-                .collect();
             let begun = match resumed {
                 Some(p) => Ok(vec![(p.upload, p.done)]),
-                None => retry(
-                    &inner.cfg.retry,
-                    |_| portal.begin(&specs),
-                    |attempt, delay, e| {
-                        inner.events.emit(Event::Retry {
-                            file: batch[0].index,
-                            part: None,
-                            attempt,
-                            delay_ms: delay.as_millis() as u64,
-                            reason: e.to_string(),
-                        })
-                    },
-                )
-                .await
-                .and_then(|ups| {
-                    if ups.len() == batch.len() {
-                        Ok(ups)
-                    } else {
-                        Err(Error::Protocol {
-                            host: portal.name().into(),
-                            detail: format!(
-                                "asked to start {} uploads, got {}",
-                                batch.len(),
-                                ups.len()
-                            ),
-                        })
+                None => {
+                    let mut to = j;
+                    let r = self
+                        .begin_in_time(portal.as_ref(), &mut ctxs, batch_start, &mut to)
+                        .await;
+                    if to < j {
+                        // The links live too short for the whole batch: the
+                        // rest goes in the next one.
+                        i = to;
+                        j = to;
                     }
-                })
-                .and_then(|ups| {
-                    self.learn_link_lifetime(&ups);
-                    // Journal each upload before any byte goes to it.
-                    for (c, u) in batch.iter().zip(&ups) {
-                        if let Some(l) = &log {
-                            l.file_started(c.index, u)?;
+                    let batch = &ctxs[batch_start..j];
+                    r.and_then(|ups| {
+                        // Journal each upload before any byte goes to it.
+                        for (c, u) in batch.iter().zip(&ups) {
+                            if let Some(l) = &log {
+                                l.file_started(c.index, u)?;
+                            }
                         }
-                    }
-                    Ok(ups.into_iter().map(|u| (u, BTreeMap::new())).collect())
-                }),
+                        Ok(ups.into_iter().map(|u| (u, BTreeMap::new())).collect())
+                    })
+                }
             };
+            let batch = &ctxs[batch_start..j];
             let uploads = match begun {
                 Ok(u) => u,
                 Err(e) => {
@@ -492,24 +495,34 @@ impl Engine {
                 self.warn_if_too_slow(ctx, &upload, done.len());
                 let upload = Arc::new(upload);
                 let mut parts = Vec::with_capacity(ctx.plan.parts as usize);
+                self.track(ctx, &done);
                 for part in (1..=ctx.plan.parts).filter(|p| !done.contains_key(p)) {
                     let p = match permit.take() {
                         Some(p) => p,
-                        None => match acquire(sem, &ctx.cancel).await {
+                        None => match acquire_for(sem, ctx.extra.as_ref(), &ctx.cancel).await {
                             Some(p) => p,
                             None => break, // the file failed or the job was cancelled
                         },
                     };
+                    let (start, end) = ctx.plan.range(part);
+                    ctx.started.fetch_add(end - start, Ordering::Relaxed);
+                    ctx.running.fetch_add(1, Ordering::Relaxed);
+                    let sending = send_part(
+                        self.inner.clone(),
+                        portal.clone(),
+                        ctx.clone(),
+                        upload.clone(),
+                        part,
+                        p,
+                    );
+                    let c = ctx.clone();
                     parts.push((
                         part,
-                        tokio::spawn(send_part(
-                            self.inner.clone(),
-                            portal.clone(),
-                            ctx.clone(),
-                            upload.clone(),
-                            part,
-                            p,
-                        )),
+                        tokio::spawn(async move {
+                            let r = sending.await;
+                            c.running.fetch_sub(1, Ordering::Relaxed);
+                            r
+                        }),
                     ));
                 }
                 finishing.push((
@@ -550,31 +563,195 @@ impl Engine {
         }
     }
 
-    /// Before a multipart file's links are asked for: if, at the throughput
-    /// measured so far (or assumed), its last part would start after the
-    /// links expire, send it as fewer, larger parts that all start in time,
-    /// and say so. `None` keeps the plan.
-    fn fit_to_links(&self, portal: &dyn Portal, ctx: &Arc<FileCtx>) -> Option<Arc<FileCtx>> {
+    /// The throughput to plan with, and how it was found.
+    fn planning_rate(&self) -> (f64, &'static str) {
+        match self.inner.measured_rate() {
+            Some(r) => (r, "measured so far"),
+            None => (self.inner.cfg.assumed_rate, "assumed until measured"),
+        }
+    }
+
+    /// Bytes still to go of the parts of other files in flight: they hold
+    /// slots and share the link with a new file's parts.
+    fn ahead(&self) -> Vec<u64> {
+        let mut running = self.inner.running.lock().expect("running");
+        running.retain(|w| w.strong_count() > 0);
+        let mut out = Vec::new();
+        for c in running.iter().filter_map(|w| w.upgrade()) {
+            let n = c.running.load(Ordering::Relaxed) as u64;
+            if n == 0 {
+                continue;
+            }
+            let left = c
+                .started
+                .load(Ordering::Relaxed)
+                .saturating_sub(c.sent.load(Ordering::Relaxed));
+            out.extend(std::iter::repeat_n(left / n, n as usize));
+        }
+        out
+    }
+
+    /// Counts a file's parts as running (for [`Engine::ahead`]).
+    fn track(&self, ctx: &Arc<FileCtx>, done: &BTreeMap<u32, String>) {
+        let stored: u64 = done
+            .keys()
+            .map(|p| {
+                let (s, e) = ctx.plan.range(*p);
+                e - s
+            })
+            .sum();
+        ctx.started.fetch_add(stored, Ordering::Relaxed);
+        self.inner
+            .running
+            .lock()
+            .expect("running")
+            .push(Arc::downgrade(ctx));
+    }
+
+    /// Seconds the links of `ups` have left, on this machine's clock.
+    fn window_of(ups: &[Upload]) -> Option<f64> {
+        let exp = ups.iter().filter_map(|u| u.expires_at).min()?;
+        Some(exp.saturating_sub(crate::clock::unix_now()) as f64)
+    }
+
+    /// Ask for the links of `ctxs[from..*to]` and read how long they
+    /// really live before a byte is sent. A multipart file whose plan no
+    /// longer fits them is planned again for them and asks for new links
+    /// (the unused upload is abandoned); a batch of single PUTs too long
+    /// for them keeps only the files that start in time (`*to` shrinks).
+    async fn begin_in_time(
+        &self,
+        portal: &dyn Portal,
+        ctxs: &mut [Arc<FileCtx>],
+        from: usize,
+        to: &mut usize,
+    ) -> Result<Vec<Upload>, Error> {
+        let inner = &self.inner;
+        let k = inner.cfg.parts_in_flight.max(1) as u32;
+        // Singles: each file is one part; shorten the batch to what the
+        // lifetime learnt so far lets start in time.
+        if !ctxs[from].plan.multipart
+            && let Some(window) = self.known_window(portal)
+        {
+            let n = self.singles_in_time(&ctxs[from..*to], window, k);
+            *to = from + n;
+        }
+        for _ in 0..4 {
+            let batch = &ctxs[from..*to];
+            let specs: Vec<FileSpec> = batch
+                .iter()
+                .map(|c| FileSpec {
+                    name: c.item.name.clone(),
+                    plan: c.plan.clone(),
+                })
+                .collect();
+            let mut ups = retry(
+                &inner.cfg.retry,
+                |_| portal.begin(&specs),
+                |attempt, delay, e| {
+                    inner.events.emit(Event::Retry {
+                        file: batch[0].index,
+                        part: None,
+                        attempt,
+                        delay_ms: delay.as_millis() as u64,
+                        reason: e.to_string(),
+                    })
+                },
+            )
+            .await?;
+            if ups.len() != batch.len() {
+                return Err(Error::Protocol {
+                    host: portal.name().into(),
+                    detail: format!(
+                        "asked to start {} uploads, got {}",
+                        batch.len(),
+                        ups.len()
+                    ),
+                });
+            }
+            self.learn_link_lifetime(&ups);
+            let Some(window) = Self::window_of(&ups) else {
+                return Ok(ups);
+            };
+            let c = &batch[0];
+            if !c.plan.multipart {
+                let n = self.singles_in_time(batch, window, k);
+                ups.truncate(n);
+                *to = from + n;
+                return Ok(ups);
+            }
+            let (rate, _) = self.planning_rate();
+            if deadline::fits(&c.plan, &self.ahead(), c.in_flight, &Link::shared(rate), window) {
+                return Ok(ups);
+            }
+            // These links live shorter than planned for: a plan that fits
+            // them, under new links.
+            match self.fit_to_links(portal, c, Some(window))? {
+                Some(n) => ctxs[from] = n,
+                None => return Ok(ups),
+            }
+        }
+        Err(Error::Protocol {
+            host: portal.name().into(),
+            detail: format!(
+                "{}: every batch of upload links lived shorter than the one before; try again later",
+                ctxs[from].item.path.display()
+            ),
+        })
+    }
+
+    /// The lifetime of the links the portal issued last (or says it issues).
+    fn known_window(&self, portal: &dyn Portal) -> Option<f64> {
         let learnt = *self.inner.link_lifetime.lock().expect("lifetime");
-        let window = learnt
+        learnt
             .map(Duration::from_secs)
-            .or_else(|| portal.link_lifetime())?
-            .as_secs_f64();
-        let measured = self.inner.measured_rate();
-        let rate = measured.unwrap_or(self.inner.cfg.assumed_rate);
-        let k = self.inner.cfg.parts_in_flight.max(1) as u32;
-        let how = if measured.is_some() {
-            "measured so far"
-        } else {
-            "assumed until measured"
+            .or_else(|| portal.link_lifetime())
+            .map(|d| d.as_secs_f64())
+    }
+
+    /// How many of `batch` (single PUTs, sent in order, `k` at a time)
+    /// start before links of `window` seconds expire; at least one.
+    fn singles_in_time(&self, batch: &[Arc<FileCtx>], window: f64, k: u32) -> usize {
+        let (rate, _) = self.planning_rate();
+        let sizes: Vec<u64> = batch.iter().map(|c| c.item.size).collect();
+        let starts = deadline::starts(&sizes, &self.ahead(), k, &Link::shared(rate));
+        starts
+            .iter()
+            .take_while(|t| **t <= deadline::MARGIN * window)
+            .count()
+            .max(1)
+    }
+
+    /// Before a multipart file's links are asked for (and again when the
+    /// links turn out to live shorter): if the deadline model says a part
+    /// would start after its link expires, send it as fewer, larger parts
+    /// (with more in flight if that is what it takes) that all start in
+    /// time, and say so. `None` keeps the plan; an error when nothing
+    /// within the storage's limits gets the file through in time.
+    fn fit_to_links(
+        &self,
+        portal: &dyn Portal,
+        ctx: &Arc<FileCtx>,
+        window: Option<f64>,
+    ) -> Result<Option<Arc<FileCtx>>, Error> {
+        let Some(window) = window.or_else(|| self.known_window(portal)) else {
+            return Ok(None);
         };
-        match fit_deadline(&ctx.plan, &portal.limits(), rate, window, k) {
-            Deadline::Fits => None,
-            Deadline::Replanned(plan) => {
+        let (rate, how) = self.planning_rate();
+        let k = self.inner.cfg.parts_in_flight.max(1) as u32;
+        let link = Link::shared(rate);
+        match deadline::fit(&ctx.plan, &portal.limits(), &link, window, k, &self.ahead()) {
+            Fit::Fits => Ok(None),
+            Fit::Replanned { plan, in_flight } => {
+                let more = if in_flight > k {
+                    format!(" with {in_flight} parts in flight for it (not {k})")
+                } else {
+                    String::new()
+                };
                 self.inner.events.emit(Event::Warning {
                     file: ctx.index,
                     message: format!(
-                        "{}: sent as {} of {} MiB (not {} of {} MiB) so that every part starts before its upload links expire, {} after they are issued, at the {:.1} MB/s {how}",
+                        "{}: sent as {} of {} MiB (not {} of {} MiB){more} so that every part starts before its upload links expire, {} after they are issued, at the {:.1} MB/s {how}",
                         ctx.item.name,
                         count(plan.parts, "part"),
                         plan.part_size / MIB,
@@ -592,7 +769,7 @@ impl Engine {
                     parts: plan.parts,
                     part_size: plan.part_size,
                 });
-                Some(Arc::new(FileCtx {
+                Ok(Some(Arc::new(FileCtx {
                     index: ctx.index,
                     item: ctx.item.clone(),
                     plan,
@@ -603,20 +780,34 @@ impl Engine {
                     log: ctx.log.clone(),
                     resumed: ctx.resumed,
                     warned: Default::default(),
-                }))
+                    in_flight,
+                    extra: (in_flight > k)
+                        .then(|| Arc::new(Semaphore::new((in_flight - k) as usize))),
+                    started: AtomicU64::new(0),
+                    running: Default::default(),
+                })))
             }
-            Deadline::Impossible { in_flight } => {
-                ctx.warned.store(true, Ordering::Relaxed);
-                self.inner.events.emit(Event::Warning {
-                    file: ctx.index,
-                    message: format!(
-                        "{}: at the {:.1} MB/s {how}, even parts of the largest size cannot all start before its upload links expire ({} after they are issued); with {in_flight} parts in flight they could (--parts-in-flight {in_flight}). It is sent as planned: parts that start late fail and the file is then sent again under a new id.",
-                        ctx.item.name,
-                        rate / 1e6,
+            Fit::Impossible(r) => {
+                let mut helps = Vec::new();
+                if let Some(n) = r.in_flight {
+                    helps.push(format!("{n} parts in flight (--parts-in-flight {n})"));
+                }
+                helps.push(format!("a link of at least {:.1} MB/s", r.rate / 1e6));
+                Err(Error::Rejected {
+                    host: portal.name().into(),
+                    status: 0,
+                    detail: format!(
+                        "{}: {:.1} GB cannot reach {} before its upload links expire ({} after they are issued) at the {:.1} MB/s {how}, even as parts of the largest size with up to {} in flight; the largest file that can is {:.1} GB. Nothing was sent. It would fit with {}; or split the file.",
+                        ctx.item.path.display(),
+                        ctx.item.size as f64 / 1e9,
+                        portal.name(),
                         span(window),
+                        rate / 1e6,
+                        deadline::MAX_IN_FLIGHT.max(k),
+                        r.largest as f64 / 1e9,
+                        helps.join(" or "),
                     ),
-                });
-                None
+                })
             }
         }
     }
@@ -679,6 +870,23 @@ pub fn http_client() -> Result<reqwest::Client, Error> {
 async fn acquire(sem: &Arc<Semaphore>, cancel: &CancellationToken) -> Option<OwnedSemaphorePermit> {
     tokio::select! {
         p = sem.clone().acquire_owned() => p.ok(),
+        _ = cancel.cancelled() => None,
+    }
+}
+
+/// A permit from the engine's budget or, for a file given more parts in
+/// flight to meet its links' deadline, from its own extra ones.
+async fn acquire_for(
+    sem: &Arc<Semaphore>,
+    extra: Option<&Arc<Semaphore>>,
+    cancel: &CancellationToken,
+) -> Option<OwnedSemaphorePermit> {
+    let Some(extra) = extra else {
+        return acquire(sem, cancel).await;
+    };
+    tokio::select! {
+        p = sem.clone().acquire_owned() => p.ok(),
+        p = extra.clone().acquire_owned() => p.ok(),
         _ = cancel.cancelled() => None,
     }
 }

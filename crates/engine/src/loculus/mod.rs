@@ -99,10 +99,12 @@ struct MultipartUrls {
 /// from its query (the backend's own lifetime, which an instance may have
 /// changed), else 30 minutes from `issued`.
 pub fn url_expiry(url: &str, issued: u64) -> u64 {
-    let fallback = issued + URL_LIFETIME_SECS;
-    let Ok(u) = url::Url::parse(url) else {
-        return fallback;
-    };
+    signed_expiry(url).unwrap_or(issued + URL_LIFETIME_SECS)
+}
+
+/// `X-Amz-Date` + `X-Amz-Expires` of a presigned URL (server clock).
+fn signed_expiry(url: &str) -> Option<u64> {
+    let u = url::Url::parse(url).ok()?;
     let q: std::collections::HashMap<_, _> = u.query_pairs().collect();
     let date = q.get("X-Amz-Date").and_then(|d| {
         time::PrimitiveDateTime::parse(
@@ -112,9 +114,45 @@ pub fn url_expiry(url: &str, issued: u64) -> u64 {
         .ok()
     });
     let secs = q.get("X-Amz-Expires").and_then(|e| e.parse::<u64>().ok());
-    match (date, secs) {
-        (Some(d), Some(s)) => (d.assume_utc().unix_timestamp().max(0) as u64) + s,
-        _ => fallback,
+    Some((date?.assume_utc().unix_timestamp().max(0) as u64).saturating_add(secs?))
+}
+
+/// When a presigned URL stops working on this machine's clock: its expiry
+/// on the server's clock moved by `skew` (server minus local seconds, from
+/// the answer's `Date` header), so a wrong local clock cannot make a dead
+/// link look alive.
+pub fn local_expiry(url: &str, issued: u64, skew: i64) -> u64 {
+    match signed_expiry(url) {
+        Some(server) => server.saturating_add_signed(-skew),
+        None => issued + URL_LIFETIME_SECS, // counted from our own clock
+    }
+}
+
+/// Server clock minus ours, in seconds, from an answer's `Date` header.
+fn clock_skew(resp: &reqwest::Response) -> i64 {
+    let Some(date) = resp
+        .headers()
+        .get(reqwest::header::DATE)
+        .and_then(|d| d.to_str().ok())
+        .and_then(|d| httpdate::parse_http_date(d).ok())
+    else {
+        return 0;
+    };
+    let server = date
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    server - crate::clock::unix_now() as i64
+}
+
+impl Loculus {
+    /// POST for upload links, with the server's clock skew.
+    async fn post_timed<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+    ) -> Result<(T, i64), Error> {
+        let resp = self.api.send(Method::POST, path, |r| r).await?;
+        let skew = clock_skew(&resp);
+        Ok((self.api.json(resp).await?, skew))
     }
 }
 
@@ -152,14 +190,14 @@ impl Portal for Loculus {
                 "files/request-upload?groupId={}&numberFiles={n}",
                 self.group_id
             );
-            let urls: Vec<SingleUrl> = self.api.post_json(&path, None).await?;
+            let (urls, skew): (Vec<SingleUrl>, i64) = self.post_timed(&path).await?;
             return urls
                 .into_iter()
                 .map(|u| {
                     check_file_id(&u.file_id, self.api.host())?;
                     Ok(Upload {
                         remote_id: u.file_id,
-                        expires_at: Some(url_expiry(&u.url, issued)),
+                        expires_at: Some(local_expiry(&u.url, issued, skew)),
                         urls: vec![u.url],
                         headers: u.headers.into_iter().collect(),
                         multipart: false,
@@ -180,7 +218,7 @@ impl Portal for Loculus {
             "files/request-multipart-upload?groupId={}&numberFiles=1&numberParts={parts}",
             self.group_id
         );
-        let got: Vec<MultipartUrls> = self.api.post_json(&path, None).await?;
+        let (got, skew): (Vec<MultipartUrls>, i64) = self.post_timed(&path).await?;
         got.into_iter()
             .map(|m| {
                 check_file_id(&m.file_id, self.api.host())?;
@@ -192,7 +230,11 @@ impl Portal for Loculus {
                 }
                 Ok(Upload {
                     remote_id: m.file_id,
-                    expires_at: m.urls.first().map(|u| url_expiry(u, issued)),
+                    expires_at: m
+                        .urls
+                        .iter()
+                        .map(|u| local_expiry(u, issued, skew))
+                        .min(),
                     urls: m.urls,
                     headers: vec![],
                     multipart: true,
@@ -309,11 +351,14 @@ fn check_file_id(id: &str, host: &str) -> Result<(), Error> {
 
 #[cfg(test)]
 mod tests {
-    use super::url_expiry;
+    use super::{URL_LIFETIME_SECS, local_expiry, url_expiry};
 
     #[test]
     fn expiry_comes_from_the_signature() {
         let u = "http://s/b/files/x?partNumber=1&X-Amz-Date=20261123T120000Z&X-Amz-Expires=1800&X-Amz-Signature=abc";
+        // A server clock 100 s ahead of ours: the link dies 100 s earlier here.
+        assert_eq!(local_expiry(u, 0, 100), url_expiry(u, 0) - 100);
+        assert_eq!(local_expiry("http://s/b/files/x", 5, 100), 5 + URL_LIFETIME_SECS);
         assert_eq!(url_expiry(u, 0), 1_795_435_200 + 1800);
         assert_eq!(url_expiry("http://s/b/files/x", 100), 100 + 1800);
     }
