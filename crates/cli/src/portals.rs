@@ -360,6 +360,14 @@ pub async fn upload(
     } else {
         vec![]
     };
+    if kind == PortalKind::Onecodex && args.pairs.is_empty() && !args.no_pairing {
+        // Said before anything is sent: a missing mate is usually a copy
+        // that is not finished or a file left out by mistake.
+        let names: Vec<String> = items.iter().map(|i| i.name.clone()).collect();
+        for (i, why) in names_only.lone_mates(&names) {
+            eprintln!("warning: {}: {why}", items[i].path.display());
+        }
+    }
     if kind == PortalKind::Basespace && args.appresult.is_none() {
         // The job records where its files go, so resume needs no keychain
         // look-up for it.

@@ -1257,10 +1257,24 @@ fn pair_rows(st: &mut State, rules: &dyn NameRules) {
         mates.insert(open[a], names[b].clone());
         mates.insert(open[b], names[a].clone());
     }
+    let lone: HashMap<EntryId, String> = rules
+        .lone_mates(&names)
+        .into_iter()
+        .map(|(i, why)| (open[i], why))
+        .collect();
     for id in open {
         let m = mates.remove(&id);
         if st.rows[id].mate != m {
             st.rows[id].mate = m;
+            st.dirty.insert(id);
+        }
+        // A lone mate is said on its row before sending (and the note goes
+        // once its mate is added).
+        let note = lone.get(&id).cloned();
+        let row = &mut st.rows[id];
+        let ours = row.warning.as_deref().is_some_and(|w| w.contains("is one read of a pair"));
+        if (row.warning.is_none() || ours) && row.warning != note {
+            row.warning = note;
             st.dirty.insert(id);
         }
     }

@@ -33,6 +33,11 @@ pub trait NameRules: Send + Sync {
     fn mates(&self, _names: &[String]) -> Vec<(usize, usize)> {
         Vec::new()
     }
+    /// Files among `names` named as one read of a pair whose mate is not
+    /// among them: (index, what to tell the user). Reported before sending.
+    fn lone_mates(&self, _names: &[String]) -> Vec<(usize, String)> {
+        Vec::new()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -5,6 +5,7 @@
 
 mod api;
 pub mod names;
+pub mod reads;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
@@ -309,6 +310,19 @@ impl NameRules for OneCodexNames {
     fn mates(&self, names: &[String]) -> Vec<(usize, usize)> {
         pair_by_name(names)
     }
+    fn lone_mates(&self, names: &[String]) -> Vec<(usize, String)> {
+        reads::lone_mates(names)
+            .into_iter()
+            .map(|(i, missing)| (i, lone_mate_message(&names[i], missing)))
+            .collect()
+    }
+}
+
+/// What to tell the user about a read whose mate is missing.
+pub fn lone_mate_message(name: &str, missing: &str) -> String {
+    format!(
+        "{name} is one read of a pair, but its {missing} is not among the files: it would go up as a single-end sample; add its mate to send them as one paired sample"
+    )
 }
 
 impl NameRules for OneCodex {
@@ -320,6 +334,9 @@ impl NameRules for OneCodex {
     }
     fn mates(&self, names: &[String]) -> Vec<(usize, usize)> {
         OneCodexNames.mates(names)
+    }
+    fn lone_mates(&self, names: &[String]) -> Vec<(usize, String)> {
+        OneCodexNames.lone_mates(names)
     }
 }
 
@@ -463,34 +480,11 @@ pub fn pairs_of(files: &[(String, u64)]) -> Vec<Pair> {
         .collect()
 }
 
-/// Pairs among `names` by the usual read suffixes (`_R1`/`_R2`,
-/// `_1`/`_2`, before the extension). Returns (R1 index, R2 index).
+/// Pairs among `names` by their read marks (Illumina's
+/// `_S1_L001_R1_001`, `_R1`/`_R2`, `_1`/`_2`, `.R1.`/`.R2.`; see
+/// [`reads`]). Returns (R1 index, R2 index).
 pub fn pair_by_name(names: &[String]) -> Vec<(usize, usize)> {
-    const MARKS: [(&str, &str); 2] = [("_R1", "_R2"), ("_1", "_2")];
-    let mut out = Vec::new();
-    let mut used = vec![false; names.len()];
-    for (i, a) in names.iter().enumerate() {
-        if used[i] {
-            continue;
-        }
-        for (m1, m2) in MARKS {
-            let Some(pos) = a.rfind(m1) else { continue };
-            // The mark must end the stem: `x_R1.fastq.gz`, not `x_R10.fq`.
-            if !a[pos + m1.len()..].starts_with('.') {
-                continue;
-            }
-            let mate = format!("{}{m2}{}", &a[..pos], &a[pos + m1.len()..]);
-            if let Some(j) = names.iter().position(|n| *n == mate)
-                && !used[j]
-            {
-                used[i] = true;
-                used[j] = true;
-                out.push((i, j));
-                break;
-            }
-        }
-    }
-    out
+    reads::pairs(names)
 }
 
 #[cfg(test)]
