@@ -355,6 +355,62 @@ fn ferry_keyless(sim: &SimProc, journal: &std::path::Path, args: &[String], stdi
 
 #[test]
 #[ignore = "needs a Secret Service: run inside dbus-run-session with gnome-keyring-daemon (tests/run-all.sh)"]
+fn login_checks_the_key_with_the_portal_before_keeping_it() {
+    let sim = SimProc::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("j.sqlite");
+    let s = |v: &str| sim.info[v].as_str().unwrap().to_string();
+    let args = |v: &[&str]| -> Vec<String> { v.iter().map(|a| a.to_string()).collect() };
+    for (portal, secret, base, app) in [
+        ("onecodex", s("onecodex_api_key"), s("onecodex"), None),
+        ("basespace", s("basespace_token"), s("basespace"), None),
+        (
+            "basespace",
+            s("basespace_token"),
+            s("basespace"),
+            Some(s("basespace_appresult")),
+        ),
+    ] {
+        let account = format!("{portal}:{}", base.trim_end_matches('/'));
+        let mut login = args(&["login", "--portal", portal, "--base-url", &base]);
+        if let Some(a) = &app {
+            login.extend(args(&["--appresult", a]));
+        }
+        // A key the portal refuses is not kept, and the error says so.
+        let out = ferry_keyless(&sim, &journal, &login, "not-a-real-key\n");
+        assert_eq!(out.status.code(), Some(3), "{portal}: {}", text(&out.stderr));
+        let err = text(&out.stderr);
+        assert!(err.contains("did not accept"), "{portal}: {err}");
+        assert!(!err.contains("not-a-real-key"), "{portal}: the key is echoed");
+        assert_eq!(keychain(&account), None, "{portal}: a refused key was kept");
+        // The real one is checked, then kept.
+        let out = ferry_keyless(&sim, &journal, &login, &format!("{secret}\n"));
+        assert!(out.status.success(), "{portal}: {}", text(&out.stderr));
+        assert_eq!(keychain(&account).unwrap()["key"], *secret.as_str());
+        let out = ferry_keyless(
+            &sim,
+            &journal,
+            &args(&["logout", "--portal", portal, "--base-url", &base]),
+            "",
+        );
+        assert!(out.status.success(), "{portal}: {}", text(&out.stderr));
+    }
+    // A token that BaseSpace takes, but for an AppResult that is not the
+    // user's: refused before it is kept.
+    let base = s("basespace");
+    let out = ferry_keyless(
+        &sim,
+        &journal,
+        &args(&["login", "--portal", "basespace", "--base-url", &base, "--appresult", "424242"]),
+        &format!("{}\n", s("basespace_token")),
+    );
+    assert_ne!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("424242"), "{}", text(&out.stderr));
+    assert_eq!(keychain(&format!("basespace:{}", base.trim_end_matches('/'))), None);
+}
+
+#[test]
+#[ignore = "needs a Secret Service: run inside dbus-run-session with gnome-keyring-daemon (tests/run-all.sh)"]
 fn login_keeps_the_key_where_the_app_does_and_logout_forgets_it() {
     let sim = SimProc::start(&[]);
     let dir = tempfile::tempdir().unwrap();

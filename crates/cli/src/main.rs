@@ -353,7 +353,7 @@ async fn run(cli: Cli) -> Result<(), Fail> {
             appresult,
             ..
         } if kind != portals::PortalKind::Loculus => {
-            portals::login(kind, base_url.as_deref(), appresult.as_deref())
+            portals::login(kind, base_url.as_deref(), appresult.as_deref()).await
         }
         Cmd::Login {
             backend,

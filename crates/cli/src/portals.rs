@@ -102,9 +102,13 @@ fn credential(
 }
 
 /// `ferry login --portal onecodex|basespace`: the key or token from the
-/// first line of standard input, kept in the OS keychain where the
-/// desktop app keeps it.
-pub fn login(kind: PortalKind, base: Option<&str>, appresult: Option<&str>) -> Result<(), Fail> {
+/// first line of standard input, checked with the portal (as the app
+/// does), then kept in the OS keychain where the desktop app keeps it.
+pub async fn login(
+    kind: PortalKind,
+    base: Option<&str>,
+    appresult: Option<&str>,
+) -> Result<(), Fail> {
     let what = match kind {
         PortalKind::Onecodex => "One Codex API key",
         PortalKind::Basespace => "BaseSpace access token",
@@ -128,6 +132,7 @@ pub fn login(kind: PortalKind, base: Option<&str>, appresult: Option<&str>) -> R
             ),
         ));
     }
+    check_login(kind, base, &key, appresult).await?;
     let account = account(kind, base);
     let stored = Stored::Key {
         key,
@@ -140,6 +145,39 @@ pub fn login(kind: PortalKind, base: Option<&str>, appresult: Option<&str>) -> R
         "the {what} for {} is kept in the OS keychain; uploads there need no key now",
         account.split_once(':').map_or(account.as_str(), |(_, b)| b)
     );
+    Ok(())
+}
+
+/// Whether the portal takes `key`, before it is kept: a refused key fails
+/// here, not at the first upload.
+async fn check_login(
+    kind: PortalKind,
+    base: Option<&str>,
+    key: &str,
+    appresult: Option<&str>,
+) -> Result<(), Fail> {
+    let http = ferry_engine::transfer::http_client()?;
+    match kind {
+        PortalKind::Onecodex => {
+            let base = base.unwrap_or(onecodex::DEFAULT_BASE);
+            onecodex::check_key(&http, base, key).await?;
+        }
+        _ => {
+            let base = base.unwrap_or(basespace::DEFAULT_BASE);
+            match appresult {
+                Some(app) => basespace::check_token(&http, base, key, app).await?,
+                // No AppResult to check against: an id that is none of
+                // the user's still shows whether the token is taken (401
+                // only when it is not).
+                None => match basespace::check_token(&http, base, key, "0").await {
+                    Ok(())
+                    | Err(Error::Rejected { status: 404, .. })
+                    | Err(Error::Auth { status: 403, .. }) => {}
+                    Err(e) => return Err(e.into()),
+                },
+            }
+        }
+    }
     Ok(())
 }
 
