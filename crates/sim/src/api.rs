@@ -59,6 +59,8 @@ pub(crate) fn router(state: AppState) -> Router {
                 .delete(control::clear_faults),
         )
         .route("/_sim/revoke", post(control::revoke))
+        .route("/_sim/released-entries", post(control::released_entries))
+        .route("/_sim/api-log", get(control::api_log))
         .route("/_sim/state", get(control::state))
         .route("/_sim/object/{file_id}", get(control::object))
         .route("/_sim/portals", get(control::portals))
@@ -84,6 +86,7 @@ pub(crate) async fn handle(
 ) -> Result<Response<Body>, BoxError> {
     let method = req.method().to_string();
     let path = req.uri().path().to_owned();
+    let query = req.uri().query().unwrap_or("").to_owned();
     let fault = if faultable(&path) {
         state.faults.take_api()
     } else {
@@ -94,6 +97,7 @@ pub(crate) async fn handle(
             state.lock().api_log.push(ApiRequest {
                 method: method.clone(),
                 path: path.clone(),
+                query: query.clone(),
                 status,
             });
         }

@@ -91,6 +91,60 @@ struct RevokeRequest {
     user: String,
 }
 
+#[derive(Deserialize)]
+struct ReleasedRequest {
+    organism: String,
+    group: i64,
+    count: u64,
+}
+
+/// `POST /_sim/released-entries`: `{"organism","group","count"}` adds that
+/// many released entries to the group, as years of submissions leave
+/// (for tests of big groups). Answers the number of entries it now has.
+pub(crate) async fn released_entries(
+    State(shared): State<AppState>,
+    body: axum::body::Bytes,
+) -> Response {
+    let r: ReleasedRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return (StatusCode::BAD_REQUEST, Json(json!({"error": e.to_string()})))
+                .into_response();
+        }
+    };
+    let mut inner = shared.lock();
+    for _ in 0..r.count {
+        inner.accession_counter += 1;
+        let n = inner.accession_counter;
+        inner.submissions.push(crate::model::SubmissionRecord {
+            accession: crate::submit::accession(n),
+            version: 1,
+            submission_id: format!("released-{n}"),
+            organism: r.organism.clone(),
+            group_id: r.group,
+            submitter: "demo".into(),
+            data_use_terms: "OPEN".into(),
+            restricted_until: None,
+            metadata: Default::default(),
+            files: Default::default(),
+            sequences: Default::default(),
+            released: true,
+        });
+    }
+    let n = inner
+        .submissions
+        .iter()
+        .filter(|s| s.group_id == r.group && s.organism == r.organism)
+        .count();
+    (StatusCode::OK, Json(json!({"entries": n}))).into_response()
+}
+
+/// `GET /_sim/api-log`: the backend requests so far (without the
+/// submissions `/_sim/state` also lists, which can be many).
+pub(crate) async fn api_log(State(shared): State<AppState>) -> Json<serde_json::Value> {
+    Json(json!(shared.lock().api_log))
+}
+
 /// `POST /_sim/revoke`: `{"user"}`; every token of the user stops working.
 pub(crate) async fn revoke(State(shared): State<AppState>, body: axum::body::Bytes) -> Response {
     match serde_json::from_slice::<RevokeRequest>(&body) {

@@ -99,16 +99,32 @@ pub(crate) async fn get_sequences(
         .filter(|s| s.organism == org_key && in_groups(s.group_id))
         .collect();
     all.sort_by(|a, b| (&a.accession, a.version).cmp(&(&b.accession, b.version)));
-    // The sim never processes entries: every one stays RECEIVED.
-    let status = "RECEIVED";
-    let mut entries: Vec<Value> = all
+    // The sim never processes entries: they stay RECEIVED, or were added
+    // released.
+    let status_of = |s: &crate::model::SubmissionRecord| {
+        if s.released {
+            "APPROVED_FOR_RELEASE"
+        } else {
+            "RECEIVED"
+        }
+    };
+    // Paged like the backend: `limit(size, page * size)` over the
+    // filtered entries, and only when both are given.
+    let (skip, take) = match (page, size) {
+        (Some(page), Some(size)) => ((page.max(0) * size.max(0)) as usize, size.max(0) as usize),
+        _ => (0, usize::MAX),
+    };
+    let entries: Vec<Value> = all
         .iter()
-        .filter(|_| {
+        .filter(|s| {
             statuses
                 .as_ref()
-                .is_none_or(|v| v.iter().any(|s| s == status))
+                .is_none_or(|v| v.iter().any(|st| st == status_of(s)))
         })
+        .skip(skip)
+        .take(take)
         .map(|s| {
+            let status = status_of(s);
             let terms = match &s.restricted_until {
                 Some(until) => json!({"type": s.data_use_terms, "restrictedUntil": until}),
                 None => json!({"type": s.data_use_terms}),
@@ -126,19 +142,11 @@ pub(crate) async fn get_sequences(
             })
         })
         .collect();
-    if let (Some(page), Some(size)) = (page, size) {
-        let start = (page.max(0) * size.max(0)) as usize;
-        entries = entries
-            .into_iter()
-            .skip(start)
-            .take(size.max(0) as usize)
-            .collect();
-    }
     let status_counts: serde_json::Map<String, Value> = STATUSES
         .iter()
-        .map(|s| {
-            let n = if *s == status { all.len() } else { 0 };
-            (s.to_string(), json!(n))
+        .map(|st| {
+            let n = all.iter().filter(|s| status_of(s) == *st).count();
+            (st.to_string(), json!(n))
         })
         .collect();
     let result_counts: serde_json::Map<String, Value> =

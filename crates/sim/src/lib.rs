@@ -30,6 +30,7 @@ mod s3;
 mod server;
 mod state;
 mod submit;
+mod uplink;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -62,6 +63,9 @@ pub struct SimConfig {
     pub onecodex_port: u16,
     /// BaseSpace API port on 127.0.0.1; 0 = random.
     pub basespace_port: u16,
+    /// Bytes/s the storage host takes in, shared by every connection (a
+    /// lab's uplink); `None` = as fast as loopback goes.
+    pub storage_bytes_per_sec: Option<u64>,
 }
 
 impl Default for SimConfig {
@@ -74,6 +78,7 @@ impl Default for SimConfig {
             data_dir: None,
             onecodex_port: 0,
             basespace_port: 0,
+            storage_bytes_per_sec: None,
         }
     }
 }
@@ -143,7 +148,9 @@ impl Sim {
             &credentials.secret_key,
             cfg.url_expiry,
         )?;
-        let shared = Arc::new(Shared::new(cfg.token_lifetime, backend_url, client));
+        let mut shared = Shared::new(cfg.token_lifetime, backend_url, client);
+        shared.uplink = cfg.storage_bytes_per_sec.map(uplink::Uplink::new);
+        let shared = Arc::new(shared);
 
         let router = api::router(shared.clone());
         let st = shared.clone();

@@ -67,6 +67,10 @@ pub struct SubmissionRecord {
     /// organism without consensus sequences.
     #[serde(default)]
     pub sequences: BTreeMap<String, String>,
+    /// Approved and released (`APPROVED_FOR_RELEASE`); the sim's own
+    /// submissions stay `RECEIVED` (nothing processes them).
+    #[serde(default)]
+    pub released: bool,
 }
 
 /// One request to the backend API (control endpoints under `/_sim` are not listed).
@@ -74,6 +78,9 @@ pub struct SubmissionRecord {
 pub struct ApiRequest {
     pub method: String,
     pub path: String,
+    /// Raw query string ("" if none).
+    #[serde(default)]
+    pub query: String,
     /// Status sent; 0 when the connection was reset without a response.
     pub status: u16,
 }

@@ -229,10 +229,14 @@ async fn forward(
     let upload_part = upload_part_key(req.method().as_str(), &entry.query);
     let (parts, body) = req.into_parts();
     let counter = Arc::new(AtomicU64::new(0));
-    let body = s3s::Body::http_body_unsync(Counting {
+    let counting = Counting {
         inner: body,
         n: counter.clone(),
-    });
+    };
+    let body = match &state.uplink {
+        Some(u) => s3s::Body::http_body_unsync(crate::uplink::Paced::new(counting, u.clone())),
+        None => s3s::Body::http_body_unsync(counting),
+    };
     let resp = s3.call(Request::from_parts(parts, body)).await?;
     entry.body_bytes = counter.load(Ordering::Relaxed);
     if let Some(key) = upload_part

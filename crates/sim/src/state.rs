@@ -21,6 +21,8 @@ pub(crate) struct Shared {
     pub basespace_token: Mutex<String>,
     /// Pending device sign-ins by device code.
     pub devices: crate::device::Devices,
+    /// The storage host's shared bandwidth limit, if any.
+    pub uplink: Option<Arc<crate::uplink::Uplink>>,
     inner: Mutex<Inner>,
 }
 
@@ -76,6 +78,7 @@ impl Shared {
             onecodex_key: Mutex::new(new_onecodex_key()),
             basespace_token: Mutex::new(new_basespace_token()),
             devices: Default::default(),
+            uplink: None,
             inner: Mutex::new(Inner::default()),
         }
     }

@@ -253,13 +253,14 @@ pub(crate) async fn submit(
             metadata: e.metadata,
             files: e.files,
             sequences,
+            released: false,
         });
     }
     Ok(Json(Value::Array(out)))
 }
 
 /// `LOC_` + 6 digits + a check letter, e.g. `LOC_000001A`.
-fn accession(n: u64) -> String {
+pub(crate) fn accession(n: u64) -> String {
     let digits = format!("{n:06}");
     let sum: u32 = digits
         .bytes()

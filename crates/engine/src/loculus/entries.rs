@@ -1,7 +1,8 @@
 //! Submitting at most once ([`submit_once`]): whether a submission reached
 //! the backend although its answer was lost is read from the group's
-//! sequence entries (`GET /<organism>/get-sequences`) carrying the
-//! submission ids, minus those that were there before the submit.
+//! unreleased sequence entries (`GET /<organism>/get-sequences`, page by
+//! page) carrying the submission ids, minus those that were there before
+//! the submit.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -90,22 +91,50 @@ pub fn submitted_since(entries: &[SequenceEntry], ids: &[String], known: &[Strin
     }
 }
 
+/// The statuses of entries not yet released: a new submission is one of
+/// them until a curator approves it, so only these can hold it (a group's
+/// released entries, years of them, are never read).
+pub const UNRELEASED: &str = "RECEIVED,IN_PROCESSING,PROCESSED";
+
+/// Entries per page of `get-sequences`: a page of about 300 KB.
+pub const PAGE_SIZE: usize = 1000;
+
 impl Loculus {
-    /// The group's entries of `organism` (every version, every status).
-    pub async fn sequence_entries(&self, organism: &str) -> Result<Vec<SequenceEntry>, Error> {
+    /// The group's unreleased entries of `organism` that carry one of
+    /// `ids`, read page by page (`page`, `size`: the backend's
+    /// `limit(size, page * size)` by accession), so neither the answers
+    /// nor memory grow with the group.
+    pub async fn entries_carrying(
+        &self,
+        organism: &str,
+        ids: &[String],
+    ) -> Result<Vec<SequenceEntry>, Error> {
         #[derive(Deserialize)]
         #[serde(rename_all = "camelCase")]
         struct Resp {
             sequence_entries: Vec<SequenceEntry>,
         }
-        let r: Resp = self
-            .api
-            .get_json(&format!(
-                "{organism}/get-sequences?groupIdsFilter={}",
-                self.group_id
-            ))
-            .await?;
-        Ok(r.sequence_entries)
+        let want: BTreeSet<&str> = ids.iter().map(String::as_str).collect();
+        let mut out = Vec::new();
+        for page in 0.. {
+            let r: Resp = self
+                .api
+                .get_json(&format!(
+                    "{organism}/get-sequences?groupIdsFilter={}&statusesFilter={UNRELEASED}&page={page}&size={PAGE_SIZE}",
+                    self.group_id
+                ))
+                .await?;
+            let n = r.sequence_entries.len();
+            out.extend(
+                r.sequence_entries
+                    .into_iter()
+                    .filter(|e| want.contains(e.submission_id.as_str())),
+            );
+            if n < PAGE_SIZE {
+                break;
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -178,7 +207,7 @@ pub async fn submit_once(
         && rec.state == "submitting"
     {
         let now = portal
-            .sequence_entries(&rec.organism)
+            .entries_carrying(&rec.organism, &rec.submission_ids)
             .await
             .map_err(SubmitError::CannotCheck)?;
         match submitted_since(&now, &rec.submission_ids, &rec.known_accessions) {
@@ -197,7 +226,7 @@ pub async fn submit_once(
     // Entries that already carry these ids are not ours: noted before the
     // POST, so a later look tells the new ones apart.
     let before = portal
-        .sequence_entries(&sub.organism)
+        .entries_carrying(&sub.organism, &ids)
         .await
         .map_err(SubmitError::CannotCheck)?;
     journal

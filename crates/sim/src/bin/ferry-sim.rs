@@ -35,6 +35,10 @@ struct Args {
     /// BaseSpace API port (0 = random).
     #[arg(long, default_value_t = 0)]
     basespace_port: u16,
+    /// Bytes/s the storage takes in, shared by all connections (a lab's
+    /// uplink); unlimited when not given.
+    #[arg(long)]
+    storage_bytes_per_sec: Option<u64>,
 }
 
 #[tokio::main]
@@ -48,6 +52,7 @@ async fn main() -> anyhow::Result<()> {
         data_dir: args.data_dir,
         onecodex_port: args.onecodex_port,
         basespace_port: args.basespace_port,
+        storage_bytes_per_sec: args.storage_bytes_per_sec,
     })
     .await?;
     let creds = sim.s3_credentials();
