@@ -1,0 +1,192 @@
+//! Big files on a slow shared uplink, against upload links that live a few
+//! seconds up to a minute: `ferry upload` against a `ferry-sim` whose
+//! storage takes in at most a fixed number of bytes/s over all connections
+//! together (as a lab's uplink). Every file, the first as much as the later
+//! ones, arrives with no link refused as expired and no byte sent twice;
+//! a file no plan can get through in time is refused before a byte is sent,
+//! saying the largest size that can.
+
+use ferry_e2e::{SimProc, assert_stored, ferry, make_file};
+use sha2::{Digest, Sha256};
+
+const MB: usize = 1_000_000;
+/// The shared uplink: 4 MB/s.
+const RATE: &str = "4000000";
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn sha(p: &std::path::Path) -> String {
+    hex::encode(Sha256::digest(std::fs::read(p).unwrap()))
+}
+
+/// Uploads a first file and two later ones through links that live
+/// `lifetime` seconds, 2 parts in flight; checks what the storage saw.
+fn three_files_through_links_of(lifetime: &str) {
+    let sim = SimProc::start(&["--url-expiry-secs", lifetime, "--storage-bytes-per-sec", RATE]);
+    let dir = tempfile::tempdir().unwrap();
+    let files = [
+        make_file(dir.path(), "first_R1.fastq.gz", 30 * MB + 7, 1),
+        make_file(dir.path(), "second_R1.fastq.gz", 40 * MB + 3, 2),
+        make_file(dir.path(), "third_R1.fastq.gz", 24 * MB, 3),
+    ];
+    let mut args = vec![
+        "upload".to_string(),
+        "--backend".into(),
+        sim.backend(),
+        "--group".into(),
+        "1".into(),
+        "--parts-in-flight".into(),
+        "2".into(),
+    ];
+    args.extend(files.iter().map(|f| f.display().to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = ferry(&sim.token(), &args);
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "links of {lifetime} s: {err}");
+    let stdout = text(&out.stdout);
+    let ids: Vec<&str> = stdout.lines().map(|l| l.split('\t').next().unwrap()).collect();
+    assert_eq!(ids.len(), 3, "{stdout}");
+    for (id, f) in ids.iter().zip(&files) {
+        assert_stored(&sim.backend(), id, &sha(f), None, &f.display().to_string());
+    }
+    let state = sim.state();
+    let puts: Vec<&serde_json::Value> = state["storage_log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["method"] == "PUT")
+        .collect();
+    // No link refused as expired (403), nothing else refused either.
+    let refused: Vec<_> = puts.iter().filter(|r| r["status"] != 200).collect();
+    assert!(refused.is_empty(), "links of {lifetime} s: refused {refused:?}\n{err}");
+    // Every byte went up once: what the storage took in is the files.
+    let received: u64 = puts.iter().map(|r| r["body_bytes"].as_u64().unwrap()).sum();
+    let sizes: u64 = files.iter().map(|f| f.metadata().unwrap().len()).sum();
+    assert_eq!(received, sizes, "links of {lifetime} s: bytes sent twice\n{err}");
+    assert!(!err.contains("again"), "{err}");
+}
+
+#[test]
+fn links_of_3_s_on_a_shared_4_mb_s_uplink() {
+    three_files_through_links_of("3");
+}
+
+#[test]
+fn links_of_10_s_on_a_shared_4_mb_s_uplink() {
+    three_files_through_links_of("10");
+}
+
+#[test]
+fn links_of_60_s_on_a_shared_4_mb_s_uplink() {
+    three_files_through_links_of("60");
+}
+
+/// The case: the backend's links say they live 10 s although the
+/// contract says 30 minutes. The first file is planned for 30 minutes,
+/// its links are read before a byte is sent, and it asks for new ones
+/// under a plan that fits (the first upload abandoned, never used).
+#[test]
+fn links_shorter_than_the_contract_are_read_before_a_byte_is_sent() {
+    let sim = SimProc::start(&["--url-expiry-secs", "10", "--storage-bytes-per-sec", RATE]);
+    let dir = tempfile::tempdir().unwrap();
+    let f = make_file(dir.path(), "lib7_S1_R1_001.fastq.gz", 60 * MB, 4);
+    let out = ferry(
+        &sim.token(),
+        &[
+            "upload",
+            "--backend",
+            &sim.backend(),
+            "--group",
+            "1",
+            "--parts-in-flight",
+            "2",
+            f.to_str().unwrap(),
+        ],
+    );
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let id = text(&out.stdout).split('\t').next().unwrap().to_string();
+    assert_stored(&sim.backend(), &id, &sha(&f), Some(60 * MB as u64), "the file");
+    assert!(
+        err.contains("sent as 2 parts") && err.contains("s after they are issued"),
+        "{err}"
+    );
+    let state = sim.state();
+    let asked = state["api_log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["path"] == "/files/request-multipart-upload")
+        .count();
+    assert_eq!(asked, 2, "links asked again under a plan that fits: {err}");
+    let puts: Vec<_> = state["storage_log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["method"] == "PUT")
+        .cloned()
+        .collect();
+    assert!(puts.iter().all(|r| r["status"] == 200), "{puts:?}");
+    assert!(
+        puts.iter().all(|r| r["path"].as_str().unwrap().ends_with(&id)),
+        "nothing sent to the abandoned upload: {puts:?}"
+    );
+    let received: u64 = puts.iter().map(|r| r["body_bytes"].as_u64().unwrap()).sum();
+    assert_eq!(received, 60 * MB as u64);
+}
+
+/// More than any plan gets through 3-second links at this speed: refused
+/// before a byte is sent, with the largest size that can and what would
+/// make it possible. (The speed is measured from a first file.)
+#[test]
+fn a_file_too_big_for_its_links_is_refused_before_sending() {
+    let sim = SimProc::start(&["--url-expiry-secs", "3", "--storage-bytes-per-sec", "1000000"]);
+    let dir = tempfile::tempdir().unwrap();
+    let first = make_file(dir.path(), "first.fastq.gz", 6 * MB, 5);
+    // 1 MB/s for 3 s: only parts that start at once make it, at most
+    // 5 GiB each and at most 32 of them in flight; 200 GiB would need 40.
+    // A sparse file: the refusal comes before any of it is read.
+    let huge = dir.path().join("huge_R1.fastq.gz");
+    std::fs::File::create(&huge)
+        .unwrap()
+        .set_len(200 * 1024 * 1024 * 1024)
+        .unwrap();
+    let out = ferry(
+        &sim.token(),
+        &[
+            "upload",
+            "--backend",
+            &sim.backend(),
+            "--group",
+            "1",
+            "--parts-in-flight",
+            "2",
+            first.to_str().unwrap(),
+            huge.to_str().unwrap(),
+        ],
+    );
+    let err = text(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("huge_R1.fastq.gz"), "{err}");
+    assert!(err.contains("cannot reach Loculus before its upload links expire"), "{err}");
+    assert!(err.contains("the largest file that can is"), "{err}");
+    assert!(err.contains("parts in flight") && err.contains("MB/s"), "{err}");
+    assert!(err.contains("Nothing was sent"), "{err}");
+    let state = sim.state();
+    let for_huge = state["api_log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["path"] == "/files/request-multipart-upload")
+        .count();
+    assert_eq!(for_huge, 0, "no upload started for it");
+    let received: u64 = state["storage_log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["body_bytes"].as_u64().unwrap())
+        .sum();
+    assert_eq!(received, 6 * MB as u64, "only the first file went up");
+}
