@@ -5,12 +5,13 @@
 //! scheduler in [`transfer`] knows nothing about any of them.
 
 pub mod basespace;
-mod clock;
+pub mod clock;
 pub mod error;
 pub mod event;
 mod hasher;
 pub mod journal;
 pub mod loculus;
+pub mod network;
 pub mod onecodex;
 pub mod plan;
 pub mod portal;

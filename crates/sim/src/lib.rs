@@ -62,6 +62,10 @@ pub struct SimConfig {
     pub onecodex_port: u16,
     /// BaseSpace API port on 127.0.0.1; 0 = random.
     pub basespace_port: u16,
+    /// The storage address clients are given in presigned URLs (e.g. a
+    /// relay in front of it, or a host name), `http://HOST:PORT`; `None` =
+    /// the storage listener itself.
+    pub storage_public_url: Option<String>,
 }
 
 impl Default for SimConfig {
@@ -74,6 +78,7 @@ impl Default for SimConfig {
             data_dir: None,
             onecodex_port: 0,
             basespace_port: 0,
+            storage_public_url: None,
         }
     }
 }
@@ -135,7 +140,7 @@ impl Sim {
         let internal_url = format!("http://{}", internal_l.local_addr()?);
 
         let client = s3::S3Client::new(
-            &s3_url,
+            cfg.storage_public_url.as_deref().unwrap_or(&s3_url),
             &internal_url,
             BUCKET,
             REGION,

@@ -35,6 +35,10 @@ struct Args {
     /// BaseSpace API port (0 = random).
     #[arg(long, default_value_t = 0)]
     basespace_port: u16,
+    /// The storage address put in presigned URLs, when clients reach it
+    /// another way (a relay or proxy in front): `http://HOST:PORT`.
+    #[arg(long)]
+    s3_public_url: Option<String>,
 }
 
 #[tokio::main]
@@ -48,6 +52,7 @@ async fn main() -> anyhow::Result<()> {
         data_dir: args.data_dir,
         onecodex_port: args.onecodex_port,
         basespace_port: args.basespace_port,
+        storage_public_url: args.s3_public_url,
     })
     .await?;
     let creds = sim.s3_credentials();
