@@ -129,7 +129,8 @@ impl Relay {
         Some(to.saturating_duration_since(from))
     }
 
-    fn mark_resumed(&self) {
+    /// The network is back now (for a comeback the relay does not see).
+    pub fn mark_resumed(&self) {
         *self.shared.first_byte.lock().unwrap() = None;
         *self.shared.resumed_at.lock().unwrap() = Some(Instant::now());
     }
