@@ -5,6 +5,7 @@ mod exit;
 mod folder;
 mod jobs;
 mod login;
+mod network;
 mod portals;
 mod progress;
 
@@ -29,6 +30,11 @@ use ferry_engine::{
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
+    /// How long to wait for the network when no connection can be made
+    /// ("24h", "90m", "0" = fail as soon as retries are spent); the files
+    /// go on by themselves when it is back.
+    #[arg(long, global = true, value_name = "DURATION", default_value = "24h", value_parser = network::parse_wait)]
+    wait_for_network: std::time::Duration,
 }
 
 #[derive(Subcommand)]
@@ -253,6 +259,7 @@ impl From<Error> for Fail {
 
 fn main() {
     let cli = Cli::parse();
+    network::set_wait(cli.wait_for_network);
     let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
     let code = match rt.block_on(run(cli)) {
         Ok(()) => exit::OK,
@@ -488,6 +495,7 @@ pub(crate) fn engine_for(
     };
     let cfg = EngineConfig {
         parts_in_flight,
+        network: network::policy(),
         ..EngineConfig::default()
     };
     Ok((Engine::new(cfg, wrap(sink))?, renderer))

@@ -208,6 +208,11 @@ impl Renderer {
             Event::FileRestarted { reason, .. } => self.line(format!("  \u{21bb} {reason}")),
             Event::Warning { message, .. } => self.line(format!("  ! {message}")),
             Event::PartStarted { .. } => {}
+            e @ (Event::NetworkWaiting { .. } | Event::NetworkBack { .. } | Event::Woke { .. }) => {
+                if let Some(l) = crate::network::line(&e) {
+                    self.line(l)
+                }
+            }
         }
     }
 

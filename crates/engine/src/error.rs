@@ -55,6 +55,12 @@ pub enum Error {
     #[error("network error talking to {host}: {detail}")]
     Network { host: String, detail: String },
 
+    /// No connection could be made at all (refused, unreachable, DNS,
+    /// connect or TLS handshake timeout): the network, not the request,
+    /// failed, so it is waited out (see `network`).
+    #[error("cannot reach {host}: {detail}")]
+    Unreachable { host: String, detail: String },
+
     #[error("{host} failed ({status}): {detail}")]
     Server {
         host: String,
@@ -101,7 +107,7 @@ impl Error {
             | Error::Journal { .. }
             | Error::JournalTooNew { .. } => ErrorClass::Local,
             Error::Auth { .. } => ErrorClass::Auth,
-            Error::Network { .. } => ErrorClass::Network,
+            Error::Network { .. } | Error::Unreachable { .. } => ErrorClass::Network,
             Error::Server { .. } => ErrorClass::Server,
             Error::Rejected { .. } | Error::Expired { .. } => ErrorClass::Rejected,
             Error::Protocol { .. } => ErrorClass::Protocol,
@@ -142,6 +148,10 @@ impl Error {
         };
         match self {
             Error::Network { host, detail } => Error::Network {
+                host,
+                detail: lead(detail),
+            },
+            Error::Unreachable { host, detail } => Error::Unreachable {
                 host,
                 detail: lead(detail),
             },
@@ -228,6 +238,13 @@ pub(crate) fn from_reqwest(url: &str, e: reqwest::Error) -> Error {
         detail.push_str(": ");
         detail.push_str(&s.to_string());
         src = s.source();
+    }
+    // No connection at all: the network is down, not the request wrong.
+    if e.is_connect() {
+        return Error::Unreachable {
+            host: host_of(url),
+            detail,
+        };
     }
     Error::Network {
         host: host_of(url),

@@ -62,6 +62,19 @@ pub enum Event {
         size: u64,
         sha256: String,
     },
+    /// No connection can be made (or every part stalled at once): the job
+    /// waits for the network since `since` (Unix seconds), trying again at
+    /// most every `retry_every_s`; parts waiting lose no attempts.
+    NetworkWaiting {
+        since: u64,
+        retry_every_s: u64,
+        host: String,
+    },
+    /// A connection was made again after `waited_ms`: every file goes on.
+    NetworkBack { waited_ms: u64 },
+    /// The computer slept about `slept_s` seconds (the wall clock jumped
+    /// past the monotonic one): connections were dropped and made anew.
+    Woke { slept_s: u64 },
     /// The file could not be uploaded; `error` says why and what to do.
     FileFailed {
         file: FileIndex,

@@ -5,13 +5,14 @@
 //! scheduler in [`transfer`] knows nothing about any of them.
 
 pub mod basespace;
-mod clock;
+pub mod clock;
 pub mod deadline;
 pub mod error;
 pub mod event;
 mod hasher;
 pub mod journal;
 pub mod loculus;
+pub mod network;
 pub mod onecodex;
 pub mod plan;
 pub mod portal;

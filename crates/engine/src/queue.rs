@@ -162,6 +162,16 @@ pub struct Totals {
     /// Files paused because the portal refused the sign-in: they go on by
     /// themselves after signing in again.
     pub need_sign_in: usize,
+    /// Set while no connection can be made: the files wait, paused.
+    pub network: Option<NetworkWait>,
+}
+
+/// Waiting for the network since `since` (Unix seconds), tried again at
+/// most every `retry_every_s`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct NetworkWait {
+    pub since: u64,
+    pub retry_every_s: u64,
 }
 
 /// An unfinished job of an earlier session, as the front-end offers it.
@@ -189,6 +199,8 @@ pub struct Update {
     pub rows: Vec<Row>,
     pub totals: Totals,
     pub finished: Vec<Finished>,
+    /// The network came back since the last update: sending goes on.
+    pub network_back: bool,
 }
 
 /// What [`Queue::add`] found.
@@ -217,6 +229,8 @@ struct State {
     /// in now: their journaled destination, so their files always go on
     /// for their own group.
     elsewhere: HashMap<String, serde_json::Value>,
+    network: Option<NetworkWait>,
+    network_back: bool,
 }
 
 pub struct Queue {
@@ -722,7 +736,7 @@ impl Queue {
     /// What changed since the last call, `None` when nothing did.
     pub fn take_update(&self) -> Option<Update> {
         let mut st = self.state.lock().unwrap();
-        if st.dirty.is_empty() && st.finished.is_empty() {
+        if st.dirty.is_empty() && st.finished.is_empty() && !st.network_back {
             return None;
         }
         let dirty = std::mem::take(&mut st.dirty);
@@ -748,10 +762,12 @@ impl Queue {
             }
         }
         t.need_sign_in = st.need_sign_in.len();
+        t.network = st.network;
         Some(Update {
             rows,
             totals: t,
             finished: std::mem::take(&mut st.finished),
+            network_back: std::mem::take(&mut st.network_back),
         })
     }
 
@@ -1044,6 +1060,9 @@ impl Queue {
     fn on_event(&self, map: &[EntryId], e: Event) {
         let mut guard = self.state.lock().unwrap();
         let st = &mut *guard;
+        if on_network(st, map, &e) {
+            return;
+        }
         let file = match &e {
             Event::FileQueued { file, .. }
             | Event::FileStarted { file, .. }
@@ -1055,6 +1074,7 @@ impl Queue {
             | Event::Warning { file, .. }
             | Event::FileDone { file, .. }
             | Event::FileFailed { file, .. } => *file,
+            Event::NetworkWaiting { .. } | Event::NetworkBack { .. } | Event::Woke { .. } => return,
         };
         let Some(&id) = map.get(file) else { return };
         let pausing = st.pausing.contains(&id);
@@ -1110,6 +1130,7 @@ impl Queue {
                 r.error = None;
                 r.warning = None;
             }
+            Event::NetworkWaiting { .. } | Event::NetworkBack { .. } | Event::Woke { .. } => {}
             Event::FileFailed { error, class, .. } => {
                 fail(r, class, error, pausing);
                 if class == ErrorClass::Auth {
@@ -1121,6 +1142,7 @@ impl Queue {
     }
 
     fn finish(&self, map: &[EntryId], outcomes: Vec<FileOutcome>) {
+        self.state.lock().unwrap().network = None;
         let mut guard = self.state.lock().unwrap();
         let st = &mut *guard;
         let mut sum = Finished {
@@ -1354,4 +1376,39 @@ mod tests {
         set_part(&mut s, 9, part::DONE);
         assert_eq!(s, "swd");
     }
+}
+
+/// The job's network state: while it waits, its files show paused, not
+/// failed. True when `e` was about the network.
+fn on_network(st: &mut State, map: &[EntryId], e: &Event) -> bool {
+    const PAUSED: &str = "paused: waiting for the network; it goes on by itself";
+    let (wait, note) = match e {
+        Event::NetworkWaiting {
+            since,
+            retry_every_s,
+            ..
+        } => (
+            Some(NetworkWait {
+                since: *since,
+                retry_every_s: *retry_every_s,
+            }),
+            Some(PAUSED),
+        ),
+        Event::NetworkBack { .. } => {
+            st.network_back = true;
+            (None, None)
+        }
+        _ => return false,
+    };
+    st.network = wait;
+    for &id in map {
+        let r = &mut st.rows[id];
+        if r.status == Status::Sending || r.status == Status::Waiting {
+            if note.is_some() || r.warning.as_deref() == Some(PAUSED) {
+                r.warning = note.map(str::to_string);
+            }
+            st.dirty.insert(id);
+        }
+    }
+    true
 }

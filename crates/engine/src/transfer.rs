@@ -43,6 +43,12 @@ pub struct EngineConfig {
     /// common in labs (real-world notes), so the first file of a run is as
     /// safe as later ones; a faster link only gets fewer, larger parts.
     pub assumed_rate: f64,
+    /// How network outages are waited out (see `network`).
+    pub network: crate::network::NetworkPolicy,
+    /// The clocks a suspend is noticed by (a test's can "sleep").
+    pub clock: crate::clock::Clock,
+    /// A DNS resolver of the caller's for the HTTP client.
+    pub resolver: Option<crate::network::Resolver>,
 }
 
 impl Default for EngineConfig {
@@ -55,6 +61,9 @@ impl Default for EngineConfig {
             prefs: PlanPrefs::default(),
             progress_interval: Duration::from_millis(100),
             assumed_rate: 1e6,
+            network: Default::default(),
+            clock: Default::default(),
+            resolver: None,
         }
     }
 }
@@ -131,6 +140,8 @@ struct Inner {
     /// Files with parts in flight: what a new file's parts share the link
     /// with (the deadline model's `ahead`).
     running: Mutex<Vec<std::sync::Weak<FileCtx>>>,
+    /// Waits out outages and notices suspends.
+    net: Arc<crate::network::Network>,
 }
 
 impl Inner {
@@ -170,9 +181,16 @@ struct FileCtx {
 
 impl Engine {
     pub fn new(cfg: EngineConfig, events: EventSink) -> Result<Engine, Error> {
-        let http = http_client()?;
+        let http = crate::network::client(cfg.resolver.as_ref())?;
         Ok(Engine {
             inner: Arc::new(Inner {
+                net: crate::network::Network::new(
+                    cfg.network,
+                    cfg.clock.clone(),
+                    cfg.resolver.clone(),
+                    http.clone(),
+                    events.clone(),
+                ),
                 http,
                 permits: Arc::new(Semaphore::new(cfg.parts_in_flight.max(1))),
                 acked: AtomicU64::new(0),
@@ -647,7 +665,7 @@ impl Engine {
                 .collect();
             let mut ups = retry(
                 &inner.cfg.retry,
-                |_| portal.begin(&specs),
+                |_| inner.net.online(None, &batch[0].cancel, || portal.begin(&specs)),
                 |attempt, delay, e| {
                     inner.events.emit(Event::Retry {
                         file: batch[0].index,
@@ -917,6 +935,10 @@ fn duplicate(e: &Error) -> Error {
             host: host.clone(),
             detail: detail.clone(),
         },
+        Error::Unreachable { host, detail } => Error::Unreachable {
+            host: host.clone(),
+            detail: detail.clone(),
+        },
         Error::Server {
             host,
             status,
@@ -966,9 +988,17 @@ async fn send_part(
     part: u32,
     _permit: OwnedSemaphorePermit,
 ) -> Result<String, Error> {
+    // An outage is waited out inside one attempt (see `network`), probed
+    // at the storage's origin.
+    let probe = portal.part_request(&upload, part).ok().map(|r| r.url);
+    let (i, p, c, u, probe) = (&inner, portal.as_ref(), &ctx, &upload, probe.as_deref());
     let r = retry(
         &inner.cfg.retry,
-        |attempt| send_once(&inner, portal.as_ref(), &ctx, &upload, part, attempt),
+        move |attempt| {
+            i.net.online(probe, &c.cancel, move || {
+                send_once(i, p, c, u, part, attempt)
+            })
+        },
         |attempt, delay, e| {
             inner.events.emit(Event::Retry {
                 file: ctx.index,
@@ -1033,12 +1063,23 @@ async fn send_once(
         size: len,
     });
     let req = portal.part_request(upload, part)?;
+    // A link that expired (during a sleep, say) is not tried: the file
+    // needs new links, which `Engine::run` gets it.
+    if let Some(exp) = upload.expires_at
+        && crate::clock::unix_now() > exp
+    {
+        return Err(Error::Expired {
+            host: crate::error::host_of(&req.url),
+            detail: format!("the link of part {part} expired before it could start"),
+        });
+    }
     let total = req.prefix.len() as u64 + len + req.suffix.len() as u64;
     let moved = Arc::new(AtomicU64::new(0));
     let outcome: crate::read::Shared = Arc::new(Mutex::new(ReadOutcome::default()));
 
     let mut builder = inner
-        .http
+        .net
+        .client()
         .request(req.method.clone(), &req.url)
         .header(reqwest::header::CONTENT_LENGTH, total);
     for (k, v) in &req.headers {
@@ -1117,6 +1158,11 @@ async fn send_once(
             detail: format!("no progress for {} s; the connection stalled", inner.cfg.stall_timeout.as_secs()),
         }),
         _ = ctx.cancel.cancelled() => Err(Error::Cancelled),
+        // Its connection died with the sleep: made anew, not counted.
+        _ = inner.net.woken() => Err(Error::Unreachable {
+            host: crate::error::host_of(&req.url),
+            detail: "the computer slept; connecting again".into(),
+        }),
     };
     let local_failure = outcome.lock().expect("outcome").error.take();
     let result = match (result, local_failure) {
@@ -1332,7 +1378,12 @@ async fn finish_inner(
     if portal.needs_complete(upload) {
         retry(
             &inner.cfg.retry,
-            |attempt| portal.complete(upload, &etags, attempt > 1 || ctx.resumed),
+            |attempt| {
+                let (etags, maybe_done) = (&etags, attempt > 1 || ctx.resumed);
+                inner.net.online(None, &ctx.cancel, move || {
+                    portal.complete(upload, etags, maybe_done)
+                })
+            },
             |attempt, delay, e| {
                 inner.events.emit(Event::Retry {
                     file: ctx.index,

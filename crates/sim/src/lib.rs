@@ -66,6 +66,10 @@ pub struct SimConfig {
     /// Bytes/s the storage host takes in, shared by every connection (a
     /// lab's uplink); `None` = as fast as loopback goes.
     pub storage_bytes_per_sec: Option<u64>,
+    /// The storage address clients are given in presigned URLs (e.g. a
+    /// relay in front of it, or a host name), `http://HOST:PORT`; `None` =
+    /// the storage listener itself.
+    pub storage_public_url: Option<String>,
 }
 
 impl Default for SimConfig {
@@ -79,6 +83,7 @@ impl Default for SimConfig {
             onecodex_port: 0,
             basespace_port: 0,
             storage_bytes_per_sec: None,
+            storage_public_url: None,
         }
     }
 }
@@ -140,7 +145,7 @@ impl Sim {
         let internal_url = format!("http://{}", internal_l.local_addr()?);
 
         let client = s3::S3Client::new(
-            &s3_url,
+            cfg.storage_public_url.as_deref().unwrap_or(&s3_url),
             &internal_url,
             BUCKET,
             REGION,

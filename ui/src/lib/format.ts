@@ -35,3 +35,10 @@ export function segments(parts: string, max = 64): string[] {
   }
   return out;
 }
+
+/** "Waiting for the network since 12:03; retrying every 15 s" (local time). */
+export function networkLine(w: { since: number; retry_every_s: number }): string {
+  const d = new Date(w.since * 1000);
+  const hm = `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
+  return `Waiting for the network since ${hm}; retrying every ${w.retry_every_s} s`;
+}

@@ -36,6 +36,14 @@ export interface Totals {
   active: number;
   /** Files paused because the portal refused the sign-in. */
   need_sign_in: number;
+  /** Set while no connection can be made (ferry_engine::queue::NetworkWait). */
+  network?: NetworkWait | null;
+}
+
+/** Waiting for the network since `since` (Unix seconds). */
+export interface NetworkWait {
+  since: number;
+  retry_every_s: number;
 }
 
 /** An unfinished job of an earlier session (ferry_engine::queue::Resumable). */
@@ -101,7 +109,8 @@ export interface Info {
 }
 
 export interface Batch {
-  update: { rows: Row[]; totals: Totals; finished: Finished[] } | null;
+  /** `network_back`: the network came back, sending goes on. */
+  update: { rows: Row[]; totals: Totals; finished: Finished[]; network_back?: boolean } | null;
   added: Added[];
   session: Info | null;
   /** A folder dropped on the window while the wizard is open. */

@@ -39,6 +39,10 @@ struct Args {
     /// uplink); unlimited when not given.
     #[arg(long)]
     storage_bytes_per_sec: Option<u64>,
+    /// The storage address put in presigned URLs, when clients reach it
+    /// another way (a relay or proxy in front): `http://HOST:PORT`.
+    #[arg(long)]
+    s3_public_url: Option<String>,
 }
 
 #[tokio::main]
@@ -53,6 +57,7 @@ async fn main() -> anyhow::Result<()> {
         onecodex_port: args.onecodex_port,
         basespace_port: args.basespace_port,
         storage_bytes_per_sec: args.storage_bytes_per_sec,
+        storage_public_url: args.s3_public_url,
     })
     .await?;
     let creds = sim.s3_credentials();
