@@ -4,6 +4,8 @@
 
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
+mod display;
+mod links;
 mod portals;
 mod session;
 mod wizard;
@@ -124,6 +126,27 @@ impl App {
                     None => Ok(signed_out),
                 },
             },
+        }
+    }
+
+    /// The first sign-in (the demo user, or what the keychain remembers),
+    /// run once the window shows: a locked keychain's unlock prompt must
+    /// not hold the window back. A sign-in made in the window meanwhile wins.
+    async fn first_sign_in(&self) {
+        let Some(p) = self.portal.lock().unwrap().clone() else {
+            return;
+        };
+        let s = if p.demo {
+            session::demo(self.http.clone(), &p).await.ok()
+        } else {
+            session::remembered(self.http.clone(), &p).await
+        };
+        let same = self.portal.lock().unwrap().as_ref().map(|q| &q.backend) == Some(&p.backend);
+        if let Some(s) = s
+            && same
+            && self.info.lock().unwrap().user.is_none()
+        {
+            let _ = self.signed(Ok(s));
         }
     }
 
@@ -259,22 +282,14 @@ async fn sign_in_device(
 
 /// Opens the waiting device sign-in's page in the desktop's browser.
 #[tauri::command]
-fn open_sign_in_page(app: S<'_>) -> Result<(), String> {
+fn open_sign_in_page(app: S<'_>, handle: tauri::AppHandle) -> Result<(), String> {
     let link = app.device.lock().unwrap().as_ref().map(|d| d.0.clone());
     let link = link.ok_or("no sign-in is waiting for the browser")?;
-    let opener = if cfg!(target_os = "macos") {
-        "open"
-    } else {
-        "xdg-open"
-    };
-    let r = if cfg!(windows) {
-        std::process::Command::new("cmd")
-            .args(["/C", "start", "", &link])
-            .spawn()
-    } else {
-        std::process::Command::new(opener).arg(&link).spawn()
-    };
-    r.map(|_| ())
+    let url = links::openable(&link)?;
+    use tauri_plugin_opener::OpenerExt;
+    handle
+        .opener()
+        .open_url(url.as_str(), None::<&str>)
         .map_err(|e| format!("cannot open a browser ({e}): open {link} yourself"))
 }
 
@@ -484,6 +499,10 @@ fn configured_portal() -> Option<Portal> {
 }
 
 fn main() {
+    if let Some(why) = display::missing() {
+        eprintln!("ferry-app: {why}");
+        std::process::exit(2);
+    }
     let app = tauri::async_runtime::block_on(async move {
         let http = ferry_engine::transfer::http_client().expect("http client");
         let cfg = EngineConfig::default();
@@ -522,19 +541,11 @@ fn main() {
                 (p, Some(sim))
             }
         };
-        let signed = if portal.demo {
-            session::demo(http.clone(), &portal).await.ok()
-        } else {
-            session::remembered(http.clone(), &portal).await
+        // Signed in once the window shows (`first_sign_in`).
+        let info = Info {
+            journal: journal_note.clone(),
+            ..Info::default()
         };
-        let mut info = Info::default();
-        let mut loculus = None;
-        if let Some(s) = signed {
-            loculus = Some(s.loculus.clone());
-            queue.set_portal(Some(s.loculus), session::destination(&s.info));
-            info = s.info;
-        }
-        info.journal = journal_note.clone();
         if portal.demo {
             forget_old_demo_jobs(&queue);
         }
@@ -546,7 +557,7 @@ fn main() {
             choices,
             demo_keys,
             onecodex: Mutex::new(None),
-            loculus: Mutex::new(loculus),
+            loculus: Mutex::new(None),
             wizard: Mutex::new(wizard::Wizard::default()),
             portal: Mutex::new(Some(portal)),
             outbox: Mutex::new(Batch::default()),
@@ -560,9 +571,12 @@ fn main() {
     let dropper = app.clone();
     tauri::Builder::default()
         .plugin(tauri_plugin_notification::init())
+        .plugin(tauri_plugin_opener::init())
         .manage(app.clone())
         .setup(move |a| {
             let handle = a.handle().clone();
+            let first = app.clone();
+            tauri::async_runtime::spawn(async move { first.first_sign_in().await });
             let flusher = app.clone();
             tauri::async_runtime::spawn(async move {
                 let mut tick = tokio::time::interval(Duration::from_millis(100));

@@ -1,5 +1,6 @@
 //! `ferry`: the upload engine on the command line.
 
+mod config;
 mod demo;
 mod exit;
 mod folder;
@@ -29,6 +30,8 @@ use ferry_engine::{
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
+    #[command(flatten)]
+    net: config::NetArgs,
 }
 
 #[derive(Subcommand)]
@@ -252,9 +255,11 @@ impl From<Error> for Fail {
 }
 
 fn main() {
-    let cli = Cli::parse();
-    let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
-    let code = match rt.block_on(run(cli)) {
+    let code = parse().and_then(|cli| {
+        let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
+        rt.block_on(run(cli))
+    });
+    let code = match code {
         Ok(()) => exit::OK,
         Err(Fail(code, msg)) => {
             eprintln!("ferry: {msg}");
@@ -262,6 +267,18 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+/// The command line, with the settings file's values as defaults and its
+/// network settings in force.
+fn parse() -> Result<Cli, Fail> {
+    use clap::{CommandFactory, FromArgMatches};
+    let settings = config::load();
+    let cmd = config::with_defaults(Cli::command(), settings.as_ref().unwrap_or(&Default::default()));
+    let cli = Cli::from_arg_matches(&cmd.get_matches()).unwrap_or_else(|e| e.exit());
+    // `--help` and `--version` work whatever the file holds.
+    config::apply(&cli.net, &settings?)?;
+    Ok(cli)
 }
 
 async fn run(cli: Cli) -> Result<(), Fail> {

@@ -55,6 +55,11 @@ pub enum Error {
     #[error("network error talking to {host}: {detail}")]
     Network { host: String, detail: String },
 
+    /// TLS to `host` ended in a certificate no trusted root signed: not
+    /// retried, since it will not change by itself.
+    #[error("the certificate of {host} is not trusted ({detail}). {}.", crate::net::UNTRUSTED_FIX)]
+    Untrusted { host: String, detail: String },
+
     #[error("{host} failed ({status}): {detail}")]
     Server {
         host: String,
@@ -101,7 +106,7 @@ impl Error {
             | Error::Journal { .. }
             | Error::JournalTooNew { .. } => ErrorClass::Local,
             Error::Auth { .. } => ErrorClass::Auth,
-            Error::Network { .. } => ErrorClass::Network,
+            Error::Network { .. } | Error::Untrusted { .. } => ErrorClass::Network,
             Error::Server { .. } => ErrorClass::Server,
             Error::Rejected { .. } | Error::Expired { .. } => ErrorClass::Rejected,
             Error::Protocol { .. } => ErrorClass::Protocol,
@@ -115,7 +120,7 @@ impl Error {
         matches!(
             self.class(),
             ErrorClass::Network | ErrorClass::Server | ErrorClass::Protocol
-        )
+        ) && !matches!(self, Error::Untrusted { .. })
     }
 
     /// The server's own `Retry-After`, when it gave one.
@@ -228,6 +233,12 @@ pub(crate) fn from_reqwest(url: &str, e: reqwest::Error) -> Error {
         detail.push_str(": ");
         detail.push_str(&s.to_string());
         src = s.source();
+    }
+    if crate::net::is_untrusted(&detail) {
+        return Error::Untrusted {
+            host: host_of(url),
+            detail,
+        };
     }
     Error::Network {
         host: host_of(url),

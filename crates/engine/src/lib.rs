@@ -11,14 +11,17 @@ pub mod event;
 mod hasher;
 pub mod journal;
 pub mod loculus;
+pub mod net;
 pub mod onecodex;
 pub mod plan;
 pub mod portal;
 pub mod queue;
+pub mod rate;
 mod read;
 pub mod resume;
 pub mod retry;
 pub mod scan;
+pub mod settings;
 pub mod token;
 pub mod transfer;
 

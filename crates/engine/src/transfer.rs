@@ -665,10 +665,11 @@ impl Engine {
 /// The shared HTTP client: connect timeout, no default credentials (the
 /// bearer token is added per request, only on the portal's API host).
 pub fn http_client() -> Result<reqwest::Client, Error> {
-    reqwest::Client::builder()
+    let b = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(30))
         .tcp_keepalive(Duration::from_secs(30))
-        .user_agent(concat!("ferry/", env!("CARGO_PKG_VERSION")))
+        .user_agent(concat!("ferry/", env!("CARGO_PKG_VERSION")));
+    crate::net::apply(b)
         .build()
         .map_err(|e| Error::Protocol {
             host: "ferry".into(),
@@ -706,6 +707,10 @@ fn duplicate(e: &Error) -> Error {
             detail: detail.clone(),
         },
         Error::Network { host, detail } => Error::Network {
+            host: host.clone(),
+            detail: detail.clone(),
+        },
+        Error::Untrusted { host, detail } => Error::Untrusted {
             host: host.clone(),
             detail: detail.clone(),
         },

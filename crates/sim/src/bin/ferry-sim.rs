@@ -35,6 +35,13 @@ struct Args {
     /// BaseSpace API port (0 = random).
     #[arg(long, default_value_t = 0)]
     basespace_port: u16,
+    /// Serve the backend and the storage over TLS with this PEM
+    /// certificate (chain); needs --tls-key.
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -48,6 +55,7 @@ async fn main() -> anyhow::Result<()> {
         data_dir: args.data_dir,
         onecodex_port: args.onecodex_port,
         basespace_port: args.basespace_port,
+        tls: args.tls_cert.zip(args.tls_key),
     })
     .await?;
     let creds = sim.s3_credentials();
