@@ -8,6 +8,7 @@ mod display;
 mod links;
 mod portals;
 mod session;
+mod settings;
 mod wizard;
 
 use std::collections::HashMap;
@@ -59,6 +60,8 @@ struct App {
     device: Mutex<Option<(String, Arc<tokio::sync::Notify>)>>,
     /// Keeps the in-process demo portal alive.
     _demo: Option<ferry_sim::Sim>,
+    /// The settings file's settings, and why it could not be read.
+    settings: Mutex<(ferry_engine::settings::Settings, Option<String>)>,
 }
 
 impl App {
@@ -455,6 +458,20 @@ fn cancel_all(app: S<'_>) {
     app.queue.cancel_all()
 }
 
+/// The settings panel: settings file, version, the limit in force.
+#[tauri::command]
+fn settings(app: S<'_>) -> settings::View {
+    let (s, e) = app.settings.lock().unwrap().clone();
+    settings::view(&s, e)
+}
+
+#[tauri::command]
+fn save_settings(app: S<'_>, new: ferry_engine::settings::Settings) -> Result<settings::View, String> {
+    let v = settings::save(new.clone())?;
+    *app.settings.lock().unwrap() = (new, None);
+    Ok(v)
+}
+
 /// Test-only: delivers paths exactly as a drop on the window does. Only
 /// callable when FERRY_E2E=1 (then granted by a capability added at run
 /// time; no capability file grants it).
@@ -480,11 +497,15 @@ fn forget_old_demo_jobs(queue: &Queue) {
     }
 }
 
-/// `FERRY_BACKEND` (and `FERRY_KEYCLOAK`, default the backend, and
+/// `FERRY_BACKEND` or the settings file (and `FERRY_KEYCLOAK`, default the backend, and
 /// `FERRY_WEBSITE`, default the backend without its `backend.` prefix)
 /// choose another Loculus instance; otherwise the demo portal starts here.
-fn configured_portal() -> Option<Portal> {
-    let b = std::env::var("FERRY_BACKEND").ok()?;
+fn configured_portal(s: &ferry_engine::settings::Settings) -> Option<Portal> {
+    // Else the settings file's Loculus instance, when it names one.
+    let kept = (s.portal.as_deref() == Some("loculus"))
+        .then(|| s.backend.clone())
+        .flatten();
+    let b = std::env::var("FERRY_BACKEND").ok().or(kept)?;
     let b = b.trim_end_matches('/').to_string();
     Some(Portal {
         name: b.clone(),
@@ -504,8 +525,14 @@ fn main() {
         std::process::exit(2);
     }
     let app = tauri::async_runtime::block_on(async move {
+        // The proxy and the bandwidth limit of the settings file, before
+        // the first client is built.
+        let (settings, settings_error) = settings::load();
         let http = ferry_engine::transfer::http_client().expect("http client");
-        let cfg = EngineConfig::default();
+        let mut cfg = EngineConfig::default();
+        if let Some(n) = settings.parts_in_flight {
+            cfg.parts_in_flight = n as usize;
+        }
         let names = Arc::new(ferry_engine::queue::LoculusNames);
         // Without a journal the app still works; files then resume from
         // their start and the window says why.
@@ -515,7 +542,7 @@ fn main() {
         };
         let mut demo_keys = HashMap::new();
         let mut choices = Vec::new();
-        let (portal, demo) = match configured_portal() {
+        let (portal, demo) = match configured_portal(&settings) {
             Some(p) => {
                 choices.extend(portals::public_portals());
                 (p, None)
@@ -565,6 +592,7 @@ fn main() {
             journal_note,
             device: Mutex::new(None),
             _demo: demo,
+            settings: Mutex::new((settings, settings_error)),
         })
     });
 
@@ -636,6 +664,8 @@ fn main() {
             wizard::wizard_submit,
             wizard::wizard_resume,
             wizard::e2e_wizard_folder,
+            settings,
+            save_settings,
             e2e_drop
         ])
         .run(tauri::generate_context!())
