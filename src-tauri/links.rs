@@ -40,7 +40,7 @@ mod tests {
             "",
         ] {
             let e = openable(bad).unwrap_err();
-            assert!(e.contains("only https"), "{bad}: {e}") ;
+            assert!(e.contains("only https"), "{bad}: {e}");
         }
     }
 }

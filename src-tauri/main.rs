@@ -466,7 +466,10 @@ fn settings(app: S<'_>) -> settings::View {
 }
 
 #[tauri::command]
-fn save_settings(app: S<'_>, new: ferry_engine::settings::Settings) -> Result<settings::View, String> {
+fn save_settings(
+    app: S<'_>,
+    new: ferry_engine::settings::Settings,
+) -> Result<settings::View, String> {
     let v = settings::save(new.clone())?;
     *app.settings.lock().unwrap() = (new, None);
     Ok(v)

@@ -19,8 +19,14 @@ fn without_a_display_the_app_says_so_and_how_to_get_one() {
         .expect("the app runs");
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("no display") && err.contains("xvfb-run"), "{err}");
-    assert!(!err.contains("panicked") && !err.contains("backtrace"), "{err}");
+    assert!(
+        err.contains("no display") && err.contains("xvfb-run"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("panicked") && !err.contains("backtrace"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -53,7 +59,10 @@ fn the_window_shows_while_the_keychain_has_not_answered() {
     // The keychain was asked, and is still waiting: the window did not.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while held.lock().unwrap().is_empty() {
-        assert!(std::time::Instant::now() < deadline, "the keychain was never asked");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the keychain was never asked"
+        );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     s.wait_for("[data-testid=sign-in]", 5);

@@ -23,7 +23,10 @@ fn sha(p: &Path) -> String {
 /// Runs a command as root (the test command runs as root on CI; a
 /// developer's machine asks sudo, without a password prompt).
 fn as_root(cmd: &str, args: &[&str]) {
-    let root = Command::new("id").arg("-u").output().map(|o| text(&o.stdout));
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| text(&o.stdout));
     let mut c = if root.as_deref().map(str::trim) == Ok("0") {
         Command::new(cmd)
     } else {
@@ -31,8 +34,15 @@ fn as_root(cmd: &str, args: &[&str]) {
         s.arg("-n").arg(cmd);
         s
     };
-    let out = c.args(args).output().unwrap_or_else(|e| panic!("{cmd}: {e}"));
-    assert!(out.status.success(), "{cmd} {args:?}: {}", text(&out.stderr));
+    let out = c
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd} {args:?}: {}",
+        text(&out.stderr)
+    );
 }
 
 /// The system trust store is the machine's: one test at a time changes
@@ -58,7 +68,10 @@ impl SystemCa {
         let tmp = tempfile::NamedTempFile::new().unwrap();
         std::fs::write(tmp.path(), pem).unwrap();
         as_root("mkdir", &["-p", STORE]);
-        as_root("cp", &[tmp.path().to_str().unwrap(), file.to_str().unwrap()]);
+        as_root(
+            "cp",
+            &[tmp.path().to_str().unwrap(), file.to_str().unwrap()],
+        );
         let ca = SystemCa { file, _lock: lock };
         as_root("update-ca-certificates", &[]);
         ca
@@ -124,13 +137,19 @@ fn tls_trusts_a_ca_from_the_system_store_and_names_the_host_without_it() {
     let err = text(&out.stderr);
     assert!(!out.status.success(), "untrusted CA accepted: {err}");
     assert!(
-        err.contains(&host) && err.contains("not trusted") && err.contains("update-ca-certificates"),
+        err.contains(&host)
+            && err.contains("not trusted")
+            && err.contains("update-ca-certificates"),
         "the error names the host, the cause and the fix: {err}"
     );
 
     let _ca = SystemCa::install(lock, &ca_pem);
     let out = upload(&sim, &[], &file);
-    assert!(out.status.success(), "with the CA installed: {}", text(&out.stderr));
+    assert!(
+        out.status.success(),
+        "with the CA installed: {}",
+        text(&out.stderr)
+    );
     let stdout = text(&out.stdout);
     let cols: Vec<&str> = stdout.trim().split('\t').collect();
     assert_eq!(cols[1], sha(&file), "{stdout}");
@@ -213,7 +232,11 @@ fn upload_and_submit_go_through_a_forward_proxy() {
         ],
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).starts_with("p1\t"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).starts_with("p1\t"),
+        "{}",
+        text(&out.stdout)
+    );
 
     // The proxy carried both hosts: the portal's API and the storage.
     let log = std::fs::read_to_string(&proxy.log).unwrap_or_default();
@@ -224,8 +247,14 @@ fn upload_and_submit_go_through_a_forward_proxy() {
             .filter(|l| l.contains("Request") && l.contains(host))
             .count()
     };
-    assert!(via(&backend) > 0, "no portal request through the proxy:\n{log}");
-    assert!(via(&storage) > 0, "no storage request through the proxy:\n{log}");
+    assert!(
+        via(&backend) > 0,
+        "no portal request through the proxy:\n{log}"
+    );
+    assert!(
+        via(&storage) > 0,
+        "no storage request through the proxy:\n{log}"
+    );
 
     // And what the storage holds is the file.
     let subs = sim.state()["submissions"].clone();
@@ -233,7 +262,13 @@ fn upload_and_submit_go_through_a_forward_proxy() {
         .as_str()
         .unwrap_or_else(|| panic!("attached file: {subs}"))
         .to_string();
-    assert_stored(&backend, &file_id, &sha(&reads), Some(14 << 20), "through the proxy");
+    assert_stored(
+        &backend,
+        &file_id,
+        &sha(&reads),
+        Some(14 << 20),
+        "through the proxy",
+    );
 }
 
 #[test]
@@ -248,7 +283,13 @@ fn the_bandwidth_limit_holds_at_the_storage() {
     let secs = t.elapsed().as_secs_f64();
     assert!(out.status.success(), "{}", text(&out.stderr));
     let id = text(&out.stdout).split('\t').next().unwrap().to_string();
-    assert_stored(&sim.backend(), &id, &sha(&file), Some(44 << 20), "rate-limited");
+    assert_stored(
+        &sim.backend(),
+        &id,
+        &sha(&file),
+        Some(44 << 20),
+        "rate-limited",
+    );
     let received: u64 = sim.state()["storage_log"]
         .as_array()
         .unwrap()
@@ -261,7 +302,10 @@ fn the_bandwidth_limit_holds_at_the_storage() {
     ferry_e2e::webdriver::record(
         "the_bandwidth_limit_holds_at_the_storage",
         "rate",
-        &format!("{:.2} MiB/s over {secs:.1} s (limit 4 MiB/s)", rate / 1048576.0),
+        &format!(
+            "{:.2} MiB/s over {secs:.1} s (limit 4 MiB/s)",
+            rate / 1048576.0
+        ),
     );
     assert!(secs >= 10.0, "sent in {secs:.1} s: the limit did not hold");
     assert!(

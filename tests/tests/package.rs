@@ -18,11 +18,17 @@ fn text(b: &[u8]) -> String {
 }
 
 fn root_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 fn sudo(args: &[&str]) -> Output {
-    let root = Command::new("id").arg("-u").output().map(|o| text(&o.stdout));
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| text(&o.stdout));
     let mut c = if root.as_deref().map(str::trim) == Ok("0") {
         Command::new(args[0])
     } else {
@@ -38,7 +44,12 @@ fn sudo(args: &[&str]) -> Output {
 
 fn ok(args: &[&str]) -> String {
     let out = sudo(args);
-    assert!(out.status.success(), "{args:?}: {}{}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{args:?}: {}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
     text(&out.stdout)
 }
 
@@ -66,7 +77,12 @@ fn the_deb_installs_runs_and_purges_clean() {
         .current_dir(&root)
         .output()
         .expect("node (the Tauri CLI from npm: cd ui && npm install)");
-    assert!(out.status.success(), "tauri bundle: {}{}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        out.status.success(),
+        "tauri bundle: {}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
     let debs: Vec<PathBuf> = std::fs::read_dir(root.join("target/debug/bundle/deb"))
         .expect("target/debug/bundle/deb")
         .flatten()
@@ -79,7 +95,11 @@ fn the_deb_installs_runs_and_purges_clean() {
     record(
         "package",
         "debug .deb size",
-        &format!("{:.1} MB ({})", size as f64 / 1e6, deb.file_name().unwrap().to_string_lossy()),
+        &format!(
+            "{:.1} MB ({})",
+            size as f64 / 1e6,
+            deb.file_name().unwrap().to_string_lossy()
+        ),
     );
     let bundled = t0.elapsed();
 
@@ -93,7 +113,12 @@ fn the_deb_installs_runs_and_purges_clean() {
             .filter(|p| p.is_file())
             .collect(),
     };
-    let has = |p: &str| installed.files.iter().any(|f| f.to_string_lossy().contains(p));
+    let has = |p: &str| {
+        installed
+            .files
+            .iter()
+            .any(|f| f.to_string_lossy().contains(p))
+    };
     for want in [
         "/usr/bin/ferry",
         "/usr/bin/ferry-app",
@@ -108,11 +133,20 @@ fn the_deb_installs_runs_and_purges_clean() {
         .find(|f| f.extension().is_some_and(|e| e == "desktop"))
         .unwrap();
     let entry = std::fs::read_to_string(desktop).unwrap();
-    assert!(entry.contains("Exec=ferry-app") && entry.contains("Name=Ferry"), "{entry}");
+    assert!(
+        entry.contains("Exec=ferry-app") && entry.contains("Name=Ferry"),
+        "{entry}"
+    );
 
     // The CLI on the PATH, with the version.
-    let v = Command::new("/usr/bin/ferry").arg("--version").output().expect("ferry on PATH");
-    assert_eq!(text(&v.stdout).trim(), concat!("ferry ", env!("CARGO_PKG_VERSION")));
+    let v = Command::new("/usr/bin/ferry")
+        .arg("--version")
+        .output()
+        .expect("ferry on PATH");
+    assert_eq!(
+        text(&v.stdout).trim(),
+        concat!("ferry ", env!("CARGO_PKG_VERSION"))
+    );
 
     // The installed app in a window: the demo portal, a file, its green
     // check, and About with the version.
@@ -151,10 +185,17 @@ fn the_deb_installs_runs_and_purges_clean() {
     ok(&["apt-get", "purge", "-y", "-qq", "ferry"]);
     let left: Vec<&PathBuf> = installed.files.iter().filter(|f| f.exists()).collect();
     assert!(left.is_empty(), "left after purge: {left:?}");
-    assert!(!sudo(&["dpkg", "-s", "ferry"]).status.success(), "still registered");
+    assert!(
+        !sudo(&["dpkg", "-s", "ferry"]).status.success(),
+        "still registered"
+    );
     record(
         "package",
         "bundle, install, window upload, CLI upload, purge",
-        &format!("{:.1} s (bundling {:.1} s)", t0.elapsed().as_secs_f64(), bundled.as_secs_f64()),
+        &format!(
+            "{:.1} s (bundling {:.1} s)",
+            t0.elapsed().as_secs_f64(),
+            bundled.as_secs_f64()
+        ),
     );
 }

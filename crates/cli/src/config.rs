@@ -50,7 +50,8 @@ pub fn with_defaults(mut cmd: Command, s: &Settings) -> Command {
                 .is_some_and(|c| c.get_arguments().any(|a| a.get_id() == *id));
             // `login --portal` picks a kind of key to keep: no default there.
             if has && !(*id == "portal" && matches!(name.as_str(), "login" | "logout")) {
-                let v = v.clone();
+                // clap keeps defaults as &'static str; parsed once per run.
+                let v: &'static str = v.clone().leak();
                 cmd = cmd.mut_subcommand(&name, |c| c.mut_arg(*id, |a| a.default_value(v)));
             }
         }

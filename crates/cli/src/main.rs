@@ -274,7 +274,10 @@ fn main() {
 fn parse() -> Result<Cli, Fail> {
     use clap::{CommandFactory, FromArgMatches};
     let settings = config::load();
-    let cmd = config::with_defaults(Cli::command(), settings.as_ref().unwrap_or(&Default::default()));
+    let cmd = config::with_defaults(
+        Cli::command(),
+        settings.as_ref().unwrap_or(&Default::default()),
+    );
     let cli = Cli::from_arg_matches(&cmd.get_matches()).unwrap_or_else(|e| e.exit());
     // `--help` and `--version` work whatever the file holds.
     config::apply(&cli.net, &settings?)?;

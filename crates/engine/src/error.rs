@@ -57,7 +57,10 @@ pub enum Error {
 
     /// TLS to `host` ended in a certificate no trusted root signed: not
     /// retried, since it will not change by itself.
-    #[error("the certificate of {host} is not trusted ({detail}). {}.", crate::net::UNTRUSTED_FIX)]
+    #[error(
+        "the certificate of {host} is not trusted ({detail}). {}.",
+        crate::net::UNTRUSTED_FIX
+    )]
     Untrusted { host: String, detail: String },
 
     #[error("{host} failed ({status}): {detail}")]

@@ -33,7 +33,8 @@ pub fn proxy(u: &str) -> Result<reqwest::Proxy, Error> {
         detail: format!("{why}; write it as http://host:port"),
     };
     let parsed = url::Url::parse(u).map_err(|e| bad(format!("{u:?} is not a URL ({e})")))?;
-    if !matches!(parsed.scheme(), "http" | "https" | "socks5" | "socks5h") || parsed.host().is_none()
+    if !matches!(parsed.scheme(), "http" | "https" | "socks5" | "socks5h")
+        || parsed.host().is_none()
     {
         return Err(bad(format!("{u:?} is not a proxy URL")));
     }

@@ -73,16 +73,20 @@ impl Settings {
                 });
             }
         };
-        let s: Settings = toml::from_str(&text).map_err(|e| SettingsError::Malformed {
-            path: path.into(),
-            line: e.span().map_or(1, |r| line_of(&text, r.start)),
-            detail: e.message().trim().to_string(),
+        let s: Settings = toml::from_str(&text).map_err(|e| {
+            let line = e.span().map_or(1, |r| line_of(&text, r.start));
+            SettingsError::Malformed {
+                path: path.into(),
+                line,
+                detail: with_text(&text, line, e.message()),
+            }
         })?;
-        s.check().map_err(|(key, detail)| SettingsError::Malformed {
-            path: path.into(),
-            line: key_line(&text, key),
-            detail: format!("{key}: {detail}"),
-        })?;
+        s.check()
+            .map_err(|(key, detail)| SettingsError::Malformed {
+                path: path.into(),
+                line: key_line(&text, key),
+                detail: format!("{key}: {detail}"),
+            })?;
         Ok(s)
     }
 
@@ -125,19 +129,21 @@ impl Settings {
     /// file's comments and other text stay). A file that does not parse
     /// is left as it is and reported.
     pub fn save_to(&self, path: &Path) -> Result<(), SettingsError> {
-        self.check().map_err(|(key, detail)| SettingsError::Malformed {
-            path: path.into(),
-            line: 0,
-            detail: format!("{key}: {detail}"),
-        })?;
+        self.check()
+            .map_err(|(key, detail)| SettingsError::Malformed {
+                path: path.into(),
+                line: 0,
+                detail: format!("{key}: {detail}"),
+            })?;
         // Refuse a file we could not read: it would be overwritten.
         Settings::load_from(path)?;
         let text = std::fs::read_to_string(path).unwrap_or_default();
         let mut doc: toml_edit::DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| {
+            let line = e.span().map_or(1, |r| line_of(&text, r.start));
             SettingsError::Malformed {
                 path: path.into(),
-                line: e.span().map_or(1, |r| line_of(&text, r.start)),
-                detail: e.message().trim().to_string(),
+                line,
+                detail: with_text(&text, line, e.message()),
             }
         })?;
         let mut set = |k: &str, v: Option<toml_edit::Item>| match v {
@@ -167,6 +173,16 @@ impl Settings {
         std::fs::write(&tmp, doc.to_string()).map_err(io)?;
         std::fs::rename(&tmp, path).map_err(io)
     }
+}
+
+/// The parser's message with the line it is about, so the key shows.
+fn with_text(text: &str, line: usize, msg: &str) -> String {
+    let l = text
+        .lines()
+        .nth(line.saturating_sub(1))
+        .unwrap_or("")
+        .trim();
+    format!("{} (in `{l}`)", msg.trim())
 }
 
 fn line_of(text: &str, byte: usize) -> usize {
@@ -212,8 +228,16 @@ mod tests {
     #[test]
     fn a_malformed_file_names_its_path_and_line_and_is_not_overwritten() {
         for (text, line, what) in [
-            ("portal = \"loculus\"\nparts_in_flight = 4\nlimit_rate = 20M\n", 3, "limit_rate"),
-            ("portal = \"loculus\"\n\nparts_in_flite = 4\n", 3, "parts_in_flite"),
+            (
+                "portal = \"loculus\"\nparts_in_flight = 4\nlimit_rate = 20M\n",
+                3,
+                "limit_rate",
+            ),
+            (
+                "portal = \"loculus\"\n\nparts_in_flite = 4\n",
+                3,
+                "parts_in_flite",
+            ),
             ("parts_in_flight = \"many\"\n", 1, "parts_in_flight"),
             ("portal = \"loculus\"\nlimit_rate = \"fast\"\n", 2, "fast"),
             ("proxy = \"proxy:3128\"\n", 1, "proxy"),
@@ -223,7 +247,10 @@ mod tests {
             let e = Settings::load_from(&p).unwrap_err().to_string();
             let at = format!("{}, line {line}:", p.display());
             assert!(e.starts_with(&at), "{text:?}: {e}");
-            assert!(e.contains(what) && e.contains("never rewrites"), "{text:?}: {e}");
+            assert!(
+                e.contains(what) && e.contains("never rewrites"),
+                "{text:?}: {e}"
+            );
             let save = Settings {
                 proxy: Some("http://127.0.0.1:3128".into()),
                 ..Settings::default()
@@ -235,14 +262,18 @@ mod tests {
 
     #[test]
     fn saving_keeps_comments_and_other_keys() {
-        let (_d, p) = file("# our proxy, from IT\nproxy = \"http://old:3128\"\nportal = \"demo\"\n");
+        let (_d, p) =
+            file("# our proxy, from IT\nproxy = \"http://old:3128\"\nportal = \"demo\"\n");
         let mut s = Settings::load_from(&p).unwrap();
         s.proxy = Some("http://new:3128".into());
         s.limit_rate = Some("5M".into());
         s.save_to(&p).unwrap();
         let text = std::fs::read_to_string(&p).unwrap();
         assert!(text.starts_with("# our proxy, from IT\n"), "{text}");
-        assert!(!text.contains("old:3128") && text.contains("portal = \"demo\""), "{text}");
+        assert!(
+            !text.contains("old:3128") && text.contains("portal = \"demo\""),
+            "{text}"
+        );
         assert_eq!(Settings::load_from(&p).unwrap(), s);
     }
 }

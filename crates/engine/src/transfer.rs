@@ -669,12 +669,10 @@ pub fn http_client() -> Result<reqwest::Client, Error> {
         .connect_timeout(Duration::from_secs(30))
         .tcp_keepalive(Duration::from_secs(30))
         .user_agent(concat!("ferry/", env!("CARGO_PKG_VERSION")));
-    crate::net::apply(b)
-        .build()
-        .map_err(|e| Error::Protocol {
-            host: "ferry".into(),
-            detail: format!("cannot build the HTTP client: {e}"),
-        })
+    crate::net::apply(b).build().map_err(|e| Error::Protocol {
+        host: "ferry".into(),
+        detail: format!("cannot build the HTTP client: {e}"),
+    })
 }
 
 async fn acquire(sem: &Arc<Semaphore>, cancel: &CancellationToken) -> Option<OwnedSemaphorePermit> {

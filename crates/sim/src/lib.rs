@@ -204,7 +204,12 @@ impl Sim {
 
     /// `http://127.0.0.1:PORT` of the storage host the presigned URLs point to.
     pub fn s3_url(&self) -> String {
-        let scheme = self.shared.backend_url.split("://").next().unwrap_or("http");
+        let scheme = self
+            .shared
+            .backend_url
+            .split("://")
+            .next()
+            .unwrap_or("http");
         format!("{scheme}://{}", self.storage.addr)
     }
 
