@@ -37,6 +37,8 @@ const COMMANDS: &[&str] = &[
     "wizard_upload",
     "wizard_submit",
     "wizard_resume",
+    "settings",
+    "save_settings",
     // Test-only: granted at run time when FERRY_E2E=1, never by a file.
     "e2e_drop",
     "e2e_wizard_folder",

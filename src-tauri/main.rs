@@ -4,8 +4,11 @@
 
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
+mod display;
+mod links;
 mod portals;
 mod session;
+mod settings;
 mod wizard;
 
 use std::collections::HashMap;
@@ -57,6 +60,8 @@ struct App {
     device: Mutex<Option<(String, Arc<tokio::sync::Notify>)>>,
     /// Keeps the in-process demo portal alive.
     _demo: Option<ferry_sim::Sim>,
+    /// The settings file's settings, and why it could not be read.
+    settings: Mutex<(ferry_engine::settings::Settings, Option<String>)>,
 }
 
 impl App {
@@ -124,6 +129,27 @@ impl App {
                     None => Ok(signed_out),
                 },
             },
+        }
+    }
+
+    /// The first sign-in (the demo user, or what the keychain remembers),
+    /// run once the window shows: a locked keychain's unlock prompt must
+    /// not hold the window back. A sign-in made in the window meanwhile wins.
+    async fn first_sign_in(&self) {
+        let Some(p) = self.portal.lock().unwrap().clone() else {
+            return;
+        };
+        let s = if p.demo {
+            session::demo(self.http.clone(), &p).await.ok()
+        } else {
+            session::remembered(self.http.clone(), &p).await
+        };
+        let same = self.portal.lock().unwrap().as_ref().map(|q| &q.backend) == Some(&p.backend);
+        if let Some(s) = s
+            && same
+            && self.info.lock().unwrap().user.is_none()
+        {
+            let _ = self.signed(Ok(s));
         }
     }
 
@@ -259,22 +285,14 @@ async fn sign_in_device(
 
 /// Opens the waiting device sign-in's page in the desktop's browser.
 #[tauri::command]
-fn open_sign_in_page(app: S<'_>) -> Result<(), String> {
+fn open_sign_in_page(app: S<'_>, handle: tauri::AppHandle) -> Result<(), String> {
     let link = app.device.lock().unwrap().as_ref().map(|d| d.0.clone());
     let link = link.ok_or("no sign-in is waiting for the browser")?;
-    let opener = if cfg!(target_os = "macos") {
-        "open"
-    } else {
-        "xdg-open"
-    };
-    let r = if cfg!(windows) {
-        std::process::Command::new("cmd")
-            .args(["/C", "start", "", &link])
-            .spawn()
-    } else {
-        std::process::Command::new(opener).arg(&link).spawn()
-    };
-    r.map(|_| ())
+    let url = links::openable(&link)?;
+    use tauri_plugin_opener::OpenerExt;
+    handle
+        .opener()
+        .open_url(url.as_str(), None::<&str>)
         .map_err(|e| format!("cannot open a browser ({e}): open {link} yourself"))
 }
 
@@ -440,6 +458,23 @@ fn cancel_all(app: S<'_>) {
     app.queue.cancel_all()
 }
 
+/// The settings panel: settings file, version, the limit in force.
+#[tauri::command]
+fn settings(app: S<'_>) -> settings::View {
+    let (s, e) = app.settings.lock().unwrap().clone();
+    settings::view(&s, e)
+}
+
+#[tauri::command]
+fn save_settings(
+    app: S<'_>,
+    new: ferry_engine::settings::Settings,
+) -> Result<settings::View, String> {
+    let v = settings::save(new.clone())?;
+    *app.settings.lock().unwrap() = (new, None);
+    Ok(v)
+}
+
 /// Test-only: delivers paths exactly as a drop on the window does. Only
 /// callable when FERRY_E2E=1 (then granted by a capability added at run
 /// time; no capability file grants it).
@@ -465,11 +500,15 @@ fn forget_old_demo_jobs(queue: &Queue) {
     }
 }
 
-/// `FERRY_BACKEND` (and `FERRY_KEYCLOAK`, default the backend, and
+/// `FERRY_BACKEND` or the settings file (and `FERRY_KEYCLOAK`, default the backend, and
 /// `FERRY_WEBSITE`, default the backend without its `backend.` prefix)
 /// choose another Loculus instance; otherwise the demo portal starts here.
-fn configured_portal() -> Option<Portal> {
-    let b = std::env::var("FERRY_BACKEND").ok()?;
+fn configured_portal(s: &ferry_engine::settings::Settings) -> Option<Portal> {
+    // Else the settings file's Loculus instance, when it names one.
+    let kept = (s.portal.as_deref() == Some("loculus"))
+        .then(|| s.backend.clone())
+        .flatten();
+    let b = std::env::var("FERRY_BACKEND").ok().or(kept)?;
     let b = b.trim_end_matches('/').to_string();
     Some(Portal {
         name: b.clone(),
@@ -484,9 +523,19 @@ fn configured_portal() -> Option<Portal> {
 }
 
 fn main() {
+    if let Some(why) = display::missing() {
+        eprintln!("ferry-app: {why}");
+        std::process::exit(2);
+    }
     let app = tauri::async_runtime::block_on(async move {
+        // The proxy and the bandwidth limit of the settings file, before
+        // the first client is built.
+        let (settings, settings_error) = settings::load();
         let http = ferry_engine::transfer::http_client().expect("http client");
-        let cfg = EngineConfig::default();
+        let mut cfg = EngineConfig::default();
+        if let Some(n) = settings.parts_in_flight {
+            cfg.parts_in_flight = n as usize;
+        }
         let names = Arc::new(ferry_engine::queue::LoculusNames);
         // Without a journal the app still works; files then resume from
         // their start and the window says why.
@@ -496,7 +545,7 @@ fn main() {
         };
         let mut demo_keys = HashMap::new();
         let mut choices = Vec::new();
-        let (portal, demo) = match configured_portal() {
+        let (portal, demo) = match configured_portal(&settings) {
             Some(p) => {
                 choices.extend(portals::public_portals());
                 (p, None)
@@ -522,19 +571,11 @@ fn main() {
                 (p, Some(sim))
             }
         };
-        let signed = if portal.demo {
-            session::demo(http.clone(), &portal).await.ok()
-        } else {
-            session::remembered(http.clone(), &portal).await
+        // Signed in once the window shows (`first_sign_in`).
+        let info = Info {
+            journal: journal_note.clone(),
+            ..Info::default()
         };
-        let mut info = Info::default();
-        let mut loculus = None;
-        if let Some(s) = signed {
-            loculus = Some(s.loculus.clone());
-            queue.set_portal(Some(s.loculus), session::destination(&s.info));
-            info = s.info;
-        }
-        info.journal = journal_note.clone();
         if portal.demo {
             forget_old_demo_jobs(&queue);
         }
@@ -546,7 +587,7 @@ fn main() {
             choices,
             demo_keys,
             onecodex: Mutex::new(None),
-            loculus: Mutex::new(loculus),
+            loculus: Mutex::new(None),
             wizard: Mutex::new(wizard::Wizard::default()),
             portal: Mutex::new(Some(portal)),
             outbox: Mutex::new(Batch::default()),
@@ -554,15 +595,19 @@ fn main() {
             journal_note,
             device: Mutex::new(None),
             _demo: demo,
+            settings: Mutex::new((settings, settings_error)),
         })
     });
 
     let dropper = app.clone();
     tauri::Builder::default()
         .plugin(tauri_plugin_notification::init())
+        .plugin(tauri_plugin_opener::init())
         .manage(app.clone())
         .setup(move |a| {
             let handle = a.handle().clone();
+            let first = app.clone();
+            tauri::async_runtime::spawn(async move { first.first_sign_in().await });
             let flusher = app.clone();
             tauri::async_runtime::spawn(async move {
                 let mut tick = tokio::time::interval(Duration::from_millis(100));
@@ -622,6 +667,8 @@ fn main() {
             wizard::wizard_submit,
             wizard::wizard_resume,
             wizard::e2e_wizard_folder,
+            settings,
+            save_settings,
             e2e_drop
         ])
         .run(tauri::generate_context!())

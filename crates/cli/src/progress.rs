@@ -45,10 +45,14 @@ impl Renderer {
         };
         let mp = MultiProgress::with_draw_target(target);
         let overall = mp.add(ProgressBar::new(0));
+        // The bandwidth limit in force, next to the rate it caps.
+        let limit = ferry_engine::rate::limit()
+            .map(|b| format!(" (limit {})", ferry_engine::rate::show(b)))
+            .unwrap_or_default();
         overall.set_style(
-            ProgressStyle::with_template(
-                "{prefix:>24} [{bar:30.green/dim}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta} {msg}",
-            )
+            ProgressStyle::with_template(&format!(
+                "{{prefix:>24}} [{{bar:30.green/dim}}] {{bytes}}/{{total_bytes}} {{binary_bytes_per_sec}}{limit} ETA {{eta}} {{msg}}",
+            ))
             .expect("template")
             .progress_chars("=> "),
         );

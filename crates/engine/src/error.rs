@@ -60,6 +60,13 @@ pub enum Error {
     /// failed, so it is waited out (see `network`).
     #[error("cannot reach {host}: {detail}")]
     Unreachable { host: String, detail: String },
+    /// TLS to `host` ended in a certificate no trusted root signed: not
+    /// retried, since it will not change by itself.
+    #[error(
+        "the certificate of {host} is not trusted ({detail}). {}.",
+        crate::net::UNTRUSTED_FIX
+    )]
+    Untrusted { host: String, detail: String },
 
     #[error("{host} failed ({status}): {detail}")]
     Server {
@@ -107,7 +114,9 @@ impl Error {
             | Error::Journal { .. }
             | Error::JournalTooNew { .. } => ErrorClass::Local,
             Error::Auth { .. } => ErrorClass::Auth,
-            Error::Network { .. } | Error::Unreachable { .. } => ErrorClass::Network,
+            Error::Network { .. } | Error::Unreachable { .. } | Error::Untrusted { .. } => {
+                ErrorClass::Network
+            }
             Error::Server { .. } => ErrorClass::Server,
             Error::Rejected { .. } | Error::Expired { .. } => ErrorClass::Rejected,
             Error::Protocol { .. } => ErrorClass::Protocol,
@@ -121,7 +130,7 @@ impl Error {
         matches!(
             self.class(),
             ErrorClass::Network | ErrorClass::Server | ErrorClass::Protocol
-        )
+        ) && !matches!(self, Error::Untrusted { .. })
     }
 
     /// The server's own `Retry-After`, when it gave one.
@@ -238,6 +247,12 @@ pub(crate) fn from_reqwest(url: &str, e: reqwest::Error) -> Error {
         detail.push_str(": ");
         detail.push_str(&s.to_string());
         src = s.source();
+    }
+    if crate::net::is_untrusted(&detail) {
+        return Error::Untrusted {
+            host: host_of(url),
+            detail,
+        };
     }
     // No connection at all: the network is down, not the request wrong.
     if e.is_connect() {

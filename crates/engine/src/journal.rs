@@ -129,10 +129,9 @@ impl Journal {
         if let Some(p) = std::env::var_os("FERRY_JOURNAL") {
             return PathBuf::from(p);
         }
-        let base = std::env::var_os("XDG_DATA_HOME")
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
-            .unwrap_or_else(std::env::temp_dir);
+        // The OS's data folder: $XDG_DATA_HOME or ~/.local/share on Linux,
+        // ~/Library/Application Support on macOS, %APPDATA% on Windows.
+        let base = dirs::data_dir().unwrap_or_else(std::env::temp_dir);
         base.join("ferry").join("journal.sqlite")
     }
 

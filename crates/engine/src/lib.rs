@@ -12,15 +12,18 @@ pub mod event;
 mod hasher;
 pub mod journal;
 pub mod loculus;
+pub mod net;
 pub mod network;
 pub mod onecodex;
 pub mod plan;
 pub mod portal;
 pub mod queue;
+pub mod rate;
 mod read;
 pub mod resume;
 pub mod retry;
 pub mod scan;
+pub mod settings;
 pub mod token;
 pub mod transfer;
 

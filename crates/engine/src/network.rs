@@ -71,19 +71,7 @@ impl std::fmt::Debug for Resolver {
 /// The engine's HTTP client: the shared one, or the same settings with a
 /// resolver of the caller's.
 pub(crate) fn client(resolver: Option<&Resolver>) -> Result<reqwest::Client, Error> {
-    let Some(r) = resolver else {
-        return crate::transfer::http_client();
-    };
-    reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(30))
-        .tcp_keepalive(Duration::from_secs(30))
-        .user_agent(concat!("ferry/", env!("CARGO_PKG_VERSION")))
-        .dns_resolver2(r.0.clone())
-        .build()
-        .map_err(|e| Error::Protocol {
-            host: "ferry".into(),
-            detail: format!("cannot build the HTTP client: {e}"),
-        })
+    crate::transfer::http_client_with(resolver)
 }
 
 struct Outage {

@@ -57,6 +57,8 @@ pub(crate) fn part_stream(
                 return None;
             }
             let want = ((st.end - st.pos) as usize).min(chunk);
+            // The process-wide bandwidth limit, if one is set.
+            crate::rate::take(want as u64).await;
             let r = read_chunk(&path, &mut st.file, st.pos, want).await;
             match r {
                 Ok(bytes) => {
@@ -92,6 +94,7 @@ pub(crate) async fn read_part(
     hasher: &OrderedHasher,
 ) -> Result<(Bytes, [u8; 16]), Error> {
     let mut file = None;
+    crate::rate::take(len).await;
     let bytes = read_chunk(path, &mut file, start, len as usize).await?;
     hasher.feed(start, bytes.clone()).await;
     let md5: [u8; 16] = Md5::digest(&bytes).into();

@@ -874,15 +874,25 @@ impl Engine {
 /// The shared HTTP client: connect timeout, no default credentials (the
 /// bearer token is added per request, only on the portal's API host).
 pub fn http_client() -> Result<reqwest::Client, Error> {
-    reqwest::Client::builder()
+    http_client_with(None)
+}
+
+/// The engine's HTTP client with a DNS resolver of the caller's (see
+/// `network::Resolver`): the same timeouts, proxy and trusted roots.
+pub(crate) fn http_client_with(
+    resolver: Option<&crate::network::Resolver>,
+) -> Result<reqwest::Client, Error> {
+    let mut b = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(30))
         .tcp_keepalive(Duration::from_secs(30))
-        .user_agent(concat!("ferry/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| Error::Protocol {
-            host: "ferry".into(),
-            detail: format!("cannot build the HTTP client: {e}"),
-        })
+        .user_agent(concat!("ferry/", env!("CARGO_PKG_VERSION")));
+    if let Some(r) = resolver {
+        b = b.dns_resolver2(r.0.clone());
+    }
+    crate::net::apply(b).build().map_err(|e| Error::Protocol {
+        host: "ferry".into(),
+        detail: format!("cannot build the HTTP client: {e}"),
+    })
 }
 
 async fn acquire(sem: &Arc<Semaphore>, cancel: &CancellationToken) -> Option<OwnedSemaphorePermit> {
@@ -936,6 +946,10 @@ fn duplicate(e: &Error) -> Error {
             detail: detail.clone(),
         },
         Error::Unreachable { host, detail } => Error::Unreachable {
+            host: host.clone(),
+            detail: detail.clone(),
+        },
+        Error::Untrusted { host, detail } => Error::Untrusted {
             host: host.clone(),
             detail: detail.clone(),
         },

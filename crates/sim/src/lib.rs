@@ -31,6 +31,7 @@ mod server;
 mod state;
 mod submit;
 mod uplink;
+mod tls;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -70,6 +71,9 @@ pub struct SimConfig {
     /// relay in front of it, or a host name), `http://HOST:PORT`; `None` =
     /// the storage listener itself.
     pub storage_public_url: Option<String>,
+    /// Serve the backend and the storage over TLS with this PEM
+    /// certificate chain and key (their URLs are then `https://`).
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 impl Default for SimConfig {
@@ -84,6 +88,7 @@ impl Default for SimConfig {
             basespace_port: 0,
             storage_bytes_per_sec: None,
             storage_public_url: None,
+            tls: None,
         }
     }
 }
@@ -140,8 +145,13 @@ impl Sim {
         let internal_l = server::bind(0).await?;
         let onecodex_l = server::bind(cfg.onecodex_port).await?;
         let basespace_l = server::bind(cfg.basespace_port).await?;
-        let backend_url = format!("http://{}", backend_l.local_addr()?);
-        let s3_url = format!("http://{}", storage_l.local_addr()?);
+        let tls = match &cfg.tls {
+            Some((cert, key)) => Some(tls::acceptor(cert, key)?),
+            None => None,
+        };
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let backend_url = format!("{scheme}://{}", backend_l.local_addr()?);
+        let s3_url = format!("{scheme}://{}", storage_l.local_addr()?);
         let internal_url = format!("http://{}", internal_l.local_addr()?);
 
         let client = s3::S3Client::new(
@@ -159,12 +169,12 @@ impl Sim {
 
         let router = api::router(shared.clone());
         let st = shared.clone();
-        let backend = server::serve(backend_l, move |req| {
+        let backend = server::serve_tls(backend_l, tls.clone(), move |req| {
             api::handle(st.clone(), router.clone(), req)
         });
         let st = shared.clone();
         let svc = service.clone();
-        let storage = server::serve(storage_l, move |req| {
+        let storage = server::serve_tls(storage_l, tls.clone(), move |req| {
             s3::handle_public(st.clone(), svc.clone(), req)
         });
         let internal = server::serve(internal_l, move |req| {
@@ -198,14 +208,21 @@ impl Sim {
         })
     }
 
-    /// `http://127.0.0.1:PORT` of the backend, website and Keycloak.
+    /// `http://127.0.0.1:PORT` of the backend, website and Keycloak
+    /// (`https://` when served over TLS).
     pub fn backend_url(&self) -> String {
-        format!("http://{}", self.backend.addr)
+        self.shared.backend_url.clone()
     }
 
     /// `http://127.0.0.1:PORT` of the storage host the presigned URLs point to.
     pub fn s3_url(&self) -> String {
-        format!("http://{}", self.storage.addr)
+        let scheme = self
+            .shared
+            .backend_url
+            .split("://")
+            .next()
+            .unwrap_or("http");
+        format!("{scheme}://{}", self.storage.addr)
     }
 
     /// Credentials of the S3 server (for external tools against [`Sim::s3_url`]).

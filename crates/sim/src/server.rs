@@ -43,6 +43,19 @@ where
     H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Result<Response<Body>, BoxError>> + Send + 'static,
 {
+    serve_tls(listener, None, handler)
+}
+
+/// [`serve`], over TLS when given an acceptor.
+pub(crate) fn serve_tls<H, F>(
+    listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    handler: H,
+) -> ServerHandle
+where
+    H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Result<Response<Body>, BoxError>> + Send + 'static,
+{
     let addr = listener
         .local_addr()
         .expect("bound listener has an address");
@@ -59,10 +72,22 @@ where
             let Ok((stream, _)) = accepted else { continue };
             let _ = stream.set_nodelay(true);
             let handler = handler.clone();
+            let tls = tls.clone();
             conns.spawn(async move {
                 let svc = hyper::service::service_fn(handler);
                 let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-                let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
+                match tls {
+                    // A client that does not trust the certificate ends
+                    // the handshake: nothing to serve.
+                    Some(tls) => {
+                        if let Ok(stream) = tls.accept(stream).await {
+                            let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
+                        }
+                    }
+                    None => {
+                        let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
+                    }
+                }
             });
         }
     });

@@ -1,10 +1,12 @@
 // The only place that talks to the shell. The webview never sees a token:
 // sign-in answers with who is signed in, nothing more.
 import { invoke, Channel } from '@tauri-apps/api/core';
-import type { Added, Batch, DeviceCode, Groups, Info, Linkage, OrganismInfo, Portal, Restored, Resumable, Row, Submitted } from './types';
+import type { Added, Batch, DeviceCode, Groups, Info, Linkage, OrganismInfo, Portal, Restored, Resumable, Row, Settings, SettingsView, Submitted } from './types';
 
 export const api = {
   session: () => invoke<[Info, Portal | null]>('session'),
+  settings: () => invoke<SettingsView>('settings'),
+  saveSettings: (settings: Settings) => invoke<SettingsView>('save_settings', { new: settings }),
   signIn: (user: string, password: string, backend?: string, keycloak?: string) =>
     invoke<Info>('sign_in', { user, password, backend, keycloak }),
   signInToken: (token: string, backend?: string) => invoke<Info>('sign_in_token', { token, backend }),

@@ -4,7 +4,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { cleanup, fireEvent, render } from '@testing-library/svelte';
 import { tick } from 'svelte';
-import type { Batch, DeviceCode, Info, Portal, Totals } from './types';
+import type { Batch, DeviceCode, Info, Portal, SettingsView, Totals } from './types';
 
 const api = vi.hoisted(() => ({
   session: vi.fn(),
@@ -25,6 +25,8 @@ const api = vi.hoisted(() => ({
   pauseAll: vi.fn(),
   resumeAll: vi.fn(),
   cancelAll: vi.fn(),
+  settings: vi.fn(),
+  saveSettings: vi.fn(),
 }));
 vi.mock('./api', () => ({ api }));
 
@@ -51,12 +53,22 @@ async function settle() {
   }
 }
 
+const view = (v: Partial<SettingsView>): SettingsView => ({
+  version: '0.1.0',
+  path: '/home/lab/.config/ferry/config.toml',
+  settings: { portal: null, backend: null, parts_in_flight: null, limit_rate: null, proxy: null },
+  error: null,
+  limit: null,
+  ...v,
+});
+
 let onBatch: (b: Batch) => void = () => {};
 beforeEach(() => {
   for (const f of Object.values(api)) f.mockReset();
   api.session.mockResolvedValue([info(null), demo]);
   api.portals.mockResolvedValue([demo]);
   api.unfinishedJobs.mockResolvedValue([]);
+  api.settings.mockResolvedValue(view({}));
   api.subscribe.mockImplementation((f: (b: Batch) => void) => {
     onBatch = f;
     return Promise.resolve([]);
@@ -213,5 +225,32 @@ describe('stats line', () => {
     expect(text).toContain('3 accepted');
     expect(text).not.toContain('/s');
     expect(text).not.toContain('left');
+  });
+});
+
+describe('settings and about', () => {
+  it('shows the version, and the bandwidth limit in the stats line once saved', async () => {
+    const { getByTestId, queryByTestId } = await signedOutWindow();
+    expect(queryByTestId('limit')).toBeNull();
+    await fireEvent.click(getByTestId('settings-open'));
+    await settle();
+    expect(getByTestId('about').textContent).toContain('Ferry 0.1.0');
+    api.saveSettings.mockResolvedValue(view({ settings: { ...view({}).settings, limit_rate: '20M' }, limit: '20.0 MiB/s' }));
+    await fireEvent.input(getByTestId('limit-rate'), { target: { value: '20M' } });
+    await fireEvent.submit(getByTestId('settings'));
+    await settle();
+    expect(api.saveSettings).toHaveBeenCalledWith(expect.objectContaining({ limit_rate: '20M', proxy: null }));
+    expect(getByTestId('stats').textContent).toContain('limit 20.0 MiB/s');
+  });
+
+  it('shows a malformed file with its path and line and offers no save over it', async () => {
+    const error = '/home/lab/.config/ferry/config.toml, line 3: limit_rate: not a rate. Fix the file (Ferry never rewrites one it cannot read) or remove it to use the defaults.';
+    api.settings.mockResolvedValue(view({ error }));
+    const { getByTestId } = await signedOutWindow();
+    expect(getByTestId('settings-error').getAttribute('title')).toBe(error);
+    await fireEvent.click(getByTestId('settings-open'));
+    await settle();
+    expect(getByTestId('settings-error-text').textContent).toContain('config.toml, line 3');
+    expect((getByTestId('settings-save') as HTMLButtonElement).disabled).toBe(true);
   });
 });

@@ -185,3 +185,22 @@ export interface Restored {
   exclude: string[];
   paths: string[];
 }
+
+/** The settings file (shared with the `ferry` CLI); a missing key is the default. */
+export interface Settings {
+  portal: string | null;
+  backend: string | null;
+  parts_in_flight: number | null;
+  limit_rate: string | null;
+  proxy: string | null;
+}
+
+export interface SettingsView {
+  version: string;
+  path: string;
+  settings: Settings;
+  /** Why the file could not be read (its path and line): then never saved over. */
+  error: string | null;
+  /** The bandwidth limit in force, e.g. "20.0 MiB/s". */
+  limit: string | null;
+}

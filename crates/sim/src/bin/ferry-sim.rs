@@ -43,6 +43,13 @@ struct Args {
     /// another way (a relay or proxy in front): `http://HOST:PORT`.
     #[arg(long)]
     s3_public_url: Option<String>,
+    /// Serve the backend and the storage over TLS with this PEM
+    /// certificate (chain); needs --tls-key.
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -58,6 +65,7 @@ async fn main() -> anyhow::Result<()> {
         basespace_port: args.basespace_port,
         storage_bytes_per_sec: args.storage_bytes_per_sec,
         storage_public_url: args.s3_public_url,
+        tls: args.tls_cert.zip(args.tls_key),
     })
     .await?;
     let creds = sim.s3_credentials();
