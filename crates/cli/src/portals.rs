@@ -73,7 +73,7 @@ fn account(kind: PortalKind, base: Option<&str>) -> String {
 /// login --portal ...` or the desktop app; none when there is no keychain.
 fn kept(account: &str) -> Option<(String, Option<String>)> {
     match Stored::load(account)? {
-        Stored::Key { key, target } => Some((key, target)),
+        Stored::Key { key, target } => Some((key.to_string(), target)),
         _ => None,
     }
 }
@@ -130,7 +130,7 @@ pub fn login(kind: PortalKind, base: Option<&str>, appresult: Option<&str>) -> R
     }
     let account = account(kind, base);
     let stored = Stored::Key {
-        key,
+        key: ferry_keychain::Kept::new(key),
         target: appresult.map(str::to_string),
     };
     ferry_keychain::Entry::new(&account)

@@ -8,6 +8,7 @@ pub mod basespace;
 mod clock;
 pub mod error;
 pub mod event;
+pub mod guard;
 mod hasher;
 pub mod journal;
 pub mod loculus;
@@ -21,6 +22,7 @@ pub mod retry;
 pub mod scan;
 pub mod token;
 pub mod transfer;
+pub mod walk;
 
 pub use error::{Error, ErrorClass};
 pub use event::{Event, EventSink};

@@ -20,7 +20,7 @@ use crate::hasher::OrderedHasher;
 use crate::plan::{Deadline, MIB, Plan, PlanPrefs, fit_deadline, plan};
 use crate::portal::{FileSpec, PartResponse, Portal, Upload};
 use crate::read::{ReadOutcome, hash_ranges, part_stream, read_part};
-use crate::retry::{RetryPolicy, retry};
+use crate::retry::{RetryPolicy, retry_cancellable};
 use crate::scan::Item;
 use crate::{Error, ErrorClass};
 
@@ -412,8 +412,9 @@ impl Engine {
                 .collect();
             let begun = match resumed {
                 Some(p) => Ok(vec![(p.upload, p.done)]),
-                None => retry(
+                None => retry_cancellable(
                     &inner.cfg.retry,
+                    &batch[0].cancel,
                     |_| portal.begin(&specs),
                     |attempt, delay, e| {
                         inner.events.emit(Event::Retry {
@@ -669,6 +670,7 @@ pub fn http_client() -> Result<reqwest::Client, Error> {
         .connect_timeout(Duration::from_secs(30))
         .tcp_keepalive(Duration::from_secs(30))
         .user_agent(concat!("ferry/", env!("CARGO_PKG_VERSION")))
+        .redirect(crate::guard::no_redirects())
         .build()
         .map_err(|e| Error::Protocol {
             host: "ferry".into(),
@@ -758,8 +760,9 @@ async fn send_part(
     part: u32,
     _permit: OwnedSemaphorePermit,
 ) -> Result<String, Error> {
-    let r = retry(
+    let r = retry_cancellable(
         &inner.cfg.retry,
+        &ctx.cancel,
         |attempt| send_once(&inner, portal.as_ref(), &ctx, &upload, part, attempt),
         |attempt, delay, e| {
             inner.events.emit(Event::Retry {
@@ -825,6 +828,7 @@ async fn send_once(
         size: len,
     });
     let req = portal.part_request(upload, part)?;
+    crate::guard::check_url(&req.url, "the upload link")?;
     let total = req.prefix.len() as u64 + len + req.suffix.len() as u64;
     let moved = Arc::new(AtomicU64::new(0));
     let outcome: crate::read::Shared = Arc::new(Mutex::new(ReadOutcome::default()));
@@ -893,7 +897,7 @@ async fn send_once(
             .map_err(|e| from_reqwest(&req.url, e))?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
-        let body = resp.bytes().await.map_err(|e| from_reqwest(&req.url, e))?;
+        let body = crate::guard::body_capped(resp, &req.url, crate::guard::JSON_CAP).await?;
         Ok::<_, Error>(PartResponse {
             url: req.url.clone(),
             status,
@@ -1122,8 +1126,9 @@ async fn finish_inner(
     // versions.
     check_unchanged(&ctx.item)?;
     if portal.needs_complete(upload) {
-        retry(
+        retry_cancellable(
             &inner.cfg.retry,
+            &ctx.cancel,
             |attempt| portal.complete(upload, &etags, attempt > 1 || ctx.resumed),
             |attempt, delay, e| {
                 inner.events.emit(Event::Retry {

@@ -20,6 +20,7 @@ mod entries;
 mod faults;
 mod files;
 mod info;
+mod lockdown;
 mod metadata;
 mod model;
 pub mod onecodex;
@@ -62,6 +63,10 @@ pub struct SimConfig {
     pub onecodex_port: u16,
     /// BaseSpace API port on 127.0.0.1; 0 = random.
     pub basespace_port: u16,
+    /// The desktop app's own demo instance: no `/_sim/*` control routes,
+    /// and every user's password is [`Sim::demo_password`], fresh and
+    /// random per start (tests' simulators: false, demo/demo and controls).
+    pub app: bool,
 }
 
 impl Default for SimConfig {
@@ -74,6 +79,7 @@ impl Default for SimConfig {
             data_dir: None,
             onecodex_port: 0,
             basespace_port: 0,
+            app: false,
         }
     }
 }
@@ -143,9 +149,11 @@ impl Sim {
             &credentials.secret_key,
             cfg.url_expiry,
         )?;
-        let shared = Arc::new(Shared::new(cfg.token_lifetime, backend_url, client));
+        let mut shared = Shared::new(cfg.token_lifetime, backend_url, client);
+        shared.app_password = cfg.app.then(lockdown::fresh_password);
+        let shared = Arc::new(shared);
 
-        let router = api::router(shared.clone());
+        let router = api::router(shared.clone(), !cfg.app);
         let st = shared.clone();
         let backend = server::serve(backend_l, move |req| {
             api::handle(st.clone(), router.clone(), req)
@@ -184,6 +192,15 @@ impl Sim {
             credentials,
             _tempdir: tempdir,
         })
+    }
+
+    /// The demo user's password: in an app instance a fresh random one
+    /// (it never leaves the app), else "demo".
+    pub fn demo_password(&self) -> String {
+        self.shared
+            .app_password
+            .clone()
+            .unwrap_or_else(|| "demo".into())
     }
 
     /// `http://127.0.0.1:PORT` of the backend, website and Keycloak.

@@ -21,6 +21,8 @@ pub(crate) struct Shared {
     pub basespace_token: Mutex<String>,
     /// Pending device sign-ins by device code.
     pub devices: crate::device::Devices,
+    /// In the app's instance, every user's password (see `lockdown`).
+    pub app_password: Option<String>,
     inner: Mutex<Inner>,
 }
 
@@ -76,6 +78,7 @@ impl Shared {
             onecodex_key: Mutex::new(new_onecodex_key()),
             basespace_token: Mutex::new(new_basespace_token()),
             devices: Default::default(),
+            app_password: None,
             inner: Mutex::new(Inner::default()),
         }
     }

@@ -4,6 +4,7 @@
 pub(crate) mod api;
 pub mod batch;
 pub mod entries;
+pub mod fasta;
 pub mod folder;
 pub mod info;
 pub mod keycloak;
@@ -99,7 +100,8 @@ struct MultipartUrls {
 /// from its query (the backend's own lifetime, which an instance may have
 /// changed), else 30 minutes from `issued`.
 pub fn url_expiry(url: &str, issued: u64) -> u64 {
-    let fallback = issued + URL_LIFETIME_SECS;
+    const S3_MAX_EXPIRES: u64 = 7 * 24 * 3600;
+    let fallback = issued.saturating_add(URL_LIFETIME_SECS);
     let Ok(u) = url::Url::parse(url) else {
         return fallback;
     };
@@ -113,7 +115,11 @@ pub fn url_expiry(url: &str, issued: u64) -> u64 {
     });
     let secs = q.get("X-Amz-Expires").and_then(|e| e.parse::<u64>().ok());
     match (date, secs) {
-        (Some(d), Some(s)) => (d.assume_utc().unix_timestamp().max(0) as u64) + s,
+        // S3 signs for at most 7 days; a larger number is a lie, and a
+        // huge one must not overflow.
+        (Some(d), Some(s)) => {
+            (d.assume_utc().unix_timestamp().max(0) as u64).saturating_add(s.min(S3_MAX_EXPIRES))
+        }
         _ => fallback,
     }
 }
@@ -316,5 +322,10 @@ mod tests {
         let u = "http://s/b/files/x?partNumber=1&X-Amz-Date=20261123T120000Z&X-Amz-Expires=1800&X-Amz-Signature=abc";
         assert_eq!(url_expiry(u, 0), 1_795_435_200 + 1800);
         assert_eq!(url_expiry("http://s/b/files/x", 100), 100 + 1800);
+        let huge = "http://s/b/x?X-Amz-Date=20261123T120000Z&X-Amz-Expires=18446744073709551615";
+        assert_eq!(url_expiry(huge, 0), 1_795_435_200 + 7 * 24 * 3600);
+        let neg = "http://s/b/x?X-Amz-Date=20261123T120000Z&X-Amz-Expires=-5";
+        assert_eq!(url_expiry(neg, 7), 7 + 1800);
+        assert_eq!(url_expiry("http://s/b/x", u64::MAX), u64::MAX);
     }
 }

@@ -48,6 +48,7 @@ async fn main() -> anyhow::Result<()> {
         data_dir: args.data_dir,
         onecodex_port: args.onecodex_port,
         basespace_port: args.basespace_port,
+        app: false,
     })
     .await?;
     let creds = sim.s3_credentials();
