@@ -3,7 +3,7 @@
 //! once they are sent, and the receipt.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufReader, Write};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -189,7 +189,6 @@ pub fn write_receipt(base: &Path, lines: &[ReceiptLine]) -> Result<(PathBuf, Pat
 /// `bytes` to `path` through a temporary file and a rename; refuses a
 /// link (or anything but a plain file) already at `path`.
 fn replace_file(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    use std::io::Write as _;
     match std::fs::symlink_metadata(path) {
         Ok(m) if m.file_type().is_symlink() => {
             return Err(

@@ -15,7 +15,7 @@
 //! `.lzma`, `.zip`); both are read decompressed (see [`compressed`]).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::io::{BufRead, BufReader};
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
