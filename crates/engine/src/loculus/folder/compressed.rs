@@ -115,23 +115,24 @@ struct Bounded<R> {
     path: PathBuf,
 }
 
+fn too_big(path: &Path, what: String) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::InvalidData,
+        format!(
+            "{} {what}; a metadata table is far smaller: is it the right file (or a damaged one)?",
+            path.display()
+        ),
+    )
+}
+
 impl<R: Read> Read for Bounded<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        let too_big = |what: String| {
-            std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!(
-                    "{} {what}; a metadata table is far smaller: is it the right file (or a damaged one)?",
-                    self.path.display()
-                ),
-            )
-        };
         if n as u64 > self.left {
-            return Err(too_big(format!(
-                "decompresses to more than {} MiB",
-                TABLE_CAP >> 20
-            )));
+            return Err(too_big(
+                &self.path,
+                format!("decompresses to more than {} MiB", TABLE_CAP >> 20),
+            ));
         }
         self.left -= n as u64;
         let mut segments = buf[..n].split(|b| *b == b'\n');
@@ -145,10 +146,10 @@ impl<R: Read> Read for Bounded<R> {
             self.line = s.len();
         }
         if self.line > LINE_CAP {
-            return Err(too_big(format!(
-                "has a line longer than {} MiB",
-                LINE_CAP >> 20
-            )));
+            return Err(too_big(
+                &self.path,
+                format!("has a line longer than {} MiB", LINE_CAP >> 20),
+            ));
         }
         Ok(n)
     }
