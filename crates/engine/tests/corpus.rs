@@ -26,6 +26,12 @@ use hostile::{Hostile, Reply, Req};
 type Want = Option<&'static [&'static str]>;
 
 fn judge(case: &str, got: Result<(), String>, want: Want, failures: &mut Vec<String>) {
+    // A message is read by a person: whatever a server sent, it stays short.
+    if let Err(e) = &got
+        && e.len() > 2000
+    {
+        failures.push(format!("{case}: a message of {} bytes", e.len()));
+    }
     match (got, want) {
         (Ok(()), None) => {}
         (Ok(()), Some(w)) => failures.push(format!("{case}: succeeded, wanted an error with {w:?}")),
@@ -253,7 +259,7 @@ fn make(dir: &Path, files: Vec<(&str, Body)>) {
             Body::Bytes(b) => std::fs::write(&p, b).unwrap(),
             Body::Link(to) => std::os::unix::fs::symlink(dir.join(to), &p).unwrap(),
             Body::Bomb => {
-                inputs::table_bomb(&p, b"id\tcountry\n", b"s1\tCHE\n", 1);
+                inputs::table_bomb(&p, b"id\tcountry\n", b"s1\tCH_1\n", 1);
             }
         }
     }
@@ -283,7 +289,7 @@ fn folder_shapes_are_reported_with_the_file_and_the_fix() {
     // The submit step reads the table itself: the same caps hold there.
     let d = tempfile::tempdir().unwrap();
     let bomb = d.path().join("m.tsv.gz");
-    inputs::table_bomb(&bomb, b"id\n", b"s1\n", 1);
+    inputs::table_bomb(&bomb, b"id\n", b"s01\n", 1);
     let r = compressed::read_table(&bomb).map(|_| ()).map_err(|e| e.to_string());
     judge("a bomb read by the submit step", r, Some(&["m.tsv.gz", "more than 256 MiB"]), &mut failures);
     report("folders", n + 1, failures);
@@ -337,11 +343,15 @@ enum Answer {
     Endless(u16),
     RetryAfter(&'static str),
     Raw(&'static [u8]),
+    /// Status and body (`{60k}` stands for 60,000 x's).
+    Status(u16, &'static str),
 }
 
 const LOCULUS: &[(&str, Answer, &[&str])] = &[
     ("an endless answer", Answer::Endless(200), &["larger than 32 MiB"]),
-    ("an endless error body", Answer::Endless(500), &["larger than 32 MiB"]),
+    ("an endless error body", Answer::Endless(500), &["failed (500)"]),
+    ("a 60 KB error detail", Answer::Status(422, "{\"detail\":\"{60k}\"}"), &["rejected the request (422)"]),
+    ("a 401 with an endless body", Answer::Endless(401), &["did not accept the sign-in (401)"]),
     ("truncated JSON", Answer::Json(r#"[{"fileId":"3fa8"#), &["unexpected answer", "EOF"]),
     ("wrong types", Answer::Json(r#"[{"fileId":5,"url":true}]"#), &["unexpected answer", "invalid type"]),
     ("an object, not a list", Answer::Json(r#"{"fileId":"x"}"#), &["unexpected answer"]),
@@ -383,6 +393,7 @@ async fn hostile_loculus_answers_cost_an_error_and_leak_nothing() {
                     b"busy".to_vec(),
                 ),
                 Answer::Raw(b) => Reply::Raw(b.to_vec()),
+                Answer::Status(s, body) => Reply::json(*s, &body.replace("{60k}", &"x".repeat(60_000))),
             }
         };
         let server = Hostile::start(reply).await;

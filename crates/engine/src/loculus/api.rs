@@ -145,7 +145,7 @@ pub(crate) fn problem_detail(text: &str) -> String {
     if let Ok(v) = serde_json::from_str::<serde_json::Value>(text) {
         for k in ["detail", "message", "error_description", "error"] {
             if let Some(s) = v.get(k).and_then(|s| s.as_str()) {
-                return s.to_string();
+                return s.chars().take(300).collect();
             }
         }
     }
