@@ -266,7 +266,12 @@ fn open_sign_in_page(app: S<'_>) -> Result<(), String> {
     let link = app.device.lock().unwrap().as_ref().map(|d| d.0.clone());
     let link = link.ok_or("no sign-in is waiting for the browser")?;
     // Only an https page of this portal's Keycloak is handed to the browser.
-    let keycloak = app.portal.lock().unwrap().as_ref().map(|p| p.keycloak.clone());
+    let keycloak = app
+        .portal
+        .lock()
+        .unwrap()
+        .as_ref()
+        .map(|p| p.keycloak.clone());
     ferry_engine::guard::check_sign_in_link(&link, &keycloak.unwrap_or_default(), &[])
         .map_err(|e| e.to_string())?;
     let opener = if cfg!(target_os = "macos") {
@@ -521,7 +526,7 @@ fn main() {
                     ..Default::default()
                 })
                 .await
-                    .expect("start the demo portal");
+                .expect("start the demo portal");
                 let p = Portal {
                     name: session::DEMO_NAME.into(),
                     backend: sim.backend_url(),

@@ -27,7 +27,16 @@ fn there_is_no_token_flag() {
     let d = tempfile::tempdir().unwrap();
     let f = make_file(d.path(), "r.fq", 10, 1);
     let (code, _, err) = run(
-        &["upload", "--backend", "https://b.example", "--group", "1", "--token", "s3cr3t", f.to_str().unwrap()],
+        &[
+            "upload",
+            "--backend",
+            "https://b.example",
+            "--group",
+            "1",
+            "--token",
+            "s3cr3t",
+            f.to_str().unwrap(),
+        ],
         &[],
     );
     assert_eq!(code, Some(2), "{err}");
@@ -44,22 +53,49 @@ fn plain_http_goes_only_to_this_machine_unless_allowed() {
     let token = sim.token();
     // Another host over plain http: refused before anything is sent.
     let (code, _, err) = run(
-        &["upload", "--backend", "http://backend.example.org", "--group", "1", f.to_str().unwrap()],
+        &[
+            "upload",
+            "--backend",
+            "http://backend.example.org",
+            "--group",
+            "1",
+            f.to_str().unwrap(),
+        ],
         &[("FERRY_TOKEN", &token)],
     );
     assert_ne!(code, Some(0));
-    assert!(err.contains("plain http://") && err.contains("--allow-http"), "{err}");
+    assert!(
+        err.contains("plain http://") && err.contains("--allow-http"),
+        "{err}"
+    );
     assert!(!err.contains(&token), "{err}");
     // The simulator on 127.0.0.1: fine over http.
     let (code, out, err) = run(
-        &["upload", "--backend", &sim.backend(), "--group", "1", "--quiet", f.to_str().unwrap()],
+        &[
+            "upload",
+            "--backend",
+            &sim.backend(),
+            "--group",
+            "1",
+            "--quiet",
+            f.to_str().unwrap(),
+        ],
         &[("FERRY_TOKEN", &token)],
     );
     assert_eq!(code, Some(0), "{err}");
     assert!(out.contains("r.fq"), "{out}");
     // --allow-http is said out loud.
     let (code, _, err) = run(
-        &["--allow-http", "upload", "--backend", &sim.backend(), "--group", "1", "--quiet", f.to_str().unwrap()],
+        &[
+            "--allow-http",
+            "upload",
+            "--backend",
+            &sim.backend(),
+            "--group",
+            "1",
+            "--quiet",
+            f.to_str().unwrap(),
+        ],
         &[("FERRY_TOKEN", &token)],
     );
     assert_eq!(code, Some(0), "{err}");

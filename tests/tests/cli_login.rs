@@ -299,18 +299,38 @@ fn a_kept_session_goes_only_to_its_keycloak() {
 
     let elsewhere = other.backend();
     let args = [
-        "upload", "--backend", &b, "--group", "1", "--keycloak", &elsewhere, "--quiet",
+        "upload",
+        "--backend",
+        &b,
+        "--group",
+        "1",
+        "--keycloak",
+        &elsewhere,
+        "--quiet",
         f.to_str().unwrap(),
     ];
     let out = ferry(&args, "");
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
     let err = text(&out.stderr);
-    assert!(err.contains("not sent") && err.contains(&b) && err.contains(&elsewhere), "{err}");
+    assert!(
+        err.contains("not sent") && err.contains(&b) && err.contains(&elsewhere),
+        "{err}"
+    );
     let asked: Vec<Value> = other.state()["api_log"].as_array().unwrap().clone();
     assert!(asked.is_empty(), "the other Keycloak was asked: {asked:?}");
 
     // The same command with the issuing Keycloak works.
-    let args = ["upload", "--backend", &b, "--group", "1", "--keycloak", &b, "--quiet", f.to_str().unwrap()];
+    let args = [
+        "upload",
+        "--backend",
+        &b,
+        "--group",
+        "1",
+        "--keycloak",
+        &b,
+        "--quiet",
+        f.to_str().unwrap(),
+    ];
     let out = ferry(&args, "");
     assert!(out.status.success(), "{}", text(&out.stderr));
 
@@ -320,9 +340,28 @@ fn a_kept_session_goes_only_to_its_keycloak() {
         .set(r#"{"kind":"refresh","user":"demo","token":"old-refresh-token"}"#)
         .unwrap();
     let before = sim.state()["api_log"].as_array().unwrap().len();
-    let out = ferry(&["upload", "--backend", &b, "--group", "1", "--quiet", f.to_str().unwrap()], "");
+    let out = ferry(
+        &[
+            "upload",
+            "--backend",
+            &b,
+            "--group",
+            "1",
+            "--quiet",
+            f.to_str().unwrap(),
+        ],
+        "",
+    );
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("older Ferry"), "{}", text(&out.stderr));
-    assert_eq!(sim.state()["api_log"].as_array().unwrap().len(), before, "the old token was sent");
+    assert!(
+        text(&out.stderr).contains("older Ferry"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(
+        sim.state()["api_log"].as_array().unwrap().len(),
+        before,
+        "the old token was sent"
+    );
     let _ = ferry(&["logout", "--backend", &b], "");
 }

@@ -666,9 +666,11 @@ async fn submit(conn: Conn, out: Output, a: SubmitArgs) -> Result<(), Fail> {
     // Link before sending anything, with stand-in ids, so a metadata
     // problem costs no upload.
     let placeholder = vec!["00000000-0000-4000-8000-000000000000".to_string(); specs.len()];
-    let raw = ferry_engine::loculus::folder::compressed::read_table(&a.metadata).map_err(|e| Error::Io {
-        path: a.metadata.clone(),
-        source: e,
+    let raw = ferry_engine::loculus::folder::compressed::read_table(&a.metadata).map_err(|e| {
+        Error::Io {
+            path: a.metadata.clone(),
+            source: e,
+        }
     })?;
     ferry_engine::loculus::submit::link_metadata(
         &a.metadata,
@@ -708,10 +710,13 @@ async fn finish_submit(
         },
         legacy_file_mapping: a.legacy_file_mapping,
     };
-    let raw = ferry_engine::loculus::folder::compressed::read_table(&sub.metadata).map_err(|e| Error::Io {
-        path: sub.metadata.clone(),
-        source: e,
-    })?;
+    let raw =
+        ferry_engine::loculus::folder::compressed::read_table(&sub.metadata).map_err(|e| {
+            Error::Io {
+                path: sub.metadata.clone(),
+                source: e,
+            }
+        })?;
     let (accessions, linked) = send_submission(s, job, &sub, &raw, done).await?;
     report_submission(s, a, &accessions, &linked, json).await
 }

@@ -156,9 +156,10 @@ pub fn check_sign_in_link(link: &str, keycloak: &str, named: &[&str]) -> Result<
         )));
     };
     let origin = |s: &str| {
-        url::Url::parse(s)
-            .ok()
-            .and_then(|u| u.host_str().map(|h| (h.to_ascii_lowercase(), u.port_or_known_default())))
+        url::Url::parse(s).ok().and_then(|u| {
+            u.host_str()
+                .map(|h| (h.to_ascii_lowercase(), u.port_or_known_default()))
+        })
     };
     let mine = (
         u.host_str().unwrap_or("").to_ascii_lowercase(),
@@ -168,7 +169,8 @@ pub fn check_sign_in_link(link: &str, keycloak: &str, named: &[&str]) -> Result<
         .chain(named.iter().copied())
         .filter_map(origin)
         .any(|o| o == mine);
-    let https = u.scheme() == "https" || (u.scheme() == "http" && (is_loopback(&u) || http_allowed()));
+    let https =
+        u.scheme() == "https" || (u.scheme() == "http" && (is_loopback(&u) || http_allowed()));
     if !https || !trusted {
         return Err(refuse(format!(
             "the sign-in link {} is not an https:// page of the sign-in server {}; it is not opened",
@@ -244,10 +246,16 @@ mod tests {
         assert!(check_url("http://127.0.0.1:8080/x", "the backend").is_ok());
         assert!(check_url("http://[::1]:8080/x", "the backend").is_ok());
         assert!(check_url("http://localhost:8080", "the backend").is_ok());
-        let e = check_url("http://backend.example.org/api?X-Amz-Signature=s", "the backend")
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("plain http://") && e.contains("--allow-http"), "{e}");
+        let e = check_url(
+            "http://backend.example.org/api?X-Amz-Signature=s",
+            "the backend",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("plain http://") && e.contains("--allow-http"),
+            "{e}"
+        );
         assert!(!e.contains("Signature"), "{e}");
         let e = check_url("ftp://backend.example.org", "the backend").unwrap_err();
         assert!(e.to_string().contains("https:// only"), "{e}");
@@ -275,8 +283,12 @@ mod tests {
         }
         // A host the discovery document named is trusted too.
         assert!(
-            check_sign_in_link("https://login.example.org/d", kc, &["https://login.example.org/t"])
-                .is_ok()
+            check_sign_in_link(
+                "https://login.example.org/d",
+                kc,
+                &["https://login.example.org/t"]
+            )
+            .is_ok()
         );
     }
 }

@@ -34,7 +34,9 @@ fn judge(case: &str, got: Result<(), String>, want: Want, failures: &mut Vec<Str
     }
     match (got, want) {
         (Ok(()), None) => {}
-        (Ok(()), Some(w)) => failures.push(format!("{case}: succeeded, wanted an error with {w:?}")),
+        (Ok(()), Some(w)) => {
+            failures.push(format!("{case}: succeeded, wanted an error with {w:?}"))
+        }
         (Err(e), None) => failures.push(format!("{case}: failed: {e}")),
         (Err(e), Some(w)) => {
             if let Some(missing) = w.iter().find(|w| !e.contains(*w)) {
@@ -60,18 +62,30 @@ const ADDRESSES: &[(&str, Want)] = &[
     ("http://127.0.0.1:9", None),
     ("http://localhost:9", None),
     ("http://[::1]:9", None),
-    ("http://backend.example.org", Some(&["plain http://", "--allow-http"])),
-    ("HTTP://BACKEND.EXAMPLE.ORG/api", Some(&["plain http://", "backend.example.org"])),
+    (
+        "http://backend.example.org",
+        Some(&["plain http://", "--allow-http"]),
+    ),
+    (
+        "HTTP://BACKEND.EXAMPLE.ORG/api",
+        Some(&["plain http://", "backend.example.org"]),
+    ),
     ("http://127.0.0.1.nip.io", Some(&["plain http://"])),
     ("http://0.0.0.0:80", Some(&["plain http://"])),
     ("http://10.0.0.1/", Some(&["plain http://"])),
-    ("ftp://backend.example.org", Some(&["ftp:", "https:// only"])),
+    (
+        "ftp://backend.example.org",
+        Some(&["ftp:", "https:// only"]),
+    ),
     ("file:///etc/passwd", Some(&["names no host"])),
     ("javascript:alert(1)", Some(&["names no host"])),
     ("backend.example.org", Some(&["is not a URL"])),
     ("", Some(&["is not a URL"])),
     ("https://", Some(&["is not a URL"])),
-    ("http://user:hunter2@evil.example/", Some(&["plain http://", "evil.example"])),
+    (
+        "http://user:hunter2@evil.example/",
+        Some(&["plain http://", "evil.example"]),
+    ),
 ];
 
 #[tokio::test]
@@ -82,12 +96,18 @@ async fn addresses_are_https_or_loopback() {
         let loculus = Loculus::new(http.clone(), url, 1, no_token()).map(|_| ());
         let onecodex = OneCodex::new(http.clone(), url, Secret::new("k"), vec![]).map(|_| ());
         let basespace = BaseSpace::new(http.clone(), url, "1", no_token()).map(|_| ());
-        for (what, r) in [("loculus", loculus), ("onecodex", onecodex), ("basespace", basespace)] {
+        for (what, r) in [
+            ("loculus", loculus),
+            ("onecodex", onecodex),
+            ("basespace", basespace),
+        ] {
             let r = r.map_err(|e| e.to_string());
             if let Err(e) = &r
                 && e.contains("hunter2")
             {
-                failures.push(format!("{url} ({what}): the message shows the password: {e}"));
+                failures.push(format!(
+                    "{url} ({what}): the message shows the password: {e}"
+                ));
             }
             judge(&format!("{url:?} ({what})"), r, *want, &mut failures);
         }
@@ -109,7 +129,10 @@ async fn addresses_are_https_or_loopback() {
 const NAMES: &[(&str, Want)] = &[
     ("reads_R1.fastq.gz", None),
     ("ñandú.fa", None),
-    ("with space.fq", Some(&["with space.fq", "whitespace", "rename"])),
+    (
+        "with space.fq",
+        Some(&["with space.fq", "whitespace", "rename"]),
+    ),
     ("a:b.fq", Some(&["':'", "rename"])),
     ("tab\there.fq", Some(&["control characters"])),
     ("bell\u{7}.fq", Some(&["control characters"])),
@@ -138,14 +161,30 @@ fn file_names_the_portal_refuses_are_named() {
     }
     // Not files at all.
     let odd: Vec<(String, std::path::PathBuf, &[&str])> = vec![
-        ("a folder".into(), d.path().to_path_buf(), &["not a regular file"]),
-        ("/dev/null".into(), "/dev/null".into(), &["not a regular file"]),
-        ("a missing file".into(), d.path().join("gone.fq"), &["gone.fq", "cannot be read"]),
-        ("a dangling link".into(), {
-            let l = d.path().join("dangling.fq");
-            std::os::unix::fs::symlink(d.path().join("nowhere"), &l).unwrap();
-            l
-        }, &["dangling.fq", "cannot be read"]),
+        (
+            "a folder".into(),
+            d.path().to_path_buf(),
+            &["not a regular file"],
+        ),
+        (
+            "/dev/null".into(),
+            "/dev/null".into(),
+            &["not a regular file"],
+        ),
+        (
+            "a missing file".into(),
+            d.path().join("gone.fq"),
+            &["gone.fq", "cannot be read"],
+        ),
+        (
+            "a dangling link".into(),
+            {
+                let l = d.path().join("dangling.fq");
+                std::os::unix::fs::symlink(d.path().join("nowhere"), &l).unwrap();
+                l
+            },
+            &["dangling.fq", "cannot be read"],
+        ),
     ];
     for (what, p, want) in &odd {
         let r = ferry_engine::scan::scan(std::slice::from_ref(p), &rules)
@@ -213,40 +252,275 @@ fn folders() -> Vec<(&'static str, Vec<(&'static str, Body)>, Want)> {
         g[..g.len() / 2].to_vec()
     };
     vec![
-        ("a complete folder", vec![("metadata.tsv", Text(META)), ("sequences.fasta", Text(FA))], None),
+        (
+            "a complete folder",
+            vec![("metadata.tsv", Text(META)), ("sequences.fasta", Text(FA))],
+            None,
+        ),
         ("an empty folder", vec![], Some(&["no metadata table"])),
-        ("two tables", vec![("metadata.tsv", Text(META)), ("other.tsv", Text(META)), ("sequences.fasta", Text(FA))], Some(&["metadata tables"])),
-        ("no id column", vec![("metadata.tsv", Text("name\tcountry\ns1\tCH\n")), ("sequences.fasta", Text(FA))], Some(&["has no 'id' column"])),
-        ("id and submissionId", vec![("metadata.tsv", Text("id\tsubmissionId\ns1\ts1\n")), ("sequences.fasta", Text(FA))], Some(&["both an 'id' and a 'submissionId'"])),
-        ("a column twice", vec![("metadata.tsv", Text("id\tcountry\tcountry\ns1\tCH\tCH\n")), ("sequences.fasta", Text(FA))], Some(&["country", "more than once"])),
-        ("a short record", vec![("metadata.tsv", Text("id\tcountry\tdate\ns1\tCH\n")), ("sequences.fasta", Text(FA))], Some(&["record 1 has 2 cells", "3 columns"])),
-        ("a header only", vec![("metadata.tsv", Text("id\tcountry\n")), ("sequences.fasta", Text(FA))], Some(&["has no rows"])),
-        ("an id twice", vec![("metadata.tsv", Text("id\tcountry\ns1\tCH\ns1\tDE\n")), ("sequences.fasta", Text(FA))], Some(&["'s1' is used by an earlier row"])),
-        ("an id with a space", vec![("metadata.tsv", Text("id\tcountry\ns 1\tCH\n")), ("sequences.fasta", Text(">s\nAC\n"))], Some(&["'s 1' contains whitespace"])),
-        ("an empty id", vec![("metadata.tsv", Text("id\tcountry\n\tCH\n")), ("sequences.fasta", Text(FA))], Some(&["record 1 has no id"])),
-        ("an unknown file column", vec![("metadata.tsv", Text("id\tfiles.bogus\ns1\t\n")), ("sequences.fasta", Text(FA))], Some(&["'bogus' is not a file category"])),
-        ("an unknown category folder", vec![("metadata.tsv", Text(META)), ("sequences.fasta", Text(FA)), ("s1/bogus/r.fq", Text("A"))], Some(&["'bogus' is not a file category"])),
-        ("a named file missing", vec![("metadata.tsv", Text("id\tfiles.rawReads\ns1\tgone.fq\n")), ("sequences.fasta", Text(FA))], Some(&["gone.fq", "no such file in the folder"])),
-        ("a sequence without a row", vec![("metadata.tsv", Text(META)), ("sequences.fasta", Text(">s1\nAC\n>s9\nGG\n"))], Some(&["'s9' has no metadata row"])),
-        ("a row without its sequence", vec![("metadata.tsv", Text("id\tcountry\ns1\tCH\ns2\tDE\n")), ("sequences.fasta", Text(FA))], Some(&["row 's2'", "no sequence"])),
-        ("an empty read file", vec![("metadata.tsv", Text(META)), ("sequences.fasta", Text(FA)), ("s1/rawReads/r.fq", Text(""))], Some(&["s1/rawReads/r.fq", "is empty"])),
-        ("a file name Loculus refuses", vec![("metadata.tsv", Text(META)), ("sequences.fasta", Text(FA)), ("s1/rawReads/bad name.fq", Text("A"))], Some(&["bad name.fq", "whitespace"])),
-        ("links back up (a loop)", vec![("metadata.tsv", Text(META)), ("sequences.fasta", Text(FA)), ("s1/rawReads/r.fq", Text("A")), ("s1/rawReads/up", Link(".")), ("s1/up2", Link("s1"))], Some(&["s1/rawReads/up"])),
-        ("an endless FASTA header", vec![("metadata.tsv", Text(META)), ("sequences.fasta", Bytes(long_header))], Some(&["sequences.fasta", "longer than 64 KiB"])),
-        ("a 2 MiB table line", vec![("metadata.tsv", Bytes(long_line)), ("sequences.fasta", Text(FA))], Some(&["metadata.tsv", "line longer than 1 MiB"])),
-        ("a 1 GiB gzip bomb table", vec![("metadata.tsv.gz", Bomb), ("sequences.fasta", Text(FA))], Some(&["metadata.tsv.gz", "more than 256 MiB"])),
-        ("a gzip table", vec![("metadata.tsv.gz", Bytes(gz(META.as_bytes()))), ("sequences.fasta", Text(FA))], None),
-        ("a bzip2 table", vec![("metadata.tsv.bz2", Bytes(bz2(META.as_bytes()))), ("sequences.fasta", Text(FA))], None),
-        ("a gzip FASTA", vec![("metadata.tsv", Text(META)), ("sequences.fasta.gz", Bytes(gz(FA.as_bytes())))], None),
-        (".gz that is plain text", vec![("metadata.tsv.gz", Text(META)), ("sequences.fasta", Text(FA))], Some(&["metadata.tsv.gz", "not a valid table"])),
-        ("a truncated .gz table", vec![("metadata.tsv.gz", Bytes(truncated)), ("sequences.fasta", Text(FA))], Some(&["metadata.tsv.gz", "cannot be read"])),
-        (".zst that is not zstd", vec![("metadata.tsv.zst", Text(META)), ("sequences.fasta", Text(FA))], Some(&["metadata.tsv.zst", "zstd"])),
-        (".xz that is not xz", vec![("metadata.tsv.xz", Text(META)), ("sequences.fasta", Text(FA))], Some(&["metadata.tsv.xz", "not a valid table"])),
-        (".bz2 that is not bzip2", vec![("metadata.tsv.bz2", Text(META)), ("sequences.fasta", Text(FA))], Some(&["metadata.tsv.bz2", "not a valid table"])),
-        (".lzma that is not lzma", vec![("metadata.tsv.lzma", Bytes(vec![0xff; 64])), ("sequences.fasta", Text(FA))], Some(&["metadata.tsv.lzma", "cannot be read"])),
-        (".zip that is not zip", vec![("metadata.tsv.zip", Text(META)), ("sequences.fasta", Text(FA))], Some(&["metadata.tsv.zip", "not a valid zip"])),
-        ("a .gz FASTA that is not gzip", vec![("metadata.tsv", Text(META)), ("sequences.fasta.gz", Text(FA))], Some(&["sequences.fasta.gz", "cannot be read"])),
-        ("a binary table", vec![("metadata.tsv", Bytes(vec![0xff, 0xfe, 0x00, 0x09, 0x0a, 0x80, 0x81, 0x0a])), ("sequences.fasta", Text(FA))], Some(&["metadata.tsv"])),
+        (
+            "two tables",
+            vec![
+                ("metadata.tsv", Text(META)),
+                ("other.tsv", Text(META)),
+                ("sequences.fasta", Text(FA)),
+            ],
+            Some(&["metadata tables"]),
+        ),
+        (
+            "no id column",
+            vec![
+                ("metadata.tsv", Text("name\tcountry\ns1\tCH\n")),
+                ("sequences.fasta", Text(FA)),
+            ],
+            Some(&["has no 'id' column"]),
+        ),
+        (
+            "id and submissionId",
+            vec![
+                ("metadata.tsv", Text("id\tsubmissionId\ns1\ts1\n")),
+                ("sequences.fasta", Text(FA)),
+            ],
+            Some(&["both an 'id' and a 'submissionId'"]),
+        ),
+        (
+            "a column twice",
+            vec![
+                ("metadata.tsv", Text("id\tcountry\tcountry\ns1\tCH\tCH\n")),
+                ("sequences.fasta", Text(FA)),
+            ],
+            Some(&["country", "more than once"]),
+        ),
+        (
+            "a short record",
+            vec![
+                ("metadata.tsv", Text("id\tcountry\tdate\ns1\tCH\n")),
+                ("sequences.fasta", Text(FA)),
+            ],
+            Some(&["record 1 has 2 cells", "3 columns"]),
+        ),
+        (
+            "a header only",
+            vec![
+                ("metadata.tsv", Text("id\tcountry\n")),
+                ("sequences.fasta", Text(FA)),
+            ],
+            Some(&["has no rows"]),
+        ),
+        (
+            "an id twice",
+            vec![
+                ("metadata.tsv", Text("id\tcountry\ns1\tCH\ns1\tDE\n")),
+                ("sequences.fasta", Text(FA)),
+            ],
+            Some(&["'s1' is used by an earlier row"]),
+        ),
+        (
+            "an id with a space",
+            vec![
+                ("metadata.tsv", Text("id\tcountry\ns 1\tCH\n")),
+                ("sequences.fasta", Text(">s\nAC\n")),
+            ],
+            Some(&["'s 1' contains whitespace"]),
+        ),
+        (
+            "an empty id",
+            vec![
+                ("metadata.tsv", Text("id\tcountry\n\tCH\n")),
+                ("sequences.fasta", Text(FA)),
+            ],
+            Some(&["record 1 has no id"]),
+        ),
+        (
+            "an unknown file column",
+            vec![
+                ("metadata.tsv", Text("id\tfiles.bogus\ns1\t\n")),
+                ("sequences.fasta", Text(FA)),
+            ],
+            Some(&["'bogus' is not a file category"]),
+        ),
+        (
+            "an unknown category folder",
+            vec![
+                ("metadata.tsv", Text(META)),
+                ("sequences.fasta", Text(FA)),
+                ("s1/bogus/r.fq", Text("A")),
+            ],
+            Some(&["'bogus' is not a file category"]),
+        ),
+        (
+            "a named file missing",
+            vec![
+                ("metadata.tsv", Text("id\tfiles.rawReads\ns1\tgone.fq\n")),
+                ("sequences.fasta", Text(FA)),
+            ],
+            Some(&["gone.fq", "no such file in the folder"]),
+        ),
+        (
+            "a sequence without a row",
+            vec![
+                ("metadata.tsv", Text(META)),
+                ("sequences.fasta", Text(">s1\nAC\n>s9\nGG\n")),
+            ],
+            Some(&["'s9' has no metadata row"]),
+        ),
+        (
+            "a row without its sequence",
+            vec![
+                ("metadata.tsv", Text("id\tcountry\ns1\tCH\ns2\tDE\n")),
+                ("sequences.fasta", Text(FA)),
+            ],
+            Some(&["row 's2'", "no sequence"]),
+        ),
+        (
+            "an empty read file",
+            vec![
+                ("metadata.tsv", Text(META)),
+                ("sequences.fasta", Text(FA)),
+                ("s1/rawReads/r.fq", Text("")),
+            ],
+            Some(&["s1/rawReads/r.fq", "is empty"]),
+        ),
+        (
+            "a file name Loculus refuses",
+            vec![
+                ("metadata.tsv", Text(META)),
+                ("sequences.fasta", Text(FA)),
+                ("s1/rawReads/bad name.fq", Text("A")),
+            ],
+            Some(&["bad name.fq", "whitespace"]),
+        ),
+        (
+            "links back up (a loop)",
+            vec![
+                ("metadata.tsv", Text(META)),
+                ("sequences.fasta", Text(FA)),
+                ("s1/rawReads/r.fq", Text("A")),
+                ("s1/rawReads/up", Link(".")),
+                ("s1/up2", Link("s1")),
+            ],
+            Some(&["s1/rawReads/up"]),
+        ),
+        (
+            "an endless FASTA header",
+            vec![
+                ("metadata.tsv", Text(META)),
+                ("sequences.fasta", Bytes(long_header)),
+            ],
+            Some(&["sequences.fasta", "longer than 64 KiB"]),
+        ),
+        (
+            "a 2 MiB table line",
+            vec![
+                ("metadata.tsv", Bytes(long_line)),
+                ("sequences.fasta", Text(FA)),
+            ],
+            Some(&["metadata.tsv", "line longer than 1 MiB"]),
+        ),
+        (
+            "a 1 GiB gzip bomb table",
+            vec![("metadata.tsv.gz", Bomb), ("sequences.fasta", Text(FA))],
+            Some(&["metadata.tsv.gz", "more than 256 MiB"]),
+        ),
+        (
+            "a gzip table",
+            vec![
+                ("metadata.tsv.gz", Bytes(gz(META.as_bytes()))),
+                ("sequences.fasta", Text(FA)),
+            ],
+            None,
+        ),
+        (
+            "a bzip2 table",
+            vec![
+                ("metadata.tsv.bz2", Bytes(bz2(META.as_bytes()))),
+                ("sequences.fasta", Text(FA)),
+            ],
+            None,
+        ),
+        (
+            "a gzip FASTA",
+            vec![
+                ("metadata.tsv", Text(META)),
+                ("sequences.fasta.gz", Bytes(gz(FA.as_bytes()))),
+            ],
+            None,
+        ),
+        (
+            ".gz that is plain text",
+            vec![
+                ("metadata.tsv.gz", Text(META)),
+                ("sequences.fasta", Text(FA)),
+            ],
+            Some(&["metadata.tsv.gz", "not a valid table"]),
+        ),
+        (
+            "a truncated .gz table",
+            vec![
+                ("metadata.tsv.gz", Bytes(truncated)),
+                ("sequences.fasta", Text(FA)),
+            ],
+            Some(&["metadata.tsv.gz", "cannot be read"]),
+        ),
+        (
+            ".zst that is not zstd",
+            vec![
+                ("metadata.tsv.zst", Text(META)),
+                ("sequences.fasta", Text(FA)),
+            ],
+            Some(&["metadata.tsv.zst", "zstd"]),
+        ),
+        (
+            ".xz that is not xz",
+            vec![
+                ("metadata.tsv.xz", Text(META)),
+                ("sequences.fasta", Text(FA)),
+            ],
+            Some(&["metadata.tsv.xz", "not a valid table"]),
+        ),
+        (
+            ".bz2 that is not bzip2",
+            vec![
+                ("metadata.tsv.bz2", Text(META)),
+                ("sequences.fasta", Text(FA)),
+            ],
+            Some(&["metadata.tsv.bz2", "not a valid table"]),
+        ),
+        (
+            ".lzma that is not lzma",
+            vec![
+                ("metadata.tsv.lzma", Bytes(vec![0xff; 64])),
+                ("sequences.fasta", Text(FA)),
+            ],
+            Some(&["metadata.tsv.lzma", "cannot be read"]),
+        ),
+        (
+            ".zip that is not zip",
+            vec![
+                ("metadata.tsv.zip", Text(META)),
+                ("sequences.fasta", Text(FA)),
+            ],
+            Some(&["metadata.tsv.zip", "not a valid zip"]),
+        ),
+        (
+            "a .gz FASTA that is not gzip",
+            vec![
+                ("metadata.tsv", Text(META)),
+                ("sequences.fasta.gz", Text(FA)),
+            ],
+            Some(&["sequences.fasta.gz", "cannot be read"]),
+        ),
+        (
+            "a binary table",
+            vec![
+                (
+                    "metadata.tsv",
+                    Bytes(vec![0xff, 0xfe, 0x00, 0x09, 0x0a, 0x80, 0x81, 0x0a]),
+                ),
+                ("sequences.fasta", Text(FA)),
+            ],
+            Some(&["metadata.tsv"]),
+        ),
     ]
 }
 
@@ -290,8 +564,15 @@ fn folder_shapes_are_reported_with_the_file_and_the_fix() {
     let d = tempfile::tempdir().unwrap();
     let bomb = d.path().join("m.tsv.gz");
     inputs::table_bomb(&bomb, b"id\n", b"s01\n", 1);
-    let r = compressed::read_table(&bomb).map(|_| ()).map_err(|e| e.to_string());
-    judge("a bomb read by the submit step", r, Some(&["m.tsv.gz", "more than 256 MiB"]), &mut failures);
+    let r = compressed::read_table(&bomb)
+        .map(|_| ())
+        .map_err(|e| e.to_string());
+    judge(
+        "a bomb read by the submit step",
+        r,
+        Some(&["m.tsv.gz", "more than 256 MiB"]),
+        &mut failures,
+    );
     report("folders", n + 1, failures);
 }
 
@@ -348,31 +629,129 @@ enum Answer {
 }
 
 const LOCULUS: &[(&str, Answer, &[&str])] = &[
-    ("an endless answer", Answer::Endless(200), &["larger than 32 MiB"]),
-    ("an endless error body", Answer::Endless(500), &["failed (500)"]),
-    ("a 60 KB error detail", Answer::Status(422, "{\"detail\":\"{60k}\"}"), &["rejected the request (422)"]),
-    ("a 401 with an endless body", Answer::Endless(401), &["did not accept the sign-in (401)"]),
-    ("truncated JSON", Answer::Json(r#"[{"fileId":"3fa8"#), &["unexpected answer", "EOF"]),
-    ("wrong types", Answer::Json(r#"[{"fileId":5,"url":true}]"#), &["unexpected answer", "invalid type"]),
-    ("an object, not a list", Answer::Json(r#"{"fileId":"x"}"#), &["unexpected answer"]),
-    ("no URL for the file", Answer::Json("[]"), &["asked to start 1 uploads, got 0"]),
-    ("a file id that is a path", Answer::Json(r#"[{"fileId":"../../../etc/passwd","url":"http://127.0.0.1:1/x"}]"#), &["is not a file id"]),
+    (
+        "an endless answer",
+        Answer::Endless(200),
+        &["larger than 32 MiB"],
+    ),
+    (
+        "an endless error body",
+        Answer::Endless(500),
+        &["failed (500)"],
+    ),
+    (
+        "a 60 KB error detail",
+        Answer::Status(422, "{\"detail\":\"{60k}\"}"),
+        &["rejected the request (422)"],
+    ),
+    (
+        "a 401 with an endless body",
+        Answer::Endless(401),
+        &["did not accept the sign-in (401)"],
+    ),
+    (
+        "truncated JSON",
+        Answer::Json(r#"[{"fileId":"3fa8"#),
+        &["unexpected answer", "EOF"],
+    ),
+    (
+        "wrong types",
+        Answer::Json(r#"[{"fileId":5,"url":true}]"#),
+        &["unexpected answer", "invalid type"],
+    ),
+    (
+        "an object, not a list",
+        Answer::Json(r#"{"fileId":"x"}"#),
+        &["unexpected answer"],
+    ),
+    (
+        "no URL for the file",
+        Answer::Json("[]"),
+        &["asked to start 1 uploads, got 0"],
+    ),
+    (
+        "a file id that is a path",
+        Answer::Json(r#"[{"fileId":"../../../etc/passwd","url":"http://127.0.0.1:1/x"}]"#),
+        &["is not a file id"],
+    ),
     ("null", Answer::Json("null"), &["unexpected answer"]),
-    ("an upload link over http to another host", Answer::Url("http://storage.example.org/b/k?X-Amz-Signature=s"), &["upload link", "plain http://"]),
-    ("an upload link to a file", Answer::Url("file:///etc/passwd"), &["upload link", "names no host"]),
-    ("an upload link to javascript", Answer::Url("javascript:alert(1)"), &["upload link", "names no host"]),
-    ("an upload link over ftp", Answer::Url("ftp://storage.example.org/k"), &["upload link", "https:// only"]),
-    ("an upload link that is no URL", Answer::Url("not a url"), &["upload link", "is not a URL"]),
-    ("a huge X-Amz-Expires", Answer::Url("http://127.0.0.1:1/b/k?X-Amz-Date=20261123T120000Z&X-Amz-Expires=18446744073709551615"), &["network error"]),
-    ("a 302 to another host", Answer::Redirect(302), &["302 pointing to", "/steal", "redirects"]),
-    ("a 307 to another host", Answer::Redirect(307), &["307 pointing to", "/steal"]),
-    ("a 308 to another host", Answer::Redirect(308), &["308 pointing to"]),
-    ("a 301 to another host", Answer::Redirect(301), &["301 pointing to"]),
-    ("a Retry-After of 584 billion years", Answer::RetryAfter("18446744073709551615"), &["failed (503)"]),
-    ("a negative Retry-After", Answer::RetryAfter("-3"), &["failed (503)"]),
-    ("a lying Content-Length", Answer::Raw(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n[{\"fileId\""), &["network error"]),
-    ("not HTTP at all", Answer::Raw(b"SSH-2.0-OpenSSH_9.6\r\n"), &["network error"]),
-    ("a negative Content-Length", Answer::Raw(b"HTTP/1.1 200 OK\r\nContent-Length: -5\r\n\r\n[]"), &["network error"]),
+    (
+        "an upload link over http to another host",
+        Answer::Url("http://storage.example.org/b/k?X-Amz-Signature=s"),
+        &["upload link", "plain http://"],
+    ),
+    (
+        "an upload link to a file",
+        Answer::Url("file:///etc/passwd"),
+        &["upload link", "names no host"],
+    ),
+    (
+        "an upload link to javascript",
+        Answer::Url("javascript:alert(1)"),
+        &["upload link", "names no host"],
+    ),
+    (
+        "an upload link over ftp",
+        Answer::Url("ftp://storage.example.org/k"),
+        &["upload link", "https:// only"],
+    ),
+    (
+        "an upload link that is no URL",
+        Answer::Url("not a url"),
+        &["upload link", "is not a URL"],
+    ),
+    (
+        "a huge X-Amz-Expires",
+        Answer::Url(
+            "http://127.0.0.1:1/b/k?X-Amz-Date=20261123T120000Z&X-Amz-Expires=18446744073709551615",
+        ),
+        &["network error"],
+    ),
+    (
+        "a 302 to another host",
+        Answer::Redirect(302),
+        &["302 pointing to", "/steal", "redirects"],
+    ),
+    (
+        "a 307 to another host",
+        Answer::Redirect(307),
+        &["307 pointing to", "/steal"],
+    ),
+    (
+        "a 308 to another host",
+        Answer::Redirect(308),
+        &["308 pointing to"],
+    ),
+    (
+        "a 301 to another host",
+        Answer::Redirect(301),
+        &["301 pointing to"],
+    ),
+    (
+        "a Retry-After of 584 billion years",
+        Answer::RetryAfter("18446744073709551615"),
+        &["failed (503)"],
+    ),
+    (
+        "a negative Retry-After",
+        Answer::RetryAfter("-3"),
+        &["failed (503)"],
+    ),
+    (
+        "a lying Content-Length",
+        Answer::Raw(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n[{\"fileId\""),
+        &["network error"],
+    ),
+    (
+        "not HTTP at all",
+        Answer::Raw(b"SSH-2.0-OpenSSH_9.6\r\n"),
+        &["network error"],
+    ),
+    (
+        "a negative Content-Length",
+        Answer::Raw(b"HTTP/1.1 200 OK\r\nContent-Length: -5\r\n\r\n[]"),
+        &["network error"],
+    ),
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -393,14 +772,15 @@ async fn hostile_loculus_answers_cost_an_error_and_leak_nothing() {
                     b"busy".to_vec(),
                 ),
                 Answer::Raw(b) => Reply::Raw(b.to_vec()),
-                Answer::Status(s, body) => Reply::json(*s, &body.replace("{60k}", &"x".repeat(60_000))),
+                Answer::Status(s, body) => {
+                    Reply::json(*s, &body.replace("{60k}", &"x".repeat(60_000)))
+                }
             }
         };
         let server = Hostile::start(reply).await;
         let engine = engine();
-        let portal = Arc::new(
-            Loculus::new(engine.http().clone(), &server.url, 1, no_token()).unwrap(),
-        );
+        let portal =
+            Arc::new(Loculus::new(engine.http().clone(), &server.url, 1, no_token()).unwrap());
         // Straight to `begin` for the Retry-After cases: the number itself
         // is what is checked (the engine would wait it out).
         let r = if let Answer::RetryAfter(_) = answer {
@@ -432,7 +812,11 @@ async fn hostile_loculus_answers_cost_an_error_and_leak_nothing() {
     }
     let leaked = evil.requests();
     if !leaked.is_empty() {
-        failures.push(format!("the redirect target got {} requests: {:?}", leaked.len(), leaked[0].text()));
+        failures.push(format!(
+            "the redirect target got {} requests: {:?}",
+            leaked.len(),
+            leaked[0].text()
+        ));
     }
     report("loculus answers", LOCULUS.len(), failures);
 }
@@ -447,23 +831,95 @@ enum Kc {
 }
 
 const KEYCLOAK: &[(&str, Kc, Want)] = &[
-    ("expires_in of u64::MAX", Kc::Token(r#"{"access_token":"a","refresh_token":"r","expires_in":18446744073709551615}"#), None),
-    ("expires_in of 0", Kc::Token(r#"{"access_token":"a","refresh_token":"r","expires_in":0}"#), None),
-    ("a negative expires_in", Kc::Token(r#"{"access_token":"a","refresh_token":"r","expires_in":-1}"#), Some(&["unreadable token response"])),
-    ("expires_in as text", Kc::Token(r#"{"access_token":"a","refresh_token":"r","expires_in":"300"}"#), Some(&["unreadable token response"])),
-    ("expires_in past u64", Kc::Token(r#"{"access_token":"a","refresh_token":"r","expires_in":1e400}"#), Some(&["unreadable token response"])),
-    ("no access token", Kc::Token(r#"{"refresh_token":"r","expires_in":60}"#), Some(&["unreadable token response"])),
-    ("no refresh token", Kc::Token(r#"{"access_token":"a","expires_in":60}"#), Some(&["gave no refresh_token"])),
-    ("an endless token answer", Kc::TokenEndless, Some(&["larger than 32 MiB"])),
-    ("a 307 re-posting the password", Kc::TokenRedirect(307), Some(&["307 pointing to", "/steal"])),
-    ("a 308 re-posting the password", Kc::TokenRedirect(308), Some(&["308 pointing to"])),
-    ("a token endpoint over http elsewhere", Kc::Discovery(r#"{"token_endpoint":"http://evil.example/token","device_authorization_endpoint":"{self}/dev","grant_types_supported":["urn:ietf:params:oauth:grant-type:device_code"]}"#), Some(&["token endpoint", "plain http://"])),
-    ("a device endpoint over ftp", Kc::Discovery(r#"{"token_endpoint":"{self}/token","device_authorization_endpoint":"ftp://evil.example/dev","grant_types_supported":["urn:ietf:params:oauth:grant-type:device_code"]}"#), Some(&["device sign-in endpoint", "https:// only"])),
-    ("a discovery document of wrong types", Kc::Discovery(r#"{"token_endpoint":7}"#), Some(&["unreadable OIDC discovery document"])),
-    ("a sign-in link to another host", Kc::DeviceLink("https://evil.example/device"), Some(&["evil.example", "not opened"])),
-    ("a sign-in link over http elsewhere", Kc::DeviceLink("http://evil.example/device"), Some(&["not opened"])),
-    ("a javascript: sign-in link", Kc::DeviceLink("javascript:alert(1)"), Some(&["not opened"])),
-    ("a file: sign-in link", Kc::DeviceLink("file:///etc/passwd"), Some(&["not opened"])),
+    (
+        "expires_in of u64::MAX",
+        Kc::Token(r#"{"access_token":"a","refresh_token":"r","expires_in":18446744073709551615}"#),
+        None,
+    ),
+    (
+        "expires_in of 0",
+        Kc::Token(r#"{"access_token":"a","refresh_token":"r","expires_in":0}"#),
+        None,
+    ),
+    (
+        "a negative expires_in",
+        Kc::Token(r#"{"access_token":"a","refresh_token":"r","expires_in":-1}"#),
+        Some(&["unreadable token response"]),
+    ),
+    (
+        "expires_in as text",
+        Kc::Token(r#"{"access_token":"a","refresh_token":"r","expires_in":"300"}"#),
+        Some(&["unreadable token response"]),
+    ),
+    (
+        "expires_in past u64",
+        Kc::Token(r#"{"access_token":"a","refresh_token":"r","expires_in":1e400}"#),
+        Some(&["unreadable token response"]),
+    ),
+    (
+        "no access token",
+        Kc::Token(r#"{"refresh_token":"r","expires_in":60}"#),
+        Some(&["unreadable token response"]),
+    ),
+    (
+        "no refresh token",
+        Kc::Token(r#"{"access_token":"a","expires_in":60}"#),
+        Some(&["gave no refresh_token"]),
+    ),
+    (
+        "an endless token answer",
+        Kc::TokenEndless,
+        Some(&["larger than 32 MiB"]),
+    ),
+    (
+        "a 307 re-posting the password",
+        Kc::TokenRedirect(307),
+        Some(&["307 pointing to", "/steal"]),
+    ),
+    (
+        "a 308 re-posting the password",
+        Kc::TokenRedirect(308),
+        Some(&["308 pointing to"]),
+    ),
+    (
+        "a token endpoint over http elsewhere",
+        Kc::Discovery(
+            r#"{"token_endpoint":"http://evil.example/token","device_authorization_endpoint":"{self}/dev","grant_types_supported":["urn:ietf:params:oauth:grant-type:device_code"]}"#,
+        ),
+        Some(&["token endpoint", "plain http://"]),
+    ),
+    (
+        "a device endpoint over ftp",
+        Kc::Discovery(
+            r#"{"token_endpoint":"{self}/token","device_authorization_endpoint":"ftp://evil.example/dev","grant_types_supported":["urn:ietf:params:oauth:grant-type:device_code"]}"#,
+        ),
+        Some(&["device sign-in endpoint", "https:// only"]),
+    ),
+    (
+        "a discovery document of wrong types",
+        Kc::Discovery(r#"{"token_endpoint":7}"#),
+        Some(&["unreadable OIDC discovery document"]),
+    ),
+    (
+        "a sign-in link to another host",
+        Kc::DeviceLink("https://evil.example/device"),
+        Some(&["evil.example", "not opened"]),
+    ),
+    (
+        "a sign-in link over http elsewhere",
+        Kc::DeviceLink("http://evil.example/device"),
+        Some(&["not opened"]),
+    ),
+    (
+        "a javascript: sign-in link",
+        Kc::DeviceLink("javascript:alert(1)"),
+        Some(&["not opened"]),
+    ),
+    (
+        "a file: sign-in link",
+        Kc::DeviceLink("file:///etc/passwd"),
+        Some(&["not opened"]),
+    ),
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -501,18 +957,22 @@ async fn hostile_keycloak_answers_cost_an_error_and_leak_nothing() {
                     Keycloak::sign_in_device(http.clone(), &server.url, None, |_| shown = true),
                 )
                 .await
-                .unwrap_or_else(|_| {
-                    Err(ferry_engine::Error::Cancelled)
-                });
+                .unwrap_or_else(|_| Err(ferry_engine::Error::Cancelled));
                 if shown {
                     failures.push(format!("{what}: the link was shown to the user"));
                 }
                 r.map(|_| ()).map_err(|e| e.to_string())
             }
-            _ => Keycloak::sign_in(http.clone(), &server.url, "u", &Secret::new("pw-corpus"), None)
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string()),
+            _ => Keycloak::sign_in(
+                http.clone(),
+                &server.url,
+                "u",
+                &Secret::new("pw-corpus"),
+                None,
+            )
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
         };
         judge(what, r, *want, &mut failures);
     }
@@ -543,7 +1003,12 @@ async fn one_codex_and_basespace_credentials_never_follow_a_redirect() {
             .unwrap(),
         );
         let r = upload_one(&engine, oc).await;
-        judge(&format!("One Codex {status}"), r, Some(&["pointing to", "/steal"]), &mut failures);
+        judge(
+            &format!("One Codex {status}"),
+            r,
+            Some(&["pointing to", "/steal"]),
+            &mut failures,
+        );
         let bs = Arc::new(
             BaseSpace::new(
                 engine.http().clone(),
@@ -554,7 +1019,12 @@ async fn one_codex_and_basespace_credentials_never_follow_a_redirect() {
             .unwrap(),
         );
         let r = upload_one(&engine, bs).await;
-        judge(&format!("BaseSpace {status}"), r, Some(&["pointing to", "/steal"]), &mut failures);
+        judge(
+            &format!("BaseSpace {status}"),
+            r,
+            Some(&["pointing to", "/steal"]),
+            &mut failures,
+        );
         n += 2;
     }
     // One Codex hands out an upload form for another host over http.
@@ -567,11 +1037,21 @@ async fn one_codex_and_basespace_credentials_never_follow_a_redirect() {
     .await;
     let engine = engine();
     let oc = Arc::new(
-        OneCodex::new(engine.http().clone(), &format!("{}/api/v1", server.url), Secret::new("k"), vec![])
-            .unwrap(),
+        OneCodex::new(
+            engine.http().clone(),
+            &format!("{}/api/v1", server.url),
+            Secret::new("k"),
+            vec![],
+        )
+        .unwrap(),
     );
     let r = upload_one(&engine, oc).await;
-    judge("One Codex upload form over http", r, Some(&["upload link", "plain http://"]), &mut failures);
+    judge(
+        "One Codex upload form over http",
+        r,
+        Some(&["upload link", "plain http://"]),
+        &mut failures,
+    );
     n += 1;
     let leaked = evil.requests();
     if !leaked.is_empty() {

@@ -75,30 +75,38 @@ fn fuzz_metadata_tables() {
         name: "r.fq".into(),
         file_id: "3fa85f64-5717-4562-b3fc-2c963f66afa6".into(),
     }];
-    fuzz("metadata tables (TSV/CSV)", (table_text(), any::<bool>()), |(raw, csv)| {
-        let path = std::path::Path::new("metadata.tsv");
-        let ids = table_ids(&raw);
-        if let Ok(linked) = link_metadata(path, &raw, &files, true) {
-            // What goes out is a table again, with as many rows.
-            let back = table_ids(&linked.tsv);
-            prop_assert_eq!(back.len(), ids.len());
-        }
-        // The folder reader, on disk, as a TSV or a CSV.
-        let name = if csv { "metadata.csv" } else { "metadata.tsv" };
-        let _ = std::fs::remove_file(d.path().join("metadata.csv"));
-        let _ = std::fs::remove_file(d.path().join("metadata.tsv"));
-        std::fs::write(d.path().join(name), &raw).unwrap();
-        let l = link_folder(d.path(), &organism);
-        for p in &l.problems {
-            prop_assert!(!p.message.is_empty());
-        }
-        Ok(())
-    });
+    fuzz(
+        "metadata tables (TSV/CSV)",
+        (table_text(), any::<bool>()),
+        |(raw, csv)| {
+            let path = std::path::Path::new("metadata.tsv");
+            let ids = table_ids(&raw);
+            if let Ok(linked) = link_metadata(path, &raw, &files, true) {
+                // What goes out is a table again, with as many rows.
+                let back = table_ids(&linked.tsv);
+                prop_assert_eq!(back.len(), ids.len());
+            }
+            // The folder reader, on disk, as a TSV or a CSV.
+            let name = if csv { "metadata.csv" } else { "metadata.tsv" };
+            let _ = std::fs::remove_file(d.path().join("metadata.csv"));
+            let _ = std::fs::remove_file(d.path().join("metadata.tsv"));
+            std::fs::write(d.path().join(name), &raw).unwrap();
+            let l = link_folder(d.path(), &organism);
+            for p in &l.problems {
+                prop_assert!(!p.message.is_empty());
+            }
+            Ok(())
+        },
+    );
 }
 
 /// FASTA-ish bytes: records with ids, or anything at all.
 fn fasta_text() -> impl Strategy<Value = (Vec<u8>, Option<Vec<String>>)> {
-    let record = ("[A-Za-z0-9_.|-]{1,12}", "( [ -~]{0,20})?", "([ACGTN]{0,70}\r?\n){0,4}");
+    let record = (
+        "[A-Za-z0-9_.|-]{1,12}",
+        "( [ -~]{0,20})?",
+        "([ACGTN]{0,70}\r?\n){0,4}",
+    );
     prop_oneof![
         prop::collection::vec(any::<u8>(), 0..600).prop_map(|b| (b, None)),
         prop::collection::vec(record, 0..8).prop_map(|recs| {
@@ -178,7 +186,9 @@ fn fuzz_portal_json_answers() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let answer = Arc::new(Mutex::new(String::new()));
     let a = answer.clone();
-    let server = rt.block_on(Hostile::start(move |_| Reply::json(200, &a.lock().unwrap())));
+    let server = rt.block_on(Hostile::start(move |_| {
+        Reply::json(200, &a.lock().unwrap())
+    }));
     let http = ferry_engine::transfer::http_client().unwrap();
     let loculus = Loculus::new(
         http.clone(),
@@ -196,20 +206,25 @@ fn fuzz_portal_json_answers() {
         )
         .unwrap(),
     };
-    fuzz("portal JSON answers", (json_answer(), any::<bool>()), |(json, multipart)| {
-        *answer.lock().unwrap() = json;
-        rt.block_on(async {
-            let size = if multipart { 12 << 20 } else { 10 };
-            if let Ok(ups) = loculus.begin(&[spec(size)]).await {
-                // Accepted only with a file id (a UUID) and a link per part;
-                // links are checked again before anything is sent to them.
-                for u in &ups {
-                    prop_assert_eq!(u.remote_id.len(), 36);
-                    prop_assert!(!u.urls.is_empty());
+    fuzz(
+        "portal JSON answers",
+        (json_answer(), any::<bool>()),
+        |(json, multipart)| {
+            *answer.lock().unwrap() = json;
+            rt.block_on(async {
+                let size = if multipart { 12 << 20 } else { 10 };
+                if let Ok(ups) = loculus.begin(&[spec(size)]).await {
+                    // Accepted only with a file id (a UUID) and a link per part;
+                    // links are checked again before anything is sent to them.
+                    for u in &ups {
+                        prop_assert_eq!(u.remote_id.len(), 36);
+                        prop_assert!(!u.urls.is_empty());
+                    }
                 }
-            }
-            let _ = Keycloak::sign_in(http.clone(), &server.url, "u", &Secret::new("p"), None).await;
-            Ok(())
-        })
-    });
+                let _ = Keycloak::sign_in(http.clone(), &server.url, "u", &Secret::new("p"), None)
+                    .await;
+                Ok(())
+            })
+        },
+    );
 }

@@ -40,7 +40,8 @@ fn a_10_gb_gzip_bomb_as_metadata_is_refused_early() {
     let l = link_folder(d.path(), &organism());
     let msgs: Vec<String> = l.problems.iter().map(|p| p.message.clone()).collect();
     assert!(
-        msgs.iter().any(|m| m.contains("metadata.tsv.gz") && m.contains("more than 256 MiB")),
+        msgs.iter()
+            .any(|m| m.contains("metadata.tsv.gz") && m.contains("more than 256 MiB")),
         "{msgs:#?}"
     );
     let peak = peak_memory();

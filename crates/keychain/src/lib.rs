@@ -186,7 +186,10 @@ mod tests {
         assert_eq!(bound_refresh(&Some(mine.clone()), &mine), Ok(()));
         let other = Issuer::new("https://evil.example", "loculus", "backend-client");
         let e = bound_refresh(&Some(mine.clone()), &other).unwrap_err();
-        assert!(e.to_string().contains("https://kc.example") && e.to_string().contains("not sent"), "{e}");
+        assert!(
+            e.to_string().contains("https://kc.example") && e.to_string().contains("not sent"),
+            "{e}"
+        );
         let realm = Issuer::new("https://kc.example", "other", "backend-client");
         assert!(bound_refresh(&Some(mine.clone()), &realm).is_err());
         let client = Issuer::new("https://kc.example", "loculus", "x");
@@ -204,7 +207,11 @@ mod tests {
         let s = Stored::Refresh {
             user: "u".into(),
             token: Kept::new("t".into()),
-            issuer: Some(Issuer::new("https://kc.example/", "loculus", "backend-client")),
+            issuer: Some(Issuer::new(
+                "https://kc.example/",
+                "loculus",
+                "backend-client",
+            )),
         };
         assert!(matches!(
             Stored::from_json(&s.to_json()),

@@ -60,17 +60,17 @@ pub(crate) fn router(state: AppState, control: bool) -> Router {
 }
 
 fn controls(r: Router<AppState>) -> Router<AppState> {
-    r        .route(
-            "/_sim/faults",
-            post(control::set_fault)
-                .get(control::fault_counts)
-                .delete(control::clear_faults),
-        )
-        .route("/_sim/revoke", post(control::revoke))
-        .route("/_sim/state", get(control::state))
-        .route("/_sim/object/{file_id}", get(control::object))
-        .route("/_sim/portals", get(control::portals))
-        .route("/_sim/stored", get(control::stored))
+    r.route(
+        "/_sim/faults",
+        post(control::set_fault)
+            .get(control::fault_counts)
+            .delete(control::clear_faults),
+    )
+    .route("/_sim/revoke", post(control::revoke))
+    .route("/_sim/state", get(control::state))
+    .route("/_sim/object/{file_id}", get(control::object))
+    .route("/_sim/portals", get(control::portals))
+    .route("/_sim/stored", get(control::stored))
 }
 
 /// API faults apply to the upload and submit endpoints only.
@@ -155,7 +155,9 @@ pub(crate) async fn handle(
 
 /// 421 for a request naming another host than loopback.
 pub(crate) fn misdirected() -> Response<Body> {
-    let mut r = Response::new(Body::from("this server answers only to 127.0.0.1 / localhost"));
+    let mut r = Response::new(Body::from(
+        "this server answers only to 127.0.0.1 / localhost",
+    ));
     *r.status_mut() = StatusCode::MISDIRECTED_REQUEST;
     r
 }

@@ -5,18 +5,20 @@
 use ferry_sim::{Sim, SimConfig};
 
 async fn sign_in(http: &reqwest::Client, base: &str, pass: &str) -> u16 {
-    http.post(format!("{base}/realms/loculus/protocol/openid-connect/token"))
-        .form(&[
-            ("grant_type", "password"),
-            ("client_id", "backend-client"),
-            ("username", "demo"),
-            ("password", pass),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+    http.post(format!(
+        "{base}/realms/loculus/protocol/openid-connect/token"
+    ))
+    .form(&[
+        ("grant_type", "password"),
+        ("client_id", "backend-client"),
+        ("username", "demo"),
+        ("password", pass),
+    ])
+    .send()
+    .await
+    .unwrap()
+    .status()
+    .as_u16()
 }
 
 #[tokio::test]
@@ -30,7 +32,12 @@ async fn the_apps_demo_portal_is_locked_down() {
     .unwrap();
     let base = app.backend_url();
     for path in ["/_sim/state", "/_sim/faults", "/_sim/portals"] {
-        let s = http.get(format!("{base}{path}")).send().await.unwrap().status();
+        let s = http
+            .get(format!("{base}{path}"))
+            .send()
+            .await
+            .unwrap()
+            .status();
         assert_eq!(s.as_u16(), 404, "{path} is served");
     }
     let s = http
@@ -70,7 +77,12 @@ async fn the_apps_demo_portal_is_locked_down() {
     // The tests' simulator keeps its controls and demo/demo.
     let sim = Sim::start(SimConfig::default()).await.unwrap();
     let base = sim.backend_url();
-    let s = http.get(format!("{base}/_sim/state")).send().await.unwrap().status();
+    let s = http
+        .get(format!("{base}/_sim/state"))
+        .send()
+        .await
+        .unwrap()
+        .status();
     assert_eq!(s.as_u16(), 200);
     assert_eq!(sim.demo_password(), "demo");
     assert_eq!(sign_in(&http, &base, "demo").await, 200);

@@ -177,9 +177,7 @@ pub fn write_receipt(base: &Path, lines: &[ReceiptLine]) -> Result<(PathBuf, Pat
         w.serialize(line)
             .map_err(|e| fail(&csv_path, e.to_string()))?;
     }
-    let csv = w
-        .into_inner()
-        .map_err(|e| fail(&csv_path, e.to_string()))?;
+    let csv = w.into_inner().map_err(|e| fail(&csv_path, e.to_string()))?;
     let json = serde_json::to_vec_pretty(lines).map_err(|e| fail(&json_path, e.to_string()))?;
     replace_file(&csv_path, &csv).map_err(|e| fail(&csv_path, e))?;
     replace_file(&json_path, &json).map_err(|e| fail(&json_path, e))?;

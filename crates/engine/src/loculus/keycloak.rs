@@ -447,8 +447,8 @@ impl Keycloak {
                 "authorization_pending" => {}
                 // RFC 8628 section 3.5: wait 5 s longer from now on.
                 "slow_down" => {
-                    interval = (interval + Duration::from_secs(5))
-                        .min(Duration::from_secs(MAX_POLL_SECS));
+                    interval =
+                        (interval + Duration::from_secs(5)).min(Duration::from_secs(MAX_POLL_SECS));
                 }
                 "access_denied" => {
                     return Err(device_refused(

@@ -353,9 +353,11 @@ fn file_body(path: &std::path::Path) -> reqwest::Body {
         Ok(f) => reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(
             tokio::fs::File::from_std(f),
         )),
-        Err(e) => reqwest::Body::wrap_stream(futures::stream::once(async move {
-            Err::<bytes::Bytes, _>(e)
-        })),
+        Err(e) => {
+            reqwest::Body::wrap_stream(futures::stream::once(
+                async move { Err::<bytes::Bytes, _>(e) },
+            ))
+        }
     }
 }
 

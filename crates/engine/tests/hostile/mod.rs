@@ -28,7 +28,11 @@ impl Req {
     }
     /// Everything received, as text (to look for a leaked secret).
     pub fn text(&self) -> String {
-        let h: Vec<String> = self.headers.iter().map(|(n, v)| format!("{n}: {v}")).collect();
+        let h: Vec<String> = self
+            .headers
+            .iter()
+            .map(|(n, v)| format!("{n}: {v}"))
+            .collect();
         format!(
             "{} {}\n{}\n{}",
             self.method,
@@ -194,7 +198,8 @@ async fn read_chunked(
     loop {
         let mut size = String::new();
         r.read_line(&mut size).await?;
-        let n = usize::from_str_radix(size.trim().split(';').next().unwrap_or("0"), 16).unwrap_or(0);
+        let n =
+            usize::from_str_radix(size.trim().split(';').next().unwrap_or("0"), 16).unwrap_or(0);
         let mut chunk = vec![0; n + 2];
         r.read_exact(&mut chunk).await?;
         if n == 0 {

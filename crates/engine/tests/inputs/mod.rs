@@ -27,7 +27,8 @@ fn deflate_alone(data: &[u8]) -> Vec<u8> {
 /// decompressed size.
 pub fn gzip_of(path: &Path, pieces: &[(&[u8], u64)]) -> u64 {
     let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
-    f.write_all(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]).unwrap();
+    f.write_all(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff])
+        .unwrap();
     let mut crc = flate2::Crc::new();
     let mut total = 0u64;
     for (data, times) in pieces {
@@ -63,7 +64,11 @@ pub fn fasta_long_line(path: &Path, gib: u64) -> u64 {
     let unit = vec![b'A'; MIB];
     gzip_of(
         path,
-        &[(b">s1 long\n", 1), (&unit, gib * 1024), (b"\n>s2\nACGT\n", 1)],
+        &[
+            (b">s1 long\n", 1),
+            (&unit, gib * 1024),
+            (b"\n>s2\nACGT\n", 1),
+        ],
     )
 }
 

@@ -171,7 +171,10 @@ mod tests {
         text.extend(b"\nid\n");
         std::fs::write(&long, &text).unwrap();
         let e = read_table(&long).unwrap_err().to_string();
-        assert!(e.contains("long.tsv") && e.contains("line longer than 1 MiB"), "{e}");
+        assert!(
+            e.contains("long.tsv") && e.contains("line longer than 1 MiB"),
+            "{e}"
+        );
         // Many lines of exactly the cap are fine.
         let edge = d.path().join("edge.tsv");
         let mut text = Vec::new();
