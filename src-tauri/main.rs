@@ -115,7 +115,10 @@ impl App {
         *self.info.lock().unwrap() = signed_out.clone();
         let http = self.http.clone();
         match p.kind {
-            Kind::Loculus if p.demo => self.signed(session::demo(http, &p).await),
+            Kind::Loculus if p.demo => {
+                let pass = self._demo.as_ref().map(ferry_sim::Sim::demo_password);
+                self.signed(session::demo(http, &p, &pass.unwrap_or_default()).await)
+            }
             Kind::Loculus => match session::remembered(http, &p).await {
                 Some(s) => self.signed(Ok(s)),
                 None => Ok(signed_out),
@@ -140,7 +143,10 @@ impl App {
             return;
         };
         let s = if p.demo {
-            session::demo(self.http.clone(), &p).await.ok()
+            let pass = self._demo.as_ref().map(ferry_sim::Sim::demo_password);
+            session::demo(self.http.clone(), &p, &pass.unwrap_or_default())
+                .await
+                .ok()
         } else {
             session::remembered(self.http.clone(), &p).await
         };
@@ -288,6 +294,15 @@ async fn sign_in_device(
 fn open_sign_in_page(app: S<'_>, handle: tauri::AppHandle) -> Result<(), String> {
     let link = app.device.lock().unwrap().as_ref().map(|d| d.0.clone());
     let link = link.ok_or("no sign-in is waiting for the browser")?;
+    // Only an https page of this portal's Keycloak is handed to the browser.
+    let keycloak = app
+        .portal
+        .lock()
+        .unwrap()
+        .as_ref()
+        .map(|p| p.keycloak.clone());
+    ferry_engine::guard::check_sign_in_link(&link, &keycloak.unwrap_or_default(), &[])
+        .map_err(|e| e.to_string())?;
     let url = links::openable(&link)?;
     use tauri_plugin_opener::OpenerExt;
     handle
@@ -527,6 +542,11 @@ fn main() {
         eprintln!("ferry-app: {why}");
         std::process::exit(2);
     }
+    // The setting that lets plain http reach other hosts (a test server);
+    // the window then shows a red banner all the time.
+    if std::env::var("FERRY_ALLOW_HTTP").is_ok_and(|v| !matches!(v.as_str(), "" | "0" | "false")) {
+        ferry_engine::guard::allow_http(true);
+    }
     let app = tauri::async_runtime::block_on(async move {
         // The proxy and the bandwidth limit of the settings file, before
         // the first client is built.
@@ -551,9 +571,14 @@ fn main() {
                 (p, None)
             }
             None => {
-                let sim = ferry_sim::Sim::start(ferry_sim::SimConfig::default())
-                    .await
-                    .expect("start the demo portal");
+                // Locked down (no controls, a random password) unless the
+                // window tests drive it (FERRY_E2E=1) and need its controls.
+                let sim = ferry_sim::Sim::start(ferry_sim::SimConfig {
+                    app: !e2e(),
+                    ..Default::default()
+                })
+                .await
+                .expect("start the demo portal");
                 let p = Portal {
                     name: session::DEMO_NAME.into(),
                     backend: sim.backend_url(),

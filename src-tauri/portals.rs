@@ -96,7 +96,7 @@ pub fn sign_in(
         None
     } else {
         let stored = Stored::Key {
-            key: key.into(),
+            key: ferry_keychain::Kept::new(key.into()),
             target: target.clone(),
         };
         ferry_keychain::Entry::new(&account(p))
@@ -112,6 +112,7 @@ pub fn sign_in(
             keychain,
             journal: None,
             target: target.map(|t| format!("AppResult {t}")),
+            insecure_http: crate::session::HttpAllowed,
         },
         portal,
         onecodex,

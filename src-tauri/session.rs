@@ -12,7 +12,6 @@ use serde::Serialize;
 pub const DEMO_NAME: &str = "Demo portal (this computer)";
 /// The demo user of the built-in demo portal.
 pub const DEMO_USER: &str = "demo";
-const DEMO_PASSWORD: &str = "demo";
 const DEMO_GROUP: i64 = 1;
 
 /// A portal instance the window can send to.
@@ -43,6 +42,19 @@ pub struct Info {
     pub journal: Option<String>,
     /// Where files go inside the account (BaseSpace: the AppResult).
     pub target: Option<String>,
+    /// Plain http to other hosts allowed (FERRY_ALLOW_HTTP): a red banner.
+    pub insecure_http: HttpAllowed,
+}
+
+/// Serializes as whether plain http was allowed at start, so every Info
+/// the window gets says it, wherever it was built.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HttpAllowed;
+
+impl Serialize for HttpAllowed {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bool(ferry_engine::guard::http_allowed())
+    }
 }
 
 /// Where a job goes, as journaled with it (no secret): a job resumes only
@@ -108,6 +120,15 @@ fn delete(account: &str) -> Result<(), String> {
         Err(ferry_keychain::KeychainError::Unavailable(_)) => Ok(()),
         Err(e) => Err(e.to_string()),
     }
+}
+
+/// The Keycloak, realm and client a portal's refresh tokens are bound to.
+fn issuer(p: &Portal) -> ferry_keychain::Issuer {
+    ferry_keychain::Issuer::new(
+        &p.keycloak,
+        ferry_engine::loculus::keycloak::REALM,
+        ferry_engine::loculus::keycloak::CLIENT_ID,
+    )
 }
 
 /// A signed-in session: the portal the engine sends to.
@@ -183,7 +204,8 @@ impl Keeper {
                 &self.portal,
                 &Stored::Refresh {
                     user: self.user.lock().unwrap().clone(),
-                    token: t.expose().to_string(),
+                    token: ferry_keychain::Kept::new(t.expose().to_string()),
+                    issuer: Some(issuer(&self.portal)),
                 },
             ),
             None => delete(&account).err(),
@@ -215,6 +237,7 @@ async fn finish(
             keychain: None,
             journal: None,
             target: None,
+            insecure_http: HttpAllowed,
         },
         loculus: Arc::new(loculus),
     })
@@ -306,7 +329,7 @@ pub async fn token(http: reqwest::Client, p: &Portal, token: &str) -> Result<Sig
     s.info.keychain = store(
         p,
         &Stored::Token {
-            token: token.into(),
+            token: ferry_keychain::Kept::new(token.into()),
         },
     );
     Ok(s)
@@ -315,14 +338,21 @@ pub async fn token(http: reqwest::Client, p: &Portal, token: &str) -> Result<Sig
 /// Continue from what the keychain holds for this portal, if anything.
 pub async fn remembered(http: reqwest::Client, p: &Portal) -> Option<Signed> {
     match Stored::load(&account(p))? {
-        Stored::Refresh { user, token } => {
+        Stored::Refresh {
+            user,
+            token,
+            issuer: kept,
+        } => {
+            // Sent only back to the Keycloak that issued it; an entry
+            // without an issuer (older Ferry) is sent nowhere: sign in again.
+            ferry_keychain::bound_refresh(&kept, &issuer(p)).ok()?;
             // Armed at once: the refresh grant may rotate the token, and
             // the keychain must hold the new one whatever happens next.
             let keeper = Keeper::new(p, &user, true);
             let kc = Keycloak::from_refresh_token(
                 http.clone(),
                 &p.keycloak,
-                Secret::new(token),
+                Secret::new(token.as_str()),
                 Some(keeper.hook()),
             )
             .await
@@ -334,7 +364,7 @@ pub async fn remembered(http: reqwest::Client, p: &Portal) -> Option<Signed> {
             http,
             p,
             "token".into(),
-            Arc::new(StaticToken::new(token)),
+            Arc::new(StaticToken::new(token.as_str())),
             None,
         )
         .await
@@ -342,9 +372,10 @@ pub async fn remembered(http: reqwest::Client, p: &Portal) -> Option<Signed> {
     }
 }
 
-/// The demo portal signs in as the demo user.
-pub async fn demo(http: reqwest::Client, p: &Portal) -> Result<Signed, String> {
-    password(http, p, DEMO_USER, DEMO_PASSWORD).await
+/// The demo portal signs in as the demo user, with the password only the
+/// app knows (fresh each start).
+pub async fn demo(http: reqwest::Client, p: &Portal, pass: &str) -> Result<Signed, String> {
+    password(http, p, DEMO_USER, pass).await
 }
 
 #[cfg(test)]

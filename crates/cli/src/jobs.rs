@@ -67,7 +67,6 @@ pub fn abort(journal: Option<PathBuf>, job: &str) -> Result<(), Fail> {
 pub async fn resume(
     journal: Option<PathBuf>,
     job: Option<String>,
-    token: Option<String>,
     token_stdin: bool,
     out: Output,
 ) -> Result<(), Fail> {
@@ -146,7 +145,7 @@ pub async fn resume(
         .unwrap_or_default()
         .to_string();
     let group = rec.params["group"].as_i64().unwrap_or_default();
-    let given = crate::explicit_token(token, token_stdin)?;
+    let given = crate::explicit_token(token_stdin)?;
     let keycloak = std::env::var("FERRY_KEYCLOAK").ok();
     let tokens = crate::token_source(given, &backend, keycloak.as_deref())?;
     let s = crate::open_session(&backend, group, parts, Some(path), tokens, &out)?;

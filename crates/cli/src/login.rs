@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use ferry_engine::loculus::keycloak::{Keycloak, RefreshHook};
 use ferry_engine::{Error, Secret, StaticToken, TokenSource};
-use ferry_keychain::{Entry, Stored, loculus_account};
+use ferry_keychain::{Entry, Issuer, Kept, Stored, bound_refresh, loculus_account};
 use tokio::sync::OnceCell;
 
 use crate::{Fail, exit};
@@ -17,10 +17,20 @@ fn entry(backend: &str) -> Result<Entry, Fail> {
     Entry::new(&loculus_account(backend)).map_err(|e| Fail(exit::AUTH, e.to_string()))
 }
 
+/// The Keycloak, realm and client a refresh token is bound to.
+fn issuer(keycloak: &str) -> Issuer {
+    Issuer::new(
+        keycloak,
+        ferry_engine::loculus::keycloak::REALM,
+        ferry_engine::loculus::keycloak::CLIENT_ID,
+    )
+}
+
 /// Stores every refresh token Keycloak hands out, so the next run starts
 /// from the newest one.
-fn keeper(backend: &str, user: &str) -> RefreshHook {
+fn keeper(backend: &str, keycloak: &str, user: &str) -> RefreshHook {
     let (backend, user) = (backend.to_string(), user.to_string());
+    let issuer = issuer(keycloak);
     Arc::new(move |t: Option<&Secret>| {
         let Ok(e) = Entry::new(&loculus_account(&backend)) else {
             return;
@@ -29,7 +39,8 @@ fn keeper(backend: &str, user: &str) -> RefreshHook {
             Some(t) => e.set(
                 &Stored::Refresh {
                     user: user.clone(),
-                    token: t.expose().to_string(),
+                    token: Kept::new(t.expose().to_string()),
+                    issuer: Some(issuer.clone()),
                 }
                 .to_json(),
             ),
@@ -51,16 +62,17 @@ pub async fn login(backend: &str, keycloak: &str, user: &str) -> Result<(), Fail
     let password = Secret::new(line.trim_end_matches(['\r', '\n']).to_string());
     let http = ferry_engine::transfer::http_client()?;
     let kc = Keycloak::sign_in(http, keycloak, user, &password, None).await?;
-    keep(backend, user, &kc).await
+    keep(backend, keycloak, user, &kc).await
 }
 
 /// Stores the session's refresh token in the keychain.
-async fn keep(backend: &str, user: &str, kc: &Keycloak) -> Result<(), Fail> {
+async fn keep(backend: &str, keycloak: &str, user: &str, kc: &Keycloak) -> Result<(), Fail> {
     entry(backend)?
         .set(
             &Stored::Refresh {
                 user: user.into(),
-                token: kc.refresh_token().await.expose().to_string(),
+                token: Kept::new(kc.refresh_token().await.expose().to_string()),
+                issuer: Some(issuer(keycloak)),
             }
             .to_json(),
         )
@@ -86,7 +98,7 @@ pub async fn login_device(backend: &str, keycloak: &str) -> Result<(), Fail> {
     })
     .await?;
     let user = kc.user().unwrap_or_else(|| "(unknown user)".into());
-    keep(backend, &user, &kc).await
+    keep(backend, keycloak, &user, &kc).await
 }
 
 pub fn logout(backend: &str) -> Result<(), Fail> {
@@ -101,19 +113,36 @@ pub fn logout(backend: &str) -> Result<(), Fail> {
     Ok(())
 }
 
-/// The sign-in `ferry login` kept for `backend`, if any.
-pub fn remembered(backend: &str, keycloak: &str) -> Option<Arc<dyn TokenSource>> {
-    match Stored::load(&loculus_account(backend))? {
+/// The sign-in `ferry login` kept for `backend`, if any. A kept refresh
+/// token is only sent to the Keycloak that issued it: for any other one
+/// this is an error that says so (and sends nothing).
+pub fn remembered(backend: &str, keycloak: &str) -> Result<Option<Arc<dyn TokenSource>>, Fail> {
+    let Some(stored) = Stored::load(&loculus_account(backend)) else {
+        return Ok(None);
+    };
+    Ok(Some(match stored {
         Stored::Token { token } | Stored::Key { key: token, .. } => {
-            Some(Arc::new(StaticToken::new(token)))
+            Arc::new(StaticToken::new(token.as_str()))
         }
-        Stored::Refresh { user, token } => Some(Arc::new(KeptSession {
-            keycloak: keycloak.to_string(),
-            refresh: Secret::new(token),
-            hook: keeper(backend, &user),
-            session: OnceCell::new(),
-        })),
-    }
+        Stored::Refresh {
+            user,
+            token,
+            issuer: kept,
+        } => {
+            bound_refresh(&kept, &issuer(keycloak)).map_err(|e| {
+                Fail(
+                    exit::AUTH,
+                    format!("{e} (`ferry login --backend {backend} --keycloak {keycloak}`)"),
+                )
+            })?;
+            Arc::new(KeptSession {
+                keycloak: keycloak.to_string(),
+                refresh: Secret::new(token.as_str()),
+                hook: keeper(backend, keycloak, &user),
+                session: OnceCell::new(),
+            })
+        }
+    }))
 }
 
 /// A Keycloak session started from the kept refresh token on first use.

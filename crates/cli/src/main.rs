@@ -29,6 +29,11 @@ use ferry_engine::{
     about = "Send sequencing files to sequence portals: parallel parts, retries, checksums."
 )]
 struct Cli {
+    /// Allow plain http:// to portals, sign-in and storage on other hosts
+    /// than this machine (a test server you trust): sign-ins and files then
+    /// cross the network unencrypted. Without it only https:// is used.
+    #[arg(long, global = true, env = "FERRY_ALLOW_HTTP")]
+    allow_http: bool,
     #[command(subcommand)]
     cmd: Cmd,
     /// How long to wait for the network when no connection can be made
@@ -104,8 +109,8 @@ enum Cmd {
         job: Option<String>,
         #[arg(long, env = "FERRY_JOURNAL", value_name = "PATH")]
         journal: Option<PathBuf>,
-        #[arg(long, env = "FERRY_TOKEN", hide_env_values = true)]
-        token: Option<String>,
+        /// Read the token from the first line of standard input (else
+        /// FERRY_TOKEN; there is no --token flag: the process list would show it).
         #[arg(long)]
         token_stdin: bool,
         #[command(flatten)]
@@ -173,11 +178,8 @@ struct Conn {
     /// Group id to upload for (see the group's page on the website).
     #[arg(long)]
     group: i64,
-    /// Bearer token. Prefer FERRY_TOKEN or --token-stdin: a flag is visible
-    /// to other users of this machine in the process list.
-    #[arg(long, env = "FERRY_TOKEN", hide_env_values = true)]
-    token: Option<String>,
-    /// Read the token from the first line of standard input.
+    /// Read the token from the first line of standard input (else
+    /// FERRY_TOKEN; there is no --token flag: the process list would show it).
     #[arg(long)]
     token_stdin: bool,
     /// The instance's Keycloak URL, for the session `ferry login` kept
@@ -202,11 +204,8 @@ struct UploadConn {
     /// Loculus group id to upload for (see the group's page on the website).
     #[arg(long)]
     group: Option<i64>,
-    /// Loculus bearer token. Prefer FERRY_TOKEN or --token-stdin: a flag is
-    /// visible to other users of this machine in the process list.
-    #[arg(long, env = "FERRY_TOKEN", hide_env_values = true)]
-    token: Option<String>,
-    /// Read the token (Loculus, BaseSpace) from the first line of standard input.
+    /// Read the token (Loculus, BaseSpace) from the first line of standard
+    /// input (else FERRY_TOKEN; no --token flag: `ps` would show it).
     #[arg(long)]
     token_stdin: bool,
     /// The Loculus instance's Keycloak URL, for the session `ferry login`
@@ -232,7 +231,6 @@ impl UploadConn {
         Ok(Conn {
             backend,
             group,
-            token: self.token,
             token_stdin: self.token_stdin,
             keycloak: self.keycloak,
             journal: self.journal,
@@ -263,6 +261,10 @@ impl From<Error> for Fail {
 fn main() {
     let code = parse().and_then(|cli| {
         network::set_wait(cli.wait_for_network);
+        if cli.allow_http {
+            ferry_engine::guard::allow_http(true);
+            eprintln!("ferry: --allow-http: sign-ins and files may cross the network unencrypted");
+        }
         let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
         rt.block_on(run(cli))
     });
@@ -370,10 +372,9 @@ async fn run(cli: Cli) -> Result<(), Fail> {
         Cmd::Resume {
             job,
             journal,
-            token,
             token_stdin,
             out,
-        } => jobs::resume(journal, job, token, token_stdin, out).await,
+        } => jobs::resume(journal, job, token_stdin, out).await,
         Cmd::Login {
             portal: Some(kind),
             base_url,
@@ -416,12 +417,9 @@ async fn run(cli: Cli) -> Result<(), Fail> {
     }
 }
 
-/// The token given on the command line, in the environment or on standard
-/// input, if any.
-pub(crate) fn explicit_token(
-    token: Option<String>,
-    from_stdin: bool,
-) -> Result<Option<Arc<dyn TokenSource>>, Fail> {
+/// The token given on standard input or in FERRY_TOKEN, if any (never a
+/// flag: the process list shows flags to every user of the machine).
+pub(crate) fn explicit_token(from_stdin: bool) -> Result<Option<Arc<dyn TokenSource>>, Fail> {
     let token = if from_stdin {
         let mut line = String::new();
         std::io::stdin().lock().read_line(&mut line).map_err(|e| {
@@ -432,7 +430,7 @@ pub(crate) fn explicit_token(
         })?;
         Some(line)
     } else {
-        token
+        std::env::var("FERRY_TOKEN").ok()
     };
     Ok(token
         .filter(|t| !t.trim().is_empty())
@@ -445,9 +443,11 @@ pub(crate) fn token_source(
     backend: &str,
     keycloak: Option<&str>,
 ) -> Result<Arc<dyn TokenSource>, Fail> {
-    given
-        .or_else(|| login::remembered(backend, keycloak.unwrap_or(backend)))
-        .ok_or_else(|| {
+    let given = match given {
+        Some(g) => Some(g),
+        None => login::remembered(backend, keycloak.unwrap_or(backend))?,
+    };
+    given.ok_or_else(|| {
             Fail(
                 exit::AUTH,
                 format!("no token: set FERRY_TOKEN, pipe it in with --token-stdin, or sign in once with `ferry login --backend {backend} --user NAME`"),
@@ -465,7 +465,7 @@ pub(crate) struct Session {
 }
 
 fn session(conn: &Conn, out: &Output) -> Result<Session, Fail> {
-    let given = explicit_token(conn.token.clone(), conn.token_stdin)?;
+    let given = explicit_token(conn.token_stdin)?;
     let tokens = token_source(given, &conn.backend, conn.keycloak.as_deref())?;
     open_session(
         &conn.backend,
@@ -694,9 +694,11 @@ async fn submit(conn: Conn, out: Output, a: SubmitArgs) -> Result<(), Fail> {
     // Link before sending anything, with stand-in ids, so a metadata
     // problem costs no upload.
     let placeholder = vec!["00000000-0000-4000-8000-000000000000".to_string(); specs.len()];
-    let raw = std::fs::read(&a.metadata).map_err(|e| Error::Io {
-        path: a.metadata.clone(),
-        source: e,
+    let raw = ferry_engine::loculus::folder::compressed::read_table(&a.metadata).map_err(|e| {
+        Error::Io {
+            path: a.metadata.clone(),
+            source: e,
+        }
     })?;
     ferry_engine::loculus::submit::link_metadata(
         &a.metadata,
@@ -736,10 +738,13 @@ async fn finish_submit(
         },
         legacy_file_mapping: a.legacy_file_mapping,
     };
-    let raw = std::fs::read(&sub.metadata).map_err(|e| Error::Io {
-        path: sub.metadata.clone(),
-        source: e,
-    })?;
+    let raw =
+        ferry_engine::loculus::folder::compressed::read_table(&sub.metadata).map_err(|e| {
+            Error::Io {
+                path: sub.metadata.clone(),
+                source: e,
+            }
+        })?;
     let (accessions, linked) = send_submission(s, job, &sub, &raw, done).await?;
     report_submission(s, a, &accessions, &linked, json).await
 }

@@ -73,7 +73,7 @@ fn account(kind: PortalKind, base: Option<&str>) -> String {
 /// login --portal ...` or the desktop app; none when there is no keychain.
 fn kept(account: &str) -> Option<(String, Option<String>)> {
     match Stored::load(account)? {
-        Stored::Key { key, target } => Some((key, target)),
+        Stored::Key { key, target } => Some((key.to_string(), target)),
         _ => None,
     }
 }
@@ -135,7 +135,7 @@ pub async fn login(
     check_login(kind, base, &key, appresult).await?;
     let account = account(kind, base);
     let stored = Stored::Key {
-        key,
+        key: ferry_keychain::Kept::new(key),
         target: appresult.map(str::to_string),
     };
     ferry_keychain::Entry::new(&account)

@@ -220,7 +220,7 @@ pub(crate) fn body_message(body: &str) -> String {
 pub(crate) async fn probe(req: reqwest::RequestBuilder, url: &str) -> Result<(u16, String), Error> {
     let resp = req.send().await.map_err(|e| from_reqwest(url, e))?;
     let status = resp.status().as_u16();
-    Ok((status, body_message(&resp.text().await.unwrap_or_default())))
+    Ok((status, body_message(&crate::guard::error_text(resp).await)))
 }
 
 /// The host part of a URL, for messages that must never show a full
@@ -238,6 +238,13 @@ pub fn host_of(url: &str) -> String {
 
 /// Map a transport error from reqwest to ours.
 pub(crate) fn from_reqwest(url: &str, e: reqwest::Error) -> Error {
+    if let Some((status, detail)) = crate::guard::refused_redirect(&e) {
+        return Error::Rejected {
+            host: host_of(url),
+            status,
+            detail,
+        };
+    }
     // reqwest's Display includes the URL; strip it so no presigned query
     // string reaches a log or the UI.
     let e = e.without_url();
@@ -299,14 +306,20 @@ pub(crate) fn from_status(
     }
 }
 
-/// Read `Retry-After` (seconds or an HTTP date).
+/// The longest a server's `Retry-After` makes Ferry wait: a hostile or
+/// broken server must not park an upload for days.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(10 * 60);
+
+/// Read `Retry-After` (seconds or an HTTP date), capped at [`MAX_RETRY_AFTER`].
 pub(crate) fn parse_retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     let v = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
-    if let Ok(secs) = v.trim().parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let when = httpdate::parse_http_date(v).ok()?;
-    when.duration_since(std::time::SystemTime::now()).ok()
+    let wait = if let Ok(secs) = v.trim().parse::<u64>() {
+        Duration::from_secs(secs)
+    } else {
+        let when = httpdate::parse_http_date(v).ok()?;
+        when.duration_since(std::time::SystemTime::now()).ok()?
+    };
+    Some(wait.min(MAX_RETRY_AFTER))
 }
 
 #[cfg(test)]
@@ -335,6 +348,18 @@ mod tests {
         let mut h = reqwest::header::HeaderMap::new();
         h.insert(reqwest::header::RETRY_AFTER, "3".parse().unwrap());
         assert_eq!(parse_retry_after(&h), Some(Duration::from_secs(3)));
+        h.insert(
+            reqwest::header::RETRY_AFTER,
+            "18446744073709551615".parse().unwrap(),
+        );
+        assert_eq!(parse_retry_after(&h), Some(MAX_RETRY_AFTER));
+        h.insert(
+            reqwest::header::RETRY_AFTER,
+            "Fri, 31 Dec 9999 23:59:59 GMT".parse().unwrap(),
+        );
+        assert_eq!(parse_retry_after(&h), Some(MAX_RETRY_AFTER));
+        h.insert(reqwest::header::RETRY_AFTER, "-5".parse().unwrap());
+        assert_eq!(parse_retry_after(&h), None);
     }
 
     #[test]

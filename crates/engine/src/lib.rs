@@ -9,6 +9,7 @@ pub mod clock;
 pub mod deadline;
 pub mod error;
 pub mod event;
+pub mod guard;
 mod hasher;
 pub mod journal;
 pub mod loculus;
@@ -26,6 +27,7 @@ pub mod scan;
 pub mod settings;
 pub mod token;
 pub mod transfer;
+pub mod walk;
 
 pub use error::{Error, ErrorClass};
 pub use event::{Event, EventSink};

@@ -488,11 +488,23 @@ impl Queue {
     /// Each file is checked now; problems stay in the list as `Invalid`
     /// rows with their message and are never sent.
     pub fn add(&self, paths: &[PathBuf]) -> Added {
-        let mut files = Vec::new();
+        let (mut files, mut links) = (Vec::new(), Vec::new());
         for p in paths {
-            expand(p, &mut files);
+            crate::walk::expand(p, &mut files, &mut links);
         }
-        self.add_files(files, true).0
+        let mut added = self.add_files(files, true).0;
+        // Links inside dropped folders are listed as refused, never sent.
+        let (more, ids) = self.add_files(links, false);
+        let mut st = self.state.lock().unwrap();
+        for id in ids {
+            let row = &mut st.rows[id];
+            row.status = Status::Invalid;
+            row.error = Some(crate::walk::link_refused(&row.path));
+            st.dirty.insert(id);
+        }
+        added.files += more.files;
+        added.problems += more.files;
+        added
     }
 
     /// Add the files of a submission batch: names may repeat, since each
@@ -1315,31 +1327,10 @@ fn set_part(parts: &mut String, part: u32, c: char) {
     }
 }
 
-fn is_hidden(p: &Path) -> bool {
-    p.file_name()
-        .map(|n| n.to_string_lossy().starts_with('.'))
-        .unwrap_or(false)
-}
-
 /// A folder becomes its files (recursively, sorted, dot-files and
-/// dot-folders skipped); anything else stays as given.
+/// dot-folders skipped, links below it left out); anything else stays as given.
 pub fn expand(path: &Path, out: &mut Vec<PathBuf>) {
-    if path.is_dir() {
-        let Ok(rd) = std::fs::read_dir(path) else {
-            out.push(path.to_path_buf());
-            return;
-        };
-        let mut entries: Vec<PathBuf> = rd
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| !is_hidden(p))
-            .collect();
-        entries.sort();
-        for e in entries {
-            expand(&e, out);
-        }
-    } else {
-        out.push(path.to_path_buf());
-    }
+    crate::walk::expand(path, out, &mut Vec::new());
 }
 
 #[cfg(test)]

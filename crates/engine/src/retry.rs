@@ -39,7 +39,7 @@ impl RetryPolicy {
             .min(self.max_delay);
         let jittered = rand::rng().random_range(Duration::ZERO..=exp);
         match retry_after {
-            Some(ra) => ra.max(jittered),
+            Some(ra) => ra.min(crate::error::MAX_RETRY_AFTER).max(jittered),
             None => jittered,
         }
     }
@@ -64,6 +64,37 @@ where
                 let d = policy.delay(attempt, e.retry_after());
                 on_retry(attempt, d, &e);
                 tokio::time::sleep(d).await;
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// [`retry`] whose waits end as soon as `cancel` fires (then
+/// `Error::Cancelled`): a server's 10-minute `Retry-After` must not hold
+/// a Cancel for 10 minutes.
+pub async fn retry_cancellable<T, F, Fut>(
+    policy: &RetryPolicy,
+    cancel: &tokio_util::sync::CancellationToken,
+    mut op: F,
+    mut on_retry: impl FnMut(u32, Duration, &Error),
+) -> Result<T, Error>
+where
+    F: FnMut(u32) -> Fut,
+    Fut: Future<Output = Result<T, Error>>,
+{
+    let mut attempt = 1;
+    loop {
+        match op(attempt).await {
+            Ok(v) => return Ok(v),
+            Err(e) if e.is_retryable() && attempt < policy.max_attempts => {
+                let d = policy.delay(attempt, e.retry_after());
+                on_retry(attempt, d, &e);
+                tokio::select! {
+                    () = tokio::time::sleep(d) => {}
+                    () = cancel.cancelled() => return Err(Error::Cancelled),
+                }
                 attempt += 1;
             }
             Err(e) => return Err(e),
@@ -148,6 +179,41 @@ mod tests {
         .await;
         assert!(r.is_err());
         assert_eq!(calls, 3);
+    }
+
+    /// A cancel ends a (capped, still 10-minute) `Retry-After` wait at once;
+    /// the guard only keeps a broken build from hanging the test run.
+    #[tokio::test]
+    async fn a_cancel_ends_a_long_retry_after_wait() {
+        let cancel = tokio_util::sync::CancellationToken::new();
+        let c = cancel.clone();
+        let mut calls = 0;
+        let r: Result<(), _> = tokio::time::timeout(
+            Duration::from_secs(120),
+            retry_cancellable(
+                &RetryPolicy::default(),
+                &cancel,
+                |_| {
+                    calls += 1;
+                    async {
+                        Err(Error::Server {
+                            host: "h".into(),
+                            status: 503,
+                            detail: "busy".into(),
+                            retry_after: Some(Duration::from_secs(u64::MAX / 2)),
+                        })
+                    }
+                },
+                |_, d, _| {
+                    assert!(d <= crate::error::MAX_RETRY_AFTER, "{d:?}");
+                    c.cancel();
+                },
+            ),
+        )
+        .await
+        .expect("Cancel did not end the wait");
+        assert!(matches!(r, Err(Error::Cancelled)), "{r:?}");
+        assert_eq!(calls, 1, "the request was sent again after Cancel");
     }
 
     #[test]

@@ -3,13 +3,16 @@
 
 use std::fmt;
 
-/// A secret that never prints itself.
+use zeroize::Zeroizing;
+
+/// A secret that never prints itself and is wiped from memory when
+/// dropped (each clone too), so it stays out of core dumps and swap.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+pub struct Secret(Zeroizing<String>);
 
 impl Secret {
     pub fn new(s: impl Into<String>) -> Self {
-        Secret(s.into())
+        Secret(Zeroizing::new(s.into()))
     }
     /// The raw value, for the one header that needs it.
     pub fn expose(&self) -> &str {
@@ -39,7 +42,8 @@ pub struct StaticToken(Secret);
 
 impl StaticToken {
     pub fn new(token: impl Into<String>) -> Self {
-        StaticToken(Secret::new(token.into().trim().to_string()))
+        let raw = Zeroizing::new(token.into());
+        StaticToken(Secret::new(raw.trim()))
     }
 }
 

@@ -21,7 +21,7 @@ use crate::deadline::{self, Fit, Link};
 use crate::plan::{MIB, Plan, PlanPrefs, plan};
 use crate::portal::{FileSpec, PartResponse, Portal, Upload};
 use crate::read::{ReadOutcome, hash_ranges, part_stream, read_part};
-use crate::retry::{RetryPolicy, retry};
+use crate::retry::{RetryPolicy, retry_cancellable};
 use crate::scan::Item;
 use crate::{Error, ErrorClass};
 
@@ -663,8 +663,9 @@ impl Engine {
                     plan: c.plan.clone(),
                 })
                 .collect();
-            let mut ups = retry(
+            let mut ups = retry_cancellable(
                 &inner.cfg.retry,
+                &batch[0].cancel,
                 |_| inner.net.online(None, &batch[0].cancel, || portal.begin(&specs)),
                 |attempt, delay, e| {
                     inner.events.emit(Event::Retry {
@@ -885,7 +886,8 @@ pub(crate) fn http_client_with(
     let mut b = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(30))
         .tcp_keepalive(Duration::from_secs(30))
-        .user_agent(concat!("ferry/", env!("CARGO_PKG_VERSION")));
+        .user_agent(concat!("ferry/", env!("CARGO_PKG_VERSION")))
+        .redirect(crate::guard::no_redirects());
     if let Some(r) = resolver {
         b = b.dns_resolver2(r.0.clone());
     }
@@ -1006,8 +1008,9 @@ async fn send_part(
     // at the storage's origin.
     let probe = portal.part_request(&upload, part).ok().map(|r| r.url);
     let (i, p, c, u, probe) = (&inner, portal.as_ref(), &ctx, &upload, probe.as_deref());
-    let r = retry(
+    let r = retry_cancellable(
         &inner.cfg.retry,
+        &ctx.cancel,
         move |attempt| {
             i.net.online(probe, &c.cancel, move || {
                 send_once(i, p, c, u, part, attempt)
@@ -1087,6 +1090,7 @@ async fn send_once(
             detail: format!("the link of part {part} expired before it could start"),
         });
     }
+    crate::guard::check_url(&req.url, "the upload link")?;
     let total = req.prefix.len() as u64 + len + req.suffix.len() as u64;
     let moved = Arc::new(AtomicU64::new(0));
     let outcome: crate::read::Shared = Arc::new(Mutex::new(ReadOutcome::default()));
@@ -1156,7 +1160,7 @@ async fn send_once(
             .map_err(|e| from_reqwest(&req.url, e))?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
-        let body = resp.bytes().await.map_err(|e| from_reqwest(&req.url, e))?;
+        let body = crate::guard::body_capped(resp, &req.url, crate::guard::JSON_CAP).await?;
         Ok::<_, Error>(PartResponse {
             url: req.url.clone(),
             status,
@@ -1390,8 +1394,9 @@ async fn finish_inner(
     // versions.
     check_unchanged(&ctx.item)?;
     if portal.needs_complete(upload) {
-        retry(
+        retry_cancellable(
             &inner.cfg.retry,
+            &ctx.cancel,
             |attempt| {
                 let (etags, maybe_done) = (&etags, attempt > 1 || ctx.resumed);
                 inner.net.online(None, &ctx.cancel, move || {

@@ -61,22 +61,86 @@ impl Entry {
     }
 }
 
+/// A secret as kept: wiped from memory when dropped.
+pub type Kept = zeroize::Zeroizing<String>;
+
+/// Who issued a refresh token: it is only ever sent back there, so a
+/// changed `--keycloak` or a hostile config cannot collect it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Issuer {
+    /// The Keycloak base URL, without a trailing slash.
+    pub keycloak: String,
+    pub realm: String,
+    pub client: String,
+}
+
+impl Issuer {
+    pub fn new(keycloak: &str, realm: &str, client: &str) -> Issuer {
+        Issuer {
+            keycloak: keycloak.trim().trim_end_matches('/').to_string(),
+            realm: realm.into(),
+            client: client.into(),
+        }
+    }
+}
+
+/// Why a kept refresh token is not used.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NotBound {
+    #[error(
+        "the kept sign-in was issued by {kept} (realm {realm}, client {client}), not by {asked}: it is not sent there. Sign in again for this Keycloak, or give the Keycloak it came from"
+    )]
+    Other {
+        kept: String,
+        realm: String,
+        client: String,
+        asked: String,
+    },
+    /// Kept by a Ferry from before issuers were recorded: where it came
+    /// from is unknown, so it is sent nowhere.
+    #[error(
+        "the kept sign-in was saved by an older Ferry without the Keycloak that issued it, so it is not sent anywhere; sign in again once"
+    )]
+    Unknown,
+}
+
 /// A portal sign-in as the app and the CLI keep it, one entry per portal
 /// instance, so `ferry login` and the window share it.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Stored {
-    /// A Keycloak session: the refresh token, rotated as it is used.
-    Refresh { user: String, token: String },
+    /// A Keycloak session: the refresh token, rotated as it is used, and
+    /// the Keycloak that issued it (absent in entries of older Ferrys).
+    Refresh {
+        user: String,
+        token: Kept,
+        #[serde(default)]
+        issuer: Option<Issuer>,
+    },
     /// A long-lived token pasted or given by the user.
-    Token { token: String },
+    Token { token: Kept },
     /// An API key or access token with where files go (BaseSpace's
     /// AppResult), for portals without sign-in sessions.
     Key {
-        key: String,
+        key: Kept,
         #[serde(default)]
         target: Option<String>,
     },
+}
+
+/// Whether a kept refresh token may be sent to `asked`: only to the
+/// Keycloak, realm and client that issued it.
+pub fn bound_refresh(issuer: &Option<Issuer>, asked: &Issuer) -> Result<(), NotBound> {
+    match issuer {
+        None => Err(NotBound::Unknown),
+        Some(i) if i == asked => Ok(()),
+        Some(i) => Err(NotBound::Other {
+            kept: i.keycloak.clone(),
+            realm: i.realm.clone(),
+            client: i.client.clone(),
+            asked: asked.keycloak.clone(),
+        }),
+    }
 }
 
 impl Stored {
@@ -117,14 +181,42 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_refresh_token_goes_only_to_its_issuer() {
+        let mine = Issuer::new("https://kc.example", "loculus", "backend-client");
+        assert_eq!(bound_refresh(&Some(mine.clone()), &mine), Ok(()));
+        let other = Issuer::new("https://evil.example", "loculus", "backend-client");
+        let e = bound_refresh(&Some(mine.clone()), &other).unwrap_err();
+        assert!(
+            e.to_string().contains("https://kc.example") && e.to_string().contains("not sent"),
+            "{e}"
+        );
+        let realm = Issuer::new("https://kc.example", "other", "backend-client");
+        assert!(bound_refresh(&Some(mine.clone()), &realm).is_err());
+        let client = Issuer::new("https://kc.example", "loculus", "x");
+        assert!(bound_refresh(&Some(mine.clone()), &client).is_err());
+        // An entry of an older Ferry (no issuer) is read, but not sent.
+        let old = r#"{"kind":"refresh","user":"u","token":"t"}"#;
+        let Some(Stored::Refresh { issuer, .. }) = Stored::from_json(old) else {
+            panic!("an old entry no longer reads");
+        };
+        assert_eq!(bound_refresh(&issuer, &mine), Err(NotBound::Unknown));
+    }
+
+    #[test]
     fn stored_sign_ins_round_trip_and_accounts_ignore_a_trailing_slash() {
         let s = Stored::Refresh {
             user: "u".into(),
-            token: "t".into(),
+            token: Kept::new("t".into()),
+            issuer: Some(Issuer::new(
+                "https://kc.example/",
+                "loculus",
+                "backend-client",
+            )),
         };
         assert!(matches!(
             Stored::from_json(&s.to_json()),
-            Some(Stored::Refresh { user, token }) if user == "u" && token == "t"
+            Some(Stored::Refresh { user, token, issuer: Some(i) })
+                if user == "u" && token.as_str() == "t" && i.keycloak == "https://kc.example"
         ));
         assert!(Stored::from_json("not json").is_none());
         assert_eq!(

@@ -16,8 +16,9 @@ use crate::server::{BoxError, reset_error, truncate};
 use crate::state::AppState;
 use crate::{auth, control, device, entries, files, info, submit};
 
-pub(crate) fn router(state: AppState) -> Router {
-    Router::new()
+/// The backend's routes; `control`: with the `/_sim/*` test controls.
+pub(crate) fn router(state: AppState, control: bool) -> Router {
+    let r = Router::new()
         .route("/", get(info::backend_root))
         .route(
             "/loculus-info",
@@ -52,22 +53,26 @@ pub(crate) fn router(state: AppState) -> Router {
             "/{organism}/get-data-to-edit/{accession}/{version}",
             get(submit::get_data_to_edit),
         )
-        .route(
-            "/_sim/faults",
-            post(control::set_fault)
-                .get(control::fault_counts)
-                .delete(control::clear_faults),
-        )
-        .route("/_sim/revoke", post(control::revoke))
-        .route("/_sim/released-entries", post(control::released_entries))
-        .route("/_sim/api-log", get(control::api_log))
-        .route("/_sim/state", get(control::state))
-        .route("/_sim/object/{file_id}", get(control::object))
-        .route("/_sim/portals", get(control::portals))
-        .route("/_sim/stored", get(control::stored))
         // Spring allows 5000 MB for the submit parts; axum's default is 2 MB.
-        .layer(DefaultBodyLimit::max(1 << 30))
-        .with_state(state)
+        .layer(DefaultBodyLimit::max(1 << 30));
+    let r = if control { controls(r) } else { r };
+    r.with_state(state)
+}
+
+fn controls(r: Router<AppState>) -> Router<AppState> {
+    r.route(
+        "/_sim/faults",
+        post(control::set_fault)
+            .get(control::fault_counts)
+            .delete(control::clear_faults),
+    )
+    .route("/_sim/revoke", post(control::revoke))
+    .route("/_sim/released-entries", post(control::released_entries))
+    .route("/_sim/api-log", get(control::api_log))
+    .route("/_sim/state", get(control::state))
+    .route("/_sim/object/{file_id}", get(control::object))
+    .route("/_sim/portals", get(control::portals))
+    .route("/_sim/stored", get(control::stored))
 }
 
 /// API faults apply to the upload and submit endpoints only.
@@ -84,6 +89,9 @@ pub(crate) async fn handle(
     router: Router,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, BoxError> {
+    if !crate::lockdown::loopback_host(&req) {
+        return Ok(misdirected());
+    }
     let method = req.method().to_string();
     let path = req.uri().path().to_owned();
     let query = req.uri().query().unwrap_or("").to_owned();
@@ -147,6 +155,15 @@ pub(crate) async fn handle(
     } else {
         resp
     })
+}
+
+/// 421 for a request naming another host than loopback.
+pub(crate) fn misdirected() -> Response<Body> {
+    let mut r = Response::new(Body::from(
+        "this server answers only to 127.0.0.1 / localhost",
+    ));
+    *r.status_mut() = StatusCode::MISDIRECTED_REQUEST;
+    r
 }
 
 async fn route(router: Router, req: Request<Incoming>, path: &str) -> Response<Body> {

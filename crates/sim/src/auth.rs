@@ -186,7 +186,15 @@ pub(crate) async fn token(
             let name = form.get("username").map(String::as_str).unwrap_or("");
             let pass = form.get("password").map(String::as_str).unwrap_or("");
             match user(name) {
-                Some(u) if u.password == pass => u.name.to_owned(),
+                Some(u)
+                    if crate::lockdown::password_ok(
+                        shared.app_password.as_deref(),
+                        u.password,
+                        pass,
+                    ) =>
+                {
+                    u.name.to_owned()
+                }
                 _ => {
                     return kc_error(
                         StatusCode::UNAUTHORIZED,

@@ -81,7 +81,9 @@ pub(crate) async fn approve(
     let code = form.get("user_code").map(String::as_str).unwrap_or("");
     let name = form.get("username").map(String::as_str).unwrap_or("");
     let pass = form.get("password").map(String::as_str).unwrap_or("");
-    let Some(u) = user(name).filter(|u| u.password == pass) else {
+    let Some(u) = user(name)
+        .filter(|u| crate::lockdown::password_ok(shared.app_password.as_deref(), u.password, pass))
+    else {
         return (
             StatusCode::UNAUTHORIZED,
             Html("Invalid username or password."),

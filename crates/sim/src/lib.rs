@@ -20,6 +20,7 @@ mod entries;
 mod faults;
 mod files;
 mod info;
+mod lockdown;
 mod metadata;
 mod model;
 pub mod onecodex;
@@ -74,6 +75,10 @@ pub struct SimConfig {
     /// Serve the backend and the storage over TLS with this PEM
     /// certificate chain and key (their URLs are then `https://`).
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// The desktop app's own demo instance: no `/_sim/*` control routes,
+    /// and every user's password is [`Sim::demo_password`], fresh and
+    /// random per start (tests' simulators: false, demo/demo and controls).
+    pub app: bool,
 }
 
 impl Default for SimConfig {
@@ -89,6 +94,7 @@ impl Default for SimConfig {
             storage_bytes_per_sec: None,
             storage_public_url: None,
             tls: None,
+            app: false,
         }
     }
 }
@@ -165,9 +171,10 @@ impl Sim {
         )?;
         let mut shared = Shared::new(cfg.token_lifetime, backend_url, client);
         shared.uplink = cfg.storage_bytes_per_sec.map(uplink::Uplink::new);
+        shared.app_password = cfg.app.then(lockdown::fresh_password);
         let shared = Arc::new(shared);
 
-        let router = api::router(shared.clone());
+        let router = api::router(shared.clone(), !cfg.app);
         let st = shared.clone();
         let backend = server::serve_tls(backend_l, tls.clone(), move |req| {
             api::handle(st.clone(), router.clone(), req)
@@ -206,6 +213,15 @@ impl Sim {
             credentials,
             _tempdir: tempdir,
         })
+    }
+
+    /// The demo user's password: in an app instance a fresh random one
+    /// (it never leaves the app), else "demo".
+    pub fn demo_password(&self) -> String {
+        self.shared
+            .app_password
+            .clone()
+            .unwrap_or_else(|| "demo".into())
     }
 
     /// `http://127.0.0.1:PORT` of the backend, website and Keycloak

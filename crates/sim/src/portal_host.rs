@@ -29,6 +29,9 @@ pub(crate) fn handle(
     move |req| {
         let (state, router) = (state.clone(), router.clone());
         Box::pin(async move {
+            if !crate::lockdown::loopback_host(&req) {
+                return Ok(crate::api::misdirected());
+            }
             let method = req.method().to_string();
             let path = req.uri().path().to_owned();
             let is_storage = !path.starts_with("/_sim") && storage(&method, &path);

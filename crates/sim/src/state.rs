@@ -23,6 +23,8 @@ pub(crate) struct Shared {
     pub devices: crate::device::Devices,
     /// The storage host's shared bandwidth limit, if any.
     pub uplink: Option<Arc<crate::uplink::Uplink>>,
+    /// In the app's instance, every user's password (see `lockdown`).
+    pub app_password: Option<String>,
     inner: Mutex<Inner>,
 }
 
@@ -79,6 +81,7 @@ impl Shared {
             basespace_token: Mutex::new(new_basespace_token()),
             devices: Default::default(),
             uplink: None,
+            app_password: None,
             inner: Mutex::new(Inner::default()),
         }
     }

@@ -254,3 +254,14 @@ describe('settings and about', () => {
     expect((getByTestId('settings-save') as HTMLButtonElement).disabled).toBe(true);
   });
 });
+
+describe('plain HTTP allowed', () => {
+  it('shows a red banner all the time, and none otherwise', async () => {
+    const plain = await signedOutWindow();
+    expect(plain.queryByTestId('insecure-http')).toBeNull();
+    cleanup();
+    api.session.mockResolvedValue([{ ...info(null), insecure_http: true }, demo]);
+    const { getByTestId } = await signedOutWindow();
+    expect(getByTestId('insecure-http').textContent).toContain('unencrypted');
+  });
+});

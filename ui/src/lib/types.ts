@@ -106,6 +106,8 @@ export interface Info {
   journal: string | null;
   /** Where files go in the account (BaseSpace: the AppResult). */
   target: string | null;
+  /** Plain http to other hosts was allowed (FERRY_ALLOW_HTTP). */
+  insecure_http?: boolean;
 }
 
 export interface Batch {

@@ -30,6 +30,7 @@ pub async fn check_token(
     token: &str,
     appresult: &str,
 ) -> Result<(), Error> {
+    crate::guard::check_url(base, "the BaseSpace API")?;
     let app = appresult.trim();
     if app.is_empty() || !app.chars().all(|c| c.is_ascii_alphanumeric()) {
         return Err(Error::Rejected {
@@ -119,19 +120,7 @@ impl BaseSpace {
         appresult: &str,
         tokens: Arc<dyn TokenSource>,
     ) -> Result<Self, Error> {
-        let bad = |detail: String| Error::Rejected {
-            host: base.into(),
-            status: 0,
-            detail,
-        };
-        let parsed = url::Url::parse(base).map_err(|e| {
-            bad(format!(
-                "{base:?} is not a URL ({e}); give the API's address, e.g. {DEFAULT_BASE}"
-            ))
-        })?;
-        if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(bad(format!("{base:?} must start with http:// or https://")));
-        }
+        crate::guard::check_url(base, "the BaseSpace API")?;
         if appresult.is_empty() || !appresult.chars().all(|c| c.is_ascii_alphanumeric()) {
             return Err(Error::Rejected {
                 host: host_of(base),
@@ -182,7 +171,7 @@ impl BaseSpace {
                 continue;
             }
             let retry_after = parse_retry_after(resp.headers());
-            let bytes = resp.bytes().await.map_err(|e| from_reqwest(url, e))?;
+            let bytes = crate::guard::body_capped(resp, url, crate::guard::JSON_CAP).await?;
             if !(200..300).contains(&status) {
                 return Err(api_error(url, status, &bytes, retry_after));
             }

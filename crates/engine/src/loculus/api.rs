@@ -24,18 +24,7 @@ impl Api {
         base: &str,
         tokens: Arc<dyn TokenSource>,
     ) -> Result<Api, Error> {
-        let parsed = url::Url::parse(base).map_err(|e| Error::Rejected {
-            host: base.into(),
-            status: 0,
-            detail: format!("{base:?} is not a URL ({e}); give the backend's address, e.g. https://backend.example.org"),
-        })?;
-        if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(Error::Rejected {
-                host: base.into(),
-                status: 0,
-                detail: format!("{base:?} must start with http:// or https://"),
-            });
-        }
+        crate::guard::check_url(base, "the Loculus backend")?;
         Ok(Api {
             http,
             base: base.trim_end_matches('/').to_string(),
@@ -115,7 +104,7 @@ impl Api {
 
     pub async fn json<T: DeserializeOwned>(&self, resp: Response) -> Result<T, Error> {
         let url = resp.url().to_string();
-        let bytes = resp.bytes().await.map_err(|e| from_reqwest(&url, e))?;
+        let bytes = crate::guard::body_capped(resp, &url, crate::guard::JSON_CAP).await?;
         serde_json::from_slice(&bytes).map_err(|e| Error::Protocol {
             host: self.host.clone(),
             detail: format!(
@@ -131,7 +120,7 @@ impl Api {
     async fn error_from(&self, url: &str, resp: Response) -> Error {
         let status = resp.status().as_u16();
         let retry_after = parse_retry_after(resp.headers());
-        let text = resp.text().await.unwrap_or_default();
+        let text = crate::guard::error_text(resp).await;
         let detail = problem_detail(&text);
         match status {
             // Loculus answers 403 both for "not a member of the group" and,
@@ -156,7 +145,7 @@ pub(crate) fn problem_detail(text: &str) -> String {
     if let Ok(v) = serde_json::from_str::<serde_json::Value>(text) {
         for k in ["detail", "message", "error_description", "error"] {
             if let Some(s) = v.get(k).and_then(|s| s.as_str()) {
-                return s.to_string();
+                return s.chars().take(300).collect();
             }
         }
     }

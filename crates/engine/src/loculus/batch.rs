@@ -3,7 +3,7 @@
 //! once they are sent, and the receipt.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufReader, Write};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -92,21 +92,14 @@ pub fn sequences_for(l: &Linkage, scratch: &Path) -> std::io::Result<Option<Path
     // Written as it is read (memory stays small), dropped if nothing is.
     let copy = scratch.join("sequences.fasta");
     let mut out = std::io::BufWriter::new(std::fs::File::create(&copy)?);
-    let (mut kept, mut dropped) = (true, 0usize);
-    // Bytes, not text: a header or sequence need not be UTF-8 to be dropped.
-    for line in BufReader::new(reader).split(b'\n') {
-        let line = line?;
-        if let Some(h) = line.strip_prefix(b">") {
-            let h = String::from_utf8_lossy(h);
-            let id = h.split_whitespace().next().unwrap_or_default();
-            kept = super::folder::row_of_header(id, &wanted, &ids).is_some();
-            dropped += usize::from(!kept);
-        }
-        if kept {
-            out.write_all(&line)?;
-            out.write_all(b"\n")?;
-        }
-    }
+    let mut dropped = 0usize;
+    // Streamed: a header or sequence need not be UTF-8 to be dropped, and
+    // a sequence line of gigabytes is copied in bounded chunks.
+    super::fasta::filter(BufReader::new(reader), Some(&mut out), |id| {
+        let kept = super::folder::row_of_header(id, &wanted, &ids).is_some();
+        dropped += usize::from(!kept);
+        kept
+    })?;
     out.flush()?;
     if dropped == 0 {
         return Ok(Some(path));
@@ -167,7 +160,9 @@ pub fn receipt(l: &Linkage, accessions: &[Accession], done: &[Uploaded]) -> Vec<
 }
 
 /// Writes `base.csv` and `base.json`; the error names the file that
-/// could not be written.
+/// could not be written. Each is written to a temporary file in the same
+/// folder and renamed over the receipt, and a link planted at the
+/// receipt's path is refused: a receipt never writes through a link.
 pub fn write_receipt(base: &Path, lines: &[ReceiptLine]) -> Result<(PathBuf, PathBuf), String> {
     let csv_path = base.with_extension("csv");
     let json_path = base.with_extension("json");
@@ -177,13 +172,73 @@ pub fn write_receipt(base: &Path, lines: &[ReceiptLine]) -> Result<(PathBuf, Pat
             p.display()
         )
     };
-    let mut w = csv::Writer::from_path(&csv_path).map_err(|e| fail(&csv_path, e.to_string()))?;
+    let mut w = csv::Writer::from_writer(Vec::new());
     for line in lines {
         w.serialize(line)
             .map_err(|e| fail(&csv_path, e.to_string()))?;
     }
-    w.flush().map_err(|e| fail(&csv_path, e.to_string()))?;
+    let csv = w.into_inner().map_err(|e| fail(&csv_path, e.to_string()))?;
     let json = serde_json::to_vec_pretty(lines).map_err(|e| fail(&json_path, e.to_string()))?;
-    std::fs::write(&json_path, json).map_err(|e| fail(&json_path, e.to_string()))?;
+    replace_file(&csv_path, &csv).map_err(|e| fail(&csv_path, e))?;
+    replace_file(&json_path, &json).map_err(|e| fail(&json_path, e))?;
     Ok((csv_path, json_path))
+}
+
+/// `bytes` to `path` through a temporary file and a rename; refuses a
+/// link (or anything but a plain file) already at `path`.
+fn replace_file(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => {
+            return Err(
+                "a link is in its place (someone may want it written elsewhere); remove the link, then submit again"
+                    .into(),
+            );
+        }
+        Ok(m) if !m.is_file() => return Err("something else than a file is in its place".into()),
+        _ => {}
+    }
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+    let mut tmp = tempfile::NamedTempFile::new_in(dir.unwrap_or(Path::new(".")))
+        .map_err(|e| e.to_string())?;
+    tmp.write_all(bytes).map_err(|e| e.to_string())?;
+    tmp.as_file().sync_all().map_err(|e| e.to_string())?;
+    tmp.persist(path).map_err(|e| e.error.to_string())?;
+    Ok(())
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    fn lines() -> Vec<ReceiptLine> {
+        vec![ReceiptLine {
+            submission_id: "s1".into(),
+            accession: "LOC_1".into(),
+            category: "rawReads".into(),
+            file_name: "r1.fq".into(),
+            file_id: "f".into(),
+            size: Some(1),
+            sha256: "00".into(),
+        }]
+    }
+
+    #[test]
+    fn a_receipt_never_writes_through_a_planted_link() {
+        let d = tempfile::tempdir().unwrap();
+        let victim = d.path().join("victim.txt");
+        std::fs::write(&victim, b"keep me").unwrap();
+        std::os::unix::fs::symlink(&victim, d.path().join("ferry-receipt.csv")).unwrap();
+        let e = write_receipt(&d.path().join("ferry-receipt"), &lines()).unwrap_err();
+        assert!(e.contains("ferry-receipt.csv") && e.contains("link"), "{e}");
+        assert_eq!(std::fs::read(&victim).unwrap(), b"keep me");
+        // Without the link both files are written, and written again.
+        std::fs::remove_file(d.path().join("ferry-receipt.csv")).unwrap();
+        for _ in 0..2 {
+            let (csv, json) = write_receipt(&d.path().join("ferry-receipt"), &lines()).unwrap();
+            assert!(std::fs::read_to_string(csv).unwrap().contains("LOC_1"));
+            assert!(std::fs::read_to_string(json).unwrap().contains("LOC_1"));
+        }
+        let left: Vec<_> = std::fs::read_dir(d.path()).unwrap().collect();
+        assert_eq!(left.len(), 3, "a temporary file was left behind");
+    }
 }

@@ -15,7 +15,7 @@
 //! `.lzma`, `.zip`); both are read decompressed (see [`compressed`]).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::io::{BufRead, BufReader};
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -298,7 +298,7 @@ fn read_table(path: &Path, rel: &str, problems: &mut Vec<Problem>) -> Option<Tab
             format!("{rel}: {msg}"),
         ))
     };
-    let file = match compressed::open(path) {
+    let file = match compressed::open_table(path) {
         Ok(f) => f,
         Err(e) => {
             bad(format!("cannot be read ({e}); check that you may read it"));
@@ -377,18 +377,9 @@ fn read_table(path: &Path, rel: &str, problems: &mut Vec<Problem>) -> Option<Tab
     })
 }
 
-/// Sequence ids of a FASTA, plain or compressed.
+/// Sequence ids of a FASTA, plain or compressed (streamed).
 fn fasta_ids(path: &Path) -> std::io::Result<Vec<String>> {
-    let reader = compressed::open(path)?;
-    let mut ids = Vec::new();
-    for line in BufReader::new(reader).split(b'\n') {
-        let line = line?;
-        if let Some(h) = line.strip_prefix(b">") {
-            let h = String::from_utf8_lossy(h);
-            ids.push(h.split_whitespace().next().unwrap_or("").to_string());
-        }
-    }
-    Ok(ids)
+    super::fasta::ids(compressed::open(path)?)
 }
 
 /// The FASTA ids the rows want (a row's `fastaIds`, or its id) -> the

@@ -140,7 +140,7 @@ impl Loculus {
             .await
             .map_err(|e| from_reqwest(&url, e))?;
         let status = resp.status().as_u16();
-        let body = resp.bytes().await.map_err(|e| from_reqwest(&url, e))?;
+        let body = crate::guard::body_capped(resp, &url, crate::guard::JSON_CAP).await?;
         if !(200..300).contains(&status) {
             let detail = super::api::problem_detail(&String::from_utf8_lossy(&body));
             return Err(from_status(&url, status, detail, None));

@@ -18,6 +18,8 @@ use crate::token::{Secret, TokenSource};
 
 /// Keycloak's client for Loculus' CLI and uploaders.
 pub const CLIENT_ID: &str = "backend-client";
+/// The Keycloak realm of every Loculus instance.
+pub const REALM: &str = "loculus";
 /// An access token is treated as expired this long before it is (or half
 /// its lifetime, when it lives less than twice this).
 pub const EARLY: Duration = Duration::from_secs(5 * 60);
@@ -79,6 +81,7 @@ impl Keycloak {
         password: &Secret,
         hook: Option<RefreshHook>,
     ) -> Result<Keycloak, Error> {
+        crate::guard::check_url(keycloak, "the Keycloak")?;
         let url = token_url(keycloak);
         let resp = grant(
             &http,
@@ -113,6 +116,7 @@ impl Keycloak {
         refresh: Secret,
         hook: Option<RefreshHook>,
     ) -> Result<Keycloak, Error> {
+        crate::guard::check_url(keycloak, "the Keycloak")?;
         let kc = Keycloak {
             http,
             token_url: token_url(keycloak),
@@ -201,13 +205,22 @@ impl TokenSource for Keycloak {
 }
 
 /// The access token and when to refresh it (see [`refresh_margin`]).
+/// A lifetime past a day is taken as a day: a server's huge `expires_in`
+/// must neither overflow the clock nor keep a token past its revocation.
 fn access_of(resp: &TokenResponse) -> (Secret, Instant) {
-    let lifetime = Duration::from_secs(resp.expires_in);
+    let lifetime = Duration::from_secs(resp.expires_in.min(MAX_LIFETIME_SECS));
+    let now = Instant::now();
     (
         Secret::new(resp.access_token.clone()),
-        Instant::now() + lifetime - refresh_margin(lifetime),
+        now.checked_add(lifetime - refresh_margin(lifetime))
+            .unwrap_or(now),
     )
 }
+
+/// The longest an access token or a device code is trusted to live.
+const MAX_LIFETIME_SECS: u64 = 24 * 3600;
+/// The longest wait between device-code polls a server may ask for.
+const MAX_POLL_SECS: u64 = 60;
 
 fn no_refresh(url: &str) -> Error {
     Error::Protocol {
@@ -240,7 +253,8 @@ async fn grant(
         .map_err(|e| from_reqwest(url, e))?;
     let status = resp.status().as_u16();
     if status == 400 || status == 401 {
-        let body: serde_json::Value = resp.json().await.unwrap_or_default();
+        let body: serde_json::Value =
+            serde_json::from_str(&crate::guard::error_text(resp).await).unwrap_or_default();
         let detail = body
             .get("error_description")
             .or_else(|| body.get("error"))
@@ -257,14 +271,11 @@ async fn grant(
         return Err(Error::Server {
             host: host_of(url),
             status,
-            detail: resp.text().await.unwrap_or_default(),
+            detail: crate::guard::error_text(resp).await,
             retry_after: None,
         });
     }
-    resp.json().await.map_err(|e| Error::Protocol {
-        host: host_of(url),
-        detail: format!("unreadable token response: {e}"),
-    })
+    crate::guard::json_capped(resp, url, "token response").await
 }
 
 /// The device-code grant's type (RFC 8628).
@@ -298,6 +309,7 @@ pub async fn sign_in_options(
         #[serde(default)]
         grant_types_supported: Vec<String>,
     }
+    crate::guard::check_url(keycloak, "the Keycloak")?;
     let url = discovery_url(keycloak);
     let resp = http
         .get(&url)
@@ -312,10 +324,13 @@ pub async fn sign_in_options(
             detail: format!("{url} gave no OIDC discovery document; check the Keycloak address"),
         });
     }
-    let d: Discovery = resp.json().await.map_err(|e| Error::Protocol {
-        host: host_of(&url),
-        detail: format!("unreadable OIDC discovery document: {e}"),
-    })?;
+    let d: Discovery = crate::guard::json_capped(resp, &url, "OIDC discovery document").await?;
+    // The endpoints it names get the password, the refresh token and the
+    // device code: https only, like the Keycloak itself.
+    crate::guard::check_url(&d.token_endpoint, "the token endpoint")?;
+    if let Some(e) = &d.device_authorization_endpoint {
+        crate::guard::check_url(e, "the device sign-in endpoint")?;
+    }
     let device = d
         .device_authorization_endpoint
         .filter(|_| d.grant_types_supported.iter().any(|g| g == DEVICE_GRANT));
@@ -382,23 +397,27 @@ impl Keycloak {
                 status: resp.status().as_u16(),
                 detail: format!(
                     "device sign-in refused: {}",
-                    resp.text().await.unwrap_or_default()
+                    crate::guard::error_text(resp).await
                 ),
             });
         }
-        let dev: DeviceResponse = resp.json().await.map_err(|e| Error::Protocol {
-            host: host_of(&endpoint),
-            detail: format!("unreadable device code response: {e}"),
-        })?;
+        let dev: DeviceResponse =
+            crate::guard::json_capped(resp, &endpoint, "device code response").await?;
+        // The browser opens this link: only a page of this sign-in server.
+        let named = [endpoint.as_str(), opts.token_endpoint.as_str()];
+        crate::guard::check_sign_in_link(&dev.verification_uri, keycloak, &named)?;
+        if let Some(l) = &dev.verification_uri_complete {
+            crate::guard::check_sign_in_link(l, keycloak, &named)?;
+        }
         show(&DeviceCode {
             user_code: dev.user_code.clone(),
             verification_uri: dev.verification_uri.clone(),
             verification_uri_complete: dev.verification_uri_complete.clone(),
-            expires_in: dev.expires_in,
+            expires_in: dev.expires_in.min(MAX_LIFETIME_SECS),
         });
         let url = opts.token_endpoint;
-        let deadline = Instant::now() + Duration::from_secs(dev.expires_in);
-        let mut interval = Duration::from_secs(dev.interval.max(1));
+        let deadline = Instant::now() + Duration::from_secs(dev.expires_in.min(MAX_LIFETIME_SECS));
+        let mut interval = Duration::from_secs(dev.interval.clamp(1, MAX_POLL_SECS));
         let resp = loop {
             tokio::time::sleep(interval).await;
             if Instant::now() >= deadline {
@@ -418,20 +437,19 @@ impl Keycloak {
                 .await
                 .map_err(|e| from_reqwest(&url, e))?;
             if r.status().is_success() {
-                break r
-                    .json::<TokenResponse>()
-                    .await
-                    .map_err(|e| Error::Protocol {
-                        host: host_of(&url),
-                        detail: format!("unreadable token response: {e}"),
-                    })?;
+                break crate::guard::json_capped::<TokenResponse>(r, &url, "token response")
+                    .await?;
             }
             let status = r.status().as_u16();
-            let body: serde_json::Value = r.json().await.unwrap_or_default();
+            let body: serde_json::Value =
+                serde_json::from_str(&crate::guard::error_text(r).await).unwrap_or_default();
             match body.get("error").and_then(|v| v.as_str()).unwrap_or("") {
                 "authorization_pending" => {}
                 // RFC 8628 section 3.5: wait 5 s longer from now on.
-                "slow_down" => interval += Duration::from_secs(5),
+                "slow_down" => {
+                    interval =
+                        (interval + Duration::from_secs(5)).min(Duration::from_secs(MAX_POLL_SECS));
+                }
                 "access_denied" => {
                     return Err(device_refused(
                         &url,

@@ -4,6 +4,7 @@
 pub(crate) mod api;
 pub mod batch;
 pub mod entries;
+pub mod fasta;
 pub mod folder;
 pub mod info;
 pub mod keycloak;
@@ -99,7 +100,7 @@ struct MultipartUrls {
 /// from its query (the backend's own lifetime, which an instance may have
 /// changed), else 30 minutes from `issued`.
 pub fn url_expiry(url: &str, issued: u64) -> u64 {
-    signed_expiry(url).unwrap_or(issued + URL_LIFETIME_SECS)
+    signed_expiry(url).unwrap_or(issued.saturating_add(URL_LIFETIME_SECS))
 }
 
 /// `X-Amz-Date` + `X-Amz-Expires` of a presigned URL (server clock).
@@ -114,7 +115,10 @@ fn signed_expiry(url: &str) -> Option<u64> {
         .ok()
     });
     let secs = q.get("X-Amz-Expires").and_then(|e| e.parse::<u64>().ok());
-    Some((date?.assume_utc().unix_timestamp().max(0) as u64).saturating_add(secs?))
+    // S3 signs for at most 7 days; a larger number is a lie, and a huge
+    // one must not overflow.
+    const S3_MAX_EXPIRES: u64 = 7 * 24 * 3600;
+    Some((date?.assume_utc().unix_timestamp().max(0) as u64).saturating_add(secs?.min(S3_MAX_EXPIRES)))
 }
 
 /// When a presigned URL stops working on this machine's clock: its expiry
@@ -124,7 +128,7 @@ fn signed_expiry(url: &str) -> Option<u64> {
 pub fn local_expiry(url: &str, issued: u64, skew: i64) -> u64 {
     match signed_expiry(url) {
         Some(server) => server.saturating_add_signed(-skew),
-        None => issued + URL_LIFETIME_SECS, // counted from our own clock
+        None => issued.saturating_add(URL_LIFETIME_SECS), // counted from our own clock
     }
 }
 
@@ -361,5 +365,10 @@ mod tests {
         assert_eq!(local_expiry("http://s/b/files/x", 5, 100), 5 + URL_LIFETIME_SECS);
         assert_eq!(url_expiry(u, 0), 1_795_435_200 + 1800);
         assert_eq!(url_expiry("http://s/b/files/x", 100), 100 + 1800);
+        let huge = "http://s/b/x?X-Amz-Date=20261123T120000Z&X-Amz-Expires=18446744073709551615";
+        assert_eq!(url_expiry(huge, 0), 1_795_435_200 + 7 * 24 * 3600);
+        let neg = "http://s/b/x?X-Amz-Date=20261123T120000Z&X-Amz-Expires=-5";
+        assert_eq!(url_expiry(neg, 7), 7 + 1800);
+        assert_eq!(url_expiry("http://s/b/x", u64::MAX), u64::MAX);
     }
 }

@@ -347,6 +347,20 @@ pub fn row_messages(
     named.into_iter().map(|id| (id, detail.clone())).collect()
 }
 
+/// A file as a streamed request body; an open that fails fails the request.
+fn file_body(path: &std::path::Path) -> reqwest::Body {
+    match std::fs::File::open(path) {
+        Ok(f) => reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(
+            tokio::fs::File::from_std(f),
+        )),
+        Err(e) => {
+            reqwest::Body::wrap_stream(futures::stream::once(
+                async move { Err::<bytes::Bytes, _>(e) },
+            ))
+        }
+    }
+}
+
 impl Loculus {
     /// Link the files, submit, and check that the backend attached them.
     pub async fn submit(
@@ -355,9 +369,7 @@ impl Loculus {
     ) -> Result<(Vec<Accession>, LinkedMetadata), Error> {
         // A compressed table is read decompressed: the files' columns are
         // written into it, and it goes as a plain `metadata.tsv`.
-        let mut raw = Vec::new();
-        super::folder::compressed::open(&sub.metadata)
-            .and_then(|mut r| std::io::Read::read_to_end(&mut r, &mut raw))
+        let raw = super::folder::compressed::read_table(&sub.metadata)
             .map_err(|e| Error::io(&sub.metadata, e))?;
         self.submit_tsv(sub, &raw).await
     }
@@ -370,10 +382,15 @@ impl Loculus {
         raw: &[u8],
     ) -> Result<(Vec<Accession>, LinkedMetadata), Error> {
         let linked = link_metadata(&sub.metadata, raw, &sub.files, !sub.legacy_file_mapping)?;
+        // The FASTA is streamed from disk on each attempt, never held whole.
         let sequences = match &sub.sequences {
-            Some(p) => Some((p.clone(), std::fs::read(p).map_err(|e| Error::io(p, e))?)),
+            Some(p) => Some((
+                p.clone(),
+                std::fs::metadata(p).map_err(|e| Error::io(p, e))?.len(),
+            )),
             None => None,
         };
+        let tsv = bytes::Bytes::from(linked.tsv.clone());
         let file_mapping = sub.legacy_file_mapping.then(|| {
             let m: BTreeMap<&String, BTreeMap<&String, Vec<serde_json::Value>>> = linked
                 .files
@@ -403,15 +420,16 @@ impl Loculus {
                 let mut form = Form::new()
                     .part(
                         "metadataFile",
-                        Part::bytes(linked.tsv.clone())
+                        Part::stream_with_length(tsv.clone(), tsv.len() as u64)
                             .file_name("metadata.tsv")
                             .mime_str("text/tab-separated-values")
                             .expect("static mime"),
                     )
                     .text("groupId", self.group_id.to_string());
-                if let Some((p, bytes)) = &sequences {
+                if let Some((p, len)) = &sequences {
                     let name = crate::scan::name_of(p);
-                    form = form.part("sequenceFile", Part::bytes(bytes.clone()).file_name(name));
+                    let part = Part::stream_with_length(file_body(p), *len).file_name(name);
+                    form = form.part("sequenceFile", part);
                 }
                 form = match &sub.data_use_terms {
                     DataUseTerms::Open => form.text("dataUseTermsType", "OPEN"),

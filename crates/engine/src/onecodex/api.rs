@@ -19,19 +19,7 @@ pub(crate) struct Api {
 
 impl Api {
     pub fn new(http: reqwest::Client, base: &str, key: Secret) -> Result<Api, Error> {
-        let bad = |why: String| Error::Rejected {
-            host: base.into(),
-            status: 0,
-            detail: why,
-        };
-        let parsed = url::Url::parse(base).map_err(|e| {
-            bad(format!(
-                "{base:?} is not a URL ({e}); give the API's address, e.g. https://app.onecodex.com/api/v1"
-            ))
-        })?;
-        if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(bad(format!("{base:?} must start with http:// or https://")));
-        }
+        crate::guard::check_url(base, "the One Codex API")?;
         Ok(Api {
             http,
             base: base.trim_end_matches('/').to_string(),
@@ -61,7 +49,7 @@ impl Api {
             .map_err(|e| from_reqwest(&url, e))?;
         let status = resp.status().as_u16();
         let retry_after = parse_retry_after(resp.headers());
-        let bytes = resp.bytes().await.map_err(|e| from_reqwest(&url, e))?;
+        let bytes = crate::guard::body_capped(resp, &url, crate::guard::JSON_CAP).await?;
         if !(200..300).contains(&status) {
             let text = String::from_utf8_lossy(&bytes);
             let detail = match (status, problem_detail(&text)) {

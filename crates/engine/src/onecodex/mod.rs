@@ -28,6 +28,7 @@ pub const DEFAULT_BASE: &str = "https://app.onecodex.com/api/v1";
 /// with an empty body is refused after the key was checked, so 401/403 mean
 /// the key and any other 4xx means it passed.
 pub async fn check_key(http: &reqwest::Client, base: &str, key: &str) -> Result<(), Error> {
+    crate::guard::check_url(base, "the One Codex API")?;
     let url = format!("{}/samples/init_upload", base.trim_end_matches('/'));
     let req = http
         .post(&url)

@@ -66,6 +66,7 @@ async fn main() -> anyhow::Result<()> {
         storage_bytes_per_sec: args.storage_bytes_per_sec,
         storage_public_url: args.s3_public_url,
         tls: args.tls_cert.zip(args.tls_key),
+        app: false,
     })
     .await?;
     let creds = sim.s3_credentials();

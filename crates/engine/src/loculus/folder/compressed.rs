@@ -4,7 +4,13 @@
 
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// A metadata table decompresses to at most this: far above a real one
+/// (100,000 rows of 1 KB are 100 MB), far below a `.gz` bomb's gigabytes.
+pub const TABLE_CAP: u64 = 256 << 20;
+/// The longest line of a metadata table.
+pub const LINE_CAP: usize = 1 << 20;
 
 /// The compression suffixes Loculus accepts after `.tsv` or a FASTA's.
 pub const COMPRESSED: &[&str] = &["gz", "zst", "xz", "zip", "bz2", "lzma"];
@@ -79,5 +85,104 @@ fn first_zip_entry(path: &Path, file: File) -> std::io::Result<Box<dyn Read + Se
                 "its first entry is compressed with {other}; Ferry reads stored or deflated entries, zip it again with the default method"
             ),
         )),
+    }
+}
+
+/// A metadata table's content, as [`open`] gives it, refused (an
+/// `InvalidData` error naming the file and the limit) past [`TABLE_CAP`]
+/// bytes or a line past [`LINE_CAP`].
+pub fn open_table(path: &Path) -> std::io::Result<Box<dyn Read + Send>> {
+    Ok(Box::new(Bounded {
+        inner: open(path)?,
+        left: TABLE_CAP,
+        line: 0,
+        path: path.to_path_buf(),
+    }))
+}
+
+/// A whole metadata table, decompressed, within the caps of [`open_table`].
+pub fn read_table(path: &Path) -> std::io::Result<Vec<u8>> {
+    let mut raw = Vec::new();
+    open_table(path)?.read_to_end(&mut raw)?;
+    Ok(raw)
+}
+
+struct Bounded<R> {
+    inner: R,
+    left: u64,
+    /// Bytes of the line not yet ended.
+    line: usize,
+    path: PathBuf,
+}
+
+fn too_big(path: &Path, what: String) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::InvalidData,
+        format!(
+            "{} {what}; a metadata table is far smaller: is it the right file (or a damaged one)?",
+            path.display()
+        ),
+    )
+}
+
+impl<R: Read> Read for Bounded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n as u64 > self.left {
+            return Err(too_big(
+                &self.path,
+                format!("decompresses to more than {} MiB", TABLE_CAP >> 20),
+            ));
+        }
+        self.left -= n as u64;
+        let mut segments = buf[..n].split(|b| *b == b'\n');
+        if let Some(first) = segments.next() {
+            self.line += first.len();
+        }
+        for s in segments {
+            if self.line > LINE_CAP {
+                break;
+            }
+            self.line = s.len();
+        }
+        if self.line > LINE_CAP {
+            return Err(too_big(
+                &self.path,
+                format!("has a line longer than {} MiB", LINE_CAP >> 20),
+            ));
+        }
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_are_read_within_their_caps() {
+        let d = tempfile::tempdir().unwrap();
+        let ok = d.path().join("m.tsv");
+        std::fs::write(&ok, "id\tcountry\ns1\tCH\n").unwrap();
+        assert_eq!(read_table(&ok).unwrap(), b"id\tcountry\ns1\tCH\n");
+        // One line just past the cap, then a short one: refused.
+        let long = d.path().join("long.tsv");
+        let mut text = vec![b'x'; LINE_CAP + 1];
+        text.extend(b"\nid\n");
+        std::fs::write(&long, &text).unwrap();
+        let e = read_table(&long).unwrap_err().to_string();
+        assert!(
+            e.contains("long.tsv") && e.contains("line longer than 1 MiB"),
+            "{e}"
+        );
+        // Many lines of exactly the cap are fine.
+        let edge = d.path().join("edge.tsv");
+        let mut text = Vec::new();
+        for _ in 0..3 {
+            text.extend(std::iter::repeat_n(b'y', LINE_CAP));
+            text.push(b'\n');
+        }
+        std::fs::write(&edge, &text).unwrap();
+        assert_eq!(read_table(&edge).unwrap().len(), text.len());
     }
 }
