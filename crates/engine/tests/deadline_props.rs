@@ -21,7 +21,7 @@ fn within_limits(p: &Plan, size: u64, l: &PlanLimits) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(300))]
+    #![proptest_config(ProptestConfig::with_cases(200))]
 
     #[test]
     fn no_accepted_plan_has_a_late_part(
