@@ -174,7 +174,11 @@ fn best_with(
     let (mut lo, mut hi) = (fewest, preferred.parts as u64);
     while hi - lo > 1 {
         let mid = lo + (hi - lo) / 2;
-        if ok(mid).is_some() { lo = mid } else { hi = mid }
+        if ok(mid).is_some() {
+            lo = mid
+        } else {
+            hi = mid
+        }
     }
     ok(lo)
 }
@@ -247,7 +251,11 @@ fn refusal(
             let (mut lo, mut hi) = (cap, all.max(cap + 1));
             while hi - lo > 1 {
                 let mid = lo + (hi - lo) / 2;
-                if fits(p, ahead, mid, link, window) { hi = mid } else { lo = mid }
+                if fits(p, ahead, mid, link, window) {
+                    hi = mid
+                } else {
+                    lo = mid
+                }
             }
             hi
         })
@@ -292,7 +300,10 @@ pub fn reach(limits: &PlanLimits, link: &Link, window_secs: f64, k: u32) -> u64 
         cut(size, size.div_ceil(limits.max_part), limits)
             .is_some_and(|p| fits(&p, &[], k, link, window_secs))
     };
-    let (mut lo, mut hi) = (0u64, limits.max_part.saturating_mul(limits.max_parts as u64));
+    let (mut lo, mut hi) = (
+        0u64,
+        limits.max_part.saturating_mul(limits.max_parts as u64),
+    );
     while hi - lo > MIB {
         let mid = lo + (hi - lo) / 2;
         if ok(mid) { lo = mid } else { hi = mid }
@@ -388,11 +399,13 @@ mod tests {
         // At 2 MB/s nothing after the first wave of 5 GiB parts starts in
         // 30 min: at most 32 of them, 160 GiB; 300 GiB needs 60 in flight.
         let link = Link::shared(2e6);
-        let Fit::Impossible(r) = fit(&p(300 * GIB), &PlanLimits::S3, &link, 1800.0, 8, &[])
-        else {
+        let Fit::Impossible(r) = fit(&p(300 * GIB), &PlanLimits::S3, &link, 1800.0, 8, &[]) else {
             panic!("expected a refusal");
         };
-        assert!(r.largest < 300 * GIB && r.largest >= 32 * 5 * GIB - MIB, "{r:?}");
+        assert!(
+            r.largest < 300 * GIB && r.largest >= 32 * 5 * GIB - MIB,
+            "{r:?}"
+        );
         assert!(matches!(
             fit(&p(r.largest), &PlanLimits::S3, &link, 1800.0, 8, &[]),
             Fit::Replanned { .. } | Fit::Fits

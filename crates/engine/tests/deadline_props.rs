@@ -16,7 +16,10 @@ fn last_start(p: &Plan, ahead: &[u64], k: u32, link: &Link) -> f64 {
 fn within_limits(p: &Plan, size: u64, l: &PlanLimits) {
     assert_eq!(p.size, size);
     assert!(p.parts >= 1 && p.parts <= l.max_parts, "{p:?}");
-    assert!(p.part_size <= l.max_part && p.part_size >= l.min_part, "{p:?}");
+    assert!(
+        p.part_size <= l.max_part && p.part_size >= l.min_part,
+        "{p:?}"
+    );
     assert_eq!(p.parts as u64, size.div_ceil(p.part_size), "{p:?}");
 }
 
