@@ -66,7 +66,9 @@ fn a_submit_into_a_group_of_100000_entries_reads_only_unreleased_pages() {
     assert_eq!(seeded["entries"], 100_000);
     // What the old check read: every entry, unpaged.
     let all = reqwest::blocking::Client::new()
-        .get(format!("{backend}/{ORGANISM}/get-sequences?groupIdsFilter=1"))
+        .get(format!(
+            "{backend}/{ORGANISM}/get-sequences?groupIdsFilter=1"
+        ))
         .bearer_auth(sim.token())
         .send()
         .and_then(|r| r.bytes())
@@ -95,11 +97,17 @@ fn a_submit_into_a_group_of_100000_entries_reads_only_unreleased_pages() {
     // The submit's answer is cut after the backend committed it (the
     // request-upload call passes first): the look-up must find it among
     // the 100,000 on resume.
-    sim.fault(serde_json::json!({"target": "api", "fault": {"kind": "stall", "millis": 1}, "count": 1}));
+    sim.fault(
+        serde_json::json!({"target": "api", "fault": {"kind": "stall", "millis": 1}, "count": 1}),
+    );
     sim.fault(serde_json::json!({"target": "api", "fault": {"kind": "truncate"}, "count": 1}));
     let (out, submit_time, submit_kib) = measured(&sim, &journal, &args);
     assert!(!out.status.success(), "the cut answer is an error");
-    assert!(text(&out.stderr).contains("ferry resume"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("ferry resume"),
+        "{}",
+        text(&out.stderr)
+    );
     let (out, resume_time, resume_kib) = measured(&sim, &journal, &["resume"]);
     let err = text(&out.stderr);
     assert!(out.status.success(), "{err}");
@@ -137,5 +145,10 @@ fn a_submit_into_a_group_of_100000_entries_reads_only_unreleased_pages() {
         page.len(),
         all.len()
     );
-    assert!(page.len() * 100 < all.len(), "{} vs {}", page.len(), all.len());
+    assert!(
+        page.len() * 100 < all.len(),
+        "{} vs {}",
+        page.len(),
+        all.len()
+    );
 }

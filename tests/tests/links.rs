@@ -24,7 +24,12 @@ fn sha(p: &std::path::Path) -> String {
 /// Uploads a first file and two later ones through links that live
 /// `lifetime` seconds, 2 parts in flight; checks what the storage saw.
 fn three_files_through_links_of(lifetime: &str) {
-    let sim = SimProc::start(&["--url-expiry-secs", lifetime, "--storage-bytes-per-sec", RATE]);
+    let sim = SimProc::start(&[
+        "--url-expiry-secs",
+        lifetime,
+        "--storage-bytes-per-sec",
+        RATE,
+    ]);
     let dir = tempfile::tempdir().unwrap();
     let files = [
         make_file(dir.path(), "first_R1.fastq.gz", 30 * MB + 7, 1),
@@ -46,7 +51,10 @@ fn three_files_through_links_of(lifetime: &str) {
     let err = text(&out.stderr);
     assert!(out.status.success(), "links of {lifetime} s: {err}");
     let stdout = text(&out.stdout);
-    let ids: Vec<&str> = stdout.lines().map(|l| l.split('\t').next().unwrap()).collect();
+    let ids: Vec<&str> = stdout
+        .lines()
+        .map(|l| l.split('\t').next().unwrap())
+        .collect();
     assert_eq!(ids.len(), 3, "{stdout}");
     for (id, f) in ids.iter().zip(&files) {
         assert_stored(&sim.backend(), id, &sha(f), None, &f.display().to_string());
@@ -60,11 +68,17 @@ fn three_files_through_links_of(lifetime: &str) {
         .collect();
     // No link refused as expired (403), nothing else refused either.
     let refused: Vec<_> = puts.iter().filter(|r| r["status"] != 200).collect();
-    assert!(refused.is_empty(), "links of {lifetime} s: refused {refused:?}\n{err}");
+    assert!(
+        refused.is_empty(),
+        "links of {lifetime} s: refused {refused:?}\n{err}"
+    );
     // Every byte went up once: what the storage took in is the files.
     let received: u64 = puts.iter().map(|r| r["body_bytes"].as_u64().unwrap()).sum();
     let sizes: u64 = files.iter().map(|f| f.metadata().unwrap().len()).sum();
-    assert_eq!(received, sizes, "links of {lifetime} s: bytes sent twice\n{err}");
+    assert_eq!(
+        received, sizes,
+        "links of {lifetime} s: bytes sent twice\n{err}"
+    );
     assert!(!err.contains("again"), "{err}");
 }
 
@@ -108,7 +122,13 @@ fn links_shorter_than_the_contract_are_read_before_a_byte_is_sent() {
     let err = text(&out.stderr);
     assert!(out.status.success(), "{err}");
     let id = text(&out.stdout).split('\t').next().unwrap().to_string();
-    assert_stored(&sim.backend(), &id, &sha(&f), Some(60 * MB as u64), "the file");
+    assert_stored(
+        &sim.backend(),
+        &id,
+        &sha(&f),
+        Some(60 * MB as u64),
+        "the file",
+    );
     assert!(
         err.contains("sent as 2 parts") && err.contains("s after they are issued"),
         "{err}"
@@ -130,7 +150,8 @@ fn links_shorter_than_the_contract_are_read_before_a_byte_is_sent() {
         .collect();
     assert!(puts.iter().all(|r| r["status"] == 200), "{puts:?}");
     assert!(
-        puts.iter().all(|r| r["path"].as_str().unwrap().ends_with(&id)),
+        puts.iter()
+            .all(|r| r["path"].as_str().unwrap().ends_with(&id)),
         "nothing sent to the abandoned upload: {puts:?}"
     );
     let received: u64 = puts.iter().map(|r| r["body_bytes"].as_u64().unwrap()).sum();
@@ -142,7 +163,12 @@ fn links_shorter_than_the_contract_are_read_before_a_byte_is_sent() {
 /// make it possible. (The speed is measured from a first file.)
 #[test]
 fn a_file_too_big_for_its_links_is_refused_before_sending() {
-    let sim = SimProc::start(&["--url-expiry-secs", "3", "--storage-bytes-per-sec", "1000000"]);
+    let sim = SimProc::start(&[
+        "--url-expiry-secs",
+        "3",
+        "--storage-bytes-per-sec",
+        "1000000",
+    ]);
     let dir = tempfile::tempdir().unwrap();
     let first = make_file(dir.path(), "first.fastq.gz", 6 * MB, 5);
     // 1 MB/s for 3 s: only parts that start at once make it, at most
@@ -170,9 +196,15 @@ fn a_file_too_big_for_its_links_is_refused_before_sending() {
     let err = text(&out.stderr);
     assert!(!out.status.success(), "{err}");
     assert!(err.contains("huge_R1.fastq.gz"), "{err}");
-    assert!(err.contains("cannot reach Loculus before its upload links expire"), "{err}");
+    assert!(
+        err.contains("cannot reach Loculus before its upload links expire"),
+        "{err}"
+    );
     assert!(err.contains("the largest file that can is"), "{err}");
-    assert!(err.contains("parts in flight") && err.contains("MB/s"), "{err}");
+    assert!(
+        err.contains("parts in flight") && err.contains("MB/s"),
+        "{err}"
+    );
     assert!(err.contains("Nothing was sent"), "{err}");
     let state = sim.state();
     let for_huge = state["api_log"]

@@ -378,10 +378,18 @@ fn login_checks_the_key_with_the_portal_before_keeping_it() {
         }
         // A key the portal refuses is not kept, and the error says so.
         let out = ferry_keyless(&sim, &journal, &login, "not-a-real-key\n");
-        assert_eq!(out.status.code(), Some(3), "{portal}: {}", text(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(3),
+            "{portal}: {}",
+            text(&out.stderr)
+        );
         let err = text(&out.stderr);
         assert!(err.contains("did not accept"), "{portal}: {err}");
-        assert!(!err.contains("not-a-real-key"), "{portal}: the key is echoed");
+        assert!(
+            !err.contains("not-a-real-key"),
+            "{portal}: the key is echoed"
+        );
         assert_eq!(keychain(&account), None, "{portal}: a refused key was kept");
         // The real one is checked, then kept.
         let out = ferry_keyless(&sim, &journal, &login, &format!("{secret}\n"));
@@ -401,12 +409,27 @@ fn login_checks_the_key_with_the_portal_before_keeping_it() {
     let out = ferry_keyless(
         &sim,
         &journal,
-        &args(&["login", "--portal", "basespace", "--base-url", &base, "--appresult", "424242"]),
+        &args(&[
+            "login",
+            "--portal",
+            "basespace",
+            "--base-url",
+            &base,
+            "--appresult",
+            "424242",
+        ]),
         &format!("{}\n", s("basespace_token")),
     );
     assert_ne!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("424242"), "{}", text(&out.stderr));
-    assert_eq!(keychain(&format!("basespace:{}", base.trim_end_matches('/'))), None);
+    assert!(
+        text(&out.stderr).contains("424242"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(
+        keychain(&format!("basespace:{}", base.trim_end_matches('/'))),
+        None
+    );
 }
 
 #[test]

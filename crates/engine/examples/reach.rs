@@ -8,7 +8,9 @@ use ferry_engine::plan::{MIB, PlanLimits};
 
 fn main() {
     let window = 1800.0;
-    println!("| uplink | website (10 MiB parts, one at a time) | Ferry, 8 in flight | Ferry, {MAX_IN_FLIGHT} in flight |");
+    println!(
+        "| uplink | website (10 MiB parts, one at a time) | Ferry, 8 in flight | Ferry, {MAX_IN_FLIGHT} in flight |"
+    );
     println!("|---:|---:|---:|---:|");
     for rate in [2e6, 10e6, 100e6] {
         let link = Link::shared(rate);

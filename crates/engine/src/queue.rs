@@ -1306,7 +1306,10 @@ fn pair_rows(st: &mut State, rules: &dyn NameRules) {
         // once its mate is added).
         let note = lone.get(&id).cloned();
         let row = &mut st.rows[id];
-        let ours = row.warning.as_deref().is_some_and(|w| w.contains("is one read of a pair"));
+        let ours = row
+            .warning
+            .as_deref()
+            .is_some_and(|w| w.contains("is one read of a pair"));
         if (row.warning.is_none() || ours) && row.warning != note {
             row.warning = note;
             st.dirty.insert(id);

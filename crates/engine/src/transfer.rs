@@ -14,10 +14,10 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::deadline::{self, Fit, Link};
 use crate::error::from_reqwest;
 use crate::event::{Event, EventSink};
 use crate::hasher::OrderedHasher;
-use crate::deadline::{self, Fit, Link};
 use crate::plan::{MIB, Plan, PlanPrefs, plan};
 use crate::portal::{FileSpec, PartResponse, Portal, Upload};
 use crate::read::{ReadOutcome, hash_ranges, part_stream, read_part};
@@ -681,11 +681,7 @@ impl Engine {
             if ups.len() != batch.len() {
                 return Err(Error::Protocol {
                     host: portal.name().into(),
-                    detail: format!(
-                        "asked to start {} uploads, got {}",
-                        batch.len(),
-                        ups.len()
-                    ),
+                    detail: format!("asked to start {} uploads, got {}", batch.len(), ups.len()),
                 });
             }
             self.learn_link_lifetime(&ups);
@@ -700,7 +696,13 @@ impl Engine {
                 return Ok(ups);
             }
             let (rate, _) = self.planning_rate();
-            if deadline::fits(&c.plan, &self.ahead(), c.in_flight, &Link::shared(rate), window) {
+            if deadline::fits(
+                &c.plan,
+                &self.ahead(),
+                c.in_flight,
+                &Link::shared(rate),
+                window,
+            ) {
                 return Ok(ups);
             }
             // These links live shorter than planned for: a plan that fits

@@ -16,12 +16,15 @@ fn last_start(p: &Plan, ahead: &[u64], k: u32, link: &Link) -> f64 {
 fn within_limits(p: &Plan, size: u64, l: &PlanLimits) {
     assert_eq!(p.size, size);
     assert!(p.parts >= 1 && p.parts <= l.max_parts, "{p:?}");
-    assert!(p.part_size <= l.max_part && p.part_size >= l.min_part, "{p:?}");
+    assert!(
+        p.part_size <= l.max_part && p.part_size >= l.min_part,
+        "{p:?}"
+    );
     assert_eq!(p.parts as u64, size.div_ceil(p.part_size), "{p:?}");
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(300))]
+    #![proptest_config(ProptestConfig::with_cases(200))]
 
     #[test]
     fn no_accepted_plan_has_a_late_part(

@@ -80,5 +80,9 @@ async fn queue_files_on_a_shared_uplink_beat_4_second_links() {
     let refused: Vec<_> = puts.iter().filter(|r| r.status != 200).collect();
     assert!(refused.is_empty(), "refused: {refused:?}");
     let received: u64 = puts.iter().map(|r| r.body_bytes).sum();
-    assert_eq!(received, sizes.iter().sum::<usize>() as u64, "bytes sent twice");
+    assert_eq!(
+        received,
+        sizes.iter().sum::<usize>() as u64,
+        "bytes sent twice"
+    );
 }

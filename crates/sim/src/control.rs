@@ -108,7 +108,10 @@ pub(crate) async fn released_entries(
     let r: ReleasedRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => {
-            return (StatusCode::BAD_REQUEST, Json(json!({"error": e.to_string()})))
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"error": e.to_string()})),
+            )
                 .into_response();
         }
     };

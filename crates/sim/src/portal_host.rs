@@ -62,6 +62,7 @@ pub(crate) fn handle(
                 inner.portal_log.push(ApiRequest {
                     method: method.clone(),
                     path: path.clone(),
+                    query: String::new(),
                     status,
                 });
                 if let Some(mut r) = stored.clone() {

@@ -234,11 +234,7 @@ impl Portal for Loculus {
                 }
                 Ok(Upload {
                     remote_id: m.file_id,
-                    expires_at: m
-                        .urls
-                        .iter()
-                        .map(|u| local_expiry(u, issued, skew))
-                        .min(),
+                    expires_at: m.urls.iter().map(|u| local_expiry(u, issued, skew)).min(),
                     urls: m.urls,
                     headers: vec![],
                     multipart: true,
@@ -362,7 +358,10 @@ mod tests {
         let u = "http://s/b/files/x?partNumber=1&X-Amz-Date=20261123T120000Z&X-Amz-Expires=1800&X-Amz-Signature=abc";
         // A server clock 100 s ahead of ours: the link dies 100 s earlier here.
         assert_eq!(local_expiry(u, 0, 100), url_expiry(u, 0) - 100);
-        assert_eq!(local_expiry("http://s/b/files/x", 5, 100), 5 + URL_LIFETIME_SECS);
+        assert_eq!(
+            local_expiry("http://s/b/files/x", 5, 100),
+            5 + URL_LIFETIME_SECS
+        );
         assert_eq!(url_expiry(u, 0), 1_795_435_200 + 1800);
         assert_eq!(url_expiry("http://s/b/files/x", 100), 100 + 1800);
         let huge = "http://s/b/x?X-Amz-Date=20261123T120000Z&X-Amz-Expires=18446744073709551615";

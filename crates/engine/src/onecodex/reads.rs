@@ -53,7 +53,12 @@ fn mark_at(name: &str, p: usize) -> Option<(Read, String)> {
     if tail.len() < 2 || !tail.starts_with('.') {
         return None;
     }
-    let key = format!("{}{style}\u{0}{}{}", &name[..p], &after[..after.len() - tail.len()], tail);
+    let key = format!(
+        "{}{style}\u{0}{}{}",
+        &name[..p],
+        &after[..after.len() - tail.len()],
+        tail
+    );
     Some((read, key))
 }
 
@@ -102,25 +107,55 @@ mod tests {
     /// what each is paired with (by name), `None` for none.
     const FOLDER: &[(&str, Option<&str>)] = &[
         // BCL Convert / bcl2fastq, lane-split: one pair per lane.
-        ("Sample1_S1_L001_R1_001.fastq.gz", Some("Sample1_S1_L001_R2_001.fastq.gz")),
-        ("Sample1_S1_L001_R2_001.fastq.gz", Some("Sample1_S1_L001_R1_001.fastq.gz")),
-        ("Sample1_S1_L002_R1_001.fastq.gz", Some("Sample1_S1_L002_R2_001.fastq.gz")),
-        ("Sample1_S1_L002_R2_001.fastq.gz", Some("Sample1_S1_L002_R1_001.fastq.gz")),
+        (
+            "Sample1_S1_L001_R1_001.fastq.gz",
+            Some("Sample1_S1_L001_R2_001.fastq.gz"),
+        ),
+        (
+            "Sample1_S1_L001_R2_001.fastq.gz",
+            Some("Sample1_S1_L001_R1_001.fastq.gz"),
+        ),
+        (
+            "Sample1_S1_L002_R1_001.fastq.gz",
+            Some("Sample1_S1_L002_R2_001.fastq.gz"),
+        ),
+        (
+            "Sample1_S1_L002_R2_001.fastq.gz",
+            Some("Sample1_S1_L002_R1_001.fastq.gz"),
+        ),
         ("Sample1_S1_L001_I1_001.fastq.gz", None),
         ("Sample1_S1_L001_I2_001.fastq.gz", None),
         ("Sample1_S1_L002_I1_001.fastq.gz", None),
         ("Sample1_S1_L002_I2_001.fastq.gz", None),
-        ("Sample2_S2_L001_R1_001.fastq.gz", Some("Sample2_S2_L001_R2_001.fastq.gz")),
-        ("Sample2_S2_L001_R2_001.fastq.gz", Some("Sample2_S2_L001_R1_001.fastq.gz")),
+        (
+            "Sample2_S2_L001_R1_001.fastq.gz",
+            Some("Sample2_S2_L001_R2_001.fastq.gz"),
+        ),
+        (
+            "Sample2_S2_L001_R2_001.fastq.gz",
+            Some("Sample2_S2_L001_R1_001.fastq.gz"),
+        ),
         // Lanes merged (--no-lane-splitting), the example.
         ("lib7_S1_R1_001.fastq.gz", Some("lib7_S1_R2_001.fastq.gz")),
         ("lib7_S1_R2_001.fastq.gz", Some("lib7_S1_R1_001.fastq.gz")),
         ("lib7_S1_I1_001.fastq.gz", None),
         ("lib7_S1_I2_001.fastq.gz", None),
-        ("Undetermined_S0_L001_R1_001.fastq.gz", Some("Undetermined_S0_L001_R2_001.fastq.gz")),
-        ("Undetermined_S0_L001_R2_001.fastq.gz", Some("Undetermined_S0_L001_R1_001.fastq.gz")),
-        ("NTC-3_S12_L004_R1_001.fastq.gz", Some("NTC-3_S12_L004_R2_001.fastq.gz")),
-        ("NTC-3_S12_L004_R2_001.fastq.gz", Some("NTC-3_S12_L004_R1_001.fastq.gz")),
+        (
+            "Undetermined_S0_L001_R1_001.fastq.gz",
+            Some("Undetermined_S0_L001_R2_001.fastq.gz"),
+        ),
+        (
+            "Undetermined_S0_L001_R2_001.fastq.gz",
+            Some("Undetermined_S0_L001_R1_001.fastq.gz"),
+        ),
+        (
+            "NTC-3_S12_L004_R1_001.fastq.gz",
+            Some("NTC-3_S12_L004_R2_001.fastq.gz"),
+        ),
+        (
+            "NTC-3_S12_L004_R2_001.fastq.gz",
+            Some("NTC-3_S12_L004_R1_001.fastq.gz"),
+        ),
         // A lone mate: its R2 is missing.
         ("Sample3_S3_L001_R1_001.fastq.gz", None),
         // `_R1`/`_R2`.
@@ -151,8 +186,14 @@ mod tests {
         ("contigs.fasta", None),
         ("reads_R1final.fastq", None),
         // bcl2fastq's --fastq-cluster-count: a second set of one lane.
-        ("Sample1_S1_L001_R1_002.fastq.gz", Some("Sample1_S1_L001_R2_002.fastq.gz")),
-        ("Sample1_S1_L001_R2_002.fastq.gz", Some("Sample1_S1_L001_R1_002.fastq.gz")),
+        (
+            "Sample1_S1_L001_R1_002.fastq.gz",
+            Some("Sample1_S1_L001_R2_002.fastq.gz"),
+        ),
+        (
+            "Sample1_S1_L001_R2_002.fastq.gz",
+            Some("Sample1_S1_L001_R1_002.fastq.gz"),
+        ),
         // Styles never mix: `_1` is not the mate of `_R2`.
         ("mixed_1.fq", None),
         ("mixed_R2.fq", None),
