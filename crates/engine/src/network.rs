@@ -57,6 +57,20 @@ impl Default for NetworkPolicy {
     }
 }
 
+/// How long to wait for the network, as people write it: "24h", "90m",
+/// "1h 30m", "45s", or "0" (do not wait).
+pub fn parse_wait(s: &str) -> Result<Duration, String> {
+    if s.trim() == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let d: jiff::SignedDuration = s
+        .trim()
+        .parse()
+        .map_err(|e| format!("{s:?} is not a duration like 24h, 90m or 0: {e}"))?;
+    d.try_into()
+        .map_err(|_| format!("{s:?}: a duration cannot be negative"))
+}
+
 /// A DNS resolver for the engine's HTTP client (reqwest's hook), e.g. a
 /// site's own, or a test's that makes a name stop resolving.
 #[derive(Clone)]
@@ -241,11 +255,7 @@ impl Network {
 
     /// A connection got through: the outage (if any) is over for all.
     fn back(&self) {
-        let ended = self
-            .outage
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
+        let ended = self.outage.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(o) = ended {
             self.events.emit(Event::NetworkBack {
                 waited_ms: o.since.elapsed().as_millis() as u64,
@@ -336,6 +346,16 @@ mod tests {
             host: "h:1".into(),
             detail: "Connection refused".into(),
         }
+    }
+
+    #[test]
+    fn reads_durations() {
+        assert_eq!(parse_wait("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_wait("24h"), Ok(Duration::from_secs(86400)));
+        assert_eq!(parse_wait("90m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_wait("1h 30m"), Ok(Duration::from_secs(5400)));
+        assert!(parse_wait("soon").unwrap_err().contains("soon"));
+        assert!(parse_wait("-5m").is_err());
     }
 
     #[tokio::test]

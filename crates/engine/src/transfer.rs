@@ -432,7 +432,11 @@ impl Engine {
                 Some(p) => Ok(vec![(p.upload, p.done)]),
                 None => retry(
                     &inner.cfg.retry,
-                    |_| inner.net.online(None, &batch[0].cancel, || portal.begin(&specs)),
+                    |_| {
+                        inner
+                            .net
+                            .online(None, &batch[0].cancel, || portal.begin(&specs))
+                    },
                     |attempt, delay, e| {
                         inner.events.emit(Event::Retry {
                             file: batch[0].index,

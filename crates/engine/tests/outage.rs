@@ -184,7 +184,10 @@ async fn check(rig: &Rig, path: &PathBuf, id: &str, what: &str) {
     );
     let waited = count(rig, |e| matches!(e, Event::NetworkWaiting { .. }));
     let back = count(rig, |e| matches!(e, Event::NetworkBack { .. }));
-    assert!(waited >= 1 && back >= 1, "{what}: waited {waited}, back {back}");
+    assert!(
+        waited >= 1 && back >= 1,
+        "{what}: waited {waited}, back {back}"
+    );
     let failed = count(rig, |e| matches!(e, Event::FileFailed { .. }));
     assert_eq!(failed, 0, "{what}");
     let part = rig
@@ -325,11 +328,18 @@ async fn a_storage_name_that_stops_resolving_then_resolves_again() {
     up.store(true, Ordering::SeqCst);
     rig.storage.mark_resumed();
     let id = h.await.unwrap();
-    let unresolved = count(&rig, |e| {
-        matches!(e, Event::NetworkWaiting { host, .. } if host.starts_with("storage.ferry.test"))
-    });
+    let unresolved = count(
+        &rig,
+        |e| matches!(e, Event::NetworkWaiting { host, .. } if host.starts_with("storage.ferry.test")),
+    );
     assert!(unresolved >= 1, "waited for storage.ferry.test");
-    check(&rig, &p, &id, "storage name unresolvable 2 s (2 min scaled)").await;
+    check(
+        &rig,
+        &p,
+        &id,
+        "storage name unresolvable 2 s (2 min scaled)",
+    )
+    .await;
 }
 
 /// The lid closes mid-upload: nothing moves, the links expire meanwhile,

@@ -8,7 +8,7 @@
 //! written anywhere by this module.
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::Deserialize;
 
@@ -41,7 +41,10 @@ struct TokenResponse {
 
 struct State {
     /// The access token and when to refresh it.
-    access: Option<(Secret, Instant)>,
+    /// The access token and when to refresh it, by the wall clock: the
+    /// monotonic clock stops while the computer sleeps, the token's life
+    /// does not.
+    access: Option<(Secret, SystemTime)>,
     refresh: Secret,
 }
 
@@ -181,7 +184,7 @@ impl TokenSource for Keycloak {
     async fn token(&self) -> Result<Secret, Error> {
         let mut st = self.state.lock().await;
         if let Some((t, refresh_at)) = &st.access
-            && Instant::now() < *refresh_at
+            && SystemTime::now() < *refresh_at
         {
             return Ok(t.clone());
         }
@@ -201,11 +204,11 @@ impl TokenSource for Keycloak {
 }
 
 /// The access token and when to refresh it (see [`refresh_margin`]).
-fn access_of(resp: &TokenResponse) -> (Secret, Instant) {
+fn access_of(resp: &TokenResponse) -> (Secret, SystemTime) {
     let lifetime = Duration::from_secs(resp.expires_in);
     (
         Secret::new(resp.access_token.clone()),
-        Instant::now() + lifetime - refresh_margin(lifetime),
+        SystemTime::now() + lifetime - refresh_margin(lifetime),
     )
 }
 
