@@ -505,6 +505,19 @@ fn e2e() -> bool {
     std::env::var("FERRY_E2E").as_deref() == Ok("1")
 }
 
+/// How long files wait for the network when no connection can be made:
+/// `FERRY_WAIT_FOR_NETWORK` ("24h", "90m", "0" = do not wait), else 24 h.
+fn wait_for_network() -> ferry_engine::network::NetworkPolicy {
+    let mut p = ferry_engine::network::NetworkPolicy::default();
+    if let Ok(v) = std::env::var("FERRY_WAIT_FOR_NETWORK") {
+        match ferry_engine::network::parse_wait(&v) {
+            Ok(d) => p.max_wait = d,
+            Err(e) => eprintln!("ferry: FERRY_WAIT_FOR_NETWORK: {e}; waiting 24 h"),
+        }
+    }
+    p
+}
+
 /// The demo portal lives and dies with the app, so jobs sent to an earlier
 /// one cannot go on anywhere: forget them rather than offer them.
 fn forget_old_demo_jobs(queue: &Queue) {
@@ -552,7 +565,10 @@ fn main() {
         // the first client is built.
         let (settings, settings_error) = settings::load();
         let http = ferry_engine::transfer::http_client().expect("http client");
-        let mut cfg = EngineConfig::default();
+        let mut cfg = EngineConfig {
+            network: wait_for_network(),
+            ..EngineConfig::default()
+        };
         if let Some(n) = settings.parts_in_flight {
             cfg.parts_in_flight = n as usize;
         }

@@ -3,7 +3,8 @@
 //! A request that could not connect at all (refused, unreachable, DNS, a
 //! connect or TLS handshake timeout), or a part whose transfer broke while
 //! its host does not answer a HEAD either (every connection is silent), means
-//! the network is gone, not that the request is wrong. The engine then
+//! the network is gone, not that the request is wrong (once some request
+//! of this engine got an answer: a wrong address fails at once). The engine then
 //! enters "waiting for the network" (one event for all files), tries again
 //! with capped backoff, and every waiting part goes on as soon as one
 //! connection is made. Attempts spent waiting are not counted; after
@@ -15,7 +16,7 @@
 //! client) and attempts in flight are made anew.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -57,6 +58,20 @@ impl Default for NetworkPolicy {
     }
 }
 
+/// How long to wait for the network, as people write it: "24h", "90m",
+/// "1h 30m", "45s", or "0" (do not wait).
+pub fn parse_wait(s: &str) -> Result<Duration, String> {
+    if s.trim() == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let d: jiff::SignedDuration = s
+        .trim()
+        .parse()
+        .map_err(|e| format!("{s:?} is not a duration like 24h, 90m or 0: {e}"))?;
+    d.try_into()
+        .map_err(|_| format!("{s:?}: a duration cannot be negative"))
+}
+
 /// A DNS resolver for the engine's HTTP client (reqwest's hook), e.g. a
 /// site's own, or a test's that makes a name stop resolving.
 #[derive(Clone)]
@@ -92,6 +107,9 @@ pub(crate) struct Network {
     woke: Notify,
     origin: (SystemTime, Instant),
     drift: AtomicI64,
+    /// Some request got an answer: only a network that was there can be
+    /// lost. A wrong address or port fails at once instead of waiting.
+    seen: AtomicBool,
     watching: OnceLock<()>,
 }
 
@@ -115,6 +133,7 @@ impl Network {
             back: Notify::new(),
             woke: Notify::new(),
             origin,
+            seen: AtomicBool::new(false),
             watching: OnceLock::new(),
         })
     }
@@ -148,7 +167,9 @@ impl Network {
         self.watch();
         loop {
             let r = op().await;
-            let waiting = self.policy.max_wait > Duration::ZERO && !cancel.is_cancelled();
+            let waiting = self.policy.max_wait > Duration::ZERO
+                && self.seen.load(Ordering::SeqCst)
+                && !cancel.is_cancelled();
             let lost = match &r {
                 Err(Error::Unreachable { host, .. }) => Some(host.clone()),
                 Err(Error::Network { host, .. }) if waiting => match probe {
@@ -229,11 +250,8 @@ impl Network {
 
     /// A connection got through: the outage (if any) is over for all.
     fn back(&self) {
-        let ended = self
-            .outage
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
+        self.seen.store(true, Ordering::SeqCst);
+        let ended = self.outage.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(o) = ended {
             self.events.emit(Event::NetworkBack {
                 waited_ms: o.since.elapsed().as_millis() as u64,
@@ -326,11 +344,22 @@ mod tests {
         }
     }
 
+    #[test]
+    fn reads_durations() {
+        assert_eq!(parse_wait("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_wait("24h"), Ok(Duration::from_secs(86400)));
+        assert_eq!(parse_wait("90m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_wait("1h 30m"), Ok(Duration::from_secs(5400)));
+        assert!(parse_wait("soon").unwrap_err().contains("soon"));
+        assert!(parse_wait("-5m").is_err());
+    }
+
     #[tokio::test]
     async fn an_outage_is_waited_out_and_reported_once() {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let s = seen.clone();
         let n = net(quick(), EventSink::new(move |e| s.lock().unwrap().push(e)));
+        n.back(); // the network was there
         let mut calls = 0;
         let r = n
             .online(None, &CancellationToken::new(), || {
@@ -353,6 +382,20 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_host_never_reached_is_not_waited_for() {
+        let n = net(quick(), EventSink::none());
+        let mut calls = 0;
+        let r: Result<(), _> = n
+            .online(None, &CancellationToken::new(), || {
+                calls += 1;
+                async { Err(unreachable()) }
+            })
+            .await;
+        assert!(matches!(r, Err(Error::Unreachable { .. })));
+        assert_eq!(calls, 1);
+    }
+
+    #[tokio::test]
     async fn zero_means_no_waiting() {
         let n = net(
             NetworkPolicy {
@@ -361,6 +404,7 @@ mod tests {
             },
             EventSink::none(),
         );
+        n.back();
         let mut calls = 0;
         let r: Result<(), _> = n
             .online(None, &CancellationToken::new(), || {
@@ -402,6 +446,7 @@ mod tests {
             },
             EventSink::none(),
         );
+        n.back();
         let r: Result<(), _> = n
             .online(None, &CancellationToken::new(), || async {
                 Err(unreachable())

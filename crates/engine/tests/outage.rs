@@ -184,7 +184,10 @@ async fn check(rig: &Rig, path: &PathBuf, id: &str, what: &str) {
     );
     let waited = count(rig, |e| matches!(e, Event::NetworkWaiting { .. }));
     let back = count(rig, |e| matches!(e, Event::NetworkBack { .. }));
-    assert!(waited >= 1 && back >= 1, "{what}: waited {waited}, back {back}");
+    assert!(
+        waited >= 1 && back >= 1,
+        "{what}: waited {waited}, back {back}"
+    );
     let failed = count(rig, |e| matches!(e, Event::FileFailed { .. }));
     assert_eq!(failed, 0, "{what}");
     let part = rig
@@ -293,16 +296,46 @@ async fn storage_silent_2_minutes_scaled_the_upload_goes_on_by_itself() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_refused_2_minutes_scaled_the_job_goes_on_by_itself() {
     let rig = rig(scaled(), engine_cfg(), Duration::from_secs(1800), None).await;
-    rig.api.kill();
-    let (p, h) = upload(&rig, "api_R1.fastq.gz", 2 * PART);
-    // The job starts while the API is unreachable, and waits.
-    while count(&rig, |e| matches!(e, Event::NetworkWaiting { .. })) == 0 {
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    let paths: Vec<PathBuf> = (0..3)
+        .map(|i| {
+            make_file(
+                rig.dir.path(),
+                &format!("api{i}_R1.fastq.gz"),
+                2 * PART + i,
+                i,
+            )
+        })
+        .collect();
+    let items = ferry_engine::scan::scan(&paths, rig.portal.as_ref()).unwrap();
+    let (engine, portal) = (rig.engine.clone(), rig.portal.clone() as Arc<dyn Portal>);
+    let h = tokio::spawn(async move { engine.upload(portal, items).await });
+    // The API goes away mid-job: the next start or completion cannot connect.
+    while count(&rig, |e| matches!(e, Event::PartDone { .. })) == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
+    rig.api.kill();
     tokio::time::sleep(Duration::from_secs(2)).await;
     rig.api.restart().await;
-    let id = h.await.unwrap();
-    check(&rig, &p, &id, "API refused 2 s (2 min scaled)").await;
+    let outcomes = h.await.unwrap();
+    let api = format!("127.0.0.1:{}", rig.api.port());
+    assert!(
+        count(
+            &rig,
+            |e| matches!(e, Event::NetworkWaiting { host, .. } if *host == api)
+        ) >= 1,
+        "waited for the API"
+    );
+    for (p, o) in paths.iter().zip(outcomes) {
+        let id = o
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+            .remote_id;
+        assert_eq!(
+            rig.sim.object_sha256(&id).await.expect("stored").1,
+            sha256_file(p),
+            "{}",
+            p.display()
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -325,11 +358,18 @@ async fn a_storage_name_that_stops_resolving_then_resolves_again() {
     up.store(true, Ordering::SeqCst);
     rig.storage.mark_resumed();
     let id = h.await.unwrap();
-    let unresolved = count(&rig, |e| {
-        matches!(e, Event::NetworkWaiting { host, .. } if host.starts_with("storage.ferry.test"))
-    });
+    let unresolved = count(
+        &rig,
+        |e| matches!(e, Event::NetworkWaiting { host, .. } if host.starts_with("storage.ferry.test")),
+    );
     assert!(unresolved >= 1, "waited for storage.ferry.test");
-    check(&rig, &p, &id, "storage name unresolvable 2 s (2 min scaled)").await;
+    check(
+        &rig,
+        &p,
+        &id,
+        "storage name unresolvable 2 s (2 min scaled)",
+    )
+    .await;
 }
 
 /// The lid closes mid-upload: nothing moves, the links expire meanwhile,

@@ -8,7 +8,7 @@
 //! written anywhere by this module.
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::Deserialize;
 
@@ -43,7 +43,10 @@ struct TokenResponse {
 
 struct State {
     /// The access token and when to refresh it.
-    access: Option<(Secret, Instant)>,
+    /// The access token and when to refresh it, by the wall clock: the
+    /// monotonic clock stops while the computer sleeps, the token's life
+    /// does not.
+    access: Option<(Secret, SystemTime)>,
     refresh: Secret,
 }
 
@@ -185,7 +188,7 @@ impl TokenSource for Keycloak {
     async fn token(&self) -> Result<Secret, Error> {
         let mut st = self.state.lock().await;
         if let Some((t, refresh_at)) = &st.access
-            && Instant::now() < *refresh_at
+            && SystemTime::now() < *refresh_at
         {
             return Ok(t.clone());
         }
@@ -207,9 +210,10 @@ impl TokenSource for Keycloak {
 /// The access token and when to refresh it (see [`refresh_margin`]).
 /// A lifetime past a day is taken as a day: a server's huge `expires_in`
 /// must neither overflow the clock nor keep a token past its revocation.
-fn access_of(resp: &TokenResponse) -> (Secret, Instant) {
+/// Wall-clock time, so a suspend that outlives the token is noticed.
+fn access_of(resp: &TokenResponse) -> (Secret, SystemTime) {
     let lifetime = Duration::from_secs(resp.expires_in.min(MAX_LIFETIME_SECS));
-    let now = Instant::now();
+    let now = SystemTime::now();
     (
         Secret::new(resp.access_token.clone()),
         now.checked_add(lifetime - refresh_margin(lifetime))
