@@ -45,7 +45,10 @@ pub fn open(path: &Path) -> std::io::Result<Box<dyn Read + Send>> {
     let name = path.to_string_lossy();
     let reader = open_raw(path)?;
     Ok(match compression_of(&name) {
-        Some(what) => Box::new(Labeled { inner: reader, what }),
+        Some(what) => Box::new(Labeled {
+            inner: reader,
+            what,
+        }),
         None => reader,
     })
 }
