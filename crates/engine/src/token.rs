@@ -20,6 +20,9 @@ impl Secret {
     }
 }
 
+/// Every field wipes itself on drop (`Zeroizing`), so `Secret` does too.
+impl zeroize::ZeroizeOnDrop for Secret {}
+
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret(***)")
@@ -57,6 +60,12 @@ impl TokenSource for StaticToken {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_are_wiped_when_dropped() {
+        fn wiped<T: zeroize::ZeroizeOnDrop>() {}
+        wiped::<Secret>();
+    }
 
     #[tokio::test]
     async fn secrets_do_not_print() {

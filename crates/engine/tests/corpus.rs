@@ -214,6 +214,8 @@ enum Body {
     Link(&'static str),
     /// A gzip bomb: header, then 1 GiB of rows.
     Bomb,
+    /// A gzip bomb of millions of tiny rows.
+    RowBomb,
 }
 
 fn gz(text: &[u8]) -> Vec<u8> {
@@ -259,10 +261,10 @@ fn folders() -> Vec<(&'static str, Vec<(&'static str, Body)>, Want)> {
         ),
         ("an empty folder", vec![], Some(&["no metadata table"])),
         (
-            "two tables",
+            "two tables, neither named metadata",
             vec![
-                ("metadata.tsv", Text(META)),
-                ("other.tsv", Text(META)),
+                ("a.tsv", Text(META)),
+                ("b.tsv", Text(META)),
                 ("sequences.fasta", Text(FA)),
             ],
             Some(&["metadata tables"]),
@@ -420,7 +422,12 @@ fn folders() -> Vec<(&'static str, Vec<(&'static str, Body)>, Want)> {
         (
             "a 1 GiB gzip bomb table",
             vec![("metadata.tsv.gz", Bomb), ("sequences.fasta", Text(FA))],
-            Some(&["metadata.tsv.gz", "more than 256 MiB"]),
+            Some(&["metadata.tsv.gz", "more than 64 MiB"]),
+        ),
+        (
+            "a gzip bomb of 4-byte rows",
+            vec![("metadata.tsv.gz", RowBomb), ("sequences.fasta", Text(FA))],
+            Some(&["metadata.tsv.gz", "more than 1000000 rows"]),
         ),
         (
             "a gzip table",
@@ -468,7 +475,7 @@ fn folders() -> Vec<(&'static str, Vec<(&'static str, Body)>, Want)> {
                 ("metadata.tsv.zst", Text(META)),
                 ("sequences.fasta", Text(FA)),
             ],
-            Some(&["metadata.tsv.zst", "zstd"]),
+            Some(&["metadata.tsv.zst", "not valid zst data"]),
         ),
         (
             ".xz that is not xz",
@@ -532,8 +539,11 @@ fn make(dir: &Path, files: Vec<(&str, Body)>) {
             Body::Text(t) => std::fs::write(&p, t).unwrap(),
             Body::Bytes(b) => std::fs::write(&p, b).unwrap(),
             Body::Link(to) => std::os::unix::fs::symlink(dir.join(to), &p).unwrap(),
+            Body::RowBomb => {
+                inputs::table_bomb(&p, b"id\n", b"s01\n", 1);
+            }
             Body::Bomb => {
-                inputs::table_bomb(&p, b"id\tcountry\n", b"s1\tCH_1\n", 1);
+                inputs::table_bomb(&p, b"id\tcountry\n", inputs::ROW_128, 1);
             }
         }
     }
@@ -570,7 +580,7 @@ fn folder_shapes_are_reported_with_the_file_and_the_fix() {
     judge(
         "a bomb read by the submit step",
         r,
-        Some(&["m.tsv.gz", "more than 256 MiB"]),
+        Some(&["m.tsv.gz", "more than 64 MiB"]),
         &mut failures,
     );
     report("folders", n + 1, failures);

@@ -25,14 +25,14 @@ const MEMORY_BOUND: u64 = 600 << 20;
 fn a_10_gb_gzip_bomb_as_metadata_is_refused_early() {
     let d = tempfile::tempdir().unwrap();
     let bomb = d.path().join("metadata.tsv.gz");
-    let size = table_bomb(&bomb, b"id\tcountry\n", b"s1\tCH_1\n", 10);
+    let size = table_bomb(&bomb, b"id\tcountry\n", ROW_128, 10);
     assert_eq!(size, 11 + (10 << 30));
     let on_disk = std::fs::metadata(&bomb).unwrap().len();
     assert!(on_disk < 64 << 20, "the bomb itself is small: {on_disk}");
     // Read by the submit step...
     let e = compressed::read_table(&bomb).unwrap_err().to_string();
     assert!(
-        e.contains("metadata.tsv.gz") && e.contains("more than 256 MiB"),
+        e.contains("metadata.tsv.gz") && e.contains("more than 64 MiB"),
         "{e}"
     );
     // ...and by the folder check, which says which file and why.
@@ -41,7 +41,7 @@ fn a_10_gb_gzip_bomb_as_metadata_is_refused_early() {
     let msgs: Vec<String> = l.problems.iter().map(|p| p.message.clone()).collect();
     assert!(
         msgs.iter()
-            .any(|m| m.contains("metadata.tsv.gz") && m.contains("more than 256 MiB")),
+            .any(|m| m.contains("metadata.tsv.gz") && m.contains("more than 64 MiB")),
         "{msgs:#?}"
     );
     let peak = peak_memory();

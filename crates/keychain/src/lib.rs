@@ -181,6 +181,12 @@ mod tests {
     use super::*;
 
     #[test]
+    fn kept_secrets_are_wiped_when_dropped() {
+        fn wiped<T: zeroize::ZeroizeOnDrop>() {}
+        wiped::<Kept>();
+    }
+
+    #[test]
     fn a_refresh_token_goes_only_to_its_issuer() {
         let mine = Issuer::new("https://kc.example", "loculus", "backend-client");
         assert_eq!(bound_refresh(&Some(mine.clone()), &mine), Ok(()));

@@ -351,6 +351,15 @@ fn read_table(path: &Path, rel: &str, problems: &mut Vec<Problem>) -> Option<Tab
     let mut unreadable_rows = false;
     for (i, rec) in rd.records().enumerate() {
         let n = i + 1;
+        // Rows are held in memory: a table of millions of tiny rows (a
+        // bomb) would take gigabytes even within the byte cap.
+        if n > compressed::MAX_ROWS {
+            bad(format!(
+                "has more than {} rows; split it into several submissions",
+                compressed::MAX_ROWS
+            ));
+            return None;
+        }
         match rec {
             Ok(r) if r.len() != columns.len() => {
                 unreadable_rows = true;
@@ -361,6 +370,12 @@ fn read_table(path: &Path, rel: &str, problems: &mut Vec<Problem>) -> Option<Tab
                 ))
             }
             Ok(r) => rows.push((n, r.iter().map(|c| c.trim().to_string()).collect())),
+            // The file itself failed (damaged, a bomb): nothing after it
+            // can be read, and one message says so.
+            Err(e) if e.is_io_error() => {
+                bad(format!("record {n} cannot be read ({e})"));
+                return None;
+            }
             Err(e) => {
                 unreadable_rows = true;
                 bad(format!("record {n} cannot be read ({e})"))

@@ -51,6 +51,9 @@ pub fn gzip_of(path: &Path, pieces: &[(&[u8], u64)]) -> u64 {
 
 pub const MIB: usize = 1 << 20;
 
+/// A metadata row of 128 bytes (rows must divide 1 MiB).
+pub const ROW_128: &[u8] = b"s1\tCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC\n";
+
 /// `header` then rows of `row` (whose length divides 1 MiB) up to `gib`
 /// GiB: a metadata table bomb.
 pub fn table_bomb(path: &Path, header: &[u8], row: &[u8], gib: u64) -> u64 {

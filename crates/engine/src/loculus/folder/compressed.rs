@@ -7,8 +7,10 @@ use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 /// A metadata table decompresses to at most this: far above a real one
-/// (100,000 rows of 1 KB are 100 MB), far below a `.gz` bomb's gigabytes.
-pub const TABLE_CAP: u64 = 256 << 20;
+/// (100,000 rows of 300 bytes are 30 MB), far below a `.gz` bomb's gigabytes.
+pub const TABLE_CAP: u64 = 64 << 20;
+/// The most rows a metadata table may have (each is held in memory).
+pub const MAX_ROWS: usize = 1_000_000;
 /// The longest line of a metadata table.
 pub const LINE_CAP: usize = 1 << 20;
 
@@ -37,8 +39,35 @@ fn invalid(path: &Path, what: &str, e: impl std::fmt::Display) -> std::io::Error
     )
 }
 
-/// The decompressed content of `path`, by its suffix (plain when none).
+/// The decompressed content of `path`, by its suffix (plain when none);
+/// a read that fails says which compression it expected.
 pub fn open(path: &Path) -> std::io::Result<Box<dyn Read + Send>> {
+    let name = path.to_string_lossy();
+    let reader = open_raw(path)?;
+    Ok(match compression_of(&name) {
+        Some(what) => Box::new(Labeled {
+            inner: reader,
+            what,
+        }),
+        None => reader,
+    })
+}
+
+/// Read errors of a decompressor, named by its format.
+struct Labeled<R> {
+    inner: R,
+    what: String,
+}
+
+impl<R: Read> Read for Labeled<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.inner.read(buf).map_err(|e| {
+            std::io::Error::new(e.kind(), format!("not valid {} data: {e}", self.what))
+        })
+    }
+}
+
+fn open_raw(path: &Path) -> std::io::Result<Box<dyn Read + Send>> {
     let name = path.to_string_lossy();
     let file = File::open(path)?;
     Ok(match compression_of(&name).as_deref() {
@@ -135,15 +164,33 @@ impl<R: Read> Read for Bounded<R> {
             ));
         }
         self.left -= n as u64;
-        let mut segments = buf[..n].split(|b| *b == b'\n');
-        if let Some(first) = segments.next() {
-            self.line += first.len();
-        }
-        for s in segments {
-            if self.line > LINE_CAP {
-                break;
+        // Only the bytes after the last newline are scanned, unless a
+        // line could be too long: then every line of the chunk is measured.
+        let chunk = &buf[..n];
+        match chunk.iter().rposition(|b| *b == b'\n') {
+            None => self.line += n,
+            Some(last) => {
+                if self.line + last > LINE_CAP {
+                    let mut run = self.line;
+                    for &b in &chunk[..last] {
+                        if b == b'\n' {
+                            if run > LINE_CAP {
+                                break;
+                            }
+                            run = 0;
+                        } else {
+                            run += 1;
+                        }
+                    }
+                    if run > LINE_CAP {
+                        return Err(too_big(
+                            &self.path,
+                            format!("has a line longer than {} MiB", LINE_CAP >> 20),
+                        ));
+                    }
+                }
+                self.line = n - last - 1;
             }
-            self.line = s.len();
         }
         if self.line > LINE_CAP {
             return Err(too_big(
