@@ -182,6 +182,9 @@ struct Conn {
     /// FERRY_TOKEN; there is no --token flag: the process list would show it).
     #[arg(long)]
     token_stdin: bool,
+    /// A token handed over inside the process (`ferry demo`); not a flag.
+    #[arg(skip)]
+    token: Option<String>,
     /// The instance's Keycloak URL, for the session `ferry login` kept
     /// (default: the backend's).
     #[arg(long, env = "FERRY_KEYCLOAK")]
@@ -232,6 +235,7 @@ impl UploadConn {
             backend,
             group,
             token_stdin: self.token_stdin,
+            token: None,
             keycloak: self.keycloak,
             journal: self.journal,
             parts_in_flight: self.parts_in_flight,
@@ -465,7 +469,10 @@ pub(crate) struct Session {
 }
 
 fn session(conn: &Conn, out: &Output) -> Result<Session, Fail> {
-    let given = explicit_token(conn.token_stdin)?;
+    let given = match &conn.token {
+        Some(t) => Some(Arc::new(StaticToken::new(t.clone())) as Arc<dyn TokenSource>),
+        None => explicit_token(conn.token_stdin)?,
+    };
     let tokens = token_source(given, &conn.backend, conn.keycloak.as_deref())?;
     open_session(
         &conn.backend,
