@@ -296,9 +296,12 @@ fn refusal(
 /// expire at `rate` with `k` parts in flight, choosing the best plan for it
 /// (the bench table).
 pub fn reach(limits: &PlanLimits, link: &Link, window_secs: f64, k: u32) -> u64 {
-    let ok = |size: u64| {
-        cut(size, size.div_ceil(limits.max_part), limits)
-            .is_some_and(|p| fits(&p, &[], k, link, window_secs))
+    // Any plan of the planner's: fewer, larger parts or (on fast links)
+    // smaller ones in several waves.
+    let prefs = crate::plan::PlanPrefs::default();
+    let ok = |size: u64| match crate::plan::plan(size, limits, &prefs) {
+        Ok(p) => !p.multipart || best_with(&p, limits, link, window_secs, k, &[]).is_some(),
+        Err(_) => false,
     };
     let (mut lo, mut hi) = (
         0u64,
