@@ -169,9 +169,18 @@ fn best_with(
     let size = preferred.size;
     let fewest = size.div_ceil(limits.max_part).max(1);
     let ok = |n: u64| cut(size, n, limits).filter(|p| fits(p, ahead, k, link, window));
-    ok(fewest)?;
-    // Fewer, larger parts start earlier: search the most parts that fit.
-    let (mut lo, mut hi) = (fewest, preferred.parts as u64);
+    // Parts go in waves of k that end together: within one number of
+    // waves, more (smaller) parts start earlier, so full waves are the
+    // candidates; fewer waves start earlier still.
+    let full = fewest.div_ceil(k as u64) * k as u64;
+    let mut lo = if full < preferred.parts as u64 && ok(full).is_some() {
+        full
+    } else {
+        ok(fewest)?;
+        fewest
+    };
+    // Then the most parts that fit.
+    let mut hi = preferred.parts as u64;
     while hi - lo > 1 {
         let mid = lo + (hi - lo) / 2;
         if ok(mid).is_some() {
