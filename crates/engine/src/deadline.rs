@@ -169,9 +169,18 @@ fn best_with(
     let size = preferred.size;
     let fewest = size.div_ceil(limits.max_part).max(1);
     let ok = |n: u64| cut(size, n, limits).filter(|p| fits(p, ahead, k, link, window));
-    ok(fewest)?;
-    // Fewer, larger parts start earlier: search the most parts that fit.
-    let (mut lo, mut hi) = (fewest, preferred.parts as u64);
+    // Parts go in waves of k that end together: within one number of
+    // waves, more (smaller) parts start earlier, so full waves are the
+    // candidates; fewer waves start earlier still.
+    let full = fewest.div_ceil(k as u64) * k as u64;
+    let mut lo = if full < preferred.parts as u64 && ok(full).is_some() {
+        full
+    } else {
+        ok(fewest)?;
+        fewest
+    };
+    // Then the most parts that fit.
+    let mut hi = preferred.parts as u64;
     while hi - lo > 1 {
         let mid = lo + (hi - lo) / 2;
         if ok(mid).is_some() {
@@ -296,9 +305,12 @@ fn refusal(
 /// expire at `rate` with `k` parts in flight, choosing the best plan for it
 /// (the bench table).
 pub fn reach(limits: &PlanLimits, link: &Link, window_secs: f64, k: u32) -> u64 {
-    let ok = |size: u64| {
-        cut(size, size.div_ceil(limits.max_part), limits)
-            .is_some_and(|p| fits(&p, &[], k, link, window_secs))
+    // Any plan of the planner's: fewer, larger parts or (on fast links)
+    // smaller ones in several waves.
+    let prefs = crate::plan::PlanPrefs::default();
+    let ok = |size: u64| match crate::plan::plan(size, limits, &prefs) {
+        Ok(p) => !p.multipart || best_with(&p, limits, link, window_secs, k, &[]).is_some(),
+        Err(_) => false,
     };
     let (mut lo, mut hi) = (
         0u64,
