@@ -89,6 +89,10 @@ pub(crate) fn client(resolver: Option<&Resolver>) -> Result<reqwest::Client, Err
     crate::transfer::http_client_with(resolver)
 }
 
+/// How a stalled transfer's error ends: only a stall is checked with a
+/// probe (a reset costs one attempt; the next one then cannot connect).
+pub(crate) const STALLED: &str = "the connection stalled";
+
 struct Outage {
     since: Instant,
 }
@@ -152,8 +156,8 @@ impl Network {
     /// Run `op` until its outcome is not a lost network: an outage is
     /// waited out (tried again with capped backoff) without returning, so
     /// the caller's retry policy never counts it. `probe` is a URL of the
-    /// host whose origin a HEAD may ask, to tell a broken transfer on a live
-    /// network (counted as today) from a dead network (waited out).
+    /// host whose origin a HEAD may ask, to tell a stalled transfer on a
+    /// live network (counted as today) from a silent network (waited out).
     pub(crate) async fn online<T, F, Fut>(
         self: &Arc<Self>,
         probe: Option<&str>,
@@ -172,15 +176,17 @@ impl Network {
                 && !cancel.is_cancelled();
             let lost = match &r {
                 Err(Error::Unreachable { host, .. }) => Some(host.clone()),
-                Err(Error::Network { host, .. }) if waiting => match probe {
-                    Some(url) if !self.reachable(url).await => Some(host.clone()),
-                    // The host answers: the transfer, not the network, broke.
-                    Some(_) => {
-                        self.back();
-                        None
+                Err(Error::Network { host, detail }) if waiting && detail.ends_with(STALLED) => {
+                    match probe {
+                        Some(url) if !self.reachable(url).await => Some(host.clone()),
+                        // The host answers: the transfer, not the network, broke.
+                        Some(_) => {
+                            self.back();
+                            None
+                        }
+                        None => None,
                     }
-                    None => None,
-                },
+                }
                 Err(Error::Network { .. } | Error::Cancelled) => None,
                 // Any answer, even a refusal, proves the network is there.
                 _ => {

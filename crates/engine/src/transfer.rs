@@ -1175,7 +1175,7 @@ async fn send_once(
         r = sent => r,
         _ = stalled(moved.clone(), inner.cfg.stall_timeout) => Err(Error::Network {
             host: crate::error::host_of(&req.url),
-            detail: format!("no progress for {} s; the connection stalled", inner.cfg.stall_timeout.as_secs()),
+            detail: format!("no progress for {} s; {}", inner.cfg.stall_timeout.as_secs(), crate::network::STALLED),
         }),
         _ = ctx.cancel.cancelled() => Err(Error::Cancelled),
         // Its connection died with the sleep: made anew, not counted.
