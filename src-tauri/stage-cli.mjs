@@ -1,3 +1,4 @@
+// (Run from ui/, the frontend folder the Tauri CLI runs commands in.)
 // Puts the `ferry` command line where the bundles take it from
 // (tauri.conf.json: bundle.linux.*.files, bundle.macOS.files):
 // target/ferry-cli/ferry, built with the app's profile and target. Run by

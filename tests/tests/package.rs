@@ -29,7 +29,7 @@ fn sudo(args: &[&str]) -> Output {
         .arg("-u")
         .output()
         .map(|o| text(&o.stdout));
-    let mut c = if root.as_deref().map(str::trim) == Ok("0") {
+    let mut c = if root.as_deref().map(str::trim).ok() == Some("0") {
         Command::new(args[0])
     } else {
         let mut s = Command::new("sudo");
