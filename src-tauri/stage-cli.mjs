@@ -27,7 +27,11 @@ function build(target) {
 
 const out = path.join(root, 'target', 'ferry-cli');
 mkdirSync(out, { recursive: true });
-if (wanted === 'universal-apple-darwin') {
+if (process.env.FERRY_CLI_BIN) {
+  // A `ferry` built already with the app (the package test's: building
+  // the CLI alone would unify features differently and build again).
+  copyFileSync(process.env.FERRY_CLI_BIN, path.join(out, exe));
+} else if (wanted === 'universal-apple-darwin') {
   const parts = ['aarch64-apple-darwin', 'x86_64-apple-darwin'].map(build);
   execFileSync('lipo', ['-create', '-output', path.join(out, exe), ...parts], { stdio: 'inherit' });
 } else {

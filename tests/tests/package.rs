@@ -74,6 +74,7 @@ fn the_deb_installs_runs_and_purges_clean() {
     let out = Command::new("node")
         .arg(root.join("ui/node_modules/@tauri-apps/cli/tauri.js"))
         .args(["bundle", "--debug", "--bundles", "deb"])
+        .env("FERRY_CLI_BIN", ferry_e2e::bin("ferry"))
         .current_dir(&root)
         .output()
         .expect("node (the Tauri CLI from npm: cd ui && npm install)");
