@@ -5,7 +5,8 @@
 
 /// The link if the browser may open it, else why not.
 pub fn openable(link: &str) -> Result<url::Url, String> {
-    let u = url::Url::parse(link).map_err(|e| format!("not a link ({e}): {link}"))?;
+    let refused = || format!("Ferry opens only https links (http only on this machine): not {link}");
+    let u = url::Url::parse(link).map_err(|_| refused())?;
     let loopback = match u.host() {
         Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
         Some(url::Host::Ipv4(a)) => a.is_loopback(),
@@ -15,9 +16,7 @@ pub fn openable(link: &str) -> Result<url::Url, String> {
     match u.scheme() {
         "https" if u.host().is_some() => Ok(u),
         "http" if loopback => Ok(u),
-        _ => Err(format!(
-            "Ferry opens only https links (http only on this machine): not {link}"
-        )),
+        _ => Err(refused()),
     }
 }
 

@@ -1,3 +1,4 @@
+// (Run from ui/, the frontend folder the Tauri CLI runs commands in.)
 // Puts the `ferry` command line where the bundles take it from
 // (tauri.conf.json: bundle.linux.*.files, bundle.macOS.files):
 // target/ferry-cli/ferry, built with the app's profile and target. Run by
@@ -26,7 +27,11 @@ function build(target) {
 
 const out = path.join(root, 'target', 'ferry-cli');
 mkdirSync(out, { recursive: true });
-if (wanted === 'universal-apple-darwin') {
+if (process.env.FERRY_CLI_BIN) {
+  // A `ferry` built already with the app (the package test's: building
+  // the CLI alone would unify features differently and build again).
+  copyFileSync(process.env.FERRY_CLI_BIN, path.join(out, exe));
+} else if (wanted === 'universal-apple-darwin') {
   const parts = ['aarch64-apple-darwin', 'x86_64-apple-darwin'].map(build);
   execFileSync('lipo', ['-create', '-output', path.join(out, exe), ...parts], { stdio: 'inherit' });
 } else {

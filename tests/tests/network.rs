@@ -27,7 +27,7 @@ fn as_root(cmd: &str, args: &[&str]) {
         .arg("-u")
         .output()
         .map(|o| text(&o.stdout));
-    let mut c = if root.as_deref().map(str::trim) == Ok("0") {
+    let mut c = if root.as_deref().map(str::trim).ok() == Some("0") {
         Command::new(cmd)
     } else {
         let mut s = Command::new("sudo");

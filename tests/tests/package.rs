@@ -29,7 +29,7 @@ fn sudo(args: &[&str]) -> Output {
         .arg("-u")
         .output()
         .map(|o| text(&o.stdout));
-    let mut c = if root.as_deref().map(str::trim) == Ok("0") {
+    let mut c = if root.as_deref().map(str::trim).ok() == Some("0") {
         Command::new(args[0])
     } else {
         let mut s = Command::new("sudo");
@@ -74,6 +74,7 @@ fn the_deb_installs_runs_and_purges_clean() {
     let out = Command::new("node")
         .arg(root.join("ui/node_modules/@tauri-apps/cli/tauri.js"))
         .args(["bundle", "--debug", "--bundles", "deb"])
+        .env("FERRY_CLI_BIN", ferry_e2e::bin("ferry"))
         .current_dir(&root)
         .output()
         .expect("node (the Tauri CLI from npm: cd ui && npm install)");
