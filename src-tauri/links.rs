@@ -5,7 +5,8 @@
 
 /// The link if the browser may open it, else why not.
 pub fn openable(link: &str) -> Result<url::Url, String> {
-    let refused = || format!("Ferry opens only https links (http only on this machine): not {link}");
+    let refused =
+        || format!("Ferry opens only https links (http only on this machine): not {link}");
     let u = url::Url::parse(link).map_err(|_| refused())?;
     let loopback = match u.host() {
         Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),

@@ -666,7 +666,11 @@ impl Engine {
             let mut ups = retry_cancellable(
                 &inner.cfg.retry,
                 &batch[0].cancel,
-                |_| inner.net.online(None, &batch[0].cancel, || portal.begin(&specs)),
+                |_| {
+                    inner
+                        .net
+                        .online(None, &batch[0].cancel, || portal.begin(&specs))
+                },
                 |attempt, delay, e| {
                     inner.events.emit(Event::Retry {
                         file: batch[0].index,

@@ -31,8 +31,8 @@ mod s3;
 mod server;
 mod state;
 mod submit;
-mod uplink;
 mod tls;
+mod uplink;
 
 use std::path::PathBuf;
 use std::sync::Arc;

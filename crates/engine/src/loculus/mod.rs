@@ -118,7 +118,10 @@ fn signed_expiry(url: &str) -> Option<u64> {
     // S3 signs for at most 7 days; a larger number is a lie, and a huge
     // one must not overflow.
     const S3_MAX_EXPIRES: u64 = 7 * 24 * 3600;
-    Some((date?.assume_utc().unix_timestamp().max(0) as u64).saturating_add(secs?.min(S3_MAX_EXPIRES)))
+    Some(
+        (date?.assume_utc().unix_timestamp().max(0) as u64)
+            .saturating_add(secs?.min(S3_MAX_EXPIRES)),
+    )
 }
 
 /// When a presigned URL stops working on this machine's clock: its expiry
