@@ -235,7 +235,10 @@ fn bz2(text: &[u8]) -> Vec<u8> {
 const META: &str = "id\tcountry\ns1\tCH\n";
 const FA: &str = ">s1\nACGT\n";
 
-fn folders() -> Vec<(&'static str, Vec<(&'static str, Body)>, Want)> {
+/// A folder case: what it is, its files, what is expected.
+type FolderCase = (&'static str, Vec<(&'static str, Body)>, Want);
+
+fn folders() -> Vec<FolderCase> {
     use Body::*;
     let long_line = {
         let mut t = b"id\tcountry\ns1\t".to_vec();
