@@ -1336,6 +1336,41 @@ pub fn expand(path: &Path, out: &mut Vec<PathBuf>) {
     crate::walk::expand(path, out, &mut Vec::new());
 }
 
+/// The job's network state: while it waits, its files show paused, not
+/// failed. True when `e` was about the network.
+fn on_network(st: &mut State, map: &[EntryId], e: &Event) -> bool {
+    const PAUSED: &str = "paused: waiting for the network; it goes on by itself";
+    let (wait, note) = match e {
+        Event::NetworkWaiting {
+            since,
+            retry_every_s,
+            ..
+        } => (
+            Some(NetworkWait {
+                since: *since,
+                retry_every_s: *retry_every_s,
+            }),
+            Some(PAUSED),
+        ),
+        Event::NetworkBack { .. } => {
+            st.network_back = true;
+            (None, None)
+        }
+        _ => return false,
+    };
+    st.network = wait;
+    for &id in map {
+        let r = &mut st.rows[id];
+        if r.status == Status::Sending || r.status == Status::Waiting {
+            if note.is_some() || r.warning.as_deref() == Some(PAUSED) {
+                r.warning = note.map(str::to_string);
+            }
+            st.dirty.insert(id);
+        }
+    }
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1370,39 +1405,4 @@ mod tests {
         set_part(&mut s, 9, part::DONE);
         assert_eq!(s, "swd");
     }
-}
-
-/// The job's network state: while it waits, its files show paused, not
-/// failed. True when `e` was about the network.
-fn on_network(st: &mut State, map: &[EntryId], e: &Event) -> bool {
-    const PAUSED: &str = "paused: waiting for the network; it goes on by itself";
-    let (wait, note) = match e {
-        Event::NetworkWaiting {
-            since,
-            retry_every_s,
-            ..
-        } => (
-            Some(NetworkWait {
-                since: *since,
-                retry_every_s: *retry_every_s,
-            }),
-            Some(PAUSED),
-        ),
-        Event::NetworkBack { .. } => {
-            st.network_back = true;
-            (None, None)
-        }
-        _ => return false,
-    };
-    st.network = wait;
-    for &id in map {
-        let r = &mut st.rows[id];
-        if r.status == Status::Sending || r.status == Status::Waiting {
-            if note.is_some() || r.warning.as_deref() == Some(PAUSED) {
-                r.warning = note.map(str::to_string);
-            }
-            st.dirty.insert(id);
-        }
-    }
-    true
 }

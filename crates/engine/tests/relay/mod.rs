@@ -142,7 +142,9 @@ impl Relay {
                 let Ok((client, _)) = l.accept().await else {
                     return;
                 };
-                // Reset, not a clean close, when killed.
+                // Reset, not a clean close, when killed. A zero linger
+                // never blocks (the deprecation is about non-zero ones).
+                #[allow(deprecated)]
                 let _ = client.set_linger(Some(Duration::ZERO));
                 let s = shared.clone();
                 let conn = tokio::spawn(async move {
