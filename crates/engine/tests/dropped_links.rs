@@ -6,8 +6,8 @@ use std::sync::Arc;
 use ferry_engine::EngineConfig;
 use ferry_engine::queue::{LoculusNames, Queue, Status};
 
-#[test]
-fn links_in_a_dropped_folder_are_refused_rows() {
+#[tokio::test]
+async fn links_in_a_dropped_folder_are_refused_rows() {
     let d = tempfile::tempdir().unwrap();
     let outside = tempfile::tempdir().unwrap();
     std::fs::write(outside.path().join("private.fq"), b"ACGT").unwrap();
