@@ -163,7 +163,14 @@ fn upload(rig: &Rig, name: &str, size: u64) -> (PathBuf, tokio::task::JoinHandle
 }
 
 async fn when_sent(relay: &Relay, bytes: u64) {
+    // Bounded: a job that never sends (refused before a byte) fails the
+    // test instead of hanging it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
     while relay.bytes_up() < bytes {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the storage never received {bytes} bytes"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
@@ -340,6 +347,10 @@ async fn api_refused_2_minutes_scaled_the_job_goes_on_by_itself() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_storage_name_that_stops_resolving_then_resolves_again() {
+    // The storage is named (storage.ferry.test), not 127.0.0.1, and is
+    // served over plain http by the test: allowed as `--allow-http` would
+    // (nextest runs each test in a process of its own).
+    ferry_engine::guard::allow_http(true);
     let up = Arc::new(AtomicBool::new(true));
     let rig = rig(
         scaled(),
