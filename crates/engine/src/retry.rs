@@ -47,28 +47,18 @@ impl RetryPolicy {
 
 /// Run `op(attempt)` until it succeeds, fails for good, or runs out of
 /// attempts. `on_retry(attempt, delay, &error)` is told before each wait.
+/// For calls no Cancel reaches (see [`retry_cancellable`]).
 pub async fn retry<T, F, Fut>(
     policy: &RetryPolicy,
-    mut op: F,
-    mut on_retry: impl FnMut(u32, Duration, &Error),
+    op: F,
+    on_retry: impl FnMut(u32, Duration, &Error),
 ) -> Result<T, Error>
 where
     F: FnMut(u32) -> Fut,
     Fut: Future<Output = Result<T, Error>>,
 {
-    let mut attempt = 1;
-    loop {
-        match op(attempt).await {
-            Ok(v) => return Ok(v),
-            Err(e) if e.is_retryable() && attempt < policy.max_attempts => {
-                let d = policy.delay(attempt, e.retry_after());
-                on_retry(attempt, d, &e);
-                tokio::time::sleep(d).await;
-                attempt += 1;
-            }
-            Err(e) => return Err(e),
-        }
-    }
+    let never = tokio_util::sync::CancellationToken::new();
+    retry_cancellable(policy, &never, op, on_retry).await
 }
 
 /// [`retry`] whose waits end as soon as `cancel` fires (then
