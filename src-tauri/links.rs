@@ -8,15 +8,9 @@ pub fn openable(link: &str) -> Result<url::Url, String> {
     let refused =
         || format!("Ferry opens only https links (http only on this machine): not {link}");
     let u = url::Url::parse(link).map_err(|_| refused())?;
-    let loopback = match u.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(a)) => a.is_loopback(),
-        Some(url::Host::Ipv6(a)) => a.is_loopback(),
-        None => false,
-    };
     match u.scheme() {
         "https" if u.host().is_some() => Ok(u),
-        "http" if loopback => Ok(u),
+        "http" if ferry_engine::guard::is_loopback(&u) => Ok(u),
         _ => Err(refused()),
     }
 }

@@ -42,7 +42,9 @@ pub fn shown(url: &url::Url) -> String {
     }
 }
 
-fn is_loopback(url: &url::Url) -> bool {
+/// `localhost`, 127.0.0.0/8 or `::1`: this machine (the demo portal,
+/// ferry-sim), where plain http leaves nothing on the network.
+pub fn is_loopback(url: &url::Url) -> bool {
     match url.host() {
         Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
         Some(url::Host::Ipv4(a)) => a.is_loopback(),
