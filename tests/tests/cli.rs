@@ -228,8 +228,17 @@ fn submit_attaches_files_and_prints_accessions() {
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let line = text(&out.stdout);
-    assert!(line.starts_with("s1\t"), "{line}");
     let subs = sim.state()["submissions"].clone();
+    // The printed accession is the one the portal gave.
+    assert_eq!(
+        line.trim_end(),
+        format!(
+            "s1\t{}.{}",
+            subs[0]["accession"].as_str().expect("accession"),
+            subs[0]["version"]
+        ),
+        "{line}"
+    );
     let files = &subs[0]["files"]["rawReads"];
     let names: Vec<&str> = files
         .as_array()

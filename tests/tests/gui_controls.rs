@@ -230,7 +230,11 @@ fn per_file_retrying_failed_pause_resume_and_cancel() {
             == 1
     );
     assert!(
-        cancelled_id.is_empty() || !is_stored(&backend, &cancelled_id),
+        !cancelled_id.is_empty(),
+        "the cancelled row was sending, so it names its file id"
+    );
+    assert!(
+        !is_stored(&backend, &cancelled_id),
         "a cancelled file was stored"
     );
     let stats = s.text(&s.wait_for("[data-testid=done-count]", 5));

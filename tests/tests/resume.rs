@@ -356,13 +356,11 @@ fn kill_nine_then_resume_resends_only_parts_in_flight() {
     std::fs::write(artifacts.join("resume-kills.txt"), text + "\n").unwrap();
 }
 
-/// Start `ferry upload FILE` and kill -9 it after `after`.
-fn upload_then_kill(
-    sim: &SimProc,
-    journal: &std::path::Path,
-    file: &std::path::Path,
-    after: Duration,
-) {
+/// Start `ferry upload FILE` and kill -9 it once the job is journaled:
+/// the portal has handed out the file's id and `ferry jobs` lists the
+/// upload (rather than after a fixed time, which a loaded machine can
+/// outrun). The caller holds the parts at the storage long enough.
+fn upload_then_kill(sim: &SimProc, journal: &std::path::Path, file: &std::path::Path) {
     let backend = sim.backend();
     let mut child = ferry_cmd(
         sim,
@@ -381,7 +379,28 @@ fn upload_then_kill(
     .stderr(Stdio::null())
     .spawn()
     .unwrap();
-    std::thread::sleep(after);
+    let name = file.file_name().unwrap().to_string_lossy().into_owned();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let requested = sim.state()["files"]
+            .as_array()
+            .is_some_and(|f| !f.is_empty());
+        let listed = requested
+            && ferry_cmd(sim, journal, &["jobs"])
+                .output()
+                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("\tupload\t"));
+        if listed {
+            break;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("ferry upload ended ({status}) before it was killed");
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{name}: the job was not journaled within 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     child.kill().unwrap();
     child.wait().unwrap();
 }
@@ -395,8 +414,8 @@ fn expired_urls_restart_the_file_under_a_new_id_and_say_so() {
     let backend = sim.backend();
     // Hold the parts so the job is still running when it is killed.
     // 30 MiB = 4 parts, all held by the first run.
-    sim.fault(serde_json::json!({"target": "storage", "fault": {"kind": "stall", "millis": 1500}, "count": 4}));
-    upload_then_kill(&sim, &journal, &f, Duration::from_millis(700));
+    sim.fault(serde_json::json!({"target": "storage", "fault": {"kind": "stall", "millis": 8000}, "count": 4}));
+    upload_then_kill(&sim, &journal, &f);
     std::thread::sleep(Duration::from_millis(3500));
     let out = ferry_cmd(&sim, &journal, &["resume"]).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -425,8 +444,8 @@ fn a_file_changed_between_kill_and_resume_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let f = make_file(dir.path(), "edited.fq", (20 * MIB) as usize, 9);
     let journal = dir.path().join("j.sqlite");
-    sim.fault(serde_json::json!({"target": "storage", "fault": {"kind": "stall", "millis": 3000}, "count": 3}));
-    upload_then_kill(&sim, &journal, &f, Duration::from_millis(800));
+    sim.fault(serde_json::json!({"target": "storage", "fault": {"kind": "stall", "millis": 8000}, "count": 3}));
+    upload_then_kill(&sim, &journal, &f);
     std::fs::write(&f, b"a different file now").unwrap();
     let out = ferry_cmd(&sim, &journal, &["resume"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));

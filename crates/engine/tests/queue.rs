@@ -157,8 +157,23 @@ async fn cancel_and_retry_a_failed_file() {
     assert!(q.row(0).unwrap().error.unwrap().contains("500"));
     q.resume(0).unwrap();
     wait(&q, 0, Status::Done).await;
+    // The cancelled file sent nothing while the other failed and went on:
+    // it has no file id yet, and none of the storage requests so far is
+    // to the id it gets when it is resumed.
+    assert_eq!(
+        q.row(1).unwrap().remote_id,
+        None,
+        "cancelled b.fq got an id"
+    );
+    let before: Vec<String> = sim.storage_log().into_iter().map(|r| r.path).collect();
+    assert!(!before.is_empty(), "a.fq sent nothing");
     q.resume(1).unwrap();
     wait(&q, 1, Status::Done).await;
+    let b_id = q.row(1).unwrap().remote_id.expect("b.fq's file id");
+    assert!(
+        !before.iter().any(|p| p.contains(&b_id)),
+        "b.fq was sent while cancelled: {before:?}"
+    );
     sim.shutdown().await;
 }
 

@@ -356,6 +356,14 @@ pub async fn interrupted_job_resumes<R: Rig>() {
     let done = check_arrived(&rig, second, std::slice::from_ref(&path)).await;
     // The journal keeps ids and links, never the portal credential.
     drop(journal);
+    // The journal itself must be there to be scanned (a scan of nothing
+    // would pass); its write-ahead log may have been folded in on close.
+    assert!(
+        dir.path().join("journal.sqlite").is_file(),
+        "{}: no journal at {}",
+        R::NAME,
+        dir.path().join("journal.sqlite").display()
+    );
     for f in ["journal.sqlite", "journal.sqlite-wal"] {
         if let Ok(bytes) = std::fs::read(dir.path().join(f)) {
             let secret = rig.secret();
