@@ -176,6 +176,21 @@ pub fn parts_stored(backend: &str, file_id: &str) -> Vec<u64> {
         .collect()
 }
 
+/// Part numbers a journal acknowledged for the upload `file_id`: what a
+/// resume must never send again (read while the app may still hold the
+/// journal open; SQLite's WAL allows that).
+pub fn journal_acked_parts(journal: &Path, file_id: &str) -> std::collections::BTreeSet<u64> {
+    let c = rusqlite::Connection::open(journal)
+        .unwrap_or_else(|e| panic!("journal {}: {e}", journal.display()));
+    let mut st = c
+        .prepare("SELECT part FROM parts WHERE remote_id = ?1")
+        .expect("the journal's parts table");
+    st.query_map([file_id], |r| r.get::<_, u64>(0))
+        .expect("journal parts")
+        .collect::<Result<_, _>>()
+        .expect("journal parts")
+}
+
 /// Whether the simulator's storage holds an object for `file_id`.
 pub fn is_stored(backend: &str, file_id: &str) -> bool {
     let r = reqwest::blocking::get(format!("{backend}/_sim/object/{file_id}")).expect("sim object");

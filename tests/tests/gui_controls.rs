@@ -205,19 +205,28 @@ fn per_file_retrying_failed_pause_resume_and_cancel() {
     // the resume is counted.
     std::thread::sleep((HANG + Duration::from_secs(1)).saturating_sub(hung.elapsed()));
     let before = parts_stored(&backend, &paused_id).len();
+    // What Resume must not send again is what the journal acknowledged;
+    // the window shows a part done only once it is.
+    let acked = ferry_e2e::journal_acked_parts(&journal, &paused_id);
+    for part in &held {
+        assert!(
+            acked.contains(part),
+            "part {part} was shown done but not journaled: {acked:?}"
+        );
+    }
     click_in(&s, "paused_R1.fastq", "resume");
     let id = accepted(&s, &backend, "paused_R1.fastq", &paused, 60);
     assert_eq!(id, paused_id, "the same upload went on");
     let resent = parts_stored(&backend, &paused_id)[before..].to_vec();
-    for part in &held {
+    for part in &acked {
         assert!(
             !resent.contains(part),
-            "part {part} was acknowledged before the pause and sent again: {resent:?}"
+            "part {part} was acknowledged in the journal before the pause and sent again: {resent:?}"
         );
     }
     assert!(
-        !resent.is_empty() && resent.len() <= 4 - held.len(),
-        "{resent:?} after {held:?}"
+        !resent.is_empty() && resent.len() <= 4 - acked.len(),
+        "{resent:?} after {acked:?} acknowledged"
     );
 
     // The cancelled file stayed cancelled and was never completed.

@@ -85,6 +85,15 @@ fn close_mid_upload_reopen_and_resume() {
     // held before the reopening.
     std::thread::sleep(Duration::from_secs(5).saturating_sub(faulted.elapsed()));
     let before = parts_stored(&sim, &file_id).len();
+    // What a resume must not send again is what the journal acknowledged
+    // (the window shows a part done only once it is).
+    let acked = ferry_e2e::journal_acked_parts(&journal, &file_id);
+    for p in &held {
+        assert!(
+            acked.contains(&(*p as u64)),
+            "part {p} was shown done but not journaled: {acked:?}"
+        );
+    }
 
     // Second session: the job is offered; Resume finishes it.
     let s = Session::new(&driver, &app_binary());
@@ -112,15 +121,15 @@ fn close_mid_upload_reopen_and_resume() {
     );
     assert_eq!(s.attr(&row, "data-sha256"), big_sha);
     let resent: Vec<u64> = parts_stored(&sim, &file_id)[before..].to_vec();
-    for p in &held {
+    for p in &acked {
         assert!(
-            !resent.contains(&(*p as u64)),
-            "part {p} was shown done before closing and sent again: {resent:?}"
+            !resent.contains(p),
+            "part {p} was acknowledged in the journal before closing and sent again: {resent:?}"
         );
     }
     assert!(
-        resent.len() <= PARTS - held.len(),
-        "{resent:?} after {held:?}"
+        resent.len() <= PARTS - acked.len(),
+        "{resent:?} after {acked:?} acknowledged"
     );
     for (name, sha, size) in [
         ("resume_R1.fastq", &big_sha, BIG),

@@ -383,7 +383,7 @@ fn a_wizard_closed_mid_upload_is_taken_up_and_submitted() {
     drop(s);
     let s = Session::new(&driver, &app_binary());
     s.signed_in_as("demo", "demo");
-    std::thread::sleep(Duration::from_millis(500));
+    s.wait_for("main[data-jobs-loaded=true]", 20);
     assert!(s.find_all("[data-testid=job]").is_empty());
     record_timing(
         "gui_wizard",
