@@ -39,6 +39,12 @@ pub trait Rig: Sized {
     fn revoker(&self) -> Arc<dyn Fn() + Send + Sync>;
     /// What the sign-in error tells the user to do.
     const FIX: &'static str;
+    /// From the portal's contract (../shared/portals/), not from the code
+    /// under test: whether big files go in parts, whether an empty file is
+    /// taken, and whether a part's ETag is the MD5 of its bytes.
+    const MULTIPART: bool;
+    const ACCEPTS_EMPTY: bool;
+    const ETAG_IS_MD5: bool;
 }
 
 pub async fn start<R: Rig>() -> R {
@@ -50,6 +56,9 @@ pub async fn start<R: Rig>() -> R {
 pub struct LoculusRig(Arc<Sim>);
 
 impl Rig for LoculusRig {
+    const MULTIPART: bool = true;
+    const ACCEPTS_EMPTY: bool = true;
+    const ETAG_IS_MD5: bool = true;
     const NAME: &'static str = "Loculus";
     const BAD_NAME: &'static str = "bad name.fastq";
     const FIX: &'static str = "sign in again";
@@ -117,6 +126,9 @@ impl Rig for LoculusRig {
 pub struct OneCodexRig(Arc<Sim>);
 
 impl Rig for OneCodexRig {
+    const MULTIPART: bool = false;
+    const ACCEPTS_EMPTY: bool = false;
+    const ETAG_IS_MD5: bool = false;
     const NAME: &'static str = "One Codex";
     const BAD_NAME: &'static str = "bad+name.fastq";
     const FIX: &'static str = "give a current API key";
@@ -203,6 +215,9 @@ impl BaseSpaceRig {
 }
 
 impl Rig for BaseSpaceRig {
+    const MULTIPART: bool = true;
+    const ACCEPTS_EMPTY: bool = false;
+    const ETAG_IS_MD5: bool = true;
     const NAME: &'static str = "BaseSpace";
     const BAD_NAME: &'static str = "bell\u{7}.fastq";
     const FIX: &'static str = "give a current access token";

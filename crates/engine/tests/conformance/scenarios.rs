@@ -137,7 +137,13 @@ pub async fn sizes_at_every_boundary<R: Rig>() {
         "{}: {progress} progress events",
         R::NAME
     );
-    let multipart = rig.portal(engine.http()).limits().multipart;
+    let multipart = R::MULTIPART;
+    assert_eq!(
+        rig.portal(engine.http()).limits().multipart,
+        multipart,
+        "{}: multipart against the contract",
+        R::NAME
+    );
     // One Codex sends every file in one request; the others split the
     // largest files.
     assert_eq!(
@@ -419,7 +425,13 @@ pub async fn empty_file_stored_or_refused_before_any_request<R: Rig>() {
     let empty = make_file(dir.path(), &name(0), 0, 1);
     let (engine, _) = engine(PlanPrefs::default());
     let portal = rig.portal(engine.http());
-    if portal.accepts_empty() {
+    assert_eq!(
+        portal.accepts_empty(),
+        R::ACCEPTS_EMPTY,
+        "{}: empty files against the contract",
+        R::NAME
+    );
+    if R::ACCEPTS_EMPTY {
         let items = scan(&rig, &engine, std::slice::from_ref(&empty));
         let out = engine.upload(portal, items).await;
         check_arrived(&rig, out, std::slice::from_ref(&empty)).await;
@@ -526,7 +538,7 @@ pub async fn revoked_mid_job_stops_then_resumes<R: Rig>() {
         }
     }
     assert_eq!(kept.len() + resend.len(), paths.len());
-    if portal.limits().multipart {
+    if R::MULTIPART {
         // At least the part whose acknowledgement set off the revocation.
         assert!(parts_kept >= 1, "{}: acknowledged parts were kept", R::NAME);
     }
@@ -562,7 +574,13 @@ pub async fn storage_that_lies_is_caught<R: Rig>() {
     let dir = tempfile::tempdir().unwrap();
     let (engine, events) = engine(R::sizes().1);
     let portal = rig.portal(engine.http());
-    let md5 = portal.etag_is_md5();
+    let md5 = R::ETAG_IS_MD5;
+    assert_eq!(
+        portal.etag_is_md5(),
+        md5,
+        "{}: ETag checks against the contract",
+        R::NAME
+    );
     // Where there are parts: one file of several, so both lies land on its
     // parts whatever order they go in. Else two files, one POST each.
     let mut paths = vec![make_file(dir.path(), &name(0), 30 * MIB + 3, 9)];
