@@ -369,6 +369,42 @@ impl Session {
         )
     }
 
+    /// Starts recording every message the app's Rust side sends the page
+    /// (command replies, events, channel messages). Tauri delivers each one
+    /// through a single callback map, which it exposes for debugging as
+    /// `__TAURI_INTERNALS__.callbacks`: the callbacks there now, and every
+    /// one registered later, are wrapped to log what they receive.
+    pub fn record_ipc(&self) {
+        let wrapped = self.run_async(
+            "const [done] = arguments;\
+             const m = window.__TAURI_INTERNALS__.callbacks;\
+             window.__ipcLog = [];\
+             const wrap = (f) => (data) => {\
+               try { window.__ipcLog.push(JSON.stringify(data)); } catch (e) { window.__ipcLog.push(String(data)); }\
+               return f(data);\
+             };\
+             for (const k of [...m.keys()]) m.set(k, wrap(m.get(k)));\
+             const set = m.set.bind(m);\
+             m.set = (k, f) => set(k, wrap(f));\
+             done(m.size);",
+            json!([]),
+        );
+        assert!(
+            wrapped.as_u64().is_some_and(|n| n > 0),
+            "no IPC callbacks to record: {wrapped}"
+        );
+    }
+
+    /// What [`Session::record_ipc`] logged so far, each message as JSON.
+    pub fn ipc_log(&self) -> Vec<String> {
+        self.run_async("arguments[0](window.__ipcLog || [])", json!([]))
+            .as_array()
+            .expect("the IPC log")
+            .iter()
+            .map(|m| m.as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+
     /// A PNG of the app's window as X shows it (WebKitWebDriver's own
     /// screenshot hangs with compositing off, which Xvfb needs).
     pub fn screenshot(&self, name: &str) {

@@ -100,6 +100,8 @@ fn keychain_sign_in_survives_restart_and_sign_out_forgets_it() {
         assert_eq!(keychain(&account), None, "a refused token was kept");
         s.click(&s.wait_for("[data-testid=sign-in] input[type=checkbox]", 5));
 
+        // Everything the app sends the page from here on is recorded.
+        s.record_ipc();
         let signing = Instant::now();
         fill(&s, user, "");
         fill(&s, pw, "");
@@ -126,6 +128,17 @@ fn keychain_sign_in_survives_restart_and_sign_out_forgets_it() {
                 .unwrap()
                 .contains(kept["token"].as_str().unwrap()),
             "the refresh token reached the page"
+        );
+        // Nor does any command reply, event or channel message carry it.
+        let ipc = s.ipc_log();
+        assert!(
+            ipc.iter().any(|m| m.contains("demo")),
+            "the sign-in's replies were not recorded: {ipc:?}"
+        );
+        let token = kept["token"].as_str().unwrap();
+        assert!(
+            !ipc.iter().any(|m| m.contains(token)),
+            "the refresh token reached the page through IPC"
         );
         // The window closes here.
     }

@@ -142,6 +142,7 @@ fn one_codex_and_basespace_keys_are_checked_kept_and_forgotten() {
         assert!(why.contains("Settings → API keys"), "{why}");
         assert_eq!(keychain(&oc_account), None, "a refused key was kept");
 
+        s.record_ipc();
         fill(&s, key_input, &key);
         sign_in_button(&s);
         s.wait_text("[data-testid=user]", "API key", 20);
@@ -156,6 +157,13 @@ fn one_codex_and_basespace_keys_are_checked_kept_and_forgotten() {
         assert!(
             !html.as_str().unwrap().contains(&key),
             "the key reached the page"
+        );
+        // Nor did any reply, event or channel message carry it back.
+        let ipc = s.ipc_log();
+        assert!(!ipc.is_empty(), "the sign-in's replies were not recorded");
+        assert!(
+            !ipc.iter().any(|m| m.contains(&key)),
+            "the key reached the page through IPC"
         );
 
         let r = s.drop_paths(std::slice::from_ref(&reads));
