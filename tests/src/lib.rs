@@ -201,6 +201,16 @@ pub fn is_stored(backend: &str, file_id: &str) -> bool {
     }
 }
 
+/// Lowercase hex SHA-256 of a file's bytes: what the tests compare with
+/// what a portal stored or a front-end printed.
+pub fn sha(p: &Path) -> String {
+    use sha2::{Digest, Sha256};
+    let mut f = std::fs::File::open(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    let mut h = Sha256::new();
+    std::io::copy(&mut f, &mut h).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    hex::encode(h.finalize())
+}
+
 /// Asserts what the simulator's storage holds for a Loculus `file_id`:
 /// exactly `sha256` (and `size`, when given). `what` names it in failures.
 pub fn assert_stored(backend: &str, file_id: &str, sha256: &str, size: Option<u64>, what: &str) {

@@ -1,15 +1,11 @@
 //! The `ferry` CLI against a `ferry-sim` process: what a user types, what
 //! they see, what the portal ends up holding.
 
+use ferry_e2e::sha;
 use ferry_e2e::{SimProc, ferry, make_file};
-use sha2::{Digest, Sha256};
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
-}
-
-fn sha(p: &std::path::Path) -> String {
-    hex::encode(Sha256::digest(std::fs::read(p).unwrap()))
 }
 
 #[test]

@@ -4,13 +4,13 @@
 //! mid-job stops it with the way out (`ferry login`, `ferry resume`), and
 //! the resumed job sends only what the storage had not acknowledged.
 
+use ferry_e2e::sha;
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use ferry_e2e::{SimProc, bin, make_file, test_journal};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 fn ferry(args: &[&str], stdin: &str) -> Output {
     let mut c = Command::new(bin("ferry"))
@@ -29,10 +29,6 @@ fn ferry(args: &[&str], stdin: &str) -> Output {
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
-}
-
-fn sha(p: &std::path::Path) -> String {
-    hex::encode(Sha256::digest(std::fs::read(p).unwrap()))
 }
 
 fn stored(sim: &SimProc, file_id: &str) -> String {

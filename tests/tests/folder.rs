@@ -2,19 +2,15 @@
 //! in both layouts, the linkage report, the receipt, and what each
 //! submission id ends up holding on the portal.
 
+use ferry_e2e::sha;
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use ferry_e2e::{SimProc, ferry, make_file};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
-}
-
-fn sha(p: &Path) -> String {
-    hex::encode(Sha256::digest(std::fs::read(p).unwrap()))
 }
 
 fn write(dir: &Path, rel: &str, content: &str) {

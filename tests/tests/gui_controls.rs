@@ -9,6 +9,7 @@
 //! loads nothing remote (CSP), and without FERRY_E2E the test-only
 //! commands are refused.
 
+use ferry_e2e::sha;
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -20,13 +21,8 @@ use std::time::{Duration, Instant};
 use ferry_e2e::webdriver::{Driver, Session, app_binary, record_timing};
 use ferry_e2e::{assert_stored, clear_faults, is_stored, make_file, parts_stored, set_fault};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 const MIB: usize = 1024 * 1024;
-
-fn sha256(path: &Path) -> String {
-    hex::encode(Sha256::digest(std::fs::read(path).unwrap()))
-}
 
 fn row(name: &str) -> String {
     format!("[data-name=\"{name}\"]")
@@ -51,7 +47,7 @@ fn accepted(s: &Session, backend: &str, name: &str, path: &Path, secs: u64) -> S
     );
     let _ = el;
     let r = s.wait_for(&format!("{}[data-status=done]", row(name)), 5);
-    let sha = sha256(path);
+    let sha = sha(path);
     assert_eq!(s.attr(&r, "data-sha256"), sha, "{name}: engine's checksum");
     let id = s.attr(&r, "data-remote-id");
     let size = std::fs::metadata(path).unwrap().len();

@@ -9,13 +9,13 @@
 //! file's, the next start is signed in from the keychain, and Sign out
 //! deletes the entry.
 
+use ferry_e2e::sha;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use ferry_e2e::webdriver::{Driver, Session, app_binary};
 use ferry_e2e::{SimProc, make_file};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 /// What the Secret Service holds for Ferry's `account`, if anything.
 fn keychain(account: &str) -> Option<Value> {
@@ -26,10 +26,6 @@ fn keychain(account: &str) -> Option<Value> {
     let s = String::from_utf8_lossy(&out.stdout).trim().to_string();
     (out.status.success() && !s.is_empty())
         .then(|| serde_json::from_str(&s).expect("a stored sign-in is JSON"))
-}
-
-fn sha(p: &std::path::Path) -> String {
-    hex::encode(Sha256::digest(std::fs::read(p).unwrap()))
 }
 
 /// Sets an input's value as typing does (Svelte's bindings listen to

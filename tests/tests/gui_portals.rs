@@ -6,16 +6,12 @@
 //! whose POST the storage drops is said to go again from the start, then
 //! accepted whole.
 
+use ferry_e2e::sha;
 use std::time::{Duration, Instant};
 
 use ferry_e2e::make_file;
 use ferry_e2e::webdriver::{Driver, Session, app_binary, record_timing};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
-
-fn sha(p: &std::path::Path) -> String {
-    hex::encode(Sha256::digest(std::fs::read(p).unwrap()))
-}
 
 /// Picks the portal named `name` in the header's picker.
 fn choose(s: &Session, name: &str) {

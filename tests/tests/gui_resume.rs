@@ -4,20 +4,16 @@
 //! Runs against a `ferry-sim` process (the demo portal lives and dies with
 //! the app, so it cannot outlive a restart) with a journal of its own.
 
+use ferry_e2e::sha;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use ferry_e2e::SimProc;
 use ferry_e2e::webdriver::{Driver, Session, app_binary, record_timing};
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 const BIG: usize = 40 * 1024 * 1024 + 7;
 const PARTS: usize = 6; // 8 MiB parts
-
-fn sha256(path: &std::path::Path) -> String {
-    hex::encode(Sha256::digest(std::fs::read(path).unwrap()))
-}
 
 /// Part numbers the storage acknowledged (200) for `file_id`, in order.
 fn parts_stored(sim: &SimProc, file_id: &str) -> Vec<u64> {
@@ -42,7 +38,7 @@ fn close_mid_upload_reopen_and_resume() {
     let dir = tempfile::tempdir().unwrap();
     let big = ferry_e2e::make_file(dir.path(), "resume_R1.fastq", BIG, 3);
     let small = ferry_e2e::make_file(dir.path(), "resume_R2.fastq", 300_000, 4);
-    let (big_sha, small_sha) = (sha256(&big), sha256(&small));
+    let (big_sha, small_sha) = (sha(&big), sha(&small));
     let journal = dir.path().join("journal.sqlite");
     let driver = Driver::start(&[
         ("FERRY_BACKEND", &backend),

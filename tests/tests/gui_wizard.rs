@@ -5,18 +5,14 @@
 //! returns 50 accessions and a receipt, and the portal holds exactly the
 //! folder's files in the right submissions. A screenshot of each step.
 
+use ferry_e2e::sha;
 use std::time::{Duration, Instant};
 
 use ferry_e2e::make_file;
 use ferry_e2e::webdriver::{Driver, Session, app_binary, record_timing};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 const N: usize = 50;
-
-fn sha(p: &std::path::Path) -> String {
-    hex::encode(Sha256::digest(std::fs::read(p).unwrap()))
-}
 
 fn wait_text(s: &Session, css: &str, want: &str, secs: u64) -> String {
     let deadline = Instant::now() + Duration::from_secs(secs);

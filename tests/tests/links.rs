@@ -6,8 +6,8 @@
 //! a file no plan can get through in time is refused before a byte is sent,
 //! saying the largest size that can.
 
+use ferry_e2e::sha;
 use ferry_e2e::{SimProc, assert_stored, ferry, make_file};
-use sha2::{Digest, Sha256};
 
 const MB: usize = 1_000_000;
 /// The shared uplink: 4 MB/s.
@@ -15,10 +15,6 @@ const RATE: &str = "4000000";
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
-}
-
-fn sha(p: &std::path::Path) -> String {
-    hex::encode(Sha256::digest(std::fs::read(p).unwrap()))
 }
 
 /// Uploads a first file and two later ones through links that live

@@ -4,20 +4,16 @@
 //! forward proxy (Debian's tinyproxy), and the bandwidth limit measured at
 //! the storage.
 
+use ferry_e2e::sha;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ferry_e2e::webdriver::free_port;
 use ferry_e2e::{SimProc, assert_stored, ferry, make_file};
-use sha2::{Digest, Sha256};
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
-}
-
-fn sha(p: &Path) -> String {
-    hex::encode(Sha256::digest(std::fs::read(p).unwrap()))
 }
 
 /// Runs a command as root (the test command runs as root on CI; a

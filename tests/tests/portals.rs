@@ -3,21 +3,17 @@
 //! byte; kill -9 and `ferry resume` on One Codex (starts over, says so)
 //! and BaseSpace (continues the same file id with the missing parts).
 
+use ferry_e2e::sha;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use ferry_e2e::{SimProc, bin, make_file};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 const MIB: usize = 1024 * 1024;
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
-}
-
-fn sha(p: &std::path::Path) -> String {
-    hex::encode(Sha256::digest(std::fs::read(p).unwrap()))
 }
 
 fn get(sim: &SimProc, path: &str) -> Value {

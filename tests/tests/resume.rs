@@ -3,21 +3,17 @@
 //! in flight at the kill is sent again. Also: a submit whose answer was
 //! lost is never submitted twice, `ferry abort`, and files that change.
 
+use ferry_e2e::sha;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ferry_e2e::{SimProc, bin, make_file};
 use rand::{Rng, SeedableRng};
-use sha2::{Digest, Sha256};
 
 const MIB: u64 = 1024 * 1024;
 /// Parts ferry sends at the same time (its default): at most this many can
 /// be in flight, unacknowledged, when the process dies.
 const PARTS_IN_FLIGHT: usize = 8;
-
-fn sha(p: &std::path::Path) -> String {
-    hex::encode(Sha256::digest(std::fs::read(p).unwrap()))
-}
 
 fn ferry_cmd(sim: &SimProc, journal: &std::path::Path, args: &[&str]) -> Command {
     let mut c = Command::new(bin("ferry"));
