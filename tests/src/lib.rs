@@ -201,6 +201,13 @@ pub fn is_stored(backend: &str, file_id: &str) -> bool {
     }
 }
 
+/// GETs `url` and parses its JSON answer (the simulator's `/_sim/*`).
+pub fn get_json(url: &str) -> serde_json::Value {
+    reqwest::blocking::get(url)
+        .and_then(|r| r.json())
+        .unwrap_or_else(|e| panic!("{url}: {e}"))
+}
+
 /// Lowercase hex SHA-256 of a file's bytes: what the tests compare with
 /// what a portal stored or a front-end printed.
 pub fn sha(p: &Path) -> String {

@@ -369,6 +369,51 @@ impl Session {
         )
     }
 
+    /// Sets an input's value as typing does (Svelte's bindings listen to
+    /// `input`), replacing what it held.
+    pub fn fill(&self, css: &str, text: &str) {
+        self.wait_for(css, 5);
+        self.run_async(
+            "const [css, text, done] = arguments; const e = document.querySelector(css);\
+             e.value = text; e.dispatchEvent(new Event('input', {bubbles: true})); done(1);",
+            json!([css, text]),
+        );
+    }
+
+    /// Picks the portal whose name contains `name` in the header's picker.
+    pub fn choose_portal(&self, name: &str) {
+        let r = self.run_async(
+            "const [name, done] = arguments;\
+             const sel = document.querySelector('[data-testid=portal-select]');\
+             const opt = [...sel.options].find(o => o.textContent.includes(name));\
+             if (!opt) return done('no option ' + name);\
+             sel.value = opt.value; sel.dispatchEvent(new Event('change', {bubbles: true})); done('ok');",
+            json!([name]),
+        );
+        assert_eq!(r, "ok", "portal {name:?}");
+    }
+
+    /// Submits the sign-in form; its error must contain `want`, and no one
+    /// is signed in. Returns the error as shown.
+    pub fn sign_in_refused(&self, want: &str) -> String {
+        self.click(&self.wait_for("[data-testid=sign-in] button.primary:not([disabled])", 10));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(m) = self.find_all("[data-testid=message]").into_iter().next() {
+                let t = self.text(&m);
+                if t.contains(want) {
+                    assert!(self.find_all("[data-testid=user]").is_empty(), "{t}");
+                    return t;
+                }
+            }
+            if Instant::now() > deadline {
+                self.screenshot("sign-in-refused-failed");
+                panic!("no sign-in error {want:?} (tests/artifacts/sign-in-refused-failed.png)");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// Starts recording every message the app's Rust side sends the page
     /// (command replies, events, channel messages). Tauri delivers each one
     /// through a single callback map, which it exposes for debugging as

@@ -15,34 +15,6 @@ use serde_json::json;
 
 use ferry_e2e::keychain_entry as keychain;
 
-/// Sets an input's value as typing does (Svelte's bindings listen to
-/// `input`), replacing what it held.
-fn fill(s: &Session, css: &str, text: &str) {
-    s.wait_for(css, 5);
-    s.run_async(
-        "const [css, text, done] = arguments; const e = document.querySelector(css);\
-         e.value = text; e.dispatchEvent(new Event('input', {bubbles: true})); done(1);",
-        json!([css, text]),
-    );
-}
-
-/// Submits the sign-in form and waits for its error, which must contain `want`.
-fn refused(s: &Session, want: &str) -> String {
-    s.click(&s.wait_for("[data-testid=sign-in] button.primary:not([disabled])", 5));
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(m) = s.find_all("[data-testid=message]").into_iter().next() {
-            let t = s.text(&m);
-            if t.contains(want) {
-                assert!(s.find_all("[data-testid=user]").is_empty(), "{t}");
-                return t;
-            }
-        }
-        assert!(Instant::now() < deadline, "no sign-in error {want:?}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 /// Waits for the window to know its session; returns the cold start.
 fn loaded(s: &Session) -> Duration {
     s.wait_for("header[data-session=loaded]", 30);
@@ -74,15 +46,15 @@ fn keychain_sign_in_survives_restart_and_sign_out_forgets_it() {
         let user = "[data-testid=sign-in] input[autocomplete=username]";
         let pw = "[data-testid=sign-in] input[type=password]";
 
-        fill(&s, user, "demo");
-        fill(&s, pw, "wrong");
-        refused(&s, "did not accept the sign-in");
+        s.fill(user, "demo");
+        s.fill(pw, "wrong");
+        s.sign_in_refused("did not accept the sign-in");
         assert_eq!(keychain(&account), None, "a wrong password was kept");
 
         // Keycloak takes the password, but the account is in no group.
-        fill(&s, user, "nobody");
-        fill(&s, pw, "nobody");
-        refused(&s, "in no group");
+        s.fill(user, "nobody");
+        s.fill(pw, "nobody");
+        s.sign_in_refused("in no group");
         assert_eq!(
             keychain(&account),
             None,
@@ -91,20 +63,19 @@ fn keychain_sign_in_survives_restart_and_sign_out_forgets_it() {
 
         // A pasted token the portal refuses.
         s.click(&s.wait_for("[data-testid=sign-in] input[type=checkbox]", 5));
-        fill(
-            &s,
+        s.fill(
             "[data-testid=sign-in] input[placeholder='Paste a token']",
             "not-a-token",
         );
-        refused(&s, "(401)");
+        s.sign_in_refused("(401)");
         assert_eq!(keychain(&account), None, "a refused token was kept");
         s.click(&s.wait_for("[data-testid=sign-in] input[type=checkbox]", 5));
 
         // Everything the app sends the page from here on is recorded.
         s.record_ipc();
         let signing = Instant::now();
-        fill(&s, user, "");
-        fill(&s, pw, "");
+        s.fill(user, "");
+        s.fill(pw, "");
         s.signed_in_as("demo", "demo");
         record_timing(
             "gui_keychain",

@@ -11,7 +11,6 @@
 
 use ferry_e2e::sha;
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 use ferry_e2e::webdriver::{Driver, Session, app_binary};
 use ferry_e2e::{SimProc, make_file};
@@ -28,63 +27,13 @@ fn keychain(account: &str) -> Option<Value> {
         .then(|| serde_json::from_str(&s).expect("a stored sign-in is JSON"))
 }
 
-/// Sets an input's value as typing does (Svelte's bindings listen to
-/// `input`), replacing what it held.
-fn fill(s: &Session, css: &str, text: &str) {
-    s.wait_for(css, 5);
-    s.run_async(
-        "const [css, text, done] = arguments; const e = document.querySelector(css);\
-         e.value = text; e.dispatchEvent(new Event('input', {bubbles: true})); done(1);",
-        json!([css, text]),
-    );
-}
-
-/// Picks the portal whose name contains `name` in the header's picker.
-fn choose(s: &Session, name: &str) {
-    let r = s.run_async(
-        "const [name, done] = arguments;\
-         const sel = document.querySelector('[data-testid=portal-select]');\
-         const opt = [...sel.options].find(o => o.textContent.includes(name));\
-         if (!opt) return done('no option ' + name);\
-         sel.value = opt.value; sel.dispatchEvent(new Event('change', {bubbles: true})); done('ok');",
-        json!([name]),
-    );
-    assert_eq!(r, "ok");
-}
-
 fn sign_in_button(s: &Session) {
     s.click(&s.wait_for("[data-testid=sign-in] button.primary:not([disabled])", 10));
 }
 
-/// Submits the form; its error must contain `want`, and no one is signed in.
-fn refused(s: &Session, want: &str) -> String {
-    sign_in_button(s);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(m) = s.find_all("[data-testid=message]").into_iter().next() {
-            let t = s.text(&m);
-            if t.contains(want) {
-                assert!(s.find_all("[data-testid=user]").is_empty(), "{t}");
-                return t;
-            }
-        }
-        if Instant::now() > deadline {
-            s.screenshot("portal-keys-failed");
-            panic!("no sign-in error {want:?} (tests/artifacts/portal-keys-failed.png)");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn get(url: &str) -> Value {
-    reqwest::blocking::get(url)
-        .and_then(|r| r.json())
-        .unwrap_or_else(|e| panic!("{url}: {e}"))
-}
-
 /// The SHA-256 of the object the storage holds under `key`.
 fn stored_sha(backend: &str, key: &str) -> String {
-    get(&format!("{backend}/_sim/stored?key={key}"))["sha256"]
+    ferry_e2e::get_json(&format!("{backend}/_sim/stored?key={key}"))["sha256"]
         .as_str()
         .unwrap_or_else(|| panic!("nothing stored under {key}"))
         .to_string()
@@ -132,14 +81,14 @@ fn one_codex_and_basespace_keys_are_checked_kept_and_forgotten() {
     {
         let s = Session::new(&driver, &app_binary());
         s.wait_for("header[data-session=loaded]", 30);
-        choose(&s, "One Codex");
-        fill(&s, key_input, "not-my-key");
-        let why = refused(&s, "did not accept this API key");
+        s.choose_portal("One Codex");
+        s.fill(key_input, "not-my-key");
+        let why = s.sign_in_refused("did not accept this API key");
         assert!(why.contains("Settings → API keys"), "{why}");
         assert_eq!(keychain(&oc_account), None, "a refused key was kept");
 
         s.record_ipc();
-        fill(&s, key_input, &key);
+        s.fill(key_input, &key);
         sign_in_button(&s);
         s.wait_text("[data-testid=user]", "API key", 20);
         let kept = keychain(&oc_account).expect("the accepted key is in the keychain");
@@ -166,7 +115,8 @@ fn one_codex_and_basespace_keys_are_checked_kept_and_forgotten() {
         assert_eq!(r["problems"].as_u64(), Some(0), "{r}");
         s.click(&s.wait_for("[data-testid=upload]:not([disabled])", 10));
         s.wait_checks(1, 90);
-        let samples = get(&format!("{backend}/_sim/portals"))["onecodex_samples"].clone();
+        let samples =
+            ferry_e2e::get_json(&format!("{backend}/_sim/portals"))["onecodex_samples"].clone();
         let sample = samples
             .as_array()
             .unwrap()
@@ -177,22 +127,22 @@ fn one_codex_and_basespace_keys_are_checked_kept_and_forgotten() {
         let k = sample["keys"][0].as_str().unwrap();
         assert_eq!(stored_sha(&backend, k), sha(&reads), "gutB.fastq.gz");
 
-        choose(&s, "BaseSpace");
-        fill(&s, key_input, "not-my-token");
-        fill(&s, app_input, &app);
-        refused(&s, "did not accept this access token");
+        s.choose_portal("BaseSpace");
+        s.fill(key_input, "not-my-token");
+        s.fill(app_input, &app);
+        s.sign_in_refused("did not accept this access token");
         assert_eq!(keychain(&bs_account), None, "a refused token was kept");
-        fill(&s, key_input, &token);
+        s.fill(key_input, &token);
         // The simulator's token may only read AppResult 1002.
-        fill(&s, app_input, "1002");
-        refused(&s, "may not write to AppResult 1002");
+        s.fill(app_input, "1002");
+        s.sign_in_refused("may not write to AppResult 1002");
         assert_eq!(
             keychain(&bs_account),
             None,
             "a token for an AppResult it cannot write to was kept"
         );
-        fill(&s, key_input, &token);
-        fill(&s, app_input, &app);
+        s.fill(key_input, &token);
+        s.fill(app_input, &app);
         sign_in_button(&s);
         s.wait_text("[data-testid=user]", "access token", 20);
         s.wait_text("[data-testid=session]", &format!("AppResult {app}"), 20);
@@ -204,7 +154,8 @@ fn one_codex_and_basespace_keys_are_checked_kept_and_forgotten() {
         assert_eq!(r["problems"].as_u64(), Some(0), "{r}");
         s.click(&s.wait_for("[data-testid=upload]:not([disabled])", 10));
         s.wait_checks(2, 90);
-        let files = get(&format!("{backend}/_sim/portals"))["basespace_files"].clone();
+        let files =
+            ferry_e2e::get_json(&format!("{backend}/_sim/portals"))["basespace_files"].clone();
         let f = files
             .as_array()
             .unwrap()
@@ -228,7 +179,7 @@ fn one_codex_and_basespace_keys_are_checked_kept_and_forgotten() {
         ("One Codex", "API key", &oc_account),
         ("BaseSpace", "access token", &bs_account),
     ] {
-        choose(&s, portal);
+        s.choose_portal(portal);
         s.wait_text("[data-testid=user]", user, 20);
         assert!(
             s.find_all("[data-testid=sign-in]").is_empty(),
@@ -240,7 +191,7 @@ fn one_codex_and_basespace_keys_are_checked_kept_and_forgotten() {
     }
     // Chosen again, each asks for its key: nothing came back.
     for portal in ["One Codex", "BaseSpace"] {
-        choose(&s, portal);
+        s.choose_portal(portal);
         // The picker is disabled until the choice is made.
         s.wait_for("[data-testid=portal-select]:not([disabled])", 10);
         s.wait_for("[data-testid=sign-in] [data-testid=key]", 10);

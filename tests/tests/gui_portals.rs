@@ -11,26 +11,7 @@ use std::time::{Duration, Instant};
 
 use ferry_e2e::make_file;
 use ferry_e2e::webdriver::{Driver, Session, app_binary, record_timing};
-use serde_json::{Value, json};
-
-/// Picks the portal named `name` in the header's picker.
-fn choose(s: &Session, name: &str) {
-    let r = s.run_async(
-        "const [name, done] = arguments;\
-         const sel = document.querySelector('[data-testid=portal-select]');\
-         const opt = [...sel.options].find(o => o.textContent.includes(name));\
-         if (!opt) return done('no option ' + name);\
-         sel.value = opt.value; sel.dispatchEvent(new Event('change', {bubbles: true})); done('ok');",
-        json!([name]),
-    );
-    assert_eq!(r, "ok");
-}
-
-fn get(url: &str) -> Value {
-    reqwest::blocking::get(url)
-        .and_then(|r| r.json())
-        .unwrap_or_else(|e| panic!("{url}: {e}"))
-}
+use serde_json::json;
 
 #[test]
 #[ignore = "needs Xvfb, tauri-driver, WebKitWebDriver and the built app: tests/run-all.sh runs it"]
@@ -50,7 +31,7 @@ fn one_codex_pairs_and_basespace_parts_in_the_window() {
     let sim = s.text(&s.wait_for("[data-testid=backend]", 5));
 
     // One Codex: its own name rules, pairs shown before sending.
-    choose(&s, "Demo One Codex");
+    s.choose_portal("Demo One Codex");
     s.wait_text("[data-testid=user]", "API key", 20);
     let r = s.drop_paths(&[r1.clone(), r2.clone(), single.clone(), spaced, notes]);
     assert_eq!(
@@ -78,7 +59,7 @@ fn one_codex_pairs_and_basespace_parts_in_the_window() {
     s.click(&s.wait_for("[data-testid=upload]:not([disabled])", 10));
     s.wait_checks(3, 90);
     s.screenshot("8-onecodex-done");
-    let samples = get(&format!("{sim}/_sim/portals"))["onecodex_samples"].clone();
+    let samples = ferry_e2e::get_json(&format!("{sim}/_sim/portals"))["onecodex_samples"].clone();
     let samples = samples.as_array().unwrap();
     assert_eq!(samples.len(), 2, "{samples:?}");
     let pair = samples
@@ -96,7 +77,7 @@ fn one_codex_pairs_and_basespace_parts_in_the_window() {
         let keys = sample["keys"].as_array().unwrap();
         assert_eq!(keys.len(), files.len());
         for (k, f) in keys.iter().zip(files) {
-            let o = get(&format!("{sim}/_sim/stored?key={}", k.as_str().unwrap()));
+            let o = ferry_e2e::get_json(&format!("{sim}/_sim/stored?key={}", k.as_str().unwrap()));
             assert_eq!(
                 o["sha256"].as_str(),
                 Some(sha(f).as_str()),
@@ -107,7 +88,7 @@ fn one_codex_pairs_and_basespace_parts_in_the_window() {
     }
 
     // BaseSpace: into the demo AppResult, in parts of at most 25 MB.
-    choose(&s, "Demo BaseSpace");
+    s.choose_portal("Demo BaseSpace");
     s.wait_text("[data-testid=user]", "access token", 20);
     s.wait_text("[data-testid=session]", "AppResult", 20);
     // The names One Codex refused are fine for BaseSpace: checked again.
@@ -130,7 +111,7 @@ fn one_codex_pairs_and_basespace_parts_in_the_window() {
     s.click(&s.wait_for("[data-testid=upload]:not([disabled])", 10));
     s.wait_checks(3 + 2 + 3, 90);
     s.screenshot("9-basespace-done");
-    let files = get(&format!("{sim}/_sim/portals"))["basespace_files"].clone();
+    let files = ferry_e2e::get_json(&format!("{sim}/_sim/portals"))["basespace_files"].clone();
     for (name, path, size) in [
         ("run9_S1_L001_R1_001.fastq.gz", &big, 30_000_123u64),
         ("gutA_R1.fastq.gz", &r1, 3_000_000),
@@ -145,7 +126,7 @@ fn one_codex_pairs_and_basespace_parts_in_the_window() {
         assert_eq!(f["status"], "complete");
         assert_eq!(f["appresult"], "1001");
         assert_eq!(f["size"].as_u64(), Some(size));
-        let o = get(&format!(
+        let o = ferry_e2e::get_json(&format!(
             "{sim}/_sim/stored?key={}",
             f["key"].as_str().unwrap()
         ));
@@ -160,7 +141,7 @@ fn one_codex_pairs_and_basespace_parts_in_the_window() {
     assert!(f["parts"].as_object().unwrap().len() >= 2, "{f}");
 
     // And the same pair to Loculus: one FASTQ pair, all three portals.
-    choose(&s, "Demo portal");
+    s.choose_portal("Demo portal");
     s.wait_text("[data-testid=user]", "demo", 20);
     let r = s.drop_paths(&[r1.clone(), r2.clone()]);
     assert_eq!(
@@ -185,7 +166,7 @@ fn one_codex_pairs_and_basespace_parts_in_the_window() {
     // the file's one POST. The row says the file goes again from the start
     // (a POST cannot continue), then it is accepted whole. The retry is
     // held for 2 s so the window has the message on screen meanwhile.
-    choose(&s, "Demo One Codex");
+    s.choose_portal("Demo One Codex");
     s.wait_text("[data-testid=user]", "API key", 20);
     let again = make_file(dir.path(), "retried3.fastq.gz", 2_000_003, 7);
     ferry_e2e::set_fault(
@@ -230,9 +211,9 @@ fn one_codex_pairs_and_basespace_parts_in_the_window() {
             .is_empty(),
         "the warning stayed after the file was accepted"
     );
-    let counts = get(&format!("{sim}/_sim/faults"));
+    let counts = ferry_e2e::get_json(&format!("{sim}/_sim/faults"));
     assert_eq!(counts["counts"]["storage:reset"], 1, "{counts}");
-    let samples = get(&format!("{sim}/_sim/portals"))["onecodex_samples"].clone();
+    let samples = ferry_e2e::get_json(&format!("{sim}/_sim/portals"))["onecodex_samples"].clone();
     let sample = samples
         .as_array()
         .unwrap()
@@ -240,7 +221,7 @@ fn one_codex_pairs_and_basespace_parts_in_the_window() {
         .find(|x| x["filename"] == "retried3.fastq.gz")
         .expect("the retried file is a sample");
     assert_eq!(sample["confirmed"], true, "{sample}");
-    let o = get(&format!(
+    let o = ferry_e2e::get_json(&format!(
         "{sim}/_sim/stored?key={}",
         sample["keys"][0].as_str().unwrap()
     ));
