@@ -918,4 +918,30 @@ mod tests {
         assert!(parse_file_arg("nofile").is_err());
         assert!(parse_file_arg("=x").is_err());
     }
+
+    /// The settings file's `wait_for_network` is the flag's default; the
+    /// flag given wins.
+    #[test]
+    fn the_settings_wait_for_network_is_the_default() {
+        use clap::{CommandFactory, FromArgMatches};
+        use std::time::Duration;
+        let wait = |s: &ferry_engine::settings::Settings, args: &[&str]| {
+            let cmd = super::config::with_defaults(super::Cli::command(), s);
+            let m = cmd
+                .try_get_matches_from(["ferry", "resume"].iter().chain(args))
+                .unwrap();
+            super::Cli::from_arg_matches(&m).unwrap().wait_for_network
+        };
+        let none = ferry_engine::settings::Settings::default();
+        assert_eq!(wait(&none, &[]), Duration::from_secs(24 * 3600));
+        let zero = ferry_engine::settings::Settings {
+            wait_for_network: Some("0".into()),
+            ..Default::default()
+        };
+        assert_eq!(wait(&zero, &[]), Duration::ZERO);
+        assert_eq!(
+            wait(&zero, &["--wait-for-network", "90m"]),
+            Duration::from_secs(90 * 60)
+        );
+    }
 }
