@@ -165,12 +165,28 @@ fn the_window_waits_for_the_network_with_a_banner_and_goes_on_by_itself() {
     let first = first.split(" ·").next().unwrap_or_default().trim();
     assert!(is_banner_line(first), "{line}");
     assert!(line.contains("paused"), "{line}");
-    let waiting = s.wait_text(
-        &format!("{} .warning", row("outage_R1.fastq")),
-        "waiting for the network",
-        30,
-    );
+    let note = format!("{} .warning", row("outage_R1.fastq"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let waiting = loop {
+        let notes: Vec<String> = s
+            .find_all(&note)
+            .iter()
+            .map(|e| s.prop(e, "textContent"))
+            .collect();
+        if let Some(n) = notes.iter().find(|n| n.contains("waiting for the network")) {
+            break n.clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the row never said why it waits: {notes:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
     assert!(waiting.contains("paused"), "{waiting}");
+    assert!(
+        s.find_all(&format!("{}[data-status=failed]", row("outage_R1.fastq")))
+            .is_empty()
+    );
     s.screenshot("network-waiting");
     // A while without any network: nothing fails, nothing is accepted.
     let out_until = Instant::now() + Duration::from_secs(6);
@@ -233,6 +249,18 @@ fn fill(s: &Session, css: &str, text: &str) {
     );
 }
 
+/// A click as the page's own script makes it: WebKitWebDriver reports
+/// the floating settings panel's buttons as covered by what lies under
+/// the panel.
+fn click_js(s: &Session, css: &str) {
+    let r = s.run_async(
+        "const [css, done] = arguments; const e = document.querySelector(css);\
+         if (!e) return done('no ' + css); e.click(); done('ok');",
+        json!([css]),
+    );
+    assert_eq!(r, "ok");
+}
+
 #[test]
 #[ignore = "needs Xvfb, tauri-driver, WebKitWebDriver and the built app: tests/run-all.sh runs it"]
 fn a_saved_wait_of_0_fails_the_file_instead_of_waiting_and_retry_sends_it() {
@@ -259,7 +287,8 @@ fn a_saved_wait_of_0_fails_the_file_instead_of_waiting_and_retry_sends_it() {
         s.wait_for("header[data-session=loaded]", 30);
         s.click(&s.wait_for("[data-testid=settings-open]", 5));
         fill(&s, "[data-testid=wait-for-network]", "0");
-        s.click(&s.wait_for("[data-testid=settings-save]", 5));
+        s.wait_for("[data-testid=settings-save]:not([disabled])", 5);
+        click_js(&s, "[data-testid=settings-save]");
         s.wait_text("[data-testid=settings-message]", "Saved", 10);
         let kept = std::fs::read_to_string(&config).unwrap();
         assert!(
@@ -277,6 +306,13 @@ fn a_saved_wait_of_0_fails_the_file_instead_of_waiting_and_retry_sends_it() {
     s.click(&s.wait_for("[data-testid=settings-open]", 5));
     let w = s.wait_for("[data-testid=wait-for-network]", 5);
     assert_eq!(s.prop(&w, "value"), "0", "the saved wait, read at start");
+    // Closed again: the panel floats over the rows.
+    click_js(&s, "[data-testid=settings] button[type=button]");
+    let closed = Instant::now() + Duration::from_secs(5);
+    while !s.find_all("[data-testid=settings]").is_empty() {
+        assert!(Instant::now() < closed, "the settings panel did not close");
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let r = s.drop_paths(std::slice::from_ref(&file));
     assert_eq!(r["files"], 1, "{r}");
     s.click(&s.wait_for("[data-testid=upload]:not([disabled])", 10));
