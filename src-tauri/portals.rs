@@ -153,7 +153,13 @@ pub fn remembered(http: reqwest::Client, p: &Portal) -> Option<Keyed> {
 /// Sign out: forget the key.
 pub fn forget(p: &Portal) -> Result<(), String> {
     match ferry_keychain::Entry::new(&account(p)).and_then(|e| e.delete()) {
-        Ok(_) | Err(ferry_keychain::KeychainError::Unavailable(_)) => Ok(()),
+        // Nothing to forget where nothing can be kept (no keychain, or a
+        // locked one whose unlock was cancelled).
+        Ok(_)
+        | Err(
+            ferry_keychain::KeychainError::Unavailable(_)
+            | ferry_keychain::KeychainError::Locked(_),
+        ) => Ok(()),
         Err(e) => Err(e.to_string()),
     }
 }
