@@ -38,7 +38,8 @@ struct Cli {
     cmd: Cmd,
     /// How long to wait for the network when no connection can be made
     /// ("24h", "90m", "0" = fail as soon as retries are spent); the files
-    /// go on by themselves when it is back.
+    /// go on by themselves when it is back. Default: the settings file's
+    /// `wait_for_network`, else 24h.
     #[arg(long, global = true, value_name = "DURATION", default_value = "24h", value_parser = network::parse_wait)]
     wait_for_network: std::time::Duration,
     #[command(flatten)]
