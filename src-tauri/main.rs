@@ -142,6 +142,26 @@ impl App {
         let Some(p) = self.portal.lock().unwrap().clone() else {
             return;
         };
+        // Still the portal shown, and no one signed in from the window.
+        let untouched = || {
+            self.portal.lock().unwrap().as_ref().map(|q| &q.backend) == Some(&p.backend)
+                && self.info.lock().unwrap().user.is_none()
+        };
+        if p.kind != Kind::Loculus {
+            // One Codex or BaseSpace named by the settings file.
+            let k = match self.demo_keys.get(&p.backend) {
+                Some((key, target)) => {
+                    portals::sign_in(self.http.clone(), &p, key, target.as_deref()).ok()
+                }
+                None => portals::remembered(self.http.clone(), &p),
+            };
+            if let Some(k) = k
+                && untouched()
+            {
+                let _ = self.keyed(Ok(k));
+            }
+            return;
+        }
         let s = if p.demo {
             let pass = self._demo.as_ref().map(ferry_sim::Sim::demo_password);
             session::demo(self.http.clone(), &p, &pass.unwrap_or_default())
@@ -150,10 +170,8 @@ impl App {
         } else {
             session::remembered(self.http.clone(), &p).await
         };
-        let same = self.portal.lock().unwrap().as_ref().map(|q| &q.backend) == Some(&p.backend);
         if let Some(s) = s
-            && same
-            && self.info.lock().unwrap().user.is_none()
+            && untouched()
         {
             let _ = self.signed(Ok(s));
         }
@@ -215,6 +233,13 @@ impl App {
         {
             notify_finished(handle, u);
         }
+        if b.update.as_ref().is_some_and(|u| u.network_back) {
+            notify(
+                handle,
+                "Ferry: sending goes on",
+                "The network is back; the files go on by themselves.",
+            );
+        }
         let _ = ch.send(b);
     }
 }
@@ -222,7 +247,6 @@ impl App {
 /// A system notification when a batch ends (best effort: a desktop
 /// without a notification service just does not show it).
 fn notify_finished(handle: &tauri::AppHandle, u: &Update) {
-    use tauri_plugin_notification::NotificationExt;
     for f in &u.finished {
         let mut body = format!("{} accepted", f.done);
         if f.failed > 0 {
@@ -231,13 +255,19 @@ fn notify_finished(handle: &tauri::AppHandle, u: &Update) {
         if f.stopped > 0 {
             body += &format!(", {} stopped", f.stopped);
         }
-        let _ = handle
-            .notification()
-            .builder()
-            .title("Ferry: upload finished")
-            .body(body)
-            .show();
+        notify(handle, "Ferry: upload finished", &body);
     }
+}
+
+/// One system notification, best effort.
+fn notify(handle: &tauri::AppHandle, title: &str, body: &str) {
+    use tauri_plugin_notification::NotificationExt;
+    let _ = handle
+        .notification()
+        .builder()
+        .title(title)
+        .body(body)
+        .show();
 }
 
 type S<'a> = State<'a, Arc<App>>;
@@ -506,13 +536,14 @@ fn e2e() -> bool {
 }
 
 /// How long files wait for the network when no connection can be made:
-/// `FERRY_WAIT_FOR_NETWORK` ("24h", "90m", "0" = do not wait), else 24 h.
-fn wait_for_network() -> ferry_engine::network::NetworkPolicy {
-    let mut p = ferry_engine::network::NetworkPolicy::default();
+/// `FERRY_WAIT_FOR_NETWORK` ("24h", "90m", "0" = do not wait), else the
+/// settings file's `wait_for_network` (shared with the CLI), else 24 h.
+fn wait_for_network(s: &ferry_engine::settings::Settings) -> ferry_engine::network::NetworkPolicy {
+    let mut p = s.network();
     if let Ok(v) = std::env::var("FERRY_WAIT_FOR_NETWORK") {
         match ferry_engine::network::parse_wait(&v) {
             Ok(d) => p.max_wait = d,
-            Err(e) => eprintln!("ferry: FERRY_WAIT_FOR_NETWORK: {e}; waiting 24 h"),
+            Err(e) => eprintln!("ferry: FERRY_WAIT_FOR_NETWORK: {e}; using the settings"),
         }
     }
     p
@@ -566,7 +597,7 @@ fn main() {
         let (settings, settings_error) = settings::load();
         let http = ferry_engine::transfer::http_client().expect("http client");
         let mut cfg = EngineConfig {
-            network: wait_for_network(),
+            network: wait_for_network(&settings),
             ..EngineConfig::default()
         };
         if let Some(n) = settings.parts_in_flight {
@@ -620,7 +651,13 @@ fn main() {
         if portal.demo {
             forget_old_demo_jobs(&queue);
         }
+        choices.insert(0, portal);
+        // The settings file's `portal` (as the CLI's default) comes first:
+        // the window opens on it.
+        let first = portals::preferred(&choices, settings.portal.as_deref());
+        let portal = choices.remove(first);
         choices.insert(0, portal.clone());
+        queue.set_rules(portals::rules(portal.kind));
         Arc::new(App {
             queue,
             http,

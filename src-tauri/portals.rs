@@ -153,7 +153,13 @@ pub fn remembered(http: reqwest::Client, p: &Portal) -> Option<Keyed> {
 /// Sign out: forget the key.
 pub fn forget(p: &Portal) -> Result<(), String> {
     match ferry_keychain::Entry::new(&account(p)).and_then(|e| e.delete()) {
-        Ok(_) | Err(ferry_keychain::KeychainError::Unavailable(_)) => Ok(()),
+        // Nothing to forget where nothing can be kept (no keychain, or a
+        // locked one whose unlock was cancelled).
+        Ok(_)
+        | Err(
+            ferry_keychain::KeychainError::Unavailable(_)
+            | ferry_keychain::KeychainError::Locked(_),
+        ) => Ok(()),
         Err(e) => Err(e.to_string()),
     }
 }
@@ -219,4 +225,53 @@ pub fn public_portals() -> Vec<Portal> {
             kind: Kind::Basespace,
         },
     ]
+}
+
+/// Which of `choices` the settings file's `portal` names: `onecodex` and
+/// `basespace` the real service (the first such entry that is not a
+/// demo), anything else (`loculus`, `demo`, none) the first entry (the
+/// configured Loculus instance or the demo portal).
+pub fn preferred(choices: &[Portal], setting: Option<&str>) -> usize {
+    let kind = match setting {
+        Some("onecodex") => Kind::Onecodex,
+        Some("basespace") => Kind::Basespace,
+        _ => return 0,
+    };
+    choices
+        .iter()
+        .position(|p| p.kind == kind && !p.demo)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn portal(name: &str, kind: Kind, demo: bool) -> Portal {
+        Portal {
+            name: name.into(),
+            backend: format!("http://127.0.0.1/{name}"),
+            keycloak: String::new(),
+            website: String::new(),
+            demo,
+            kind,
+        }
+    }
+
+    #[test]
+    fn the_settings_portal_picks_the_entry_the_window_opens_on() {
+        let choices = [
+            portal("demo", Kind::Loculus, true),
+            portal("demo-oc", Kind::Onecodex, true),
+            portal("demo-bs", Kind::Basespace, true),
+            portal("oc", Kind::Onecodex, false),
+            portal("bs", Kind::Basespace, false),
+        ];
+        assert_eq!(preferred(&choices, None), 0);
+        assert_eq!(preferred(&choices, Some("demo")), 0);
+        assert_eq!(preferred(&choices, Some("loculus")), 0);
+        assert_eq!(choices[preferred(&choices, Some("onecodex"))].name, "oc");
+        assert_eq!(choices[preferred(&choices, Some("basespace"))].name, "bs");
+        assert_eq!(preferred(&choices[..1], Some("onecodex")), 0);
+    }
 }

@@ -117,7 +117,10 @@ pub fn forget(p: &Portal) -> Result<(), String> {
 fn delete(account: &str) -> Result<(), String> {
     match ferry_keychain::Entry::new(account).and_then(|e| e.delete()) {
         Ok(_) => Ok(()),
-        Err(ferry_keychain::KeychainError::Unavailable(_)) => Ok(()),
+        Err(
+            ferry_keychain::KeychainError::Unavailable(_)
+            | ferry_keychain::KeychainError::Locked(_),
+        ) => Ok(()),
         Err(e) => Err(e.to_string()),
     }
 }

@@ -12,8 +12,9 @@ REL=${CARGO_TARGET_DIR:-target}/release
 mkdir -p "$WORK"
 
 echo "== installing reference tools (aws CLI from PyPI, rclone and GNU time from Debian)" >&2
-if ! command -v rclone >/dev/null || [ ! -x /usr/bin/time ]; then
-  (apt-get update -qq && apt-get install -y -qq rclone time) >/dev/null
+# Only the benchmark needs these, so they are not in src-tauri/debian-packages.txt.
+if ! command -v rclone >/dev/null || [ ! -x /usr/bin/time ] || ! python3 -c 'import ensurepip' 2>/dev/null; then
+  (apt-get update -qq && apt-get install -y -qq rclone time python3-venv) >/dev/null
 fi
 if [ ! -x "$WORK/venv/bin/aws" ]; then
   python3 -m venv "$WORK/venv"

@@ -119,6 +119,9 @@ impl Driver {
             .envs(e2e.then_some(("FERRY_E2E", "1")))
             .env("DISPLAY", &display)
             .env("TMPDIR", tmp.path())
+            // A settings file of the test's own (none unless it writes
+            // one), never the user's; `env` may name another.
+            .env("FERRY_CONFIG", tmp.path().join("config.toml"))
             .env_remove("XAUTHORITY")
             .env_remove("WAYLAND_DISPLAY")
             .env("GDK_BACKEND", "x11")

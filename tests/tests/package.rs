@@ -3,7 +3,9 @@
 //! is bundled (`tauri bundle --debug`, no second build), installed with
 //! `apt-get install ./….deb`, the *installed* app started in a window and
 //! the *installed* `ferry` run against `ferry-sim`, then purged, leaving
-//! nothing behind. Needs root (or passwordless sudo), as on CI.
+//! nothing behind. Needs root (or passwordless sudo), as on CI. The `.rpm`
+//! (built in the same run: Tauri's bundler writes it in Rust, with no
+//! download) is read with `rpm -qlp` / `rpm -qp`: nothing here installs it.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -73,7 +75,7 @@ fn the_deb_installs_runs_and_purges_clean() {
     // src-tauri/stage-cli.mjs.
     let out = Command::new("node")
         .arg(root.join("ui/node_modules/@tauri-apps/cli/tauri.js"))
-        .args(["bundle", "--debug", "--bundles", "deb"])
+        .args(["bundle", "--debug", "--bundles", "deb,rpm"])
         .env("FERRY_CLI_BIN", ferry_e2e::bin("ferry"))
         .current_dir(&root)
         .output()
@@ -103,6 +105,7 @@ fn the_deb_installs_runs_and_purges_clean() {
         ),
     );
     let bundled = t0.elapsed();
+    check_rpm(&root);
 
     let _ = sudo(&["apt-get", "purge", "-y", "-qq", "ferry"]);
     ok(&["apt-get", "install", "-y", "-qq", deb.to_str().unwrap()]);
@@ -199,4 +202,52 @@ fn the_deb_installs_runs_and_purges_clean() {
             bundled.as_secs_f64()
         ),
     );
+}
+
+/// The `.rpm` holds the app and `ferry` in /usr/bin, the desktop entry and
+/// the icons, under the workspace's version, and asks for WebKitGTK.
+fn check_rpm(root: &Path) {
+    let rpms: Vec<PathBuf> = std::fs::read_dir(root.join("target/debug/bundle/rpm"))
+        .expect("target/debug/bundle/rpm")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "rpm"))
+        .collect();
+    assert_eq!(rpms.len(), 1, "one .rpm: {rpms:?}");
+    let rpm = rpms[0].to_str().unwrap();
+    let size = std::fs::metadata(rpm).unwrap().len();
+    record(
+        "package",
+        "debug .rpm size",
+        &format!(
+            "{:.1} MB ({})",
+            size as f64 / 1e6,
+            rpms[0].file_name().unwrap().to_string_lossy()
+        ),
+    );
+    let query = |args: &[&str]| {
+        let out = Command::new("rpm")
+            .args(args)
+            .arg(rpm)
+            .output()
+            .expect("rpm (apt-get install rpm)");
+        assert!(out.status.success(), "rpm {args:?}: {}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let files = query(&["-qlp"]);
+    for want in [
+        "/usr/bin/ferry\n",
+        "/usr/bin/ferry-app\n",
+        "/usr/share/applications/Ferry.desktop\n",
+        "/usr/share/icons/hicolor/128x128/apps/ferry-app.png\n",
+        "/usr/share/icons/hicolor/32x32/apps/ferry-app.png\n",
+    ] {
+        assert!(files.contains(want), "{want:?} in the .rpm: {files}");
+    }
+    assert_eq!(
+        query(&["-qp", "--queryformat", "%{NAME} %{VERSION}"]),
+        concat!("ferry ", env!("CARGO_PKG_VERSION"))
+    );
+    let needs = query(&["-qp", "--requires"]);
+    assert!(needs.contains("libwebkit2gtk-4.1.so.0"), "{needs}");
 }

@@ -39,6 +39,11 @@ pub fn with_defaults(mut cmd: Command, s: &Settings) -> Command {
     if let Some(b) = &s.backend {
         defaults.push(("backend", b.clone()));
     }
+    // A global flag of the whole command, not of one subcommand.
+    if let Some(w) = &s.wait_for_network {
+        let v: &'static str = w.clone().leak();
+        cmd = cmd.mut_arg("wait_for_network", |a| a.default_value(v));
+    }
     let names: Vec<String> = cmd
         .get_subcommands()
         .map(|c| c.get_name().to_string())

@@ -38,7 +38,8 @@ struct Cli {
     cmd: Cmd,
     /// How long to wait for the network when no connection can be made
     /// ("24h", "90m", "0" = fail as soon as retries are spent); the files
-    /// go on by themselves when it is back.
+    /// go on by themselves when it is back. Default: the settings file's
+    /// `wait_for_network`, else 24h.
     #[arg(long, global = true, value_name = "DURATION", default_value = "24h", value_parser = network::parse_wait)]
     wait_for_network: std::time::Duration,
     #[command(flatten)]
@@ -917,5 +918,31 @@ mod tests {
         );
         assert!(parse_file_arg("nofile").is_err());
         assert!(parse_file_arg("=x").is_err());
+    }
+
+    /// The settings file's `wait_for_network` is the flag's default; the
+    /// flag given wins.
+    #[test]
+    fn the_settings_wait_for_network_is_the_default() {
+        use clap::{CommandFactory, FromArgMatches};
+        use std::time::Duration;
+        let wait = |s: &ferry_engine::settings::Settings, args: &[&str]| {
+            let cmd = super::config::with_defaults(super::Cli::command(), s);
+            let m = cmd
+                .try_get_matches_from(["ferry", "resume"].iter().chain(args))
+                .unwrap();
+            super::Cli::from_arg_matches(&m).unwrap().wait_for_network
+        };
+        let none = ferry_engine::settings::Settings::default();
+        assert_eq!(wait(&none, &[]), Duration::from_secs(24 * 3600));
+        let zero = ferry_engine::settings::Settings {
+            wait_for_network: Some("0".into()),
+            ..Default::default()
+        };
+        assert_eq!(wait(&zero, &[]), Duration::ZERO);
+        assert_eq!(
+            wait(&zero, &["--wait-for-network", "90m"]),
+            Duration::from_secs(90 * 60)
+        );
     }
 }

@@ -25,6 +25,10 @@ pub struct Settings {
     pub limit_rate: Option<String>,
     /// Explicit proxy, e.g. `http://proxy.example.org:3128`.
     pub proxy: Option<String>,
+    /// How long files wait for the network when no connection can be
+    /// made: `24h`, `90m`, or `0` to fail once the retries are spent (the
+    /// CLI's `--wait-for-network`; see [`crate::network::parse_wait`]).
+    pub wait_for_network: Option<String>,
 }
 
 /// The settings file could not be read or saved.
@@ -108,7 +112,24 @@ impl Settings {
         if let Some(p) = &self.proxy {
             crate::net::proxy(p).map_err(|e| ("proxy", e.to_string()))?;
         }
+        if let Some(w) = &self.wait_for_network {
+            crate::network::parse_wait(w).map_err(|e| ("wait_for_network", e))?;
+        }
         Ok(())
+    }
+
+    /// How outages are waited out: the file's `wait_for_network`, else
+    /// the default (24 h).
+    pub fn network(&self) -> crate::network::NetworkPolicy {
+        let mut p = crate::network::NetworkPolicy::default();
+        if let Some(d) = self
+            .wait_for_network
+            .as_deref()
+            .and_then(|w| crate::network::parse_wait(w).ok())
+        {
+            p.max_wait = d;
+        }
+        p
     }
 
     /// The bandwidth limit in bytes per second, if one is set.
@@ -161,6 +182,7 @@ impl Settings {
         );
         set("limit_rate", s(&self.limit_rate));
         set("proxy", s(&self.proxy));
+        set("wait_for_network", s(&self.wait_for_network));
         let io = |source| SettingsError::Io {
             path: path.into(),
             source,
@@ -214,15 +236,20 @@ mod tests {
     #[test]
     fn reads_every_setting() {
         let (_d, p) = file(
-            "# mine\nportal = \"onecodex\"\nparts_in_flight = 4\nlimit_rate = \"20M\"\nproxy = \"http://proxy.example.org:3128\"\n",
+            "# mine\nportal = \"onecodex\"\nparts_in_flight = 4\nlimit_rate = \"20M\"\nproxy = \"http://proxy.example.org:3128\"\nwait_for_network = \"90m\"\n",
         );
         let s = Settings::load_from(&p).unwrap();
         assert_eq!(s.portal.as_deref(), Some("onecodex"));
         assert_eq!(s.parts_in_flight, Some(4));
         assert_eq!(s.rate(), Some(20 << 20));
         assert_eq!(s.proxy.as_deref(), Some("http://proxy.example.org:3128"));
+        assert_eq!(
+            s.network().max_wait,
+            std::time::Duration::from_secs(90 * 60)
+        );
         let none = Settings::load_from(&p.with_file_name("absent.toml")).unwrap();
         assert_eq!(none, Settings::default());
+        assert_eq!(none.network(), crate::network::NetworkPolicy::default());
     }
 
     #[test]
@@ -241,6 +268,7 @@ mod tests {
             ("parts_in_flight = \"many\"\n", 1, "parts_in_flight"),
             ("portal = \"loculus\"\nlimit_rate = \"fast\"\n", 2, "fast"),
             ("proxy = \"proxy:3128\"\n", 1, "proxy"),
+            ("wait_for_network = \"a while\"\n", 1, "wait_for_network"),
             ("[portal\n", 1, ""),
         ] {
             let (_d, p) = file(text);

@@ -12,12 +12,22 @@ pub enum KeychainError {
         "no OS keychain is available ({0}); on Linux start a Secret Service such as gnome-keyring"
     )]
     Unavailable(String),
+    /// The keychain is there but locked, and its unlock prompt was
+    /// cancelled (or could not be shown).
+    #[error(
+        "the OS keychain stayed locked ({0}); unlock it (on Linux, the login keyring) and sign in again to be remembered"
+    )]
+    Locked(String),
     #[error("the OS keychain refused: {0}")]
     Failed(String),
 }
 
 fn map(e: keyring::Error) -> KeychainError {
     match e {
+        // The Secret Service's answer to a cancelled unlock prompt.
+        keyring::Error::NoStorageAccess(_) if e.to_string().contains("dismissed") => {
+            KeychainError::Locked(e.to_string())
+        }
         keyring::Error::PlatformFailure(_) | keyring::Error::NoStorageAccess(_) => {
             KeychainError::Unavailable(e.to_string())
         }

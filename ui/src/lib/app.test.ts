@@ -56,7 +56,7 @@ async function settle() {
 const view = (v: Partial<SettingsView>): SettingsView => ({
   version: '0.1.0',
   path: '/home/lab/.config/ferry/config.toml',
-  settings: { portal: null, backend: null, parts_in_flight: null, limit_rate: null, proxy: null },
+  settings: { portal: null, backend: null, parts_in_flight: null, limit_rate: null, proxy: null, wait_for_network: null },
   error: null,
   limit: null,
   ...v,
@@ -241,6 +241,25 @@ describe('settings and about', () => {
     await settle();
     expect(api.saveSettings).toHaveBeenCalledWith(expect.objectContaining({ limit_rate: '20M', proxy: null }));
     expect(getByTestId('stats').textContent).toContain('limit 20.0 MiB/s');
+  });
+
+  it('keeps how long to wait for the network; empty is the default, 0 means do not wait', async () => {
+    api.settings.mockResolvedValue(view({ settings: { ...view({}).settings, wait_for_network: '24h' } }));
+    const { getByTestId } = await signedOutWindow();
+    await fireEvent.click(getByTestId('settings-open'));
+    await settle();
+    const input = getByTestId('wait-for-network') as HTMLInputElement;
+    expect(input.value).toBe('24h');
+    api.saveSettings.mockResolvedValue(view({ settings: { ...view({}).settings, wait_for_network: '0' } }));
+    await fireEvent.input(input, { target: { value: ' 0 ' } });
+    await fireEvent.submit(getByTestId('settings'));
+    await settle();
+    expect(api.saveSettings).toHaveBeenLastCalledWith(expect.objectContaining({ wait_for_network: '0' }));
+    expect(getByTestId('settings-message').textContent).toContain('network wait from the next start');
+    await fireEvent.input(getByTestId('wait-for-network'), { target: { value: '' } });
+    await fireEvent.submit(getByTestId('settings'));
+    await settle();
+    expect(api.saveSettings).toHaveBeenLastCalledWith(expect.objectContaining({ wait_for_network: null }));
   });
 
   it('shows a malformed file with its path and line and offers no save over it', async () => {

@@ -195,6 +195,8 @@ export interface Settings {
   parts_in_flight: number | null;
   limit_rate: string | null;
   proxy: string | null;
+  /** How long files wait for the network: "24h", "90m"; "0" fails once retries are spent. */
+  wait_for_network: string | null;
 }
 
 export interface SettingsView {

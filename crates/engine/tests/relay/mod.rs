@@ -1,7 +1,8 @@
 //! A real TCP relay on 127.0.0.1 that a test puts in front of a server and
 //! then breaks the way networks break: silence (bytes stop, nothing is
 //! closed), refusal (every connection reset, new ones refused) and a
-//! restart on the same port.
+//! restart on the same port. The window's outage test
+//! (`tests/tests/gui_network.rs`) uses it too.
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
