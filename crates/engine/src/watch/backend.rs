@@ -4,7 +4,7 @@
 //! watcher up; what changed is always read from the folders themselves, so
 //! a lost or merged event never loses a run.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use notify::{RecursiveMode, Watcher};
@@ -89,7 +89,7 @@ impl Watches {
     }
 
     /// Stop watching `path` (a run that is done, or gone).
-    pub fn remove(&mut self, mode: Mode, path: &PathBuf) {
+    pub fn remove(&mut self, mode: Mode, path: &Path) {
         let _ = match mode {
             Mode::Native => self.native.as_mut().map(|w| w.unwatch(path)),
             Mode::Poll(_) => self.poll.as_mut().map(|(_, w)| w.unwatch(path)),
