@@ -57,10 +57,10 @@ impl Watcher {
         std::thread::spawn(move || {
             for line in BufReader::new(out).lines() {
                 let Ok(line) = line else { break };
-                if let Ok(v) = serde_json::from_str::<Value>(&line) {
-                    if tx.send((Instant::now(), v)).is_err() {
-                        break;
-                    }
+                if let Ok(v) = serde_json::from_str::<Value>(&line)
+                    && tx.send((Instant::now(), v)).is_err()
+                {
+                    break;
                 }
             }
         });
