@@ -634,3 +634,73 @@ async fn send_one(
         ))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn running_out_of_inotify_watches_falls_back_to_polling_and_names_the_fix() {
+        let mut f = Folder {
+            dir: "/data/runs".into(),
+            mode: Mode::Native,
+            why: None,
+            lock: None,
+            told_held: false,
+        };
+        let said = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let s = said.clone();
+        let emit: Emit = Arc::new(move |e| s.lock().unwrap().push(e));
+        let opts = WatchOptions::default();
+        let full = backend::AddFailed {
+            limit: true,
+            detail: "OS file watch limit reached.".into(),
+        };
+        fall_back(&mut f, &full, &opts, &emit);
+        assert_eq!(f.mode, Mode::Poll(Duration::from_secs(60)));
+        let said = said.lock().unwrap();
+        let [WatchEvent::WatchNote { message, .. }] = said.as_slice() else {
+            panic!("{said:?}");
+        };
+        assert!(message.contains("fs.inotify.max_user_watches"), "{message}");
+        assert!(message.contains("sysctl"), "{message}");
+        // Said once: a folder already polled is left as it is.
+        drop(said);
+        fall_back(&mut f, &full, &opts, &emit);
+    }
+
+    #[test]
+    fn readiness_needs_the_marker_or_the_quiet_period_and_stable_files() {
+        let opts = WatchOptions {
+            quiet_period: Some(Duration::from_secs(300)),
+            check_interval: Duration::from_secs(10),
+            ..WatchOptions::default()
+        };
+        let snap = |marker: Option<&str>, instrument: bool| Snapshot {
+            files: vec![Seen {
+                path: "/r/a.fastq.gz".into(),
+                size: 1,
+                // Written just now: the quiet period has not passed.
+                mtime: Some(SystemTime::now()),
+            }],
+            marker: marker.map(String::from),
+            instrument,
+            links: vec![],
+            unreadable: vec![],
+        };
+        let s = Duration::from_secs;
+        let r = readiness(&snap(None, true), s(3600), &opts).unwrap_err();
+        assert!(r.contains("completion marker"), "{r}");
+        let r = readiness(&snap(Some("CopyComplete.txt"), true), s(5), &opts).unwrap_err();
+        assert!(r.contains("stop changing"), "{r}");
+        assert!(readiness(&snap(Some("CopyComplete.txt"), true), s(10), &opts).is_ok());
+        let r = readiness(&snap(None, false), s(60), &opts).unwrap_err();
+        assert!(r.contains("plain folder"), "{r}");
+        assert!(readiness(&snap(None, false), s(300), &opts).is_ok());
+        let markers_only = WatchOptions {
+            quiet_period: None,
+            ..opts
+        };
+        assert!(readiness(&snap(None, false), s(3600), &markers_only).is_err());
+    }
+}
