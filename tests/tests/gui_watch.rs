@@ -115,4 +115,15 @@ fn a_watched_folder_sends_a_finished_run_and_shows_a_green_check() {
     s.wait_for("[data-testid=watch-folder][data-paused=false]", 10);
     s.wait_for("[data-testid=watch-run][data-state=done]", 30);
     assert_eq!(state(&backend)["files"].as_array().unwrap().len(), 2);
+
+    // Closed and started again: the folder comes back from the settings
+    // and is watched at once; its run is known as sent (the journal), so
+    // the new demo portal gets nothing.
+    drop(s);
+    let s = Session::new(&driver, &app_binary());
+    s.wait_signed_in(60);
+    let backend = s.text(&s.wait_for("[data-testid=backend]", 5));
+    s.wait_for("[data-testid=watch-folder][data-paused=false]", 10);
+    s.wait_for("[data-testid=watch-run][data-state=done]", 30);
+    assert_eq!(state(&backend)["files"].as_array().unwrap().len(), 0);
 }
