@@ -452,7 +452,11 @@ async fn pick_folder(app: S<'_>) -> Result<Added, String> {
 /// Unfinished jobs of earlier sessions, offered for Resume / Discard.
 #[tauri::command]
 fn unfinished_jobs(app: S<'_>) -> Result<Vec<Resumable>, String> {
-    app.queue.unfinished()
+    // A watched run's job is taken up by its folder's watcher (which holds
+    // the folder's lock): offered here too, it could be sent twice at once.
+    let mut jobs = app.queue.unfinished()?;
+    jobs.retain(|j| j.destination.get("watch").is_none());
+    Ok(jobs)
 }
 
 #[tauri::command]
