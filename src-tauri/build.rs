@@ -39,9 +39,15 @@ const COMMANDS: &[&str] = &[
     "wizard_resume",
     "settings",
     "save_settings",
+    "watch_folders",
+    "watch_pick",
+    "watch_remove",
+    "watch_pause",
+    "watch_check_again",
     // Test-only: granted at run time when FERRY_E2E=1, never by a file.
     "e2e_drop",
     "e2e_wizard_folder",
+    "e2e_watch_add",
 ];
 
 fn main() {

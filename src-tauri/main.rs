@@ -9,6 +9,7 @@ mod links;
 mod portals;
 mod session;
 mod settings;
+mod watch;
 mod wizard;
 
 use std::collections::HashMap;
@@ -33,6 +34,8 @@ struct Batch {
     session: Option<Info>,
     /// A folder dropped on the window while the wizard is open.
     wizard_folder: Option<String>,
+    /// The watched folders and their runs, when they changed.
+    watch: Option<Vec<watch::FolderView>>,
 }
 
 struct App {
@@ -62,6 +65,10 @@ struct App {
     _demo: Option<ferry_sim::Sim>,
     /// The settings file's settings, and why it could not be read.
     settings: Mutex<(ferry_engine::settings::Settings, Option<String>)>,
+    /// The Watched folders panel's folders (kept in the settings).
+    watched: Arc<watch::Watched>,
+    /// The engine settings the watched folders send with.
+    engine_cfg: EngineConfig,
 }
 
 impl App {
@@ -181,6 +188,12 @@ impl App {
         let mut s = s?;
         s.info.journal = self.journal_note.clone();
         *self.loculus.lock().unwrap() = Some(s.loculus.clone());
+        self.watched.stop_all();
+        self.watched.start_all(
+            Some(s.loculus.clone()),
+            session::destination(&s.info),
+            &self.engine_cfg,
+        );
         self.queue
             .set_portal(Some(s.loculus), session::destination(&s.info));
         *self.info.lock().unwrap() = s.info.clone();
@@ -221,10 +234,13 @@ impl App {
         let Some(ch) = ch else { return };
         let mut b = std::mem::take(&mut *self.outbox.lock().unwrap());
         b.update = self.queue.take_update();
+        b.watch = self.watched.take_view();
+        notify_runs(handle, self.watched.take_finished());
         if b.update.is_none()
             && b.added.is_empty()
             && b.session.is_none()
             && b.wizard_folder.is_none()
+            && b.watch.is_none()
         {
             return;
         }
@@ -268,6 +284,13 @@ fn notify(handle: &tauri::AppHandle, title: &str, body: &str) {
         .title(title)
         .body(body)
         .show();
+}
+
+/// A system notification per watched run the portal accepted.
+fn notify_runs(handle: &tauri::AppHandle, runs: Vec<String>) {
+    for body in runs {
+        notify(handle, "Ferry: run sent", &body);
+    }
 }
 
 type S<'a> = State<'a, Arc<App>>;
@@ -388,6 +411,7 @@ fn sign_out(app: S<'_>) -> Result<Info, String> {
     // wizard's too) and One Codex, which would otherwise keep its key.
     *app.loculus.lock().unwrap() = None;
     *app.onecodex.lock().unwrap() = None;
+    app.watched.stop_all();
     let info = std::mem::take(&mut *app.info.lock().unwrap());
     if let Some(p) = &info.portal {
         match p.kind {
@@ -452,7 +476,11 @@ async fn pick_folder(app: S<'_>) -> Result<Added, String> {
 /// Unfinished jobs of earlier sessions, offered for Resume / Discard.
 #[tauri::command]
 fn unfinished_jobs(app: S<'_>) -> Result<Vec<Resumable>, String> {
-    app.queue.unfinished()
+    // A watched run's job is taken up by its folder's watcher (which holds
+    // the folder's lock): offered here too, it could be sent twice at once.
+    let mut jobs = app.queue.unfinished()?;
+    jobs.retain(|j| j.destination.get("watch").is_none());
+    Ok(jobs)
 }
 
 #[tauri::command]
@@ -513,11 +541,82 @@ fn settings(app: S<'_>) -> settings::View {
 #[tauri::command]
 fn save_settings(
     app: S<'_>,
-    new: ferry_engine::settings::Settings,
+    mut new: ferry_engine::settings::Settings,
 ) -> Result<settings::View, String> {
+    // The watched folders belong to their panel.
+    new.watch = app.watched.configs();
     let v = settings::save(new.clone())?;
     *app.settings.lock().unwrap() = (new, None);
     Ok(v)
+}
+
+/// The watched folders and their runs.
+#[tauri::command]
+fn watch_folders(app: S<'_>) -> Vec<watch::FolderView> {
+    app.watched.view()
+}
+
+/// Keeps the watched folders in the settings file and starts new ones.
+fn watches_changed(app: &App) -> Result<(), String> {
+    let mut s = app.settings.lock().unwrap();
+    if let Some(e) = &s.1 {
+        return Err(format!(
+            "the folder is watched until the app closes, but not kept: {e}"
+        ));
+    }
+    s.0.watch = app.watched.configs();
+    settings::save(s.0.clone())?;
+    drop(s);
+    let info = app.info.lock().unwrap().clone();
+    app.watched.start_all(
+        app.loculus.lock().unwrap().clone(),
+        session::destination(&info),
+        &app.engine_cfg,
+    );
+    Ok(())
+}
+
+/// Add a watched folder chosen in a native dialog.
+#[tauri::command]
+async fn watch_pick(app: S<'_>) -> Result<(), String> {
+    let picked = dialog(|| {
+        rfd::FileDialog::new()
+            .set_title("Watch a folder for sequencer runs")
+            .pick_folder()
+            .map(|p| vec![p])
+    })
+    .await?;
+    for p in picked {
+        app.watched.add(p)?;
+    }
+    watches_changed(&app)
+}
+
+#[tauri::command]
+fn watch_remove(app: S<'_>, dir: PathBuf) -> Result<(), String> {
+    app.watched.remove(&dir);
+    watches_changed(&app)
+}
+
+#[tauri::command]
+fn watch_pause(app: S<'_>, dir: PathBuf, paused: bool) -> Result<(), String> {
+    app.watched.set_paused(&dir, paused);
+    watches_changed(&app)
+}
+
+#[tauri::command]
+fn watch_check_again(app: S<'_>, dir: PathBuf) {
+    app.watched.check_again(&dir);
+}
+
+/// Test-only: adds a watched folder as the native dialog would.
+#[tauri::command]
+fn e2e_watch_add(app: S<'_>, path: PathBuf) -> Result<(), String> {
+    if !e2e() {
+        return Err("not available".into());
+    }
+    app.watched.add(path)?;
+    watches_changed(&app)
 }
 
 /// Test-only: delivers paths exactly as a drop on the window does. Only
@@ -603,6 +702,7 @@ fn main() {
         if let Some(n) = settings.parts_in_flight {
             cfg.parts_in_flight = n as usize;
         }
+        let queue_cfg = cfg.clone();
         let names = Arc::new(ferry_engine::queue::LoculusNames);
         // Without a journal the app still works; files then resume from
         // their start and the window says why.
@@ -658,7 +758,10 @@ fn main() {
         let portal = choices.remove(first);
         choices.insert(0, portal.clone());
         queue.set_rules(portals::rules(portal.kind));
+        let watched = Arc::new(watch::Watched::new(&settings.watch));
         Arc::new(App {
+            watched,
+            engine_cfg: queue_cfg,
             queue,
             http,
             info: Mutex::new(info),
@@ -702,7 +805,8 @@ fn main() {
                     tauri::ipc::CapabilityBuilder::new("e2e")
                         .window("main")
                         .permission("allow-e2e-drop")
-                        .permission("allow-e2e-wizard-folder"),
+                        .permission("allow-e2e-wizard-folder")
+                        .permission("allow-e2e-watch-add"),
                 )?;
             }
             Ok(())
@@ -747,6 +851,12 @@ fn main() {
             wizard::e2e_wizard_folder,
             settings,
             save_settings,
+            watch_folders,
+            watch_pick,
+            watch_remove,
+            watch_pause,
+            watch_check_again,
+            e2e_watch_add,
             e2e_drop
         ])
         .run(tauri::generate_context!())

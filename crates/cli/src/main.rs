@@ -9,6 +9,7 @@ mod login;
 mod network;
 mod portals;
 mod progress;
+mod watch;
 
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
@@ -94,6 +95,22 @@ enum Cmd {
         legacy_file_mapping: bool,
         #[command(flatten)]
         batch: folder::FolderArgs,
+    },
+    /// Watch folders whose subfolders are sequencer runs (or plain folders
+    /// of reads) and send each run once it is complete: its completion
+    /// marker appeared, or nothing changed for the quiet period. Each run is
+    /// sent once, across restarts and other watchers.
+    Watch {
+        #[arg(long, value_enum, default_value = "loculus")]
+        portal: portals::PortalKind,
+        #[command(flatten)]
+        conn: UploadConn,
+        #[command(flatten)]
+        other: portals::PortalArgs,
+        #[command(flatten)]
+        out: Output,
+        #[command(flatten)]
+        watch: watch::WatchArgs,
     },
     /// List interrupted jobs (all jobs with --all).
     Jobs {
@@ -371,6 +388,13 @@ async fn run(cli: Cli) -> Result<(), Fail> {
             )
             .await
         }
+        Cmd::Watch {
+            portal,
+            conn,
+            other,
+            out,
+            watch,
+        } => watch::run(portal, conn, other, out, watch).await,
         Cmd::Demo { size_mib } => demo::run(size_mib).await,
         Cmd::Jobs { all, journal } => jobs::list(journal, all),
         Cmd::Abort { job, journal } => jobs::abort(journal, &job),

@@ -268,6 +268,48 @@ impl Journal {
         })
     }
 
+    /// Jobs of watched runs (issue 14), by the run's identity (kept in the
+    /// job's params as `watch.identity`): a done one means the run was
+    /// sent; a running one is resumed. If a run ever had two jobs, the done
+    /// one wins.
+    pub fn watch_jobs(&self) -> Result<std::collections::HashMap<String, JobSummary>, Error> {
+        let rows: Vec<(String, JobSummary)> = self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT json_extract(j.params, '$.watch.identity'), j.id, j.created_at, j.kind, j.state,
+                        COUNT(f.idx),
+                        COALESCE(SUM(f.state = 'done'), 0),
+                        COALESCE(SUM(f.size), 0),
+                        COALESCE(SUM(CASE WHEN f.state = 'done' THEN f.size ELSE 0 END), 0)
+                 FROM jobs j LEFT JOIN files f ON f.job_id = j.id
+                 WHERE json_valid(j.params) AND json_extract(j.params, '$.watch.identity') IS NOT NULL
+                 GROUP BY j.id ORDER BY j.created_at, j.rowid",
+            )?;
+            let rows = st.query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    JobSummary {
+                        id: r.get(1)?,
+                        created_at: r.get::<_, i64>(2)? as u64,
+                        kind: r.get(3)?,
+                        state: r.get(4)?,
+                        files: r.get::<_, i64>(5)? as usize,
+                        files_done: r.get::<_, i64>(6)? as usize,
+                        bytes: r.get::<_, i64>(7)? as u64,
+                        bytes_done: r.get::<_, i64>(8)? as u64,
+                    },
+                ))
+            })?;
+            rows.collect()
+        })?;
+        let mut out: std::collections::HashMap<String, JobSummary> = Default::default();
+        for (identity, job) in rows {
+            if out.get(&identity).is_none_or(|j| j.state != "done") {
+                out.insert(identity, job);
+            }
+        }
+        Ok(out)
+    }
+
     pub fn job(&self, id: &str) -> Result<Option<JobRecord>, Error> {
         let Some(summary) = self.jobs(true)?.into_iter().find(|j| j.id == id) else {
             return Ok(None);

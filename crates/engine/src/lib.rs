@@ -28,6 +28,7 @@ pub mod settings;
 pub mod token;
 pub mod transfer;
 pub mod walk;
+pub mod watch;
 
 pub use error::{Error, ErrorClass};
 pub use event::{Event, EventSink};

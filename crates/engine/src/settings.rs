@@ -29,6 +29,23 @@ pub struct Settings {
     /// made: `24h`, `90m`, or `0` to fail once the retries are spent (the
     /// CLI's `--wait-for-network`; see [`crate::network::parse_wait`]).
     pub wait_for_network: Option<String>,
+    /// The app's watched folders (`[[watch]]` tables), started again with
+    /// it; `ferry watch` takes its folders on the command line.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub watch: Vec<WatchedFolder>,
+}
+
+/// A folder the app watches for finished runs (issue 14).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WatchedFolder {
+    pub dir: PathBuf,
+    /// The Loculus group its runs go to (the signed-in user's first when
+    /// not set).
+    pub group: Option<i64>,
+    /// Paused: not watched until resumed.
+    #[serde(default)]
+    pub paused: bool,
 }
 
 /// The settings file could not be read or saved.
@@ -183,6 +200,23 @@ impl Settings {
         set("limit_rate", s(&self.limit_rate));
         set("proxy", s(&self.proxy));
         set("wait_for_network", s(&self.wait_for_network));
+        if self.watch.is_empty() {
+            doc.remove("watch");
+        } else {
+            let mut aot = toml_edit::ArrayOfTables::new();
+            for w in &self.watch {
+                let mut t = toml_edit::Table::new();
+                t["dir"] = toml_edit::value(w.dir.to_string_lossy().as_ref());
+                if let Some(g) = w.group {
+                    t["group"] = toml_edit::value(g);
+                }
+                if w.paused {
+                    t["paused"] = toml_edit::value(true);
+                }
+                aot.push(t);
+            }
+            doc["watch"] = toml_edit::Item::ArrayOfTables(aot);
+        }
         let io = |source| SettingsError::Io {
             path: path.into(),
             source,
@@ -286,6 +320,39 @@ mod tests {
             assert!(save.save_to(&p).is_err(), "{text:?} saved over");
             assert_eq!(std::fs::read_to_string(&p).unwrap(), text);
         }
+    }
+
+    #[test]
+    fn watched_folders_are_kept_and_read_back() {
+        let (_d, p) = file("# mine\nportal = \"loculus\"\n");
+        let s = Settings {
+            portal: Some("loculus".into()),
+            watch: vec![
+                WatchedFolder {
+                    dir: "/data/MiSeq Output".into(),
+                    group: Some(3),
+                    paused: false,
+                },
+                WatchedFolder {
+                    dir: "/mnt/nanopore".into(),
+                    group: None,
+                    paused: true,
+                },
+            ],
+            ..Settings::default()
+        };
+        s.save_to(&p).unwrap();
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert!(text.starts_with("# mine"), "{text}");
+        assert_eq!(Settings::load_from(&p).unwrap(), s);
+        // Saving settings with no folders removes the tables.
+        Settings {
+            portal: Some("loculus".into()),
+            ..Settings::default()
+        }
+        .save_to(&p)
+        .unwrap();
+        assert!(Settings::load_from(&p).unwrap().watch.is_empty());
     }
 
     #[test]

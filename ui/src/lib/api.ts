@@ -1,7 +1,7 @@
 // The only place that talks to the shell. The webview never sees a token:
 // sign-in answers with who is signed in, nothing more.
 import { invoke, Channel } from '@tauri-apps/api/core';
-import type { Added, Batch, DeviceCode, Groups, Info, Linkage, OrganismInfo, Portal, Restored, Resumable, Row, Settings, SettingsView, Submitted } from './types';
+import type { Added, Batch, DeviceCode, Groups, Info, Linkage, OrganismInfo, Portal, Restored, Resumable, Row, Settings, SettingsView, Submitted, WatchedFolder } from './types';
 
 export const api = {
   session: () => invoke<[Info, Portal | null]>('session'),
@@ -48,4 +48,9 @@ export const api = {
   unfinishedJobs: () => invoke<Resumable[]>('unfinished_jobs'),
   resumeJob: (id: string) => invoke<number>('resume_job', { id }),
   discardJob: (id: string) => invoke<void>('discard_job', { id }),
+  watchFolders: () => invoke<WatchedFolder[]>('watch_folders'),
+  watchPick: () => invoke<void>('watch_pick'),
+  watchRemove: (dir: string) => invoke<void>('watch_remove', { dir }),
+  watchPause: (dir: string, paused: boolean) => invoke<void>('watch_pause', { dir, paused }),
+  watchCheckAgain: (dir: string) => invoke<void>('watch_check_again', { dir }),
 };

@@ -27,6 +27,11 @@ const api = vi.hoisted(() => ({
   cancelAll: vi.fn(),
   settings: vi.fn(),
   saveSettings: vi.fn(),
+  watchFolders: vi.fn(),
+  watchPick: vi.fn(),
+  watchRemove: vi.fn(),
+  watchPause: vi.fn(),
+  watchCheckAgain: vi.fn(),
 }));
 vi.mock('./api', () => ({ api }));
 
@@ -68,6 +73,7 @@ beforeEach(() => {
   api.session.mockResolvedValue([info(null), demo]);
   api.portals.mockResolvedValue([demo]);
   api.unfinishedJobs.mockResolvedValue([]);
+  api.watchFolders.mockResolvedValue([]);
   api.settings.mockResolvedValue(view({}));
   api.subscribe.mockImplementation((f: (b: Batch) => void) => {
     onBatch = f;
@@ -282,5 +288,32 @@ describe('plain HTTP allowed', () => {
     api.session.mockResolvedValue([{ ...info(null), insecure_http: true }, demo]);
     const { getByTestId } = await signedOutWindow();
     expect(getByTestId('insecure-http').textContent).toContain('unencrypted');
+  });
+});
+
+describe('watched folders', () => {
+  it('shows the folders at start and each run as the shell reports it', async () => {
+    api.watchFolders.mockResolvedValue([{ dir: '/data/runs', paused: false, mode: 'inotify', note: null, runs: [] }]);
+    const r = await signedOutWindow();
+    expect(r.getAllByTestId('watch-folder').length).toBe(1);
+    onBatch({
+      update: null,
+      added: [],
+      session: null,
+      watch: [
+        {
+          dir: '/data/runs',
+          paused: false,
+          mode: 'inotify',
+          note: null,
+          runs: [{ run: '/data/runs/r1', name: 'r1', state: 'done', detail: 'ok', files: 1, bytes: 10, parts: 'd' }],
+        },
+      ],
+    });
+    await settle();
+    expect(r.getByTestId('watch-run').getAttribute('data-state')).toBe('done');
+    api.watchPause.mockResolvedValue(undefined);
+    await fireEvent.click(r.getByTestId('watch-pause'));
+    expect(api.watchPause).toHaveBeenCalledWith('/data/runs', true);
   });
 });

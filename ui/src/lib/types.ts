@@ -117,6 +117,28 @@ export interface Batch {
   session: Info | null;
   /** A folder dropped on the window while the wizard is open. */
   wizard_folder?: string | null;
+  /** The watched folders and their runs, when they changed. */
+  watch?: WatchedFolder[] | null;
+}
+
+/** One run of a watched folder (src-tauri/watch.rs `RunView`). */
+export interface WatchedRun {
+  run: string;
+  name: string;
+  state: 'waiting' | 'ready' | 'sending' | 'done' | 'attention';
+  detail: string;
+  files: number;
+  bytes: number;
+  /** One letter per part, as a file's strip. */
+  parts: string;
+}
+
+export interface WatchedFolder {
+  dir: string;
+  paused: boolean;
+  mode: string | null;
+  note: string | null;
+  runs: WatchedRun[];
 }
 
 /** ferry_engine::loculus::OrganismInfo */

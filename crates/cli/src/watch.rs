@@ -1,0 +1,395 @@
+//! `ferry watch DIR...`: sequencer runs upload themselves. The engine's
+//! watch module does the work (runs, markers, quiet period, stable files,
+//! lock, journal, resume, polling); this file builds the destination from
+//! the flags and prints the watcher's events.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+use ferry_engine::loculus::{Loculus, OrganismInfo, batch, link_folder};
+use ferry_engine::watch::{
+    self, Control, Prepared, ReadyRun, RunFailed, RunHandler, RunSent, UploadRuns, WatchEvent,
+    WatchOptions,
+};
+use ferry_engine::{Event, EventSink, JobFile, Uploaded};
+use indicatif::HumanBytes;
+
+use crate::folder::FolderJob;
+use crate::portals::{PortalArgs, PortalKind};
+use crate::{Fail, Output, Session, SubmitArgs, UploadConn, exit};
+
+#[derive(Args)]
+pub struct WatchArgs {
+    /// Look once (twice, the check interval apart), send the runs that are
+    /// complete, and exit: for cron.
+    #[arg(long)]
+    pub once: bool,
+    /// Poll the folders at this interval ("60s") instead of inotify;
+    /// network shares (NFS, SMB, sshfs) are polled every 60 s anyway.
+    #[arg(long, value_name = "DURATION", value_parser = ferry_engine::network::parse_wait)]
+    pub poll: Option<Duration>,
+    /// A folder of reads with no instrument's run files is sent once
+    /// nothing in it changed for this long ("5m"; "0" = never, wait for a
+    /// completion marker).
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = ferry_engine::network::parse_wait)]
+    pub quiet_period: Duration,
+    /// A file is sent only if its size and modification time held still
+    /// this long.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = ferry_engine::network::parse_wait)]
+    pub check_interval: Duration,
+    /// A completion marker's file name (glob; repeatable; replaces the
+    /// defaults CopyComplete.txt, RTAComplete.txt, RTAComplete.xml,
+    /// final_summary_*.txt).
+    #[arg(long = "marker", value_name = "GLOB")]
+    pub markers: Vec<String>,
+    /// Files to send, by name (glob; repeatable; replaces the default
+    /// FASTQ/FASTA extensions, plain or .gz).
+    #[arg(long = "include", value_name = "GLOB")]
+    pub include: Vec<String>,
+    /// Loculus: send each run folder as a submission batch (as `ferry
+    /// submit --folder`) for this organism: submitted once its linkage
+    /// report is clean, otherwise it waits and is checked again when its
+    /// files change.
+    #[arg(long, value_name = "ORGANISM")]
+    pub submit: Option<String>,
+    /// With --submit: restrict the data until this date (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE", requires = "submit")]
+    pub restricted_until: Option<String>,
+    /// With --submit: the instance's website (its /loculus-info lists the
+    /// organisms); default $FERRY_WEBSITE, else the backend's URL.
+    #[arg(long, value_name = "URL", requires = "submit")]
+    pub website: Option<String>,
+    /// The folders whose subfolders are runs.
+    #[arg(required = true, value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+}
+
+impl WatchArgs {
+    fn options(&self) -> WatchOptions {
+        let mut o = WatchOptions {
+            once: self.once,
+            poll: self.poll.filter(|d| !d.is_zero()),
+            quiet_period: Some(self.quiet_period).filter(|d| !d.is_zero()),
+            check_interval: self.check_interval,
+            ..WatchOptions::default()
+        };
+        if !self.markers.is_empty() {
+            o.markers = self.markers.clone();
+        }
+        if !self.include.is_empty() {
+            o.include = self.include.clone();
+        }
+        o
+    }
+}
+
+pub async fn run(
+    portal: PortalKind,
+    conn: UploadConn,
+    other: PortalArgs,
+    out: Output,
+    w: WatchArgs,
+) -> Result<(), Fail> {
+    if portal != PortalKind::Loculus {
+        // One Codex pairs reads into samples per job and BaseSpace needs an
+        // AppResult per run: not watched yet.
+        return Err(Fail(
+            exit::INPUT,
+            "ferry watch sends to Loculus for now (--portal loculus); use `ferry upload --portal ...` for One Codex and BaseSpace".into(),
+        ));
+    }
+    if other.base_url.is_some() || other.appresult.is_some() || !other.pairs.is_empty() {
+        return Err(Fail(
+            exit::INPUT,
+            "--base-url, --appresult and --pair are for One Codex and BaseSpace; Loculus takes --backend and --group".into(),
+        ));
+    }
+    let parts = conn.parts_in_flight;
+    let conn = conn.loculus()?;
+    let json = out.json;
+    let s = Arc::new(session(&conn, json)?);
+    let opts = w.options();
+    let params =
+        serde_json::json!({"backend": s.backend, "group": s.group, "parts_in_flight": parts});
+    let handler: Arc<dyn RunHandler> = match &w.submit {
+        None => Arc::new(UploadRuns {
+            engine: s.engine.clone(),
+            portal: s.portal.clone(),
+            journal: s.journal.clone(),
+            params,
+        }),
+        Some(organism) => {
+            let website = w
+                .website
+                .clone()
+                .or_else(|| {
+                    std::env::var("FERRY_WEBSITE")
+                        .ok()
+                        .filter(|w| !w.is_empty())
+                })
+                .unwrap_or_else(|| s.backend.clone());
+            let http = ferry_engine::transfer::http_client()?;
+            let info = Loculus::instance_info(&http, &website).await?;
+            let org = info
+                .organism(organism)
+                .map_err(|m| Fail(exit::INPUT, m))?
+                .clone();
+            Arc::new(SubmitRuns {
+                params,
+                organism: organism.clone(),
+                org,
+                restricted_until: w.restricted_until.clone(),
+                json,
+                session: s.clone(),
+            })
+        }
+    };
+    let journal = s.journal.clone();
+    let emit: watch::Emit = Arc::new(move |e: WatchEvent| print_event(&e, json));
+    let summary = watch::watch(&w.dirs, &opts, journal, handler, emit, Control::default())
+        .await
+        .map_err(|e| Fail(exit::INPUT, e.to_string()))?;
+    if !json {
+        eprintln!(
+            "{} run(s) sent; {} waiting; {} need attention{}",
+            summary.sent,
+            summary.waiting,
+            summary.attention,
+            if summary.locked.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; not looked at (another Ferry watches them): {}",
+                    summary
+                        .locked
+                        .iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            }
+        );
+    } else {
+        println!(
+            "{}",
+            serde_json::json!({"event": "watch_summary", "sent": summary.sent, "waiting": summary.waiting, "attention": summary.attention, "locked": summary.locked})
+        );
+    }
+    Ok(())
+}
+
+/// A Loculus session whose engine reports per file (JSON lines with
+/// --json, else a line per file: a watcher runs as a service, its output
+/// goes to systemd's journal, not to a terminal).
+fn session(conn: &crate::Conn, json: bool) -> Result<Session, Fail> {
+    let given = crate::explicit_token(conn.token_stdin)?;
+    let tokens = crate::token_source(given, &conn.backend, conn.keycloak.as_deref())?;
+    let sink = if json {
+        crate::progress::json_sink()
+    } else {
+        line_sink()
+    };
+    let cfg = ferry_engine::EngineConfig {
+        parts_in_flight: conn.parts_in_flight as usize,
+        network: crate::network::policy(),
+        ..ferry_engine::EngineConfig::default()
+    };
+    let engine = ferry_engine::Engine::new(cfg, sink)?;
+    let portal = Arc::new(Loculus::new(
+        engine.http().clone(),
+        &conn.backend,
+        conn.group,
+        tokens,
+    )?);
+    let journal = Arc::new(ferry_engine::journal::Journal::open(
+        &conn
+            .journal
+            .clone()
+            .unwrap_or_else(ferry_engine::journal::Journal::default_path),
+    )?);
+    Ok(Session {
+        engine,
+        portal,
+        renderer: None,
+        journal,
+        backend: conn.backend.clone(),
+        group: conn.group,
+    })
+}
+
+/// The engine's per-file events as lines for people (no bars: a watcher
+/// runs as a service, its output goes to the journal of systemd).
+pub fn line_sink() -> EventSink {
+    EventSink::new(|e| match &e {
+        Event::FileDone {
+            name, size, sha256, ..
+        } => eprintln!(
+            "    \u{2713} {name} ({}) sha256 {sha256}",
+            HumanBytes(*size)
+        ),
+        Event::FileFailed { name, error, .. } => eprintln!("    \u{2717} {name}: {error}"),
+        Event::FileRestarted { reason, .. } => eprintln!("    \u{21bb} {reason}"),
+        _ => {
+            if let Some(l) = crate::network::line(&e) {
+                eprintln!("{l}");
+            }
+        }
+    })
+}
+
+fn print_event(e: &WatchEvent, json: bool) {
+    if json {
+        if let Ok(line) = serde_json::to_string(e) {
+            println!("{line}");
+        }
+        return;
+    }
+    let name = |p: &std::path::Path| {
+        p.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    match e {
+        WatchEvent::Watching {
+            dir,
+            mode,
+            poll_s,
+            why,
+        } => eprintln!(
+            "watching {} ({mode}{}{})",
+            dir.display(),
+            poll_s.map(|s| format!(" every {s} s")).unwrap_or_default(),
+            why.as_ref().map(|w| format!(": {w}")).unwrap_or_default()
+        ),
+        WatchEvent::WatchNote { dir, message } => eprintln!("{}: {message}", dir.display()),
+        WatchEvent::RunWaiting { run, reason, .. } => {
+            eprintln!("  \u{2026} {}: {reason}", name(run))
+        }
+        WatchEvent::RunReady {
+            run,
+            marker,
+            files,
+            bytes,
+            ..
+        } => eprintln!(
+            "  \u{25b6} {}: ready ({}), {files} file(s), {}",
+            name(run),
+            marker
+                .as_ref()
+                .map(|m| format!("{m} found"))
+                .unwrap_or_else(|| "quiet period over".into()),
+            HumanBytes(*bytes)
+        ),
+        WatchEvent::RunSending {
+            run, job, resumed, ..
+        } => eprintln!(
+            "  \u{2191} {}: {} (job {job})",
+            name(run),
+            if *resumed {
+                "going on from what the storage acknowledged"
+            } else {
+                "sending"
+            }
+        ),
+        WatchEvent::RunDone {
+            run,
+            job,
+            files,
+            bytes,
+            summary,
+            earlier,
+            ..
+        } => {
+            if !earlier {
+                eprintln!(
+                    "  \u{2713} {}: done, {files} file(s), {}: {summary} (job {job})",
+                    name(run),
+                    HumanBytes(*bytes)
+                );
+            }
+        }
+        WatchEvent::RunAttention { run, reason, .. } => {
+            eprintln!("  ! {} needs attention: {reason}", name(run))
+        }
+    }
+}
+
+/// A run folder as a Loculus submission batch, through the same code as
+/// `ferry submit --folder` (the wizard's engine: linkage report, upload,
+/// submit, receipt).
+struct SubmitRuns {
+    params: serde_json::Value,
+    organism: String,
+    org: OrganismInfo,
+    restricted_until: Option<String>,
+    json: bool,
+    session: Arc<Session>,
+}
+
+#[async_trait::async_trait]
+impl RunHandler for SubmitRuns {
+    async fn prepare(&self, run: &ReadyRun) -> Result<Prepared, RunFailed> {
+        let linkage = link_folder(&run.path, &self.org);
+        if !linkage.is_ok() {
+            let n = linkage.problems.len();
+            let list: Vec<String> = linkage
+                .problems
+                .iter()
+                .map(|p| format!("  - {p}"))
+                .collect();
+            return Ok(Prepared::Wait(format!(
+                "{n} problem{} in its linkage report; fix them and it is checked again:\n{}",
+                if n == 1 { "" } else { "s" },
+                list.join("\n")
+            )));
+        }
+        let items = batch::items(&linkage)?;
+        let a = SubmitArgs {
+            organism: self.organism.clone(),
+            metadata: run.path.join(linkage.metadata.clone().unwrap_or_default()),
+            sequences: linkage.sequences.as_ref().map(|p| run.path.join(p)),
+            files: vec![],
+            restricted_until: self.restricted_until.clone(),
+            legacy_file_mapping: false,
+            folder: Some(FolderJob {
+                receipt: run.path.join("ferry-receipt.csv"),
+                dir: run.path.clone(),
+                organism: self.org.clone(),
+                exclude: vec![],
+            }),
+        };
+        let mut params = self.params.clone();
+        params["submit"] =
+            serde_json::to_value(&a).map_err(|e| RunFailed(format!("internal: {e}")))?;
+        Ok(Prepared::Send {
+            kind: "submit".into(),
+            params,
+            items,
+        })
+    }
+
+    async fn send(
+        &self,
+        job: &str,
+        params: &serde_json::Value,
+        files: Vec<JobFile>,
+        already: Vec<(usize, Uploaded)>,
+    ) -> Result<RunSent, RunFailed> {
+        let s = &self.session;
+        let a: SubmitArgs = serde_json::from_value(params["submit"].clone())
+            .map_err(|e| RunFailed(format!("job {job} has unreadable submit settings: {e}")))?;
+        let done = crate::send(s, job, files, already)
+            .await
+            .map_err(|f| RunFailed(f.1))?;
+        crate::finish_submit(s, job, &a, &done, self.json)
+            .await
+            .map_err(|f| RunFailed(f.1))?;
+        Ok(RunSent {
+            files: done.len(),
+            bytes: done.iter().map(|u| u.size).sum(),
+            summary: "submitted".into(),
+        })
+    }
+}

@@ -1,0 +1,157 @@
+//! What happens to a ready run: what to send (or why it waits), and the
+//! sending itself, as a journaled job. The watcher (mod.rs) owns the
+//! identity, the journal record and resume; a [`RunHandler`] only says
+//! what a run's job is and sends it. [`UploadRuns`] sends the run's reads
+//! to any portal; a Loculus submission batch is another handler (the CLI's
+//! and the app's, through the wizard's engine).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::journal::{Journal, Routed};
+use crate::scan::{Item, NameRules, scan};
+use crate::{Engine, Error, JobFile, Portal, Uploaded};
+
+/// A run whose files are complete and stable.
+#[derive(Debug, Clone)]
+pub struct ReadyRun {
+    /// The watched folder it is in.
+    pub dir: PathBuf,
+    pub path: PathBuf,
+    /// Canonical path: the same run whatever marker came, and whenever.
+    pub identity: String,
+    /// The completion marker that made it ready (None: the quiet period).
+    pub marker: Option<String>,
+    /// The files the include globs chose.
+    pub files: Vec<PathBuf>,
+}
+
+/// What a ready run becomes.
+pub enum Prepared {
+    /// A job of `kind` with these files; `params` are kept in the journal
+    /// (never a token) for a resume after a restart.
+    Send {
+        kind: String,
+        params: Value,
+        items: Vec<Item>,
+    },
+    /// It cannot go yet; the text says why and what to fix (the linkage
+    /// report, names the portal refuses). Checked again when the run's
+    /// files change, or when asked.
+    Wait(String),
+}
+
+/// A run's job went through: counts and one line for people.
+#[derive(Debug, Clone)]
+pub struct RunSent {
+    pub files: usize,
+    pub bytes: u64,
+    pub summary: String,
+}
+
+/// Why sending a run stopped (what was sent is kept for a resume).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct RunFailed(pub String);
+
+impl From<Error> for RunFailed {
+    fn from(e: Error) -> Self {
+        RunFailed(e.to_string())
+    }
+}
+
+#[async_trait::async_trait]
+pub trait RunHandler: Send + Sync {
+    async fn prepare(&self, run: &ReadyRun) -> Result<Prepared, RunFailed>;
+    /// Send `files` of `job` (the whole job, or what an interrupted one
+    /// has left: `already` holds what the portal accepted before), then
+    /// finish it (a submit, a receipt).
+    async fn send(
+        &self,
+        job: &str,
+        params: &Value,
+        files: Vec<JobFile>,
+        already: Vec<(usize, Uploaded)>,
+    ) -> Result<RunSent, RunFailed>;
+}
+
+/// Send a job's files through `engine`, each change journaled before it
+/// counts; the first failure is the answer (what was sent is kept).
+pub async fn send_job(
+    engine: &Engine,
+    portal: Arc<dyn Portal>,
+    journal: &Arc<Journal>,
+    job: &str,
+    files: Vec<JobFile>,
+    already: Vec<(usize, Uploaded)>,
+) -> Result<Vec<Uploaded>, Error> {
+    let total = files.len() + already.len();
+    let mut slots: Vec<Option<Uploaded>> = (0..total).map(|_| None).collect();
+    for (i, u) in already {
+        slots[i] = Some(u);
+    }
+    let order: Vec<usize> = (0..total).filter(|i| slots[*i].is_none()).collect();
+    let rec = journal.recorder(job);
+    let log = Routed::wrap(order.iter().map(|&i| (rec.clone(), i)).collect());
+    let outcomes = engine.run(portal, files, Some(log)).await;
+    for (o, i) in outcomes.into_iter().zip(order) {
+        slots[i] = Some(o?);
+    }
+    Ok(slots.into_iter().flatten().collect())
+}
+
+/// A run's reads to a portal, as `ferry upload` sends them.
+pub struct UploadRuns {
+    pub engine: Engine,
+    pub portal: Arc<dyn Portal>,
+    pub journal: Arc<Journal>,
+    /// What `ferry resume` needs to reach the portal again (never a token).
+    pub params: Value,
+}
+
+#[async_trait::async_trait]
+impl RunHandler for UploadRuns {
+    async fn prepare(&self, run: &ReadyRun) -> Result<Prepared, RunFailed> {
+        if run.files.is_empty() {
+            return Ok(Prepared::Wait(format!(
+                "{}: no file in it matches the files to send (--include)",
+                run.path.display()
+            )));
+        }
+        let rules: &dyn NameRules = &*self.portal;
+        match scan(&run.files, rules) {
+            Ok(items) => Ok(Prepared::Send {
+                kind: "upload".into(),
+                params: self.params.clone(),
+                items,
+            }),
+            Err(report) => Ok(Prepared::Wait(report.to_string())),
+        }
+    }
+
+    async fn send(
+        &self,
+        job: &str,
+        _params: &Value,
+        files: Vec<JobFile>,
+        already: Vec<(usize, Uploaded)>,
+    ) -> Result<RunSent, RunFailed> {
+        let done = send_job(
+            &self.engine,
+            self.portal.clone(),
+            &self.journal,
+            job,
+            files,
+            already,
+        )
+        .await?;
+        let bytes = done.iter().map(|u| u.size).sum();
+        Ok(RunSent {
+            files: done.len(),
+            bytes,
+            summary: format!("{} files accepted by the portal", done.len()),
+        })
+    }
+}

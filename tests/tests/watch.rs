@@ -1,0 +1,662 @@
+//! `ferry watch` against a `ferry-sim` process, with real file system
+//! events (inotify) and notify's PollWatcher: a simulated sequencer writes
+//! runs slowly, marker last; plain folders go after their quiet period;
+//! 20 runs at once; a kill -9 mid-run; two watchers on one folder; a
+//! submission batch that waits for its metadata to be fixed. What is
+//! checked is what a user would: each run's bytes on the portal (SHA-256),
+//! and that it was sent once (uploads and submissions counted on the sim).
+//! Latencies and memory are printed, never asserted.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use ferry_e2e::{SimProc, bin, make_file};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+const MIB: usize = 1024 * 1024;
+
+fn sha(p: &Path) -> String {
+    hex::encode(Sha256::digest(std::fs::read(p).unwrap()))
+}
+
+/// A `ferry watch` process reporting `--json` events; killed on drop.
+struct Watcher {
+    child: Child,
+    events: Receiver<(Instant, Value)>,
+    seen: Vec<(Instant, Value)>,
+    stderr: PathBuf,
+}
+
+impl Watcher {
+    fn start(sim: &SimProc, journal: &Path, dirs: &[&Path], extra: &[&str]) -> Watcher {
+        let stderr = journal.with_extension(format!("stderr-{}", rand::random::<u32>()));
+        let mut cmd = Command::new(bin("ferry"));
+        cmd.args([
+            "watch",
+            "--backend",
+            &sim.backend(),
+            "--group",
+            "1",
+            "--json",
+        ])
+        .args(["--check-interval", "1s"])
+        .args(extra)
+        .args(dirs)
+        .env("FERRY_TOKEN", sim.token())
+        .env("FERRY_JOURNAL", journal)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&stderr).unwrap());
+        let mut child = cmd.spawn().expect("ferry watch starts");
+        let out = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                if let Ok(v) = serde_json::from_str::<Value>(&line)
+                    && tx.send((Instant::now(), v)).is_err()
+                {
+                    break;
+                }
+            }
+        });
+        Watcher {
+            child,
+            events: rx,
+            seen: Vec::new(),
+            stderr,
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    /// The first event (seen before or arriving within `limit`) that
+    /// `pred` accepts.
+    fn wait(
+        &mut self,
+        what: &str,
+        limit: Duration,
+        pred: impl Fn(&Value) -> bool,
+    ) -> (Instant, Value) {
+        if let Some(e) = self.seen.iter().find(|(_, v)| pred(v)) {
+            return e.clone();
+        }
+        let end = Instant::now() + limit;
+        loop {
+            let left = end.saturating_duration_since(Instant::now());
+            match self.events.recv_timeout(left) {
+                Ok(e) => {
+                    self.seen.push(e.clone());
+                    if pred(&e.1) {
+                        return e;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => panic!(
+                    "no {what} within {limit:?}; events: {:#?}\nstderr: {}",
+                    self.seen
+                        .iter()
+                        .map(|(_, v)| v.to_string())
+                        .collect::<Vec<_>>(),
+                    self.log()
+                ),
+            }
+        }
+    }
+
+    /// Events so far (without waiting).
+    fn drain(&mut self) {
+        while let Ok(e) = self.events.try_recv() {
+            self.seen.push(e);
+        }
+    }
+
+    fn count(&mut self, pred: impl Fn(&Value) -> bool) -> usize {
+        self.drain();
+        self.seen.iter().filter(|(_, v)| pred(v)).count()
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_file(&self.stderr);
+    }
+}
+
+fn is(v: &Value, event: &str) -> bool {
+    v["event"] == event
+}
+
+fn run_event(v: &Value, event: &str, run: &Path) -> bool {
+    is(v, event) && v["run"].as_str().map(PathBuf::from) == Some(canon(run))
+}
+
+fn canon(p: &Path) -> PathBuf {
+    std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+/// Uploads the portal handed out (one per file sent; a second send of a
+/// run would add more).
+fn uploads(sim: &SimProc) -> usize {
+    sim.state()["files"].as_array().unwrap().len()
+}
+
+/// Each file's bytes are on the portal: the fileIds from the watcher's
+/// file_done events, the SHA-256 from the storage.
+fn assert_run_stored(sim: &SimProc, w: &mut Watcher, files: &[PathBuf]) {
+    w.drain();
+    for f in files {
+        let name = f.file_name().unwrap().to_str().unwrap();
+        let done: Vec<&Value> = w
+            .seen
+            .iter()
+            .map(|(_, v)| v)
+            .filter(|v| is(v, "file_done") && v["name"] == name)
+            .collect();
+        assert!(!done.is_empty(), "{name} was sent");
+        let id = done.last().unwrap()["remote_id"].as_str().unwrap();
+        ferry_e2e::assert_stored(&sim.backend(), id, &sha(f), None, name);
+    }
+}
+
+/// A sequencer writing a run: RunInfo.xml first, then reads growing in
+/// chunks over `secs`, the completion marker last.
+fn write_run_slowly(
+    run: &Path,
+    files: &[(&str, usize)],
+    secs: f64,
+    marker: Option<&str>,
+) -> Vec<PathBuf> {
+    std::fs::create_dir_all(run.join("Data/Intensities/BaseCalls")).unwrap();
+    std::fs::write(run.join("RunInfo.xml"), "<RunInfo Version=\"6\"/>").unwrap();
+    let steps = 10;
+    let paths: Vec<PathBuf> = files
+        .iter()
+        .map(|(n, _)| run.join("Data/Intensities/BaseCalls").join(n))
+        .collect();
+    let data: Vec<Vec<u8>> = files
+        .iter()
+        .enumerate()
+        .map(|(i, (_, size))| {
+            let tmp = tempfile::tempdir().unwrap();
+            std::fs::read(make_file(tmp.path(), "x", *size, i as u8 + 7)).unwrap()
+        })
+        .collect();
+    let mut handles: Vec<std::fs::File> = paths
+        .iter()
+        .map(|p| std::fs::File::create(p).unwrap())
+        .collect();
+    for s in 0..steps {
+        for (h, d) in handles.iter_mut().zip(&data) {
+            let a = d.len() * s / steps;
+            let b = d.len() * (s + 1) / steps;
+            h.write_all(&d[a..b]).unwrap();
+            h.flush().unwrap();
+        }
+        std::thread::sleep(Duration::from_secs_f64(secs / steps as f64));
+    }
+    drop(handles);
+    if let Some(m) = marker {
+        std::fs::write(run.join(m), "").unwrap();
+    }
+    paths
+}
+
+/// A finished run, written at once (reads, RunInfo.xml, marker).
+fn finished_run(run: &Path, n: usize, size: usize, seed: u8) -> Vec<PathBuf> {
+    std::fs::create_dir_all(run).unwrap();
+    std::fs::write(run.join("RunInfo.xml"), "<RunInfo/>").unwrap();
+    let name = run.file_name().unwrap().to_str().unwrap().to_string();
+    let files = (0..n)
+        .map(|i| {
+            make_file(
+                run,
+                &format!("{name}_S{i}_R1_001.fastq.gz"),
+                size,
+                seed.wrapping_add(i as u8),
+            )
+        })
+        .collect();
+    std::fs::write(run.join("CopyComplete.txt"), "").unwrap();
+    files
+}
+
+fn first_part_after(w: &mut Watcher, t: Instant) -> Duration {
+    let (at, _) = w.wait("a part sent", Duration::from_secs(120), |v| {
+        is(v, "part_started")
+    });
+    at.saturating_duration_since(t)
+}
+
+#[test]
+fn a_run_written_slowly_is_sent_once_its_marker_appears() {
+    let sim = SimProc::start(&[]);
+    let d = tempfile::tempdir().unwrap();
+    let watched = d.path().join("runs");
+    std::fs::create_dir(&watched).unwrap();
+    let journal = d.path().join("journal.sqlite");
+    let mut w = Watcher::start(&sim, &journal, &[&watched], &[]);
+    w.wait("watching", Duration::from_secs(60), |v| {
+        is(v, "watching") && v["mode"] == "inotify"
+    });
+    let run = watched.join("260101_M00001_0001_000000000-AAAAA");
+    let files = write_run_slowly(
+        &run,
+        &[
+            ("s1_R1_001.fastq.gz", 6 * MIB),
+            ("s1_R2_001.fastq.gz", 3 * MIB),
+        ],
+        4.0,
+        None,
+    );
+    // The files are complete but there is no marker: nothing goes.
+    w.wait(
+        "the run waiting for its marker",
+        Duration::from_secs(60),
+        |v| {
+            run_event(v, "run_waiting", &run)
+                && v["reason"].as_str().unwrap().contains("completion marker")
+        },
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(uploads(&sim), 0, "nothing is sent before the marker");
+    assert_eq!(w.count(|v| is(v, "run_ready")), 0);
+    let t = Instant::now();
+    std::fs::write(run.join("CopyComplete.txt"), "").unwrap();
+    let latency = first_part_after(&mut w, t);
+    println!(
+        "inotify: marker to first part sent: {} ms",
+        latency.as_millis()
+    );
+    let (_, done) = w.wait("the run done", Duration::from_secs(120), |v| {
+        run_event(v, "run_done", &run)
+    });
+    assert_eq!(done["files"], 2);
+    assert_run_stored(&sim, &mut w, &files);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(uploads(&sim), 2, "each file sent once");
+    assert_eq!(w.count(|v| is(v, "run_sending")), 1, "the run sent once");
+}
+
+#[test]
+fn a_plain_folder_of_reads_goes_after_its_quiet_period() {
+    let sim = SimProc::start(&[]);
+    let d = tempfile::tempdir().unwrap();
+    let watched = d.path().join("incoming");
+    std::fs::create_dir(&watched).unwrap();
+    let journal = d.path().join("journal.sqlite");
+    let mut w = Watcher::start(&sim, &journal, &[&watched], &["--quiet-period", "3s"]);
+    w.wait("watching", Duration::from_secs(60), |v| is(v, "watching"));
+    let run = watched.join("batch-7");
+    std::fs::create_dir(&run).unwrap();
+    let a = make_file(&run, "a.fastq", 200_000, 1);
+    let b = make_file(&run, "b.fasta", 3_000, 2);
+    make_file(&run, "notes.txt", 100, 3);
+    w.wait(
+        "waiting for the quiet period",
+        Duration::from_secs(60),
+        |v| {
+            run_event(v, "run_waiting", &run)
+                && v["reason"].as_str().unwrap().contains("plain folder")
+        },
+    );
+    let (_, done) = w.wait("the run done", Duration::from_secs(120), |v| {
+        run_event(v, "run_done", &run)
+    });
+    assert_eq!(
+        done["files"], 2,
+        "only the reads (the include globs), not notes.txt"
+    );
+    assert_run_stored(&sim, &mut w, &[a, b]);
+    assert_eq!(uploads(&sim), 2);
+}
+
+#[test]
+fn a_poll_only_watch_finds_runs_and_markers() {
+    let sim = SimProc::start(&[]);
+    let d = tempfile::tempdir().unwrap();
+    let watched = d.path().join("share");
+    std::fs::create_dir(&watched).unwrap();
+    let journal = d.path().join("journal.sqlite");
+    let mut w = Watcher::start(&sim, &journal, &[&watched], &["--poll", "2s"]);
+    w.wait("polling", Duration::from_secs(60), |v| {
+        is(v, "watching") && v["mode"] == "poll" && v["poll_s"] == 2
+    });
+    let run = watched.join("20260101_1200_MN12345_FAX00001_abcdef");
+    std::fs::create_dir_all(run.join("fastq_pass/barcode01")).unwrap();
+    let f = make_file(
+        &run.join("fastq_pass/barcode01"),
+        "FAX00001_pass_barcode01_0.fastq.gz",
+        2 * MIB,
+        5,
+    );
+    w.wait("waiting for its marker", Duration::from_secs(60), |v| {
+        run_event(v, "run_waiting", &run)
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    let t = Instant::now();
+    std::fs::write(run.join("final_summary_FAX00001_abcdef.txt"), "done").unwrap();
+    let latency = first_part_after(&mut w, t);
+    println!(
+        "poll every 2 s: marker to first part sent: {} ms",
+        latency.as_millis()
+    );
+    w.wait("the run done", Duration::from_secs(120), |v| {
+        run_event(v, "run_done", &run)
+    });
+    assert_run_stored(&sim, &mut w, &[f]);
+    assert_eq!(uploads(&sim), 1);
+}
+
+#[test]
+fn twenty_runs_appearing_at_once_are_each_sent_once() {
+    let sim = SimProc::start(&[]);
+    let d = tempfile::tempdir().unwrap();
+    let watched = d.path().join("runs");
+    let staging = d.path().join("staging");
+    std::fs::create_dir(&watched).unwrap();
+    std::fs::create_dir(&staging).unwrap();
+    let journal = d.path().join("journal.sqlite");
+    let mut w = Watcher::start(&sim, &journal, &[&watched], &[]);
+    w.wait("watching", Duration::from_secs(60), |v| is(v, "watching"));
+    let mut all = Vec::new();
+    for i in 0..20 {
+        finished_run(&staging.join(format!("run{i:02}")), 2, 20_000 + i, i as u8);
+    }
+    // All 20 appear at once (a copy finishing, a share remounted).
+    for i in 0..20 {
+        let name = format!("run{i:02}");
+        std::fs::rename(staging.join(&name), watched.join(&name)).unwrap();
+    }
+    for i in 0..20 {
+        let run = watched.join(format!("run{i:02}"));
+        w.wait("every run done", Duration::from_secs(300), |v| {
+            run_event(v, "run_done", &run)
+        });
+        for f in std::fs::read_dir(&run).unwrap().flatten() {
+            if f.file_name().to_string_lossy().ends_with(".fastq.gz") {
+                all.push(f.path());
+            }
+        }
+    }
+    assert_run_stored(&sim, &mut w, &all);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(uploads(&sim), 40, "20 runs of 2 files, each sent once");
+    assert_eq!(w.count(|v| is(v, "run_sending")), 20);
+}
+
+#[test]
+fn once_sends_what_is_complete_and_exits_and_never_sends_a_run_twice() {
+    let sim = SimProc::start(&[]);
+    let d = tempfile::tempdir().unwrap();
+    let watched = d.path().join("runs");
+    std::fs::create_dir(&watched).unwrap();
+    let journal = d.path().join("journal.sqlite");
+    let done = finished_run(&watched.join("run-a"), 1, 5_000, 1);
+    std::fs::create_dir_all(watched.join("run-b")).unwrap();
+    std::fs::write(watched.join("run-b/RunInfo.xml"), "<RunInfo/>").unwrap();
+    make_file(&watched.join("run-b"), "b_R1_001.fastq.gz", 5_000, 2);
+    let once = |sim: &SimProc| {
+        let out = Command::new(bin("ferry"))
+            .args([
+                "watch",
+                "--once",
+                "--check-interval",
+                "1s",
+                "--backend",
+                &sim.backend(),
+                "--group",
+                "1",
+            ])
+            .arg(&watched)
+            .env("FERRY_TOKEN", sim.token())
+            .env("FERRY_JOURNAL", &journal)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{err}");
+        err
+    };
+    let first = once(&sim);
+    assert!(first.contains("1 run(s) sent; 1 waiting"), "{first}");
+    assert_eq!(uploads(&sim), 1, "only the finished run");
+    let again = once(&sim);
+    assert!(again.contains("0 run(s) sent; 1 waiting"), "{again}");
+    assert_eq!(uploads(&sim), 1, "a run already sent is skipped");
+    let _ = done;
+}
+
+#[test]
+fn a_watcher_killed_mid_run_resumes_from_acknowledged_parts_without_sending_twice() {
+    // A slow storage, so the kill lands mid-file.
+    let sim = SimProc::start(&["--storage-bytes-per-sec", "4000000"]);
+    let d = tempfile::tempdir().unwrap();
+    let watched = d.path().join("runs");
+    std::fs::create_dir(&watched).unwrap();
+    let journal = d.path().join("journal.sqlite");
+    let run = watched.join("run-big");
+    let files = finished_run(&run, 1, 40 * MIB, 9);
+    let mut w = Watcher::start(&sim, &journal, &[&watched], &["--parts-in-flight", "2"]);
+    w.wait("a part acknowledged", Duration::from_secs(120), |v| {
+        is(v, "part_done")
+    });
+    w.kill();
+    let before = uploads(&sim);
+    assert_eq!(before, 1);
+    assert_eq!(
+        w.count(|v| run_event(v, "run_done", &run)),
+        0,
+        "killed before the end"
+    );
+    let mut again = Watcher::start(&sim, &journal, &[&watched], &[]);
+    let (_, sending) = again.wait("the run going on", Duration::from_secs(60), |v| {
+        run_event(v, "run_sending", &run)
+    });
+    assert_eq!(sending["resumed"], true, "{sending}");
+    again.wait("the run done", Duration::from_secs(300), |v| {
+        run_event(v, "run_done", &run)
+    });
+    assert_run_stored(&sim, &mut again, &files);
+    assert_eq!(
+        uploads(&sim),
+        1,
+        "the same upload went on: the file was not sent anew"
+    );
+}
+
+#[test]
+fn two_watchers_on_one_folder_send_each_run_once() {
+    let sim = SimProc::start(&[]);
+    let d = tempfile::tempdir().unwrap();
+    let watched = d.path().join("runs");
+    std::fs::create_dir(&watched).unwrap();
+    let journal = d.path().join("journal.sqlite");
+    let mut a = Watcher::start(&sim, &journal, &[&watched], &[]);
+    a.wait("a watching", Duration::from_secs(60), |v| is(v, "watching"));
+    let mut b = Watcher::start(&sim, &journal, &[&watched], &[]);
+    let (_, note) = b.wait("b told the folder is held", Duration::from_secs(60), |v| {
+        is(v, "watch_note")
+    });
+    assert!(
+        note["message"].as_str().unwrap().contains("another Ferry"),
+        "{note}"
+    );
+    let mut files = Vec::new();
+    for i in 0..3 {
+        files.extend(finished_run(
+            &watched.join(format!("run{i}")),
+            1,
+            10_000 + i,
+            i as u8,
+        ));
+    }
+    for i in 0..3 {
+        let run = watched.join(format!("run{i}"));
+        a.wait("a sends each run", Duration::from_secs(120), |v| {
+            run_event(v, "run_done", &run)
+        });
+    }
+    assert_eq!(
+        b.count(|v| is(v, "run_sending")),
+        0,
+        "b sent nothing while a held the folder"
+    );
+    // a stops: b takes over, skips what a sent, and sends the next run.
+    a.kill();
+    b.wait("b watching", Duration::from_secs(60), |v| is(v, "watching"));
+    let run3 = watched.join("run3");
+    files.extend(finished_run(&run3, 1, 10_003, 3));
+    b.wait("b sends the new run", Duration::from_secs(120), |v| {
+        run_event(v, "run_done", &run3)
+    });
+    assert_eq!(b.count(|v| is(v, "run_sending")), 1, "only the new run");
+    assert_eq!(b.count(|v| is(v, "run_done") && v["earlier"] == true), 3);
+    assert_eq!(uploads(&sim), 4, "four runs, each sent once");
+    assert_run_stored(&sim, &mut b, &files[3..]);
+}
+
+#[test]
+fn a_submission_batch_with_a_problem_waits_then_goes_once_fixed() {
+    let sim = SimProc::start(&[]);
+    let d = tempfile::tempdir().unwrap();
+    let watched = d.path().join("batches");
+    std::fs::create_dir(&watched).unwrap();
+    let journal = d.path().join("journal.sqlite");
+    let mut w = Watcher::start(
+        &sim,
+        &journal,
+        &[&watched],
+        &[
+            "--submit",
+            "dummy-organism-with-files",
+            "--quiet-period",
+            "2s",
+        ],
+    );
+    w.wait("watching", Duration::from_secs(60), |v| is(v, "watching"));
+    let run = watched.join("batch-1");
+    std::fs::create_dir(&run).unwrap();
+    std::fs::write(
+        run.join("metadata.tsv"),
+        "submissionId\tcountry\tfiles.rawReads\ns1\tCH\ts1_R1.fastq\ns2\tDE\ts2_R1.fastq\n",
+    )
+    .unwrap();
+    let s1 = make_file(&run, "s1_R1.fastq", 4_000, 1);
+    // s2's reads are missing: the report is not clean, the run waits.
+    let (_, why) = w.wait("the run needing attention", Duration::from_secs(120), |v| {
+        run_event(v, "run_attention", &run)
+    });
+    assert!(
+        why["reason"].as_str().unwrap().contains("s2_R1.fastq"),
+        "{why}"
+    );
+    assert_eq!(uploads(&sim), 0);
+    assert_eq!(sim.state()["submissions"].as_array().unwrap().len(), 0);
+    let s2 = make_file(&run, "s2_R1.fastq", 5_000, 2);
+    w.wait("the run submitted", Duration::from_secs(120), |v| {
+        run_event(v, "run_done", &run)
+    });
+    let subs = sim.state()["submissions"].as_array().unwrap().clone();
+    assert_eq!(subs.len(), 2, "two rows, submitted once");
+    assert_run_stored(&sim, &mut w, &[s1, s2]);
+    assert!(
+        run.join("ferry-receipt.csv").exists(),
+        "the receipt is written in the run"
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        sim.state()["submissions"].as_array().unwrap().len(),
+        2,
+        "the receipt does not make the run new"
+    );
+}
+
+/// inotify watches a process holds (the `inotify wd:` lines of its inotify
+/// descriptors).
+fn inotify_watches(pid: u32) -> usize {
+    let mut n = 0;
+    for fd in std::fs::read_dir(format!("/proc/{pid}/fdinfo"))
+        .unwrap()
+        .flatten()
+    {
+        let info = std::fs::read_to_string(fd.path()).unwrap_or_default();
+        n += info
+            .lines()
+            .filter(|l| l.starts_with("inotify wd:"))
+            .count();
+    }
+    n
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+#[test]
+fn a_thousand_finished_runs_cost_one_watch_and_are_not_sent_again() {
+    let sim = SimProc::start(&[]);
+    let d = tempfile::tempdir().unwrap();
+    let watched = d.path().join("runs");
+    std::fs::create_dir(&watched).unwrap();
+    let journal = d.path().join("journal.sqlite");
+    for i in 0..1000 {
+        finished_run(&watched.join(format!("run{i:04}")), 1, 100, i as u8);
+    }
+    // Sent once, by a cron-style look.
+    let out = Command::new(bin("ferry"))
+        .args([
+            "watch",
+            "--once",
+            "--check-interval",
+            "1s",
+            "--backend",
+            &sim.backend(),
+            "--group",
+            "1",
+        ])
+        .arg(&watched)
+        .env("FERRY_TOKEN", sim.token())
+        .env("FERRY_JOURNAL", &journal)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("1000 run(s) sent"), "{err}");
+    assert_eq!(uploads(&sim), 1000);
+    // Then a watcher idles over them.
+    let mut w = Watcher::start(&sim, &journal, &[&watched], &[]);
+    w.wait("watching", Duration::from_secs(60), |v| is(v, "watching"));
+    let last = watched.join("run0999");
+    w.wait("the last run seen as sent", Duration::from_secs(120), |v| {
+        run_event(v, "run_done", &last) && v["earlier"] == true
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    let pid = w.child.id();
+    let watches = inotify_watches(pid);
+    println!(
+        "ferry watch idling over 1,000 finished runs: RSS {} KiB, {} inotify watch(es)",
+        rss_kib(pid),
+        watches
+    );
+    assert_eq!(watches, 1, "only the watched folder, not each finished run");
+    assert_eq!(w.count(|v| is(v, "run_sending")), 0, "nothing sent again");
+    assert_eq!(uploads(&sim), 1000);
+}
