@@ -372,6 +372,7 @@ pub async fn upload(
     parts_in_flight: u16,
     out: Output,
     files: Vec<PathBuf>,
+    receipt: Option<PathBuf>,
 ) -> Result<(), Fail> {
     let stdin = match kind {
         PortalKind::Onecodex => args.api_key_stdin,
@@ -463,7 +464,7 @@ pub async fn upload(
     .await?;
     journal.set_job_state(&job, "done")?;
     crate::print_uploaded(&done, out.json);
-    Ok(())
+    crate::jobs::write_receipt(&journal, &job, receipt.as_deref())
 }
 
 /// A One Codex pair is one sample: when only one file of a pair got
@@ -551,6 +552,7 @@ mod tests {
                 sha256: None,
                 error: None,
                 parts: Default::default(),
+                done_at: None,
             }
         };
         let rec = JobRecord {

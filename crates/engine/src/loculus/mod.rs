@@ -4,6 +4,7 @@
 pub(crate) mod api;
 pub mod batch;
 pub mod entries;
+pub mod expiry;
 pub mod fasta;
 pub mod folder;
 pub mod info;
