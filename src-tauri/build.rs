@@ -39,6 +39,9 @@ const COMMANDS: &[&str] = &[
     "wizard_resume",
     "settings",
     "save_settings",
+    "history",
+    "save_receipt",
+    "copy_ids",
     // Test-only: granted at run time when FERRY_E2E=1, never by a file.
     "e2e_drop",
     "e2e_wizard_folder",

@@ -1,7 +1,7 @@
 // The only place that talks to the shell. The webview never sees a token:
 // sign-in answers with who is signed in, nothing more.
 import { invoke, Channel } from '@tauri-apps/api/core';
-import type { Added, Batch, DeviceCode, Groups, Info, Linkage, OrganismInfo, Portal, Restored, Resumable, Row, Settings, SettingsView, Submitted } from './types';
+import type { Added, Batch, DeviceCode, Groups, HistoryBatch, Info, Linkage, OrganismInfo, Portal, Restored, Resumable, Row, Saved, Settings, SettingsView, Submitted } from './types';
 
 export const api = {
   session: () => invoke<[Info, Portal | null]>('session'),
@@ -48,4 +48,9 @@ export const api = {
   unfinishedJobs: () => invoke<Resumable[]>('unfinished_jobs'),
   resumeJob: (id: string) => invoke<number>('resume_job', { id }),
   discardJob: (id: string) => invoke<void>('discard_job', { id }),
+  history: (query?: string) => invoke<HistoryBatch[]>('history', { query }),
+  /** A history batch (`job`) or the window's accepted rows; null when the dialog was cancelled. */
+  saveReceipt: (job?: string, rows?: number[]) => invoke<Saved | null>('save_receipt', { job, rows }),
+  /** Copies a TSV of the rows (all accepted when empty), or one row's id; returns the text. */
+  copyIds: (rows: number[], onlyId = false) => invoke<string>('copy_ids', { rows, onlyId }),
 };
