@@ -364,6 +364,7 @@ pub fn restart_notes(inner: EventSink, names: Vec<String>) -> EventSink {
 }
 
 /// `ferry upload --portal onecodex|basespace`.
+#[allow(clippy::too_many_arguments)]
 pub async fn upload(
     kind: PortalKind,
     mut args: PortalArgs,

@@ -318,6 +318,10 @@ fn name_problem(name: &str) -> Option<&'static str> {
     None
 }
 
+/// What a submit checks of a known fileId: group, multipart, completed,
+/// S3 upload id.
+type Known = (i64, bool, bool, Option<String>);
+
 /// Checklist item 16, in order.
 async fn check_files(
     shared: &AppState,
@@ -384,10 +388,7 @@ async fn check_files(
             }
         }
     }
-    let (known, expired): (
-        BTreeMap<String, (i64, bool, bool, Option<String>)>,
-        Vec<String>,
-    ) = {
+    let (known, expired): (BTreeMap<String, Known>, Vec<String>) = {
         let inner = shared.lock();
         let known = ids
             .iter()
