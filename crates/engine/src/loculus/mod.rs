@@ -11,6 +11,7 @@ pub mod info;
 pub mod keycloak;
 pub mod names;
 pub mod submit;
+pub mod template;
 
 use std::sync::Arc;
 
