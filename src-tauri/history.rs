@@ -176,3 +176,35 @@ fn set_clipboard(handle: &tauri::AppHandle, text: String) -> Result<(), String> 
 fn set_clipboard(_handle: &tauri::AppHandle, _text: String) -> Result<(), String> {
     Ok(())
 }
+
+/// **Submit these…** for a Loculus batch no submission attached yet: a
+/// metadata template (the engine's `loculus::template`: one row per file
+/// or R1/R2 pair, `files.rawReads` cells with `name:fileId`, so nothing is
+/// uploaded again) in a new folder beside the files, which the wizard then
+/// opens. Returns the folder.
+#[tauri::command]
+pub fn submit_these(app: S<'_>, job: String) -> Result<String, String> {
+    let j = app.queue.journal().ok_or("there is no journal to read")?;
+    let b = history::batch(&j, &job, ferry_engine::clock::unix_now())
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no batch {job} in the journal"))?;
+    if b.portal != "loculus" || b.attached {
+        return Err("only Loculus uploads no submission attached yet".into());
+    }
+    let first = b
+        .files
+        .iter()
+        .find(|f| f.state == "done")
+        .ok_or("no accepted file in that batch")?;
+    let dir = first
+        .path
+        .parent()
+        .unwrap_or(std::path::Path::new("."))
+        .join(format!("ferry-submission-{job}"));
+    ferry_engine::loculus::template::write(
+        &dir,
+        &b,
+        ferry_engine::loculus::template::DEFAULT_CATEGORY,
+    )?;
+    crate::wizard::set_folder(&app, dir)
+}

@@ -712,6 +712,7 @@ fn main() {
             history::history,
             history::save_receipt,
             history::copy_ids,
+            history::submit_these,
             settings,
             save_settings,
             e2e_drop

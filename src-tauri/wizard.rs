@@ -144,7 +144,7 @@ fn problems(l: &Linkage) -> String {
     )
 }
 
-fn set_folder(app: &crate::App, folder: PathBuf) -> Result<String, String> {
+pub(crate) fn set_folder(app: &crate::App, folder: PathBuf) -> Result<String, String> {
     if !folder.is_dir() {
         return Err(format!("{}: is not a folder", folder.display()));
     }

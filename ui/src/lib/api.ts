@@ -53,4 +53,6 @@ export const api = {
   saveReceipt: (job?: string, rows?: number[]) => invoke<Saved | null>('save_receipt', { job, rows }),
   /** Copies a TSV of the rows (all accepted when empty), or one row's id; returns the text. */
   copyIds: (rows: number[], onlyId = false) => invoke<string>('copy_ids', { rows, onlyId }),
+  /** Writes a metadata template for a history batch and makes its folder the wizard's; returns the folder. */
+  submitThese: (job: string) => invoke<string>('submit_these', { job }),
 };
