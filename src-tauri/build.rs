@@ -44,6 +44,10 @@ const COMMANDS: &[&str] = &[
     "watch_remove",
     "watch_pause",
     "watch_check_again",
+    "history",
+    "save_receipt",
+    "copy_ids",
+    "submit_these",
     // Test-only: granted at run time when FERRY_E2E=1, never by a file.
     "e2e_drop",
     "e2e_wizard_folder",

@@ -5,6 +5,7 @@
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 mod display;
+mod history;
 mod links;
 mod portals;
 mod session;
@@ -630,7 +631,7 @@ fn e2e_drop(app: S<'_>, paths: Vec<PathBuf>) -> Result<Added, String> {
     Ok(app.dropped(paths))
 }
 
-fn e2e() -> bool {
+pub(crate) fn e2e() -> bool {
     std::env::var("FERRY_E2E").as_deref() == Ok("1")
 }
 
@@ -849,6 +850,10 @@ fn main() {
             wizard::wizard_submit,
             wizard::wizard_resume,
             wizard::e2e_wizard_folder,
+            history::history,
+            history::save_receipt,
+            history::copy_ids,
+            history::submit_these,
             settings,
             save_settings,
             watch_folders,

@@ -59,6 +59,10 @@ pub struct Submitted {
     receipt_json: Option<PathBuf>,
     /// The receipt could not be written (the accessions are still shown).
     receipt_error: Option<String>,
+    /// Files uploaded again because the portal had expired or deleted
+    /// their ids (Loculus keeps unattached uploads about 7 days), each a
+    /// sentence naming the file and both ids.
+    renewed: Vec<String>,
 }
 
 /// A refused submit: the whole message, and the server's message at each
@@ -140,7 +144,7 @@ fn problems(l: &Linkage) -> String {
     )
 }
 
-fn set_folder(app: &crate::App, folder: PathBuf) -> Result<String, String> {
+pub(crate) fn set_folder(app: &crate::App, folder: PathBuf) -> Result<String, String> {
     if !folder.is_dir() {
         return Err(format!("{}: is not a folder", folder.display()));
     }
@@ -363,7 +367,7 @@ pub async fn wizard_submit(
             );
         }
     }
-    let done: Vec<Uploaded> = done.into_values().collect();
+    let mut done: Vec<Uploaded> = done.into_values().collect();
     let files = batch::attachments(&l, &done)
         .map_err(|unsent| format!("not uploaded yet: {}", unsent.join(", ")))?;
     let raw = l
@@ -371,7 +375,7 @@ pub async fn wizard_submit(
         .map_err(|e| format!("cannot write the metadata: {e}"))?;
     let scratch = tempfile::tempdir().map_err(|e| e.to_string())?;
     let org = l.organism.clone();
-    let sub = Submission {
+    let mut sub = Submission {
         organism: org,
         metadata: l.path_of(l.metadata.as_deref().unwrap_or_default()),
         sequences: batch::sequences_for(&l, scratch.path()).map_err(|e| e.to_string())?,
@@ -383,10 +387,10 @@ pub async fn wizard_submit(
         legacy_file_mapping: false,
     };
     let sent: Vec<PathBuf> = l.uploads().iter().map(|(rel, _)| l.path_of(rel)).collect();
-    let refused = |e: ferry_engine::Error| {
+    let refused = |e: ferry_engine::Error, files: &[submit::AttachedFile]| {
         let ids: Vec<String> = l.rows.iter().map(|r| r.id.clone()).collect();
         Refused {
-            rows: submit::row_messages(&e, &ids, &sub.files),
+            rows: submit::row_messages(&e, &ids, files),
             message: format!(
                 "the portal refused the submission: {}; the uploaded files are kept: fix the folder and submit again",
                 e.to_string().trim_end_matches('.')
@@ -420,12 +424,30 @@ pub async fn wizard_submit(
         };
         jobs.push(job);
     }
+    let mut renewed = Vec::new();
     let accessions = match (app.queue.journal(), jobs.first()) {
-        (Some(journal), Some(job)) => {
-            use ferry_engine::loculus::entries::{SubmitError, submit_once};
-            match submit_once(&portal, &journal, job, &sub, &raw).await {
-                Ok((s, _)) => s.accessions().to_vec(),
-                Err(SubmitError::Refused(e)) => return Err(refused(e)),
+        (Some(journal), Some(_)) => {
+            use ferry_engine::loculus::entries::SubmitError;
+            // Expired or deleted ids are uploaded again by the engine (the
+            // same code as `ferry submit`), checked against the journal.
+            let engine = ferry_engine::Engine::new(
+                ferry_engine::EngineConfig::default(),
+                ferry_engine::EventSink::none(),
+            )
+            .map_err(|e| e.to_string())?;
+            match ferry_engine::loculus::expiry::submit_renewing(
+                &portal, &engine, &journal, &jobs, &mut sub, &raw, &mut done,
+            )
+            .await
+            {
+                Ok((s, _, again)) => {
+                    renewed = again.iter().map(ToString::to_string).collect();
+                    s.accessions().to_vec()
+                }
+                Err(SubmitError::Refused(e)) => return Err(refused(e, &sub.files)),
+                Err(SubmitError::Expired(e)) => {
+                    return Err(format!("nothing was submitted: {e}").into());
+                }
                 Err(SubmitError::AnswerLost(e)) => {
                     return Err(format!(
                         "the answer to the submission was lost ({e}); it may have reached the portal: press Submit again, and Ferry asks the portal first and submits only if it did not"
@@ -448,7 +470,13 @@ pub async fn wizard_submit(
             }
         }
         // No journal (the app said so at sign-in): submit unjournaled.
-        _ => portal.submit_tsv(&sub, &raw).await.map_err(refused)?.0,
+        _ => {
+            portal
+                .submit_tsv(&sub, &raw)
+                .await
+                .map_err(|e| refused(e, &sub.files))?
+                .0
+        }
     };
     for job in app.queue.jobs_of(&sent) {
         app.queue.close_job(&job);
@@ -466,6 +494,7 @@ pub async fn wizard_submit(
         receipt_csv,
         receipt_json,
         receipt_error,
+        renewed,
     })
 }
 

@@ -205,8 +205,10 @@ pub async fn finish(
         },
         legacy_file_mapping: a.legacy_file_mapping,
     };
-    let (accessions, linked) = crate::send_submission(s, job, &sub, &raw, done).await?;
-    let lines = batch::receipt(&linkage, &accessions, done);
+    let mut sub = sub;
+    let mut done = done.to_vec();
+    let (accessions, linked) = crate::send_submission(s, job, &mut sub, &raw, &mut done).await?;
+    let lines = batch::receipt(&linkage, &accessions, &done);
     let receipt = batch::write_receipt(&f.receipt, &lines);
     if let Ok((csv_path, json_path)) = &receipt {
         eprintln!(

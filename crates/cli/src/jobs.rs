@@ -44,6 +44,87 @@ pub fn list(journal: Option<PathBuf>, all: bool) -> Result<(), Fail> {
     Ok(())
 }
 
+/// `ferry jobs --all`: the upload history, the same the window's panel
+/// shows (the engine's `history`).
+pub fn history(journal: Option<PathBuf>, json: bool, search: Option<&str>) -> Result<(), Fail> {
+    let j = open(journal)?;
+    let now = ferry_engine::clock::unix_now();
+    let batches: Vec<_> = ferry_engine::history::load(&j, now)?
+        .into_iter()
+        .filter(|b| search.is_none_or(|q| b.matches(q)))
+        .collect();
+    if json {
+        let text =
+            serde_json::to_string(&batches).map_err(|e| Fail(exit::INTERNAL, e.to_string()))?;
+        println!("{text}");
+        return Ok(());
+    }
+    if batches.is_empty() {
+        eprintln!("no jobs");
+        return Ok(());
+    }
+    println!("JOB\tKIND\tPORTAL\tDESTINATION\tSTARTED\tSTATE\tFILES\tSUBMISSION");
+    for b in &batches {
+        let done = b.files.iter().filter(|f| f.state == "done").count();
+        let submission = match (b.attached, b.days_left) {
+            (true, _) => b
+                .accessions
+                .iter()
+                .map(|a| format!("{}.{}", a.accession, a.version))
+                .collect::<Vec<_>>()
+                .join(" "),
+            (false, Some(0)) => {
+                "not attached; ids may have expired (re-uploaded at submit if unchanged)".into()
+            }
+            (false, Some(d)) => format!(
+                "not attached; ids expire in {d} day{}",
+                if d == 1 { "" } else { "s" }
+            ),
+            (false, None) => String::new(),
+        };
+        println!(
+            "{}\t{}\t{}\t{}\t{}\t{}\t{done}/{}\t{submission}",
+            b.job,
+            b.kind,
+            b.portal,
+            b.destination,
+            httpdate_secs(b.created_at),
+            b.state,
+            b.files.len(),
+        );
+        for f in &b.files {
+            println!(
+                "  {}\t{}\t{}\t{}\t{}",
+                f.name,
+                f.id.as_deref().unwrap_or("-"),
+                f.size,
+                f.sha256.as_deref().unwrap_or("-"),
+                f.state
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `--receipt FILE`: the batch's receipt as FILE.csv and FILE.json, from
+/// the journal (the same lines the window's **Save receipt…** writes).
+pub fn write_receipt(
+    journal: &Journal,
+    job: &str,
+    to: Option<&std::path::Path>,
+) -> Result<(), Fail> {
+    let Some(to) = to else { return Ok(()) };
+    let batch = ferry_engine::history::batch(journal, job, ferry_engine::clock::unix_now())?
+        .ok_or_else(|| Fail(exit::INTERNAL, format!("job {job} is not in the journal")))?;
+    let lines = ferry_engine::receipt::lines(&batch);
+    // The files went up whatever becomes of the receipt: their ids are
+    // printed above, so a failure here is reported, not hidden.
+    let (csv, json) = ferry_engine::receipt::write(to, &lines)
+        .map_err(|e| Fail(exit::INPUT, format!("the files were uploaded, but {e}")))?;
+    eprintln!("receipt: {} and {}", csv.display(), json.display());
+    Ok(())
+}
+
 fn httpdate_secs(secs: u64) -> String {
     let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
     httpdate::fmt_http_date(t)

@@ -63,6 +63,11 @@ enum Cmd {
         other: portals::PortalArgs,
         #[command(flatten)]
         out: Output,
+        /// Also write a receipt of the batch: FILE.csv and FILE.json
+        /// (portal, destination, name, id, size, SHA-256, uploaded at, and
+        /// for Loculus when the id expires unless attached).
+        #[arg(long, value_name = "FILE")]
+        receipt: Option<PathBuf>,
         /// Files to send.
         #[arg(required = true)]
         files: Vec<PathBuf>,
@@ -112,10 +117,19 @@ enum Cmd {
         #[command(flatten)]
         watch: watch::WatchArgs,
     },
-    /// List interrupted jobs (all jobs with --all).
+    /// List interrupted jobs; with --all, the upload history: every batch,
+    /// newest first, with its files, ids and states (and, for Loculus
+    /// uploads not attached yet, the days their ids have left).
     Jobs {
         #[arg(long)]
         all: bool,
+        /// Print JSON (with --all: the history as one JSON array).
+        #[arg(long)]
+        json: bool,
+        /// With --all: only batches with a file name, id or accession
+        /// containing this.
+        #[arg(long, value_name = "TEXT", requires = "all")]
+        search: Option<String>,
         #[arg(long, env = "FERRY_JOURNAL", value_name = "PATH")]
         journal: Option<PathBuf>,
     },
@@ -323,6 +337,7 @@ async fn run(cli: Cli) -> Result<(), Fail> {
             other,
             out,
             files,
+            receipt,
         } => {
             if other.base_url.is_some() || other.appresult.is_some() || !other.pairs.is_empty() {
                 return Err(Fail(
@@ -330,7 +345,7 @@ async fn run(cli: Cli) -> Result<(), Fail> {
                     "--base-url, --appresult and --pair are for --portal onecodex or basespace; Loculus takes --backend and --group".into(),
                 ));
             }
-            upload(conn.loculus()?, out, files).await
+            upload(conn.loculus()?, out, files, receipt).await
         }
         Cmd::Upload {
             portal,
@@ -338,6 +353,7 @@ async fn run(cli: Cli) -> Result<(), Fail> {
             other,
             out,
             files,
+            receipt,
         } => {
             portals::upload(
                 portal,
@@ -347,6 +363,7 @@ async fn run(cli: Cli) -> Result<(), Fail> {
                 conn.parts_in_flight,
                 out,
                 files,
+                receipt,
             )
             .await
         }
@@ -396,7 +413,13 @@ async fn run(cli: Cli) -> Result<(), Fail> {
             watch,
         } => watch::run(portal, conn, other, out, watch).await,
         Cmd::Demo { size_mib } => demo::run(size_mib).await,
-        Cmd::Jobs { all, journal } => jobs::list(journal, all),
+        Cmd::Jobs {
+            all: true,
+            json,
+            search,
+            journal,
+        } => jobs::history(journal, json, search.as_deref()),
+        Cmd::Jobs { journal, .. } => jobs::list(journal, false),
         Cmd::Abort { job, journal } => jobs::abort(journal, &job),
         Cmd::Resume {
             job,
@@ -654,12 +677,17 @@ async fn new_job(
     Ok((job, done))
 }
 
-async fn upload(conn: Conn, out: Output, files: Vec<PathBuf>) -> Result<(), Fail> {
+async fn upload(
+    conn: Conn,
+    out: Output,
+    files: Vec<PathBuf>,
+    receipt: Option<PathBuf>,
+) -> Result<(), Fail> {
     let s = session(&conn, &out)?;
     let (job, done) = new_job(&s, &conn, "upload", None, &files).await?;
     s.journal.set_job_state(&job, "done")?;
     print_uploaded(&done, out.json);
-    Ok(())
+    jobs::write_receipt(&s.journal, &job, receipt.as_deref())
 }
 
 #[derive(Clone, serde::Serialize, serde::Deserialize)]
@@ -777,19 +805,21 @@ async fn finish_submit(
                 source: e,
             }
         })?;
-    let (accessions, linked) = send_submission(s, job, &sub, &raw, done).await?;
+    let mut sub = sub;
+    let mut done = done.to_vec();
+    let (accessions, linked) = send_submission(s, job, &mut sub, &raw, &mut done).await?;
     report_submission(s, a, &accessions, &linked, json).await
 }
 
 /// Submit; a rejection keeps the job (and its uploaded fileIds) for
 /// `ferry resume`. The journal says `submitting` before the POST goes out,
 /// so a resume after a lost answer asks the portal instead of posting twice.
-async fn send_submission(
+pub(crate) async fn send_submission(
     s: &Session,
     job: &str,
-    sub: &Submission,
+    sub: &mut Submission,
     raw: &[u8],
-    done: &[Uploaded],
+    done: &mut [Uploaded],
 ) -> Result<
     (
         Vec<ferry_engine::loculus::Accession>,
@@ -797,14 +827,35 @@ async fn send_submission(
     ),
     Fail,
 > {
-    use ferry_engine::loculus::entries::{SubmitError, Submitted, submit_once};
-    let kept = || -> String {
-        done.iter()
-            .map(|u| format!("{}={}", u.name, u.remote_id))
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
-    match submit_once(&s.portal, &s.journal, job, sub, raw).await {
+    use ferry_engine::loculus::entries::{SubmitError, Submitted};
+    use ferry_engine::loculus::expiry::submit_renewing;
+    let result = submit_renewing(
+        &s.portal,
+        &s.engine,
+        &s.journal,
+        &[job.to_string()],
+        sub,
+        raw,
+        done,
+    )
+    .await;
+    if let Some(r) = s.renderer.as_deref() {
+        r.finish();
+    }
+    let kept = done
+        .iter()
+        .map(|u| format!("{}={}", u.name, u.remote_id))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let kept = || kept.clone();
+    let result = result.map(|(submitted, linked, renewed)| {
+        // Said, not hidden: the ids the user may have noted are replaced.
+        for r in &renewed {
+            eprintln!("ferry: {r}");
+        }
+        (submitted, linked)
+    });
+    match result {
         Ok((Submitted::Earlier(accessions), linked)) => {
             eprintln!(
                 "the submission of job {job} had reached the portal before it was interrupted; not submitting it again"
@@ -867,6 +918,14 @@ async fn send_submission(
             ))
         }
         Err(SubmitError::Journal(e)) => Err(e.into()),
+        Err(SubmitError::Expired(e)) => Err(Fail(
+            match &e {
+                ferry_engine::loculus::expiry::RenewError::Upload(e)
+                | ferry_engine::loculus::expiry::RenewError::Journal(e) => exit::code(e.class()),
+                _ => exit::INPUT,
+            },
+            format!("the submission of job {job} was not sent: {e}"),
+        )),
     }
 }
 

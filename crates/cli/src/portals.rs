@@ -364,6 +364,7 @@ pub fn restart_notes(inner: EventSink, names: Vec<String>) -> EventSink {
 }
 
 /// `ferry upload --portal onecodex|basespace`.
+#[allow(clippy::too_many_arguments)]
 pub async fn upload(
     kind: PortalKind,
     mut args: PortalArgs,
@@ -372,6 +373,7 @@ pub async fn upload(
     parts_in_flight: u16,
     out: Output,
     files: Vec<PathBuf>,
+    receipt: Option<PathBuf>,
 ) -> Result<(), Fail> {
     let stdin = match kind {
         PortalKind::Onecodex => args.api_key_stdin,
@@ -463,7 +465,7 @@ pub async fn upload(
     .await?;
     journal.set_job_state(&job, "done")?;
     crate::print_uploaded(&done, out.json);
-    Ok(())
+    crate::jobs::write_receipt(&journal, &job, receipt.as_deref())
 }
 
 /// A One Codex pair is one sample: when only one file of a pair got
@@ -551,6 +553,7 @@ mod tests {
                 sha256: None,
                 error: None,
                 parts: Default::default(),
+                done_at: None,
             }
         };
         let rec = JobRecord {

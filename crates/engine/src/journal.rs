@@ -62,6 +62,9 @@ const MIGRATIONS: &[&str] = &[
         accessions TEXT,
         started_at INTEGER NOT NULL
     );",
+    // 3: when each file was accepted (receipts and the history say when,
+    // and how long an unattached Loculus id has left).
+    "ALTER TABLE files ADD COLUMN done_at INTEGER;",
 ];
 
 /// A submit as journaled: `state` is `submitting` from just before the POST
@@ -108,6 +111,8 @@ pub struct FileEntry {
     pub error: Option<String>,
     /// Acknowledged parts of `upload`: part number -> ETag.
     pub parts: BTreeMap<u32, String>,
+    /// Unix time the portal accepted it (journals before schema 3: none).
+    pub done_at: Option<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -193,7 +198,10 @@ impl Journal {
         }
     }
 
-    fn with<T>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> Result<T, Error> {
+    pub(crate) fn with<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, Error> {
         let mut c = self.conn.lock().map_err(|_| self.err("lock poisoned"))?;
         f(&mut c).map_err(|e| self.err(e))
     }
@@ -321,7 +329,7 @@ impl Journal {
         })?;
         let mut files = self.with(|c| {
             let mut st = c.prepare(
-                "SELECT idx, path, name, size, mtime_ns, state, upload, sha256, error FROM files WHERE job_id = ?1 ORDER BY idx",
+                "SELECT idx, path, name, size, mtime_ns, state, upload, sha256, error, done_at FROM files WHERE job_id = ?1 ORDER BY idx",
             )?;
             let rows = st.query_map(params![id], |r| {
                 Ok((
@@ -334,12 +342,13 @@ impl Journal {
                     r.get::<_, Option<String>>(6)?,
                     r.get::<_, Option<String>>(7)?,
                     r.get::<_, Option<String>>(8)?,
+                    r.get::<_, Option<i64>>(9)?,
                 ))
             })?;
             rows.collect::<rusqlite::Result<Vec<_>>>()
         })?
         .into_iter()
-        .map(|(idx, path, name, size, mtime_ns, state, upload, sha256, error)| FileEntry {
+        .map(|(idx, path, name, size, mtime_ns, state, upload, sha256, error, done_at)| FileEntry {
             idx,
             path: PathBuf::from(path),
             name,
@@ -350,6 +359,7 @@ impl Journal {
             sha256,
             error,
             parts: BTreeMap::new(),
+            done_at: done_at.map(|t| t as u64),
         })
         .collect::<Vec<_>>();
         for f in files.iter_mut() {
@@ -534,8 +544,8 @@ impl JobLog for Recorder {
         self.journal
             .with(|c| {
                 c.execute(
-                    "UPDATE files SET state = 'done', sha256 = ?3, error = NULL WHERE job_id = ?1 AND idx = ?2",
-                    params![self.job_id, file as i64, done.sha256],
+                    "UPDATE files SET state = 'done', sha256 = ?3, error = NULL, done_at = ?4 WHERE job_id = ?1 AND idx = ?2",
+                    params![self.job_id, file as i64, done.sha256, crate::clock::unix_now() as i64],
                 )
             })
             .map(|_| ())

@@ -149,6 +149,7 @@ mod tests {
             sha256: None,
             error: None,
             parts: BTreeMap::from([(1, "e".to_string())]),
+            done_at: None,
         }
     }
 

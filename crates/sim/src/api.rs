@@ -70,6 +70,7 @@ fn controls(r: Router<AppState>) -> Router<AppState> {
     .route("/_sim/released-entries", post(control::released_entries))
     .route("/_sim/api-log", get(control::api_log))
     .route("/_sim/state", get(control::state))
+    .route("/_sim/gc", post(control::gc))
     .route("/_sim/object/{file_id}", get(control::object))
     .route("/_sim/portals", get(control::portals))
     .route("/_sim/stored", get(control::stored))

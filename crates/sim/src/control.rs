@@ -59,6 +59,12 @@ pub(crate) async fn clear_faults(State(shared): State<AppState>) -> StatusCode {
     StatusCode::NO_CONTENT
 }
 
+/// `POST /_sim/gc`: one run of the garbage collection now;
+/// answers `{"marked": [...], "deleted": [...]}`.
+pub(crate) async fn gc(State(shared): State<AppState>) -> Json<crate::gc::GcRun> {
+    Json(crate::gc::run_once(&shared).await)
+}
+
 /// `GET /_sim/state`.
 pub(crate) async fn state(State(shared): State<AppState>) -> Json<crate::model::SimState> {
     Json(crate::snapshot(&shared))

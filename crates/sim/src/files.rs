@@ -58,10 +58,14 @@ fn new_file(
         completed: false,
         requested_at: SystemTime::now(),
     };
-    shared
-        .lock()
-        .files
-        .insert(file_id.clone(), FileEntry { record, upload_id });
+    shared.lock().files.insert(
+        file_id.clone(),
+        FileEntry {
+            record,
+            upload_id,
+            marked_at: None,
+        },
+    );
     file_id
 }
 
@@ -125,6 +129,7 @@ pub(crate) async fn request_multipart_upload(
             FileEntry {
                 record,
                 upload_id: Some(upload_id.clone()),
+                marked_at: None,
             },
         );
         let urls: Vec<String> = (1..=number_parts as u16)

@@ -7,7 +7,7 @@
 //! the "faithful-emulator checklist" of `loculus-api.md` §7.
 //!
 //! Known gaps (deliberate, to keep the sim small): compressed metadata/sequence files are
-//! refused with a 400 naming the sim; no read-only switch; no orphan-fileId expiry (item 20);
+//! refused with a 400 naming the sim; no read-only switch;
 //! tokens are opaque strings, not JWTs; only the password and refresh-token grants exist.
 
 mod api;
@@ -19,6 +19,7 @@ mod device;
 mod entries;
 mod faults;
 mod files;
+mod gc;
 mod info;
 mod lockdown;
 mod metadata;
@@ -41,6 +42,7 @@ use std::time::Duration;
 use rand::Rng;
 
 pub use faults::{Fault, Faults, Target as FaultTarget};
+pub use gc::GcRun;
 pub use model::{
     ApiRequest, FileRecord, S3Credentials, SimState, StorageRequest, SubmissionRecord,
 };
@@ -79,6 +81,12 @@ pub struct SimConfig {
     /// and every user's password is [`Sim::demo_password`], fresh and
     /// random per start (tests' simulators: false, demo/demo and controls).
     pub app: bool,
+    /// How old an upload no submission references may get before the
+    /// garbage collection marks it (Loculus: 10080 minutes, 7 days).
+    pub orphan_retention: Duration,
+    /// How often the garbage collection runs (Loculus: daily). A marked
+    /// file is deleted by the next run.
+    pub gc_interval: Duration,
 }
 
 impl Default for SimConfig {
@@ -95,6 +103,8 @@ impl Default for SimConfig {
             storage_public_url: None,
             tls: None,
             app: false,
+            orphan_retention: gc::DEFAULT_RETENTION,
+            gc_interval: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -112,6 +122,7 @@ pub struct Sim {
     onecodex: ServerHandle,
     basespace: ServerHandle,
     credentials: S3Credentials,
+    _gc: gc::Task,
     _tempdir: Option<tempfile::TempDir>,
 }
 
@@ -172,7 +183,9 @@ impl Sim {
         let mut shared = Shared::new(cfg.token_lifetime, backend_url, client);
         shared.uplink = cfg.storage_bytes_per_sec.map(uplink::Uplink::new);
         shared.app_password = cfg.app.then(lockdown::fresh_password);
+        shared.orphan_retention = cfg.orphan_retention;
         let shared = Arc::new(shared);
+        let gc = gc::Task::spawn(shared.clone(), cfg.gc_interval);
 
         let router = api::router(shared.clone(), !cfg.app);
         let st = shared.clone();
@@ -211,6 +224,7 @@ impl Sim {
             onecodex,
             basespace,
             credentials,
+            _gc: gc,
             _tempdir: tempdir,
         })
     }
@@ -310,6 +324,14 @@ impl Sim {
     /// Every backend API request (not `/_sim`), in order.
     pub fn api_log(&self) -> Vec<ApiRequest> {
         self.shared.lock().api_log.clone()
+    }
+
+    /// Runs the garbage collection once now, as its daily task does:
+    /// uploads marked by an earlier run and still unreferenced are
+    /// deleted, then unreferenced uploads older than the retention are
+    /// marked. Returns the ids marked and deleted.
+    pub async fn run_gc(&self) -> GcRun {
+        gc::run_once(&self.shared).await
     }
 
     /// Stops all listeners and aborts open connections.

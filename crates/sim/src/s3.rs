@@ -590,6 +590,19 @@ impl S3Client {
         Self::ok_body(resp).await.map(|_| ())
     }
 
+    /// DeleteObject (the garbage collection's); absent objects are fine.
+    pub async fn delete(&self, key: &str) -> Result<(), StorageError> {
+        let url = self
+            .internal
+            .delete_object(Some(&self.creds), key)
+            .sign(Duration::from_secs(60));
+        let resp = self.http.delete(url).send().await?;
+        if resp.status() == StatusCode::NOT_FOUND {
+            return Ok(());
+        }
+        Self::check(resp).await.map(|_| ())
+    }
+
     /// Size of the object, or `None` if it does not exist.
     pub async fn head(&self, key: &str) -> Result<Option<u64>, StorageError> {
         let url = self

@@ -25,6 +25,9 @@ pub(crate) struct Shared {
     pub uplink: Option<Arc<crate::uplink::Uplink>>,
     /// In the app's instance, every user's password (see `lockdown`).
     pub app_password: Option<String>,
+    /// Age at which an unreferenced upload is marked by the garbage
+    /// collection (see `gc`).
+    pub orphan_retention: std::time::Duration,
     inner: Mutex<Inner>,
 }
 
@@ -40,6 +43,9 @@ pub(crate) struct FileEntry {
     pub record: FileRecord,
     /// S3 multipart upload id (kept server-side, like Loculus).
     pub upload_id: Option<String>,
+    /// When the garbage collection marked it for deletion (a submit naming
+    /// it is then refused as expired; the next run deletes it).
+    pub marked_at: Option<std::time::SystemTime>,
 }
 
 /// What the storage host returned for one successful UploadPart.
@@ -82,6 +88,7 @@ impl Shared {
             devices: Default::default(),
             uplink: None,
             app_password: None,
+            orphan_retention: crate::gc::DEFAULT_RETENTION,
             inner: Mutex::new(Inner::default()),
         }
     }

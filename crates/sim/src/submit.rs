@@ -318,6 +318,10 @@ fn name_problem(name: &str) -> Option<&'static str> {
     None
 }
 
+/// What a submit checks of a known fileId: group, multipart, completed,
+/// S3 upload id.
+type Known = (i64, bool, bool, Option<String>);
+
 /// Checklist item 16, in order.
 async fn check_files(
     shared: &AppState,
@@ -384,9 +388,10 @@ async fn check_files(
             }
         }
     }
-    let known: BTreeMap<String, (i64, bool, bool, Option<String>)> = {
+    let (known, expired): (BTreeMap<String, Known>, Vec<String>) = {
         let inner = shared.lock();
-        ids.iter()
+        let known = ids
+            .iter()
             .filter_map(|id| {
                 inner.files.get(*id).map(|f| {
                     let r = &f.record;
@@ -396,7 +401,13 @@ async fn check_files(
                     )
                 })
             })
-            .collect()
+            .collect();
+        let expired = ids
+            .iter()
+            .filter(|id| inner.files.get(**id).is_some_and(|f| f.marked_at.is_some()))
+            .map(|id| id.to_string())
+            .collect();
+        (known, expired)
     };
     let incomplete: Vec<String> = ids
         .iter()
@@ -422,6 +433,14 @@ async fn check_files(
         return Err(ApiError::unprocessable(format!(
             "The following file IDs do not exist: {}",
             unknown.join(", ")
+        )));
+    }
+    // Marked by the garbage collection (gc.rs): refused until the next
+    // run deletes it, after which it is one of the unknown ids above.
+    if !expired.is_empty() {
+        return Err(ApiError::unprocessable(format!(
+            "The following file IDs are no longer valid because they have expired: {}",
+            expired.join(", ")
         )));
     }
     let mut absent = Vec::new();

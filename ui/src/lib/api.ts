@@ -1,7 +1,7 @@
 // The only place that talks to the shell. The webview never sees a token:
 // sign-in answers with who is signed in, nothing more.
 import { invoke, Channel } from '@tauri-apps/api/core';
-import type { Added, Batch, DeviceCode, Groups, Info, Linkage, OrganismInfo, Portal, Restored, Resumable, Row, Settings, SettingsView, Submitted, WatchedFolder } from './types';
+import type { Added, Batch, DeviceCode, Groups, HistoryBatch, Info, Linkage, OrganismInfo, Portal, Restored, Resumable, Row, Saved, Settings, SettingsView, Submitted, WatchedFolder } from './types';
 
 export const api = {
   session: () => invoke<[Info, Portal | null]>('session'),
@@ -53,4 +53,11 @@ export const api = {
   watchRemove: (dir: string) => invoke<void>('watch_remove', { dir }),
   watchPause: (dir: string, paused: boolean) => invoke<void>('watch_pause', { dir, paused }),
   watchCheckAgain: (dir: string) => invoke<void>('watch_check_again', { dir }),
+  history: (query?: string) => invoke<HistoryBatch[]>('history', { query }),
+  /** A history batch (`job`) or the window's accepted rows; null when the dialog was cancelled. */
+  saveReceipt: (job?: string, rows?: number[]) => invoke<Saved | null>('save_receipt', { job, rows }),
+  /** Copies a TSV of the rows (all accepted when empty), or one row's id; returns the text. */
+  copyIds: (rows: number[], onlyId = false) => invoke<string>('copy_ids', { rows, onlyId }),
+  /** Writes a metadata template for a history batch and makes its folder the wizard's; returns the folder. */
+  submitThese: (job: string) => invoke<string>('submit_these', { job }),
 };

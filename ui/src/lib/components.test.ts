@@ -36,6 +36,26 @@ describe('PartStrip', () => {
 });
 
 describe('FileRow', () => {
+  it("shows an accepted file's id with Copy and a box to select it", async () => {
+    const h = handlers();
+    const oncopy = vi.fn();
+    const onselect = vi.fn();
+    const id = '0b7d6a2e-7c1f-4c7e-9d1a-1f2e3d4c5b6a';
+    const { getByTestId } = render(FileRow, {
+      props: { row: { ...base, status: 'done', sent: base.size, remote_id: id, sha256: 'ab' }, ...h, oncopy, onselect },
+    });
+    expect(getByTestId('row-id').textContent).toBe(id);
+    await fireEvent.click(getByTestId('copy-id'));
+    expect(oncopy).toHaveBeenCalledWith(7);
+    await fireEvent.click(getByTestId('select'));
+    expect(onselect).toHaveBeenCalledWith(7, true);
+  });
+  it('shows no id or Copy before the portal accepted the file', () => {
+    const { queryByTestId } = render(FileRow, { props: { row: base, ...handlers(), oncopy: vi.fn(), onselect: vi.fn() } });
+    expect(queryByTestId('row-id')).toBeNull();
+    expect(queryByTestId('copy-id')).toBeNull();
+    expect(queryByTestId('select')).toBeNull();
+  });
   it('shows a sending file with its parts and percentage, and pauses it', async () => {
     const h = handlers();
     const { getByText, container } = render(FileRow, { props: { row: base, ...h } });

@@ -188,6 +188,8 @@ export interface Submitted {
   receipt_json: string | null;
   /** The receipt could not be written; the accessions still stand. */
   receipt_error: string | null;
+  /** Files uploaded again because their ids had expired on the portal. */
+  renewed?: string[];
 }
 
 /** A refused submit: the message, and the server's message per row it names. */
@@ -229,4 +231,37 @@ export interface SettingsView {
   error: string | null;
   /** The bandwidth limit in force, e.g. "20.0 MiB/s". */
   limit: string | null;
+}
+
+/** ferry_engine::history::HistoryFile */
+export interface HistoryFile {
+  name: string;
+  path: string;
+  id: string | null;
+  size: number;
+  sha256: string | null;
+  state: string;
+  uploadedAt: number | null;
+}
+
+/** ferry_engine::history::Batch: one past batch from the journal. */
+export interface HistoryBatch {
+  job: string;
+  kind: string;
+  portal: 'loculus' | 'onecodex' | 'basespace' | string;
+  destination: string;
+  createdAt: number;
+  state: string;
+  files: HistoryFile[];
+  attached: boolean;
+  accessions: { submissionId: string; accession: string; version: number }[];
+  /** Loculus, not attached: whole days before the ids expire (default retention). */
+  daysLeft: number | null;
+}
+
+/** Where a receipt was saved. */
+export interface Saved {
+  csv: string;
+  json: string;
+  files: number;
 }

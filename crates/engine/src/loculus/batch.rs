@@ -186,7 +186,7 @@ pub fn write_receipt(base: &Path, lines: &[ReceiptLine]) -> Result<(PathBuf, Pat
 
 /// `bytes` to `path` through a temporary file and a rename; refuses a
 /// link (or anything but a plain file) already at `path`.
-fn replace_file(path: &Path, bytes: &[u8]) -> Result<(), String> {
+pub(crate) fn replace_file(path: &Path, bytes: &[u8]) -> Result<(), String> {
     match std::fs::symlink_metadata(path) {
         Ok(m) if m.file_type().is_symlink() => {
             return Err(

@@ -186,6 +186,10 @@ pub enum SubmitError {
     /// The journal could not record the step; nothing was posted after it.
     #[error("{0}")]
     Journal(Error),
+    /// The portal refused expired or deleted fileIds and they could not be
+    /// uploaded again (see `expiry`); nothing was submitted.
+    #[error("{0}")]
+    Expired(crate::loculus::expiry::RenewError),
 }
 
 /// Submit job `job`'s `sub` (metadata `raw`) at most once: the journal

@@ -4,12 +4,14 @@
 pub(crate) mod api;
 pub mod batch;
 pub mod entries;
+pub mod expiry;
 pub mod fasta;
 pub mod folder;
 pub mod info;
 pub mod keycloak;
 pub mod names;
 pub mod submit;
+pub mod template;
 
 use std::sync::Arc;
 

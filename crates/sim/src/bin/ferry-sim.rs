@@ -50,6 +50,14 @@ struct Args {
     /// The private key (PEM) of --tls-cert.
     #[arg(long, value_name = "PEM", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// Age (seconds) at which an upload no submission references is marked
+    /// by the garbage collection (Loculus: 7 days).
+    #[arg(long, default_value_t = 10080 * 60)]
+    orphan_retention_secs: u64,
+    /// Seconds between garbage collection runs (Loculus: daily); a marked
+    /// upload is deleted by the next run. `POST /_sim/gc` runs one now.
+    #[arg(long, default_value_t = 24 * 3600)]
+    gc_interval_secs: u64,
 }
 
 #[tokio::main]
@@ -67,6 +75,8 @@ async fn main() -> anyhow::Result<()> {
         storage_public_url: args.s3_public_url,
         tls: args.tls_cert.zip(args.tls_key),
         app: false,
+        orphan_retention: Duration::from_secs(args.orphan_retention_secs),
+        gc_interval: Duration::from_secs(args.gc_interval_secs),
     })
     .await?;
     let creds = sim.s3_credentials();
