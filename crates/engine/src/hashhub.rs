@@ -7,9 +7,9 @@
 //! AVX2, 4 with SSE; chosen at run time by `fearless_simd`, with a scalar
 //! path for one stream), as MinIO's md5-simd does in Go: several times
 //! less CPU per byte than one stream after another. The hub waits briefly
-//! for the lanes to fill: a chunk is hashed once every open part has one
-//! waiting, or a part has [`PER_PART`] waiting, or one waited [`WAIT`], or
-//! a part asks for its digest.
+//! for the lanes to fill: chunks are hashed once a row of lanes has one
+//! each (up to 8, or every open part), or a part has [`PER_PART`] waiting,
+//! or one waited [`WAIT`], or a part asks for its digest.
 //!
 //! Sending does not wait for hashing: a chunk goes to the request body and
 //! to the hub at once (shared `Bytes`), and a part that has [`PER_PART`]
@@ -31,7 +31,7 @@ use crate::hasher::OrderedHasher;
 /// Chunks one part may have waiting for the hub.
 pub(crate) const PER_PART: usize = 4;
 /// Longest a chunk waits for other parts' chunks to fill the lanes.
-const WAIT: Duration = Duration::from_millis(20);
+const WAIT: Duration = Duration::from_millis(250);
 
 /// A file's SHA-256 to feed with a chunk, and where the chunk starts.
 pub(crate) type ShaFeed = Option<(Arc<OrderedHasher>, u64)>;
@@ -184,13 +184,14 @@ fn run(rx: mpsc::Receiver<Msg>, engine: Option<Md5Many>) {
                 Ok(m) => Some(m),
                 Err(_) => return,
             },
-            Some(t) => match rx.recv_timeout((t + WAIT).saturating_duration_since(Instant::now())) {
-                Ok(m) => Some(m),
-                Err(mpsc::RecvTimeoutError::Timeout) => None,
-                Err(mpsc::RecvTimeoutError::Disconnected) => return,
-            },
+            Some(t) => {
+                match rx.recv_timeout((t + WAIT).saturating_duration_since(Instant::now())) {
+                    Ok(m) => Some(m),
+                    Err(mpsc::RecvTimeoutError::Timeout) => None,
+                    Err(mpsc::RecvTimeoutError::Disconnected) => return,
+                }
+            }
         };
-        let mut urgent = false;
         let mut take = |m: Msg, streams: &mut HashMap<u64, Stream>| match m {
             Msg::Open(id) => {
                 streams.insert(id, Stream::default());
@@ -209,7 +210,6 @@ fn run(rx: mpsc::Receiver<Msg>, engine: Option<Md5Many>) {
             Msg::Finish { id, reply } => {
                 if let Some(s) = streams.get_mut(&id) {
                     s.finish = Some(reply);
-                    urgent = true;
                 }
             }
             Msg::Close(id) => {
@@ -227,62 +227,70 @@ fn run(rx: mpsc::Receiver<Msg>, engine: Option<Md5Many>) {
             answer(&mut streams);
             continue;
         };
-        let with_data = streams.values().filter(|s| !s.queue.is_empty()).count();
-        let full = streams.values().any(|s| s.queue.len() >= PER_PART);
-        if urgent
-            || full
-            || with_data >= lanes.min(streams.len())
-            || since.elapsed() >= WAIT
+        // A part that asked for its digest, or that has no room left:
+        // hashed now, side by side with whatever the others have waiting.
+        while streams
+            .values()
+            .any(|s| !s.queue.is_empty() && (s.finish.is_some() || s.queue.len() >= PER_PART))
         {
-            flush(&mut streams, engine);
-            oldest = None;
-            answer(&mut streams);
+            round(&mut streams, engine, 1);
         }
+        // Full rows of lanes (up to 8: md5-many's AVX2 width, and what 8
+        // parts in flight give); what waited too long goes anyway.
+        let target = lanes.min(8).min(streams.len()).max(1);
+        while round(&mut streams, engine, target) {}
+        if since.elapsed() >= WAIT {
+            while round(&mut streams, engine, 1) {}
+        }
+        answer(&mut streams);
+        oldest = streams
+            .values()
+            .any(|s| !s.queue.is_empty())
+            .then_some(since);
     }
 }
 
-/// Hash every waiting chunk: one chunk of each stream per pass, the
-/// streams side by side in the lanes.
-fn flush(streams: &mut HashMap<u64, Stream>, engine: Option<Md5Many>) {
-    loop {
-        let ids: Vec<u64> = streams
-            .iter()
-            .filter(|(_, s)| !s.queue.is_empty())
-            .map(|(id, _)| *id)
-            .collect();
-        if ids.is_empty() {
-            return;
-        }
-        let mut chunks = Vec::with_capacity(ids.len());
-        let mut states = Vec::with_capacity(ids.len());
-        for id in &ids {
-            let s = streams.get_mut(id).expect("listed");
-            chunks.push(s.queue.pop_front().expect("non-empty"));
-            states.push(s.state.clone());
-        }
-        match engine {
-            Some(e) if ids.len() > 1 => {
-                let inputs: Vec<&[u8]> = chunks.iter().map(|c| &c.data[..]).collect();
-                // Up to three SIMD groups per call (md5-many interleaves
-                // them); more parts in flight go in several calls.
-                let group = (e.lanes() * 3).clamp(1, 48);
-                for (st, inp) in states.chunks_mut(group).zip(inputs.chunks(group)) {
-                    e.update_many(st, inp);
-                }
-            }
-            _ => {
-                for (st, c) in states.iter_mut().zip(&chunks) {
-                    st.update(&c.data);
-                }
+/// Hash one chunk of every stream that has one waiting, the streams side
+/// by side in the lanes; nothing when fewer than `width` have one.
+fn round(streams: &mut HashMap<u64, Stream>, engine: Option<Md5Many>, width: usize) -> bool {
+    let ids: Vec<u64> = streams
+        .iter()
+        .filter(|(_, s)| !s.queue.is_empty())
+        .map(|(id, _)| *id)
+        .collect();
+    if ids.is_empty() || ids.len() < width {
+        return false;
+    }
+    let mut chunks = Vec::with_capacity(ids.len());
+    let mut states = Vec::with_capacity(ids.len());
+    for id in &ids {
+        let s = streams.get_mut(id).expect("listed");
+        chunks.push(s.queue.pop_front().expect("non-empty"));
+        states.push(s.state);
+    }
+    match engine {
+        Some(e) if ids.len() > 1 => {
+            let inputs: Vec<&[u8]> = chunks.iter().map(|c| &c.data[..]).collect();
+            // Up to three SIMD groups per call (md5-many interleaves
+            // them); more parts in flight go in several calls.
+            let group = (e.lanes() * 3).clamp(1, 48);
+            for (st, inp) in states.chunks_mut(group).zip(inputs.chunks(group)) {
+                e.update_many(st, inp);
             }
         }
-        for ((id, st), c) in ids.iter().zip(states).zip(chunks) {
-            streams.get_mut(id).expect("listed").state = st;
-            if let Some((h, offset)) = c.sha {
-                h.feed(offset, c.data);
+        _ => {
+            for (st, c) in states.iter_mut().zip(&chunks) {
+                st.update(&c.data);
             }
         }
     }
+    for ((id, st), c) in ids.iter().zip(states).zip(chunks) {
+        streams.get_mut(id).expect("listed").state = st;
+        if let Some((h, offset)) = c.sha {
+            h.feed(offset, c.data);
+        }
+    }
+    true
 }
 
 /// Digests of streams whose chunks are all hashed.

@@ -13,8 +13,8 @@ use futures::Stream;
 use md5::{Digest, Md5};
 
 use crate::Error;
-use crate::hashhub::PartHash;
 use crate::hasher::OrderedHasher;
+use crate::hashhub::PartHash;
 
 /// What the reader learned, read back after the request.
 #[derive(Default)]
@@ -150,10 +150,7 @@ pub(crate) fn part_stream(
             let want = ((st.end - st.pos) as usize).min(chunk);
             // The process-wide bandwidth limit, if one is set.
             crate::rate::take(want as u64).await;
-            let reader = st
-                .reader
-                .take()
-                .unwrap_or_else(|| Reader::new(path, chunk));
+            let reader = st.reader.take().unwrap_or_else(|| Reader::new(path, chunk));
             let (reader, r) = reader.read_blocking(st.pos, want).await;
             st.reader = Some(reader);
             match r {

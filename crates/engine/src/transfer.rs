@@ -1438,15 +1438,17 @@ async fn finish_inner(
     let sha256 = if !inner.cfg.file_hash {
         String::new()
     } else {
-        ctx.hasher.finish(ctx.item.size).ok_or_else(|| Error::Protocol {
-            host: "ferry".into(),
-            detail: format!(
-                "{}: only {} of {} bytes were hashed",
-                ctx.item.path.display(),
-                ctx.hasher.hashed(),
-                ctx.item.size
-            ),
-        })?
+        ctx.hasher
+            .finish(ctx.item.size)
+            .ok_or_else(|| Error::Protocol {
+                host: "ferry".into(),
+                detail: format!(
+                    "{}: only {} of {} bytes were hashed",
+                    ctx.item.path.display(),
+                    ctx.hasher.hashed(),
+                    ctx.item.size
+                ),
+            })?
     };
     Ok(Uploaded {
         path: ctx.item.path.clone(),
