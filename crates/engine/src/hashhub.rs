@@ -270,7 +270,22 @@ fn round(streams: &mut HashMap<u64, Stream>, engine: Option<Md5Many>, width: usi
     }
     match engine {
         Some(e) if ids.len() > 1 => {
-            let inputs: Vec<&[u8]> = chunks.iter().map(|c| &c.data[..]).collect();
+            let mut inputs: Vec<&[u8]> = chunks.iter().map(|c| &c.data[..]).collect();
+            // md5-many's fast kernels take whole rows of 8 (AVX2) or of
+            // its native lanes, of equal lengths: a narrower row of equal
+            // chunks is padded with copies whose digests are dropped (a
+            // row of 8 costs about what a row of 3 does on the slow path).
+            let len = inputs[0].len();
+            if inputs.iter().all(|i| i.len() == len) {
+                let lanes = e.lanes();
+                let row = if ids.len() <= 8 && lanes >= 8 {
+                    8
+                } else {
+                    ids.len().div_ceil(lanes) * lanes
+                };
+                inputs.resize(row, inputs[0]);
+                states.resize(row, Md5State::new());
+            }
             // Up to three SIMD groups per call (md5-many interleaves
             // them); more parts in flight go in several calls.
             let group = (e.lanes() * 3).clamp(1, 48);
@@ -284,6 +299,7 @@ fn round(streams: &mut HashMap<u64, Stream>, engine: Option<Md5Many>, width: usi
             }
         }
     }
+    states.truncate(ids.len());
     for ((id, st), c) in ids.iter().zip(states).zip(chunks) {
         streams.get_mut(id).expect("listed").state = st;
         if let Some((h, offset)) = c.sha {

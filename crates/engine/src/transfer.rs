@@ -1227,8 +1227,10 @@ async fn send_once(
                     ),
                 });
             }
-            if portal.etag_is_md5() {
-                if let Some(md5) = local_md5 {
+            if portal.etag_is_md5()
+                && let Some(md5) = local_md5
+            {
+                {
                     let got = etag.trim_matches('"').to_ascii_lowercase();
                     if !etag.is_empty() && got != hex::encode(md5) {
                         ctx.sent
