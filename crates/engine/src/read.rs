@@ -29,7 +29,7 @@ pub(crate) type Shared = Arc<Mutex<ReadOutcome>>;
 
 /// Chunks read ahead into one buffer before it is reused: the body and
 /// the hashing thread hold a few chunks at a time.
-const BUFFERED_CHUNKS: usize = 4;
+const BUFFERED_CHUNKS: usize = 2;
 
 /// A file open for sequential reads into a reused buffer.
 pub(crate) struct Reader {
