@@ -2,7 +2,8 @@
 # Benchmark: one file (default 1 GiB) uploaded through `ferry-sim`'s real S3
 # server by ferry (Loculus protocol, presigned multipart), and to the same
 # S3 server by `aws s3 cp` and `rclone copy`, in the same run. Prints a
-# table of time, throughput and peak memory (RSS). Usage:
+# table of time, throughput, CPU seconds per GiB and peak memory (RSS)
+# (ROUNDS=N runs of every row, default 3; the median is shown). Usage:
 #   bash tests/bench.sh [SIZE_MIB]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,31 +43,86 @@ BACKEND=$(field backend); S3=$(field s3); TOKEN=$(field token)
 export AWS_ACCESS_KEY_ID=$(field access_key) AWS_SECRET_ACCESS_KEY=$(field secret_key) AWS_DEFAULT_REGION=$(field region)
 BUCKET=$(field bucket)
 
-# Runs a command under GNU time; prints "seconds peak_rss_kib".
+# Runs a command under GNU time; prints "seconds peak_rss_kib cpu_seconds"
+# (user + sys of the command and its children: CPU time is disturbed far
+# less than wall time when other work shares the machine).
 measure() {
-  /usr/bin/time -f "%e %M" -o "$WORK/time.txt" "$@" > "$WORK/out.txt" 2> "$WORK/err.txt" || {
+  /usr/bin/time -f "%e %M %U %S" -o "$WORK/time.txt" "$@" > "$WORK/out.txt" 2> "$WORK/err.txt" || {
     echo "FAILED: $*" >&2; cat "$WORK/err.txt" >&2; return 1; }
-  cat "$WORK/time.txt"
+  python3 -c "import sys; e,m,u,s=open(sys.argv[1]).read().split()[-4:]; print(e, m, f'{float(u)+float(s):.2f}')" "$WORK/time.txt"
 }
 
-declare -a ROWS
-row() { # name seconds rss_kib note
-  local mbs; mbs=$(python3 -c "print(f'{$SIZE_MIB*1.048576/$2:.0f}')")
-  ROWS+=("$(printf '| %-34s | %8.2f | %8s | %12.0f | %s |' "$1" "$2" "$mbs" "$(python3 -c "print($3/1024)")" "$4")")
+# Objects stored by a row are deleted once checked: the disk holds one
+# copy of the file at a time however many rows and rounds run.
+forget_objects() { find "$WORK/sim-data" -type f -size +1M -delete 2>/dev/null || true; }
+
+# One row's runs go to $WORK/rows/KEY as "seconds rss_kib cpu_s" lines; the
+# table shows the median seconds and CPU and the largest RSS of its rounds.
+rm -rf "$WORK/rows"; mkdir -p "$WORK/rows"
+keep() { echo "$2 $3 $4" >> "$WORK/rows/$1"; }
+declare -a ORDER NAMES NOTES
+declare -A SEEN
+label() { # key name note
+  [ -n "${SEEN[$1]:-}" ] && return 0
+  SEEN[$1]=1; ORDER+=("$1"); NAMES+=("$2"); NOTES+=("$3")
 }
 
-echo "== ferry upload (8 parts in flight)" >&2
-read -r s m < <(FERRY_TOKEN=$TOKEN measure "$REL"/ferry upload -q --backend "$BACKEND" --group 1 "$FILE")
-GOT=$(cut -f2 "$WORK/out.txt")
-[ "$GOT" = "$SHA" ] || { echo "ferry's SHA-256 differs from sha256sum" >&2; exit 1; }
-ID=$(cut -f1 "$WORK/out.txt")
-STORED=$(curl -s "$BACKEND/_sim/object/$ID" | python3 -c "import json,sys; print(json.load(sys.stdin)['sha256'])")
-[ "$STORED" = "$SHA" ] || { echo "the stored object differs from the file" >&2; exit 1; }
-row "ferry upload (Loculus, 8 parts)" "$s" "$m" "stored SHA-256 verified"
+ferry_row() { # key name note [ferry upload args...]
+  local key=$1 name=$2 note=$3; shift 3
+  echo "== $name" >&2
+  read -r s m c < <(FERRY_TOKEN=$TOKEN measure "$@")
+  keep "$key" "$s" "$m" "$c"; label "$key" "$name" "$note"
+}
 
-echo "== ferry upload (16 parts in flight)" >&2
-read -r s m < <(FERRY_TOKEN=$TOKEN measure "$REL"/ferry upload -q --parts-in-flight 16 --backend "$BACKEND" --group 1 "$FILE")
-row "ferry upload (Loculus, 16 parts)" "$s" "$m" ""
+check_ferry_sha() { # the SHA-256 ferry printed and the stored object's
+  local got id stored
+  got=$(cut -f2 "$WORK/out.txt"); id=$(cut -f1 "$WORK/out.txt")
+  [ "$got" = "$SHA" ] || { echo "ferry's SHA-256 differs from sha256sum" >&2; exit 1; }
+  stored=$(curl -s "$BACKEND/_sim/object/$id" | python3 -c "import json,sys; print(json.load(sys.stdin)['sha256'])")
+  [ "$stored" = "$SHA" ] || { echo "the stored object differs from the file" >&2; exit 1; }
+}
+
+export AWS_CONFIG_FILE="$WORK/aws.cfg"
+printf '[default]\ns3 =\n    addressing_style = path\n' > "$AWS_CONFIG_FILE"
+AWS_NAME="aws s3 cp ($("$WORK/venv/bin/aws" --version 2>&1 | cut -d' ' -f1))"
+
+# Rounds: every row once per round, in the same order, so the reference
+# tools and ferry share the machine's ups and downs alike.
+ROUNDS=${ROUNDS:-3}
+for round in $(seq "$ROUNDS"); do
+  echo "== round $round of $ROUNDS" >&2
+  echo "== $AWS_NAME" >&2
+  read -r s m c < <(measure "$WORK/venv/bin/aws" --endpoint-url "$S3" s3 cp --only-show-errors "$FILE" "s3://$BUCKET/bench/aws.bin")
+  keep aws "$s" "$m" "$c"; label aws "$AWS_NAME" "direct S3 credentials; no checksum of its own"
+  forget_objects
+
+  echo "== curl, one presigned PUT" >&2
+  URL=$(curl -s -X POST -H "Authorization: Bearer $TOKEN" "$BACKEND/files/request-upload?groupId=1&numberFiles=1" \
+    | python3 -c "import json,sys; print(json.load(sys.stdin)[0]['url'])")
+  read -r s m c < <(measure curl -sS --fail -o /dev/null -H 'If-None-Match: *' -T "$FILE" "$URL")
+  keep curl "$s" "$m" "$c"; label curl "curl, one presigned PUT" "the ceiling: one stream, no checksum"
+  forget_objects
+
+  ferry_row ferry8 "ferry upload (8 parts in flight)" "SHA-256 + every part's MD5 checked; stored SHA-256 verified" \
+    "$REL"/ferry upload -q --backend "$BACKEND" --group 1 "$FILE"
+  check_ferry_sha; forget_objects
+
+  ferry_row ferry1 "ferry upload (1 part in flight)" "SHA-256 + MD5 checked" \
+    "$REL"/ferry upload -q --parts-in-flight 1 --backend "$BACKEND" --group 1 "$FILE"
+  check_ferry_sha; forget_objects
+
+  ferry_row ferry16 "ferry upload (16 parts in flight)" "SHA-256 + MD5 checked" \
+    "$REL"/ferry upload -q --parts-in-flight 16 --backend "$BACKEND" --group 1 "$FILE"
+  check_ferry_sha; forget_objects
+
+  ferry_row nohash "ferry upload --no-file-hash (8 parts)" "MD5 of every part still checked; what the SHA-256 costs" \
+    "$REL"/ferry upload -q --no-file-hash --backend "$BACKEND" --group 1 "$FILE"
+  forget_objects
+
+  ferry_row scalar "ferry upload, FERRY_MD5=scalar (8 parts)" "one MD5 stream at a time: what the SIMD lanes save" \
+    env FERRY_MD5=scalar "$REL"/ferry upload -q --backend "$BACKEND" --group 1 "$FILE"
+  check_ferry_sha; forget_objects
+done
 
 echo "== ferry upload (links valid 20 s: a deadline plan of few huge parts side by side)" >&2
 # A second simulator whose links die after 20 s: at the 1 MB/s assumed
@@ -82,34 +138,42 @@ B2=$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['backend'])" "$I
 T2=$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['token'])" "$INFO2")
 # A small file first: its links tell ferry how long links live there.
 head -c 1000 /dev/urandom > "$WORK/first.tsv"
-read -r s m < <(FERRY_TOKEN=$T2 measure "$REL"/ferry upload --backend "$B2" --group 1 "$WORK/first.tsv" "$FILE")
+read -r s m c < <(FERRY_TOKEN=$T2 measure "$REL"/ferry upload --backend "$B2" --group 1 "$WORK/first.tsv" "$FILE")
 PLAN=$(grep -o 'sent as [0-9]* parts\? of [0-9]* MiB' "$WORK/err.txt" | head -n1 || true)
 GOT=$(grep -F "$FILE" "$WORK/out.txt" | cut -f2); ID=$(grep -F "$FILE" "$WORK/out.txt" | cut -f1)
 STORED=$(curl -s "$B2/_sim/object/$ID" | python3 -c "import json,sys; print(json.load(sys.stdin)['sha256'])")
 [ "$GOT" = "$SHA" ] && [ "$STORED" = "$SHA" ] || { echo "deadline plan: SHA-256 differs" >&2; exit 1; }
 kill $SIM2 2>/dev/null || true; rm -rf "$WORK/sim2-data"
-row "ferry upload (20 s links, 8 parts, +1 kB file)" "$s" "$m" "${PLAN:-plan unchanged}; stored SHA-256 verified"
-
-echo "== aws s3 cp" >&2
-export AWS_CONFIG_FILE="$WORK/aws.cfg"
-printf '[default]\ns3 =\n    addressing_style = path\n' > "$AWS_CONFIG_FILE"
-read -r s m < <(measure "$WORK/venv/bin/aws" --endpoint-url "$S3" s3 cp --only-show-errors "$FILE" "s3://$BUCKET/bench/aws.bin")
-row "aws s3 cp ($("$WORK/venv/bin/aws" --version 2>&1 | cut -d' ' -f1))" "$s" "$m" "direct S3 credentials"
+keep links20 "$s" "$m" "$c"; label links20 "ferry upload (20 s links, 8 parts, +1 kB file)" "${PLAN:-plan unchanged}; stored SHA-256 verified"
 
 echo "== rclone copy" >&2
 export RCLONE_CONFIG_BENCH_TYPE=s3 RCLONE_CONFIG_BENCH_PROVIDER=Other RCLONE_CONFIG_BENCH_ENV_AUTH=false \
   RCLONE_CONFIG_BENCH_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY \
   RCLONE_CONFIG_BENCH_ENDPOINT=$S3 RCLONE_CONFIG_BENCH_REGION=$AWS_DEFAULT_REGION RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE=true
 # rclone rejects AWS_CA_BUNDLE with a plain-HTTP endpoint; it is not needed on loopback.
-read -r s m < <(measure env -u AWS_CA_BUNDLE rclone copy --s3-upload-concurrency 8 "$FILE" "bench:$BUCKET/bench-rclone/")
-row "rclone copy ($(rclone version | head -n1 | cut -d' ' -f2), 8 streams)" "$s" "$m" "direct S3 credentials"
+read -r s m c < <(measure env -u AWS_CA_BUNDLE rclone copy --s3-upload-concurrency 8 "$FILE" "bench:$BUCKET/bench-rclone/")
+keep rclone "$s" "$m" "$c"; label rclone "rclone copy ($(rclone version | head -n1 | cut -d' ' -f2), 8 streams)" "direct S3 credentials"
+forget_objects
 
 printf '\nLargest file that reaches Loculus before its 30-minute links expire (from the deadline model;\nFerry keeps a 20%% margin, the website none)\n\n'
 cargo run --release --locked -q -p ferry-engine --example reach
-printf '\nUpload of %s MiB to the same loopback S3 server (s3s-fs), %s cores\n\n' "$SIZE_MIB" "$(nproc)"
-echo "| tool                               |  seconds |     MB/s | peak RSS MiB | note |"
-echo "|------------------------------------|---------:|---------:|-------------:|------|"
-printf '%s\n' "${ROWS[@]}"
+printf '\nUpload of %s MiB to the same loopback S3 server (s3s-fs), %s cores; median of %s rounds\n' "$SIZE_MIB" "$(nproc)" "$ROUNDS"
+printf '(seconds and CPU: median; peak RSS: the largest; CPU = user + sys of the tool, not the server)\n\n'
+echo "| tool | seconds | MiB/s | CPU s/GiB | CPU vs aws | peak RSS MiB | note |"
+echo "|---|---:|---:|---:|---:|---:|---|"
+for i in "${!ORDER[@]}"; do
+  python3 - "$WORK/rows/${ORDER[$i]}" "$WORK/rows/aws" "$SIZE_MIB" "${NAMES[$i]}" "${NOTES[$i]}" <<'PY'
+import statistics, sys
+def load(p):
+    rows = [list(map(float, l.split())) for l in open(p) if l.strip()]
+    return (statistics.median(r[0] for r in rows), max(r[1] for r in rows),
+            statistics.median(r[2] for r in rows))
+secs, rss, cpu = load(sys.argv[1])
+_, _, aws_cpu = load(sys.argv[2])
+gib = int(sys.argv[3]) / 1024
+print(f"| {sys.argv[4]} | {secs:.2f} | {int(sys.argv[3]) / secs:.0f} | {cpu / gib:.2f} | {cpu / aws_cpu:.2f}x | {rss / 1024:.0f} | {sys.argv[5]} |")
+PY
+done
 
 # Fuzzing (proptest, stable Rust): a bounded run per target, its cases and time.
 FUZZ_CASES=${FUZZ_CASES:-5000}

@@ -57,6 +57,7 @@ pub async fn run(size_mib: u64) -> Result<(), Fail> {
     let out = Output {
         json: false,
         quiet: false,
+        no_file_hash: false,
     };
     let files = vec![
         format!("rawReads={}", r1.display()),

@@ -283,6 +283,11 @@ struct Output {
     /// No progress bars.
     #[arg(long, short)]
     quiet: bool,
+    /// Skip the SHA-256 of each whole file (printed empty): less CPU per
+    /// GiB. The MD5 of every part is still checked against the storage's
+    /// ETag.
+    #[arg(long)]
+    no_file_hash: bool,
 }
 
 /// A failure that ends the command, with its exit code.
@@ -571,6 +576,7 @@ pub(crate) fn engine_for(
     let cfg = EngineConfig {
         parts_in_flight,
         network: network::policy(),
+        file_hash: !out.no_file_hash,
         ..EngineConfig::default()
     };
     Ok((Engine::new(cfg, wrap(sink))?, renderer))

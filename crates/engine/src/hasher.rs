@@ -56,7 +56,7 @@ impl OrderedHasher {
     /// Feed the chunk that starts at `offset`. Never waits: a chunk that
     /// would hold more than the cap ahead of the frontier is dropped and
     /// the hasher marked as spilled.
-    pub async fn feed(&self, offset: u64, chunk: Bytes) {
+    pub fn feed(&self, offset: u64, chunk: Bytes) {
         let mut s = self.state.lock().expect("hasher lock");
         let end = offset + chunk.len() as u64;
         if end <= s.frontier || (chunk.is_empty() && offset <= s.frontier) {
@@ -141,7 +141,7 @@ mod tests {
             .map(|(i, c)| ((i * 1000) as u64, Bytes::copy_from_slice(c)))
             .collect();
         for i in [3, 1, 2, 1, 0, 5, 4, 9, 8, 7, 6, 0, 3] {
-            h.feed(chunks[i].0, chunks[i].1.clone()).await;
+            h.feed(chunks[i].0, chunks[i].1.clone());
         }
         assert_eq!(
             h.finish(data.len() as u64).unwrap(),
@@ -155,15 +155,13 @@ mod tests {
         let h = OrderedHasher::with_cap(2000);
         // Two parts far ahead of the frontier: the cap holds two chunks.
         for off in [5000usize, 6000, 7000, 8000] {
-            h.feed(off as u64, Bytes::copy_from_slice(&data[off..off + 1000]))
-                .await;
+            h.feed(off as u64, Bytes::copy_from_slice(&data[off..off + 1000]));
         }
         assert!(h.has_spilled());
         h.spill().await; // resolves at once once spilled
         // The frontier part, then a catch-up reader from the frontier on.
         for off in (0..10_000).step_by(1000) {
-            h.feed(off as u64, Bytes::copy_from_slice(&data[off..off + 1000]))
-                .await;
+            h.feed(off as u64, Bytes::copy_from_slice(&data[off..off + 1000]));
         }
         assert_eq!(
             h.finish(data.len() as u64).unwrap(),
@@ -174,7 +172,7 @@ mod tests {
     #[tokio::test]
     async fn incomplete_is_none() {
         let h = OrderedHasher::new();
-        h.feed(5, Bytes::from_static(b"abc")).await;
+        h.feed(5, Bytes::from_static(b"abc"));
         assert_eq!(h.finish(8), None);
         assert_eq!(h.hashed(), 0);
     }

@@ -11,6 +11,7 @@ pub mod error;
 pub mod event;
 pub mod guard;
 mod hasher;
+mod hashhub;
 pub mod history;
 pub mod journal;
 pub mod loculus;

@@ -1,21 +1,24 @@
-//! Reading one part from disk straight into a request body, feeding the
-//! file's SHA-256 and the part's MD5 on the way (one read pass).
+//! Reading one part from disk straight into a request body. Chunks are
+//! read on a blocking thread into reused buffers (no `tokio::fs` copy, no
+//! fresh allocation per chunk once the body has let go of the last ones)
+//! and handed both to the body and to the hashing thread (`hashhub`: the
+//! part's MD5 and the file's SHA-256, one pass over each chunk).
 
+use std::io::{Read, Seek};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use bytes::{Bytes, BytesMut};
 use futures::Stream;
 use md5::{Digest, Md5};
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use crate::Error;
 use crate::hasher::OrderedHasher;
+use crate::hashhub::PartHash;
 
 /// What the reader learned, read back after the request.
 #[derive(Default)]
 pub(crate) struct ReadOutcome {
-    pub md5: Option<Md5>,
     pub read: u64,
     /// A local failure (unreadable, shrunk file): permanent, unlike the
     /// network error reqwest will report for the aborted body.
@@ -24,34 +27,122 @@ pub(crate) struct ReadOutcome {
 
 pub(crate) type Shared = Arc<Mutex<ReadOutcome>>;
 
-/// Stream `len` bytes of `path` from `start` in `chunk`-sized pieces.
+/// Chunks read ahead into one buffer before it is reused: the body and
+/// the hashing thread hold a few chunks at a time.
+const BUFFERED_CHUNKS: usize = 2;
+
+/// A file open for sequential reads into a reused buffer.
+pub(crate) struct Reader {
+    path: PathBuf,
+    file: Option<std::fs::File>,
+    buf: BytesMut,
+}
+
+impl Reader {
+    pub(crate) fn new(path: PathBuf, chunk: usize) -> Reader {
+        Reader {
+            path,
+            file: None,
+            buf: BytesMut::with_capacity(chunk.max(1) * BUFFERED_CHUNKS),
+        }
+    }
+
+    /// `want` bytes from `pos` (the file is opened at the first read, and
+    /// then read in order).
+    fn read(&mut self, pos: u64, want: usize) -> Result<Bytes, Error> {
+        let path = &self.path;
+        if self.file.is_none() {
+            let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+            f.seek(std::io::SeekFrom::Start(pos))
+                .map_err(|e| Error::io(path, e))?;
+            self.file = Some(f);
+        }
+        let f = self.file.as_mut().expect("opened");
+        // Takes back the buffer's memory once every chunk cut from it
+        // earlier was dropped; else a new buffer of the same size.
+        self.buf.clear();
+        self.buf.reserve(want);
+        self.buf.resize(want, 0);
+        let mut filled = 0;
+        while filled < want {
+            match f.read(&mut self.buf[filled..]) {
+                Ok(0) => {
+                    self.buf.clear();
+                    self.file = None;
+                    return Err(Error::FileChanged {
+                        path: path.to_path_buf(),
+                        what: format!(
+                            "it ended at byte {} but was bigger when scanned",
+                            pos + filled as u64
+                        ),
+                    });
+                }
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.buf.clear();
+                    self.file = None;
+                    return Err(Error::io(path, e));
+                }
+            }
+        }
+        Ok(self.buf.split().freeze())
+    }
+
+    /// [`Reader::read`] on a blocking thread.
+    async fn read_blocking(self, pos: u64, want: usize) -> (Reader, Result<Bytes, Error>) {
+        let path = self.path.clone();
+        let mut r = self;
+        match tokio::task::spawn_blocking(move || {
+            let got = r.read(pos, want);
+            (r, got)
+        })
+        .await
+        {
+            Ok(x) => x,
+            Err(join) => (
+                Reader::new(path, want),
+                Err(Error::Protocol {
+                    host: "ferry".into(),
+                    detail: format!("reading task failed: {join}"),
+                }),
+            ),
+        }
+    }
+}
+
+/// Stream `len` bytes of `path` from `start` in `chunk`-sized pieces,
+/// each fed to `md5` (and then to the file's `sha`, when it is kept).
 /// `on_bytes(n)` is called for each piece once it is handed to the body.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn part_stream(
     path: PathBuf,
     start: u64,
     len: u64,
     chunk: usize,
-    hasher: Arc<OrderedHasher>,
+    sha: Option<Arc<OrderedHasher>>,
+    md5: Arc<PartHash>,
     outcome: Shared,
     on_bytes: impl Fn(u64) + Send + Sync + 'static,
 ) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
-    outcome.lock().expect("outcome").md5 = Some(Md5::new());
     struct St {
-        file: Option<tokio::fs::File>,
+        reader: Option<Reader>,
         pos: u64,
         end: u64,
     }
     let st = St {
-        file: None,
+        reader: Some(Reader::new(path.clone(), chunk)),
         pos: start,
         end: start + len,
     };
+    let chunk = chunk.max(1);
     let on_bytes = Arc::new(on_bytes);
     futures::stream::unfold(st, move |mut st| {
-        let path = path.clone();
-        let hasher = hasher.clone();
+        let sha = sha.clone();
+        let md5 = md5.clone();
         let outcome = outcome.clone();
         let on_bytes = on_bytes.clone();
+        let path = path.clone();
         async move {
             if st.pos >= st.end {
                 return None;
@@ -59,17 +150,13 @@ pub(crate) fn part_stream(
             let want = ((st.end - st.pos) as usize).min(chunk);
             // The process-wide bandwidth limit, if one is set.
             crate::rate::take(want as u64).await;
-            let r = read_chunk(&path, &mut st.file, st.pos, want).await;
+            let reader = st.reader.take().unwrap_or_else(|| Reader::new(path, chunk));
+            let (reader, r) = reader.read_blocking(st.pos, want).await;
+            st.reader = Some(reader);
             match r {
                 Ok(bytes) => {
-                    hasher.feed(st.pos, bytes.clone()).await;
-                    {
-                        let mut o = outcome.lock().expect("outcome");
-                        if let Some(m) = o.md5.as_mut() {
-                            m.update(&bytes);
-                        }
-                        o.read += bytes.len() as u64;
-                    }
+                    md5.feed(bytes.clone(), sha.map(|h| (h, st.pos))).await;
+                    outcome.lock().expect("outcome").read += bytes.len() as u64;
                     st.pos += bytes.len() as u64;
                     on_bytes(bytes.len() as u64);
                     Some((Ok(bytes), st))
@@ -91,68 +178,52 @@ pub(crate) async fn read_part(
     path: &Path,
     start: u64,
     len: u64,
-    hasher: &OrderedHasher,
+    hasher: Option<&OrderedHasher>,
 ) -> Result<(Bytes, [u8; 16]), Error> {
-    let mut file = None;
     crate::rate::take(len).await;
-    let bytes = read_chunk(path, &mut file, start, len as usize).await?;
-    hasher.feed(start, bytes.clone()).await;
-    let md5: [u8; 16] = Md5::digest(&bytes).into();
+    let reader = Reader::new(path.to_path_buf(), len as usize);
+    let (_, bytes) = reader.read_blocking(start, len as usize).await;
+    let bytes = bytes?;
+    let b = bytes.clone();
+    let md5 = tokio::task::spawn_blocking(move || <[u8; 16]>::from(Md5::digest(&b)))
+        .await
+        .map_err(|join| Error::Protocol {
+            host: "ferry".into(),
+            detail: format!("hashing task failed: {join}"),
+        })?;
+    if let Some(h) = hasher {
+        h.feed(start, bytes.clone());
+    }
     Ok((bytes, md5))
 }
 
-async fn read_chunk(
-    path: &Path,
-    file: &mut Option<tokio::fs::File>,
-    pos: u64,
-    want: usize,
-) -> Result<Bytes, Error> {
-    if file.is_none() {
-        let mut f = tokio::fs::File::open(path)
-            .await
-            .map_err(|e| Error::io(path, e))?;
-        f.seek(std::io::SeekFrom::Start(pos))
-            .await
-            .map_err(|e| Error::io(path, e))?;
-        *file = Some(f);
-    }
-    let f = file.as_mut().expect("opened");
-    let mut buf = BytesMut::zeroed(want);
-    let mut filled = 0;
-    while filled < want {
-        let n = f
-            .read(&mut buf[filled..])
-            .await
-            .map_err(|e| Error::io(path, e))?;
-        if n == 0 {
-            return Err(Error::FileChanged {
-                path: path.to_path_buf(),
-                what: format!(
-                    "it ended at byte {} but was bigger when scanned",
-                    pos + filled as u64
-                ),
-            });
-        }
-        filled += n;
-    }
-    Ok(buf.freeze())
-}
-
 /// Feed the file's hash with byte ranges that are not sent again (parts a
-/// resumed upload already holds), reading them in order.
+/// resumed upload already holds), reading them in order, each chunk read
+/// and hashed on a blocking thread.
 pub(crate) async fn hash_ranges(
     path: &Path,
     ranges: &[(u64, u64)],
     chunk: usize,
-    hasher: &OrderedHasher,
+    hasher: &Arc<OrderedHasher>,
 ) -> Result<(), Error> {
+    let chunk = chunk.max(1);
     for &(start, end) in ranges {
-        let mut file = None;
+        let mut reader = Reader::new(path.to_path_buf(), chunk);
         let mut pos = start;
         while pos < end {
             let want = ((end - pos) as usize).min(chunk);
-            let bytes = read_chunk(path, &mut file, pos, want).await?;
-            hasher.feed(pos, bytes).await;
+            let h = hasher.clone();
+            let (r, got) = tokio::task::spawn_blocking(move || {
+                let got = reader.read(pos, want).map(|b| h.feed(pos, b));
+                (reader, got)
+            })
+            .await
+            .map_err(|join| Error::Protocol {
+                host: "ferry".into(),
+                detail: format!("hashing task failed: {join}"),
+            })?;
+            got?;
+            reader = r;
             pos += want as u64;
         }
     }

@@ -9,7 +9,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use md5::Digest;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -49,6 +48,10 @@ pub struct EngineConfig {
     pub clock: crate::clock::Clock,
     /// A DNS resolver of the caller's for the HTTP client.
     pub resolver: Option<crate::network::Resolver>,
+    /// Compute the SHA-256 of each whole file (on by default). Off, files
+    /// are reported with an empty `sha256`; the MD5 of every part is still
+    /// checked against the storage's ETag.
+    pub file_hash: bool,
 }
 
 impl Default for EngineConfig {
@@ -57,13 +60,16 @@ impl Default for EngineConfig {
             parts_in_flight: 8,
             retry: RetryPolicy::default(),
             stall_timeout: Duration::from_secs(60),
-            chunk_size: 256 * 1024,
+            // Chunks of 1 MiB: a quarter of the reads, hand-overs and
+            // hashing calls of 256 KiB ones, and still fine-grained progress.
+            chunk_size: 1024 * 1024,
             prefs: PlanPrefs::default(),
             progress_interval: Duration::from_millis(100),
             assumed_rate: 1e6,
             network: Default::default(),
             clock: Default::default(),
             resolver: None,
+            file_hash: true,
         }
     }
 }
@@ -503,7 +509,7 @@ impl Engine {
                 }
                 // Parts the storage already holds are read for the file's
                 // hash only, side by side with the parts being sent.
-                let hashing = (!done.is_empty()).then(|| {
+                let hashing = (!done.is_empty() && inner.cfg.file_hash).then(|| {
                     let ranges: Vec<(u64, u64)> = done.keys().map(|p| ctx.plan.range(*p)).collect();
                     let (c, chunk) = (ctx.clone(), inner.cfg.chunk_size);
                     tokio::spawn(async move {
@@ -1110,8 +1116,10 @@ async fn send_once(
         builder = builder.header(k.as_str(), v.as_str());
     }
     let mut local_md5: Option<[u8; 16]> = None;
+    let sha = inner.cfg.file_hash.then(|| ctx.hasher.clone());
+    let mut part_md5 = None;
     let body = if req.content_md5 {
-        let (bytes, md5) = read_part(&ctx.item.path, start, len, &ctx.hasher).await?;
+        let (bytes, md5) = read_part(&ctx.item.path, start, len, sha.as_deref()).await?;
         local_md5 = Some(md5);
         builder = builder.header(
             "Content-MD5",
@@ -1139,12 +1147,15 @@ async fn send_once(
         reqwest::Body::wrap_stream(prefix.chain(file).chain(suffix))
     } else {
         let progress = progress_fn(inner, ctx, part, moved.clone());
+        let md5 = Arc::new(crate::hashhub::Hub::global().open());
+        part_md5 = Some(md5.clone());
         let file = part_stream(
             ctx.item.path.clone(),
             start,
             len,
             inner.cfg.chunk_size,
-            ctx.hasher.clone(),
+            sha,
+            md5,
             outcome.clone(),
             progress,
         );
@@ -1193,6 +1204,13 @@ async fn send_once(
         (_, Some(local)) => Err(local),
         (r, None) => r.and_then(|resp| portal.accept_part(upload, part, &resp)),
     };
+    // Every chunk of a part sent whole is hashed (MD5, and fed to the
+    // file's SHA-256) before the part counts as done.
+    if let (Ok(_), Some(md5)) = (&result, part_md5)
+        && outcome.lock().expect("outcome").read == len
+    {
+        local_md5 = Some(md5.finish().await?);
+    }
     match result {
         Ok(etag) => {
             // Completion lists every part's ETag: a part acknowledged
@@ -1209,12 +1227,10 @@ async fn send_once(
                     ),
                 });
             }
-            if portal.etag_is_md5() {
-                let local = local_md5.or_else(|| {
-                    let mut o = outcome.lock().expect("outcome");
-                    (o.read == len).then(|| o.md5.take().map(|m| m.finalize().into()))?
-                });
-                if let Some(md5) = local {
+            if portal.etag_is_md5()
+                && let Some(md5) = local_md5
+            {
+                {
                     let got = etag.trim_matches('"').to_ascii_lowercase();
                     if !etag.is_empty() && got != hex::encode(md5) {
                         ctx.sent
@@ -1350,7 +1366,7 @@ async fn finish_inner(
     // Chunks the hasher had to drop (huge parts side by side) are read
     // once more from disk, alongside the parts still going up. A file of
     // one part feeds the hasher in order and never drops any.
-    let catch_up = (ctx.plan.parts > 1).then(|| {
+    let catch_up = (ctx.plan.parts > 1 && inner.cfg.file_hash).then(|| {
         let (c, chunk) = (ctx.clone(), inner.cfg.chunk_size);
         tokio::spawn(async move {
             c.hasher.spill().await;
@@ -1421,18 +1437,21 @@ async fn finish_inner(
         )
         .await?;
     }
-    let sha256 = ctx
-        .hasher
-        .finish(ctx.item.size)
-        .ok_or_else(|| Error::Protocol {
-            host: "ferry".into(),
-            detail: format!(
-                "{}: only {} of {} bytes were hashed",
-                ctx.item.path.display(),
-                ctx.hasher.hashed(),
-                ctx.item.size
-            ),
-        })?;
+    let sha256 = if !inner.cfg.file_hash {
+        String::new()
+    } else {
+        ctx.hasher
+            .finish(ctx.item.size)
+            .ok_or_else(|| Error::Protocol {
+                host: "ferry".into(),
+                detail: format!(
+                    "{}: only {} of {} bytes were hashed",
+                    ctx.item.path.display(),
+                    ctx.hasher.hashed(),
+                    ctx.item.size
+                ),
+            })?
+    };
     Ok(Uploaded {
         path: ctx.item.path.clone(),
         name: ctx.item.name.clone(),

@@ -506,3 +506,38 @@ async fn a_basespace_host_that_lies_about_a_part_etag_is_caught() {
         1
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_file_hash_every_part_md5_is_still_checked() {
+    // `--no-file-hash`: no SHA-256 of the file (reported empty), yet a
+    // part whose ETag is not the MD5 of its bytes is still sent again.
+    let rig = rig_full(
+        ferry_sim::SimConfig::default(),
+        ferry_engine::EngineConfig {
+            retry: fast_retry(),
+            stall_timeout: Duration::from_secs(5),
+            file_hash: false,
+            ..ferry_engine::EngineConfig::default()
+        },
+        "demo",
+        1,
+    )
+    .await;
+    rig.sim.faults().storage_next(Fault::CorruptEtag, 1);
+    let p = make_file(rig.dir.path(), "nohash.fastq.gz", 40 * MIB + 3, 78);
+    let items = scan(&rig, std::slice::from_ref(&p));
+    let out = rig
+        .engine
+        .upload(rig.portal.clone() as Arc<dyn Portal>, items)
+        .await;
+    let u = out.into_iter().next().unwrap().expect("uploaded");
+    assert_eq!(u.sha256, "", "no file hash asked for");
+    let (size, stored) = rig.sim.object_sha256(&u.remote_id).await.unwrap();
+    assert_eq!(size, 40 * MIB + 3);
+    assert_eq!(stored, sha256_file(&p), "bytes stored");
+    let r = retries(&rig);
+    assert!(
+        r.iter().any(|(_, _, why)| why.contains("is not the MD5")),
+        "{r:?}"
+    );
+}
