@@ -68,7 +68,8 @@ struct App {
     settings: Mutex<(ferry_engine::settings::Settings, Option<String>)>,
     /// The Watched folders panel's folders (kept in the settings).
     watched: Arc<watch::Watched>,
-    /// The engine settings the watched folders send with.
+    /// The engine settings the watched folders and the wizard's
+    /// re-uploads of expired ids send with.
     engine_cfg: EngineConfig,
 }
 

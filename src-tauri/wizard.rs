@@ -430,17 +430,20 @@ pub async fn wizard_submit(
             use ferry_engine::loculus::entries::SubmitError;
             // Expired or deleted ids are uploaded again by the engine (the
             // same code as `ferry submit`), checked against the journal.
-            let engine = ferry_engine::Engine::new(
-                ferry_engine::EngineConfig::default(),
-                ferry_engine::EventSink::none(),
-            )
-            .map_err(|e| e.to_string())?;
+            // With the app's settings (parts in flight, rate limit, proxy,
+            // waiting for the network), as every other upload of the app.
+            let engine =
+                ferry_engine::Engine::new(app.engine_cfg.clone(), ferry_engine::EventSink::none())
+                    .map_err(|e| e.to_string())?;
             match ferry_engine::loculus::expiry::submit_renewing(
                 &portal, &engine, &journal, &jobs, &mut sub, &raw, &mut done,
             )
             .await
             {
                 Ok((s, _, again)) => {
+                    for r in &again {
+                        app.queue.uploaded_again(&r.path, &r.old_id, &r.new_id);
+                    }
                     renewed = again.iter().map(ToString::to_string).collect();
                     s.accessions().to_vec()
                 }

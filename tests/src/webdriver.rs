@@ -340,10 +340,23 @@ impl Session {
     pub fn signed_in_as(&self, user: &str, password: &str) {
         // Wait until the window knows the session (the keychain may sign it in).
         self.wait_for("header[data-session=loaded]", 30);
+        // Then either someone is signed in (the keychain's first sign-in
+        // may still be going on, with no form meanwhile) or the form shows.
+        let form = "[data-testid=sign-in] input[autocomplete=username]";
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.find_all("[data-testid=user]").is_empty() && self.find_all(form).is_empty() {
+            if Instant::now() > deadline {
+                self.screenshot("signed-in-as-failed");
+                panic!(
+                    "neither signed in nor a sign-in form after 30 s (tests/artifacts/signed-in-as-failed.png)"
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
         if !self.find_all("[data-testid=user]").is_empty() {
             return;
         }
-        let u = self.wait_for("[data-testid=sign-in] input[autocomplete=username]", 5);
+        let u = self.wait_for(form, 5);
         self.type_text(&u, user);
         let pw = self.wait_for("[data-testid=sign-in] input[type=password]", 5);
         self.type_text(&pw, password);

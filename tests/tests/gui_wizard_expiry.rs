@@ -150,6 +150,11 @@ fn expired_ids_are_uploaded_again_at_submit_in_the_wizard() {
         for pair in files {
             let (name, id) = (pair[0].as_str().unwrap(), pair[1].as_str().unwrap());
             assert!(!old.iter().any(|o| o == id), "{row}/{name}: a new id");
+            // The window's row shows the id the submission names.
+            s.wait_for(
+                &format!("[data-name=\"{name}\"][data-remote-id=\"{id}\"]"),
+                10,
+            );
             ferry_e2e::assert_stored(
                 &backend,
                 id,

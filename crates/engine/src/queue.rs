@@ -566,6 +566,24 @@ impl Queue {
         self.state.lock().unwrap().rows.get(id).cloned()
     }
 
+    /// A file sent again outside the queue under a new id (an expired
+    /// Loculus upload renewed at submit): its accepted row shows the id the
+    /// submission names, not the lapsed one.
+    pub fn uploaded_again(&self, path: &Path, old_id: &str, new_id: &str) {
+        let mut st = self.state.lock().unwrap();
+        let hit: Vec<EntryId> = st
+            .rows
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.path == path && r.remote_id.as_deref() == Some(old_id))
+            .map(|(i, _)| i)
+            .collect();
+        for id in hit {
+            st.rows[id].remote_id = Some(new_id.to_string());
+            st.dirty.insert(id);
+        }
+    }
+
     /// Send these files (those that are ready) as one batch, leaving the
     /// rest of the list alone; returns how many.
     ///
