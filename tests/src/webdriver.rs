@@ -289,7 +289,13 @@ impl Session {
             .replace("::", "-");
         let shot = format!("{test}-failed");
         self.screenshot(&shot);
-        panic!("{why} (see tests/artifacts/{shot}.png)");
+        // What the window said went wrong, if anything.
+        let said: Vec<String> = self
+            .find_all("[data-testid=wizard-error], [data-testid=message]")
+            .iter()
+            .map(|e| self.text(e))
+            .collect();
+        panic!("{why}; the window says {said:?} (see tests/artifacts/{shot}.png)");
     }
 
     pub fn wait_for(&self, css: &str, secs: u64) -> String {

@@ -2,15 +2,11 @@
 //! Loculus' expiry of unattached uploads (a 5 s retention in ferry-sim):
 //! what a user types, what they get back, what the portal ends up holding.
 
+use ferry_e2e::sha;
 use ferry_e2e::{SimProc, ferry, make_file};
-use sha2::{Digest, Sha256};
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
-}
-
-fn sha(p: &std::path::Path) -> String {
-    hex::encode(Sha256::digest(std::fs::read(p).unwrap()))
 }
 
 /// `POST /_sim/gc`: one garbage collection run now.

@@ -7,15 +7,11 @@
 //! **History** lists the batch with its ids. Against a `ferry-sim` process
 //! (the demo portal would not outlive the restart).
 
+use ferry_e2e::sha;
 use std::time::Duration;
 
 use ferry_e2e::SimProc;
 use ferry_e2e::webdriver::{Driver, Session, app_binary};
-use sha2::{Digest, Sha256};
-
-fn sha256(path: &std::path::Path) -> String {
-    hex::encode(Sha256::digest(std::fs::read(path).unwrap()))
-}
 
 /// The X clipboard of `display`, as any other program there reads it.
 /// Bounded wait: the app sets it on its main thread after the click.
@@ -73,7 +69,7 @@ fn ids_are_shown_copied_and_receipted_and_the_history_survives_a_restart() {
                 "textContent",
             );
             assert_eq!(shown, id, "{name}: the id shown");
-            ferry_e2e::assert_stored(&backend, &id, &sha256(f), None, name);
+            ferry_e2e::assert_stored(&backend, &id, &sha(f), None, name);
             ids.push(id);
         }
         // One row's Copy button: its id alone.
@@ -93,7 +89,7 @@ fn ids_are_shown_copied_and_receipted_and_the_history_survives_a_restart() {
             assert_eq!(line[0], f.file_name().unwrap().to_str().unwrap());
             assert_eq!(line[1], id);
             assert_eq!(line[2], std::fs::metadata(f).unwrap().len().to_string());
-            assert_eq!(line[3], sha256(f));
+            assert_eq!(line[3], sha(f));
         }
         s.screenshot("after-ids-copied");
         // Save receipt… of the two selected rows.
@@ -109,7 +105,7 @@ fn ids_are_shown_copied_and_receipted_and_the_history_survives_a_restart() {
             assert_eq!(line["portal"], "loculus");
             assert_eq!(line["fileName"], f.file_name().unwrap().to_str().unwrap());
             assert_eq!(line["fileId"], id.as_str());
-            assert_eq!(line["sha256"], sha256(f));
+            assert_eq!(line["sha256"], sha(f));
             assert!(line["expiresAt"].as_str().unwrap().ends_with('Z'), "{line}");
             assert!(csv.contains(&format!("{id},")), "{csv}");
         }

@@ -8,14 +8,13 @@
 //! (its own unlock prompt cancelled too) says the sign-in is not
 //! remembered, and a file goes up to its green check with equal bytes.
 
+use ferry_e2e::sha;
 use std::io::{BufRead, BufReader, Write};
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ferry_e2e::webdriver::{Driver, Session, app_binary, record_timing};
 use ferry_e2e::{SimProc, assert_stored, make_file};
-use sha2::{Digest, Sha256};
 
 /// A process of the test's own, killed on drop.
 struct Proc(Child);
@@ -205,10 +204,6 @@ fn screenshot_all(display: &str, name: &str) {
         .status()
         .expect("import (imagemagick)");
     assert!(ok.success());
-}
-
-fn sha(p: &Path) -> String {
-    hex::encode(Sha256::digest(std::fs::read(p).unwrap()))
 }
 
 #[test]

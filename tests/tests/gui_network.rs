@@ -13,8 +13,8 @@
 #[path = "../../crates/engine/tests/relay/mod.rs"]
 mod relay;
 
+use ferry_e2e::sha;
 use std::io::Read;
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -22,16 +22,11 @@ use ferry_e2e::webdriver::{Driver, Session, app_binary, record_timing};
 use ferry_e2e::{SimProc, assert_stored, make_file, parts_stored};
 use relay::Relay;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 const BIG: usize = 40 * 1024 * 1024 + 11; // 6 parts of 8 MiB
 /// Bytes/s per connection through the relay: a part takes about 2 s, so
 /// the outage lands mid-file.
 const RATE: u64 = 4_000_000;
-
-fn sha(p: &Path) -> String {
-    hex::encode(Sha256::digest(std::fs::read(p).unwrap()))
-}
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()

@@ -4,33 +4,9 @@
 //! filled with the uploads' ids), the user completes its metadata, and
 //! Submit takes them to accessions without uploading anything again.
 
-use std::time::{Duration, Instant};
-
 use ferry_e2e::webdriver::{Driver, Session, app_binary};
 use ferry_e2e::{SimProc, make_file};
 use serde_json::json;
-
-fn wait_text(s: &Session, css: &str, want: &str, secs: u64) -> String {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(e) = s.find_all(css).into_iter().next() {
-            let t = s.text(&e);
-            if t.contains(want) {
-                return t;
-            }
-        }
-        if Instant::now() > deadline {
-            s.screenshot("submit-these-failed");
-            let err = s
-                .find_all("[data-testid=wizard-error], [data-testid=message]")
-                .first()
-                .map(|e| s.text(e))
-                .unwrap_or_default();
-            panic!("{css} never showed {want:?}; error: {err}");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
 
 #[test]
 #[ignore = "needs Xvfb, tauri-driver, WebKitWebDriver and the built app: tests/run-all.sh runs it"]
@@ -65,7 +41,7 @@ fn three_uploaded_files_go_to_accessions_without_uploading_again() {
         .collect();
     s.click(&s.wait_for("[data-testid=history-open]", 5));
     s.click(&s.wait_for("[data-testid=history-submit]", 10));
-    let notice = wait_text(&s, "[data-testid=notice]", "metadata.tsv", 10);
+    let notice = s.wait_text("[data-testid=notice]", "metadata.tsv", 10);
     let template = d
         .path()
         .join(
@@ -93,7 +69,7 @@ fn three_uploaded_files_go_to_accessions_without_uploading_again() {
         .map(|(i, l)| format!("{l}\t{}\n", if i == 0 { "country" } else { "CH" }))
         .collect();
     std::fs::write(&template, done).unwrap();
-    wait_text(&s, "[data-testid=wizard-organism]", "with files", 10);
+    s.wait_text("[data-testid=wizard-organism]", "with files", 10);
     s.run_async(
         "const [done] = arguments; const sel = document.querySelector('[data-testid=wizard-organism]');\
          sel.value = 'dummy-organism-with-files'; sel.dispatchEvent(new Event('change', {bubbles: true})); done(sel.value);",
@@ -102,12 +78,7 @@ fn three_uploaded_files_go_to_accessions_without_uploading_again() {
     s.click(&s.wait_for("[data-testid=wizard-review]:not([disabled])", 5));
     s.click(&s.wait_for("[data-testid=wizard-upload]:not([disabled])", 10));
     s.click(&s.wait_for("[data-testid=wizard-submit]:not([disabled])", 20));
-    wait_text(
-        &s,
-        "[data-testid=wizard-done]",
-        "2 submissions accepted",
-        30,
-    );
+    s.wait_text("[data-testid=wizard-done]", "2 submissions accepted", 30);
     s.screenshot("submit-these");
     let st = sim.state();
     assert_eq!(

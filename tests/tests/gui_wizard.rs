@@ -14,40 +14,16 @@ use serde_json::{Value, json};
 
 const N: usize = 50;
 
-fn wait_text(s: &Session, css: &str, want: &str, secs: u64) -> String {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(e) = s.find_all(css).into_iter().next() {
-            let t = s.text(&e);
-            if t.contains(want) {
-                return t;
-            }
-        }
-        if Instant::now() > deadline {
-            s.screenshot("wizard-failed");
-            let err = s
-                .find_all("[data-testid=wizard-error]")
-                .first()
-                .map(|e| s.text(e))
-                .unwrap_or_default();
-            panic!("{css} never showed {want:?}; error: {err}");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 /// Waits until the wizard's `files` are all accepted (up to `secs`), presses
 /// Submit and waits (up to half as long) for its `submissions` accepted.
 fn submit_after_upload(s: &Session, files: usize, submissions: usize, secs: u64) {
-    wait_text(
-        s,
+    s.wait_text(
         "[data-testid=wizard-progress]",
         &format!("{files} of {files} files accepted"),
         secs,
     );
     s.click(&s.wait_for("[data-testid=wizard-submit]:not([disabled])", 10));
-    wait_text(
-        s,
+    s.wait_text(
         "[data-testid=wizard-done]",
         &format!("{submissions} submissions accepted"),
         secs / 2,
@@ -134,7 +110,7 @@ fn open_wizard_for(s: &Session, dir: &std::path::Path, organism: &str) {
         json!([dir]),
     );
     assert!(!r.as_str().unwrap().starts_with("error"), "{r}");
-    wait_text(s, "[data-testid=wizard-organism]", "with files", 10);
+    s.wait_text("[data-testid=wizard-organism]", "with files", 10);
     let ok = s.run_async(
         "const [org, done] = arguments; const sel = document.querySelector('[data-testid=wizard-organism]');\
          sel.value = org; sel.dispatchEvent(new Event('change', {bubbles: true})); done(sel.value);",
@@ -226,13 +202,13 @@ fn fifty_submissions_from_folder_to_accessions_in_the_window() {
 
     // 1. Folder and organism.
     open_wizard_for(&s, &dir, "ebola-sudan");
-    wait_text(&s, "[data-testid=wizard-folder]", "batch", 5);
+    s.wait_text("[data-testid=wizard-folder]", "batch", 5);
     s.screenshot("w1-folder");
 
     // 2. Review: every row, and the problem with its row.
     s.click(&s.wait_for("[data-testid=wizard-review]:not([disabled])", 5));
     s.wait_for("[data-testid=wizard][data-step=review]", 10);
-    let problem = wait_text(&s, "[data-testid=wizard-problem]", "bad name.fq", 10);
+    let problem = s.wait_text("[data-testid=wizard-problem]", "bad name.fq", 10);
     assert!(problem.contains("whitespace"), "{problem}");
     assert!(
         s.find_all("[data-testid=wizard-upload][disabled]").len() == 1,
@@ -250,9 +226,8 @@ fn fifty_submissions_from_folder_to_accessions_in_the_window() {
         "[data-testid=wizard-problem] [data-testid=exclude-sample50]",
         5,
     ));
-    wait_text(&s, "[data-testid=wizard-excluded]", "sample50", 10);
-    wait_text(
-        &s,
+    s.wait_text("[data-testid=wizard-excluded]", "sample50", 10);
+    s.wait_text(
         "[data-testid=wizard-summary]",
         &format!("{N} submissions · {} files", 2 * N),
         10,
@@ -334,12 +309,7 @@ fn a_wizard_closed_mid_upload_is_taken_up_and_submitted() {
             json!({"target": "storage", "fault": {"kind": "stall", "millis": 3000}, "count": 4}),
         );
         s.click(&s.wait_for("[data-testid=wizard-upload]:not([disabled])", 10));
-        wait_text(
-            &s,
-            "[data-testid=wizard-progress]",
-            "of 6 files accepted",
-            10,
-        );
+        s.wait_text("[data-testid=wizard-progress]", "of 6 files accepted", 10);
         // Some parts in, then the window closes.
         let deadline = Instant::now() + Duration::from_secs(60);
         while s.find_all(".seg[data-state=done]").len() < 3 {
@@ -423,15 +393,15 @@ fn a_refused_submit_shows_the_message_at_its_row_and_goes_again_without_uploadin
 
     s.click(&s.wait_for("[data-testid=wizard-open]:not([disabled])", 10));
     s.wait_for("[data-testid=wizard][data-step=folder]", 5);
-    wait_text(&s, "[data-testid=wizard-group]", "Demo Lab (1)", 10);
+    s.wait_text("[data-testid=wizard-group]", "Demo Lab (1)", 10);
     let dropped = s.drop_paths(std::slice::from_ref(&dir));
     assert_eq!(
         dropped["files"], 0,
         "the folder went to the wizard: {dropped}"
     );
-    wait_text(&s, "[data-testid=wizard-folder]", "refused-batch", 10);
+    s.wait_text("[data-testid=wizard-folder]", "refused-batch", 10);
     assert!(s.find_all("[data-testid=row]").is_empty(), "nothing queued");
-    wait_text(&s, "[data-testid=wizard-organism]", "with files", 10);
+    s.wait_text("[data-testid=wizard-organism]", "with files", 10);
     let ok = s.run_async(
         "const [done] = arguments; const sel = document.querySelector('[data-testid=wizard-organism]');\
          sel.value = 'dummy-organism-with-files'; sel.dispatchEvent(new Event('change', {bubbles: true})); done(sel.value);",
@@ -441,12 +411,7 @@ fn a_refused_submit_shows_the_message_at_its_row_and_goes_again_without_uploadin
     s.click(&s.wait_for("[data-testid=wizard-review]:not([disabled])", 5));
     s.wait_for("[data-testid=wizard][data-step=review]", 10);
     s.click(&s.wait_for("[data-testid=wizard-upload]:not([disabled])", 10));
-    wait_text(
-        &s,
-        "[data-testid=wizard-progress]",
-        "2 of 2 files accepted",
-        60,
-    );
+    s.wait_text("[data-testid=wizard-progress]", "2 of 2 files accepted", 60);
     let before = state(&sim);
     let stored = before["storage_log"].as_array().unwrap().len();
     let uploaded: Vec<String> = before["files"]
@@ -468,9 +433,8 @@ fn a_refused_submit_shows_the_message_at_its_row_and_goes_again_without_uploadin
     assert_eq!(until.len(), 10, "a date: {until}");
 
     s.click(&s.wait_for("[data-testid=wizard-submit]:not([disabled])", 10));
-    wait_text(&s, "[data-testid=wizard-error]", "contains no metadata", 30);
-    let at_row = wait_text(
-        &s,
+    s.wait_text("[data-testid=wizard-error]", "contains no metadata", 30);
+    let at_row = s.wait_text(
         "[data-testid=wizard-refused] [data-id=row1] [data-testid=row-message]",
         "Record #1 with id 'row1'",
         10,
@@ -486,19 +450,9 @@ fn a_refused_submit_shows_the_message_at_its_row_and_goes_again_without_uploadin
     )
     .unwrap();
     s.click(&s.wait_for("[data-testid=wizard-submit]:not([disabled])", 10));
-    wait_text(
-        &s,
-        "[data-testid=wizard-done]",
-        "2 submissions accepted",
-        30,
-    );
+    s.wait_text("[data-testid=wizard-done]", "2 submissions accepted", 30);
     assert_eq!(s.find_all("[data-testid=accession]").len(), 2);
-    let receipt = wait_text(
-        &s,
-        "[data-testid=wizard-receipt-error]",
-        "cannot be written",
-        5,
-    );
+    let receipt = s.wait_text("[data-testid=wizard-receipt-error]", "cannot be written", 5);
     assert!(receipt.contains("ferry-receipt.csv"), "{receipt}");
     s.screenshot("w8-submitted-again");
 
@@ -572,7 +526,7 @@ fn the_wizard_uploads_and_submits_for_the_group_chosen() {
     let s = Session::new(&driver, &app_binary());
     s.signed_in_as("curator", "curator");
     open_wizard(&s, &dir);
-    let groups = wait_text(&s, "[data-testid=wizard-group]", "Other Lab (2)", 10);
+    let groups = s.wait_text("[data-testid=wizard-group]", "Other Lab (2)", 10);
     assert!(groups.contains("Demo Lab (1)"), "{groups}");
     let picked = s.run_async(
         "const [done] = arguments; const sel = document.querySelector('[data-testid=wizard-group]');\
@@ -585,7 +539,7 @@ fn the_wizard_uploads_and_submits_for_the_group_chosen() {
     submit_after_upload(&s, 4, 2, 60);
     assert_all_for_group(&sim.state(), 2);
     assert_held(&backend, &want);
-    wait_text(&s, "[data-testid=session]", "group 2", 5);
+    s.wait_text("[data-testid=session]", "group 2", 5);
     record_timing(
         "gui_wizard",
         "the wizard uploads and submits for the group chosen E2E",
@@ -616,18 +570,12 @@ fn a_submit_whose_answer_was_lost_is_not_submitted_twice() {
     open_wizard(&s, &dir);
     s.click(&s.wait_for("[data-testid=wizard-review]:not([disabled])", 5));
     s.click(&s.wait_for("[data-testid=wizard-upload]:not([disabled])", 10));
-    wait_text(
-        &s,
-        "[data-testid=wizard-progress]",
-        "4 of 4 files accepted",
-        60,
-    );
+    s.wait_text("[data-testid=wizard-progress]", "4 of 4 files accepted", 60);
     // The next upload or submit request (the submit: the files are all
     // up) has its answer cut after it landed.
     sim.fault(json!({"target": "api", "fault": {"kind": "truncate"}, "count": 1}));
     s.click(&s.wait_for("[data-testid=wizard-submit]:not([disabled])", 10));
-    wait_text(
-        &s,
+    s.wait_text(
         "[data-testid=wizard-error]",
         "may have reached the portal",
         30,
@@ -635,12 +583,7 @@ fn a_submit_whose_answer_was_lost_is_not_submitted_twice() {
     let landed = sim.state()["submissions"].as_array().unwrap().len();
     assert_eq!(landed, 2, "the portal did take it");
     s.click(&s.wait_for("[data-testid=wizard-submit]:not([disabled])", 10));
-    wait_text(
-        &s,
-        "[data-testid=wizard-done]",
-        "2 submissions accepted",
-        30,
-    );
+    s.wait_text("[data-testid=wizard-done]", "2 submissions accepted", 30);
     let st = sim.state();
     let subs = st["submissions"].as_array().unwrap();
     assert_eq!(subs.len(), 2, "submitted once, not twice");
@@ -786,8 +729,7 @@ fn the_wizard_reads_the_organisms_from_the_website_not_the_backend() {
         json!([dir]),
     );
     assert!(!r.as_str().unwrap().starts_with("error"), "{r}");
-    let listed = wait_text(
-        &s,
+    let listed = s.wait_text(
         "[data-testid=wizard-organism]",
         "Reads (from the website)",
         10,
@@ -838,7 +780,7 @@ fn a_wizard_for_another_group_closed_mid_upload_resumes_for_that_group() {
         let s = Session::new(&driver, &app_binary());
         s.signed_in_as("curator", "curator");
         open_wizard(&s, &dir);
-        wait_text(&s, "[data-testid=wizard-group]", "Other Lab (2)", 10);
+        s.wait_text("[data-testid=wizard-group]", "Other Lab (2)", 10);
         let picked = s.run_async(
             "const [done] = arguments; const sel = document.querySelector('[data-testid=wizard-group]');\
              sel.value = '2'; sel.dispatchEvent(new Event('change', {bubbles: true})); done(sel.value);",
@@ -851,12 +793,7 @@ fn a_wizard_for_another_group_closed_mid_upload_resumes_for_that_group() {
             json!({"target": "storage", "fault": {"kind": "stall", "millis": 4000}, "count": 4}),
         );
         s.click(&s.wait_for("[data-testid=wizard-upload]:not([disabled])", 10));
-        wait_text(
-            &s,
-            "[data-testid=wizard-progress]",
-            "0 of 4 files accepted",
-            10,
-        );
+        s.wait_text("[data-testid=wizard-progress]", "0 of 4 files accepted", 10);
         let deadline = Instant::now() + Duration::from_secs(30);
         while sim.state()["files"].as_array().unwrap().len() < 4 {
             assert!(Instant::now() < deadline, "no uploads begun");
@@ -869,7 +806,7 @@ fn a_wizard_for_another_group_closed_mid_upload_resumes_for_that_group() {
     // Signed in again: the account's first group, group 1.
     let s = Session::new(&driver, &app_binary());
     s.signed_in_as("curator", "curator");
-    wait_text(&s, "[data-testid=session]", "group 1", 10);
+    s.wait_text("[data-testid=session]", "group 1", 10);
     let job = s.wait_for("[data-testid=job-wizard]", 20);
     assert!(s.text(&job).contains("lab2-closed"), "{}", s.text(&job));
     s.click(&s.wait_for("[data-testid=job-resume]:not([disabled])", 5));
@@ -877,7 +814,7 @@ fn a_wizard_for_another_group_closed_mid_upload_resumes_for_that_group() {
     submit_after_upload(&s, 4, 2, 60);
     assert_all_for_group(&sim.state(), 2);
     assert_held(&backend, &want);
-    wait_text(&s, "[data-testid=session]", "group 2", 5);
+    s.wait_text("[data-testid=session]", "group 2", 5);
 }
 
 /// A batch with sequences and no extra files (an organism without files):
@@ -919,12 +856,7 @@ fn a_batch_of_sequences_only_is_submitted_without_an_upload() {
     );
     s.click(&go);
     s.click(&s.wait_for("[data-testid=wizard-submit]:not([disabled])", 10));
-    wait_text(
-        &s,
-        "[data-testid=wizard-done]",
-        "2 submissions accepted",
-        30,
-    );
+    s.wait_text("[data-testid=wizard-done]", "2 submissions accepted", 30);
     let st = sim.state();
     assert!(
         st["files"].as_array().unwrap().is_empty(),

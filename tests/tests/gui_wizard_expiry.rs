@@ -4,38 +4,12 @@
 //! and Submit uploads the files again, submits with the new ids and says
 //! so per file. The submissions hold the same bytes under the new ids.
 
-use std::time::{Duration, Instant};
+use ferry_e2e::sha;
+use std::time::Duration;
 
 use ferry_e2e::webdriver::{Driver, Session, app_binary};
 use ferry_e2e::{SimProc, make_file};
 use serde_json::json;
-use sha2::{Digest, Sha256};
-
-fn sha(p: &std::path::Path) -> String {
-    hex::encode(Sha256::digest(std::fs::read(p).unwrap()))
-}
-
-fn wait_text(s: &Session, css: &str, want: &str, secs: u64) -> String {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(e) = s.find_all(css).into_iter().next() {
-            let t = s.text(&e);
-            if t.contains(want) {
-                return t;
-            }
-        }
-        if Instant::now() > deadline {
-            s.screenshot("wizard-expiry-failed");
-            let err = s
-                .find_all("[data-testid=wizard-error]")
-                .first()
-                .map(|e| s.text(e))
-                .unwrap_or_default();
-            panic!("{css} never showed {want:?}; error: {err}");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
 
 #[test]
 #[ignore = "needs Xvfb, tauri-driver, WebKitWebDriver and the built app: tests/run-all.sh runs it"]
@@ -82,7 +56,7 @@ fn expired_ids_are_uploaded_again_at_submit_in_the_wizard() {
         json!([dir]),
     );
     assert!(!r.as_str().unwrap().starts_with("error"), "{r}");
-    wait_text(&s, "[data-testid=wizard-organism]", "with files", 10);
+    s.wait_text("[data-testid=wizard-organism]", "with files", 10);
     s.run_async(
         "const [done] = arguments; const sel = document.querySelector('[data-testid=wizard-organism]');\
          sel.value = 'dummy-organism-with-files'; sel.dispatchEvent(new Event('change', {bubbles: true})); done(sel.value);",
@@ -90,12 +64,7 @@ fn expired_ids_are_uploaded_again_at_submit_in_the_wizard() {
     );
     s.click(&s.wait_for("[data-testid=wizard-review]:not([disabled])", 5));
     s.click(&s.wait_for("[data-testid=wizard-upload]:not([disabled])", 10));
-    wait_text(
-        &s,
-        "[data-testid=wizard-progress]",
-        "4 of 4 files accepted",
-        60,
-    );
+    s.wait_text("[data-testid=wizard-progress]", "4 of 4 files accepted", 60);
     let old: Vec<String> = sim.state()["files"]
         .as_array()
         .unwrap()
@@ -120,12 +89,7 @@ fn expired_ids_are_uploaded_again_at_submit_in_the_wizard() {
     }
     assert_eq!(marked.len(), 4, "marked: {marked:?}");
     s.click(&s.wait_for("[data-testid=wizard-submit]:not([disabled])", 10));
-    wait_text(
-        &s,
-        "[data-testid=wizard-done]",
-        "2 submissions accepted",
-        60,
-    );
+    s.wait_text("[data-testid=wizard-done]", "2 submissions accepted", 60);
     let notes: Vec<String> = s
         .find_all("[data-testid=wizard-renewed]")
         .iter()

@@ -77,9 +77,20 @@ pub fn lines(batch: &Batch) -> Vec<ReceiptLine> {
 /// Writes `base.csv` and `base.json` (`base` with any extension replaced);
 /// the error names the file that could not be written.
 pub fn write(base: &Path, lines: &[ReceiptLine]) -> Result<(PathBuf, PathBuf), String> {
+    write_rows(base, lines, "the receipt")
+}
+
+/// Any receipt's rows as `base.csv` and `base.json`, each through a
+/// temporary file and a rename that refuses a link at its path; an error
+/// starts with `what` and names the file.
+pub(crate) fn write_rows<T: Serialize>(
+    base: &Path,
+    lines: &[T],
+    what: &str,
+) -> Result<(PathBuf, PathBuf), String> {
     let csv_path = base.with_extension("csv");
     let json_path = base.with_extension("json");
-    let fail = |p: &Path, e: String| format!("the receipt {} cannot be written: {e}", p.display());
+    let fail = |p: &Path, e: String| format!("{what} {} cannot be written: {e}", p.display());
     let mut w = csv::Writer::from_writer(Vec::new());
     for line in lines {
         w.serialize(line)

@@ -164,24 +164,7 @@ pub fn receipt(l: &Linkage, accessions: &[Accession], done: &[Uploaded]) -> Vec<
 /// folder and renamed over the receipt, and a link planted at the
 /// receipt's path is refused: a receipt never writes through a link.
 pub fn write_receipt(base: &Path, lines: &[ReceiptLine]) -> Result<(PathBuf, PathBuf), String> {
-    let csv_path = base.with_extension("csv");
-    let json_path = base.with_extension("json");
-    let fail = |p: &Path, e: String| {
-        format!(
-            "the submission went through, but the receipt {} cannot be written: {e}",
-            p.display()
-        )
-    };
-    let mut w = csv::Writer::from_writer(Vec::new());
-    for line in lines {
-        w.serialize(line)
-            .map_err(|e| fail(&csv_path, e.to_string()))?;
-    }
-    let csv = w.into_inner().map_err(|e| fail(&csv_path, e.to_string()))?;
-    let json = serde_json::to_vec_pretty(lines).map_err(|e| fail(&json_path, e.to_string()))?;
-    replace_file(&csv_path, &csv).map_err(|e| fail(&csv_path, e))?;
-    replace_file(&json_path, &json).map_err(|e| fail(&json_path, e))?;
-    Ok((csv_path, json_path))
+    crate::receipt::write_rows(base, lines, "the submission went through, but the receipt")
 }
 
 /// `bytes` to `path` through a temporary file and a rename; refuses a

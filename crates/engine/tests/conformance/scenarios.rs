@@ -317,6 +317,15 @@ pub async fn interrupted_job_resumes<R: Rig>() {
         _ => {}
     });
     let items = scan(&rig, &engine1, std::slice::from_ref(&path));
+    // Where there are parts, hold three of them at the storage so the
+    // job is still sending when the first one is done and cancels it
+    // (with every part in flight at once, all could finish before the
+    // cancel lands).
+    if R::MULTIPART {
+        rig.sim()
+            .faults()
+            .storage_next(Fault::Stall(Duration::from_secs(2)), 3);
+    }
     let job = journal
         .create_job("upload", &serde_json::json!({}), &items)
         .unwrap();
