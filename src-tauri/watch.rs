@@ -55,6 +55,21 @@ struct Folder {
     generation: u64,
 }
 
+impl Folder {
+    /// A folder as kept in the settings, not started yet.
+    fn new(cfg: WatchedFolder) -> Folder {
+        Folder {
+            cfg,
+            control: None,
+            mode: None,
+            note: None,
+            runs: BTreeMap::new(),
+            strips: Vec::new(),
+            generation: 0,
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct Watched {
     folders: Mutex<Vec<Folder>>,
@@ -86,15 +101,7 @@ impl Watched {
     pub fn new(kept: &[WatchedFolder]) -> Watched {
         let w = Watched::default();
         for cfg in kept {
-            w.folders.lock().unwrap().push(Folder {
-                cfg: cfg.clone(),
-                control: None,
-                mode: None,
-                note: None,
-                runs: BTreeMap::new(),
-                strips: Vec::new(),
-                generation: 0,
-            });
+            w.folders.lock().unwrap().push(Folder::new(cfg.clone()));
         }
         w
     }
@@ -153,19 +160,11 @@ impl Watched {
         if fs.iter().any(|f| f.cfg.dir == dir) {
             return Err(format!("{} is already watched", dir.display()));
         }
-        fs.push(Folder {
-            cfg: WatchedFolder {
-                dir,
-                group: None,
-                paused: false,
-            },
-            control: None,
-            mode: None,
-            note: None,
-            runs: BTreeMap::new(),
-            strips: Vec::new(),
-            generation: 0,
-        });
+        fs.push(Folder::new(WatchedFolder {
+            dir,
+            group: None,
+            paused: false,
+        }));
         drop(fs);
         self.touch();
         Ok(())

@@ -809,7 +809,9 @@ fn a_wizard_for_another_group_closed_mid_upload_resumes_for_that_group() {
     s.wait_text("[data-testid=session]", "group 1", 10);
     let job = s.wait_for("[data-testid=job-wizard]", 20);
     assert!(s.text(&job).contains("lab2-closed"), "{}", s.text(&job));
-    s.click(&s.wait_for("[data-testid=job-resume]:not([disabled])", 5));
+    // Resume is enabled once the app knows the job's group is the user's
+    // (its group list, which a loaded machine may take a while to fetch).
+    s.click(&s.wait_for("[data-testid=job-resume]:not([disabled])", 30));
     s.wait_for("[data-testid=wizard][data-step=upload]", 10);
     submit_after_upload(&s, 4, 2, 60);
     assert_all_for_group(&sim.state(), 2);
