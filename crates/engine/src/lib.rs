@@ -13,6 +13,7 @@ pub mod guard;
 mod hasher;
 mod hashhub;
 pub mod history;
+pub mod job;
 pub mod journal;
 pub mod loculus;
 pub mod net;
@@ -35,6 +36,7 @@ pub mod watch;
 
 pub use error::{Error, ErrorClass};
 pub use event::{Event, EventSink};
+pub use job::PortalKind;
 pub use plan::{Plan, PlanLimits, PlanPrefs};
 pub use portal::Portal;
 pub use scan::{Item, ScanProblem, ScanReport};
