@@ -72,6 +72,53 @@ impl SimProc {
             .expect("sim state")
     }
 
+    /// `ferry` with every portal's credential of this simulator in the
+    /// environment (none on the command line), the journal `journal` and no
+    /// standard input.
+    pub fn ferry_cmd(&self, journal: &Path, args: &[&str]) -> Command {
+        let mut c = Command::new(bin("ferry"));
+        c.args(args)
+            .env("FERRY_TOKEN", self.token())
+            .env(
+                "FERRY_ONECODEX_API_KEY",
+                self.info["onecodex_api_key"]
+                    .as_str()
+                    .expect("onecodex_api_key"),
+            )
+            .env(
+                "FERRY_BASESPACE_TOKEN",
+                self.info["basespace_token"]
+                    .as_str()
+                    .expect("basespace_token"),
+            )
+            .env("FERRY_JOURNAL", journal)
+            .stdin(Stdio::null());
+        c
+    }
+
+    /// The SHA-256 of the Loculus file `file_id` the storage holds (empty
+    /// when it holds none).
+    pub fn object_sha(&self, file_id: &str) -> String {
+        get_json(&format!("{}/_sim/object/{file_id}", self.backend()))["sha256"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// The SHA-256 of the object the storage holds under `key` (any
+    /// portal's; empty when it holds none).
+    pub fn stored_sha(&self, key: &str) -> String {
+        get_json(&format!("{}/_sim/stored?key={key}", self.backend()))["sha256"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// Part numbers the storage acknowledged for `file_id` ([`parts_stored`]).
+    pub fn parts_stored(&self, file_id: &str) -> Vec<u64> {
+        parts_stored(&self.backend(), file_id)
+    }
+
     /// `POST /_sim/faults`.
     pub fn fault(&self, body: serde_json::Value) {
         let r = reqwest::blocking::Client::new()
@@ -90,6 +137,11 @@ impl Drop for SimProc {
     }
 }
 
+/// A program's output as text (lossy UTF-8), for messages and asserts.
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
 /// Run `ferry` with the token in the environment (never on the command line)
 /// and a journal of this test process's own.
 pub fn ferry(token: &str, args: &[&str]) -> Output {
@@ -102,7 +154,6 @@ pub fn ferry(token: &str, args: &[&str]) -> Output {
         .expect("ferry runs")
 }
 
-/// A file of `size` pseudo-random bytes.
 /// What the Secret Service holds for Ferry's keychain `account` (as the
 /// desktop app and `ferry login` name it), read with `secret-tool` as any
 /// other program on the desktop would.
@@ -115,6 +166,12 @@ pub fn keychain_entry(account: &str) -> Option<String> {
     (out.status.success() && !s.is_empty()).then_some(s)
 }
 
+/// The same entry parsed: a kept sign-in or key is JSON.
+pub fn keychain_json(account: &str) -> Option<serde_json::Value> {
+    keychain_entry(account).map(|s| serde_json::from_str(&s).expect("a kept sign-in is JSON"))
+}
+
+/// A file of `size` pseudo-random bytes.
 pub fn make_file(dir: &Path, name: &str, size: usize, seed: u8) -> PathBuf {
     let p = dir.join(name);
     let data: Vec<u8> = (0..size)

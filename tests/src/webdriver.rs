@@ -298,6 +298,17 @@ impl Session {
         panic!("{why}; the window says {said:?} (see tests/artifacts/{shot}.png)");
     }
 
+    /// Parts (1-based) the window shows done for the file `name` (its
+    /// row's strip segments whose `data-state` is `done`).
+    pub fn done_parts(&self, name: &str) -> std::collections::BTreeSet<u64> {
+        self.find_all(&format!("[data-name=\"{name}\"] .seg"))
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| self.attr(e, "data-state") == "done")
+            .map(|(i, _)| i as u64 + 1)
+            .collect()
+    }
+
     pub fn wait_for(&self, css: &str, secs: u64) -> String {
         let deadline = Instant::now() + Duration::from_secs(secs);
         loop {

@@ -6,13 +6,10 @@
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use ferry_e2e::text;
 use ferry_e2e::{SimProc, bin, make_file};
 
 const ORGANISM: &str = "dummy-organism-with-files";
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
 
 /// Runs `ferry`, reading its peak resident memory (VmHWM) while it runs.
 fn measured(sim: &SimProc, journal: &std::path::Path, args: &[&str]) -> (Output, Duration, u64) {

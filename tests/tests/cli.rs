@@ -2,11 +2,8 @@
 //! they see, what the portal ends up holding.
 
 use ferry_e2e::sha;
+use ferry_e2e::text;
 use ferry_e2e::{SimProc, ferry, make_file};
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
 
 #[test]
 fn upload_prints_file_ids_and_the_portal_holds_the_bytes() {

@@ -3,11 +3,8 @@
 //! what a user types, what they get back, what the portal ends up holding.
 
 use ferry_e2e::sha;
+use ferry_e2e::text;
 use ferry_e2e::{SimProc, ferry, make_file};
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
 
 /// `POST /_sim/gc`: one garbage collection run now.
 fn gc(sim: &SimProc) -> serde_json::Value {

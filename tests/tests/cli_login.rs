@@ -5,6 +5,7 @@
 //! the resumed job sends only what the storage had not acknowledged.
 
 use ferry_e2e::sha;
+use ferry_e2e::text;
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -25,17 +26,6 @@ fn ferry(args: &[&str], stdin: &str) -> Output {
         .expect("ferry runs");
     c.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
     c.wait_with_output().unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn stored(sim: &SimProc, file_id: &str) -> String {
-    let v: Value = reqwest::blocking::get(format!("{}/_sim/object/{file_id}", sim.backend()))
-        .and_then(|r| r.json())
-        .unwrap();
-    v["sha256"].as_str().unwrap_or_default().to_string()
 }
 
 /// Starts `ferry upload` (no token given) and, once the storage has
@@ -90,7 +80,7 @@ fn login_then_tokens_expire_and_are_revoked_mid_job() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let line = text(&out.stdout);
     let id = line.split('\t').next().unwrap().to_string();
-    assert_eq!(stored(&sim, &id), sha(&big));
+    assert_eq!(sim.object_sha(&id), sha(&big));
     let api: Vec<(String, u64)> = sim.state()["api_log"]
         .as_array()
         .unwrap()
@@ -152,7 +142,7 @@ fn login_then_tokens_expire_and_are_revoked_mid_job() {
         .and_then(|l| l.split('\t').next())
         .unwrap()
         .to_string();
-    assert_eq!(stored(&sim, &id), sha(&other));
+    assert_eq!(sim.object_sha(&id), sha(&other));
     let parts_after = sim.state()["storage_log"]
         .as_array()
         .unwrap()
@@ -273,7 +263,7 @@ fn device_sign_in_in_a_browser_then_upload_without_a_token() {
         .next()
         .unwrap()
         .to_string();
-    assert_eq!(stored(&sim, &id), sha(&f));
+    assert_eq!(sim.object_sha(&id), sha(&f));
     assert!(ferry(&["logout", "--backend", &b], "").status.success());
 }
 

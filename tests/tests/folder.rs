@@ -3,15 +3,12 @@
 //! submission id ends up holding on the portal.
 
 use ferry_e2e::sha;
+use ferry_e2e::text;
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use ferry_e2e::{SimProc, ferry, make_file};
 use serde_json::Value;
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
 
 fn write(dir: &Path, rel: &str, content: &str) {
     let p = dir.join(rel);
@@ -106,14 +103,6 @@ fn names(h: &Held) -> Names {
         .collect()
 }
 
-fn stored_sha(sim: &SimProc, file_id: &str) -> String {
-    let v: Value = reqwest::blocking::get(format!("{}/_sim/object/{file_id}", sim.backend()))
-        .unwrap()
-        .json()
-        .unwrap();
-    v["sha256"].as_str().unwrap_or_default().to_string()
-}
-
 fn posts(sim: &SimProc, needle: &str) -> usize {
     sim.state()["api_log"]
         .as_array()
@@ -185,7 +174,7 @@ fn layout_a_dry_run_reports_then_each_id_gets_its_files_and_a_receipt() {
         (&r3, ("s2", "rawReads", 0)),
     ] {
         assert_eq!(
-            stored_sha(&sim, &h[id][cat][i].1),
+            sim.object_sha(&h[id][cat][i].1),
             sha(path),
             "{}",
             path.display()
@@ -412,7 +401,7 @@ fn fifty_submissions_with_two_files_each_from_folder_to_accessions() {
             let list = &got[*cat];
             assert_eq!(list.len(), 1, "{id} {cat}: {list:?}");
             assert_eq!(&list[0].0, name, "{id} {cat}");
-            assert_eq!(stored_sha(&sim, &list[0].1), sha(path), "{id} {cat}");
+            assert_eq!(sim.object_sha(&list[0].1), sha(path), "{id} {cat}");
         }
         let sub = subs
             .iter()
@@ -630,8 +619,8 @@ fn a_gzipped_fasta_and_a_zstd_metadata_table_go_from_folder_to_accessions() {
             ("s2", &[("rawReads", &["r.fq"])])
         ])
     );
-    assert_eq!(stored_sha(&sim, &h["s1"]["rawReads"][0].1), sha(&r1));
-    assert_eq!(stored_sha(&sim, &h["s2"]["rawReads"][0].1), sha(&r2));
+    assert_eq!(sim.object_sha(&h["s1"]["rawReads"][0].1), sha(&r1));
+    assert_eq!(sim.object_sha(&h["s2"]["rawReads"][0].1), sha(&r2));
     let subs = sim.state()["submissions"].clone();
     let country = |id: &str| {
         subs.as_array()

@@ -10,7 +10,6 @@
 //! commands are refused.
 
 use ferry_e2e::sha;
-use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
@@ -26,16 +25,6 @@ const MIB: usize = 1024 * 1024;
 
 fn row(name: &str) -> String {
     format!("[data-name=\"{name}\"]")
-}
-
-/// Parts (1-based) the window shows done for `name`.
-fn done_parts(s: &Session, name: &str) -> BTreeSet<u64> {
-    s.find_all(&format!("{} .seg", row(name)))
-        .iter()
-        .enumerate()
-        .filter(|(_, e)| s.attr(e, "data-state") == "done")
-        .map(|(i, _)| i as u64 + 1)
-        .collect()
 }
 
 /// Waits for `name`'s green check and returns its remote id, after
@@ -157,7 +146,7 @@ fn per_file_retrying_failed_pause_resume_and_cancel() {
     upload(&s);
     let hung = Instant::now();
     let deadline = Instant::now() + Duration::from_secs(30);
-    while done_parts(&s, "paused_R1.fastq").len() < 2 {
+    while s.done_parts("paused_R1.fastq").len() < 2 {
         assert!(Instant::now() < deadline, "no two parts acknowledged");
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -168,7 +157,7 @@ fn per_file_retrying_failed_pause_resume_and_cancel() {
     );
     let paused_id = s.attr(&p, "data-remote-id");
     assert!(!paused_id.is_empty());
-    let held = done_parts(&s, "paused_R1.fastq");
+    let held = s.done_parts("paused_R1.fastq");
     assert!(
         held.len() >= 2 && held.len() < 4,
         "paused with some parts acknowledged and some not: {held:?}"

@@ -10,33 +10,13 @@
 //! deletes the entry.
 
 use ferry_e2e::sha;
-use std::process::Command;
 
 use ferry_e2e::webdriver::{Driver, Session, app_binary};
 use ferry_e2e::{SimProc, make_file};
-use serde_json::{Value, json};
-
-/// What the Secret Service holds for Ferry's `account`, if anything.
-fn keychain(account: &str) -> Option<Value> {
-    let out = Command::new("secret-tool")
-        .args(["lookup", "service", "org.ferry.app", "username", account])
-        .output()
-        .expect("secret-tool (apt-get install libsecret-tools)");
-    let s = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    (out.status.success() && !s.is_empty())
-        .then(|| serde_json::from_str(&s).expect("a stored sign-in is JSON"))
-}
+use serde_json::json;
 
 fn sign_in_button(s: &Session) {
     s.click(&s.wait_for("[data-testid=sign-in] button.primary:not([disabled])", 10));
-}
-
-/// The SHA-256 of the object the storage holds under `key`.
-fn stored_sha(backend: &str, key: &str) -> String {
-    ferry_e2e::get_json(&format!("{backend}/_sim/stored?key={key}"))["sha256"]
-        .as_str()
-        .unwrap_or_else(|| panic!("nothing stored under {key}"))
-        .to_string()
 }
 
 #[test]
@@ -54,12 +34,12 @@ fn one_codex_and_basespace_keys_are_checked_kept_and_forgotten() {
     let oc_account = format!("onecodex:{}", oc.trim_end_matches('/'));
     let bs_account = format!("basespace:{}", bs.trim_end_matches('/'));
     assert_eq!(
-        keychain(&oc_account),
+        ferry_e2e::keychain_json(&oc_account),
         None,
         "a fresh simulator has no entry"
     );
     assert_eq!(
-        keychain(&bs_account),
+        ferry_e2e::keychain_json(&bs_account),
         None,
         "a fresh simulator has no entry"
     );
@@ -85,13 +65,18 @@ fn one_codex_and_basespace_keys_are_checked_kept_and_forgotten() {
         s.fill(key_input, "not-my-key");
         let why = s.sign_in_refused("did not accept this API key");
         assert!(why.contains("Settings → API keys"), "{why}");
-        assert_eq!(keychain(&oc_account), None, "a refused key was kept");
+        assert_eq!(
+            ferry_e2e::keychain_json(&oc_account),
+            None,
+            "a refused key was kept"
+        );
 
         s.record_ipc();
         s.fill(key_input, &key);
         sign_in_button(&s);
         s.wait_text("[data-testid=user]", "API key", 20);
-        let kept = keychain(&oc_account).expect("the accepted key is in the keychain");
+        let kept =
+            ferry_e2e::keychain_json(&oc_account).expect("the accepted key is in the keychain");
         assert_eq!(kept["kind"], "key", "{kept}");
         assert_eq!(kept["key"], key.as_str());
         // The window never sees the key once kept.
@@ -125,19 +110,23 @@ fn one_codex_and_basespace_keys_are_checked_kept_and_forgotten() {
             .unwrap_or_else(|| panic!("no One Codex sample for gutB.fastq.gz: {samples}"));
         assert_eq!(sample["confirmed"], true, "{sample}");
         let k = sample["keys"][0].as_str().unwrap();
-        assert_eq!(stored_sha(&backend, k), sha(&reads), "gutB.fastq.gz");
+        assert_eq!(sim.stored_sha(k), sha(&reads), "gutB.fastq.gz");
 
         s.choose_portal("BaseSpace");
         s.fill(key_input, "not-my-token");
         s.fill(app_input, &app);
         s.sign_in_refused("did not accept this access token");
-        assert_eq!(keychain(&bs_account), None, "a refused token was kept");
+        assert_eq!(
+            ferry_e2e::keychain_json(&bs_account),
+            None,
+            "a refused token was kept"
+        );
         s.fill(key_input, &token);
         // The simulator's token may only read AppResult 1002.
         s.fill(app_input, "1002");
         s.sign_in_refused("may not write to AppResult 1002");
         assert_eq!(
-            keychain(&bs_account),
+            ferry_e2e::keychain_json(&bs_account),
             None,
             "a token for an AppResult it cannot write to was kept"
         );
@@ -146,7 +135,8 @@ fn one_codex_and_basespace_keys_are_checked_kept_and_forgotten() {
         sign_in_button(&s);
         s.wait_text("[data-testid=user]", "access token", 20);
         s.wait_text("[data-testid=session]", &format!("AppResult {app}"), 20);
-        let kept = keychain(&bs_account).expect("the accepted token is in the keychain");
+        let kept =
+            ferry_e2e::keychain_json(&bs_account).expect("the accepted token is in the keychain");
         assert_eq!(kept["key"], token.as_str(), "{kept}");
         assert_eq!(kept["target"], app.as_str(), "{kept}");
 
@@ -165,7 +155,7 @@ fn one_codex_and_basespace_keys_are_checked_kept_and_forgotten() {
         assert_eq!(f["status"], "complete", "{f}");
         assert_eq!(f["appresult"], app.as_str(), "{f}");
         assert_eq!(
-            stored_sha(&backend, f["key"].as_str().unwrap()),
+            sim.stored_sha(f["key"].as_str().unwrap()),
             sha(&run),
             "runB_S1_L001_R1_001.fastq.gz"
         );
@@ -187,7 +177,11 @@ fn one_codex_and_basespace_keys_are_checked_kept_and_forgotten() {
         );
         s.click(&s.wait_for("[data-testid=sign-out]", 5));
         s.wait_for("[data-testid=sign-in] [data-testid=key]", 10);
-        assert_eq!(keychain(account), None, "{portal}: Sign out left the entry");
+        assert_eq!(
+            ferry_e2e::keychain_json(account),
+            None,
+            "{portal}: Sign out left the entry"
+        );
     }
     // Chosen again, each asks for its key: nothing came back.
     for portal in ["One Codex", "BaseSpace"] {
@@ -197,6 +191,6 @@ fn one_codex_and_basespace_keys_are_checked_kept_and_forgotten() {
         s.wait_for("[data-testid=sign-in] [data-testid=key]", 10);
         assert!(s.find_all("[data-testid=user]").is_empty(), "{portal}");
     }
-    assert_eq!(keychain(&oc_account), None);
-    assert_eq!(keychain(&bs_account), None);
+    assert_eq!(ferry_e2e::keychain_json(&oc_account), None);
+    assert_eq!(ferry_e2e::keychain_json(&bs_account), None);
 }

@@ -5,7 +5,6 @@
 //! the app, so it cannot outlive a restart) with a journal of its own.
 
 use ferry_e2e::sha;
-use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use ferry_e2e::SimProc;
@@ -14,20 +13,6 @@ use serde_json::json;
 
 const BIG: usize = 40 * 1024 * 1024 + 7;
 const PARTS: usize = 6; // 8 MiB parts
-
-/// Part numbers the storage acknowledged (200) for `file_id`, in order.
-fn parts_stored(sim: &SimProc, file_id: &str) -> Vec<u64> {
-    ferry_e2e::parts_stored(&sim.backend(), file_id)
-}
-
-fn done_parts(s: &Session, name: &str) -> BTreeSet<usize> {
-    s.find_all(&format!("[data-name=\"{name}\"] .seg"))
-        .iter()
-        .enumerate()
-        .filter(|(_, e)| s.attr(e, "data-state") == "done")
-        .map(|(i, _)| i + 1)
-        .collect()
-}
 
 #[test]
 #[ignore = "needs Xvfb, tauri-driver, WebKitWebDriver and the built app: tests/run-all.sh runs it"]
@@ -61,7 +46,7 @@ fn close_mid_upload_reopen_and_resume() {
         s.click(&s.wait_for("[data-testid=upload]:not([disabled])", 10));
         let deadline = Instant::now() + Duration::from_secs(60);
         let held = loop {
-            let d = done_parts(&s, "resume_R1.fastq");
+            let d = s.done_parts("resume_R1.fastq");
             if d.len() >= 2 {
                 break d;
             }
@@ -80,13 +65,13 @@ fn close_mid_upload_reopen_and_resume() {
     // Whatever the storage still finishes after the close is counted as
     // held before the reopening.
     std::thread::sleep(Duration::from_secs(5).saturating_sub(faulted.elapsed()));
-    let before = parts_stored(&sim, &file_id).len();
+    let before = sim.parts_stored(&file_id).len();
     // What a resume must not send again is what the journal acknowledged
     // (the window shows a part done only once it is).
     let acked = ferry_e2e::journal_acked_parts(&journal, &file_id);
     for p in &held {
         assert!(
-            acked.contains(&(*p as u64)),
+            acked.contains(p),
             "part {p} was shown done but not journaled: {acked:?}"
         );
     }
@@ -116,7 +101,7 @@ fn close_mid_upload_reopen_and_resume() {
         "the same upload went on"
     );
     assert_eq!(s.attr(&row, "data-sha256"), big_sha);
-    let resent: Vec<u64> = parts_stored(&sim, &file_id)[before..].to_vec();
+    let resent: Vec<u64> = sim.parts_stored(&file_id)[before..].to_vec();
     for p in &acked {
         assert!(
             !resent.contains(p),

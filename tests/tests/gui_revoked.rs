@@ -10,14 +10,8 @@ use std::time::{Duration, Instant};
 use ferry_e2e::SimProc;
 use ferry_e2e::webdriver::{Driver, Session, app_binary, record_timing};
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 const BIG: usize = 40 * 1024 * 1024 + 11; // 6 parts of 8 MiB
-
-/// Part numbers the storage acknowledged (200) for `file_id`, in order.
-fn parts_stored(sim: &SimProc, file_id: &str) -> Vec<u64> {
-    ferry_e2e::parts_stored(&sim.backend(), file_id)
-}
 
 #[test]
 #[ignore = "needs Xvfb, tauri-driver, WebKitWebDriver and the built app: tests/run-all.sh runs it"]
@@ -27,7 +21,7 @@ fn a_sign_in_revoked_mid_upload_pauses_and_signing_in_again_continues() {
     let backend = sim.backend();
     let dir = tempfile::tempdir().unwrap();
     let big = ferry_e2e::make_file(dir.path(), "revoked_R1.fastq", BIG, 5);
-    let want = hex::encode(Sha256::digest(std::fs::read(&big).unwrap()));
+    let want = ferry_e2e::sha(&big);
     let journal = dir.path().join("journal.sqlite");
     let driver = Driver::start(&[
         ("FERRY_BACKEND", &backend),
@@ -50,7 +44,7 @@ fn a_sign_in_revoked_mid_upload_pauses_and_signing_in_again_continues() {
         assert!(Instant::now() < deadline, "the upload never started");
         std::thread::sleep(Duration::from_millis(50));
     };
-    while parts_stored(&sim, &file_id).is_empty() {
+    while sim.parts_stored(&file_id).is_empty() {
         assert!(Instant::now() < deadline, "no part acknowledged");
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -78,7 +72,7 @@ fn a_sign_in_revoked_mid_upload_pauses_and_signing_in_again_continues() {
     s.screenshot("revoked-asks-to-sign-in");
     // Whatever was in flight at the storage (no token needed there) lands.
     std::thread::sleep(Duration::from_secs(3));
-    let held = parts_stored(&sim, &file_id);
+    let held = sim.parts_stored(&file_id);
 
     // The form kept the user name; the password is typed again.
     let pw = s.wait_for("[data-testid=sign-in] input[type=password]", 5);
@@ -101,7 +95,7 @@ fn a_sign_in_revoked_mid_upload_pauses_and_signing_in_again_continues() {
     assert_eq!(s.attr(&row, "data-remote-id"), file_id, "the same upload");
     assert_eq!(s.attr(&row, "data-sha256"), want);
     ferry_e2e::assert_stored(&backend, &file_id, &want, Some(BIG as u64), "revoked_R1");
-    let all = parts_stored(&sim, &file_id);
+    let all = sim.parts_stored(&file_id);
     let after = &all[held.len()..];
     for p in &held {
         assert!(

@@ -9,8 +9,7 @@ use std::time::{Duration, Instant};
 
 use ferry_e2e::webdriver::{Driver, Session, app_binary};
 use ferry_e2e::{SimProc, make_file};
-use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
+use serde_json::json;
 
 /// The text of the portal picker's selected entry.
 fn selected_portal(s: &Session) -> String {
@@ -22,12 +21,6 @@ fn selected_portal(s: &Session) -> String {
     .as_str()
     .unwrap_or_default()
     .to_string()
-}
-
-fn get(url: &str) -> Value {
-    reqwest::blocking::get(url)
-        .and_then(|r| r.json())
-        .unwrap_or_else(|e| panic!("{url}: {e}"))
 }
 
 #[test]
@@ -64,7 +57,8 @@ fn the_settings_portal_is_the_one_the_window_opens_on() {
         assert_eq!(r["problems"].as_u64(), Some(0), "{r}");
         s.click(&s.wait_for("[data-testid=upload]:not([disabled])", 10));
         s.wait_checks(1, 90);
-        let samples = get(&format!("{backend}/_sim/portals"))["onecodex_samples"].clone();
+        let samples =
+            ferry_e2e::get_json(&format!("{backend}/_sim/portals"))["onecodex_samples"].clone();
         let sample = samples
             .as_array()
             .unwrap()
@@ -73,8 +67,8 @@ fn the_settings_portal_is_the_one_the_window_opens_on() {
             .unwrap_or_else(|| panic!("no One Codex sample for gutS.fastq.gz: {samples}"));
         assert_eq!(sample["confirmed"], true, "{sample}");
         let k = sample["keys"][0].as_str().unwrap();
-        let stored = get(&format!("{backend}/_sim/stored?key={k}"));
-        let want = hex::encode(Sha256::digest(std::fs::read(&reads).unwrap()));
+        let stored = ferry_e2e::get_json(&format!("{backend}/_sim/stored?key={k}"));
+        let want = ferry_e2e::sha(&reads);
         assert_eq!(stored["sha256"].as_str(), Some(want.as_str()), "{stored}");
         // The window closes here.
     }

@@ -7,15 +7,12 @@
 //! saying the largest size that can.
 
 use ferry_e2e::sha;
+use ferry_e2e::text;
 use ferry_e2e::{SimProc, assert_stored, ferry, make_file};
 
 const MB: usize = 1_000_000;
 /// The shared uplink: 4 MB/s.
 const RATE: &str = "4000000";
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
 
 /// Uploads a first file and two later ones through links that live
 /// `lifetime` seconds, 2 parts in flight; checks what the storage saw.

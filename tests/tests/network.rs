@@ -5,16 +5,13 @@
 //! the storage.
 
 use ferry_e2e::sha;
+use ferry_e2e::text;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ferry_e2e::webdriver::free_port;
 use ferry_e2e::{SimProc, assert_stored, ferry, make_file};
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
 
 /// Runs a command as root (the test command runs as root on CI; a
 /// developer's machine asks sudo, without a password prompt).

@@ -11,13 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Instant;
 
+use ferry_e2e::text;
 use ferry_e2e::webdriver::{Driver, Session, record};
 use ferry_e2e::{SimProc, assert_stored, make_file, test_journal};
-use sha2::{Digest, Sha256};
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
 
 fn root_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -182,7 +178,7 @@ fn the_deb_installs_runs_and_purges_clean() {
         .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     let id = text(&out.stdout).split('\t').next().unwrap().to_string();
-    let sha = hex::encode(Sha256::digest(std::fs::read(&file).unwrap()));
+    let sha = ferry_e2e::sha(&file);
     assert_stored(&sim.backend(), &id, &sha, Some(6 << 20), "installed ferry");
 
     // Purged: nothing of it is left.

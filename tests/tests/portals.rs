@@ -4,47 +4,19 @@
 //! and BaseSpace (continues the same file id with the missing parts).
 
 use ferry_e2e::sha;
-use std::process::{Command, Output, Stdio};
+use ferry_e2e::text;
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
-use ferry_e2e::{SimProc, bin, make_file};
+use ferry_e2e::{SimProc, make_file};
 use serde_json::Value;
 
 const MIB: usize = 1024 * 1024;
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
 
 fn get(sim: &SimProc, path: &str) -> Value {
     reqwest::blocking::get(format!("{}{path}", sim.backend()))
         .and_then(|r| r.json())
         .expect("sim answers")
-}
-
-/// SHA-256 of what the storage holds at `key`.
-fn stored(sim: &SimProc, key: &str) -> String {
-    let v = get(sim, &format!("/_sim/stored?key={key}"));
-    v["sha256"].as_str().unwrap_or("").to_string()
-}
-
-/// `ferry` with every portal's credential in the environment, none on the
-/// command line.
-fn ferry_cmd(sim: &SimProc, journal: &std::path::Path, args: &[&str]) -> Command {
-    let mut c = Command::new(bin("ferry"));
-    c.args(args)
-        .env("FERRY_TOKEN", sim.token())
-        .env(
-            "FERRY_ONECODEX_API_KEY",
-            sim.info["onecodex_api_key"].as_str().unwrap(),
-        )
-        .env(
-            "FERRY_BASESPACE_TOKEN",
-            sim.info["basespace_token"].as_str().unwrap(),
-        )
-        .env("FERRY_JOURNAL", journal)
-        .stdin(Stdio::null());
-    c
 }
 
 fn portal_args(sim: &SimProc, portal: &str) -> Vec<String> {
@@ -85,7 +57,7 @@ fn upload(
     args.extend(extra.iter().map(|s| s.to_string()));
     args.extend(files.iter().map(|f| f.display().to_string()));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    ferry_cmd(sim, journal, &args).output().unwrap()
+    sim.ferry_cmd(journal, &args).output().unwrap()
 }
 
 /// `(remote id, sha256, path)` per printed line.
@@ -134,7 +106,7 @@ fn the_same_pair_reaches_all_three_portals_byte_for_byte() {
     assert_eq!(sample["confirmed"], true);
     assert_eq!(sample["paired_end_filename"], "s1_R2.fastq.gz");
     for (key, w) in sample["keys"].as_array().unwrap().iter().zip(&want) {
-        assert_eq!(stored(&sim, key.as_str().unwrap()), *w, "One Codex");
+        assert_eq!(sim.stored_sha(key.as_str().unwrap()), *w, "One Codex");
     }
     for ((id, _, _), w) in seen[2].iter().zip(&want) {
         let f = state["basespace_files"]
@@ -144,7 +116,7 @@ fn the_same_pair_reaches_all_three_portals_byte_for_byte() {
             .find(|f| f["id"] == *id.as_str())
             .expect("BaseSpace file");
         assert_eq!(f["status"], "complete");
-        assert_eq!(stored(&sim, f["key"].as_str().unwrap()), *w, "BaseSpace");
+        assert_eq!(sim.stored_sha(f["key"].as_str().unwrap()), *w, "BaseSpace");
     }
     // No credential reached the storage host.
     let log = sim.state()["storage_log"].as_array().unwrap().clone();
@@ -161,7 +133,7 @@ fn wrong_keys_and_names_give_the_documented_exit_codes() {
     let out = upload(&sim, &journal, "onecodex", &[], &[&ok, &bad]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("a+b.fastq"));
-    let mut c = ferry_cmd(&sim, &journal, &[]);
+    let mut c = sim.ferry_cmd(&journal, &[]);
     c.env("FERRY_BASESPACE_TOKEN", "revoked");
     let mut args: Vec<String> = vec!["upload".into()];
     args.extend(portal_args(&sim, "basespace"));
@@ -195,7 +167,8 @@ fn kill_then_resume(
     args.extend(portal_args(sim, portal));
     args.push(file.display().to_string());
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let mut child = ferry_cmd(sim, journal, &args)
+    let mut child = sim
+        .ferry_cmd(journal, &args)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -214,7 +187,7 @@ fn kill_then_resume(
     }
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
-    ferry_cmd(sim, journal, &["resume"]).output().unwrap()
+    sim.ferry_cmd(journal, &["resume"]).output().unwrap()
 }
 
 #[test]
@@ -238,7 +211,10 @@ fn basespace_kill_nine_then_resume_continues_the_same_file() {
     let files = state["basespace_files"].as_array().unwrap();
     assert_eq!(files.len(), 1, "the same file id was continued: {files:?}");
     assert_eq!(files[0]["status"], "complete");
-    assert_eq!(stored(&sim, files[0]["key"].as_str().unwrap()), sha(&file));
+    assert_eq!(
+        sim.stored_sha(files[0]["key"].as_str().unwrap()),
+        sha(&file)
+    );
     assert_eq!(lines(&out)[0].0, files[0]["id"].as_str().unwrap());
     // 9 parts of 8 MiB; at most the 2 in flight at the kill went twice.
     let sent = parts_ok(&state);
@@ -270,7 +246,7 @@ fn onecodex_kill_nine_then_resume_starts_the_file_over_and_says_so() {
     assert_eq!(confirmed.len(), 1);
     assert_eq!(confirmed[0]["sample_id"], *lines(&out)[0].0.as_str());
     assert_eq!(
-        stored(&sim, confirmed[0]["keys"][0].as_str().unwrap()),
+        sim.stored_sha(confirmed[0]["keys"][0].as_str().unwrap()),
         sha(&file)
     );
 }
@@ -296,7 +272,7 @@ fn json_events_give_each_file_its_sha256_on_onecodex_and_basespace() {
         args.extend(portal_args(&sim, portal));
         args.extend([&r1, &r2].iter().map(|f| f.display().to_string()));
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let out = ferry_cmd(&sim, &journal, &args).output().unwrap();
+        let out = sim.ferry_cmd(&journal, &args).output().unwrap();
         assert!(out.status.success(), "{portal}: {}", text(&out.stderr));
         let events = json_events(&out);
         let of = |k: &str| -> Vec<&Value> { events.iter().filter(|e| e["event"] == k).collect() };
@@ -327,16 +303,11 @@ fn json_events_give_each_file_its_sha256_on_onecodex_and_basespace() {
     }
 }
 
-/// What the Secret Service holds for Ferry's `account`, read as any other
-/// desktop program would (the app reads the same entry).
-fn keychain(account: &str) -> Option<Value> {
-    ferry_e2e::keychain_entry(account).map(|s| serde_json::from_str(&s).unwrap())
-}
-
 /// `ferry` with no portal credential in the environment and `stdin` piped in.
 fn ferry_keyless(sim: &SimProc, journal: &std::path::Path, args: &[String], stdin: &str) -> Output {
     use std::io::Write;
-    let mut c = ferry_cmd(sim, journal, &[])
+    let mut c = sim
+        .ferry_cmd(journal, &[])
         .args(args)
         .env_remove("FERRY_ONECODEX_API_KEY")
         .env_remove("FERRY_BASESPACE_TOKEN")
@@ -386,11 +357,18 @@ fn login_checks_the_key_with_the_portal_before_keeping_it() {
             !err.contains("not-a-real-key"),
             "{portal}: the key is echoed"
         );
-        assert_eq!(keychain(&account), None, "{portal}: a refused key was kept");
+        assert_eq!(
+            ferry_e2e::keychain_json(&account),
+            None,
+            "{portal}: a refused key was kept"
+        );
         // The real one is checked, then kept.
         let out = ferry_keyless(&sim, &journal, &login, &format!("{secret}\n"));
         assert!(out.status.success(), "{portal}: {}", text(&out.stderr));
-        assert_eq!(keychain(&account).unwrap()["key"], *secret.as_str());
+        assert_eq!(
+            ferry_e2e::keychain_json(&account).unwrap()["key"],
+            *secret.as_str()
+        );
         let out = ferry_keyless(
             &sim,
             &journal,
@@ -423,7 +401,7 @@ fn login_checks_the_key_with_the_portal_before_keeping_it() {
         text(&out.stderr)
     );
     assert_eq!(
-        keychain(&format!("basespace:{}", base.trim_end_matches('/'))),
+        ferry_e2e::keychain_json(&format!("basespace:{}", base.trim_end_matches('/'))),
         None
     );
 }
@@ -469,7 +447,8 @@ fn login_keeps_the_key_where_the_app_does_and_logout_forgets_it() {
         let out = ferry_keyless(&sim, &journal, &login, &format!("{secret}\n"));
         assert!(out.status.success(), "{portal}: {}", text(&out.stderr));
         assert!(!text(&out.stderr).contains(&secret));
-        let kept = keychain(&account).unwrap_or_else(|| panic!("{portal}: nothing kept"));
+        let kept =
+            ferry_e2e::keychain_json(&account).unwrap_or_else(|| panic!("{portal}: nothing kept"));
         assert_eq!(kept["kind"], "key");
         assert_eq!(kept["key"], *secret.as_str());
 
@@ -491,7 +470,10 @@ fn login_keeps_the_key_where_the_app_does_and_logout_forgets_it() {
             "",
         );
         assert!(out.status.success(), "{portal}: {}", text(&out.stderr));
-        assert!(keychain(&account).is_none(), "{portal}: still kept");
+        assert!(
+            ferry_e2e::keychain_json(&account).is_none(),
+            "{portal}: still kept"
+        );
         let out = ferry_keyless(&sim, &journal, &up, "");
         assert_ne!(out.status.code(), Some(0), "{portal}: sent without a key");
     }

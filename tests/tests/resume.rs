@@ -4,25 +4,17 @@
 //! lost is never submitted twice, `ferry abort`, and files that change.
 
 use ferry_e2e::sha;
-use std::process::{Command, Stdio};
+use ferry_e2e::text;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use ferry_e2e::{SimProc, bin, make_file};
+use ferry_e2e::{SimProc, make_file};
 use rand::{Rng, SeedableRng};
 
 const MIB: u64 = 1024 * 1024;
 /// Parts ferry sends at the same time (its default): at most this many can
 /// be in flight, unacknowledged, when the process dies.
 const PARTS_IN_FLIGHT: usize = 8;
-
-fn ferry_cmd(sim: &SimProc, journal: &std::path::Path, args: &[&str]) -> Command {
-    let mut c = Command::new(bin("ferry"));
-    c.args(args)
-        .env("FERRY_TOKEN", sim.token())
-        .env("FERRY_JOURNAL", journal)
-        .stdin(Stdio::null());
-    c
-}
 
 /// (fileId, part number) of a storage request; a single PUT is part 1.
 type Key = (String, u32);
@@ -161,7 +153,7 @@ fn kill_nine_then_resume_resends_only_parts_in_flight() {
     // One clean run, to know how long a job takes and which files go in parts.
     let journal = dir.path().join("baseline.sqlite");
     let t = Instant::now();
-    let out = ferry_cmd(&sim, &journal, &args).output().unwrap();
+    let out = sim.ferry_cmd(&journal, &args).output().unwrap();
     assert!(
         out.status.success(),
         "{}",
@@ -202,7 +194,8 @@ fn kill_nine_then_resume_resends_only_parts_in_flight() {
         let journal = dir.path().join(format!("kill{k}.sqlite"));
         let kill_at =
             Duration::from_millis(rng.random_range(30..(full.as_millis() as u64 * 4 / 5).max(60)));
-        let mut child = ferry_cmd(&sim, &journal, &args)
+        let mut child = sim
+            .ferry_cmd(&journal, &args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -258,7 +251,7 @@ fn kill_nine_then_resume_resends_only_parts_in_flight() {
         let put_mark = puts(&at_kill).len();
         let api_mark = at_kill["api_log"].as_array().unwrap().len();
 
-        let out = ferry_cmd(&sim, &journal, &["resume"]).output().unwrap();
+        let out = sim.ferry_cmd(&journal, &["resume"]).output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         assert!(
             out.status.success(),
@@ -358,23 +351,23 @@ fn kill_nine_then_resume_resends_only_parts_in_flight() {
 /// outrun). The caller holds the parts at the storage long enough.
 fn upload_then_kill(sim: &SimProc, journal: &std::path::Path, file: &std::path::Path) {
     let backend = sim.backend();
-    let mut child = ferry_cmd(
-        sim,
-        journal,
-        &[
-            "upload",
-            "-q",
-            "--backend",
-            &backend,
-            "--group",
-            "1",
-            file.to_str().unwrap(),
-        ],
-    )
-    .stdout(Stdio::null())
-    .stderr(Stdio::null())
-    .spawn()
-    .unwrap();
+    let mut child = sim
+        .ferry_cmd(
+            journal,
+            &[
+                "upload",
+                "-q",
+                "--backend",
+                &backend,
+                "--group",
+                "1",
+                file.to_str().unwrap(),
+            ],
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let name = file.file_name().unwrap().to_string_lossy().into_owned();
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
@@ -382,7 +375,8 @@ fn upload_then_kill(sim: &SimProc, journal: &std::path::Path, file: &std::path::
             .as_array()
             .is_some_and(|f| !f.is_empty());
         let listed = requested
-            && ferry_cmd(sim, journal, &["jobs"])
+            && sim
+                .ferry_cmd(journal, &["jobs"])
                 .output()
                 .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("\tupload\t"));
         if listed {
@@ -413,7 +407,7 @@ fn expired_urls_restart_the_file_under_a_new_id_and_say_so() {
     sim.fault(serde_json::json!({"target": "storage", "fault": {"kind": "stall", "millis": 8000}, "count": 4}));
     upload_then_kill(&sim, &journal, &f);
     std::thread::sleep(Duration::from_millis(3500));
-    let out = ferry_cmd(&sim, &journal, &["resume"]).output().unwrap();
+    let out = sim.ferry_cmd(&journal, &["resume"]).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(
@@ -443,14 +437,14 @@ fn a_file_changed_between_kill_and_resume_is_refused() {
     sim.fault(serde_json::json!({"target": "storage", "fault": {"kind": "stall", "millis": 8000}, "count": 3}));
     upload_then_kill(&sim, &journal, &f);
     std::fs::write(&f, b"a different file now").unwrap();
-    let out = ferry_cmd(&sim, &journal, &["resume"]).output().unwrap();
+    let out = sim.ferry_cmd(&journal, &["resume"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("edited.fq") && err.contains("start a new upload"),
         "{err}"
     );
-    let jobs = ferry_cmd(&sim, &journal, &["jobs"]).output().unwrap();
+    let jobs = sim.ferry_cmd(&journal, &["jobs"]).output().unwrap();
     assert!(
         String::from_utf8_lossy(&jobs.stdout).contains("upload"),
         "the job stays listed"
@@ -474,10 +468,6 @@ fn submit_args<'a>(backend: &'a str, meta: &'a str, file: &'a str) -> Vec<&'a st
     ]
 }
 
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
 fn submissions(sim: &SimProc) -> Vec<serde_json::Value> {
     sim.state()["submissions"].as_array().unwrap().clone()
 }
@@ -498,7 +488,8 @@ fn a_submit_whose_answer_was_cut_is_not_submitted_again_on_resume() {
     let old = make_file(dir.path(), "old_R1.fastq.gz", 1500, 1);
     let file = format!("rawReads={}", old.display());
     let journal = dir.path().join("j.sqlite");
-    let out = ferry_cmd(&sim, &journal, &submit_args(&backend, meta, &file))
+    let out = sim
+        .ferry_cmd(&journal, &submit_args(&backend, meta, &file))
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -512,7 +503,8 @@ fn a_submit_whose_answer_was_cut_is_not_submitted_again_on_resume() {
         serde_json::json!({"target": "api", "fault": {"kind": "stall", "millis": 1}, "count": 1}),
     );
     sim.fault(serde_json::json!({"target": "api", "fault": {"kind": "truncate"}, "count": 1}));
-    let out = ferry_cmd(&sim, &journal, &submit_args(&backend, meta, &file))
+    let out = sim
+        .ferry_cmd(&journal, &submit_args(&backend, meta, &file))
         .output()
         .unwrap();
     let err = text(&out.stderr);
@@ -522,14 +514,14 @@ fn a_submit_whose_answer_was_cut_is_not_submitted_again_on_resume() {
         "{err}"
     );
     assert_eq!(submissions(&sim).len(), 2, "the portal did take it");
-    let jobs = ferry_cmd(&sim, &journal, &["jobs"]).output().unwrap();
+    let jobs = sim.ferry_cmd(&journal, &["jobs"]).output().unwrap();
     assert!(
         text(&jobs.stdout).contains("\tsubmit\tsubmitting\t"),
         "listed as submitting: {}",
         text(&jobs.stdout)
     );
 
-    let out = ferry_cmd(&sim, &journal, &["resume"]).output().unwrap();
+    let out = sim.ferry_cmd(&journal, &["resume"]).output().unwrap();
     let err = text(&out.stderr);
     assert!(out.status.success(), "{err}");
     assert!(err.contains("had reached the portal"), "{err}");
@@ -546,7 +538,7 @@ fn a_submit_whose_answer_was_cut_is_not_submitted_again_on_resume() {
     assert_ne!(subs[1]["accession"], older);
     assert_eq!(text(&out.stdout).trim(), format!("s1\t{newer}.1"));
     assert_eq!(subs[1]["files"]["rawReads"][0][0], "s1_R1.fastq.gz");
-    let jobs = ferry_cmd(&sim, &journal, &["jobs"]).output().unwrap();
+    let jobs = sim.ferry_cmd(&journal, &["jobs"]).output().unwrap();
     assert!(
         text(&jobs.stderr).contains("no interrupted jobs"),
         "{}",
@@ -571,10 +563,10 @@ fn a_submit_lost_on_the_way_is_submitted_on_resume() {
     );
     sim.fault(serde_json::json!({"target": "api", "fault": {"kind": "reset"}, "count": 1}));
     let args = submit_args(&backend, meta.to_str().unwrap(), &file);
-    let out = ferry_cmd(&sim, &journal, &args).output().unwrap();
+    let out = sim.ferry_cmd(&journal, &args).output().unwrap();
     assert!(!out.status.success());
     assert!(submissions(&sim).is_empty());
-    let out = ferry_cmd(&sim, &journal, &["resume"]).output().unwrap();
+    let out = sim.ferry_cmd(&journal, &["resume"]).output().unwrap();
     let err = text(&out.stderr);
     assert!(out.status.success(), "{err}");
     assert!(err.contains("had not reached the portal"), "{err}");
@@ -585,7 +577,7 @@ fn a_submit_lost_on_the_way_is_submitted_on_resume() {
         format!("s1\t{}.1", subs[0]["accession"].as_str().unwrap())
     );
     // Done: a second resume has nothing to do, and submits nothing.
-    let again = ferry_cmd(&sim, &journal, &["resume"]).output().unwrap();
+    let again = sim.ferry_cmd(&journal, &["resume"]).output().unwrap();
     assert_eq!(again.status.code(), Some(2));
     assert_eq!(submissions(&sim).len(), 1);
 }
@@ -601,23 +593,23 @@ fn abort_forgets_the_job_and_resume_has_nothing_left() {
     let backend = sim.backend();
     // The portal refuses the upload: the job stays, interrupted.
     sim.fault(serde_json::json!({"target": "api", "fault": {"kind": "status", "status": 400}, "count": 1}));
-    let out = ferry_cmd(
-        &sim,
-        &journal,
-        &[
-            "upload",
-            "-q",
-            "--backend",
-            &backend,
-            "--group",
-            "1",
-            f.to_str().unwrap(),
-        ],
-    )
-    .output()
-    .unwrap();
+    let out = sim
+        .ferry_cmd(
+            &journal,
+            &[
+                "upload",
+                "-q",
+                "--backend",
+                &backend,
+                "--group",
+                "1",
+                f.to_str().unwrap(),
+            ],
+        )
+        .output()
+        .unwrap();
     assert!(!out.status.success());
-    let jobs = ferry_cmd(&sim, &journal, &["jobs"]).output().unwrap();
+    let jobs = sim.ferry_cmd(&journal, &["jobs"]).output().unwrap();
     let listed = text(&jobs.stdout);
     let job = listed
         .lines()
@@ -626,33 +618,27 @@ fn abort_forgets_the_job_and_resume_has_nothing_left() {
         .unwrap_or_else(|| panic!("the job is listed: {listed}"))
         .to_string();
 
-    let out = ferry_cmd(&sim, &journal, &["abort", &job])
-        .output()
-        .unwrap();
+    let out = sim.ferry_cmd(&journal, &["abort", &job]).output().unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains(&format!("job {job} forgotten")));
     for all in [false, true] {
         let args: &[&str] = if all { &["jobs", "--all"] } else { &["jobs"] };
-        let jobs = ferry_cmd(&sim, &journal, args).output().unwrap();
+        let jobs = sim.ferry_cmd(&journal, args).output().unwrap();
         assert!(jobs.status.success());
         assert!(!text(&jobs.stdout).contains(&job), "{}", text(&jobs.stdout));
         assert!(text(&jobs.stderr).contains("no "), "{}", text(&jobs.stderr));
     }
-    let out = ferry_cmd(&sim, &journal, &["resume"]).output().unwrap();
+    let out = sim.ferry_cmd(&journal, &["resume"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(
         text(&out.stderr).contains("no interrupted job to resume"),
         "{}",
         text(&out.stderr)
     );
-    let out = ferry_cmd(&sim, &journal, &["resume", &job])
-        .output()
-        .unwrap();
+    let out = sim.ferry_cmd(&journal, &["resume", &job]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains(&format!("no job {job}")));
-    let out = ferry_cmd(&sim, &journal, &["abort", &job])
-        .output()
-        .unwrap();
+    let out = sim.ferry_cmd(&journal, &["abort", &job]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
 
@@ -670,15 +656,15 @@ fn a_file_modified_mid_upload_is_not_submitted() {
     let journal = dir.path().join("j.sqlite");
     // Hold the parts so the file is still on its way when it changes.
     sim.fault(serde_json::json!({"target": "storage", "fault": {"kind": "stall", "millis": 1200}, "count": 2}));
-    let child = ferry_cmd(
-        &sim,
-        &journal,
-        &submit_args(&backend, meta.to_str().unwrap(), &file),
-    )
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap();
+    let child = sim
+        .ferry_cmd(
+            &journal,
+            &submit_args(&backend, meta.to_str().unwrap(), &file),
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     let mut started = false;
     for _ in 0..250 {
         if !sim.state()["files"].as_array().unwrap().is_empty() {
