@@ -81,7 +81,7 @@ impl Queue {
         added
     }
 
-    /// Add the files of a submission batch: names may repeat, since each
+    /// Add the files of a submission folder: names may repeat, since each
     /// file goes to its own submission (Loculus checks names per row).
     /// Returns what was added and the new rows' ids.
     pub fn add_batch(&self, files: Vec<PathBuf>) -> (Added, Vec<EntryId>) {

@@ -187,7 +187,7 @@ impl Queue {
     }
 
     /// The pairs among files about to be sent (both files in the batch).
-    pub(super) fn pairs_among(&self, send: &[(EntryId, JobFile)]) -> Vec<crate::onecodex::Pair> {
+    pub(super) fn pairs_among(&self, send: &[(EntryId, JobFile)]) -> Vec<crate::portal::Pair> {
         let rules = self.rules.lock().unwrap().clone();
         let st = self.state.lock().unwrap();
         let files: Vec<(String, u64)> = send
@@ -199,7 +199,7 @@ impl Queue {
         rules
             .mates(&names)
             .into_iter()
-            .map(|(a, b)| crate::onecodex::Pair {
+            .map(|(a, b)| crate::portal::Pair {
                 r1: files[a].0.clone(),
                 r1_size: files[a].1,
                 r2: files[b].0.clone(),

@@ -61,7 +61,7 @@ impl Queue {
                 return Err(format!("job {id} is already in the list"));
             }
             if going != here {
-                st.elsewhere.insert(id.to_string(), going);
+                st.other_group_jobs.insert(id.to_string(), going);
             }
             if rec.params.get(THEN).is_some() {
                 st.kept_open.insert(id.to_string());

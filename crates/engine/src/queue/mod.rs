@@ -1,7 +1,7 @@
 //! An interactive upload queue for front-ends (the desktop app): files are
 //! added at any time, checked at once, sent in batches, and each can be
 //! paused, resumed, cancelled or retried. Changes are collected and taken
-//! by the front-end in one batch ([`Queue::take_update`]), so a list of
+//! by the front-end as one update ([`Queue::take_update`]), so a list of
 //! 10,000 files costs one message per frame, not one per event.
 //!
 //! With a journal ([`Queue::with_journal`]) every batch is a job in it:
@@ -54,15 +54,8 @@ type Snapshot = (EntryId, crate::Item, Option<JobRef>);
 /// and the job that records it.
 type Decided = (Option<Step>, Option<JobRef>);
 
-/// Loculus' file-name rules without a signed-in portal (files are checked
-/// when added, before any sign-in).
-pub struct LoculusNames;
-
-impl NameRules for LoculusNames {
-    fn check_name(&self, name: &str) -> Result<(), String> {
-        crate::loculus::names::check(name)
-    }
-}
+/// Loculus' rules live with Loculus; the front-ends still find them here.
+pub use crate::loculus::names::LoculusNames;
 
 #[derive(Default)]
 struct State {
@@ -81,7 +74,7 @@ struct State {
     /// Jobs taken up for another group of the account than the one signed
     /// in now: their journaled destination, so their files always go on
     /// for their own group.
-    elsewhere: HashMap<String, serde_json::Value>,
+    other_group_jobs: HashMap<String, serde_json::Value>,
     network: Option<NetworkWait>,
     network_back: bool,
 }

@@ -77,7 +77,7 @@ impl Queue {
             let st = self.state.lock().unwrap();
             for id in ids {
                 match st.rows[id].job.as_ref().map(|j| &j.0) {
-                    Some(job) if st.elsewhere.contains_key(job) => {
+                    Some(job) if st.other_group_jobs.contains_key(job) => {
                         theirs.entry(job.clone()).or_default().push(id)
                     }
                     _ => own.push(id),
@@ -85,7 +85,7 @@ impl Queue {
             }
         }
         for (job, ids) in theirs {
-            let params = self.state.lock().unwrap().elsewhere[&job].clone();
+            let params = self.state.lock().unwrap().other_group_jobs[&job].clone();
             let (portal, destination) = self.portal_for(&params).ok_or_else(|| {
                 format!(
                     "sign in to {} again to continue job {job}",

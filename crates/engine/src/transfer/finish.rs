@@ -20,8 +20,8 @@ pub(super) async fn finish_file(
     ctx: Arc<FileCtx>,
     upload: Arc<Upload>,
     done: BTreeMap<u32, String>,
-    parts: Vec<(u32, JoinHandle<Result<String, Error>>)>,
-    hashing: Option<JoinHandle<Result<(), Error>>>,
+    parts: PartTasks,
+    hashing: Option<HashTask>,
 ) -> FileOutcome {
     let r = finish_inner(&inner, portal.as_ref(), &ctx, &upload, done, parts, hashing)
         .await
@@ -52,29 +52,56 @@ pub(super) async fn finish_file(
     r
 }
 
+/// Parts in flight: each one's task, its outcome the ETag.
+pub(super) type PartTasks = Vec<(u32, JoinHandle<Result<String, Error>>)>;
+
+/// A spawned hashing task: `Err` when it could not finish.
+pub(super) type HashTask = JoinHandle<Result<(), Error>>;
+
 pub(super) async fn finish_inner(
     inner: &Inner,
     portal: &dyn Portal,
     ctx: &Arc<FileCtx>,
     upload: &Upload,
     mut done: BTreeMap<u32, String>,
-    parts: Vec<(u32, JoinHandle<Result<String, Error>>)>,
-    hashing: Option<JoinHandle<Result<(), Error>>>,
+    parts: PartTasks,
+    hashing: Option<HashTask>,
 ) -> FileOutcome {
+    if let Some(e) = gather_parts(inner, ctx, &mut done, parts, hashing)
+        .await
+        .or_else(|| (done.len() < ctx.plan.parts as usize).then_some(Error::Cancelled))
+    {
+        return Err(ctx.cause.lock().expect("cause").take().unwrap_or(e));
+    }
+    let etags: Vec<String> = done.into_values().collect();
+    // Never complete a file that changed under us: its parts may mix two
+    // versions.
+    check_unchanged(&ctx.item)?;
+    if portal.needs_complete(upload) {
+        complete(inner, portal, ctx, upload, &etags).await?;
+    }
+    Ok(Uploaded {
+        path: ctx.item.path.clone(),
+        name: ctx.item.name.clone(),
+        size: ctx.item.size,
+        remote_id: upload.remote_id.clone(),
+        sha256: file_sha256(inner, ctx)?,
+    })
+}
+
+/// Waits for the hashing of stored parts and for every part sent, adding
+/// their ETags to `done`, and reads again what the file's hasher had to
+/// drop; the first failure, if any.
+async fn gather_parts(
+    inner: &Inner,
+    ctx: &Arc<FileCtx>,
+    done: &mut BTreeMap<u32, String>,
+    parts: PartTasks,
+    hashing: Option<HashTask>,
+) -> Option<Error> {
     let mut failed = None;
     if let Some(h) = hashing {
-        match h.await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                failed = Some(e);
-            }
-            Err(join) => {
-                failed = Some(Error::Protocol {
-                    host: "ferry".into(),
-                    detail: format!("hashing task failed: {join}"),
-                });
-            }
-        }
+        failed = joined(h.await, "hashing").err();
     }
     // Chunks the hasher had to drop (huge parts side by side) are read
     // once more from disk, alongside the parts still going up. A file of
@@ -106,72 +133,70 @@ pub(super) async fn finish_inner(
     if let Some(catch_up) = catch_up {
         if failed.is_some() || !ctx.hasher.has_spilled() {
             catch_up.abort();
-        } else {
-            match catch_up.await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => failed = Some(e),
-                Err(join) => {
-                    failed = Some(Error::Protocol {
-                        host: "ferry".into(),
-                        detail: format!("hashing task failed: {join}"),
-                    })
-                }
-            }
+        } else if let Err(e) = joined(catch_up.await, "hashing") {
+            failed = Some(e);
         }
     }
-    if let Some(e) =
-        failed.or_else(|| (done.len() < ctx.plan.parts as usize).then_some(Error::Cancelled))
-    {
-        return Err(ctx.cause.lock().expect("cause").take().unwrap_or(e));
+    failed
+}
+
+/// A hashing task's outcome, a task that died counted as its failure.
+fn joined(r: Result<Result<(), Error>, tokio::task::JoinError>, what: &str) -> Result<(), Error> {
+    match r {
+        Ok(r) => r,
+        Err(join) => Err(Error::Protocol {
+            host: "ferry".into(),
+            detail: format!("{what} task failed: {join}"),
+        }),
     }
-    let etags: Vec<String> = done.into_values().collect();
-    // Never complete a file that changed under us: its parts may mix two
-    // versions.
-    check_unchanged(&ctx.item)?;
-    if portal.needs_complete(upload) {
-        retry_cancellable(
-            &inner.cfg.retry,
-            &ctx.cancel,
-            |attempt| {
-                let (etags, maybe_done) = (&etags, attempt > 1 || ctx.resumed);
-                inner.net.online(None, &ctx.cancel, move || {
-                    portal.complete(upload, etags, maybe_done)
-                })
-            },
-            |attempt, delay, e| {
-                inner.events.emit(Event::Retry {
-                    file: ctx.index,
-                    part: None,
-                    attempt,
-                    delay_ms: delay.as_millis() as u64,
-                    reason: e.to_string(),
-                })
-            },
-        )
-        .await?;
+}
+
+/// Completes the upload at the portal with its parts' ETags, in order.
+async fn complete(
+    inner: &Inner,
+    portal: &dyn Portal,
+    ctx: &Arc<FileCtx>,
+    upload: &Upload,
+    etags: &[String],
+) -> Result<(), Error> {
+    retry_cancellable(
+        &inner.cfg.retry,
+        &ctx.cancel,
+        |attempt| {
+            let maybe_done = attempt > 1 || ctx.resumed;
+            inner.net.online(None, &ctx.cancel, move || {
+                portal.complete(upload, etags, maybe_done)
+            })
+        },
+        |attempt, delay, e| {
+            inner.events.emit(Event::Retry {
+                file: ctx.index,
+                part: None,
+                attempt,
+                delay_ms: delay.as_millis() as u64,
+                reason: e.to_string(),
+            })
+        },
+    )
+    .await
+}
+
+/// The SHA-256 of the whole file (empty when file hashes are off).
+fn file_sha256(inner: &Inner, ctx: &FileCtx) -> Result<String, Error> {
+    if !inner.cfg.file_hash {
+        return Ok(String::new());
     }
-    let sha256 = if !inner.cfg.file_hash {
-        String::new()
-    } else {
-        ctx.hasher
-            .finish(ctx.item.size)
-            .ok_or_else(|| Error::Protocol {
-                host: "ferry".into(),
-                detail: format!(
-                    "{}: only {} of {} bytes were hashed",
-                    ctx.item.path.display(),
-                    ctx.hasher.hashed(),
-                    ctx.item.size
-                ),
-            })?
-    };
-    Ok(Uploaded {
-        path: ctx.item.path.clone(),
-        name: ctx.item.name.clone(),
-        size: ctx.item.size,
-        remote_id: upload.remote_id.clone(),
-        sha256,
-    })
+    ctx.hasher
+        .finish(ctx.item.size)
+        .ok_or_else(|| Error::Protocol {
+            host: "ferry".into(),
+            detail: format!(
+                "{}: only {} of {} bytes were hashed",
+                ctx.item.path.display(),
+                ctx.hasher.hashed(),
+                ctx.item.size
+            ),
+        })
 }
 
 pub(super) fn check_unchanged(item: &Item) -> Result<(), Error> {

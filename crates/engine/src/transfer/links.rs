@@ -42,7 +42,7 @@ impl Engine {
     /// Ask for the links of `ctxs[from..*to]` and read how long they
     /// really live before a byte is sent. A multipart file whose plan no
     /// longer fits them is planned again for them and asks for new links
-    /// (the unused upload is abandoned); a batch of single PUTs too long
+    /// (the unused upload is abandoned); a start group of single PUTs too long
     /// for them keeps only the files that start in time (`*to` shrinks).
     pub(super) async fn begin_in_time(
         &self,
@@ -53,7 +53,7 @@ impl Engine {
     ) -> Result<Vec<Upload>, Error> {
         let inner = &self.inner;
         let k = inner.cfg.parts_in_flight.max(1) as u32;
-        // Singles: each file is one part; shorten the batch to what the
+        // Singles: each file is one part; shorten the group to what the
         // lifetime learnt so far lets start in time.
         if !ctxs[from].plan.multipart
             && let Some(window) = self.known_window(portal)
@@ -62,8 +62,8 @@ impl Engine {
             *to = from + n;
         }
         for _ in 0..4 {
-            let batch = &ctxs[from..*to];
-            let specs: Vec<FileSpec> = batch
+            let group = &ctxs[from..*to];
+            let specs: Vec<FileSpec> = group
                 .iter()
                 .map(|c| FileSpec {
                     name: c.item.name.clone(),
@@ -72,15 +72,15 @@ impl Engine {
                 .collect();
             let mut ups = retry_cancellable(
                 &inner.cfg.retry,
-                &batch[0].cancel,
+                &group[0].cancel,
                 |_| {
                     inner
                         .net
-                        .online(None, &batch[0].cancel, || portal.begin(&specs))
+                        .online(None, &group[0].cancel, || portal.begin(&specs))
                 },
                 |attempt, delay, e| {
                     inner.events.emit(Event::Retry {
-                        file: batch[0].index,
+                        file: group[0].index,
                         part: None,
                         attempt,
                         delay_ms: delay.as_millis() as u64,
@@ -89,19 +89,19 @@ impl Engine {
                 },
             )
             .await?;
-            if ups.len() != batch.len() {
+            if ups.len() != group.len() {
                 return Err(Error::Protocol {
                     host: portal.name().into(),
-                    detail: format!("asked to start {} uploads, got {}", batch.len(), ups.len()),
+                    detail: format!("asked to start {} uploads, got {}", group.len(), ups.len()),
                 });
             }
             self.learn_link_lifetime(&ups);
             let Some(window) = Self::window_of(&ups) else {
                 return Ok(ups);
             };
-            let c = &batch[0];
+            let c = &group[0];
             if !c.plan.multipart {
-                let n = self.singles_in_time(batch, window, k);
+                let n = self.singles_in_time(group, window, k);
                 ups.truncate(n);
                 *to = from + n;
                 return Ok(ups);
@@ -141,11 +141,11 @@ impl Engine {
             .map(|d| d.as_secs_f64())
     }
 
-    /// How many of `batch` (single PUTs, sent in order, `k` at a time)
+    /// How many of `group` (single PUTs, sent in order, `k` at a time)
     /// start before links of `window` seconds expire; at least one.
-    pub(super) fn singles_in_time(&self, batch: &[Arc<FileCtx>], window: f64, k: u32) -> usize {
+    pub(super) fn singles_in_time(&self, group: &[Arc<FileCtx>], window: f64, k: u32) -> usize {
         let (rate, _) = self.planning_rate();
-        let sizes: Vec<u64> = batch.iter().map(|c| c.item.size).collect();
+        let sizes: Vec<u64> = group.iter().map(|c| c.item.size).collect();
         let starts = deadline::starts(&sizes, &self.ahead(), k, &Link::shared(rate));
         starts
             .iter()

@@ -277,7 +277,7 @@ impl Engine {
     ) -> Vec<FileOutcome> {
         let files: Vec<(usize, JobFile)> = files.into_iter().enumerate().collect();
         let order: Vec<usize> = (0..files.len()).collect();
-        let mut outcomes = self.round(portal.clone(), files, log.clone()).await;
+        let mut outcomes = self.upload_pass(portal.clone(), files, log.clone()).await;
         // Files whose upload links died before all their parts started:
         // the portal cannot renew them, so each goes once more under a new
         // upload (and id).
@@ -308,7 +308,7 @@ impl Engine {
             })
             .collect();
         if !again.is_empty() {
-            outcomes.extend(self.round(portal, again, log).await);
+            outcomes.extend(self.upload_pass(portal, again, log).await);
         }
         order
             .iter()

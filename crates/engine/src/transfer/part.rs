@@ -8,12 +8,12 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use tokio::sync::OwnedSemaphorePermit;
 
-use super::schedule::duplicate;
 use super::{FileCtx, Inner};
 use crate::Error;
 use crate::error::from_reqwest;
 use crate::event::Event;
-use crate::portal::{PartResponse, Portal, Upload};
+use crate::hashhub::PartHash;
+use crate::portal::{PartRequest, PartResponse, Portal, Upload};
 use crate::read::{ReadOutcome, part_stream, read_part};
 use crate::retry::retry_cancellable;
 
@@ -69,7 +69,7 @@ pub(super) async fn send_part(
             if !matches!(e, Error::Cancelled) {
                 let mut cause = ctx.cause.lock().expect("cause");
                 if cause.is_none() {
-                    *cause = Some(duplicate(e));
+                    *cause = Some(e.clone());
                 }
             }
             // One part failed for good: the file cannot complete, so stop
@@ -80,6 +80,17 @@ pub(super) async fn send_part(
     r
 }
 
+/// A part's request body and how its MD5 becomes known.
+struct PartBody {
+    body: reqwest::Body,
+    /// Known before sending: the part was read whole (`Content-MD5`).
+    md5: Option<[u8; 16]>,
+    /// Computed as the body streams from disk.
+    streaming_md5: Option<Arc<PartHash>>,
+}
+
+/// One attempt at one part: its request sent, watched for stalls, and its
+/// answer checked (the ETag against the MD5 of the bytes sent).
 pub(super) async fn send_once(
     inner: &Inner,
     portal: &dyn Portal,
@@ -124,61 +135,105 @@ pub(super) async fn send_once(
     for (k, v) in &req.headers {
         builder = builder.header(k.as_str(), v.as_str());
     }
-    let mut local_md5: Option<[u8; 16]> = None;
-    let sha = inner.cfg.file_hash.then(|| ctx.hasher.clone());
-    let mut part_md5 = None;
-    let body = if req.content_md5 {
-        let (bytes, md5) = read_part(&ctx.item.path, start, len, sha.as_deref()).await?;
-        local_md5 = Some(md5);
+    let body = part_body(inner, ctx, &req, part, &moved, &outcome).await?;
+    if let Some(md5) = body.md5 {
         builder = builder.header(
             "Content-MD5",
             base64::engine::general_purpose::STANDARD.encode(md5),
         );
+    }
+    let result = send_watched(inner, ctx, &req, builder.body(body.body), &moved, attempt).await;
+    let local_failure = outcome.lock().expect("outcome").error.take();
+    let result = match (result, local_failure) {
+        (_, Some(local)) => Err(local),
+        (r, None) => r.and_then(|resp| portal.accept_part(upload, part, &resp)),
+    };
+    // Every chunk of a part sent whole is hashed (MD5, and fed to the
+    // file's SHA-256) before the part counts as done.
+    let mut local_md5 = body.md5;
+    if let (Ok(_), Some(md5)) = (&result, body.streaming_md5)
+        && outcome.lock().expect("outcome").read == len
+    {
+        local_md5 = Some(md5.finish().await?);
+    }
+    let checked =
+        result.and_then(|etag| check_etag(portal, upload, ctx, &req.url, part, etag, local_md5));
+    if checked.is_err() {
+        // Bytes of a failed attempt do not count as sent.
+        ctx.sent
+            .fetch_sub(moved.load(Ordering::Relaxed), Ordering::Relaxed);
+    }
+    checked
+}
+
+/// The body of a part's request: read whole first when the portal wants
+/// its `Content-MD5`, else streamed from disk and hashed on the way.
+async fn part_body(
+    inner: &Inner,
+    ctx: &Arc<FileCtx>,
+    req: &PartRequest,
+    part: u32,
+    moved: &Arc<AtomicU64>,
+    outcome: &crate::read::Shared,
+) -> Result<PartBody, Error> {
+    use futures::StreamExt;
+    let (start, end) = ctx.plan.range(part);
+    let len = end - start;
+    let sha = inner.cfg.file_hash.then(|| ctx.hasher.clone());
+    let progress = progress_fn(inner, ctx, part, moved.clone());
+    let prefix = futures::stream::iter(
+        (!req.prefix.is_empty()).then(|| Ok::<_, std::io::Error>(req.prefix.clone())),
+    );
+    let suffix = futures::stream::iter(
+        (!req.suffix.is_empty()).then(|| Ok::<_, std::io::Error>(req.suffix.clone())),
+    );
+    if req.content_md5 {
+        let (bytes, md5) = read_part(&ctx.item.path, start, len, sha.as_deref()).await?;
         // Sent from memory in chunk-sized slices (no copy), so progress
         // and stall detection work as for parts streamed from disk.
-        let progress = progress_fn(inner, ctx, part, moved.clone());
         let chunk = inner.cfg.chunk_size.max(1);
         let slices: Vec<bytes::Bytes> = (0..bytes.len())
             .step_by(chunk)
             .map(|i| bytes.slice(i..(i + chunk).min(bytes.len())))
             .collect();
-        use futures::StreamExt;
         let file = futures::stream::iter(slices).map(move |b| {
             progress(b.len() as u64);
             Ok::<_, std::io::Error>(b)
         });
-        let prefix = futures::stream::iter(
-            (!req.prefix.is_empty()).then(|| Ok::<_, std::io::Error>(req.prefix.clone())),
-        );
-        let suffix = futures::stream::iter(
-            (!req.suffix.is_empty()).then(|| Ok::<_, std::io::Error>(req.suffix.clone())),
-        );
-        reqwest::Body::wrap_stream(prefix.chain(file).chain(suffix))
-    } else {
-        let progress = progress_fn(inner, ctx, part, moved.clone());
-        let md5 = Arc::new(crate::hashhub::Hub::global().open());
-        part_md5 = Some(md5.clone());
-        let file = part_stream(
-            ctx.item.path.clone(),
-            start,
-            len,
-            inner.cfg.chunk_size,
-            sha,
-            md5,
-            outcome.clone(),
-            progress,
-        );
-        use futures::StreamExt;
-        let prefix = futures::stream::iter(
-            (!req.prefix.is_empty()).then(|| Ok::<_, std::io::Error>(req.prefix.clone())),
-        );
-        let suffix = futures::stream::iter(
-            (!req.suffix.is_empty()).then(|| Ok::<_, std::io::Error>(req.suffix.clone())),
-        );
-        reqwest::Body::wrap_stream(prefix.chain(file).chain(suffix))
-    };
-    let builder = builder.body(body);
+        return Ok(PartBody {
+            body: reqwest::Body::wrap_stream(prefix.chain(file).chain(suffix)),
+            md5: Some(md5),
+            streaming_md5: None,
+        });
+    }
+    let md5 = Arc::new(crate::hashhub::Hub::global().open());
+    let file = part_stream(
+        ctx.item.path.clone(),
+        start,
+        len,
+        inner.cfg.chunk_size,
+        sha,
+        md5.clone(),
+        outcome.clone(),
+        progress,
+    );
+    Ok(PartBody {
+        body: reqwest::Body::wrap_stream(prefix.chain(file).chain(suffix)),
+        md5: None,
+        streaming_md5: Some(md5),
+    })
+}
 
+/// Sends a part's request and reads the answer, unless its body stops
+/// moving, the file is cancelled or the computer slept meanwhile.
+async fn send_watched(
+    inner: &Inner,
+    ctx: &Arc<FileCtx>,
+    req: &PartRequest,
+    builder: reqwest::RequestBuilder,
+    moved: &Arc<AtomicU64>,
+    attempt: u32,
+) -> Result<PartResponse, Error> {
     let sent = async {
         let resp = builder
             .send()
@@ -195,7 +250,7 @@ pub(super) async fn send_once(
             attempt,
         })
     };
-    let result = tokio::select! {
+    tokio::select! {
         r = sent => r,
         _ = stalled(moved.clone(), inner.cfg.stall_timeout) => Err(Error::Network {
             host: crate::error::host_of(&req.url),
@@ -207,63 +262,48 @@ pub(super) async fn send_once(
             host: crate::error::host_of(&req.url),
             detail: "the computer slept; connecting again".into(),
         }),
-    };
-    let local_failure = outcome.lock().expect("outcome").error.take();
-    let result = match (result, local_failure) {
-        (_, Some(local)) => Err(local),
-        (r, None) => r.and_then(|resp| portal.accept_part(upload, part, &resp)),
-    };
-    // Every chunk of a part sent whole is hashed (MD5, and fed to the
-    // file's SHA-256) before the part counts as done.
-    if let (Ok(_), Some(md5)) = (&result, part_md5)
-        && outcome.lock().expect("outcome").read == len
+    }
+}
+
+/// The storage's ETag for a part, refused when completion could not use
+/// it (missing) or it is not the MD5 of the bytes sent.
+fn check_etag(
+    portal: &dyn Portal,
+    upload: &Upload,
+    ctx: &FileCtx,
+    url: &str,
+    part: u32,
+    etag: String,
+    local_md5: Option<[u8; 16]>,
+) -> Result<String, Error> {
+    // Completion lists every part's ETag: a part acknowledged without one
+    // cannot be completed, so it counts as not stored. (A single PUT may
+    // have none: a conditional retry's 412.)
+    if upload.multipart && etag.trim().trim_matches('"').is_empty() {
+        return Err(Error::Protocol {
+            host: crate::error::host_of(url),
+            detail: format!(
+                "part {part} of {}: the storage acknowledged it without an ETag; sending it again",
+                ctx.item.name
+            ),
+        });
+    }
+    if portal.etag_is_md5()
+        && let Some(md5) = local_md5
     {
-        local_md5 = Some(md5.finish().await?);
-    }
-    match result {
-        Ok(etag) => {
-            // Completion lists every part's ETag: a part acknowledged
-            // without one cannot be completed, so it counts as not stored.
-            // (A single PUT may have none: a conditional retry's 412.)
-            if upload.multipart && etag.trim().trim_matches('"').is_empty() {
-                ctx.sent
-                    .fetch_sub(moved.load(Ordering::Relaxed), Ordering::Relaxed);
-                return Err(Error::Protocol {
-                    host: crate::error::host_of(&req.url),
-                    detail: format!(
-                        "part {part} of {}: the storage acknowledged it without an ETag; sending it again",
-                        ctx.item.name
-                    ),
-                });
-            }
-            if portal.etag_is_md5()
-                && let Some(md5) = local_md5
-            {
-                {
-                    let got = etag.trim_matches('"').to_ascii_lowercase();
-                    if !etag.is_empty() && got != hex::encode(md5) {
-                        ctx.sent
-                            .fetch_sub(moved.load(Ordering::Relaxed), Ordering::Relaxed);
-                        return Err(Error::Protocol {
-                            host: crate::error::host_of(&req.url),
-                            detail: format!(
-                                "part {part} of {}: the storage's ETag {etag} is not the MD5 of the bytes sent ({}); sending it again",
-                                ctx.item.name,
-                                hex::encode(md5)
-                            ),
-                        });
-                    }
-                }
-            }
-            Ok(etag)
-        }
-        Err(e) => {
-            // Bytes of a failed attempt do not count as sent.
-            ctx.sent
-                .fetch_sub(moved.load(Ordering::Relaxed), Ordering::Relaxed);
-            Err(e)
+        let got = etag.trim_matches('"').to_ascii_lowercase();
+        if !etag.is_empty() && got != hex::encode(md5) {
+            return Err(Error::Protocol {
+                host: crate::error::host_of(url),
+                detail: format!(
+                    "part {part} of {}: the storage's ETag {etag} is not the MD5 of the bytes sent ({}); sending it again",
+                    ctx.item.name,
+                    hex::encode(md5)
+                ),
+            });
         }
     }
+    Ok(etag)
 }
 
 pub(super) fn progress_fn(

@@ -1,6 +1,7 @@
-//! The scheduler: files are planned, grouped into the portal's start
-//! requests, given their links, and their parts started under one budget
-//! of permits shared by every job of the engine.
+//! The scheduler: a pass over a job's files plans them, groups single
+//! files into the portal's start requests, asks for their links when the
+//! first part can start, and starts their parts under one budget of
+//! permits shared by every job of the engine.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,26 +16,76 @@ use super::part::send_part;
 use super::{Engine, FileCtx, FileOutcome, JobFile, JobLog, Prior};
 use crate::event::Event;
 use crate::hasher::OrderedHasher;
-use crate::portal::Portal;
+use crate::portal::{Portal, Upload};
 use crate::read::hash_ranges;
 use crate::scan::Item;
 use crate::{Error, ErrorClass};
 
+/// What a pass ends with for each file (by event index): its outcome, and
+/// the item and cancel token a second pass needs.
+pub(super) type PassOutcomes = HashMap<usize, (FileOutcome, Item, CancellationToken)>;
+
+/// An upload and the parts its storage already holds (part -> ETag).
+type Begun = (Upload, BTreeMap<u32, String>);
+
+/// A pass's files once planned.
+struct Planned {
+    /// The files that can be sent, in order.
+    ctxs: Vec<Arc<FileCtx>>,
+    /// What an earlier run got done, per file of `ctxs`.
+    priors: Vec<Option<Prior>>,
+    /// Files refused so far.
+    outcomes: HashMap<usize, FileOutcome>,
+    /// Every file's item and cancel token, refused or not.
+    kept: HashMap<usize, (Item, CancellationToken)>,
+}
+
 impl Engine {
-    /// One pass over `files` (event index, file); outcomes by index, with
-    /// the item and its cancel token for a second pass.
-    pub(super) async fn round(
+    /// One pass over `files` (event index, file): plan them, start them,
+    /// wait for every file to finish.
+    pub(super) async fn upload_pass(
         &self,
         portal: Arc<dyn Portal>,
         files: Vec<(usize, JobFile)>,
         log: Option<Arc<dyn JobLog>>,
-    ) -> HashMap<usize, (FileOutcome, Item, CancellationToken)> {
+    ) -> PassOutcomes {
+        let mut planned = self.plan_pass(portal.as_ref(), files, &log);
+        let finishing = self.start_pass(&portal, &mut planned, &log).await;
+        for (index, h) in finishing {
+            let r = h.await.unwrap_or_else(|e| {
+                Err(Error::Protocol {
+                    host: "ferry".into(),
+                    detail: format!("upload task failed: {e}"),
+                })
+            });
+            planned.outcomes.insert(index, r);
+        }
+        let Planned {
+            mut outcomes, kept, ..
+        } = planned;
+        kept.into_iter()
+            .map(|(i, (item, cancel))| {
+                let r = outcomes.remove(&i).unwrap_or(Err(Error::Cancelled));
+                (i, (r, item, cancel))
+            })
+            .collect()
+    }
+
+    /// Plans each file against the portal's limits; a file no plan fits is
+    /// refused now, before anything is sent.
+    fn plan_pass(
+        &self,
+        portal: &dyn Portal,
+        files: Vec<(usize, JobFile)>,
+        log: &Option<Arc<dyn JobLog>>,
+    ) -> Planned {
         let inner = &self.inner;
-        let items = files.len();
-        let mut outcomes: HashMap<usize, FileOutcome> = HashMap::new();
-        let mut kept: HashMap<usize, (Item, CancellationToken)> = HashMap::new();
-        let mut ctxs = Vec::with_capacity(items);
-        let mut priors: Vec<Option<Prior>> = Vec::with_capacity(items);
+        let mut p = Planned {
+            ctxs: Vec::with_capacity(files.len()),
+            priors: Vec::with_capacity(files.len()),
+            outcomes: HashMap::new(),
+            kept: HashMap::new(),
+        };
         for (index, f) in files {
             let JobFile {
                 item,
@@ -42,8 +93,8 @@ impl Engine {
                 prior,
             } = f;
             let cancel = cancel.unwrap_or_else(|| self.file_token());
-            kept.insert(index, (item.clone(), cancel.clone()));
-            match self.plan(portal.as_ref(), item.size) {
+            p.kept.insert(index, (item.clone(), cancel.clone()));
+            match self.plan(portal, item.size) {
                 Ok(plan) => {
                     inner.events.emit(Event::FileQueued {
                         file: index,
@@ -53,7 +104,7 @@ impl Engine {
                         parts: plan.parts,
                         part_size: plan.part_size,
                     });
-                    ctxs.push(Arc::new(FileCtx {
+                    p.ctxs.push(Arc::new(FileCtx {
                         index,
                         item,
                         plan,
@@ -69,7 +120,7 @@ impl Engine {
                         started: AtomicU64::new(0),
                         running: Default::default(),
                     }));
-                    priors.push(prior);
+                    p.priors.push(prior);
                 }
                 Err(e) => {
                     let e = Error::Rejected {
@@ -82,203 +133,207 @@ impl Engine {
                         ),
                     };
                     self.report_failure(index, &item, &e);
-                    outcomes.insert(index, Err(e));
+                    p.outcomes.insert(index, Err(e));
                 }
             }
         }
+        p
+    }
 
-        let sem = &inner.permits;
-        let mut finishing: Vec<(usize, JoinHandle<FileOutcome>)> = Vec::new();
-        let mut fatal: Option<Error> = None;
+    /// Starts the planned files, one start group at a time (see
+    /// [`group_end`]); returns each started file's finishing task.
+    async fn start_pass(
+        &self,
+        portal: &Arc<dyn Portal>,
+        p: &mut Planned,
+        log: &Option<Arc<dyn JobLog>>,
+    ) -> Vec<(usize, JoinHandle<FileOutcome>)> {
+        let inner = &self.inner;
+        let mut finishing = Vec::new();
+        // A failure that fails every later file too (credentials,
+        // permissions, a cancelled job).
+        let mut stops_all: Option<Error> = None;
         let mut i = 0;
-        while i < ctxs.len() {
-            let first = &ctxs[i];
-            let max = portal.batch_size(&first.plan).max(1);
-            let mut j = i + 1;
-            while j < ctxs.len()
-                && j - i < max
-                && !first.plan.multipart
-                && !ctxs[j].plan.multipart
-                && priors[i].is_none()
-                && priors[j].is_none()
-            {
-                j += 1;
-            }
-            let batch_start = i;
-            let batch = &ctxs[i..j];
-            i = j;
-
-            if let Some(e) = &fatal {
-                for c in batch {
-                    let e = duplicate(e);
-                    self.report_failure(c.index, &c.item, &e);
-                    outcomes.insert(c.index, Err(e));
+        while i < p.ctxs.len() {
+            let from = i;
+            let mut to = group_end(portal.as_ref(), &p.ctxs, &p.priors, from);
+            i = to;
+            if let Some(e) = &stops_all {
+                for c in &p.ctxs[from..to] {
+                    self.refuse(c, e.clone(), &mut p.outcomes);
                 }
                 continue;
             }
             // Ask for URLs only when the first part can start: presigned
             // URLs expire (Loculus: 30 minutes).
-            let mut permit = match acquire(sem, &batch[0].cancel).await {
-                Some(p) => Some(p),
+            let mut permit = match acquire(&inner.permits, &p.ctxs[from].cancel).await {
+                Some(permit) => Some(permit),
                 None if inner.cancel.is_cancelled() => {
-                    fatal = Some(Error::Cancelled);
-                    i -= batch.len();
+                    stops_all = Some(Error::Cancelled);
+                    i = from;
                     continue;
                 }
-                // The first file of the batch was cancelled alone: retry
-                // the batch without it.
+                // The first file of the group was cancelled alone: retry
+                // the group without it.
                 None => {
-                    let c = &batch[0];
-                    self.report_failure(c.index, &c.item, &Error::Cancelled);
-                    outcomes.insert(c.index, Err(Error::Cancelled));
-                    i -= batch.len() - 1;
+                    self.refuse(&p.ctxs[from], Error::Cancelled, &mut p.outcomes);
+                    i = from + 1;
                     continue;
                 }
             };
             // Fitted now, at the freshest throughput: the links are asked
             // for next. A file no plan gets through in time is not sent.
-            if j - batch_start == 1
-                && ctxs[batch_start].plan.multipart
-                && priors[batch_start].is_none()
-            {
-                match self.fit_to_links(portal.as_ref(), &ctxs[batch_start], None) {
-                    Ok(Some(c)) => ctxs[batch_start] = c,
+            if to - from == 1 && p.ctxs[from].plan.multipart && p.priors[from].is_none() {
+                match self.fit_to_links(portal.as_ref(), &p.ctxs[from], None) {
+                    Ok(Some(c)) => p.ctxs[from] = c,
                     Ok(None) => {}
                     Err(e) => {
-                        let c = &ctxs[batch_start];
-                        self.report_failure(c.index, &c.item, &e);
-                        outcomes.insert(c.index, Err(e));
+                        self.refuse(&p.ctxs[from], e, &mut p.outcomes);
                         continue;
                     }
                 }
             }
-            let resumed = priors[batch_start].take();
-            let begun = match resumed {
-                Some(p) => Ok(vec![(p.upload, p.done)]),
-                None => {
-                    let mut to = j;
-                    let r = self
-                        .begin_in_time(portal.as_ref(), &mut ctxs, batch_start, &mut to)
-                        .await;
-                    if to < j {
-                        // The links live too short for the whole batch: the
-                        // rest goes in the next one.
-                        i = to;
-                        j = to;
-                    }
-                    let batch = &ctxs[batch_start..j];
-                    r.and_then(|ups| {
-                        // Journal each upload before any byte goes to it.
-                        for (c, u) in batch.iter().zip(&ups) {
-                            if let Some(l) = &log {
-                                l.file_started(c.index, u)?;
-                            }
-                        }
-                        Ok(ups.into_iter().map(|u| (u, BTreeMap::new())).collect())
-                    })
-                }
-            };
-            let batch = &ctxs[batch_start..j];
+            let begun = self
+                .begin_group(portal.as_ref(), p, from, &mut to, log)
+                .await;
+            // The links live too short for the whole group: the rest goes
+            // in the next one.
+            i = to;
             let uploads = match begun {
                 Ok(u) => u,
                 Err(e) => {
-                    for c in batch {
-                        let e = duplicate(&e).about_file(&c.item.path, None);
-                        self.report_failure(c.index, &c.item, &e);
-                        outcomes.insert(c.index, Err(e));
+                    for c in &p.ctxs[from..to] {
+                        self.refuse(c, e.clone().about_file(&c.item.path, None), &mut p.outcomes);
                     }
-                    // Credentials and permissions fail every later file too.
                     if matches!(e.class(), ErrorClass::Auth | ErrorClass::Cancelled) {
-                        fatal = Some(e);
+                        stops_all = Some(e);
                     }
                     continue;
                 }
             };
-            for (ctx, (upload, done)) in batch.iter().zip(uploads) {
-                inner.events.emit(Event::FileStarted {
-                    file: ctx.index,
-                    remote_id: upload.remote_id.clone(),
-                });
-                for (part, etag) in &done {
-                    let (start, end) = ctx.plan.range(*part);
-                    ctx.sent.fetch_add(end - start, Ordering::Relaxed);
-                    inner.events.emit(Event::PartDone {
-                        file: ctx.index,
-                        part: *part,
-                        etag: etag.clone(),
-                    });
-                }
-                // Parts the storage already holds are read for the file's
-                // hash only, side by side with the parts being sent.
-                let hashing = (!done.is_empty() && inner.cfg.file_hash).then(|| {
-                    let ranges: Vec<(u64, u64)> = done.keys().map(|p| ctx.plan.range(*p)).collect();
-                    let (c, chunk) = (ctx.clone(), inner.cfg.chunk_size);
-                    tokio::spawn(async move {
-                        hash_ranges(&c.item.path, &ranges, chunk, &c.hasher).await
-                    })
-                });
-                self.warn_if_too_slow(ctx, &upload, done.len());
-                let upload = Arc::new(upload);
-                let mut parts = Vec::with_capacity(ctx.plan.parts as usize);
-                self.track(ctx, &done);
-                for part in (1..=ctx.plan.parts).filter(|p| !done.contains_key(p)) {
-                    let p = match permit.take() {
-                        Some(p) => p,
-                        None => match acquire_for(sem, ctx.extra.as_ref(), &ctx.cancel).await {
-                            Some(p) => p,
-                            None => break, // the file failed or the job was cancelled
-                        },
-                    };
-                    let (start, end) = ctx.plan.range(part);
-                    ctx.started.fetch_add(end - start, Ordering::Relaxed);
-                    ctx.running.fetch_add(1, Ordering::Relaxed);
-                    let sending = send_part(
-                        self.inner.clone(),
-                        portal.clone(),
-                        ctx.clone(),
-                        upload.clone(),
-                        part,
-                        p,
-                    );
-                    let c = ctx.clone();
-                    parts.push((
-                        part,
-                        tokio::spawn(async move {
-                            let r = sending.await;
-                            c.running.fetch_sub(1, Ordering::Relaxed);
-                            r
-                        }),
-                    ));
-                }
-                finishing.push((
-                    ctx.index,
-                    tokio::spawn(finish_file(
-                        self.inner.clone(),
-                        portal.clone(),
-                        ctx.clone(),
-                        upload,
-                        done,
-                        parts,
-                        hashing,
-                    )),
-                ));
+            for (ctx, (upload, done)) in p.ctxs[from..to].iter().zip(uploads) {
+                let task = self
+                    .start_file(portal, ctx, upload, done, &mut permit)
+                    .await;
+                finishing.push((ctx.index, task));
             }
         }
-        for (index, h) in finishing {
-            let r = h.await.unwrap_or_else(|e| {
-                Err(Error::Protocol {
-                    host: "ferry".into(),
-                    detail: format!("upload task failed: {e}"),
-                })
-            });
-            outcomes.insert(index, r);
+        finishing
+    }
+
+    /// The uploads of `p.ctxs[from..*to]`: an earlier run's, or new ones
+    /// (journaled before any byte goes to them). `*to` shrinks when the
+    /// links live too short for every file of the group.
+    async fn begin_group(
+        &self,
+        portal: &dyn Portal,
+        p: &mut Planned,
+        from: usize,
+        to: &mut usize,
+        log: &Option<Arc<dyn JobLog>>,
+    ) -> Result<Vec<Begun>, Error> {
+        if let Some(prior) = p.priors[from].take() {
+            return Ok(vec![(prior.upload, prior.done)]);
         }
-        kept.into_iter()
-            .map(|(i, (item, cancel))| {
-                let r = outcomes.remove(&i).unwrap_or(Err(Error::Cancelled));
-                (i, (r, item, cancel))
-            })
-            .collect()
+        let ups = self.begin_in_time(portal, &mut p.ctxs, from, to).await?;
+        for (c, u) in p.ctxs[from..*to].iter().zip(&ups) {
+            if let Some(l) = log {
+                l.file_started(c.index, u)?;
+            }
+        }
+        Ok(ups.into_iter().map(|u| (u, BTreeMap::new())).collect())
+    }
+
+    /// Starts a file's parts not stored yet, each as a permit comes (the
+    /// first takes `permit`, the group's), and the task that finishes it.
+    async fn start_file(
+        &self,
+        portal: &Arc<dyn Portal>,
+        ctx: &Arc<FileCtx>,
+        upload: Upload,
+        done: BTreeMap<u32, String>,
+        permit: &mut Option<OwnedSemaphorePermit>,
+    ) -> JoinHandle<FileOutcome> {
+        let inner = &self.inner;
+        let hashing = self.resume_stored(ctx, &upload, &done);
+        self.warn_if_too_slow(ctx, &upload, done.len());
+        let upload = Arc::new(upload);
+        let mut parts = Vec::with_capacity(ctx.plan.parts as usize);
+        self.track(ctx, &done);
+        for part in (1..=ctx.plan.parts).filter(|p| !done.contains_key(p)) {
+            let p = match permit.take() {
+                Some(p) => p,
+                None => match acquire_for(&inner.permits, ctx.extra.as_ref(), &ctx.cancel).await {
+                    Some(p) => p,
+                    None => break, // the file failed or the job was cancelled
+                },
+            };
+            let (start, end) = ctx.plan.range(part);
+            ctx.started.fetch_add(end - start, Ordering::Relaxed);
+            ctx.running.fetch_add(1, Ordering::Relaxed);
+            let sending = send_part(
+                self.inner.clone(),
+                portal.clone(),
+                ctx.clone(),
+                upload.clone(),
+                part,
+                p,
+            );
+            let c = ctx.clone();
+            parts.push((
+                part,
+                tokio::spawn(async move {
+                    let r = sending.await;
+                    c.running.fetch_sub(1, Ordering::Relaxed);
+                    r
+                }),
+            ));
+        }
+        tokio::spawn(finish_file(
+            self.inner.clone(),
+            portal.clone(),
+            ctx.clone(),
+            upload,
+            done,
+            parts,
+            hashing,
+        ))
+    }
+
+    /// Says the file started and which parts the storage already holds;
+    /// those are read for the file's hash only, side by side with the
+    /// parts being sent (the task doing so, if any).
+    fn resume_stored(
+        &self,
+        ctx: &Arc<FileCtx>,
+        upload: &Upload,
+        done: &BTreeMap<u32, String>,
+    ) -> Option<JoinHandle<Result<(), Error>>> {
+        let inner = &self.inner;
+        inner.events.emit(Event::FileStarted {
+            file: ctx.index,
+            remote_id: upload.remote_id.clone(),
+        });
+        for (part, etag) in done {
+            let (start, end) = ctx.plan.range(*part);
+            ctx.sent.fetch_add(end - start, Ordering::Relaxed);
+            inner.events.emit(Event::PartDone {
+                file: ctx.index,
+                part: *part,
+                etag: etag.clone(),
+            });
+        }
+        (!done.is_empty() && inner.cfg.file_hash).then(|| {
+            let ranges: Vec<(u64, u64)> = done.keys().map(|p| ctx.plan.range(*p)).collect();
+            let (c, chunk) = (ctx.clone(), inner.cfg.chunk_size);
+            tokio::spawn(async move { hash_ranges(&c.item.path, &ranges, chunk, &c.hasher).await })
+        })
+    }
+
+    /// A file that fails before it starts: reported, and its outcome.
+    fn refuse(&self, c: &FileCtx, e: Error, outcomes: &mut HashMap<usize, FileOutcome>) {
+        self.report_failure(c.index, &c.item, &e);
+        outcomes.insert(c.index, Err(e));
     }
 
     /// Bytes still to go of the parts of other files in flight: they hold
@@ -319,6 +374,30 @@ impl Engine {
     }
 }
 
+/// Where the start group that begins at `from` ends: single-part files
+/// that no earlier run started go together, as many as the portal starts
+/// in one request; any other file goes alone.
+fn group_end(
+    portal: &dyn Portal,
+    ctxs: &[Arc<FileCtx>],
+    priors: &[Option<Prior>],
+    from: usize,
+) -> usize {
+    let first = &ctxs[from];
+    let max = portal.files_per_begin(&first.plan).max(1);
+    let mut to = from + 1;
+    while to < ctxs.len()
+        && to - from < max
+        && !first.plan.multipart
+        && !ctxs[to].plan.multipart
+        && priors[from].is_none()
+        && priors[to].is_none()
+    {
+        to += 1;
+    }
+    to
+}
+
 pub(super) async fn acquire(
     sem: &Arc<Semaphore>,
     cancel: &CancellationToken,
@@ -343,80 +422,5 @@ pub(super) async fn acquire_for(
         p = sem.clone().acquire_owned() => p.ok(),
         p = extra.clone().acquire_owned() => p.ok(),
         _ = cancel.cancelled() => None,
-    }
-}
-
-/// Errors are not `Clone` (they may hold an `io::Error`); one failure that
-/// hits several files is rebuilt for each.
-pub(super) fn duplicate(e: &Error) -> Error {
-    match e {
-        Error::Input(r) => Error::Input(r.clone()),
-        Error::Io { path, source } => Error::Io {
-            path: path.clone(),
-            source: std::io::Error::new(source.kind(), source.to_string()),
-        },
-        Error::FileChanged { path, what } => Error::FileChanged {
-            path: path.clone(),
-            what: what.clone(),
-        },
-        Error::Auth {
-            host,
-            status,
-            detail,
-        } => Error::Auth {
-            host: host.clone(),
-            status: *status,
-            detail: detail.clone(),
-        },
-        Error::Network { host, detail } => Error::Network {
-            host: host.clone(),
-            detail: detail.clone(),
-        },
-        Error::Unreachable { host, detail } => Error::Unreachable {
-            host: host.clone(),
-            detail: detail.clone(),
-        },
-        Error::Untrusted { host, detail } => Error::Untrusted {
-            host: host.clone(),
-            detail: detail.clone(),
-        },
-        Error::Server {
-            host,
-            status,
-            detail,
-            retry_after,
-        } => Error::Server {
-            host: host.clone(),
-            status: *status,
-            detail: detail.clone(),
-            retry_after: *retry_after,
-        },
-        Error::Rejected {
-            host,
-            status,
-            detail,
-        } => Error::Rejected {
-            host: host.clone(),
-            status: *status,
-            detail: detail.clone(),
-        },
-        Error::Protocol { host, detail } => Error::Protocol {
-            host: host.clone(),
-            detail: detail.clone(),
-        },
-        Error::Journal { path, detail } => Error::Journal {
-            path: path.clone(),
-            detail: detail.clone(),
-        },
-        Error::JournalTooNew { path, found, known } => Error::JournalTooNew {
-            path: path.clone(),
-            found: *found,
-            known: *known,
-        },
-        Error::Expired { host, detail } => Error::Expired {
-            host: host.clone(),
-            detail: detail.clone(),
-        },
-        Error::Cancelled => Error::Cancelled,
     }
 }
