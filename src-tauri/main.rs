@@ -63,7 +63,7 @@ struct App {
     /// a URL from the window) and how to stop waiting.
     device: Mutex<Option<(String, Arc<tokio::sync::Notify>)>>,
     /// Keeps the in-process demo portal alive.
-    _demo: Option<ferry_sim::Sim>,
+    _demo: Option<DemoSim>,
     /// The settings file's settings, and why it could not be read.
     settings: Mutex<(ferry_engine::settings::Settings, Option<String>)>,
     /// The Watched folders panel's folders (kept in the settings).
@@ -125,7 +125,7 @@ impl App {
         let http = self.http.clone();
         match p.kind {
             Kind::Loculus if p.demo => {
-                let pass = self._demo.as_ref().map(ferry_sim::Sim::demo_password);
+                let pass = self._demo.as_ref().map(DemoSim::demo_password);
                 self.signed(session::demo(http, &p, &pass.unwrap_or_default()).await)
             }
             Kind::Loculus => match session::remembered(http, &p).await {
@@ -172,7 +172,7 @@ impl App {
             return;
         }
         let s = if p.demo {
-            let pass = self._demo.as_ref().map(ferry_sim::Sim::demo_password);
+            let pass = self._demo.as_ref().map(DemoSim::demo_password);
             session::demo(self.http.clone(), &p, &pass.unwrap_or_default())
                 .await
                 .ok()
@@ -294,6 +294,12 @@ fn notify_runs(handle: &tauri::AppHandle, runs: Vec<String>) {
         notify(handle, "Ferry: run sent", &body);
     }
 }
+
+/// The in-process demo portal; a build without the `demo` feature has none.
+#[cfg(feature = "demo")]
+type DemoSim = ferry_sim::Sim;
+#[cfg(not(feature = "demo"))]
+type DemoSim = portals::NoDemo;
 
 type S<'a> = State<'a, Arc<App>>;
 
@@ -719,6 +725,15 @@ fn main() {
                 choices.extend(portals::public_portals());
                 (p, None)
             }
+            // Built without the demo portal: the first public portal.
+            #[cfg(not(feature = "demo"))]
+            None => {
+                let mut public = portals::public_portals();
+                let first = public.remove(0);
+                choices.extend(public);
+                (first, None)
+            }
+            #[cfg(feature = "demo")]
             None => {
                 // Locked down (no controls, a random password) unless the
                 // window tests drive it (FERRY_E2E=1) and need its controls.

@@ -166,6 +166,7 @@ pub fn forget(p: &Portal) -> Result<(), String> {
 
 /// The demo One Codex and BaseSpace the in-process simulator serves, with
 /// the key each accepts.
+#[cfg(feature = "demo")]
 pub fn demo_portals(sim: &ferry_sim::Sim) -> Vec<(Portal, String, Option<String>)> {
     vec![
         (
@@ -203,6 +204,17 @@ fn base_url(var: &str, default: &str) -> String {
         .map(|u| u.trim().trim_end_matches('/').to_string())
         .filter(|u| !u.is_empty())
         .unwrap_or_else(|| default.into())
+}
+
+/// What stands for the demo portal in a build without it: there is none.
+#[cfg(not(feature = "demo"))]
+pub enum NoDemo {}
+
+#[cfg(not(feature = "demo"))]
+impl NoDemo {
+    pub fn demo_password(&self) -> String {
+        match *self {}
+    }
 }
 
 /// The real services, for a user who signs in with their own key.

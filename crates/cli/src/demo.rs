@@ -1,18 +1,38 @@
 //! `ferry demo`: the demo portal (a simulated Loculus on a real S3 server,
 //! both on this machine) and sample files sent to it, so a new user sees
 //! Ferry work with no account.
+//!
+//! Behind the `demo` cargo feature (on by default): a build without it has
+//! no simulator inside, and `ferry demo` says so.
 
+#[cfg(feature = "demo")]
 use std::io::Write;
+#[cfg(feature = "demo")]
 use std::path::{Path, PathBuf};
 
+#[cfg(feature = "demo")]
 use rand::{RngCore, SeedableRng};
+#[cfg(feature = "demo")]
 use sha2::{Digest, Sha256};
 
-use crate::{Conn, Fail, Output, SubmitArgs, exit};
+#[cfg(feature = "demo")]
+use crate::{Conn, Output, SubmitArgs};
+use crate::{Fail, exit};
 
 /// The demo organism takes extra files and no consensus sequences.
+#[cfg(feature = "demo")]
 const ORGANISM: &str = "dummy-organism-with-files";
 
+/// A build without the demo portal.
+#[cfg(not(feature = "demo"))]
+pub async fn run(_size_mib: u64) -> Result<(), Fail> {
+    Err(Fail(
+        exit::INPUT,
+        "this ferry was built without the demo portal (the `demo` cargo feature); build it with default features to try `ferry demo`".into(),
+    ))
+}
+
+#[cfg(feature = "demo")]
 pub async fn run(size_mib: u64) -> Result<(), Fail> {
     let sim = ferry_sim::Sim::start(ferry_sim::SimConfig::default())
         .await
@@ -100,6 +120,7 @@ pub async fn run(size_mib: u64) -> Result<(), Fail> {
     Ok(())
 }
 
+#[cfg(feature = "demo")]
 fn write_sample(path: &Path, size: u64, seed: u64) -> Result<(), Fail> {
     let fail = |e: std::io::Error| Fail(exit::INTERNAL, format!("{}: {e}", path.display()));
     let mut f = std::io::BufWriter::new(std::fs::File::create(path).map_err(fail)?);
@@ -115,6 +136,7 @@ fn write_sample(path: &Path, size: u64, seed: u64) -> Result<(), Fail> {
     f.flush().map_err(fail)
 }
 
+#[cfg(feature = "demo")]
 fn sha256_file(path: &PathBuf) -> Result<String, Fail> {
     let mut f = std::fs::File::open(path)
         .map_err(|e| Fail(exit::INTERNAL, format!("{}: {e}", path.display())))?;

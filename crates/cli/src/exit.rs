@@ -20,7 +20,13 @@ pub fn code(class: ErrorClass) -> i32 {
         ErrorClass::Input | ErrorClass::Local => INPUT,
         ErrorClass::Auth => AUTH,
         ErrorClass::Network | ErrorClass::Server => NETWORK,
-        ErrorClass::Rejected | ErrorClass::Protocol => REJECTED,
+        // An expired link and an unreadable answer are refusals too: a
+        // script reads them as the portal saying no, as before they had
+        // classes of their own.
+        ErrorClass::Rejected
+        | ErrorClass::Protocol
+        | ErrorClass::Expired
+        | ErrorClass::Undecodable => REJECTED,
         ErrorClass::Cancelled => CANCELLED,
     }
 }

@@ -763,7 +763,7 @@ async fn submit(conn: Conn, out: Output, a: SubmitArgs) -> Result<(), Fail> {
     let raw = ferry_engine::loculus::folder::compressed::read_table(&a.metadata).map_err(|e| {
         Error::Io {
             path: a.metadata.clone(),
-            source: e,
+            source: e.into(),
         }
     })?;
     ferry_engine::loculus::submit::link_metadata(
@@ -808,7 +808,7 @@ async fn finish_submit(
         ferry_engine::loculus::folder::compressed::read_table(&sub.metadata).map_err(|e| {
             Error::Io {
                 path: sub.metadata.clone(),
-                source: e,
+                source: e.into(),
             }
         })?;
     let mut sub = sub;

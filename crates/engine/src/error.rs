@@ -1,6 +1,7 @@
 //! Typed errors, each saying whether trying again can help.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::scan::ScanReport;
@@ -24,11 +25,20 @@ pub enum ErrorClass {
     Local,
     /// The server answered something that breaks its own contract.
     Protocol,
+    /// An upload link expired before its request started: the file goes
+    /// again from its start under new links (not retried as it is).
+    Expired,
+    /// A successful answer whose body is not what the portal's API
+    /// returns (its API changed, or something else answered): another try
+    /// reads the same, so it is not retried.
+    Undecodable,
     /// The job was cancelled.
     Cancelled,
 }
 
-#[derive(Debug, thiserror::Error)]
+/// Cheap to clone (io errors are shared): one failure that stops several
+/// files is reported for each.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {
     #[error("{0}")]
     Input(ScanReport),
@@ -36,7 +46,7 @@ pub enum Error {
     #[error("{}: {source}", path.display())]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        source: Arc<std::io::Error>,
     },
 
     #[error(
@@ -90,6 +100,19 @@ pub enum Error {
     #[error("{host} broke the protocol: {detail}")]
     Protocol { host: String, detail: String },
 
+    /// A success whose body is not the JSON expected (see
+    /// [`ErrorClass::Undecodable`]).
+    #[error(
+        "{portal} at {host} answered {path} with something Ferry cannot read: {detail}. Not tried again, since it would read the same: check the portal's address (a proxy or another site may answer there), or update Ferry if the portal's API changed"
+    )]
+    Undecodable {
+        portal: String,
+        host: String,
+        /// The URL's path only: a query may hold a credential.
+        path: String,
+        detail: String,
+    },
+
     #[error("cannot write the journal {}: {detail}; free some disk space or check its permissions, then resume", path.display())]
     Journal { path: PathBuf, detail: String },
 
@@ -118,8 +141,10 @@ impl Error {
                 ErrorClass::Network
             }
             Error::Server { .. } => ErrorClass::Server,
-            Error::Rejected { .. } | Error::Expired { .. } => ErrorClass::Rejected,
+            Error::Rejected { .. } => ErrorClass::Rejected,
+            Error::Expired { .. } => ErrorClass::Expired,
             Error::Protocol { .. } => ErrorClass::Protocol,
+            Error::Undecodable { .. } => ErrorClass::Undecodable,
             Error::Cancelled => ErrorClass::Cancelled,
         }
     }
@@ -199,28 +224,57 @@ impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
-            source,
+            source: Arc::new(source),
+        }
+    }
+
+    /// A success from `portal` at `url` whose body could not be read as
+    /// the expected answer (`detail`: what and why). The message shows the
+    /// URL's path, never its query, and the start of the body.
+    pub(crate) fn undecodable(portal: &str, url: &str, detail: String, body: &[u8]) -> Self {
+        let path = url::Url::parse(url)
+            .map(|u| u.path().to_string())
+            .unwrap_or_else(|_| "its API".into());
+        let start: String = String::from_utf8_lossy(body).chars().take(200).collect();
+        Error::Undecodable {
+            portal: portal.into(),
+            host: host_of(url),
+            path,
+            detail: if start.trim().is_empty() {
+                format!("{detail}; the body was empty")
+            } else {
+                format!("{detail}; it began: {}", start.trim())
+            },
         }
     }
 }
 
-/// The message of an error body (`message`, `detail`, BaseSpace's
-/// `ResponseStatus.Message`), else the body, shortened.
-pub(crate) fn body_message(body: &str) -> String {
+/// The message of an error body (`message`, `detail`, then the portal's
+/// own places for it, as JSON pointers in `also`), else the body, shortened.
+pub(crate) fn body_message(body: &str, also: &[&str]) -> String {
     let v: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
-    [&v["message"], &v["detail"], &v["ResponseStatus"]["Message"]]
-        .into_iter()
-        .find_map(|m| m.as_str().map(str::to_string))
+    ["/message", "/detail"]
+        .iter()
+        .chain(also)
+        .find_map(|at| v.pointer(at).and_then(|m| m.as_str()).map(str::to_string))
         .unwrap_or_else(|| body.trim().chars().take(200).collect())
 }
 
 /// Sends a start request whose body the portal refuses only after it
 /// checked the credential (neither One Codex nor BaseSpace has a "who am I"
-/// call): its status and message, or why it did not arrive.
-pub(crate) async fn probe(req: reqwest::RequestBuilder, url: &str) -> Result<(u16, String), Error> {
+/// call): its status and message (see [`body_message`] for `also`), or why
+/// it did not arrive.
+pub(crate) async fn probe(
+    req: reqwest::RequestBuilder,
+    url: &str,
+    also: &[&str],
+) -> Result<(u16, String), Error> {
     let resp = req.send().await.map_err(|e| from_reqwest(url, e))?;
     let status = resp.status().as_u16();
-    Ok((status, body_message(&crate::guard::error_text(resp).await)))
+    Ok((
+        status,
+        body_message(&crate::guard::error_text(resp).await, also),
+    ))
 }
 
 /// The host part of a URL, for messages that must never show a full
@@ -281,16 +335,45 @@ pub(crate) fn from_status(
     detail: String,
     retry_after: Option<Duration>,
 ) -> Error {
+    from_status_worded(url, status, detail, retry_after, AuthWording::default())
+}
+
+/// A portal's own words for the statuses about its sign-in; which class a
+/// status is stays decided in [`from_status_worded`], for every portal.
+#[derive(Debug, Default)]
+pub(crate) struct AuthWording {
+    /// The detail of a 401 (what to do about the credential).
+    pub unauthorized: Option<String>,
+    /// Given, a 403 is about the account (it may not do this: a group, an
+    /// AppResult), so a sign-in problem with this detail, not a refusal.
+    pub forbidden: Option<String>,
+}
+
+/// [`from_status`], in a portal's words for its sign-in statuses.
+pub(crate) fn from_status_worded(
+    url: &str,
+    status: u16,
+    detail: String,
+    retry_after: Option<Duration>,
+    words: AuthWording,
+) -> Error {
     let host = host_of(url);
     match status {
         401 => Error::Auth {
             host,
             status,
-            detail: if detail.is_empty() {
-                "the sign-in is missing, invalid or expired; sign in again".into()
-            } else {
-                detail
+            detail: match words.unauthorized {
+                Some(d) => d,
+                None if detail.is_empty() => {
+                    "the sign-in is missing, invalid or expired; sign in again".into()
+                }
+                None => detail,
             },
+        },
+        403 if words.forbidden.is_some() => Error::Auth {
+            host,
+            status,
+            detail: words.forbidden.unwrap_or_default(),
         },
         408 | 429 | 500..=599 => Error::Server {
             host,

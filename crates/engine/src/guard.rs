@@ -219,9 +219,13 @@ pub async fn json_capped<T: DeserializeOwned>(
     what: &str,
 ) -> Result<T, Error> {
     let bytes = body_capped(resp, url, JSON_CAP).await?;
-    serde_json::from_slice(&bytes).map_err(|e| Error::Protocol {
-        host: host_of(url),
-        detail: format!("unreadable {what}: {e}"),
+    serde_json::from_slice(&bytes).map_err(|e| {
+        Error::undecodable(
+            "the sign-in server",
+            url,
+            format!("unreadable {what}: {e}"),
+            &bytes,
+        )
     })
 }
 

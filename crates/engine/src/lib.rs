@@ -6,7 +6,6 @@
 
 pub mod basespace;
 pub mod clock;
-pub mod deadline;
 pub mod error;
 pub mod event;
 pub mod guard;
@@ -33,6 +32,9 @@ pub mod token;
 pub mod transfer;
 pub mod walk;
 pub mod watch;
+
+/// The deadline model lives with the scheduler; its old path still works.
+pub use transfer::deadline;
 
 pub use error::{Error, ErrorClass};
 pub use event::{Event, EventSink};

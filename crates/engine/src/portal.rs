@@ -6,7 +6,7 @@
 //!
 //! How the three portals fit:
 //! - **Loculus** (implemented, [`crate::loculus`]): `begin` asks the backend for
-//!   presigned S3 URLs (batched for single PUTs); parts are plain PUTs with
+//!   presigned S3 URLs (many single PUTs asked for in one request); parts are plain PUTs with
 //!   the headers the backend named; `complete` posts the ETags in part order.
 //! - **One Codex** (implemented, [`crate::onecodex`]): `begin` calls
 //!   `init_upload` and keeps the POST-policy fields in [`Upload::form`];
@@ -135,14 +135,15 @@ pub trait Portal: NameRules {
         None
     }
 
-    /// How many files with this plan may be started in one `begin` call.
-    fn batch_size(&self, _plan: &Plan) -> usize {
+    /// How many files with this plan may be started in one `begin` call
+    /// (a start group).
+    fn files_per_begin(&self, _plan: &Plan) -> usize {
         1
     }
 
     /// Files that go as one sample (One Codex's R1/R2 pairs), told before
     /// they are sent, by name; most portals have no such thing.
-    fn learn_pairs(&self, _pairs: Vec<crate::onecodex::Pair>) {}
+    fn learn_pairs(&self, _pairs: Vec<Pair>) {}
 
     /// The same sign-in uploading for another of the account's groups
     /// (Loculus), so a job goes on for the group it was sent for; `None`
@@ -170,6 +171,15 @@ pub trait Portal: NameRules {
         etags: &[String],
         maybe_done: bool,
     ) -> Result<(), Error>;
+}
+
+/// Two files of one paired-end sample, by upload name: a portal that
+/// pairs reads (One Codex) takes them as one sample.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pair {
+    pub r1: String,
+    pub r1_size: u64,
+    pub r2: String,
 }
 
 /// The error for a non-success storage answer: S3 XML `<Code>`/`<Message>`

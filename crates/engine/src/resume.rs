@@ -66,7 +66,7 @@ fn step(f: &FileEntry, now: u64) -> Step {
         Err(e) => {
             return Step::Refused(Error::Io {
                 path: f.path.clone(),
-                source: e,
+                source: e.into(),
             });
         }
     };

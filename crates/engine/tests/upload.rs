@@ -161,7 +161,7 @@ async fn an_expired_url_is_not_retried_and_says_so() {
         )
         .await;
     let e = out.into_iter().next().unwrap().unwrap_err();
-    assert_eq!(e.class(), ErrorClass::Rejected);
+    assert_eq!(e.class(), ErrorClass::Expired);
     assert!(e.to_string().contains("expired"), "{e}");
     let log = rig.sim.storage_log();
     assert_eq!(log.len(), 2, "each expired URL is tried once");

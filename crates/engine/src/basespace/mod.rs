@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::Error;
-use crate::error::{from_reqwest, from_status, host_of, parse_retry_after};
+use crate::error::{AuthWording, from_reqwest, from_status_worded, host_of, parse_retry_after};
 use crate::plan::{MIB, PlanLimits};
 use crate::portal::{FileSpec, PartRequest, PartResponse, Portal, Upload};
 use crate::scan::NameRules;
@@ -46,7 +46,7 @@ pub async fn check_token(
         base.trim_end_matches('/')
     );
     let req = http.post(&url).header("x-access-token", token.trim());
-    let (status, detail) = crate::error::probe(req, &url).await?;
+    let (status, detail) = crate::error::probe(req, &url, &[RESPONSE_STATUS]).await?;
     let host = host_of(&url);
     match status {
         401 => Err(Error::Auth {
@@ -175,14 +175,16 @@ impl BaseSpace {
             if !(200..300).contains(&status) {
                 return Err(api_error(url, status, &bytes, retry_after));
             }
-            let v = serde_json::from_slice(&bytes).map_err(|e| Error::Protocol {
-                host: self.host.clone(),
-                detail: format!("unexpected answer ({e})"),
+            let v = serde_json::from_slice(&bytes).map_err(|e| {
+                Error::undecodable("BaseSpace", url, format!("unexpected answer ({e})"), &bytes)
             })?;
             return Ok((status, v));
         }
     }
 }
+
+/// Where BaseSpace's error bodies hold their message.
+const RESPONSE_STATUS: &str = "/ResponseStatus/Message";
 
 /// A BaseSpace error body (`ResponseStatus.Message`) as our error.
 fn api_error(
@@ -193,25 +195,20 @@ fn api_error(
 ) -> Error {
     let text = String::from_utf8_lossy(body);
     let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-    let msg = v["ResponseStatus"]["Message"]
-        .as_str()
+    let msg = v
+        .pointer(RESPONSE_STATUS)
+        .and_then(|m| m.as_str())
         .map(str::to_string)
         .unwrap_or_else(|| text.chars().take(300).collect());
-    match status {
-        401 => Error::Auth {
-            host: host_of(url),
-            status,
-            detail: format!(
-                "{msg}; give a current access token (sign in again; on the command line FERRY_BASESPACE_TOKEN, --token-stdin or `ferry login --portal basespace`)"
-            ),
-        },
-        403 => Error::Auth {
-            host: host_of(url),
-            status,
-            detail: format!("{msg}; check the AppResult id and that the token may write to it"),
-        },
-        _ => from_status(url, status, msg, retry_after),
-    }
+    let words = AuthWording {
+        unauthorized: Some(format!(
+            "{msg}; give a current access token (sign in again; on the command line FERRY_BASESPACE_TOKEN, --token-stdin or `ferry login --portal basespace`)"
+        )),
+        forbidden: Some(format!(
+            "{msg}; check the AppResult id and that the token may write to it"
+        )),
+    };
+    from_status_worded(url, status, msg, retry_after, words)
 }
 
 /// What BaseSpace should store the file as.
@@ -348,11 +345,14 @@ impl Portal for BaseSpace {
             let retry_after = parse_retry_after(&resp.headers);
             return Err(api_error(&resp.url, resp.status, &resp.body, retry_after));
         }
-        let a: Envelope<PartAnswer> =
-            serde_json::from_slice(&resp.body).map_err(|e| Error::Protocol {
-                host: self.host.clone(),
-                detail: format!("part {part}: unexpected answer ({e})"),
-            })?;
+        let a: Envelope<PartAnswer> = serde_json::from_slice(&resp.body).map_err(|e| {
+            Error::undecodable(
+                "BaseSpace",
+                &resp.url,
+                format!("part {part}: unexpected answer ({e})"),
+                &resp.body,
+            )
+        })?;
         Ok(a.response.etag)
     }
 

@@ -7,7 +7,7 @@ use reqwest::{Method, RequestBuilder, Response};
 use serde::de::DeserializeOwned;
 
 use crate::Error;
-use crate::error::{from_reqwest, from_status, host_of, parse_retry_after};
+use crate::error::{AuthWording, from_reqwest, from_status_worded, host_of, parse_retry_after};
 use crate::token::TokenSource;
 
 #[derive(Clone)]
@@ -105,15 +105,8 @@ impl Api {
     pub async fn json<T: DeserializeOwned>(&self, resp: Response) -> Result<T, Error> {
         let url = resp.url().to_string();
         let bytes = crate::guard::body_capped(resp, &url, crate::guard::JSON_CAP).await?;
-        serde_json::from_slice(&bytes).map_err(|e| Error::Protocol {
-            host: self.host.clone(),
-            detail: format!(
-                "unexpected answer ({e}): {}",
-                String::from_utf8_lossy(&bytes)
-                    .chars()
-                    .take(200)
-                    .collect::<String>()
-            ),
+        serde_json::from_slice(&bytes).map_err(|e| {
+            Error::undecodable("Loculus", &url, format!("unexpected answer ({e})"), &bytes)
         })
     }
 
@@ -122,20 +115,18 @@ impl Api {
         let retry_after = parse_retry_after(resp.headers());
         let text = crate::guard::error_text(resp).await;
         let detail = problem_detail(&text);
-        match status {
-            // Loculus answers 403 both for "not a member of the group" and,
-            // on a POST without any token, for its CSRF quirk (loculus#4601).
-            403 => Error::Auth {
-                host: host_of(url),
-                status,
-                detail: if detail.is_empty() {
-                    "access denied; sign in again".into()
-                } else {
-                    format!("{detail} (check the group id; ask the group's admin to add you)")
-                },
-            },
-            _ => from_status(url, status, detail, retry_after),
-        }
+        // Loculus answers 403 both for "not a member of the group" and,
+        // on a POST without any token, for its CSRF quirk (loculus#4601).
+        let forbidden = if detail.is_empty() {
+            "access denied; sign in again".into()
+        } else {
+            format!("{detail} (check the group id; ask the group's admin to add you)")
+        };
+        let words = AuthWording {
+            unauthorized: None,
+            forbidden: Some(forbidden),
+        };
+        from_status_worded(url, status, detail, retry_after, words)
     }
 }
 

@@ -1,4 +1,4 @@
-//! A batch folder's way to the portal, one implementation for the CLI and
+//! A submission folder's way to the portal, one implementation for the CLI and
 //! the app: rows the user excludes, the files to send, the files to attach
 //! once they are sent, and the receipt.
 
@@ -34,7 +34,7 @@ pub fn items(l: &Linkage) -> Result<Vec<Item>, Error> {
                 .and_then(|m| m.modified())
                 .map_err(|e| Error::Io {
                     path: path.clone(),
-                    source: e,
+                    source: e.into(),
                 })?;
             Ok(Item {
                 name: crate::scan::name_of(&path),

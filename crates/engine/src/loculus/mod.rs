@@ -2,6 +2,7 @@
 //! endpoints, then files attached to a submission (see [`submit`]).
 
 pub(crate) mod api;
+mod attach;
 pub mod batch;
 pub mod entries;
 pub mod expiry;
@@ -34,7 +35,7 @@ pub const URL_LIFETIME_SECS: u64 = 30 * 60;
 
 /// Single-PUT files whose URLs are asked for in one call. Small files go
 /// quickly, so 32 start well inside the URLs' 30 minutes.
-const SINGLE_BATCH: usize = 32;
+const SINGLES_PER_BEGIN: usize = 32;
 
 pub struct Loculus {
     api: Api,
@@ -183,8 +184,8 @@ impl Portal for Loculus {
         true
     }
 
-    fn batch_size(&self, plan: &Plan) -> usize {
-        if plan.multipart { 1 } else { SINGLE_BATCH }
+    fn files_per_begin(&self, plan: &Plan) -> usize {
+        if plan.multipart { 1 } else { SINGLES_PER_BEGIN }
     }
 
     fn for_group(&self, group: i64) -> Option<std::sync::Arc<dyn Portal>> {

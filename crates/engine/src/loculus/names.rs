@@ -4,6 +4,16 @@
 /// Characters the backend forbids in file names.
 pub const FORBIDDEN: &[char] = &['<', '>', ':', '"', '/', '\\', '|', '?', '*'];
 
+/// Loculus' file-name rules without a signed-in portal (files are checked
+/// when added, before any sign-in).
+pub struct LoculusNames;
+
+impl crate::scan::NameRules for LoculusNames {
+    fn check_name(&self, name: &str) -> Result<(), String> {
+        check(name)
+    }
+}
+
 /// `Err(reason)` when Loculus would refuse `name` at submit.
 pub fn check(name: &str) -> Result<(), String> {
     if name.is_empty() {

@@ -5,7 +5,7 @@ use reqwest::Method;
 use serde::de::DeserializeOwned;
 
 use crate::Error;
-use crate::error::{from_reqwest, from_status, host_of, parse_retry_after};
+use crate::error::{AuthWording, from_reqwest, from_status_worded, host_of, parse_retry_after};
 use crate::loculus::api::problem_detail;
 use crate::token::Secret;
 
@@ -52,23 +52,22 @@ impl Api {
         let bytes = crate::guard::body_capped(resp, &url, crate::guard::JSON_CAP).await?;
         if !(200..300).contains(&status) {
             let text = String::from_utf8_lossy(&bytes);
-            let detail = match (status, problem_detail(&text)) {
-                (401, d) => format!(
-                    "{d}; give a current API key (sign in again; on the command line FERRY_ONECODEX_API_KEY, --api-key-stdin or `ferry login --portal onecodex`)"
-                ),
-                (_, d) => d,
+            let detail = problem_detail(&text);
+            let words = AuthWording {
+                unauthorized: Some(format!(
+                    "{detail}; give a current API key (sign in again; on the command line FERRY_ONECODEX_API_KEY, --api-key-stdin or `ferry login --portal onecodex`)"
+                )),
+                forbidden: None,
             };
-            return Err(from_status(&url, status, detail, retry_after));
+            return Err(from_status_worded(&url, status, detail, retry_after, words));
         }
-        serde_json::from_slice(&bytes).map_err(|e| Error::Protocol {
-            host: self.host.clone(),
-            detail: format!(
-                "unexpected answer from {path} ({e}): {}",
-                String::from_utf8_lossy(&bytes)
-                    .chars()
-                    .take(200)
-                    .collect::<String>()
-            ),
+        serde_json::from_slice(&bytes).map_err(|e| {
+            Error::undecodable(
+                "One Codex",
+                &url,
+                format!("unexpected answer ({e})"),
+                &bytes,
+            )
         })
     }
 }

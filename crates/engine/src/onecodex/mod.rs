@@ -34,7 +34,7 @@ pub async fn check_key(http: &reqwest::Client, base: &str, key: &str) -> Result<
         .post(&url)
         .basic_auth(key.trim(), Some(""))
         .json(&json!({}));
-    let (status, detail) = crate::error::probe(req, &url).await?;
+    let (status, detail) = crate::error::probe(req, &url, &[]).await?;
     let host = crate::error::host_of(&url);
     match status {
         401 | 403 => Err(Error::Auth {
@@ -64,13 +64,8 @@ pub async fn check_key(http: &reqwest::Client, base: &str, key: &str) -> Result<
 /// One POST takes up to 20 GB.
 pub const MAX_FILE: u64 = 20_000_000_000;
 
-/// Two files of one paired-end sample, by upload name.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Pair {
-    pub r1: String,
-    pub r1_size: u64,
-    pub r2: String,
-}
+/// Paired-end samples are told to the portal through the `Portal` trait.
+pub use crate::portal::Pair;
 
 /// The `file` entry of [`Upload::form`]: its value is the file name.
 const FILE_FIELD: &str = "file";

@@ -3,6 +3,7 @@
 use std::io::Write;
 
 use super::*;
+use crate::loculus::info::OrganismInfo;
 
 const UUID: &str = "8d8ac610-566d-4ef0-9c22-186b2a5ed793";
 

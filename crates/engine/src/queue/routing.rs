@@ -1,0 +1,108 @@
+//! Group routing: which signed-in portal and destination a batch goes to,
+//! so a job journaled for another group of the account goes on for its own.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::jobs::without_then;
+use super::rows::Status;
+use super::{EntryId, GROUP, Queue};
+use crate::Portal;
+
+impl Queue {
+    /// Where batches go from now on (`None`: signed out). `destination`
+    /// names the portal and account (no secret: it is journaled), so that
+    /// a job resumes only where it started; its `group` field (a number),
+    /// if any, names the account's group: a job journaled for another
+    /// group of the same account resumes for its own group
+    /// ([`Portal::for_group`]). Files paused because the sign-in was
+    /// refused go on at once.
+    pub fn set_portal(
+        self: &Arc<Self>,
+        portal: Option<Arc<dyn Portal>>,
+        destination: serde_json::Value,
+    ) {
+        let signed_in = portal.is_some();
+        *self.portal.lock().unwrap() = portal.map(|p| (p, destination));
+        if signed_in {
+            let ids: Vec<EntryId> = {
+                let mut st = self.state.lock().unwrap();
+                std::mem::take(&mut st.need_sign_in)
+                    .into_iter()
+                    .filter(|&id| st.rows[id].status == Status::Paused)
+                    .collect()
+            };
+            if !ids.is_empty() {
+                let _ = self.spawn_batch(ids);
+            }
+        }
+    }
+
+    /// The portal and destination a journaled job goes on with: the one
+    /// signed in, when the job was going there; or the same account for
+    /// the job's own group (the user had switched groups before sending
+    /// it). `None`: signed out, or the job was another account's.
+    pub(super) fn portal_for(
+        &self,
+        params: &serde_json::Value,
+    ) -> Option<(Arc<dyn Portal>, serde_json::Value)> {
+        let (portal, here) = self.portal.lock().unwrap().clone()?;
+        let want = without_then(params);
+        if here == want {
+            return Some((portal, here));
+        }
+        let group = want.get(GROUP)?.as_i64()?;
+        let mut same = here;
+        same.as_object_mut()?.insert(GROUP.into(), group.into());
+        if same != want {
+            return None;
+        }
+        Some((portal.for_group(group)?, want))
+    }
+
+    pub(super) fn spawn_batch(self: &Arc<Self>, ids: Vec<EntryId>) -> Result<(), String> {
+        self.spawn_batch_then(ids, None)
+    }
+
+    /// Sends `ids` for the portal signed in, except the files of jobs
+    /// taken up for another group of the account: those go for their own.
+    pub(super) fn spawn_batch_then(
+        self: &Arc<Self>,
+        ids: Vec<EntryId>,
+        then: Option<serde_json::Value>,
+    ) -> Result<(), String> {
+        let mut own = Vec::new();
+        let mut theirs: HashMap<String, Vec<EntryId>> = HashMap::new();
+        {
+            let st = self.state.lock().unwrap();
+            for id in ids {
+                match st.rows[id].job.as_ref().map(|j| &j.0) {
+                    Some(job) if st.other_group_jobs.contains_key(job) => {
+                        theirs.entry(job.clone()).or_default().push(id)
+                    }
+                    _ => own.push(id),
+                }
+            }
+        }
+        for (job, ids) in theirs {
+            let params = self.state.lock().unwrap().other_group_jobs[&job].clone();
+            let (portal, destination) = self.portal_for(&params).ok_or_else(|| {
+                format!(
+                    "sign in to {} again to continue job {job}",
+                    params.get("portal_name").unwrap_or(&params)
+                )
+            })?;
+            self.spawn_on(ids, None, portal, destination)?;
+        }
+        if own.is_empty() {
+            return Ok(());
+        }
+        let (portal, destination) = self
+            .portal
+            .lock()
+            .unwrap()
+            .clone()
+            .ok_or("sign in to a portal first")?;
+        self.spawn_on(own, then, portal, destination)
+    }
+}
