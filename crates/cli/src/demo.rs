@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use rand::{RngCore, SeedableRng};
 use sha2::{Digest, Sha256};
 
-use crate::{Conn, Fail, Output, SubmitArgs, exit};
+use crate::{Conn, Fail, Output, exit};
+use ferry_engine::job::SubmitSettings;
 
 /// The demo organism takes extra files and no consensus sequences.
 const ORGANISM: &str = "dummy-organism-with-files";
@@ -68,7 +69,7 @@ pub async fn run(size_mib: u64) -> Result<(), Fail> {
     crate::submit(
         conn,
         out,
-        SubmitArgs {
+        SubmitSettings {
             organism: ORGANISM.into(),
             metadata,
             sequences: None,

@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
+use crate::job::{Destination, FileState, JobParams, JobState, Then};
 use crate::journal::{JobSummary, Journal, Routed};
 use crate::resume::{Step, file_step};
 use crate::scan::{NameRules, name_of, scan};
@@ -25,13 +26,6 @@ use crate::{Engine, EngineConfig, ErrorClass, Event, EventSink, FileOutcome, Job
 
 /// The journal's job kind for the desktop queue's batches.
 pub const JOB_KIND: &str = "app";
-
-/// The journaled job parameter that says what follows the upload.
-const THEN: &str = "then";
-
-/// The destination field that names the account's group (see
-/// [`Queue::set_portal`]).
-const GROUP: &str = "group";
 
 /// Why a done file of a pair goes again (see [`mates_again`]).
 const MATE_AGAIN: &str =
@@ -70,13 +64,18 @@ pub fn sent_again_with_mate(item: crate::Item) -> Step {
     }
 }
 
-/// A job's destination, without what follows its upload.
-fn without_then(params: &serde_json::Value) -> serde_json::Value {
-    let mut p = params.clone();
-    if let Some(o) = p.as_object_mut() {
-        o.remove(THEN);
+/// How a job's destination is named in messages: the window's portal
+/// name (quoted, as the journal holds it), else its params.
+fn named(p: &JobParams) -> String {
+    match p
+        .destination
+        .account
+        .as_ref()
+        .and_then(|a| a.portal_name.as_ref())
+    {
+        Some(n) => format!("{n:?}"),
+        None => p.to_json(),
     }
-    p
 }
 
 pub type EntryId = usize;
@@ -179,8 +178,9 @@ pub struct NetworkWait {
 pub struct Resumable {
     #[serde(flatten)]
     pub summary: JobSummary,
-    /// Where the job was going (as given to [`Queue::set_portal`]).
-    pub destination: serde_json::Value,
+    /// Where the job was going (as given to [`Queue::set_portal`]) and
+    /// what follows its upload: its journaled params.
+    pub destination: JobParams,
     /// Whether it can go on with the portal signed in now.
     pub here: bool,
 }
@@ -228,7 +228,7 @@ struct State {
     /// Jobs taken up for another group of the account than the one signed
     /// in now: their journaled destination, so their files always go on
     /// for their own group.
-    elsewhere: HashMap<String, serde_json::Value>,
+    elsewhere: HashMap<String, Destination>,
     network: Option<NetworkWait>,
     network_back: bool,
 }
@@ -236,7 +236,7 @@ struct State {
 pub struct Queue {
     cfg: EngineConfig,
     rules: Mutex<Arc<dyn NameRules>>,
-    portal: Mutex<Option<(Arc<dyn Portal>, serde_json::Value)>>,
+    portal: Mutex<Option<(Arc<dyn Portal>, Destination)>>,
     journal: Option<Arc<Journal>>,
     state: Mutex<State>,
     runtime: tokio::runtime::Handle,
@@ -275,16 +275,12 @@ impl Queue {
 
     /// Where batches go from now on (`None`: signed out). `destination`
     /// names the portal and account (no secret: it is journaled), so that
-    /// a job resumes only where it started; its `group` field (a number),
-    /// if any, names the account's group: a job journaled for another
+    /// a job resumes only where it started; its `group`, if any, names
+    /// the account's group: a job journaled for another
     /// group of the same account resumes for its own group
     /// ([`Portal::for_group`]). Files paused because the sign-in was
     /// refused go on at once.
-    pub fn set_portal(
-        self: &Arc<Self>,
-        portal: Option<Arc<dyn Portal>>,
-        destination: serde_json::Value,
-    ) {
+    pub fn set_portal(self: &Arc<Self>, portal: Option<Arc<dyn Portal>>, destination: Destination) {
         let signed_in = portal.is_some();
         *self.portal.lock().unwrap() = portal.map(|p| (p, destination));
         if signed_in {
@@ -354,22 +350,20 @@ impl Queue {
     /// signed in, when the job was going there; or the same account for
     /// the job's own group (the user had switched groups before sending
     /// it). `None`: signed out, or the job was another account's.
-    fn portal_for(
-        &self,
-        params: &serde_json::Value,
-    ) -> Option<(Arc<dyn Portal>, serde_json::Value)> {
+    fn portal_for(&self, want: &Destination) -> Option<(Arc<dyn Portal>, Destination)> {
         let (portal, here) = self.portal.lock().unwrap().clone()?;
-        let want = without_then(params);
-        if here == want {
+        if here == *want {
             return Some((portal, here));
         }
-        let group = want.get(GROUP)?.as_i64()?;
-        let mut same = here;
-        same.as_object_mut()?.insert(GROUP.into(), group.into());
-        if same != want {
+        let group = want.group?;
+        let same = Destination {
+            group: Some(group),
+            ..here
+        };
+        if same != *want {
             return None;
         }
-        Some((portal.for_group(group)?, want))
+        Some((portal.for_group(group)?, want.clone()))
     }
 
     /// Unfinished desktop jobs of earlier sessions (newest first), not
@@ -388,7 +382,7 @@ impl Queue {
                 continue;
             };
             out.push(Resumable {
-                here: self.portal_for(&rec.params).is_some(),
+                here: self.portal_for(&rec.params.destination).is_some(),
                 destination: rec.params,
                 summary,
             });
@@ -408,10 +402,10 @@ impl Queue {
         let Some(here) = signed_in else {
             return Err("sign in first: the job continues on the portal it started on".into());
         };
-        let Some((_, going)) = self.portal_for(&rec.params) else {
+        let Some((_, going)) = self.portal_for(&rec.params.destination) else {
             return Err(format!(
                 "this job was going to {}; sign in there to continue it, or discard it",
-                rec.params.get("portal_name").unwrap_or(&rec.params)
+                named(&rec.params)
             ));
         };
         let rules = self.rules.lock().unwrap().clone();
@@ -423,13 +417,13 @@ impl Queue {
             if going != here {
                 st.elsewhere.insert(id.to_string(), going);
             }
-            if rec.params.get(THEN).is_some() {
+            if rec.params.then.is_some() {
                 st.kept_open.insert(id.to_string());
             }
             let mut ids = Vec::new();
             for f in &rec.files {
                 let rid = st.rows.len();
-                let done = f.state == "done";
+                let done = f.state == FileState::Done;
                 st.rows.push(Row {
                     id: rid,
                     name: f.name.clone(),
@@ -594,7 +588,7 @@ impl Queue {
     pub fn start_rows(
         self: &Arc<Self>,
         ids: &[EntryId],
-        then: Option<serde_json::Value>,
+        then: Option<Then>,
     ) -> Result<usize, String> {
         let ids: Vec<EntryId> = {
             let st = self.state.lock().unwrap();
@@ -611,15 +605,15 @@ impl Queue {
     }
 
     /// The step after the upload that was journaled with a job, if any.
-    pub fn job_then(&self, id: &str) -> Option<serde_json::Value> {
+    pub fn job_then(&self, id: &str) -> Option<Then> {
         let rec = self.journal.as_ref()?.job(id).ok()??;
-        rec.params.get(THEN).cloned()
+        rec.params.then
     }
 
     /// Where a journaled job was going (as given to [`Queue::set_portal`]).
-    pub fn job_destination(&self, id: &str) -> Option<serde_json::Value> {
+    pub fn job_destination(&self, id: &str) -> Option<Destination> {
         let rec = self.journal.as_ref()?.job(id).ok()??;
-        Some(without_then(&rec.params))
+        Some(rec.params.destination)
     }
 
     /// The journal jobs of these files (their latest rows).
@@ -646,7 +640,7 @@ impl Queue {
         self.state.lock().unwrap().kept_open.remove(id);
         if let Some(j) = &self.journal {
             // Best effort: an unclosed job is only offered again.
-            let _ = j.set_job_state(id, "done");
+            let _ = j.set_job_state(id, JobState::Done);
         }
     }
 
@@ -810,7 +804,7 @@ impl Queue {
     fn spawn_batch_then(
         self: &Arc<Self>,
         ids: Vec<EntryId>,
-        then: Option<serde_json::Value>,
+        then: Option<Then>,
     ) -> Result<(), String> {
         let mut own = Vec::new();
         let mut theirs: HashMap<String, Vec<EntryId>> = HashMap::new();
@@ -826,11 +820,11 @@ impl Queue {
             }
         }
         for (job, ids) in theirs {
-            let params = self.state.lock().unwrap().elsewhere[&job].clone();
-            let (portal, destination) = self.portal_for(&params).ok_or_else(|| {
+            let want = self.state.lock().unwrap().elsewhere[&job].clone();
+            let (portal, destination) = self.portal_for(&want).ok_or_else(|| {
                 format!(
                     "sign in to {} again to continue job {job}",
-                    params.get("portal_name").unwrap_or(&params)
+                    named(&JobParams::new(want.clone()))
                 )
             })?;
             self.spawn_on(ids, None, portal, destination)?;
@@ -850,9 +844,9 @@ impl Queue {
     fn spawn_on(
         self: &Arc<Self>,
         ids: Vec<EntryId>,
-        then: Option<serde_json::Value>,
+        then: Option<Then>,
         portal: Arc<dyn Portal>,
-        mut destination: serde_json::Value,
+        destination: Destination,
     ) -> Result<(), String> {
         let (ids, again) = self.with_mates(ids);
         // Each file as it is on disk now.
@@ -872,10 +866,8 @@ impl Queue {
                 })
                 .collect()
         };
-        if let (Some(t), Some(d)) = (then, destination.as_object_mut()) {
-            d.insert(THEN.into(), t);
-        }
-        let steps = self.journal_steps(&snapshot, &destination)?;
+        let params = JobParams::new(destination).with_then(then);
+        let steps = self.journal_steps(&snapshot, &params)?;
 
         let mut send = Vec::new();
         let mut routes = Vec::new();
@@ -1013,7 +1005,7 @@ impl Queue {
     fn journal_steps(
         &self,
         files: &[Snapshot],
-        destination: &serde_json::Value,
+        destination: &JobParams,
     ) -> Result<Vec<Decided>, String> {
         let Some(j) = &self.journal else {
             return Ok(files.iter().map(|_| (None, None)).collect());
@@ -1025,7 +1017,7 @@ impl Queue {
             let job = j
                 .create_job(JOB_KIND, destination, &items)
                 .map_err(|e| e.to_string())?;
-            if destination.get(THEN).is_some() {
+            if destination.then.is_some() {
                 self.state.lock().unwrap().kept_open.insert(job.clone());
             }
             for (n, &k) in fresh.iter().enumerate() {
@@ -1083,7 +1075,7 @@ impl Queue {
         };
         for job in closed {
             // Best effort: an unclosed job is only offered again.
-            let _ = j.set_job_state(job, "done");
+            let _ = j.set_job_state(job, JobState::Done);
         }
     }
 
@@ -1136,9 +1128,7 @@ impl Queue {
                 // A file sent in one request (One Codex's POST) cannot
                 // continue where the failed attempt stopped.
                 r.warning = Some(if part.is_some() && r.parts.chars().count() == 1 {
-                    format!(
-                        "retrying: {reason}; it goes in one request, so it is sent again from the start"
-                    )
+                    format!("retrying: {reason}; {}", crate::resume::SENT_AGAIN_WHOLE)
                 } else {
                     format!("retrying: {reason}")
                 });
