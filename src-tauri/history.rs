@@ -188,13 +188,13 @@ pub fn submit_these(app: S<'_>, job: String) -> Result<String, String> {
     let b = history::batch(&j, &job, ferry_engine::clock::unix_now())
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("no batch {job} in the journal"))?;
-    if b.portal != "loculus" || b.attached {
+    if b.portal != ferry_engine::PortalKind::Loculus || b.attached {
         return Err("only Loculus uploads no submission attached yet".into());
     }
     let first = b
         .files
         .iter()
-        .find(|f| f.state == "done")
+        .find(|f| f.state == ferry_engine::FileState::Done)
         .ok_or("no accepted file in that batch")?;
     let dir = first
         .path

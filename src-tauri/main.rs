@@ -1,6 +1,9 @@
-//! Ferry desktop: a thin Tauri shell over the upload engine. Commands are a
-//! few lines each; the upload queue, checks and transfers live in
-//! `ferry_engine`. Paths only come from drops and native dialogs.
+//! Ferry desktop: a Tauri shell over the upload engine. The commands hold
+//! the window's state (portal, sign-in, wizard, watched folders) and
+//! present results; the upload queue, checks and transfers live in
+//! `ferry_engine`, and what the CLI does too (opening a portal, keeping a
+//! sign-in, submitting a folder) in `ferry_front`. Paths only come from
+//! drops and native dialogs.
 
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
@@ -21,7 +24,7 @@ use std::time::Duration;
 use ferry_engine::EngineConfig;
 use ferry_engine::journal::Journal;
 use ferry_engine::queue::{Added, EntryId, Queue, Resumable, Update};
-use portals::Kind;
+use ferry_engine::{Destination, PortalKind};
 use serde::Serialize;
 use session::{Info, Portal};
 use tauri::ipc::Channel;
@@ -96,7 +99,7 @@ impl App {
         }
     }
 
-    fn keyed(&self, k: Result<portals::Keyed, String>) -> Result<Info, String> {
+    fn keyed(&self, k: Result<portals::KeySignIn, String>) -> Result<Info, String> {
         let mut k = k?;
         k.info.journal = self.journal_note.clone();
         *self.loculus.lock().unwrap() = None;
@@ -111,10 +114,10 @@ impl App {
     /// Switch to another portal: files are checked by its rules, and it
     /// signs in at once when it can (demo, or a key in the keychain).
     async fn choose(&self, p: Portal) -> Result<Info, String> {
-        self.queue.set_portal(None, serde_json::Value::Null);
+        self.queue.set_portal(None, Destination::default());
         *self.loculus.lock().unwrap() = None;
         *self.onecodex.lock().unwrap() = None;
-        self.queue.set_rules(portals::rules(p.kind));
+        self.queue.set_rules(ferry_front::rules(p.kind));
         *self.portal.lock().unwrap() = Some(p.clone());
         let signed_out = Info {
             portal: Some(p.clone()),
@@ -124,11 +127,11 @@ impl App {
         *self.info.lock().unwrap() = signed_out.clone();
         let http = self.http.clone();
         match p.kind {
-            Kind::Loculus if p.demo => {
+            PortalKind::Loculus if p.demo => {
                 let pass = self._demo.as_ref().map(DemoSim::demo_password);
                 self.signed(session::demo(http, &p, &pass.unwrap_or_default()).await)
             }
-            Kind::Loculus => match session::remembered(http, &p).await {
+            PortalKind::Loculus => match session::remembered(http, &p).await {
                 Some(s) => self.signed(Ok(s)),
                 None => Ok(signed_out),
             },
@@ -156,7 +159,7 @@ impl App {
             self.portal.lock().unwrap().as_ref().map(|q| &q.backend) == Some(&p.backend)
                 && self.info.lock().unwrap().user.is_none()
         };
-        if p.kind != Kind::Loculus {
+        if p.kind != PortalKind::Loculus {
             // One Codex or BaseSpace named by the settings file.
             let k = match self.demo_keys.get(&p.backend) {
                 Some((key, target)) => {
@@ -186,7 +189,7 @@ impl App {
         }
     }
 
-    fn signed(&self, s: Result<session::Signed, String>) -> Result<Info, String> {
+    fn signed(&self, s: Result<session::LoculusSignIn, String>) -> Result<Info, String> {
         let mut s = s?;
         s.info.journal = self.journal_note.clone();
         *self.loculus.lock().unwrap() = Some(s.loculus.clone());
@@ -219,10 +222,10 @@ impl App {
                         .filter(|k| !k.trim().is_empty())
                         .map(|k| k.trim().trim_end_matches('/').to_string())
                         .unwrap_or_else(|| b.clone()),
-                    website: wizard::default_website(&b),
+                    website: ferry_front::website::default_website(&b),
                     backend: b,
                     demo: false,
-                    kind: Kind::Loculus,
+                    kind: PortalKind::Loculus,
                 };
                 *self.portal.lock().unwrap() = Some(p.clone());
                 Ok(p)
@@ -414,7 +417,7 @@ async fn choose_portal(app: S<'_>, index: usize) -> Result<Info, String> {
 
 #[tauri::command]
 fn sign_out(app: S<'_>) -> Result<Info, String> {
-    app.queue.set_portal(None, serde_json::Value::Null);
+    app.queue.set_portal(None, Destination::default());
     // Every session object of the signed-out portal goes: Loculus (the
     // wizard's too) and One Codex, which would otherwise keep its key.
     *app.loculus.lock().unwrap() = None;
@@ -423,7 +426,7 @@ fn sign_out(app: S<'_>) -> Result<Info, String> {
     let info = std::mem::take(&mut *app.info.lock().unwrap());
     if let Some(p) = &info.portal {
         match p.kind {
-            Kind::Loculus => session::forget(p)?,
+            PortalKind::Loculus => session::forget(p)?,
             _ => portals::forget(p)?,
         }
     }
@@ -487,7 +490,7 @@ fn unfinished_jobs(app: S<'_>) -> Result<Vec<Resumable>, String> {
     // A watched run's job is taken up by its folder's watcher (which holds
     // the folder's lock): offered here too, it could be sent twice at once.
     let mut jobs = app.queue.unfinished()?;
-    jobs.retain(|j| j.destination.get("watch").is_none());
+    jobs.retain(|j| j.destination.watch.is_none());
     Ok(jobs)
 }
 
@@ -660,7 +663,8 @@ fn wait_for_network(s: &ferry_engine::settings::Settings) -> ferry_engine::netwo
 /// one cannot go on anywhere: forget them rather than offer them.
 fn forget_old_demo_jobs(queue: &Queue) {
     for job in queue.unfinished().unwrap_or_default() {
-        if !job.here && job.destination["portal_name"] == session::DEMO_NAME {
+        let name = job.destination.destination.account.as_ref();
+        if !job.here && name.and_then(|a| a.portal_name.as_deref()) == Some(session::DEMO_NAME) {
             let _ = queue.discard_job(&job.summary.id);
         }
     }
@@ -679,12 +683,10 @@ fn configured_portal(s: &ferry_engine::settings::Settings) -> Option<Portal> {
     Some(Portal {
         name: b.clone(),
         keycloak: std::env::var("FERRY_KEYCLOAK").unwrap_or_else(|_| b.clone()),
-        website: std::env::var("FERRY_WEBSITE")
-            .map(|w| w.trim_end_matches('/').to_string())
-            .unwrap_or_else(|_| wizard::default_website(&b)),
+        website: ferry_front::website::website(None, &b),
         backend: b,
         demo: false,
-        kind: Kind::Loculus,
+        kind: PortalKind::Loculus,
     })
 }
 
@@ -750,7 +752,7 @@ fn main() {
                     // The simulator serves the website's /loculus-info too.
                     website: sim.backend_url(),
                     demo: true,
-                    kind: Kind::Loculus,
+                    kind: PortalKind::Loculus,
                 };
                 for (p, key, target) in portals::demo_portals(&sim) {
                     demo_keys.insert(p.backend.clone(), (key, target));
@@ -774,7 +776,7 @@ fn main() {
         let first = portals::preferred(&choices, settings.portal.as_deref());
         let portal = choices.remove(first);
         choices.insert(0, portal.clone());
-        queue.set_rules(portals::rules(portal.kind));
+        queue.set_rules(ferry_front::rules(portal.kind));
         let watched = Arc::new(watch::Watched::new(&settings.watch));
         Arc::new(App {
             watched,

@@ -1,49 +1,27 @@
 //! One Codex and BaseSpace in the window: sign-in with an API key or an
-//! access token (kept in the OS keychain), the demo instances the
-//! in-process simulator serves, and each portal's file-name rules. Loculus
-//! sign-in (Keycloak) is in `session`.
+//! access token (kept in the OS keychain), and the demo instances the
+//! in-process simulator serves. Loculus sign-in (Keycloak) is in
+//! `session`; the portal itself is opened by `ferry_front::open_portal`.
 
 use std::sync::Arc;
 
-use ferry_engine::basespace::{BaseSpace, BaseSpaceNames};
-use ferry_engine::onecodex::{OneCodex, OneCodexNames};
-use ferry_engine::queue::LoculusNames;
-use ferry_engine::scan::NameRules;
-use ferry_engine::{Portal as EnginePortal, Secret, StaticToken};
-use ferry_keychain::Stored;
-use serde::Serialize;
+use ferry_engine::onecodex::OneCodex;
+use ferry_engine::{Destination, Portal as EnginePortal, PortalKind, Secret};
+use ferry_front::{Credential, open_portal};
+use ferry_keychain::{SavedSignIn, SecretText};
 
 use crate::session::{Info, Portal};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Kind {
-    #[default]
-    Loculus,
-    Onecodex,
-    Basespace,
-}
-
-/// The file-name rules (and pairing) of a kind of portal, for checking
-/// files before sign-in.
-pub fn rules(kind: Kind) -> Arc<dyn NameRules> {
-    match kind {
-        Kind::Loculus => Arc::new(LoculusNames),
-        Kind::Onecodex => Arc::new(OneCodexNames),
-        Kind::Basespace => Arc::new(BaseSpaceNames),
-    }
-}
-
 /// What to do when the key field is empty.
-fn missing(kind: Kind) -> String {
+fn missing(kind: PortalKind) -> String {
     match kind {
-        Kind::Onecodex => "paste your One Codex API key (Settings → API keys)".into(),
+        PortalKind::Onecodex => "paste your One Codex API key (Settings → API keys)".into(),
         _ => "paste your BaseSpace access token".into(),
     }
 }
 
-/// A signed-in One Codex or BaseSpace portal.
-pub struct Keyed {
+/// A One Codex or BaseSpace portal signed in with a key.
+pub struct KeySignIn {
     pub info: Info,
     pub portal: Arc<dyn EnginePortal>,
     /// One Codex learns the pairs of files added later (see `start`).
@@ -52,7 +30,7 @@ pub struct Keyed {
 
 /// The keychain account, named as `ferry login --portal ...` names it.
 fn account(p: &Portal) -> String {
-    if p.kind == Kind::Onecodex {
+    if p.kind == PortalKind::Onecodex {
         ferry_keychain::onecodex_account(&p.backend)
     } else {
         ferry_keychain::basespace_account(&p.backend)
@@ -66,45 +44,40 @@ pub fn sign_in(
     p: &Portal,
     key: &str,
     appresult: Option<&str>,
-) -> Result<Keyed, String> {
+) -> Result<KeySignIn, String> {
     let key = key.trim();
     if key.is_empty() {
         return Err(missing(p.kind));
     }
-    let (portal, onecodex, user, target): (Arc<dyn EnginePortal>, _, _, _) = match p.kind {
-        Kind::Onecodex => {
-            let oc = Arc::new(
-                OneCodex::new(http, &p.backend, Secret::new(key), vec![])
-                    .map_err(|e| e.to_string())?,
-            );
-            (oc.clone(), Some(oc), "API key", None)
-        }
-        Kind::Basespace => {
-            let app = appresult.map(str::trim).unwrap_or_default();
-            let bs = BaseSpace::new(
-                http,
-                &p.backend,
-                app,
-                Arc::new(StaticToken::new(key.to_string())),
-            )
-            .map_err(|e| e.to_string())?;
-            (Arc::new(bs), None, "access token", Some(app.to_string()))
-        }
-        Kind::Loculus => return Err("Loculus signs in with a user name and password".into()),
+    let (user, target) = match p.kind {
+        PortalKind::Onecodex => ("API key", None),
+        PortalKind::Basespace => (
+            "access token",
+            Some(appresult.map(str::trim).unwrap_or_default().to_string()),
+        ),
+        PortalKind::Loculus => return Err("Loculus signs in with a user name and password".into()),
     };
+    let to = Destination {
+        kind: p.kind,
+        base: Some(p.backend.clone()),
+        appresult: target.clone(),
+        ..Destination::default()
+    };
+    let opened =
+        open_portal(http, &to, Credential::Key(Secret::new(key))).map_err(|e| e.to_string())?;
     let keychain = if p.demo {
         None
     } else {
-        let stored = Stored::Key {
-            key: ferry_keychain::Kept::new(key.into()),
+        let saved = SavedSignIn::Key {
+            key: SecretText::new(key.into()),
             target: target.clone(),
         };
         ferry_keychain::Entry::new(&account(p))
-            .and_then(|e| e.set(&stored.to_json()))
+            .and_then(|e| e.set(&saved.to_json()))
             .err()
             .map(|e| format!("not remembered: {e}"))
     };
-    Ok(Keyed {
+    Ok(KeySignIn {
         info: Info {
             portal: Some(p.clone()),
             user: Some(user.into()),
@@ -114,8 +87,8 @@ pub fn sign_in(
             target: target.map(|t| format!("AppResult {t}")),
             insecure_http: crate::session::HttpAllowed,
         },
-        portal,
-        onecodex,
+        portal: opened.portal(),
+        onecodex: opened.onecodex(),
     })
 }
 
@@ -132,36 +105,27 @@ pub async fn check(
         return Err(missing(p.kind));
     }
     let r = match p.kind {
-        Kind::Onecodex => ferry_engine::onecodex::check_key(http, &p.backend, key).await,
-        Kind::Basespace => {
+        PortalKind::Onecodex => ferry_engine::onecodex::check_key(http, &p.backend, key).await,
+        PortalKind::Basespace => {
             let app = appresult.unwrap_or_default();
             ferry_engine::basespace::check_token(http, &p.backend, key, app).await
         }
-        Kind::Loculus => Ok(()),
+        PortalKind::Loculus => Ok(()),
     };
     r.map_err(|e| format!("{e}. Nothing was kept"))
 }
 
 /// The key the keychain holds for this portal, if any.
-pub fn remembered(http: reqwest::Client, p: &Portal) -> Option<Keyed> {
-    match Stored::load(&account(p))? {
-        Stored::Key { key, target } => sign_in(http, p, &key, target.as_deref()).ok(),
+pub fn remembered(http: reqwest::Client, p: &Portal) -> Option<KeySignIn> {
+    match SavedSignIn::load(&account(p))? {
+        SavedSignIn::Key { key, target } => sign_in(http, p, &key, target.as_deref()).ok(),
         _ => None,
     }
 }
 
 /// Sign out: forget the key.
 pub fn forget(p: &Portal) -> Result<(), String> {
-    match ferry_keychain::Entry::new(&account(p)).and_then(|e| e.delete()) {
-        // Nothing to forget where nothing can be kept (no keychain, or a
-        // locked one whose unlock was cancelled).
-        Ok(_)
-        | Err(
-            ferry_keychain::KeychainError::Unavailable(_)
-            | ferry_keychain::KeychainError::Locked(_),
-        ) => Ok(()),
-        Err(e) => Err(e.to_string()),
-    }
+    ferry_front::signin::forget(&account(p))
 }
 
 /// The demo One Codex and BaseSpace the in-process simulator serves, with
@@ -176,7 +140,7 @@ pub fn demo_portals(sim: &ferry_sim::Sim) -> Vec<(Portal, String, Option<String>
                 keycloak: String::new(),
                 website: String::new(),
                 demo: true,
-                kind: Kind::Onecodex,
+                kind: PortalKind::Onecodex,
             },
             sim.onecodex_api_key(),
             None,
@@ -188,7 +152,7 @@ pub fn demo_portals(sim: &ferry_sim::Sim) -> Vec<(Portal, String, Option<String>
                 keycloak: String::new(),
                 website: String::new(),
                 demo: true,
-                kind: Kind::Basespace,
+                kind: PortalKind::Basespace,
             },
             sim.basespace_token(),
             Some(ferry_sim::basespace::APPRESULT.to_string()),
@@ -226,7 +190,7 @@ pub fn public_portals() -> Vec<Portal> {
             keycloak: String::new(),
             website: String::new(),
             demo: false,
-            kind: Kind::Onecodex,
+            kind: PortalKind::Onecodex,
         },
         Portal {
             name: "Illumina BaseSpace".into(),
@@ -234,7 +198,7 @@ pub fn public_portals() -> Vec<Portal> {
             keycloak: String::new(),
             website: String::new(),
             demo: false,
-            kind: Kind::Basespace,
+            kind: PortalKind::Basespace,
         },
     ]
 }
@@ -245,8 +209,8 @@ pub fn public_portals() -> Vec<Portal> {
 /// configured Loculus instance or the demo portal).
 pub fn preferred(choices: &[Portal], setting: Option<&str>) -> usize {
     let kind = match setting {
-        Some("onecodex") => Kind::Onecodex,
-        Some("basespace") => Kind::Basespace,
+        Some("onecodex") => PortalKind::Onecodex,
+        Some("basespace") => PortalKind::Basespace,
         _ => return 0,
     };
     choices
@@ -259,7 +223,7 @@ pub fn preferred(choices: &[Portal], setting: Option<&str>) -> usize {
 mod tests {
     use super::*;
 
-    fn portal(name: &str, kind: Kind, demo: bool) -> Portal {
+    fn portal(name: &str, kind: PortalKind, demo: bool) -> Portal {
         Portal {
             name: name.into(),
             backend: format!("http://127.0.0.1/{name}"),
@@ -273,11 +237,11 @@ mod tests {
     #[test]
     fn the_settings_portal_picks_the_entry_the_window_opens_on() {
         let choices = [
-            portal("demo", Kind::Loculus, true),
-            portal("demo-oc", Kind::Onecodex, true),
-            portal("demo-bs", Kind::Basespace, true),
-            portal("oc", Kind::Onecodex, false),
-            portal("bs", Kind::Basespace, false),
+            portal("demo", PortalKind::Loculus, true),
+            portal("demo-oc", PortalKind::Onecodex, true),
+            portal("demo-bs", PortalKind::Basespace, true),
+            portal("oc", PortalKind::Onecodex, false),
+            portal("bs", PortalKind::Basespace, false),
         ];
         assert_eq!(preferred(&choices, None), 0);
         assert_eq!(preferred(&choices, Some("demo")), 0);

@@ -3,9 +3,12 @@
 
 use std::sync::Arc;
 
+use ferry_engine::job::Account;
 use ferry_engine::loculus::Loculus;
-use ferry_engine::loculus::keycloak::{DeviceCode, Keycloak, RefreshHook};
-use ferry_engine::{Secret, StaticToken, TokenSource};
+use ferry_engine::loculus::keycloak::{DeviceCode, Keycloak};
+use ferry_engine::{Destination, PortalKind, Secret, StaticToken, TokenSource};
+use ferry_front::signin::{self, RefreshTokenSaver};
+use ferry_keychain::{SavedSignIn, SecretText};
 use serde::Serialize;
 
 /// The built-in demo portal's name.
@@ -27,7 +30,7 @@ pub struct Portal {
     /// backend's host.
     pub website: String,
     pub demo: bool,
-    pub kind: Kind,
+    pub kind: PortalKind,
 }
 
 /// What the window may know about the session.
@@ -59,19 +62,20 @@ impl Serialize for HttpAllowed {
 
 /// Where a job goes, as journaled with it (no secret): a job resumes only
 /// on the same instance, group and user.
-pub fn destination(info: &Info) -> serde_json::Value {
+pub fn destination(info: &Info) -> Destination {
     let p = info.portal.as_ref();
-    serde_json::json!({
-        "portal_name": p.map(|p| p.name.clone()),
-        "backend": p.map(|p| p.backend.clone()),
-        "group": info.group,
-        "user": info.user,
-        "target": info.target,
-    })
+    Destination {
+        kind: p.map(|p| p.kind).unwrap_or_default(),
+        base: p.map(|p| p.backend.clone()),
+        group: info.group,
+        appresult: info.target.clone(),
+        pairs: vec![],
+        account: Some(Account {
+            portal_name: p.map(|p| p.name.clone()),
+            user: info.user.clone(),
+        }),
+    }
 }
-
-use crate::portals::Kind;
-use ferry_keychain::Stored;
 
 fn account(p: &Portal) -> String {
     if p.demo {
@@ -81,141 +85,21 @@ fn account(p: &Portal) -> String {
     }
 }
 
-fn store(p: &Portal, s: &Stored) -> Option<String> {
-    let json = s.to_json();
-    match ferry_keychain::Entry::new(&account(p)).and_then(|e| e.set(&json)) {
-        Ok(()) => None,
-        Err(e) => Some(format!("not remembered: {e}")),
-    }
-}
-
-/// How many times each keychain account was signed out in this process.
-/// A session started before the latest sign-out of its account stores
-/// nothing any more: an upload still running after Sign out would
-/// otherwise write its next refresh token back into the keychain. Held
-/// while writing or deleting, so a refresh cannot slip in between.
-static SIGN_OUTS: std::sync::Mutex<Vec<(String, u64)>> = std::sync::Mutex::new(Vec::new());
-
-fn sign_outs(list: &[(String, u64)], account: &str) -> u64 {
-    list.iter()
-        .find(|(a, _)| a == account)
-        .map_or(0, |(_, n)| *n)
-}
-
 /// Sign out: forget the keychain entry, and stop every session of this
 /// account started before now from writing it again.
 pub fn forget(p: &Portal) -> Result<(), String> {
-    let account = account(p);
-    let mut list = SIGN_OUTS.lock().unwrap_or_else(|e| e.into_inner());
-    match list.iter_mut().find(|(a, _)| *a == account) {
-        Some((_, n)) => *n += 1,
-        None => list.push((account.clone(), 1)),
-    }
-    delete(&account)
+    signin::sign_out(&account(p))
 }
 
-fn delete(account: &str) -> Result<(), String> {
-    match ferry_keychain::Entry::new(account).and_then(|e| e.delete()) {
-        Ok(_) => Ok(()),
-        Err(
-            ferry_keychain::KeychainError::Unavailable(_)
-            | ferry_keychain::KeychainError::Locked(_),
-        ) => Ok(()),
-        Err(e) => Err(e.to_string()),
-    }
+/// Where this portal's refresh tokens go (see [`RefreshTokenSaver`]).
+fn saver(p: &Portal, user: &str, armed: bool) -> Arc<RefreshTokenSaver> {
+    RefreshTokenSaver::new(&account(p), signin::issuer(&p.keycloak), user, armed)
 }
 
-/// The Keycloak, realm and client a portal's refresh tokens are bound to.
-fn issuer(p: &Portal) -> ferry_keychain::Issuer {
-    ferry_keychain::Issuer::new(
-        &p.keycloak,
-        ferry_engine::loculus::keycloak::REALM,
-        ferry_engine::loculus::keycloak::CLIENT_ID,
-    )
-}
-
-/// A signed-in session: the portal the engine sends to.
-pub struct Signed {
+/// A signed-in Loculus session: the portal the engine sends to.
+pub struct LoculusSignIn {
     pub info: Info,
     pub loculus: Arc<Loculus>,
-}
-
-/// Where a Keycloak session's refresh tokens go. Until [`Keeper::arm`]
-/// (the sign-in has fully succeeded, group found) the latest one is only
-/// held, so a sign-in that fails leaves nothing in the keychain; after a
-/// sign-out of the account nothing is written at all.
-struct Keeper {
-    portal: Portal,
-    /// Known before the sign-in, or (device sign-in) learnt from it.
-    user: std::sync::Mutex<String>,
-    /// `SIGN_OUTS` of the account when this session started.
-    epoch: u64,
-    /// (armed, the refresh token held back until armed)
-    state: std::sync::Mutex<(bool, Option<Secret>)>,
-    /// Why the keychain did not take the token, if it did not.
-    note: std::sync::Mutex<Option<String>>,
-}
-
-impl Keeper {
-    fn new(p: &Portal, user: &str, armed: bool) -> Arc<Keeper> {
-        let list = SIGN_OUTS.lock().unwrap_or_else(|e| e.into_inner());
-        Arc::new(Keeper {
-            portal: p.clone(),
-            user: std::sync::Mutex::new(user.to_string()),
-            epoch: sign_outs(&list, &account(p)),
-            state: std::sync::Mutex::new((armed, None)),
-            note: std::sync::Mutex::new(None),
-        })
-    }
-
-    fn hook(self: &Arc<Self>) -> RefreshHook {
-        let me = self.clone();
-        Arc::new(move |t: Option<&Secret>| me.keep(t.cloned()))
-    }
-
-    fn keep(&self, t: Option<Secret>) {
-        let mut st = self.state.lock().unwrap();
-        if !st.0 {
-            st.1 = t;
-            return;
-        }
-        drop(st);
-        self.write(t);
-    }
-
-    /// The sign-in succeeded: store the token held back, and every later one.
-    fn arm(&self) -> Option<String> {
-        let held = {
-            let mut st = self.state.lock().unwrap();
-            st.0 = true;
-            st.1.take()
-        };
-        if held.is_some() {
-            self.write(held);
-        }
-        self.note.lock().unwrap().clone()
-    }
-
-    fn write(&self, t: Option<Secret>) {
-        let account = account(&self.portal);
-        let list = SIGN_OUTS.lock().unwrap_or_else(|e| e.into_inner());
-        if sign_outs(&list, &account) != self.epoch {
-            return;
-        }
-        let r = match t {
-            Some(t) => store(
-                &self.portal,
-                &Stored::Refresh {
-                    user: self.user.lock().unwrap().clone(),
-                    token: ferry_keychain::Kept::new(t.expose().to_string()),
-                    issuer: Some(issuer(&self.portal)),
-                },
-            ),
-            None => delete(&account).err(),
-        };
-        drop(list);
-        *self.note.lock().unwrap() = r;
-    }
 }
 
 /// The group (looked up unless known) and the engine's portal. Nothing is
@@ -226,13 +110,16 @@ async fn finish(
     user: String,
     tokens: Arc<dyn TokenSource>,
     group: Option<i64>,
-) -> Result<Signed, String> {
+) -> Result<LoculusSignIn, String> {
     let group = match group {
         Some(g) => g,
         None => first_group(&http, p, tokens.clone()).await?,
     };
-    let loculus = Loculus::new(http, &p.backend, group, tokens).map_err(|e| e.to_string())?;
-    Ok(Signed {
+    let to = Destination::loculus(&p.backend, group);
+    let opened = ferry_front::open_portal(http, &to, ferry_front::Credential::Tokens(tokens))
+        .map_err(|e| e.to_string())?;
+    let loculus = opened.loculus().ok_or("not a Loculus portal")?;
+    Ok(LoculusSignIn {
         info: Info {
             portal: Some(p.clone()),
             user: Some(user),
@@ -242,7 +129,7 @@ async fn finish(
             target: None,
             insecure_http: HttpAllowed,
         },
-        loculus: Arc::new(loculus),
+        loculus,
     })
 }
 
@@ -271,18 +158,18 @@ pub async fn password(
     p: &Portal,
     user: &str,
     password: &str,
-) -> Result<Signed, String> {
-    let keeper = Keeper::new(p, user, false);
+) -> Result<LoculusSignIn, String> {
+    let saver = saver(p, user, false);
     let kc = Keycloak::sign_in(
         http.clone(),
         &p.keycloak,
         user,
         &Secret::new(password),
-        Some(keeper.hook()),
+        Some(saver.hook()),
     )
     .await
     .map_err(|e| e.to_string())?;
-    signed_in(http, p, user.into(), kc, &keeper).await
+    signed_in(http, p, user.into(), kc, &saver).await
 }
 
 /// A new Keycloak session's end: the group found, then its refresh token
@@ -292,34 +179,38 @@ async fn signed_in(
     p: &Portal,
     user: String,
     kc: Keycloak,
-    keeper: &Keeper,
-) -> Result<Signed, String> {
+    saver: &RefreshTokenSaver,
+) -> Result<LoculusSignIn, String> {
     let group = p.demo.then_some(DEMO_GROUP);
     let mut s = finish(http, p, user, Arc::new(kc), group).await?;
-    s.info.keychain = keeper.arm();
+    s.info.keychain = saver.arm();
     Ok(s)
 }
 
 /// Device-code sign-in (RFC 8628): the user approves `show`'s code in a
-/// browser, so the password never passes through Ferry. Kept in the
+/// browser, so the password never passes through Ferry. SecretText in the
 /// keychain like a password sign-in once the group is known.
 pub async fn device(
     http: reqwest::Client,
     p: &Portal,
     show: impl FnOnce(&DeviceCode),
-) -> Result<Signed, String> {
-    let keeper = Keeper::new(p, "", false);
-    let kc = Keycloak::sign_in_device(http.clone(), &p.keycloak, Some(keeper.hook()), show)
+) -> Result<LoculusSignIn, String> {
+    let saver = saver(p, "", false);
+    let kc = Keycloak::sign_in_device(http.clone(), &p.keycloak, Some(saver.hook()), show)
         .await
         .map_err(|e| e.to_string())?;
     let user = kc.user().unwrap_or_else(|| "(unknown user)".into());
-    *keeper.user.lock().unwrap() = user.clone();
-    signed_in(http, p, user, kc, &keeper).await
+    saver.set_user(&user);
+    signed_in(http, p, user, kc, &saver).await
 }
 
 /// A pasted long-lived token, kept in the keychain the same way once the
 /// portal accepted it.
-pub async fn token(http: reqwest::Client, p: &Portal, token: &str) -> Result<Signed, String> {
+pub async fn token(
+    http: reqwest::Client,
+    p: &Portal,
+    token: &str,
+) -> Result<LoculusSignIn, String> {
     let token = token.trim();
     let mut s = finish(
         http,
@@ -329,41 +220,41 @@ pub async fn token(http: reqwest::Client, p: &Portal, token: &str) -> Result<Sig
         None,
     )
     .await?;
-    s.info.keychain = store(
-        p,
-        &Stored::Token {
-            token: ferry_keychain::Kept::new(token.into()),
+    s.info.keychain = signin::save(
+        &account(p),
+        &SavedSignIn::Token {
+            token: SecretText::new(token.into()),
         },
     );
     Ok(s)
 }
 
 /// Continue from what the keychain holds for this portal, if anything.
-pub async fn remembered(http: reqwest::Client, p: &Portal) -> Option<Signed> {
-    match Stored::load(&account(p))? {
-        Stored::Refresh {
+pub async fn remembered(http: reqwest::Client, p: &Portal) -> Option<LoculusSignIn> {
+    match SavedSignIn::load(&account(p))? {
+        SavedSignIn::Refresh {
             user,
             token,
             issuer: kept,
         } => {
             // Sent only back to the Keycloak that issued it; an entry
             // without an issuer (older Ferry) is sent nowhere: sign in again.
-            ferry_keychain::bound_refresh(&kept, &issuer(p)).ok()?;
+            ferry_keychain::bound_refresh(&kept, &signin::issuer(&p.keycloak)).ok()?;
             // Armed at once: the refresh grant may rotate the token, and
             // the keychain must hold the new one whatever happens next.
-            let keeper = Keeper::new(p, &user, true);
+            let saver = saver(p, &user, true);
             let kc = Keycloak::from_refresh_token(
                 http.clone(),
                 &p.keycloak,
                 Secret::new(token.as_str()),
-                Some(keeper.hook()),
+                Some(saver.hook()),
             )
             .await
             .ok()?;
             finish(http, p, user, Arc::new(kc), None).await.ok()
         }
-        Stored::Key { .. } => None,
-        Stored::Token { token } => finish(
+        SavedSignIn::Key { .. } => None,
+        SavedSignIn::Token { token } => finish(
             http,
             p,
             "token".into(),
@@ -377,7 +268,7 @@ pub async fn remembered(http: reqwest::Client, p: &Portal) -> Option<Signed> {
 
 /// The demo portal signs in as the demo user, with the password only the
 /// app knows (fresh each start).
-pub async fn demo(http: reqwest::Client, p: &Portal, pass: &str) -> Result<Signed, String> {
+pub async fn demo(http: reqwest::Client, p: &Portal, pass: &str) -> Result<LoculusSignIn, String> {
     password(http, p, DEMO_USER, pass).await
 }
 
@@ -396,7 +287,7 @@ mod tests {
             keycloak: sim.backend_url(),
             website: sim.backend_url(),
             demo: false,
-            kind: Kind::Loculus,
+            kind: PortalKind::Loculus,
         }
     }
 
@@ -434,14 +325,14 @@ mod tests {
         assert_eq!(s.info.keychain, None);
         let raw = stored(&p).expect("the session is in the keychain");
         assert!(matches!(
-            Stored::from_json(&raw),
-            Some(Stored::Refresh { user, .. }) if user == "demo"
+            SavedSignIn::from_json(&raw),
+            Some(SavedSignIn::Refresh { user, .. }) if user == "demo"
         ));
         assert!(remembered(http.clone(), &p).await.is_some());
 
         // A session of before the sign-out (e.g. a batch still running)
         // refreshes its token: nothing is written back.
-        let old = Keeper::new(&p, "demo", true);
+        let old = saver(&p, "demo", true);
         forget(&p).unwrap();
         assert_eq!(stored(&p), None);
         old.keep(Some(Secret::new("rotated")));

@@ -211,7 +211,7 @@ impl Watched {
     pub fn start_all(
         self: &Arc<Self>,
         portal: Option<Arc<ferry_engine::loculus::Loculus>>,
-        destination: serde_json::Value,
+        destination: ferry_engine::Destination,
         cfg: &EngineConfig,
     ) {
         let mut fs = self.folders.lock().unwrap();
@@ -247,8 +247,8 @@ impl Watched {
             f.generation += 1;
             let generation = f.generation;
             f.note = None;
-            let mut params = destination.clone();
-            params["parts_in_flight"] = serde_json::json!(cfg.parts_in_flight);
+            let params = ferry_engine::JobParams::new(destination.clone())
+                .with_parts_in_flight(cfg.parts_in_flight.min(u16::MAX as usize) as u16);
             let handler = Arc::new(UploadRuns {
                 engine,
                 portal,

@@ -3,19 +3,20 @@
 //! and group -> the linkage for review, with rows left out -> upload
 //! through the same queue -> submit (data use terms) -> accessions and a
 //! receipt; a rejected submit names the rows the server's message names.
-//! The batch logic is the engine's (`loculus::batch`), shared with
+//! The submit itself (attach, submit once, check the files are attached,
+//! receipt) is ferry-front's `submit_folder`, shared with
 //! `ferry submit --folder`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use ferry_engine::Uploaded;
-use ferry_engine::loculus::batch;
-use ferry_engine::loculus::{
-    Accession, DataUseTerms, Linkage, Loculus, OrganismInfo, Submission, link_folder, submit,
-};
+use ferry_engine::job::WizardSubmit;
+use ferry_engine::loculus::{Accession, Linkage, Loculus, OrganismInfo, link_folder};
 use ferry_engine::queue::Status;
+use ferry_engine::{JobParams, Then, Uploaded};
+use ferry_front::submit::Again;
+use ferry_front::{SubmitFailure, SubmitTo};
 use serde::{Deserialize, Serialize};
 
 use crate::S;
@@ -32,15 +33,6 @@ pub struct Wizard {
     /// The journal job a batch with no files to upload submits under
     /// (a batch with files uses its upload job), with its folder.
     submit_job: Option<(PathBuf, String)>,
-}
-
-/// What the journal keeps of a wizard whose files are on their way, so a
-/// later session reopens it at its step.
-#[derive(Serialize, Deserialize)]
-struct Kept {
-    folder: PathBuf,
-    organism: OrganismInfo,
-    exclude: Vec<String>,
 }
 
 /// A wizard taken up again: what it had chosen, and the files it follows.
@@ -95,24 +87,6 @@ pub struct Group {
 pub struct Groups {
     groups: Vec<Group>,
     current: i64,
-}
-
-/// Where a real instance's website usually is: Loculus' Helm chart puts
-/// the backend at `backend.<host>` (or `backend-<host>`), the website at
-/// `<host>`. Otherwise the backend's own address (as the simulator serves).
-pub fn default_website(backend: &str) -> String {
-    let b = backend.trim_end_matches('/');
-    let Some((scheme, rest)) = b.split_once("://") else {
-        return b.to_string();
-    };
-    let host = rest.split('/').next().unwrap_or_default();
-    match host
-        .strip_prefix("backend.")
-        .or_else(|| host.strip_prefix("backend-"))
-    {
-        Some(site) if !site.is_empty() => format!("{scheme}://{site}"),
-        _ => b.to_string(),
-    }
 }
 
 fn loculus(app: &crate::App) -> Result<std::sync::Arc<Loculus>, String> {
@@ -292,11 +266,11 @@ pub fn wizard_upload(app: S<'_>, group: Option<i64>) -> Result<Vec<PathBuf>, Str
     }
     let kept = {
         let w = app.wizard.lock().unwrap();
-        serde_json::json!({ "wizard": Kept {
+        Then::Wizard(WizardSubmit {
             folder: l.folder.clone(),
             organism: w.organism.clone().ok_or("choose the organism first")?,
             exclude: w.exclude.clone(),
-        }})
+        })
     };
     let (_, ids) = app.queue.add_batch(paths.clone());
     app.queue.start_rows(&ids, Some(kept))?;
@@ -307,12 +281,9 @@ pub fn wizard_upload(app: S<'_>, group: Option<i64>) -> Result<Vec<PathBuf>, Str
 /// on from their acknowledged parts, and the window reopens it at upload.
 #[tauri::command]
 pub fn wizard_resume(app: S<'_>, id: String) -> Result<Restored, String> {
-    let then = app
-        .queue
-        .job_then(&id)
-        .ok_or("that job has no submission")?;
-    let kept: Kept = serde_json::from_value(then["wizard"].clone())
-        .map_err(|e| format!("the journal's wizard is unreadable: {e}"))?;
+    let Some(Then::Wizard(kept)) = app.queue.job_then(&id) else {
+        return Err("that job has no submission".into());
+    };
     {
         let mut w = app.wizard.lock().unwrap();
         w.folder = Some(kept.folder.clone());
@@ -323,10 +294,7 @@ pub fn wizard_resume(app: S<'_>, id: String) -> Result<Restored, String> {
     app.queue.resume_job(&id)?;
     // Its files go on for the group they were sent for (the engine sees to
     // that); the submit and the window follow that group too.
-    let group = app
-        .queue
-        .job_destination(&id)
-        .and_then(|d| d.get("group").and_then(|g| g.as_i64()));
+    let group = app.queue.job_destination(&id).and_then(|d| d.group);
     if let Some(g) = group {
         use_group(&app, g)?;
     }
@@ -339,8 +307,10 @@ pub fn wizard_resume(app: S<'_>, id: String) -> Result<Restored, String> {
     })
 }
 
-/// Attaches the uploaded files to their rows and submits; a rejected
-/// submit keeps the uploads, so after a fix it goes again without them.
+/// Attaches the uploaded files to their rows and submits, then checks
+/// that the portal attached them (ferry-front's `submit_folder`, as
+/// `ferry submit --folder`); a rejected submit keeps the uploads, so after
+/// a fix it goes again without them.
 #[tauri::command]
 pub async fn wizard_submit(
     app: S<'_>,
@@ -348,9 +318,6 @@ pub async fn wizard_submit(
 ) -> Result<Submitted, Refused> {
     let portal = loculus(&app)?;
     let l = linkage(&app)?;
-    if !l.is_ok() {
-        return Err(problems(&l).into());
-    }
     // The latest accepted upload of each file.
     let mut done: HashMap<PathBuf, Uploaded> = HashMap::new();
     for r in app.queue.rows() {
@@ -367,42 +334,16 @@ pub async fn wizard_submit(
             );
         }
     }
-    let mut done: Vec<Uploaded> = done.into_values().collect();
-    let files = batch::attachments(&l, &done)
-        .map_err(|unsent| format!("not uploaded yet: {}", unsent.join(", ")))?;
-    let raw = l
-        .base_tsv()
-        .map_err(|e| format!("cannot write the metadata: {e}"))?;
-    let scratch = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let org = l.organism.clone();
-    let mut sub = Submission {
-        organism: org,
-        metadata: l.path_of(l.metadata.as_deref().unwrap_or_default()),
-        sequences: batch::sequences_for(&l, scratch.path()).map_err(|e| e.to_string())?,
-        files,
-        data_use_terms: match restricted_until.filter(|d| !d.trim().is_empty()) {
-            Some(until) => DataUseTerms::Restricted { until },
-            None => DataUseTerms::Open,
-        },
-        legacy_file_mapping: false,
-    };
+    let done: Vec<Uploaded> = done.into_values().collect();
     let sent: Vec<PathBuf> = l.uploads().iter().map(|(rel, _)| l.path_of(rel)).collect();
-    let refused = |e: ferry_engine::Error, files: &[submit::AttachedFile]| {
-        let ids: Vec<String> = l.rows.iter().map(|r| r.id.clone()).collect();
-        Refused {
-            rows: submit::row_messages(&e, &ids, files),
-            message: format!(
-                "the portal refused the submission: {}; the uploaded files are kept: fix the folder and submit again",
-                e.to_string().trim_end_matches('.')
-            ),
-        }
-    };
     // Journaled around the POST under the batch's upload job, so a window
     // closed while submitting never submits twice: the next Submit asks
     // the portal first.
     let mut jobs = app.queue.jobs_of(&sent);
+    let journal = app.queue.journal();
     if jobs.is_empty()
-        && let Some(j) = app.queue.journal()
+        && l.is_ok()
+        && let Some(j) = &journal
     {
         // Nothing uploaded (sequences only): a job of its own, kept for
         // this folder so pressing Submit again finds an earlier attempt.
@@ -411,12 +352,10 @@ pub async fn wizard_submit(
         let job = match held {
             Some((_, id)) => id.clone(),
             None => {
+                let params =
+                    JobParams::default().with_then(Some(Then::SubmitFolder(l.folder.clone())));
                 let id = j
-                    .create_job(
-                        "wizard-submit",
-                        &serde_json::json!({ "folder": l.folder }),
-                        &[],
-                    )
+                    .create_job("wizard-submit", &params, &[])
                     .map_err(|e| e.to_string())?;
                 w.submit_job = Some((l.folder.clone(), id.clone()));
                 id
@@ -424,96 +363,60 @@ pub async fn wizard_submit(
         };
         jobs.push(job);
     }
-    let mut renewed = Vec::new();
-    let accessions = match (app.queue.journal(), jobs.first()) {
-        (Some(journal), Some(_)) => {
-            use ferry_engine::loculus::entries::SubmitError;
-            // Expired or deleted ids are uploaded again by the engine (the
-            // same code as `ferry submit`), checked against the journal.
-            // With the app's settings (parts in flight, rate limit, proxy,
-            // waiting for the network), as every other upload of the app.
-            let engine =
-                ferry_engine::Engine::new(app.engine_cfg.clone(), ferry_engine::EventSink::none())
-                    .map_err(|e| e.to_string())?;
-            match ferry_engine::loculus::expiry::submit_renewing(
-                &portal, &engine, &journal, &jobs, &mut sub, &raw, &mut done,
-            )
-            .await
-            {
-                Ok((s, _, again)) => {
-                    for r in &again {
-                        app.queue.uploaded_again(&r.path, &r.old_id, &r.new_id);
-                    }
-                    renewed = again.iter().map(ToString::to_string).collect();
-                    s.accessions().to_vec()
-                }
-                Err(SubmitError::Refused(e)) => return Err(refused(e, &sub.files)),
-                Err(SubmitError::Expired(e)) => {
-                    return Err(format!("nothing was submitted: {e}").into());
-                }
-                Err(SubmitError::AnswerLost(e)) => {
-                    return Err(format!(
-                        "the answer to the submission was lost ({e}); it may have reached the portal: press Submit again, and Ferry asks the portal first and submits only if it did not"
-                    )
-                    .into());
-                }
-                Err(SubmitError::CannotCheck(e)) => {
-                    return Err(format!(
-                        "cannot check on the portal whether the interrupted submission went through ({e}); nothing was submitted now: try again later"
-                    )
-                    .into());
-                }
-                Err(e @ SubmitError::Partly { .. }) => {
-                    return Err(format!(
-                        "{e}; not submitting again: check the group's entries on the website"
-                    )
-                    .into());
-                }
-                Err(SubmitError::Journal(e)) => return Err(e.to_string().into()),
-            }
+    // Expired or deleted ids are uploaded again with the app's settings
+    // (parts in flight, rate limit, proxy, waiting for the network), as
+    // every other upload of the app.
+    let engine = ferry_engine::Engine::new(app.engine_cfg.clone(), ferry_engine::EventSink::none())
+        .map_err(|e| e.to_string())?;
+    let to = SubmitTo {
+        portal: &portal,
+        engine: &engine,
+        journal: journal.as_ref(),
+        jobs: &jobs,
+        legacy_file_mapping: false,
+    };
+    let receipt = l.folder.join("ferry-receipt");
+    let result =
+        ferry_front::submit_folder(&to, &l, &done, restricted_until.as_deref(), &receipt).await;
+    // Uploaded again: the rows show the new ids.
+    let taken = match &result {
+        Ok(s) => Some(s),
+        Err(SubmitFailure::NotAttached { submitted, .. }) => Some(submitted.as_ref()),
+        Err(_) => None,
+    };
+    for r in taken.iter().flat_map(|s| &s.renewed) {
+        app.queue.uploaded_again(&r.path, &r.old_id, &r.new_id);
+    }
+    if taken.is_some() {
+        // The submission went through: its jobs are finished.
+        for job in app.queue.jobs_of(&sent) {
+            app.queue.close_job(&job);
         }
-        // No journal (the app said so at sign-in): submit unjournaled.
-        _ => {
-            portal
-                .submit_tsv(&sub, &raw)
-                .await
-                .map_err(|e| refused(e, &sub.files))?
-                .0
+    }
+    let s = match result {
+        Ok(s) => s,
+        Err(e) => {
+            let rows = match &e {
+                SubmitFailure::Refused { rows, .. } => rows.clone(),
+                _ => BTreeMap::new(),
+            };
+            return Err(Refused {
+                message: e.message(Again::SubmitButton),
+                rows,
+            });
         }
     };
-    for job in app.queue.jobs_of(&sent) {
-        app.queue.close_job(&job);
-    }
-    let lines = batch::receipt(&l, &accessions, &done);
-    // The submission went through: the accessions are shown even when the
-    // receipt cannot be written.
-    let (receipt_csv, receipt_json, receipt_error) =
-        match batch::write_receipt(&l.folder.join("ferry-receipt"), &lines) {
-            Ok((c, j)) => (Some(c), Some(j), None),
-            Err(e) => (None, None, Some(e)),
-        };
+    // The accessions are shown even when the receipt cannot be written.
+    let (receipt_csv, receipt_json, receipt_error) = match s.receipt {
+        Some(Ok((c, j))) => (Some(c), Some(j), None),
+        Some(Err(e)) => (None, None, Some(e)),
+        None => (None, None, None),
+    };
     Ok(Submitted {
-        accessions,
+        accessions: s.accessions,
         receipt_csv,
         receipt_json,
         receipt_error,
-        renewed,
+        renewed: s.renewed.iter().map(ToString::to_string).collect(),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn the_website_is_the_backend_without_its_backend_prefix() {
-        use super::default_website as w;
-        assert_eq!(
-            w("https://backend.pathoplexus.org/"),
-            "https://pathoplexus.org"
-        );
-        assert_eq!(
-            w("https://backend-main.loculus.org/api"),
-            "https://main.loculus.org"
-        );
-        assert_eq!(w("http://127.0.0.1:8079"), "http://127.0.0.1:8079");
-    }
 }

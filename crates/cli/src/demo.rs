@@ -16,8 +16,10 @@ use rand::{RngCore, SeedableRng};
 use sha2::{Digest, Sha256};
 
 #[cfg(feature = "demo")]
-use crate::{Conn, Output, SubmitArgs};
+use crate::{Conn, Output};
 use crate::{Fail, exit};
+#[cfg(feature = "demo")]
+use ferry_engine::job::SubmitSettings;
 
 /// The demo organism takes extra files and no consensus sequences.
 #[cfg(feature = "demo")]
@@ -88,7 +90,7 @@ pub async fn run(size_mib: u64) -> Result<(), Fail> {
     crate::submit(
         conn,
         out,
-        SubmitArgs {
+        SubmitSettings {
             organism: ORGANISM.into(),
             metadata,
             sequences: None,

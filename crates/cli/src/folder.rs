@@ -4,15 +4,13 @@
 use std::path::PathBuf;
 
 use clap::Args;
+use ferry_engine::job::{FolderSubmit, SubmitSettings};
 use ferry_engine::loculus::batch;
-use ferry_engine::loculus::{
-    DataUseTerms, Linkage, Loculus, OrganismInfo, Submission, link_folder,
-};
-use ferry_engine::{JobFile, Uploaded};
+use ferry_engine::loculus::{Linkage, Loculus, link_folder};
+use ferry_engine::{JobFile, Then, Uploaded};
 use indicatif::HumanBytes;
-use serde::{Deserialize, Serialize};
 
-use crate::{Conn, Fail, Output, Session, SubmitArgs, exit};
+use crate::{Conn, Fail, Output, Session, exit};
 
 #[derive(Args)]
 pub struct FolderArgs {
@@ -30,7 +28,8 @@ pub struct FolderArgs {
     #[arg(long, value_name = "PATH")]
     pub receipt: Option<PathBuf>,
     /// The instance's website, whose /loculus-info lists the organisms'
-    /// file categories; default: $FERRY_WEBSITE, else the backend's URL.
+    /// file categories; default: $FERRY_WEBSITE, else the backend's URL
+    /// without its `backend.` prefix (as the desktop app reads it).
     #[arg(long, value_name = "URL")]
     pub website: Option<String>,
     /// Leave this submission id out (repeatable): its files are not sent
@@ -63,18 +62,6 @@ impl FolderArgs {
     }
 }
 
-/// What a folder job keeps in the journal for `ferry resume`.
-#[derive(Clone, Serialize, Deserialize)]
-pub struct FolderJob {
-    pub dir: PathBuf,
-    /// As read at the start, so a resume needs no discovery call.
-    pub organism: OrganismInfo,
-    pub receipt: PathBuf,
-    /// Submission ids left out.
-    #[serde(default)]
-    pub exclude: Vec<String>,
-}
-
 fn input(msg: String) -> Fail {
     Fail(exit::INPUT, msg)
 }
@@ -99,14 +86,7 @@ pub async fn submit(
     } else {
         Some(crate::session(&conn, &out)?)
     };
-    let website = b
-        .website
-        .or_else(|| {
-            std::env::var("FERRY_WEBSITE")
-                .ok()
-                .filter(|w| !w.is_empty())
-        })
-        .unwrap_or_else(|| conn.backend.clone());
+    let website = ferry_front::website::website(b.website.as_deref(), &conn.backend);
     let http = ferry_engine::transfer::http_client()?;
     let info = Loculus::instance_info(&http, &website).await?;
     let org = info.organism(&organism).map_err(input)?.clone();
@@ -133,24 +113,21 @@ pub async fn submit(
         return Ok(());
     };
     let items = batch::items(&linkage)?;
-    let a = SubmitArgs {
+    let a = SubmitSettings {
         organism,
         metadata: dir.join(linkage.metadata.clone().unwrap_or_default()),
         sequences: linkage.sequences.as_ref().map(|p| dir.join(p)),
         files: vec![],
         restricted_until,
         legacy_file_mapping,
-        folder: Some(FolderJob {
+        folder: Some(FolderSubmit {
             receipt: b.receipt.unwrap_or_else(|| dir.join("ferry-receipt.csv")),
             dir,
             organism: org,
             exclude: b.exclude,
         }),
     };
-    let params = serde_json::json!({
-        "backend": s.backend, "group": s.group, "parts_in_flight": conn.parts_in_flight,
-        "submit": serde_json::to_value(&a).map_err(|e| Fail(exit::INTERNAL, e.to_string()))?,
-    });
+    let params = crate::loculus_params(&s, &conn, Some(Then::Submit(a.clone())));
     let job = s.journal.create_job("submit", &params, &items)?;
     let files = items.into_iter().map(JobFile::from).collect();
     let done = crate::send(&s, &job, files, vec![]).await?;
@@ -162,8 +139,8 @@ pub async fn submit(
 pub async fn finish(
     s: &Session,
     job: &str,
-    a: &SubmitArgs,
-    f: &FolderJob,
+    a: &SubmitSettings,
+    f: &FolderSubmit,
     done: &[Uploaded],
     json: bool,
 ) -> Result<(), Fail> {
@@ -171,63 +148,17 @@ pub async fn finish(
     linkage.exclude(&f.exclude);
     if !linkage.is_ok() {
         print_report(&linkage, json);
-        return Err(input(format!(
-            "{} problem(s) in {}; the uploaded files are kept: fix them and run `ferry resume {job}`",
-            linkage.problems.len(),
-            f.dir.display()
-        )));
     }
-    let files = batch::attachments(&linkage, done).map_err(|unsent| {
-        input(format!(
-            "{} not part of job {job} when it started; start a new `ferry submit --folder` (or `ferry abort {job}`)",
-            unsent.join(", ")
-        ))
-    })?;
-    let raw = linkage
-        .base_tsv()
-        .map_err(|e| Fail(exit::INTERNAL, format!("cannot write the metadata: {e}")))?;
-    let scratch = tempfile::tempdir().map_err(|e| Fail(exit::INTERNAL, e.to_string()))?;
-    let sub = Submission {
-        organism: a.organism.clone(),
-        metadata: f.dir.join(linkage.metadata.clone().unwrap_or_default()),
-        sequences: batch::sequences_for(&linkage, scratch.path()).map_err(|e| {
-            input(format!(
-                "{}: cannot be read ({e})",
-                linkage.sequences.clone().unwrap_or_default()
-            ))
-        })?,
-        files,
-        data_use_terms: match &a.restricted_until {
-            Some(until) => DataUseTerms::Restricted {
-                until: until.clone(),
-            },
-            None => DataUseTerms::Open,
-        },
-        legacy_file_mapping: a.legacy_file_mapping,
-    };
-    let mut sub = sub;
-    let mut done = done.to_vec();
-    let (accessions, linked) = crate::send_submission(s, job, &mut sub, &raw, &mut done).await?;
-    let lines = batch::receipt(&linkage, &accessions, &done);
-    let receipt = batch::write_receipt(&f.receipt, &lines);
-    if let Ok((csv_path, json_path)) = &receipt {
-        eprintln!(
-            "receipt: {} and {}",
-            csv_path.display(),
-            json_path.display()
-        );
-    }
-    // The accessions are printed whatever became of the receipt: the
-    // submission went through, and they are what the user must keep.
-    let reported = crate::report_submission(s, a, &accessions, &linked, json).await;
-    match (reported, receipt) {
-        (Err(e), Err(r)) => {
-            eprintln!("ferry: {r}");
-            Err(e)
-        }
-        (Ok(()), Err(r)) => Err(Fail(exit::INPUT, r)),
-        (reported, Ok(_)) => reported,
-    }
+    let jobs = [job.to_string()];
+    let result = ferry_front::submit_folder(
+        &crate::submit_to(s, &jobs, a),
+        &linkage,
+        done,
+        a.restricted_until.as_deref(),
+        &f.receipt,
+    )
+    .await;
+    crate::present_submission(s, job, result, json).map(|_| ())
 }
 
 /// The linkage report: JSON (one line), or a table for people.
@@ -291,5 +222,24 @@ pub fn print_report(l: &Linkage, json: bool) {
         for p in &l.problems {
             println!("  - {p}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The desktop app reads a real instance's website without the
+    /// backend's `backend.` prefix; `ferry submit --folder` reads the same
+    /// one (it used to read the backend itself, which serves no
+    /// `/loculus-info` on a real instance).
+    #[test]
+    fn the_website_is_the_one_the_app_reads() {
+        let site = ferry_front::website::website(None, "https://backend.pathoplexus.org");
+        if std::env::var_os("FERRY_WEBSITE").is_none() {
+            assert_eq!(site, "https://pathoplexus.org");
+        }
+        assert_eq!(
+            ferry_front::website::website(Some("https://w.example/"), "https://backend.x.org"),
+            "https://w.example"
+        );
     }
 }

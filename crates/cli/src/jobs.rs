@@ -4,12 +4,11 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use ferry_engine::Uploaded;
 use ferry_engine::journal::Journal;
-use ferry_engine::resume::{Step, plan_resume};
+use ferry_engine::{FileState, JobState, PortalKind, Then, Uploaded};
 use indicatif::HumanBytes;
 
-use crate::{Fail, Output, SubmitArgs, exit};
+use crate::{Fail, Output, exit};
 
 fn open(path: Option<PathBuf>) -> Result<Journal, Fail> {
     Ok(Journal::open(&path.unwrap_or_else(Journal::default_path))?)
@@ -26,8 +25,10 @@ pub fn list(journal: Option<PathBuf>, all: bool) -> Result<(), Fail> {
     for s in jobs {
         // A submit whose answer was lost: `ferry resume` checks the portal.
         let state = match j.submit_record(&s.id)? {
-            Some(r) if r.state == "submitting" && s.state == "running" => "submitting".to_string(),
-            _ => s.state.clone(),
+            Some(r) if r.state == "submitting" && s.state == JobState::Running => {
+                "submitting".to_string()
+            }
+            _ => s.state.name().to_string(),
         };
         println!(
             "{}\t{}\t{}\t{}/{}\t{}/{}\t{}",
@@ -65,7 +66,11 @@ pub fn history(journal: Option<PathBuf>, json: bool, search: Option<&str>) -> Re
     }
     println!("JOB\tKIND\tPORTAL\tDESTINATION\tSTARTED\tSTATE\tFILES\tSUBMISSION");
     for b in &batches {
-        let done = b.files.iter().filter(|f| f.state == "done").count();
+        let done = b
+            .files
+            .iter()
+            .filter(|f| f.state == FileState::Done)
+            .count();
         let submission = match (b.attached, b.days_left) {
             (true, _) => b
                 .accessions
@@ -86,10 +91,10 @@ pub fn history(journal: Option<PathBuf>, json: bool, search: Option<&str>) -> Re
             "{}\t{}\t{}\t{}\t{}\t{}\t{done}/{}\t{submission}",
             b.job,
             b.kind,
-            b.portal,
+            b.portal.name(),
             b.destination,
             httpdate_secs(b.created_at),
-            b.state,
+            b.state.name(),
             b.files.len(),
         );
         for f in &b.files {
@@ -99,7 +104,7 @@ pub fn history(journal: Option<PathBuf>, json: bool, search: Option<&str>) -> Re
                 f.id.as_deref().unwrap_or("-"),
                 f.size,
                 f.sha256.as_deref().unwrap_or("-"),
-                f.state
+                f.state.name()
             );
         }
     }
@@ -164,86 +169,44 @@ pub async fn resume(
     let rec = j
         .job(&id)?
         .ok_or_else(|| Fail(exit::INPUT, format!("no job {id}; `ferry jobs` lists them")))?;
-    if rec.summary.state == "done" {
+    if rec.summary.state == JobState::Done {
         eprintln!("job {id} is already done");
         return Ok(());
     }
-    let parts = rec.params["parts_in_flight"].as_u64().unwrap_or(8) as usize;
+    let parts = rec.params.parts_in_flight.unwrap_or(8) as usize;
     drop(j);
 
-    let mut files = Vec::new();
-    let mut already = Vec::new();
-    let mut refused = Vec::new();
-    let (mut continued, mut acked) = (0, 0);
-    let mut steps = plan_resume(&rec);
-    if rec.params["portal"] == "onecodex" {
-        crate::portals::resend_whole_pairs(&rec, &mut steps);
-    }
-    for (i, step) in steps.into_iter().enumerate() {
-        match step {
-            Step::Done(u) => already.push((i, u)),
-            Step::Send {
-                file,
-                restart,
-                parts_done,
-            } => {
-                if let Some(why) = restart {
-                    eprintln!("  {}: {why}", file.item.path.display());
-                }
-                if file.prior.is_some() {
-                    continued += 1;
-                    acked += parts_done;
-                }
-                files.push(file);
-            }
-            Step::Refused(e) => refused.push(e),
-        }
-    }
-    if !refused.is_empty() {
+    let plan = ferry_front::resume::plan(&rec).map_err(|refused| {
         let code = exit::code(refused[0].class());
-        let list: Vec<String> = refused.iter().map(|e| format!("  - {e}")).collect();
-        return Err(Fail(
-            code,
-            format!(
-                "job {id} cannot go on as it was:\n{}\n  (or forget it with `ferry abort {id}`)",
-                list.join("\n")
-            ),
-        ));
+        let list: Vec<String> = refused.iter().map(ToString::to_string).collect();
+        Fail(code, ferry_front::messages::cannot_go_on(&id, &list))
+    })?;
+    for (path, why) in &plan.restarts {
+        eprintln!("  {}: {why}", path.display());
     }
-    eprintln!(
-        "resuming job {id}: {} files already accepted, {} to send ({continued} continued with {acked} parts the storage already holds)",
-        already.len(),
-        files.len()
-    );
-    if matches!(
-        rec.params["portal"].as_str(),
-        Some("onecodex" | "basespace")
-    ) {
+    eprintln!("{}", plan.summary(&id));
+    let (files, already) = (plan.files, plan.already);
+    let to = &rec.params.destination;
+    if to.kind != PortalKind::Loculus {
         return resume_portal(&rec, &id, path, parts, token_stdin, out, files, already).await;
     }
-    let backend = rec.params["backend"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let group = rec.params["group"].as_i64().unwrap_or_default();
+    let backend = to.base.clone().unwrap_or_default();
+    let group = to.group.unwrap_or_default();
     let given = crate::explicit_token(token_stdin)?;
     let keycloak = std::env::var("FERRY_KEYCLOAK").ok();
     let tokens = crate::token_source(given, &backend, keycloak.as_deref())?;
     let s = crate::open_session(&backend, group, parts, Some(path), tokens, &out)?;
     let done: Vec<Uploaded> = crate::send(&s, &id, files, already).await?;
-    match rec.summary.kind.as_str() {
-        "submit" => {
-            let a: SubmitArgs =
-                serde_json::from_value(rec.params["submit"].clone()).map_err(|e| {
-                    Fail(
-                        exit::INTERNAL,
-                        format!("job {id} has unreadable submit settings: {e}"),
-                    )
-                })?;
-            crate::finish_submit(&s, &id, &a, &done, out.json).await
+    match (rec.summary.kind.as_str(), &rec.params.then) {
+        ("submit", Some(Then::Submit(a))) => {
+            crate::finish_submit(&s, &id, a, &done, out.json).await
         }
+        ("submit", _) => Err(Fail(
+            exit::INTERNAL,
+            format!("job {id} has unreadable submit settings"),
+        )),
         _ => {
-            s.journal.set_job_state(&id, "done")?;
+            s.journal.set_job_state(&id, JobState::Done)?;
             crate::print_uploaded(&done, out.json);
             Ok(())
         }
@@ -264,15 +227,15 @@ async fn resume_portal(
     already: Vec<(usize, Uploaded)>,
 ) -> Result<(), Fail> {
     let names: Vec<String> = rec.files.iter().map(|f| f.name.clone()).collect();
-    let onecodex = rec.params["portal"] == "onecodex";
+    let onecodex = rec.params.destination.kind == PortalKind::Onecodex;
     let (engine, renderer) = crate::engine_for(parts, &out, |sink| {
         if onecodex {
-            crate::portals::restart_notes(sink, names)
+            ferry_front::messages::restart_notes(sink, names)
         } else {
             sink
         }
     })?;
-    let portal = crate::portals::portal_from_params(&engine, &rec.params, token_stdin)?;
+    let portal = crate::portals::portal_for(&engine, &rec.params.destination, token_stdin)?;
     let journal = Arc::new(Journal::open(&path)?);
     let done = crate::send_with(
         &engine,
@@ -284,7 +247,7 @@ async fn resume_portal(
         already,
     )
     .await?;
-    journal.set_job_state(id, "done")?;
+    journal.set_job_state(id, JobState::Done)?;
     crate::print_uploaded(&done, out.json);
     Ok(())
 }

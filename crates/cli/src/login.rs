@@ -6,47 +6,15 @@
 use std::io::BufRead;
 use std::sync::Arc;
 
-use ferry_engine::loculus::keycloak::{Keycloak, RefreshHook};
-use ferry_engine::{Error, Secret, StaticToken, TokenSource};
-use ferry_keychain::{Entry, Issuer, Kept, Stored, bound_refresh, loculus_account};
-use tokio::sync::OnceCell;
+use ferry_engine::loculus::keycloak::Keycloak;
+use ferry_engine::{Secret, TokenSource};
+use ferry_front::signin::{issuer, saved_tokens};
+use ferry_keychain::{Entry, SavedSignIn, SecretText, loculus_account};
 
 use crate::{Fail, exit};
 
 fn entry(backend: &str) -> Result<Entry, Fail> {
     Entry::new(&loculus_account(backend)).map_err(|e| Fail(exit::AUTH, e.to_string()))
-}
-
-/// The Keycloak, realm and client a refresh token is bound to.
-fn issuer(keycloak: &str) -> Issuer {
-    Issuer::new(
-        keycloak,
-        ferry_engine::loculus::keycloak::REALM,
-        ferry_engine::loculus::keycloak::CLIENT_ID,
-    )
-}
-
-/// Stores every refresh token Keycloak hands out, so the next run starts
-/// from the newest one.
-fn keeper(backend: &str, keycloak: &str, user: &str) -> RefreshHook {
-    let (backend, user) = (backend.to_string(), user.to_string());
-    let issuer = issuer(keycloak);
-    Arc::new(move |t: Option<&Secret>| {
-        let Ok(e) = Entry::new(&loculus_account(&backend)) else {
-            return;
-        };
-        let _ = match t {
-            Some(t) => e.set(
-                &Stored::Refresh {
-                    user: user.clone(),
-                    token: Kept::new(t.expose().to_string()),
-                    issuer: Some(issuer.clone()),
-                }
-                .to_json(),
-            ),
-            None => e.delete().map(|_| ()),
-        };
-    })
 }
 
 /// Password grant against the instance's Keycloak; the password is read
@@ -69,9 +37,9 @@ pub async fn login(backend: &str, keycloak: &str, user: &str) -> Result<(), Fail
 async fn keep(backend: &str, keycloak: &str, user: &str, kc: &Keycloak) -> Result<(), Fail> {
     entry(backend)?
         .set(
-            &Stored::Refresh {
+            &SavedSignIn::Refresh {
                 user: user.into(),
-                token: Kept::new(kc.refresh_token().await.expose().to_string()),
+                token: SecretText::new(kc.refresh_token().await.expose().to_string()),
                 issuer: Some(issuer(keycloak)),
             }
             .to_json(),
@@ -80,7 +48,6 @@ async fn keep(backend: &str, keycloak: &str, user: &str, kc: &Keycloak) -> Resul
     eprintln!("signed in to {backend} as {user}; the session is kept in the OS keychain");
     Ok(())
 }
-
 /// Device-code sign-in (RFC 8628): the user approves in a browser, so no
 /// password passes through Ferry.
 pub async fn login_device(backend: &str, keycloak: &str) -> Result<(), Fail> {
@@ -117,79 +84,10 @@ pub fn logout(backend: &str) -> Result<(), Fail> {
 /// token is only sent to the Keycloak that issued it: for any other one
 /// this is an error that says so (and sends nothing).
 pub fn remembered(backend: &str, keycloak: &str) -> Result<Option<Arc<dyn TokenSource>>, Fail> {
-    let Some(stored) = Stored::load(&loculus_account(backend)) else {
-        return Ok(None);
-    };
-    Ok(Some(match stored {
-        Stored::Token { token } | Stored::Key { key: token, .. } => {
-            Arc::new(StaticToken::new(token.as_str()))
-        }
-        Stored::Refresh {
-            user,
-            token,
-            issuer: kept,
-        } => {
-            bound_refresh(&kept, &issuer(keycloak)).map_err(|e| {
-                Fail(
-                    exit::AUTH,
-                    format!("{e} (`ferry login --backend {backend} --keycloak {keycloak}`)"),
-                )
-            })?;
-            Arc::new(KeptSession {
-                keycloak: keycloak.to_string(),
-                refresh: Secret::new(token.as_str()),
-                hook: keeper(backend, keycloak, &user),
-                session: OnceCell::new(),
-            })
-        }
-    }))
-}
-
-/// A Keycloak session started from the kept refresh token on first use.
-struct KeptSession {
-    keycloak: String,
-    refresh: Secret,
-    hook: RefreshHook,
-    session: OnceCell<Keycloak>,
-}
-
-impl KeptSession {
-    async fn get(&self) -> Result<&Keycloak, Error> {
-        self.session
-            .get_or_try_init(|| async {
-                let http = ferry_engine::transfer::http_client()?;
-                Keycloak::from_refresh_token(
-                    http,
-                    &self.keycloak,
-                    self.refresh.clone(),
-                    Some(self.hook.clone()),
-                )
-                .await
-                .map_err(|e| match e {
-                    Error::Auth { host, status, .. } => Error::Auth {
-                        host,
-                        status,
-                        detail:
-                            "the kept sign-in has expired or was revoked; run `ferry login` again"
-                                .into(),
-                    },
-                    e => e,
-                })
-            })
-            .await
-    }
-}
-
-#[async_trait::async_trait]
-impl TokenSource for KeptSession {
-    async fn token(&self) -> Result<Secret, Error> {
-        self.get().await?.token().await
-    }
-
-    async fn invalidate(&self, rejected: &Secret) -> bool {
-        match self.session.get() {
-            Some(kc) => kc.invalidate(rejected).await,
-            None => false,
-        }
-    }
+    saved_tokens(&loculus_account(backend), keycloak).map_err(|e| {
+        Fail(
+            exit::AUTH,
+            format!("{e} (`ferry login --backend {backend} --keycloak {keycloak}`)"),
+        )
+    })
 }

@@ -16,12 +16,16 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
+use ferry_engine::job::SubmitSettings;
 use ferry_engine::journal::{Journal, Routed};
-use ferry_engine::loculus::{AttachedFile, DataUseTerms, Loculus, Submission};
+use ferry_engine::loculus::{AttachedFile, Loculus, Submission};
 use ferry_engine::scan::{NameRules, scan};
 use ferry_engine::{
-    Engine, EngineConfig, Error, FileOutcome, JobFile, StaticToken, TokenSource, Uploaded,
+    Destination, Engine, EngineConfig, Error, FileOutcome, JobFile, JobParams, JobState,
+    PortalKind, StaticToken, Then, TokenSource, Uploaded,
 };
+use ferry_front::submit::Again;
+use ferry_front::{SubmitFailure, SubmitTo, Submitted};
 
 #[derive(Parser)]
 #[command(
@@ -55,8 +59,8 @@ enum Cmd {
         /// Where to: loculus (--backend, --group), onecodex (API key from
         /// FERRY_ONECODEX_API_KEY or --api-key-stdin) or basespace
         /// (--appresult, token from FERRY_BASESPACE_TOKEN or --token-stdin).
-        #[arg(long, value_enum, default_value = "loculus")]
-        portal: portals::PortalKind,
+        #[arg(long, value_parser = portals::portal_arg(), default_value = "loculus")]
+        portal: PortalKind,
         #[command(flatten)]
         conn: UploadConn,
         #[command(flatten)]
@@ -106,8 +110,8 @@ enum Cmd {
     /// marker appeared, or nothing changed for the quiet period. Each run is
     /// sent once, across restarts and other watchers.
     Watch {
-        #[arg(long, value_enum, default_value = "loculus")]
-        portal: portals::PortalKind,
+        #[arg(long, value_parser = portals::portal_arg(), default_value = "loculus")]
+        portal: PortalKind,
         #[command(flatten)]
         conn: UploadConn,
         #[command(flatten)]
@@ -161,8 +165,8 @@ enum Cmd {
     /// where the desktop app keeps it.
     Login {
         /// Keep a One Codex API key or a BaseSpace access token instead.
-        #[arg(long, value_enum)]
-        portal: Option<portals::PortalKind>,
+        #[arg(long, value_parser = portals::portal_arg())]
+        portal: Option<PortalKind>,
         /// One Codex / BaseSpace API base URL (default: the public service).
         #[arg(long, value_name = "URL", requires = "portal")]
         base_url: Option<String>,
@@ -186,8 +190,8 @@ enum Cmd {
     /// Forget the session `ferry login` kept for an instance (with
     /// --portal onecodex|basespace, the kept key or token).
     Logout {
-        #[arg(long, value_enum)]
-        portal: Option<portals::PortalKind>,
+        #[arg(long, value_parser = portals::portal_arg())]
+        portal: Option<PortalKind>,
         /// One Codex / BaseSpace API base URL (default: the public service).
         #[arg(long, value_name = "URL", requires = "portal")]
         base_url: Option<String>,
@@ -337,7 +341,7 @@ fn parse() -> Result<Cli, Fail> {
 async fn run(cli: Cli) -> Result<(), Fail> {
     match cli.cmd {
         Cmd::Upload {
-            portal: portals::PortalKind::Loculus,
+            portal: PortalKind::Loculus,
             conn,
             other,
             out,
@@ -398,7 +402,7 @@ async fn run(cli: Cli) -> Result<(), Fail> {
             submit(
                 conn,
                 out,
-                SubmitArgs {
+                SubmitSettings {
                     organism,
                     metadata,
                     sequences,
@@ -437,7 +441,7 @@ async fn run(cli: Cli) -> Result<(), Fail> {
             base_url,
             appresult,
             ..
-        } if kind != portals::PortalKind::Loculus => {
+        } if kind != PortalKind::Loculus => {
             portals::login(kind, base_url.as_deref(), appresult.as_deref()).await
         }
         Cmd::Login {
@@ -463,7 +467,7 @@ async fn run(cli: Cli) -> Result<(), Fail> {
             portal: Some(kind),
             base_url,
             ..
-        } if kind != portals::PortalKind::Loculus => portals::logout(kind, base_url.as_deref()),
+        } if kind != PortalKind::Loculus => portals::logout(kind, base_url.as_deref()),
         Cmd::Logout { backend, .. } => match backend {
             Some(b) => login::logout(&b),
             None => Err(Fail(
@@ -654,7 +658,8 @@ pub(crate) async fn send_with(
     }
 }
 
-/// Maps the engine's file indices (of the files being sent) to the job's.
+/// Prints each accepted file as `id<TAB>SHA-256<TAB>path` (nothing with
+/// `--json`: the `file_done` events said it already).
 fn print_uploaded(done: &[Uploaded], json: bool) {
     if !json {
         for u in done {
@@ -663,21 +668,27 @@ fn print_uploaded(done: &[Uploaded], json: bool) {
     }
 }
 
+/// Where a Loculus job of this session goes, as journaled for `ferry
+/// resume` (never the token), with what follows the upload.
+fn loculus_params(s: &Session, conn: &Conn, then: Option<Then>) -> JobParams {
+    JobParams::new(Destination::loculus(&s.backend, s.group))
+        .with_parts_in_flight(conn.parts_in_flight)
+        .with_then(then)
+}
+
 /// Scan `paths`, record a new job of `kind` in the journal (with what
 /// `ferry resume` needs, never the token) and send its files.
 async fn new_job(
     s: &Session,
     conn: &Conn,
     kind: &str,
-    extra: Option<(&str, serde_json::Value)>,
+    then: Option<Then>,
     paths: &[PathBuf],
 ) -> Result<(String, Vec<Uploaded>), Fail> {
     let items = scan(paths, s.portal.as_ref() as &dyn NameRules).map_err(Error::Input)?;
-    let mut params = serde_json::json!({"backend": s.backend, "group": s.group, "parts_in_flight": conn.parts_in_flight});
-    if let Some((k, v)) = extra {
-        params[k] = v;
-    }
-    let job = s.journal.create_job(kind, &params, &items)?;
+    let job = s
+        .journal
+        .create_job(kind, &loculus_params(s, conn, then), &items)?;
     let files = items.into_iter().map(JobFile::from).collect();
     let done = send(s, &job, files, vec![]).await?;
     Ok((job, done))
@@ -691,22 +702,9 @@ async fn upload(
 ) -> Result<(), Fail> {
     let s = session(&conn, &out)?;
     let (job, done) = new_job(&s, &conn, "upload", None, &files).await?;
-    s.journal.set_job_state(&job, "done")?;
+    s.journal.set_job_state(&job, JobState::Done)?;
     print_uploaded(&done, out.json);
     jobs::write_receipt(&s.journal, &job, receipt.as_deref())
-}
-
-#[derive(Clone, serde::Serialize, serde::Deserialize)]
-pub(crate) struct SubmitArgs {
-    organism: String,
-    metadata: PathBuf,
-    sequences: Option<PathBuf>,
-    files: Vec<String>,
-    restricted_until: Option<String>,
-    legacy_file_mapping: bool,
-    /// Set for `submit --folder` jobs.
-    #[serde(default)]
-    folder: Option<folder::FolderJob>,
 }
 
 /// `[ID:]CATEGORY=PATH`
@@ -739,14 +737,14 @@ fn attach(specs: &[(Option<String>, String, PathBuf)], ids: &[String]) -> Vec<At
         .collect()
 }
 
-fn file_specs(a: &SubmitArgs) -> Result<Vec<(Option<String>, String, PathBuf)>, Fail> {
+fn file_specs(a: &SubmitSettings) -> Result<Vec<(Option<String>, String, PathBuf)>, Fail> {
     a.files
         .iter()
         .map(|f| parse_file_arg(f).map_err(|m| Fail(exit::INPUT, m)))
         .collect()
 }
 
-async fn submit(conn: Conn, out: Output, a: SubmitArgs) -> Result<(), Fail> {
+async fn submit(conn: Conn, out: Output, a: SubmitSettings) -> Result<(), Fail> {
     let s = session(&conn, &out)?;
     let specs = file_specs(&a)?;
     for p in std::iter::once(&a.metadata).chain(a.sequences.iter()) {
@@ -773,16 +771,27 @@ async fn submit(conn: Conn, out: Output, a: SubmitArgs) -> Result<(), Fail> {
         true,
     )?;
     let paths: Vec<PathBuf> = specs.iter().map(|(_, _, p)| p.clone()).collect();
-    let settings = serde_json::to_value(&a).map_err(|e| Fail(exit::INTERNAL, e.to_string()))?;
-    let (job, done) = new_job(&s, &conn, "submit", Some(("submit", settings)), &paths).await?;
+    let then = Some(Then::Submit(a.clone()));
+    let (job, done) = new_job(&s, &conn, "submit", then, &paths).await?;
     finish_submit(&s, &job, &a, &done, out.json).await
+}
+
+/// Where this session's submits go: the job's journal and engine.
+fn submit_to<'a>(s: &'a Session, jobs: &'a [String], a: &SubmitSettings) -> SubmitTo<'a> {
+    SubmitTo {
+        portal: &s.portal,
+        engine: &s.engine,
+        journal: Some(&s.journal),
+        jobs,
+        legacy_file_mapping: a.legacy_file_mapping,
+    }
 }
 
 /// The attach step of a submit job, after every file is uploaded.
 async fn finish_submit(
     s: &Session,
     job: &str,
-    a: &SubmitArgs,
+    a: &SubmitSettings,
     done: &[Uploaded],
     json: bool,
 ) -> Result<(), Fail> {
@@ -796,12 +805,7 @@ async fn finish_submit(
         metadata: a.metadata.clone(),
         sequences: a.sequences.clone(),
         files: attach(&specs, &ids),
-        data_use_terms: match &a.restricted_until {
-            Some(until) => DataUseTerms::Restricted {
-                until: until.clone(),
-            },
-            None => DataUseTerms::Open,
-        },
+        data_use_terms: ferry_front::submit::data_use_terms(a.restricted_until.as_deref()),
         legacy_file_mapping: a.legacy_file_mapping,
     };
     let raw =
@@ -811,184 +815,93 @@ async fn finish_submit(
                 source: e.into(),
             }
         })?;
-    let mut sub = sub;
-    let mut done = done.to_vec();
-    let (accessions, linked) = send_submission(s, job, &mut sub, &raw, &mut done).await?;
-    report_submission(s, a, &accessions, &linked, json).await
+    let jobs = [job.to_string()];
+    let result = ferry_front::submit(&submit_to(s, &jobs, a), sub, &raw, done.to_vec()).await;
+    present_submission(s, job, result, json).map(|_| ())
 }
 
-/// Submit; a rejection keeps the job (and its uploaded fileIds) for
-/// `ferry resume`. The journal says `submitting` before the POST goes out,
-/// so a resume after a lost answer asks the portal instead of posting twice.
-pub(crate) async fn send_submission(
+/// Says what became of a submit: the notes, the accessions (printed
+/// whenever the portal took the submission, files attached or not), and
+/// the failure with its exit code. A rejection keeps the job (and its
+/// uploaded fileIds) for `ferry resume`.
+fn present_submission(
     s: &Session,
     job: &str,
-    sub: &mut Submission,
-    raw: &[u8],
-    done: &mut [Uploaded],
-) -> Result<
-    (
-        Vec<ferry_engine::loculus::Accession>,
-        ferry_engine::loculus::submit::LinkedMetadata,
-    ),
-    Fail,
-> {
-    use ferry_engine::loculus::entries::{SubmitError, Submitted};
-    use ferry_engine::loculus::expiry::submit_renewing;
-    let result = submit_renewing(
-        &s.portal,
-        &s.engine,
-        &s.journal,
-        &[job.to_string()],
-        sub,
-        raw,
-        done,
-    )
-    .await;
+    result: Result<Submitted, SubmitFailure>,
+    json: bool,
+) -> Result<Submitted, Fail> {
     if let Some(r) = s.renderer.as_deref() {
         r.finish();
     }
-    let kept = done
-        .iter()
-        .map(|u| format!("{}={}", u.name, u.remote_id))
-        .collect::<Vec<_>>()
-        .join(" ");
-    let kept = || kept.clone();
-    let result = result.map(|(submitted, linked, renewed)| {
+    let taken = match &result {
+        Ok(s) => Some(s),
+        Err(SubmitFailure::NotAttached { submitted, .. }) => Some(submitted.as_ref()),
+        Err(_) => None,
+    };
+    if let Some(t) = taken {
         // Said, not hidden: the ids the user may have noted are replaced.
-        for r in &renewed {
+        for r in &t.renewed {
             eprintln!("ferry: {r}");
         }
-        (submitted, linked)
-    });
-    match result {
-        Ok((Submitted::Earlier(accessions), linked)) => {
+        if t.earlier {
             eprintln!(
                 "the submission of job {job} had reached the portal before it was interrupted; not submitting it again"
             );
-            Ok((accessions, linked))
         }
-        Ok((
-            Submitted::Now {
-                accessions,
-                retried,
-            },
-            linked,
-        )) => {
-            if retried {
-                eprintln!(
-                    "the interrupted submission of job {job} had not reached the portal, so it was sent again"
-                );
-            }
-            Ok((accessions, linked))
-        }
-        Err(SubmitError::Refused(e)) => {
-            // The server's message at each row it names, then the whole.
-            let ids = ferry_engine::loculus::submit::table_ids(raw);
-            for (id, m) in ferry_engine::loculus::submit::row_messages(&e, &ids, &sub.files) {
-                eprintln!("{id}: {m}");
-            }
-            Err(Fail(
-                exit::code(e.class()),
-                format!(
-                    "the submission was rejected: {e}\n  the uploaded files are kept on the portal for about 7 days ({}); fix the metadata and run `ferry resume {job}` to submit again without uploading",
-                    kept()
-                ),
-            ))
-        }
-        Err(SubmitError::AnswerLost(e)) => Err(Fail(
-            exit::code(e.class()),
-            format!(
-                "the answer to the submission was lost: {e}\n  it may have reached the portal; run `ferry resume {job}`: it asks the portal first and submits again only if it did not (uploaded files: {})",
-                kept()
-            ),
-        )),
-        Err(SubmitError::CannotCheck(e)) => Err(Fail(
-            exit::code(e.class()),
-            format!(
-                "cannot list the group's entries on the portal to check the submission of job {job}: {e}\n  nothing was submitted now; run `ferry resume {job}` again later"
-            ),
-        )),
-        Err(SubmitError::Partly { found, missing }) => {
-            let found: Vec<String> = found
-                .iter()
-                .map(|a| format!("{}={}.{}", a.submission_id, a.accession, a.version))
-                .collect();
-            Err(Fail(
-                exit::REJECTED,
-                format!(
-                    "job {job} was interrupted while submitting, and the portal holds new entries for only some of its rows ({}; none for {}); not submitting again: check the group's entries on the website, then `ferry abort {job}`",
-                    found.join(" "),
-                    missing.join(", ")
-                ),
-            ))
-        }
-        Err(SubmitError::Journal(e)) => Err(e.into()),
-        Err(SubmitError::Expired(e)) => Err(Fail(
-            match &e {
-                ferry_engine::loculus::expiry::RenewError::Upload(e)
-                | ferry_engine::loculus::expiry::RenewError::Journal(e) => exit::code(e.class()),
-                _ => exit::INPUT,
-            },
-            format!("the submission of job {job} was not sent: {e}"),
-        )),
-    }
-}
-
-/// Check the files really are attached, then print the accessions.
-async fn report_submission(
-    s: &Session,
-    a: &SubmitArgs,
-    accessions: &[ferry_engine::loculus::Accession],
-    linked: &ferry_engine::loculus::submit::LinkedMetadata,
-    json: bool,
-) -> Result<(), Fail> {
-    // Current backends silently ignore what they do not know (such as the
-    // old fileMapping field): check that the files really are attached.
-    let mut missing = Vec::new();
-    for acc in accessions {
-        let want = linked
-            .files
-            .get(&acc.submission_id)
-            .cloned()
-            .unwrap_or_default();
-        if want.is_empty() {
-            continue;
-        }
-        match s.portal.attached_files(&a.organism, acc).await {
-            Ok(got) if got == want => {}
-            Ok(_) => missing.push(acc.submission_id.clone()),
-            Err(e) => eprintln!(
-                "ferry: note: could not verify the files of {} yet ({e}); check them on the website",
-                acc.accession
-            ),
-        }
-    }
-    for acc in accessions {
-        if json {
-            println!(
-                "{}",
-                serde_json::json!({"event": "submitted", "submissionId": acc.submission_id, "accession": acc.accession, "version": acc.version})
+        if t.retried {
+            eprintln!(
+                "the interrupted submission of job {job} had not reached the portal, so it was sent again"
             );
-        } else {
-            println!("{}\t{}.{}", acc.submission_id, acc.accession, acc.version);
+        }
+        for note in &t.unverified {
+            eprintln!("ferry: note: {note}");
+        }
+        if let Some(Ok((csv_path, json_path))) = &t.receipt {
+            eprintln!(
+                "receipt: {} and {}",
+                csv_path.display(),
+                json_path.display()
+            );
+        }
+        for acc in &t.accessions {
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"event": "submitted", "submissionId": acc.submission_id, "accession": acc.accession, "version": acc.version})
+                );
+            } else {
+                println!("{}\t{}.{}", acc.submission_id, acc.accession, acc.version);
+            }
         }
     }
-    if !missing.is_empty() {
-        let hint = if a.legacy_file_mapping {
-            "this backend ignores the old fileMapping field; submit again without --legacy-file-mapping"
-        } else {
-            "report this to the instance's admins"
-        };
-        return Err(Fail(
-            exit::REJECTED,
-            format!(
-                "the portal accepted the submission but did not attach the files of: {}; {hint}",
-                missing.join(", ")
-            ),
-        ));
+    let e = match result {
+        Ok(s) => {
+            // The accessions are printed: a receipt that could not be
+            // written still fails the command, saying why.
+            return match &s.receipt {
+                Some(Err(r)) => Err(Fail(exit::INPUT, r.clone())),
+                _ => Ok(s),
+            };
+        }
+        Err(e) => e,
+    };
+    if let SubmitFailure::Refused { rows, .. } = &e {
+        // The server's message at each row it names, then the whole.
+        for (id, m) in rows {
+            eprintln!("{id}: {m}");
+        }
     }
-    Ok(())
+    if let SubmitFailure::NotAttached { submitted, .. } = &e
+        && let Some(Err(r)) = &submitted.receipt
+    {
+        eprintln!("ferry: {r}");
+    }
+    let code = match (&e, e.class()) {
+        (_, Some(class)) => exit::code(class),
+        (SubmitFailure::Partly { .. } | SubmitFailure::NotAttached { .. }, None) => exit::REJECTED,
+        _ => exit::INPUT,
+    };
+    Err(Fail(code, e.message(Again::Resume(job))))
 }
 
 #[cfg(test)]

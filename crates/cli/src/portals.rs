@@ -10,18 +10,20 @@ use ferry_engine::journal::Journal;
 use ferry_engine::onecodex::{self, OneCodex, Pair};
 use ferry_engine::scan::{Item, scan};
 use ferry_engine::{
-    Engine, Error, Event, EventSink, JobFile, Portal, Secret, StaticToken, TokenSource, Uploaded,
+    Destination, Engine, Error, JobFile, JobParams, JobState, Portal, PortalKind, Secret,
+    StaticToken, Uploaded,
 };
+use ferry_front::{Credential, open_portal};
 
-use ferry_keychain::Stored;
+use ferry_keychain::SavedSignIn;
 
 use crate::{Fail, Output, exit};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum PortalKind {
-    Loculus,
-    Onecodex,
-    Basespace,
+/// `--portal`: the engine's portal kinds, by their journal names.
+pub fn portal_arg() -> impl clap::builder::TypedValueParser<Value = PortalKind> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(PortalKind::ALL.map(PortalKind::name))
+        .map(|s| PortalKind::parse(&s).unwrap_or_default())
 }
 
 /// Flags of `ferry upload` for One Codex and BaseSpace.
@@ -72,8 +74,8 @@ fn account(kind: PortalKind, base: Option<&str>) -> String {
 /// The key (and BaseSpace AppResult) kept in the OS keychain by `ferry
 /// login --portal ...` or the desktop app; none when there is no keychain.
 fn kept(account: &str) -> Option<(String, Option<String>)> {
-    match Stored::load(account)? {
-        Stored::Key { key, target } => Some((key.to_string(), target)),
+    match SavedSignIn::load(account)? {
+        SavedSignIn::Key { key, target } => Some((key.to_string(), target)),
         _ => None,
     }
 }
@@ -128,14 +130,14 @@ pub async fn login(
             exit::INPUT,
             format!(
                 "no {what} on standard input: pipe it in, e.g. `ferry login --portal {} < key.txt`",
-                portal_name(kind)
+                kind.name()
             ),
         ));
     }
     check_login(kind, base, &key, appresult).await?;
     let account = account(kind, base);
-    let stored = Stored::Key {
-        key: ferry_keychain::Kept::new(key),
+    let stored = SavedSignIn::Key {
+        key: ferry_keychain::SecretText::new(key),
         target: appresult.map(str::to_string),
     };
     ferry_keychain::Entry::new(&account)
@@ -196,69 +198,36 @@ pub fn logout(kind: PortalKind, base: Option<&str>) -> Result<(), Fail> {
     Ok(())
 }
 
-fn portal_name(kind: PortalKind) -> &'static str {
-    match kind {
-        PortalKind::Onecodex => "onecodex",
-        PortalKind::Basespace => "basespace",
-        PortalKind::Loculus => "loculus",
+/// Where a `ferry upload --portal onecodex|basespace` job goes (never a
+/// credential: it is journaled so `ferry resume` can reach the portal).
+pub fn destination(kind: PortalKind, args: &PortalArgs, pairs: &[Pair]) -> Destination {
+    Destination {
+        kind,
+        base: args.base_url.clone(),
+        appresult: args.appresult.clone(),
+        pairs: pairs.to_vec(),
+        ..Destination::default()
     }
 }
 
-/// What a job records (never a credential) so `ferry resume` can rebuild
-/// the portal.
-pub fn params(
-    kind: PortalKind,
-    args: &PortalArgs,
-    pairs: &[Pair],
-    parts: u16,
-) -> serde_json::Value {
-    serde_json::json!({
-        "portal": portal_name(kind),
-        "base_url": args.base_url,
-        "appresult": args.appresult,
-        "pairs": pairs.iter().map(|p| serde_json::json!([p.r1, p.r1_size, p.r2])).collect::<Vec<_>>(),
-        "parts_in_flight": parts,
-    })
-}
-
-/// The portal of a job's `params`, with credentials from stdin/env.
-pub fn portal_from_params(
+/// The One Codex or BaseSpace portal of a job's destination, with
+/// credentials from stdin/env/the keychain.
+pub fn portal_for(
     engine: &Engine,
-    p: &serde_json::Value,
+    to: &Destination,
     token_stdin: bool,
 ) -> Result<Arc<dyn Portal>, Fail> {
-    let base = p["base_url"].as_str();
-    match p["portal"].as_str() {
-        Some("onecodex") => {
-            let key = credential(
-                token_stdin,
-                "FERRY_ONECODEX_API_KEY",
-                &account(PortalKind::Onecodex, base),
-                "One Codex API key",
-                "set FERRY_ONECODEX_API_KEY, pipe it in with --api-key-stdin, or keep it with `ferry login --portal onecodex`",
-            )?;
-            let pairs = p["pairs"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|x| {
-                            Some(Pair {
-                                r1: x[0].as_str()?.to_string(),
-                                r1_size: x[1].as_u64()?,
-                                r2: x[2].as_str()?.to_string(),
-                            })
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            Ok(Arc::new(OneCodex::new(
-                engine.http().clone(),
-                base.unwrap_or(onecodex::DEFAULT_BASE),
-                key,
-                pairs,
-            )?))
-        }
-        Some("basespace") => {
+    let base = to.base.as_deref();
+    let mut to = to.clone();
+    let credential = match to.kind {
+        PortalKind::Onecodex => credential(
+            token_stdin,
+            "FERRY_ONECODEX_API_KEY",
+            &account(PortalKind::Onecodex, base),
+            "One Codex API key",
+            "set FERRY_ONECODEX_API_KEY, pipe it in with --api-key-stdin, or keep it with `ferry login --portal onecodex`",
+        )?,
+        PortalKind::Basespace => {
             let account = account(PortalKind::Basespace, base);
             let token = credential(
                 token_stdin,
@@ -268,31 +237,27 @@ pub fn portal_from_params(
                 "set FERRY_BASESPACE_TOKEN, pipe it in with --token-stdin, or keep it with `ferry login --portal basespace`",
             )?;
             // Else the AppResult kept with the token (`ferry login --appresult`).
-            let kept_target = || kept(&account).and_then(|(_, t)| t);
-            let appresult = p["appresult"]
-                .as_str()
-                .map(str::to_string)
-                .or_else(kept_target)
-                .ok_or_else(|| {
-                    Fail(
-                        exit::INPUT,
-                        "BaseSpace needs --appresult ID (the AppResult the files go into)".into(),
-                    )
-                })?;
-            let appresult = appresult.as_str();
-            let tokens: Arc<dyn TokenSource> = Arc::new(StaticToken::new(token.expose()));
-            Ok(Arc::new(BaseSpace::new(
-                engine.http().clone(),
-                base.unwrap_or(basespace::DEFAULT_BASE),
-                appresult,
-                tokens,
-            )?))
+            if to.appresult.is_none() {
+                to.appresult = kept(&account).and_then(|(_, t)| t);
+            }
+            if to.appresult.is_none() {
+                return Err(Fail(
+                    exit::INPUT,
+                    "BaseSpace needs --appresult ID (the AppResult the files go into)".into(),
+                ));
+            }
+            token
         }
-        other => Err(Fail(
-            exit::INTERNAL,
-            format!("unknown portal {other:?} in the job"),
-        )),
-    }
+        PortalKind::Loculus => {
+            return Err(Fail(
+                exit::INTERNAL,
+                format!("unknown portal {:?} in the job", to.kind.name()),
+            ));
+        }
+    };
+    let opened = open_portal(engine.http().clone(), &to, Credential::Key(credential))
+        .map_err(|e| Fail(exit::INPUT, e.to_string()))?;
+    Ok(opened.portal())
 }
 
 /// Pairs among the items: explicit `--pair R1,R2`, else by name.
@@ -336,31 +301,6 @@ fn pairs(args: &PortalArgs, items: &[Item]) -> Result<Vec<Pair>, Fail> {
     }
     let files: Vec<(String, u64)> = items.iter().map(|i| (i.name.clone(), i.size)).collect();
     Ok(onecodex::pairs_of(&files))
-}
-
-/// One Codex sends a file in one request: a retried request starts the
-/// file over, and the user is told so (also as a `file_restarted` event).
-pub fn restart_notes(inner: EventSink, names: Vec<String>) -> EventSink {
-    EventSink::new(move |e| {
-        if let Event::Retry {
-            file,
-            part: Some(_),
-            ..
-        } = &e
-        {
-            let name = names.get(*file).cloned().unwrap_or_default();
-            let note = Event::FileRestarted {
-                file: *file,
-                reason: format!(
-                    "{name}: One Codex cannot continue an interrupted upload; the file is sent again from the start"
-                ),
-            };
-            inner.emit(e);
-            inner.emit(note);
-        } else {
-            inner.emit(e);
-        }
-    })
 }
 
 /// `ferry upload --portal onecodex|basespace`.
@@ -413,16 +353,17 @@ pub async fn upload(
         // look-up for it.
         args.appresult = kept(&account(kind, args.base_url.as_deref())).and_then(|(_, t)| t);
     }
-    let params = params(kind, &args, &pairs, parts_in_flight);
+    let params =
+        JobParams::new(destination(kind, &args, &pairs)).with_parts_in_flight(parts_in_flight);
     let names: Vec<String> = items.iter().map(|i| i.name.clone()).collect();
     let (engine, renderer) = crate::engine_for(parts_in_flight as usize, &out, |sink| {
         if kind == PortalKind::Onecodex {
-            restart_notes(sink, names.clone())
+            ferry_front::messages::restart_notes(sink, names.clone())
         } else {
             sink
         }
     })?;
-    let portal = portal_from_params(&engine, &params, stdin)?;
+    let portal = portal_for(&engine, &params.destination, stdin)?;
     // A file that cannot fit the portal's limits fails before any request.
     let mut too_big = Vec::new();
     for it in &items {
@@ -463,145 +404,7 @@ pub async fn upload(
         vec![],
     )
     .await?;
-    journal.set_job_state(&job, "done")?;
+    journal.set_job_state(&job, JobState::Done)?;
     crate::print_uploaded(&done, out.json);
     crate::jobs::write_receipt(&journal, &job, receipt.as_deref())
-}
-
-/// A One Codex pair is one sample: when only one file of a pair got
-/// through before the interruption, both go again under a new sample, as
-/// the desktop queue decides it ([`ferry_engine::queue::mates_again`]).
-/// The job's pairs are the `pairs` parameter `upload` journaled.
-pub fn resend_whole_pairs(
-    rec: &ferry_engine::journal::JobRecord,
-    steps: &mut [ferry_engine::resume::Step],
-) {
-    use ferry_engine::queue::{mates_again, sent_again_with_mate};
-    use ferry_engine::resume::Step;
-    let index = |name: &str| rec.files.iter().position(|f| f.name == name);
-    let pairs: Vec<(usize, usize)> = rec.params["pairs"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| Some((index(x[0].as_str()?)?, index(x[2].as_str()?)?)))
-                .collect()
-        })
-        .unwrap_or_default();
-    let done = |i: usize| matches!(steps[i], Step::Done(_));
-    // Everything not done is sent on resume.
-    let again = mates_again(&pairs, done, |i| !done(i));
-    for lone in again {
-        let f = &rec.files[lone];
-        let mtime = std::fs::metadata(&f.path).and_then(|m| m.modified()).ok();
-        steps[lone] = sent_again_with_mate(Item {
-            path: f.path.clone(),
-            name: f.name.clone(),
-            size: f.size,
-            mtime,
-        });
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use ferry_engine::journal::{FileEntry, JobRecord, JobSummary};
-    use ferry_engine::resume::Step;
-
-    #[test]
-    fn a_retried_one_codex_post_is_reported_as_a_restart() {
-        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let s = seen.clone();
-        let sink = restart_notes(
-            EventSink::new(move |e| s.lock().unwrap().push(e)),
-            vec!["a_R1.fq".into()],
-        );
-        sink.emit(Event::Retry {
-            file: 0,
-            part: Some(1),
-            attempt: 1,
-            delay_ms: 10,
-            reason: "reset".into(),
-        });
-        sink.emit(Event::Retry {
-            file: 0,
-            part: None,
-            attempt: 1,
-            delay_ms: 10,
-            reason: "init failed".into(),
-        });
-        let seen = seen.lock().unwrap();
-        assert_eq!(seen.len(), 3, "{seen:?}");
-        assert!(matches!(&seen[1], Event::FileRestarted { reason, .. }
-            if reason.contains("a_R1.fq") && reason.contains("from the start")));
-    }
-
-    #[test]
-    fn a_half_sent_pair_goes_again_whole() {
-        let dir = tempfile::tempdir().unwrap();
-        let entry = |name: &str| {
-            let path = dir.path().join(name);
-            std::fs::write(&path, b"ACGT").unwrap();
-            FileEntry {
-                idx: 0,
-                path,
-                name: name.into(),
-                size: 4,
-                mtime_ns: None,
-                state: "done".into(),
-                upload: None,
-                sha256: None,
-                error: None,
-                parts: Default::default(),
-                done_at: None,
-            }
-        };
-        let rec = JobRecord {
-            summary: JobSummary {
-                id: "j".into(),
-                created_at: 0,
-                kind: "upload".into(),
-                state: "running".into(),
-                files: 3,
-                files_done: 2,
-                bytes: 12,
-                bytes_done: 8,
-            },
-            params: serde_json::json!({"portal": "onecodex", "pairs": [["s_R1.fq", 4, "s_R2.fq"]]}),
-            files: vec![entry("s_R1.fq"), entry("s_R2.fq"), entry("solo.fq")],
-        };
-        let done = |f: &FileEntry| {
-            Step::Done(Uploaded {
-                path: f.path.clone(),
-                name: f.name.clone(),
-                size: 4,
-                remote_id: "x".into(),
-                sha256: "y".into(),
-            })
-        };
-        let mut steps = vec![
-            done(&rec.files[0]),
-            Step::Send {
-                file: JobFile::from(Item {
-                    path: rec.files[1].path.clone(),
-                    name: "s_R2.fq".into(),
-                    size: 4,
-                    mtime: None,
-                }),
-                restart: None,
-                parts_done: 0,
-            },
-            done(&rec.files[2]),
-        ];
-        resend_whole_pairs(&rec, &mut steps);
-        assert!(
-            matches!(&steps[0], Step::Send { file, restart: Some(why), .. }
-            if file.item.name == "s_R1.fq" && why.contains("sent again from the start"))
-        );
-        assert!(matches!(steps[1], Step::Send { .. }));
-        assert!(
-            matches!(steps[2], Step::Done(_)),
-            "a lone sample stays done"
-        );
-    }
 }

@@ -8,17 +8,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
+use ferry_engine::job::{FolderSubmit, SubmitSettings};
 use ferry_engine::loculus::{Loculus, OrganismInfo, batch, link_folder};
 use ferry_engine::watch::{
     self, Control, Prepared, ReadyRun, RunFailed, RunHandler, RunSent, UploadRuns, WatchEvent,
     WatchOptions,
 };
-use ferry_engine::{Event, EventSink, JobFile, Uploaded};
+use ferry_engine::{Destination, Event, EventSink, JobFile, JobParams, PortalKind, Then, Uploaded};
 use indicatif::HumanBytes;
 
-use crate::folder::FolderJob;
-use crate::portals::{PortalArgs, PortalKind};
-use crate::{Fail, Output, Session, SubmitArgs, UploadConn, exit};
+use crate::portals::PortalArgs;
+use crate::{Fail, Output, Session, UploadConn, exit};
 
 #[derive(Args)]
 pub struct WatchArgs {
@@ -58,7 +58,8 @@ pub struct WatchArgs {
     #[arg(long, value_name = "DATE", requires = "submit")]
     pub restricted_until: Option<String>,
     /// With --submit: the instance's website (its /loculus-info lists the
-    /// organisms); default $FERRY_WEBSITE, else the backend's URL.
+    /// organisms); default $FERRY_WEBSITE, else the backend's URL without
+    /// its `backend.` prefix.
     #[arg(long, value_name = "URL", requires = "submit")]
     pub website: Option<String>,
     /// The folders whose subfolders are runs.
@@ -112,7 +113,7 @@ pub async fn run(
     let s = Arc::new(session(&conn, json)?);
     let opts = w.options();
     let params =
-        serde_json::json!({"backend": s.backend, "group": s.group, "parts_in_flight": parts});
+        JobParams::new(Destination::loculus(&s.backend, s.group)).with_parts_in_flight(parts);
     let handler: Arc<dyn RunHandler> = match &w.submit {
         None => Arc::new(UploadRuns {
             engine: s.engine.clone(),
@@ -121,15 +122,7 @@ pub async fn run(
             params,
         }),
         Some(organism) => {
-            let website = w
-                .website
-                .clone()
-                .or_else(|| {
-                    std::env::var("FERRY_WEBSITE")
-                        .ok()
-                        .filter(|w| !w.is_empty())
-                })
-                .unwrap_or_else(|| s.backend.clone());
+            let website = ferry_front::website::website(w.website.as_deref(), &s.backend);
             let http = ferry_engine::transfer::http_client()?;
             let info = Loculus::instance_info(&http, &website).await?;
             let org = info
@@ -320,7 +313,7 @@ fn print_event(e: &WatchEvent, json: bool) {
 /// `ferry submit --folder` (the wizard's engine: linkage report, upload,
 /// submit, receipt).
 struct SubmitRuns {
-    params: serde_json::Value,
+    params: JobParams,
     organism: String,
     org: OrganismInfo,
     restricted_until: Option<String>,
@@ -346,23 +339,21 @@ impl RunHandler for SubmitRuns {
             )));
         }
         let items = batch::items(&linkage)?;
-        let a = SubmitArgs {
+        let a = SubmitSettings {
             organism: self.organism.clone(),
             metadata: run.path.join(linkage.metadata.clone().unwrap_or_default()),
             sequences: linkage.sequences.as_ref().map(|p| run.path.join(p)),
             files: vec![],
             restricted_until: self.restricted_until.clone(),
             legacy_file_mapping: false,
-            folder: Some(FolderJob {
+            folder: Some(FolderSubmit {
                 receipt: run.path.join("ferry-receipt.csv"),
                 dir: run.path.clone(),
                 organism: self.org.clone(),
                 exclude: vec![],
             }),
         };
-        let mut params = self.params.clone();
-        params["submit"] =
-            serde_json::to_value(&a).map_err(|e| RunFailed(format!("internal: {e}")))?;
+        let params = self.params.clone().with_then(Some(Then::Submit(a)));
         Ok(Prepared::Send {
             kind: "submit".into(),
             params,
@@ -373,17 +364,20 @@ impl RunHandler for SubmitRuns {
     async fn send(
         &self,
         job: &str,
-        params: &serde_json::Value,
+        params: &JobParams,
         files: Vec<JobFile>,
         already: Vec<(usize, Uploaded)>,
     ) -> Result<RunSent, RunFailed> {
         let s = &self.session;
-        let a: SubmitArgs = serde_json::from_value(params["submit"].clone())
-            .map_err(|e| RunFailed(format!("job {job} has unreadable submit settings: {e}")))?;
+        let Some(Then::Submit(a)) = &params.then else {
+            return Err(RunFailed(format!(
+                "job {job} has unreadable submit settings"
+            )));
+        };
         let done = crate::send(s, job, files, already)
             .await
             .map_err(|f| RunFailed(f.1))?;
-        crate::finish_submit(s, job, &a, &done, self.json)
+        crate::finish_submit(s, job, a, &done, self.json)
             .await
             .map_err(|f| RunFailed(f.1))?;
         Ok(RunSent {

@@ -32,7 +32,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let built = Instant::now();
     {
         let j = Arc::new(Journal::open(&path)?);
-        let params = serde_json::json!({"backend": "https://backend.example.org", "group": 12, "parts_in_flight": 8});
+        let params = ferry_engine::JobParams::new(ferry_engine::Destination::loculus(
+            "https://backend.example.org",
+            12,
+        ))
+        .with_parts_in_flight(8);
         for i in 0..n {
             let items: Vec<Item> = ["R1", "R2"]
                 .iter()
@@ -71,7 +75,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     },
                 )?;
             }
-            j.set_job_state(&job, "done")?;
+            j.set_job_state(&job, ferry_engine::JobState::Done)?;
         }
     }
     let size = std::fs::metadata(&path)?.len();

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::Error;
+use crate::job::{FileState, JobParams, JobState, PortalKind};
 use crate::journal::Journal;
 use crate::loculus::Accession;
 use crate::loculus::expiry;
@@ -25,7 +26,7 @@ pub struct HistoryFile {
     pub size: u64,
     pub sha256: Option<String>,
     /// `queued`, `started`, `done` or `failed`.
-    pub state: String,
+    pub state: FileState,
     /// Unix time the portal accepted it.
     pub uploaded_at: Option<u64>,
 }
@@ -36,13 +37,13 @@ pub struct Batch {
     pub job: String,
     pub kind: String,
     /// `loculus`, `onecodex` or `basespace`.
-    pub portal: String,
+    pub portal: PortalKind,
     /// Where it went, for people: the instance and group, the AppResult
     /// (no commas: it goes into CSV receipts unquoted).
     pub destination: String,
     pub created_at: u64,
-    /// The job's state (`running` = interrupted, `done`, ...).
-    pub state: String,
+    /// The job's state (`running` = interrupted, `done`).
+    pub state: JobState,
     pub files: Vec<HistoryFile>,
     /// Loculus: a submission attached the files (its accessions below).
     pub attached: bool,
@@ -72,51 +73,6 @@ impl Batch {
                 .accessions
                 .iter()
                 .any(|a| a.accession.to_lowercase().contains(&q))
-    }
-}
-
-/// The portal a job went to, from its journaled parameters: the CLI writes
-/// `portal` for One Codex and BaseSpace (Loculus jobs have none); the app
-/// journals the portal's name (its destination is compared as a whole when
-/// a job resumes, so it is not extended here), whose One Codex and
-/// BaseSpace entries say so.
-fn portal_of(p: &serde_json::Value) -> String {
-    if let Some(k) = p["portal"].as_str() {
-        return k.to_string();
-    }
-    let name = p["portal_name"].as_str().unwrap_or_default();
-    if name.contains("One Codex") {
-        "onecodex".into()
-    } else if name.contains("BaseSpace") {
-        "basespace".into()
-    } else {
-        "loculus".into()
-    }
-}
-
-fn destination_of(portal: &str, p: &serde_json::Value) -> String {
-    let s = |k: &str| p[k].as_str().map(str::to_string);
-    let name = s("portal_name");
-    match portal {
-        "basespace" => {
-            let ar = s("appresult").or_else(|| s("target")).unwrap_or_default();
-            let at = name.or_else(|| s("base_url")).or_else(|| s("backend"));
-            match at {
-                Some(at) => format!("{at} (AppResult {ar})"),
-                None => format!("AppResult {ar}"),
-            }
-        }
-        "onecodex" => name
-            .or_else(|| s("base_url"))
-            .or_else(|| s("backend"))
-            .unwrap_or_else(|| "One Codex".into()),
-        _ => {
-            let at = name.or_else(|| s("backend")).unwrap_or_default();
-            match p["group"].as_i64() {
-                Some(g) => format!("{at} (group {g})"),
-                None => at,
-            }
-        }
     }
 }
 
@@ -174,7 +130,7 @@ fn load_where(journal: &Journal, only: Option<&str>, now: u64) -> Result<Vec<Bat
                     path: PathBuf::from(r.get::<_, String>(1)?),
                     name: r.get(2)?,
                     size: r.get::<_, i64>(3)?.max(0) as u64,
-                    state: r.get(4)?,
+                    state: FileState::parse(&r.get::<_, String>(4)?),
                     id: r.get(5)?,
                     sha256: r.get(6)?,
                     uploaded_at: r.get::<_, Option<i64>>(7)?.map(|t| t.max(0) as u64),
@@ -190,9 +146,8 @@ fn load_where(journal: &Journal, only: Option<&str>, now: u64) -> Result<Vec<Bat
     Ok(jobs
         .into_iter()
         .map(|(id, created_at, kind, params, state, sub_state, acc)| {
-            let params: serde_json::Value =
-                serde_json::from_str(&params).unwrap_or(serde_json::Value::Null);
-            let portal = portal_of(&params);
+            let params = JobParams::from_json(&params);
+            let portal = params.destination.kind;
             let files = files.remove(&id).unwrap_or_default();
             let attached = sub_state.as_deref() == Some("submitted");
             let accessions: Vec<Accession> = acc
@@ -200,20 +155,20 @@ fn load_where(journal: &Journal, only: Option<&str>, now: u64) -> Result<Vec<Bat
                 .unwrap_or_default();
             let earliest = files
                 .iter()
-                .filter(|f| f.state == "done")
+                .filter(|f| f.state == FileState::Done)
                 .filter_map(|f| f.uploaded_at)
                 .min();
-            let days_left = match (portal.as_str(), attached, earliest) {
-                ("loculus", false, Some(t)) => Some(expiry::days_left(t, now)),
+            let days_left = match (portal, attached, earliest) {
+                (PortalKind::Loculus, false, Some(t)) => Some(expiry::days_left(t, now)),
                 _ => None,
             };
             Batch {
-                destination: destination_of(&portal, &params),
+                destination: params.destination.describe(),
                 job: id,
                 kind,
                 portal,
                 created_at: created_at.max(0) as u64,
-                state,
+                state: JobState::parse(&state),
                 files,
                 attached,
                 accessions,
@@ -259,7 +214,7 @@ mod tests {
         let a = j
             .create_job(
                 "upload",
-                &serde_json::json!({"backend": "http://b", "group": 1}),
+                &JobParams::new(crate::job::Destination::loculus("http://b", 1)),
                 &[item(d.path(), "a_R1.fq"), item(d.path(), "a_R2.fq")],
             )
             .unwrap();
@@ -281,7 +236,7 @@ mod tests {
         let b = j
             .create_job(
                 "upload",
-                &serde_json::json!({"portal": "basespace", "appresult": "42"}),
+                &JobParams::from_json(r#"{"portal": "basespace", "appresult": "42"}"#),
                 &[item(d.path(), "b.fq")],
             )
             .unwrap();
@@ -293,7 +248,7 @@ mod tests {
             [b.as_str(), a.as_str()]
         );
         let la = &all[1];
-        assert_eq!(la.portal, "loculus");
+        assert_eq!(la.portal, PortalKind::Loculus);
         assert_eq!(la.destination, "http://b (group 1)");
         assert_eq!(la.days_left, Some(7));
         assert_eq!(

@@ -14,6 +14,7 @@ use rusqlite::{Connection, params};
 use serde::Serialize;
 
 use crate::Error;
+use crate::job::{FileState, JobParams, JobState};
 use crate::loculus::Accession;
 use crate::portal::Upload;
 use crate::scan::Item;
@@ -91,7 +92,7 @@ pub struct JobSummary {
     pub id: String,
     pub created_at: u64,
     pub kind: String,
-    pub state: String,
+    pub state: JobState,
     pub files: usize,
     pub files_done: usize,
     pub bytes: u64,
@@ -105,7 +106,7 @@ pub struct FileEntry {
     pub name: String,
     pub size: u64,
     pub mtime_ns: Option<i64>,
-    pub state: String,
+    pub state: FileState,
     pub upload: Option<Upload>,
     pub sha256: Option<String>,
     pub error: Option<String>,
@@ -118,7 +119,7 @@ pub struct FileEntry {
 #[derive(Debug, Clone)]
 pub struct JobRecord {
     pub summary: JobSummary,
-    pub params: serde_json::Value,
+    pub params: JobParams,
     pub files: Vec<FileEntry>,
 }
 
@@ -210,7 +211,7 @@ impl Journal {
     pub fn create_job(
         &self,
         kind: &str,
-        params: &serde_json::Value,
+        params: &JobParams,
         items: &[Item],
     ) -> Result<String, Error> {
         let id = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
@@ -218,7 +219,7 @@ impl Journal {
             let tx = c.transaction()?;
             tx.execute(
                 "INSERT INTO jobs (id, created_at, kind, params, state) VALUES (?1, ?2, ?3, ?4, 'running')",
-                params![id, crate::clock::unix_now() as i64, kind, params.to_string()],
+                params![id, crate::clock::unix_now() as i64, kind, params.to_json()],
             )?;
             for (i, it) in items.iter().enumerate() {
                 tx.execute(
@@ -231,11 +232,11 @@ impl Journal {
         Ok(id)
     }
 
-    pub fn set_job_state(&self, id: &str, state: &str) -> Result<(), Error> {
+    pub fn set_job_state(&self, id: &str, state: JobState) -> Result<(), Error> {
         self.with(|c| {
             c.execute(
                 "UPDATE jobs SET state = ?2 WHERE id = ?1",
-                params![id, state],
+                params![id, state.name()],
             )
         })
         .map(|_| ())
@@ -265,7 +266,7 @@ impl Journal {
                     id: r.get(0)?,
                     created_at: r.get::<_, i64>(1)? as u64,
                     kind: r.get(2)?,
-                    state: r.get(3)?,
+                    state: JobState::parse(&r.get::<_, String>(3)?),
                     files: r.get::<_, i64>(4)? as usize,
                     files_done: r.get::<_, i64>(5)? as usize,
                     bytes: r.get::<_, i64>(6)? as u64,
@@ -299,7 +300,7 @@ impl Journal {
                         id: r.get(1)?,
                         created_at: r.get::<_, i64>(2)? as u64,
                         kind: r.get(3)?,
-                        state: r.get(4)?,
+                        state: JobState::parse(&r.get::<_, String>(4)?),
                         files: r.get::<_, i64>(5)? as usize,
                         files_done: r.get::<_, i64>(6)? as usize,
                         bytes: r.get::<_, i64>(7)? as u64,
@@ -311,7 +312,7 @@ impl Journal {
         })?;
         let mut out: std::collections::HashMap<String, JobSummary> = Default::default();
         for (identity, job) in rows {
-            if out.get(&identity).is_none_or(|j| j.state != "done") {
+            if out.get(&identity).is_none_or(|j| j.state != JobState::Done) {
                 out.insert(identity, job);
             }
         }
@@ -354,7 +355,7 @@ impl Journal {
             name,
             size,
             mtime_ns,
-            state,
+            state: FileState::parse(&state),
             upload: upload.and_then(|u| serde_json::from_str(&u).ok()),
             sha256,
             error,
@@ -377,7 +378,7 @@ impl Journal {
         }
         Ok(Some(JobRecord {
             summary,
-            params: serde_json::from_str(&params).unwrap_or(serde_json::Value::Null),
+            params: JobParams::from_json(&params),
             files,
         }))
     }
@@ -595,7 +596,7 @@ mod tests {
         let id = j
             .create_job(
                 "upload",
-                &serde_json::json!({"backend": "b"}),
+                &JobParams::from_json(r#"{"backend": "b"}"#),
                 &[item("a.fq", 10), item("b.fq", 20)],
             )
             .unwrap();
@@ -607,8 +608,8 @@ mod tests {
 
         let j = Arc::new(Journal::open(&path).unwrap());
         let job = j.job(&id).unwrap().unwrap();
-        assert_eq!(job.params["backend"], "b");
-        assert_eq!(job.files[0].state, "started");
+        assert_eq!(job.params.destination.base.as_deref(), Some("b"));
+        assert_eq!(job.files[0].state, FileState::Started);
         assert_eq!(
             job.files[0].parts.get(&1).map(String::as_str),
             Some("\"e1\"")
@@ -621,7 +622,7 @@ mod tests {
 
         let s = &j.jobs(false).unwrap()[0];
         assert_eq!((s.files, s.files_done, s.bytes), (2, 0, 30));
-        j.set_job_state(&id, "done").unwrap();
+        j.set_job_state(&id, JobState::Done).unwrap();
         assert!(j.jobs(false).unwrap().is_empty());
         assert!(j.delete_job(&id).unwrap());
         assert!(j.job(&id).unwrap().is_none());
@@ -653,8 +654,8 @@ mod tests {
             .job("oldjob")
             .unwrap()
             .expect("the old job is still there");
-        assert_eq!(job.summary.state, "running");
-        assert_eq!(job.params["backend"], "b");
+        assert_eq!(job.summary.state, JobState::Running);
+        assert_eq!(job.params.destination.base.as_deref(), Some("b"));
         assert_eq!(job.files[0].name, "a.fq");
         assert_eq!(j.jobs(false).unwrap().len(), 1);
         let parts: i64 = j
@@ -702,7 +703,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let j = Journal::open(&dir.path().join("j.sqlite")).unwrap();
         let id = j
-            .create_job("submit", &serde_json::json!({}), &[item("a.fq", 1)])
+            .create_job("submit", &JobParams::default(), &[item("a.fq", 1)])
             .unwrap();
         j.begin_submit(&id, "org", &["s1".into(), "s2".into()], &["LOC_1".into()])
             .unwrap();

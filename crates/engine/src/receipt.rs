@@ -57,15 +57,15 @@ pub fn lines(batch: &Batch) -> Vec<ReceiptLine> {
         .filter_map(|f| {
             let id = f.id.clone()?;
             let sha256 = f.sha256.clone()?;
-            (f.state == "done").then(|| ReceiptLine {
-                portal: batch.portal.clone(),
+            (f.state == crate::job::FileState::Done).then(|| ReceiptLine {
+                portal: batch.portal.name().to_string(),
                 destination: batch.destination.clone(),
                 file_name: f.name.clone(),
                 file_id: id,
                 size: f.size,
                 sha256,
                 uploaded_at: f.uploaded_at.map(utc).unwrap_or_default(),
-                expires_at: match (batch.portal.as_str(), batch.attached, f.uploaded_at) {
+                expires_at: match (batch.portal.name(), batch.attached, f.uploaded_at) {
                     ("loculus", false, Some(t)) => utc(expiry::expires_at(t)),
                     _ => String::new(),
                 },

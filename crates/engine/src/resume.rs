@@ -3,6 +3,7 @@
 //! that cannot be continued, and refuse files that changed.
 
 use crate::Error;
+use crate::job::FileState;
 use crate::journal::{FileEntry, JobRecord, mtime_ns};
 use crate::scan::Item;
 use crate::transfer::{JobFile, Prior, Uploaded};
@@ -10,6 +11,10 @@ use crate::transfer::{JobFile, Prior, Uploaded};
 /// URLs that expire within this many seconds are not worth continuing: a
 /// part must start before they expire.
 const EXPIRY_MARGIN_SECS: u64 = 120;
+
+/// Why a file sent in one request (One Codex's POST, a single PUT) goes
+/// again whole: said by `ferry resume`, the CLI's retries and the window.
+pub const SENT_AGAIN_WHOLE: &str = "it goes in one request, which cannot continue where it stopped, so it is sent again from the start";
 
 #[derive(Debug)]
 pub enum Step {
@@ -50,7 +55,7 @@ pub fn file_step(f: &FileEntry) -> Step {
 }
 
 fn step(f: &FileEntry, now: u64) -> Step {
-    if f.state == "done"
+    if f.state == FileState::Done
         && let (Some(u), Some(sha)) = (&f.upload, &f.sha256)
     {
         return Step::Done(Uploaded {
@@ -95,9 +100,7 @@ fn step(f: &FileEntry, now: u64) -> Step {
         // A single request cannot continue where it stopped (One Codex's
         // POST, a single PUT); a new upload avoids guessing whether the old
         // one landed.
-        return fresh(Some(
-            "it went in one request, which cannot continue where it stopped, so it is sent again from the start".into(),
-        ));
+        return fresh(Some(SENT_AGAIN_WHOLE.into()));
     }
     match u.expires_at {
         Some(t) if t <= now + EXPIRY_MARGIN_SECS => fresh(Some(format!(
@@ -137,7 +140,7 @@ mod tests {
             name: "x".into(),
             size: m.len(),
             mtime_ns: mtime_ns(m.modified().ok()),
-            state: "started".into(),
+            state: FileState::Started,
             upload: Some(Upload {
                 remote_id: "r".into(),
                 urls: vec![],

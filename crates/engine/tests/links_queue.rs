@@ -51,7 +51,7 @@ async fn queue_files_on_a_shared_uplink_beat_4_second_links() {
     assert_eq!((added.files, added.problems), (3, 0));
     q.set_portal(
         Some(portal),
-        serde_json::json!({"backend": sim.backend_url(), "group": 1}),
+        ferry_engine::Destination::loculus(&sim.backend_url(), 1),
     );
     assert_eq!(q.start().unwrap(), 3);
     // A guard against a hang, not a speed check: 86 MB at 4 MB/s is ~22 s.

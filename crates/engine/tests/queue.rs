@@ -6,11 +6,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ferry_engine::Portal;
+use ferry_engine::job::Account;
 use ferry_engine::journal::Journal;
 use ferry_engine::loculus::Loculus;
 use ferry_engine::loculus::keycloak::Keycloak;
 use ferry_engine::queue::{LoculusNames, Queue, Status};
-use ferry_engine::{EngineConfig, Secret, TokenSource};
+use ferry_engine::{Destination, EngineConfig, Secret, TokenSource};
 use ferry_sim::{Fault, Sim, SimConfig};
 use sha2::{Digest, Sha256};
 
@@ -31,8 +32,8 @@ async fn signed_in(sim: &Sim) -> Arc<Keycloak> {
     )
 }
 
-fn dest(sim: &Sim) -> serde_json::Value {
-    serde_json::json!({"backend": sim.backend_url(), "group": 1})
+fn dest(sim: &Sim) -> Destination {
+    Destination::loculus(&sim.backend_url(), 1)
 }
 
 /// Part PUTs the storage answered with success for one file id, in order.
@@ -463,7 +464,13 @@ async fn a_job_of_another_group_is_offered_and_resumes_for_its_own_group() {
     let session = Loculus::new(http, &sim.backend_url(), 1, kc).unwrap();
     let other: Arc<dyn Portal> = Arc::new(session.with_group(2));
     let session: Arc<dyn Portal> = Arc::new(session);
-    let dest = |user: &str, group: i64| serde_json::json!({"backend": sim.backend_url(), "group": group, "user": user});
+    let dest = |user: &str, group: i64| Destination {
+        account: Some(Account {
+            portal_name: None,
+            user: Some(user.into()),
+        }),
+        ..Destination::loculus(&sim.backend_url(), group)
+    };
     let d = tempfile::tempdir().unwrap();
     let journal_path = d.path().join("journal.sqlite");
     // One request, held so the session closes before it lands.
@@ -510,7 +517,7 @@ async fn a_job_of_another_group_is_offered_and_resumes_for_its_own_group() {
     second.set_portal(Some(session), dest("curator", 1));
     let job = second.unfinished().unwrap().remove(0);
     assert!(job.here, "the account's own job, for its other group");
-    assert_eq!(job.destination["group"], 2);
+    assert_eq!(job.destination.destination.group, Some(2));
     assert_eq!(second.resume_job(&job.summary.id).unwrap(), 1);
     wait(&second, 0, Status::Done).await;
     let r = second.row(0).unwrap();

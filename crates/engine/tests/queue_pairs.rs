@@ -13,7 +13,7 @@ use ferry_engine::journal::Journal;
 use ferry_engine::onecodex::{OneCodex, OneCodexNames};
 use ferry_engine::queue::{Queue, Status};
 use ferry_engine::retry::RetryPolicy;
-use ferry_engine::{EngineConfig, Portal, Secret};
+use ferry_engine::{Destination, EngineConfig, Portal, PortalKind, Secret};
 use ferry_sim::{Fault, Sim, SimConfig};
 
 /// The portal as the app makes it at sign-in: it knows no pairs yet.
@@ -29,8 +29,12 @@ fn portal(sim: &Sim) -> Arc<dyn Portal> {
     )
 }
 
-fn dest(sim: &Sim) -> serde_json::Value {
-    serde_json::json!({"portal": "onecodex", "backend": format!("{}/api/v1", sim.onecodex_url())})
+fn dest(sim: &Sim) -> Destination {
+    Destination {
+        kind: PortalKind::Onecodex,
+        base: Some(format!("{}/api/v1", sim.onecodex_url())),
+        ..Destination::default()
+    }
 }
 
 fn cfg() -> EngineConfig {

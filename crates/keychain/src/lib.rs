@@ -72,7 +72,7 @@ impl Entry {
 }
 
 /// A secret as kept: wiped from memory when dropped.
-pub type Kept = zeroize::Zeroizing<String>;
+pub type SecretText = zeroize::Zeroizing<String>;
 
 /// Who issued a refresh token: it is only ever sent back there, so a
 /// changed `--keycloak` or a hostile config cannot collect it.
@@ -118,21 +118,21 @@ pub enum NotBound {
 /// instance, so `ferry login` and the window share it.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Stored {
+pub enum SavedSignIn {
     /// A Keycloak session: the refresh token, rotated as it is used, and
     /// the Keycloak that issued it (absent in entries of older Ferrys).
     Refresh {
         user: String,
-        token: Kept,
+        token: SecretText,
         #[serde(default)]
         issuer: Option<Issuer>,
     },
     /// A long-lived token pasted or given by the user.
-    Token { token: Kept },
+    Token { token: SecretText },
     /// An API key or access token with where files go (BaseSpace's
     /// AppResult), for portals without sign-in sessions.
     Key {
-        key: Kept,
+        key: SecretText,
         #[serde(default)]
         target: Option<String>,
     },
@@ -153,19 +153,19 @@ pub fn bound_refresh(issuer: &Option<Issuer>, asked: &Issuer) -> Result<(), NotB
     }
 }
 
-impl Stored {
+impl SavedSignIn {
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("a sign-in serializes")
     }
 
-    pub fn from_json(s: &str) -> Option<Stored> {
+    pub fn from_json(s: &str) -> Option<SavedSignIn> {
         serde_json::from_str(s).ok()
     }
 
     /// What the keychain holds for `account`, if it holds a sign-in there
     /// (none also when there is no keychain or the entry is unreadable).
-    pub fn load(account: &str) -> Option<Stored> {
-        Stored::from_json(&Entry::new(account).ok()?.get().ok()??)
+    pub fn load(account: &str) -> Option<SavedSignIn> {
+        SavedSignIn::from_json(&Entry::new(account).ok()?.get().ok()??)
     }
 }
 
@@ -193,7 +193,7 @@ mod tests {
     #[test]
     fn kept_secrets_are_wiped_when_dropped() {
         fn wiped<T: zeroize::ZeroizeOnDrop>() {}
-        wiped::<Kept>();
+        wiped::<SecretText>();
     }
 
     #[test]
@@ -212,7 +212,7 @@ mod tests {
         assert!(bound_refresh(&Some(mine.clone()), &client).is_err());
         // An entry of an older Ferry (no issuer) is read, but not sent.
         let old = r#"{"kind":"refresh","user":"u","token":"t"}"#;
-        let Some(Stored::Refresh { issuer, .. }) = Stored::from_json(old) else {
+        let Some(SavedSignIn::Refresh { issuer, .. }) = SavedSignIn::from_json(old) else {
             panic!("an old entry no longer reads");
         };
         assert_eq!(bound_refresh(&issuer, &mine), Err(NotBound::Unknown));
@@ -220,9 +220,9 @@ mod tests {
 
     #[test]
     fn stored_sign_ins_round_trip_and_accounts_ignore_a_trailing_slash() {
-        let s = Stored::Refresh {
+        let s = SavedSignIn::Refresh {
             user: "u".into(),
-            token: Kept::new("t".into()),
+            token: SecretText::new("t".into()),
             issuer: Some(Issuer::new(
                 "https://kc.example/",
                 "loculus",
@@ -230,11 +230,11 @@ mod tests {
             )),
         };
         assert!(matches!(
-            Stored::from_json(&s.to_json()),
-            Some(Stored::Refresh { user, token, issuer: Some(i) })
+            SavedSignIn::from_json(&s.to_json()),
+            Some(SavedSignIn::Refresh { user, token, issuer: Some(i) })
                 if user == "u" && token.as_str() == "t" && i.keycloak == "https://kc.example"
         ));
-        assert!(Stored::from_json("not json").is_none());
+        assert!(SavedSignIn::from_json("not json").is_none());
         assert_eq!(
             loculus_account("https://b.example/"),
             loculus_account("https://b.example")

@@ -59,7 +59,7 @@ pub fn metadata_tsv(batch: &Batch, category: &str) -> String {
     let files: Vec<(&str, &str)> = batch
         .files
         .iter()
-        .filter(|f| f.state == "done")
+        .filter(|f| f.state == crate::job::FileState::Done)
         .filter_map(|f| Some((f.name.as_str(), f.id.as_deref()?)))
         .collect();
     let names: Vec<String> = files.iter().map(|(n, _)| n.to_string()).collect();
@@ -123,7 +123,7 @@ mod tests {
             id: Some(id.into()),
             size: 1,
             sha256: Some("00".into()),
-            state: "done".into(),
+            state: crate::job::FileState::Done,
             uploaded_at: Some(0),
         }
     }
@@ -133,10 +133,10 @@ mod tests {
         let b = Batch {
             job: "j".into(),
             kind: "upload".into(),
-            portal: "loculus".into(),
+            portal: crate::job::PortalKind::Loculus,
             destination: "d".into(),
             created_at: 0,
-            state: "done".into(),
+            state: crate::job::JobState::Done,
             files: vec![
                 file("s1_S1_L001_R1_001.fastq.gz", "id1"),
                 file("s1_S1_L001_R2_001.fastq.gz", "id2"),

@@ -1,6 +1,7 @@
 //! What a front-end does with the list: add and check files, read rows and
 //! updates, start, pause, resume and cancel them.
 
+use crate::job::Then;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -168,7 +169,7 @@ impl Queue {
     pub fn start_rows(
         self: &Arc<Self>,
         ids: &[EntryId],
-        then: Option<serde_json::Value>,
+        then: Option<Then>,
     ) -> Result<usize, String> {
         let ids: Vec<EntryId> = {
             let st = self.state.lock().unwrap();

@@ -1,11 +1,12 @@
 //! Sending: a batch's files are snapshotted, decided against the journal,
 //! paired, and handed to an engine run whose events come back as rows.
 
+use crate::job::{Destination, JobParams, Then};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use super::rows::{Row, Status, part};
-use super::{EntryId, Queue, Snapshot, THEN};
+use super::{EntryId, Queue, Snapshot};
 use crate::resume::Step;
 use crate::{Engine, EventSink, JobFile, Portal};
 
@@ -50,9 +51,9 @@ impl Queue {
     pub(super) fn spawn_on(
         self: &Arc<Self>,
         ids: Vec<EntryId>,
-        then: Option<serde_json::Value>,
+        then: Option<Then>,
         portal: Arc<dyn Portal>,
-        mut destination: serde_json::Value,
+        destination: Destination,
     ) -> Result<(), String> {
         let (ids, again) = self.with_mates(ids);
         // Each file as it is on disk now.
@@ -72,10 +73,8 @@ impl Queue {
                 })
                 .collect()
         };
-        if let (Some(t), Some(d)) = (then, destination.as_object_mut()) {
-            d.insert(THEN.into(), t);
-        }
-        let steps = self.journal_steps(&snapshot, &destination)?;
+        let params = JobParams::new(destination).with_then(then);
+        let steps = self.journal_steps(&snapshot, &params)?;
 
         let mut send = Vec::new();
         let mut routes = Vec::new();

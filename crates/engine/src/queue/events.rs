@@ -56,9 +56,7 @@ impl Queue {
                 // A file sent in one request (One Codex's POST) cannot
                 // continue where the failed attempt stopped.
                 r.warning = Some(if part.is_some() && r.parts.chars().count() == 1 {
-                    format!(
-                        "retrying: {reason}; it goes in one request, so it is sent again from the start"
-                    )
+                    format!("retrying: {reason}; {}", crate::resume::SENT_AGAIN_WHOLE)
                 } else {
                     format!("retrying: {reason}")
                 });

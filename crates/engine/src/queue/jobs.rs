@@ -1,12 +1,13 @@
 //! The journal lifecycle: each batch is a job, offered for resume in a
 //! later session until every file is done, then closed.
 
+use crate::job::{Destination, FileState, JobParams, JobState, Then};
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::rows::{Resumable, Row, Status};
-use super::{Decided, EntryId, JOB_KIND, JobRef, Queue, Snapshot, THEN};
+use super::{Decided, EntryId, JOB_KIND, JobRef, Queue, Snapshot};
 use crate::journal::{Journal, Routed};
 use crate::resume::file_step;
 use crate::transfer::JobLog;
@@ -28,7 +29,7 @@ impl Queue {
                 continue;
             };
             out.push(Resumable {
-                here: self.portal_for(&rec.params).is_some(),
+                here: self.portal_for(&rec.params.destination).is_some(),
                 destination: rec.params,
                 summary,
             });
@@ -48,10 +49,10 @@ impl Queue {
         let Some(here) = signed_in else {
             return Err("sign in first: the job continues on the portal it started on".into());
         };
-        let Some((_, going)) = self.portal_for(&rec.params) else {
+        let Some((_, going)) = self.portal_for(&rec.params.destination) else {
             return Err(format!(
                 "this job was going to {}; sign in there to continue it, or discard it",
-                rec.params.get("portal_name").unwrap_or(&rec.params)
+                named(&rec.params)
             ));
         };
         let rules = self.rules.lock().unwrap().clone();
@@ -63,13 +64,13 @@ impl Queue {
             if going != here {
                 st.other_group_jobs.insert(id.to_string(), going);
             }
-            if rec.params.get(THEN).is_some() {
+            if rec.params.then.is_some() {
                 st.kept_open.insert(id.to_string());
             }
             let mut ids = Vec::new();
             for f in &rec.files {
                 let rid = st.rows.len();
-                let done = f.state == "done";
+                let done = f.state == FileState::Done;
                 st.rows.push(Row {
                     id: rid,
                     name: f.name.clone(),
@@ -125,15 +126,15 @@ impl Queue {
     }
 
     /// The step after the upload that was journaled with a job, if any.
-    pub fn job_then(&self, id: &str) -> Option<serde_json::Value> {
+    pub fn job_then(&self, id: &str) -> Option<Then> {
         let rec = self.journal.as_ref()?.job(id).ok()??;
-        rec.params.get(THEN).cloned()
+        rec.params.then
     }
 
     /// Where a journaled job was going (as given to [`Queue::set_portal`]).
-    pub fn job_destination(&self, id: &str) -> Option<serde_json::Value> {
+    pub fn job_destination(&self, id: &str) -> Option<Destination> {
         let rec = self.journal.as_ref()?.job(id).ok()??;
-        Some(without_then(&rec.params))
+        Some(rec.params.destination)
     }
 
     /// The journal jobs of these files (their latest rows).
@@ -160,7 +161,7 @@ impl Queue {
         self.state.lock().unwrap().kept_open.remove(id);
         if let Some(j) = &self.journal {
             // Best effort: an unclosed job is only offered again.
-            let _ = j.set_job_state(id, "done");
+            let _ = j.set_job_state(id, JobState::Done);
         }
     }
 
@@ -170,7 +171,7 @@ impl Queue {
     pub(super) fn journal_steps(
         &self,
         files: &[Snapshot],
-        destination: &serde_json::Value,
+        destination: &JobParams,
     ) -> Result<Vec<Decided>, String> {
         let Some(j) = &self.journal else {
             return Ok(files.iter().map(|_| (None, None)).collect());
@@ -182,7 +183,7 @@ impl Queue {
             let job = j
                 .create_job(JOB_KIND, destination, &items)
                 .map_err(|e| e.to_string())?;
-            if destination.get(THEN).is_some() {
+            if destination.then.is_some() {
                 self.state.lock().unwrap().kept_open.insert(job.clone());
             }
             for (n, &k) in fresh.iter().enumerate() {
@@ -240,16 +241,21 @@ impl Queue {
         };
         for job in closed {
             // Best effort: an unclosed job is only offered again.
-            let _ = j.set_job_state(job, "done");
+            let _ = j.set_job_state(job, JobState::Done);
         }
     }
 }
 
-/// A job's destination, without what follows its upload.
-pub(super) fn without_then(params: &serde_json::Value) -> serde_json::Value {
-    let mut p = params.clone();
-    if let Some(o) = p.as_object_mut() {
-        o.remove(THEN);
+/// How a job's destination is named in messages: the window's portal
+/// name (quoted, as the journal holds it), else its params.
+pub(super) fn named(p: &JobParams) -> String {
+    match p
+        .destination
+        .account
+        .as_ref()
+        .and_then(|a| a.portal_name.as_ref())
+    {
+        Some(n) => format!("{n:?}"),
+        None => p.to_json(),
     }
-    p
 }

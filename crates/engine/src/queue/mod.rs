@@ -22,6 +22,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio_util::sync::CancellationToken;
 
+use crate::job::Destination;
 use crate::journal::Journal;
 use crate::resume::Step;
 use crate::scan::NameRules;
@@ -34,13 +35,6 @@ pub use rows::{
 
 /// The journal's job kind for the desktop queue's batches.
 pub const JOB_KIND: &str = "app";
-
-/// The journaled job parameter that says what follows the upload.
-const THEN: &str = "then";
-
-/// The destination field that names the account's group (see
-/// [`Queue::set_portal`]).
-const GROUP: &str = "group";
 
 pub type EntryId = usize;
 
@@ -74,7 +68,7 @@ struct State {
     /// Jobs taken up for another group of the account than the one signed
     /// in now: their journaled destination, so their files always go on
     /// for their own group.
-    other_group_jobs: HashMap<String, serde_json::Value>,
+    other_group_jobs: HashMap<String, Destination>,
     network: Option<NetworkWait>,
     network_back: bool,
 }
@@ -82,7 +76,7 @@ struct State {
 pub struct Queue {
     cfg: EngineConfig,
     rules: Mutex<Arc<dyn NameRules>>,
-    portal: Mutex<Option<(Arc<dyn Portal>, serde_json::Value)>>,
+    portal: Mutex<Option<(Arc<dyn Portal>, Destination)>>,
     journal: Option<Arc<Journal>>,
     state: Mutex<State>,
     runtime: tokio::runtime::Handle,

@@ -1,27 +1,24 @@
 //! Group routing: which signed-in portal and destination a batch goes to,
 //! so a job journaled for another group of the account goes on for its own.
 
+use crate::job::{Destination, JobParams, Then};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::jobs::without_then;
+use super::jobs::named;
 use super::rows::Status;
-use super::{EntryId, GROUP, Queue};
+use super::{EntryId, Queue};
 use crate::Portal;
 
 impl Queue {
     /// Where batches go from now on (`None`: signed out). `destination`
     /// names the portal and account (no secret: it is journaled), so that
-    /// a job resumes only where it started; its `group` field (a number),
-    /// if any, names the account's group: a job journaled for another
+    /// a job resumes only where it started; its `group`, if any, names
+    /// the account's group: a job journaled for another
     /// group of the same account resumes for its own group
     /// ([`Portal::for_group`]). Files paused because the sign-in was
     /// refused go on at once.
-    pub fn set_portal(
-        self: &Arc<Self>,
-        portal: Option<Arc<dyn Portal>>,
-        destination: serde_json::Value,
-    ) {
+    pub fn set_portal(self: &Arc<Self>, portal: Option<Arc<dyn Portal>>, destination: Destination) {
         let signed_in = portal.is_some();
         *self.portal.lock().unwrap() = portal.map(|p| (p, destination));
         if signed_in {
@@ -42,22 +39,20 @@ impl Queue {
     /// signed in, when the job was going there; or the same account for
     /// the job's own group (the user had switched groups before sending
     /// it). `None`: signed out, or the job was another account's.
-    pub(super) fn portal_for(
-        &self,
-        params: &serde_json::Value,
-    ) -> Option<(Arc<dyn Portal>, serde_json::Value)> {
+    pub(super) fn portal_for(&self, want: &Destination) -> Option<(Arc<dyn Portal>, Destination)> {
         let (portal, here) = self.portal.lock().unwrap().clone()?;
-        let want = without_then(params);
-        if here == want {
+        if here == *want {
             return Some((portal, here));
         }
-        let group = want.get(GROUP)?.as_i64()?;
-        let mut same = here;
-        same.as_object_mut()?.insert(GROUP.into(), group.into());
-        if same != want {
+        let group = want.group?;
+        let same = Destination {
+            group: Some(group),
+            ..here
+        };
+        if same != *want {
             return None;
         }
-        Some((portal.for_group(group)?, want))
+        Some((portal.for_group(group)?, want.clone()))
     }
 
     pub(super) fn spawn_batch(self: &Arc<Self>, ids: Vec<EntryId>) -> Result<(), String> {
@@ -69,7 +64,7 @@ impl Queue {
     pub(super) fn spawn_batch_then(
         self: &Arc<Self>,
         ids: Vec<EntryId>,
-        then: Option<serde_json::Value>,
+        then: Option<Then>,
     ) -> Result<(), String> {
         let mut own = Vec::new();
         let mut theirs: HashMap<String, Vec<EntryId>> = HashMap::new();
@@ -85,11 +80,11 @@ impl Queue {
             }
         }
         for (job, ids) in theirs {
-            let params = self.state.lock().unwrap().other_group_jobs[&job].clone();
-            let (portal, destination) = self.portal_for(&params).ok_or_else(|| {
+            let want = self.state.lock().unwrap().other_group_jobs[&job].clone();
+            let (portal, destination) = self.portal_for(&want).ok_or_else(|| {
                 format!(
                     "sign in to {} again to continue job {job}",
-                    params.get("portal_name").unwrap_or(&params)
+                    named(&JobParams::new(want.clone()))
                 )
             })?;
             self.spawn_on(ids, None, portal, destination)?;

@@ -1,6 +1,7 @@
 //! The row model: one file as a front-end shows it, its status and part
 //! strip, the totals, and the checks a file passes when it is added.
 
+use crate::job::JobParams;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -88,8 +89,9 @@ pub struct NetworkWait {
 pub struct Resumable {
     #[serde(flatten)]
     pub summary: JobSummary,
-    /// Where the job was going (as given to [`Queue::set_portal`]).
-    pub destination: serde_json::Value,
+    /// Where the job was going (as given to [`Queue::set_portal`]) and
+    /// what follows its upload: its journaled params.
+    pub destination: JobParams,
     /// Whether it can go on with the portal signed in now.
     pub here: bool,
 }

@@ -328,7 +328,7 @@ pub async fn watch(
             let f = &mut folders[t.folder];
             let identity = path.to_string_lossy().into_owned();
             if let Some(job) = known.get(&identity)
-                && job.state == "done"
+                && job.state == crate::job::JobState::Done
             {
                 t.done = true;
                 if t.watched {
@@ -572,11 +572,11 @@ async fn send_one(
             // The identity goes into the job in the same transaction as
             // its files: a run is never without its job once anything
             // of it may have been sent.
-            params["watch"] = serde_json::json!({
-                "identity": run.identity,
-                "dir": run.dir,
-                "run": run.path,
-                "marker": run.marker,
+            params.watch = Some(crate::job::WatchedRun {
+                identity: run.identity.clone(),
+                dir: run.dir.clone(),
+                run: run.path.clone(),
+                marker: run.marker.clone(),
             });
             let job = journal.create_job(&kind, &params, &items)?;
             let files: Vec<JobFile> = items.into_iter().map(JobFile::from).collect();
@@ -602,9 +602,12 @@ async fn send_one(
                     refused.join("; ")
                 )));
             }
-            let dir = rec.params["watch"]["dir"]
-                .as_str()
-                .map(PathBuf::from)
+            let dir = rec
+                .params
+                .watch
+                .as_ref()
+                .map(|w| w.dir.clone())
+                .filter(|d| !d.as_os_str().is_empty())
                 .unwrap_or_else(|| path.parent().map(Path::to_path_buf).unwrap_or_default());
             (job, rec.params, files, already, dir, path, true)
         }
@@ -617,7 +620,7 @@ async fn send_one(
     });
     match handler.send(&job, &params, files, already).await {
         Ok(sent) => {
-            journal.set_job_state(&job, "done")?;
+            journal.set_job_state(&job, crate::job::JobState::Done)?;
             emit(WatchEvent::RunDone {
                 dir,
                 run: path,

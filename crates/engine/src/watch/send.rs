@@ -8,8 +8,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use serde_json::Value;
-
+use crate::job::JobParams;
 use crate::journal::{Journal, Routed};
 use crate::scan::{Item, NameRules, scan};
 use crate::{Engine, Error, JobFile, Portal, Uploaded};
@@ -29,12 +28,14 @@ pub struct ReadyRun {
 }
 
 /// What a ready run becomes.
+// One per ready run, moved once: boxing the job's params would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Prepared {
     /// A job of `kind` with these files; `params` are kept in the journal
     /// (never a token) for a resume after a restart.
     Send {
         kind: String,
-        params: Value,
+        params: JobParams,
         items: Vec<Item>,
     },
     /// It cannot go yet; the text says why and what to fix (the linkage
@@ -71,7 +72,7 @@ pub trait RunHandler: Send + Sync {
     async fn send(
         &self,
         job: &str,
-        params: &Value,
+        params: &JobParams,
         files: Vec<JobFile>,
         already: Vec<(usize, Uploaded)>,
     ) -> Result<RunSent, RunFailed>;
@@ -108,7 +109,7 @@ pub struct UploadRuns {
     pub portal: Arc<dyn Portal>,
     pub journal: Arc<Journal>,
     /// What `ferry resume` needs to reach the portal again (never a token).
-    pub params: Value,
+    pub params: JobParams,
 }
 
 #[async_trait::async_trait]
@@ -134,7 +135,7 @@ impl RunHandler for UploadRuns {
     async fn send(
         &self,
         job: &str,
-        _params: &Value,
+        _params: &JobParams,
         files: Vec<JobFile>,
         already: Vec<(usize, Uploaded)>,
     ) -> Result<RunSent, RunFailed> {

@@ -1,0 +1,176 @@
+//! How an interrupted job goes on, as `ferry resume` (and a watcher)
+//! rebuild it from the journal: each file done, continued from its
+//! acknowledged parts, sent again from the start (and why), or refused;
+//! a One Codex pair half sent goes again whole. The portal comes from
+//! the job's destination through [`crate::open_portal`].
+
+use std::path::PathBuf;
+
+use ferry_engine::journal::JobRecord;
+use ferry_engine::queue::{mates_again, sent_again_with_mate};
+use ferry_engine::resume::{Step, plan_resume};
+use ferry_engine::scan::Item;
+use ferry_engine::{Error, JobFile, PortalKind, Uploaded};
+
+/// What a resume sends, and what it keeps.
+#[derive(Debug, Default)]
+pub struct ResumePlan {
+    /// To send, in the job's order.
+    pub files: Vec<JobFile>,
+    /// Accepted before: (index in the job, upload).
+    pub already: Vec<(usize, Uploaded)>,
+    /// Files that go again from the start, and why.
+    pub restarts: Vec<(PathBuf, String)>,
+    /// Uploads continued, and the parts the storage already holds of them.
+    pub continued: usize,
+    pub acked: usize,
+}
+
+impl ResumePlan {
+    /// One line for people.
+    pub fn summary(&self, job: &str) -> String {
+        format!(
+            "resuming job {job}: {} files already accepted, {} to send ({} continued with {} parts the storage already holds)",
+            self.already.len(),
+            self.files.len(),
+            self.continued,
+            self.acked
+        )
+    }
+}
+
+/// The plan for job `rec`, or every file that cannot go on as it was
+/// (changed or gone).
+pub fn plan(rec: &JobRecord) -> Result<ResumePlan, Vec<Error>> {
+    let mut steps = plan_resume(rec);
+    if rec.params.destination.kind == PortalKind::Onecodex {
+        resend_whole_pairs(rec, &mut steps);
+    }
+    let mut out = ResumePlan::default();
+    let mut refused = Vec::new();
+    for (i, step) in steps.into_iter().enumerate() {
+        match step {
+            Step::Done(u) => out.already.push((i, u)),
+            Step::Send {
+                file,
+                restart,
+                parts_done,
+            } => {
+                if let Some(why) = restart {
+                    out.restarts.push((file.item.path.clone(), why));
+                }
+                if file.prior.is_some() {
+                    out.continued += 1;
+                    out.acked += parts_done;
+                }
+                out.files.push(file);
+            }
+            Step::Refused(e) => refused.push(e),
+        }
+    }
+    if refused.is_empty() {
+        Ok(out)
+    } else {
+        Err(refused)
+    }
+}
+
+/// A One Codex pair is one sample: when only one file of a pair got
+/// through before the interruption, both go again under a new sample, as
+/// the desktop queue decides it ([`mates_again`]). The pairs are the
+/// job's destination's.
+pub fn resend_whole_pairs(rec: &JobRecord, steps: &mut [Step]) {
+    let names: Vec<String> = rec.files.iter().map(|f| f.name.clone()).collect();
+    let pairs = rec.params.pair_indices(&names);
+    let done = |i: usize| matches!(steps[i], Step::Done(_));
+    // Everything not done is sent on resume.
+    let again = mates_again(&pairs, done, |i| !done(i));
+    for lone in again {
+        let f = &rec.files[lone];
+        let mtime = std::fs::metadata(&f.path).and_then(|m| m.modified()).ok();
+        steps[lone] = sent_again_with_mate(Item {
+            path: f.path.clone(),
+            name: f.name.clone(),
+            size: f.size,
+            mtime,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ferry_engine::journal::{FileEntry, JobSummary};
+    use ferry_engine::{FileState, JobParams, JobState};
+
+    #[test]
+    fn a_half_sent_pair_goes_again_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let entry = |name: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, b"ACGT").unwrap();
+            FileEntry {
+                idx: 0,
+                path,
+                name: name.into(),
+                size: 4,
+                mtime_ns: None,
+                state: FileState::Done,
+                upload: None,
+                sha256: None,
+                error: None,
+                parts: Default::default(),
+                done_at: None,
+            }
+        };
+        let rec = JobRecord {
+            summary: JobSummary {
+                id: "j".into(),
+                created_at: 0,
+                kind: "upload".into(),
+                state: JobState::Running,
+                files: 3,
+                files_done: 2,
+                bytes: 12,
+                bytes_done: 8,
+            },
+            params: JobParams::from_json(
+                r#"{"portal": "onecodex", "pairs": [["s_R1.fq", 4, "s_R2.fq"]]}"#,
+            ),
+            files: vec![entry("s_R1.fq"), entry("s_R2.fq"), entry("solo.fq")],
+        };
+        let done = |f: &FileEntry| {
+            Step::Done(Uploaded {
+                path: f.path.clone(),
+                name: f.name.clone(),
+                size: 4,
+                remote_id: "x".into(),
+                sha256: "y".into(),
+            })
+        };
+        let mut steps = vec![
+            done(&rec.files[0]),
+            Step::Send {
+                file: JobFile::from(Item {
+                    path: rec.files[1].path.clone(),
+                    name: "s_R2.fq".into(),
+                    size: 4,
+                    mtime: None,
+                }),
+                restart: None,
+                parts_done: 0,
+            },
+            done(&rec.files[2]),
+        ];
+        resend_whole_pairs(&rec, &mut steps);
+        assert!(
+            matches!(&steps[0], Step::Send { file, restart: Some(why), .. }
+            if file.item.name == "s_R1.fq" && why.contains("sent again from the start"))
+        );
+        assert!(matches!(steps[1], Step::Send { .. }));
+        assert!(
+            matches!(steps[2], Step::Done(_)),
+            "a lone sample stays done"
+        );
+    }
+}
