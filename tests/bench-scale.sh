@@ -58,24 +58,27 @@ start_sim scale --url-expiry-secs 1800
 BACKEND=$(field scale backend); TOKEN=$(field scale token)
 
 ROWS=$WORK/scale-rows.tsv; : > "$ROWS"
-row() { printf '%s\t%s\t%s\t%s\t%s\n' "$@" >> "$ROWS"; } # what seconds rss_kib target note
+row() { printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >> "$ROWS"; } # what seconds cpu_s rss_kib target note
 
-# Runs a command under GNU time: sets S (seconds) and M (peak RSS, KiB).
+# Runs a command under GNU time: sets S (seconds), C (CPU seconds, user +
+# sys: what the command costs whatever else shares the machine) and M
+# (peak RSS, KiB).
 measure() {
-  /usr/bin/time -f "%e %M" -o "$WORK/time.txt" "$@" > "$WORK/out.txt" 2> "$WORK/err.txt" || {
+  /usr/bin/time -f "%e %M %U %S" -o "$WORK/time.txt" "$@" > "$WORK/out.txt" 2> "$WORK/err.txt" || {
     echo "FAILED: $*" >&2; tail -n 20 "$WORK/err.txt" >&2; return 1; }
-  read -r S M < <(tail -n1 "$WORK/time.txt")
+  read -r S M U Y < <(tail -n1 "$WORK/time.txt")
+  C=$(python3 -c "print(f'{$U + $Y:.2f}')")
 }
 
 echo "== ferry upload --dry-run over $FILES files" >&2
 measure "$REL"/ferry upload --dry-run --backend "$BACKEND" --group 1 "$TREE"
 N=$(wc -l < "$WORK/out.txt")
 [ "$N" -eq "$FILES" ] || { echo "the dry run planned $N files, not $FILES" >&2; exit 1; }
-row "ferry upload --dry-run: $FILES files, 3 deep" "$S" "$M" "≤ 3 s, ≤ 300 MB" "$(tail -n1 "$WORK/err.txt" | cut -c1-90)"
+row "ferry upload --dry-run: $FILES files, 3 deep" "$S" "$C" "$M" "≤ 3 s, ≤ 300 MB" "$(tail -n1 "$WORK/err.txt" | cut -c1-90)"
 
 echo "== the window's engine adds the folder (scan, check, list)" >&2
 measure "$EX"/scale_folder "$TREE"
-row "window's engine: folder dropped, checked, listed" "$S" "$M" "≤ 5 s" "Queue::add + the rows' first update as JSON"
+row "window's engine: folder dropped, checked, listed" "$S" "$C" "$M" "≤ 5 s" "Queue::add + the rows' first update as JSON"
 
 echo "== a journal of $FILES files and $((FILES * 10)) acknowledged parts" >&2
 JOURNAL=$WORK/scale-journal.sqlite
@@ -85,11 +88,11 @@ BUILT=$(head -n1 "$WORK/out.txt")
 echo "   $BUILT" >&2
 
 measure "$REL"/ferry jobs --journal "$JOURNAL"
-row "ferry jobs" "$S" "$M" "≤ 2 s" "$(($(wc -l < "$WORK/out.txt") - 1)) unfinished jobs listed"
+row "ferry jobs" "$S" "$C" "$M" "≤ 2 s" "$(($(wc -l < "$WORK/out.txt") - 1)) unfinished jobs listed"
 measure "$EX"/scale_journal offer "$JOURNAL"
-row "window's start-up offer (Queue::unfinished)" "$S" "$M" "≤ 2 s" "$(sed -n 's/^RESULT [^ ]* //p' "$WORK/out.txt") jobs offered"
+row "window's start-up offer (Queue::unfinished)" "$S" "$C" "$M" "≤ 2 s" "$(sed -n 's/^RESULT [^ ]* //p' "$WORK/out.txt") jobs offered"
 measure "$EX"/scale_journal resume "$JOURNAL" "$JOB"
-row "resume start: the journal's reads and the plan" "$S" "$M" "≤ 5 s" "job of 1,000 files; $(sed -n 's/^RESULT [^ ]* //p' "$WORK/out.txt") to send again"
+row "resume start: the journal's reads and the plan" "$S" "$C" "$M" "≤ 5 s" "job of 1,000 files; $(sed -n 's/^RESULT [^ ]* //p' "$WORK/out.txt") to send again"
 
 # Runs a command until its JSON events say enough was sent, sampling its
 # RSS every 0.5 s; then stops it. Prints "seconds peak_kib bytes
@@ -150,7 +153,7 @@ PY
 echo "== ferry resume until its first part is sent" >&2
 read -r S M _ _ _ _ _ < <(ERR=$WORK/err.txt FERRY_TOKEN=$TOKEN python3 "$WORK/until.py" 0 first \
   "$REL"/ferry resume "$JOB" --journal "$JOURNAL" --json)
-row "ferry resume: start to the first part sent" "$S" "$M" "≤ 5 s" "$(grep -m1 -o 'resuming job.*' "$WORK/err.txt" | cut -c1-90)"
+row "ferry resume: start to the first part sent" "$S" "-" "$M" "≤ 5 s" "$(grep -m1 -o 'resuming job.*' "$WORK/err.txt" | cut -c1-90)"
 
 echo "== 1 TiB sparse file: the first $SEND_GIB GiB sent" >&2
 BIG=$WORK/sparse-1TiB.fastq.gz
@@ -178,19 +181,19 @@ print(f"{rate / 1e6:.0f} MB/s; RSS over {len(samples)} samples: min {min(steady)
       f"parts of {part >> 20} MiB, budget {(100_000_000 + 8 * part) // (1 << 20)} MiB; 1 TiB would take {eta / 3600:.1f} h at this rate")
 PY
 )
-row "1 TiB sparse file: first $SEND_GIB GiB sent (then stopped)" "$S" "$M" "RSS flat, ≤ 100 MB + parts in flight" "planned as $PPARTS parts of $((PSIZE >> 20)) MiB; $RSS"
+row "1 TiB sparse file: first $SEND_GIB GiB sent (then stopped)" "$S" "-" "$M" "RSS flat, ≤ 100 MB + parts in flight" "planned as $PPARTS parts of $((PSIZE >> 20)) MiB; $RSS"
 
 echo "== BaseSpace: plans at the 10,000-part limit" >&2
 BS=$(field scale basespace); APP=$(field scale basespace_appresult)
 BSF=$WORK/basespace-250GB.fastq.gz
 truncate -s 250000000000 "$BSF"
 measure "$REL"/ferry upload --dry-run --portal basespace --base-url "$BS" --appresult "$APP" "$BSF"
-row "BaseSpace: one 250 GB file (10,000 × 25 MB)" "$S" "$M" "plan only, ≤ 10,000 parts" "$(cut -f3,4 "$WORK/out.txt" | tr '\t' ' ' | sed 's/ / parts of /') bytes"
+row "BaseSpace: one 250 GB file (10,000 × 25 MB)" "$S" "$C" "$M" "plan only, ≤ 10,000 parts" "$(cut -f3,4 "$WORK/out.txt" | tr '\t' ' ' | sed 's/ / parts of /') bytes"
 truncate -s 250000000001 "$BSF"
 if "$REL"/ferry upload --dry-run --portal basespace --base-url "$BS" --appresult "$APP" "$BSF" > /dev/null 2> "$WORK/err.txt"; then
   echo "a file one byte over BaseSpace's limit was planned" >&2; exit 1
 fi
-row "BaseSpace: one byte more" "-" "-" "refused before sending" "$(grep -o 'do not fit.*' "$WORK/err.txt" | head -n1 | cut -c1-90)"
+row "BaseSpace: one byte more" "-" "-" "-" "refused before sending" "$(grep -o 'do not fit.*' "$WORK/err.txt" | head -n1 | cut -c1-90)"
 rm -f "$BSF"
 BSD=$WORK/basespace-10000x25MB
 if [ ! -f "$BSD.ok" ]; then
@@ -203,14 +206,14 @@ for i in range(10000):
   touch "$BSD.ok"
 fi
 measure "$REL"/ferry upload --dry-run --portal basespace --base-url "$BS" --appresult "$APP" "$BSD"
-row "BaseSpace: 10,000 files of 25 MB" "$S" "$M" "plan only" "$(tail -n1 "$WORK/err.txt" | cut -c1-90)"
+row "BaseSpace: 10,000 files of 25 MB" "$S" "$C" "$M" "plan only" "$(tail -n1 "$WORK/err.txt" | cut -c1-90)"
 
-printf '\nScale (issue 17, item 2), %s cores; one run each, peak RSS by GNU time (the 1 TiB row: sampled)\n\n' "$(nproc)"
-echo "| what | seconds | peak RSS MiB | target | note |"
-echo "|---|---:|---:|---|---|"
-while IFS=$'\t' read -r what s m target note; do
+printf '\nScale (issue 17, item 2), %s cores, load average %s; one run each; seconds are wall time, CPU s\n(user + sys) what it cost whatever else ran; peak RSS by GNU time (the last two ferry rows: sampled)\n\n' "$(nproc)" "$(cut -d' ' -f1 /proc/loadavg)"
+echo "| what | seconds | CPU s | peak RSS MiB | target | note |"
+echo "|---|---:|---:|---:|---|---|"
+while IFS=$'\t' read -r what s c m target note; do
   [ "$m" = "-" ] || m=$((m / 1024))
-  echo "| $what | $s | $m | $target | $note |"
+  echo "| $what | $s | $c | $m | $target | $note |"
 done < "$ROWS"
 echo
 echo "journal: $BUILT"
