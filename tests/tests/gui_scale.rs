@@ -553,7 +553,7 @@ fn window_under_load() {
     let t0 = Instant::now();
     let open = s.wait_for("[data-testid=settings-open]", 5);
     let mut webdriver_clicks = vec![];
-    let deadline = Instant::now() + Duration::from_secs(600);
+    let deadline = Instant::now() + Duration::from_secs(1200);
     let took = loop {
         // A click, then the page until it shows the answer (the settings
         // form there or gone), as a user sees it.
