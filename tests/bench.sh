@@ -3,10 +3,16 @@
 # server by ferry (Loculus protocol, presigned multipart), and to the same
 # S3 server by `aws s3 cp` and `rclone copy`, in the same run. Prints a
 # table of time, throughput, CPU seconds per GiB and peak memory (RSS)
-# (ROUNDS=N runs of every row, default 3; the median is shown). Usage:
+# (ROUNDS=N runs of every row, default 3; the median is shown). Then the
+# scale table (tests/bench-scale.sh: 100,000 files, a journal of a million
+# parts, 1 TiB, BaseSpace's part limit). Usage:
 #   bash tests/bench.sh [SIZE_MIB]
+#   bash tests/bench.sh scale      (the scale table alone)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = scale ]; then
+  exec bash tests/bench-scale.sh
+fi
 SIZE_MIB=${1:-1024}
 WORK=target/bench
 REL=${CARGO_TARGET_DIR:-target}/release
@@ -183,3 +189,5 @@ echo "| target | cases | seconds |"
 echo "|--------|------:|--------:|"
 FERRY_FUZZ_CASES=$FUZZ_CASES cargo test --release --locked -p ferry-engine --test fuzz -- --nocapture --test-threads 1 2>/dev/null \
   | sed -n 's/^fuzz \(.*\): \([0-9]*\) cases in \([0-9.]*\) s$/| \1 | \2 | \3 |/p'
+
+bash tests/bench-scale.sh

@@ -7,6 +7,9 @@
 //! Thousands of tiny files uploaded through the demo portal, measured while
 //! they go: the batches the window receives per second, how long the
 //! window takes to draw a frame, and its DOM and memory, which stay bounded.
+//! And the window under load: a 1 GiB file and 10,000 small files sent
+//! together while frames, clicks and progress messages are measured
+//! (tests/artifacts/gui-load.json).
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -452,4 +455,262 @@ fn upload_thousands_of_files() {
             peak / 1024
         );
     }
+}
+
+/// What the page keeps while the window is under load: every frame's
+/// time (a requestAnimationFrame loop), each click on Settings… (or the
+/// form's Close) from the event to the frame that shows its answer, and when each batch from the
+/// shell (its progress message) is drawn.
+const LOAD_PROBE: &str = "const [done] = arguments;\
+    const p = window.__load = {frames: [], clicks: [], batches: [], stop: false};\
+    let last = performance.now();\
+    const loop = (t) => { p.frames.push(t - last); last = t; if (!p.stop) requestAnimationFrame(loop); };\
+    requestAnimationFrame(loop);\
+    document.addEventListener('click', (e) => {\
+      if (!e.target.closest('[data-testid=settings-open], [data-testid=settings] button[type=button]')) return;\
+      const t0 = e.timeStamp;\
+      requestAnimationFrame(() => p.clicks.push(performance.now() - t0));\
+    }, true);\
+    const s = document.querySelector('[data-testid=stats]');\
+    new MutationObserver(() => p.batches.push(performance.now()))\
+      .observe(s, {attributes: true, attributeFilter: ['data-batches']});\
+    done(1);";
+
+/// The most entries of the sorted times `t` (ms) within any one second.
+fn peak_per_second(t: &[f64]) -> usize {
+    let mut from = 0;
+    let mut peak = 0;
+    for (i, &x) in t.iter().enumerate() {
+        while t[from] <= x - 1000.0 {
+            from += 1;
+        }
+        peak = peak.max(i + 1 - from);
+    }
+    peak
+}
+
+/// Median, 95th percentile and maximum of `v` (sorted in place), as JSON.
+fn quantiles(v: &mut [f64]) -> Value {
+    v.sort_by(f64::total_cmp);
+    let at = |q: f64| {
+        v.get(((v.len().max(1) - 1) as f64 * q).round() as usize)
+            .copied()
+    };
+    json!({"samples": v.len(), "median": at(0.5), "p95": at(0.95), "max": at(1.0)})
+}
+
+/// The window under load (issue 17): a 1 GiB file sent in parts and
+/// 10,000 small files go up together while the page times every frame,
+/// the test clicks Settings… open and shut (timed from the click event to
+/// the frame that shows the answer, and from the WebDriver call to the
+/// changed page), and the page notes each batch the shell sends. The
+/// figures and the issue's targets (frame p95 ≤ 50 ms, a click answered
+/// ≤ 100 ms, ≤ 20 progress messages a second) go to
+/// tests/artifacts/gui-load.json and gui-timings.txt: measured, not
+/// asserted, since they depend on the machine. Asserted: the samples were
+/// taken, and every file, the big one by its hash, reached the storage.
+#[test]
+#[ignore = "needs Xvfb, tauri-driver, WebKitWebDriver and the built app: tests/run-all.sh runs it"]
+fn window_under_load() {
+    const T: &str = "gui_scale_load";
+    const BIG: u64 = 1 << 30;
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("plate11");
+    std::fs::create_dir_all(&folder).unwrap();
+    for i in 0..UPLOADED {
+        std::fs::write(folder.join(format!("well{i:05}.fastq")), tiny(i)).unwrap();
+    }
+    // 1 GiB of a cheap pseudo-random stream (each part differs).
+    let big = dir.path().join("run11_R1.fastq.gz");
+    {
+        use std::io::Write;
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&big).unwrap());
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut block = vec![0u8; 1 << 20];
+        for _ in 0..BIG >> 20 {
+            for c in block.chunks_mut(8) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                c.copy_from_slice(&x.to_le_bytes());
+            }
+            f.write_all(&block).unwrap();
+        }
+    }
+    let big_sha = ferry_e2e::sha(&big);
+    let journal = dir.path().join("journal.sqlite");
+    let driver = Driver::start(&[("FERRY_JOURNAL", journal.to_str().unwrap())]);
+    let s = Session::new(&driver, &app_binary());
+    s.wait_signed_in(30);
+    let backend = s.text(&s.wait_for("[data-testid=backend]", 5));
+    s.drop_paths(&[big.clone(), folder.clone()]);
+    let n = notice(&s, &format!("Added {} files", UPLOADED + 1));
+    assert!(!n.contains("problems"), "{n}");
+    s.wait_for("[data-testid=settings-open]", 5);
+    s.run_async(LOAD_PROBE, json!([]));
+
+    s.click(&s.wait_for("[data-testid=upload]", 5));
+    let t0 = Instant::now();
+    let open = s.wait_for("[data-testid=settings-open]", 5);
+    let mut webdriver_clicks = vec![];
+    let deadline = Instant::now() + Duration::from_secs(1200);
+    let took = loop {
+        // A click, then the page until it shows the answer (the settings
+        // form there or gone), as a user sees it.
+        // Open with Settings…, shut with the form's Close (the open form
+        // may cover Settings… when the toolbar wraps).
+        let shown = !s.find_all("[data-testid=settings]").is_empty();
+        let target = if shown {
+            s.wait_for("[data-testid=settings] button[type=button]", 5)
+        } else {
+            open.clone()
+        };
+        let asked = Instant::now();
+        s.click(&target);
+        let v = s.run_async(
+            "const [shown, done] = arguments;\
+             const check = () => (document.querySelector('[data-testid=settings]') !== null) !== shown\
+               ? done(Number(document.querySelector('[data-testid=done-count]').textContent))\
+               : requestAnimationFrame(check);\
+             check();",
+            json!([shown]),
+        );
+        webdriver_clicks.push(asked.elapsed().as_secs_f64() * 1000.0);
+        if v.as_u64() == Some(UPLOADED as u64 + 1) {
+            break t0.elapsed();
+        }
+        let stats = s.text(&s.wait_for("[data-testid=stats]", 5));
+        assert!(!stats.contains("failed"), "{stats}");
+        assert!(
+            Instant::now() < deadline,
+            "only {v} of {} accepted: {stats}",
+            UPLOADED + 1
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    let probe = s.run_async(
+        "const [done] = arguments; window.__load.stop = true; done(window.__load);",
+        json!([]),
+    );
+    let nums = |k: &str| -> Vec<f64> {
+        probe[k]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_f64)
+            .collect()
+    };
+    // The first entry is the time from the probe to the first frame.
+    let mut frames: Vec<f64> = nums("frames").into_iter().skip(1).collect();
+    let mut clicks = nums("clicks");
+    let batches = nums("batches");
+    let secs = took.as_secs_f64();
+
+    let peak = peak_per_second(&batches);
+    let report = json!({
+        "test": "gui_scale::window_under_load",
+        "load": format!("1 GiB file in parts + {UPLOADED} files of {} bytes, together", tiny(0).len()),
+        "upload_seconds": secs,
+        "frame_ms": quantiles(&mut frames),
+        "click_to_answer_ms": quantiles(&mut clicks),
+        "webdriver_click_to_changed_page_ms": quantiles(&mut webdriver_clicks),
+        "progress_messages": {
+            "total": batches.len(),
+            "per_second_average": batches.len() as f64 / secs,
+            "per_second_peak": peak,
+        },
+        "targets": {"frame_p95_ms": 50, "click_ms": 100, "progress_messages_per_second": 20},
+    });
+    std::fs::create_dir_all(ferry_e2e::webdriver::artifacts()).unwrap();
+    std::fs::write(
+        ferry_e2e::webdriver::artifacts().join("gui-load.json"),
+        serde_json::to_string_pretty(&report).unwrap() + "\n",
+    )
+    .unwrap();
+    let q = |k: &str| {
+        let v = &report[k];
+        format!(
+            "median {:.0} ms, p95 {:.0} ms, max {:.0} ms ({} samples)",
+            v["median"].as_f64().unwrap_or(0.0),
+            v["p95"].as_f64().unwrap_or(0.0),
+            v["max"].as_f64().unwrap_or(0.0),
+            v["samples"]
+        )
+    };
+    record_timing(T, "1 GiB + 10,000 files uploaded together", took);
+    record(
+        T,
+        "frame time under load (target p95 <= 50 ms)",
+        &q("frame_ms"),
+    );
+    record(
+        T,
+        "click to the frame that answers it (target <= 100 ms)",
+        &q("click_to_answer_ms"),
+    );
+    record(
+        T,
+        "WebDriver click to the changed page",
+        &q("webdriver_click_to_changed_page_ms"),
+    );
+    record(
+        T,
+        "progress messages per second (target <= 20)",
+        &format!(
+            "{:.1} on average, at most {peak} within a second ({} in all)",
+            batches.len() as f64 / secs,
+            batches.len()
+        ),
+    );
+    // Then the checks: every file reached the storage, the big one with
+    // its bytes; the measurements were taken.
+    let state: Value = reqwest::blocking::get(format!("{backend}/_sim/state"))
+        .and_then(|r| r.json())
+        .unwrap();
+    assert_eq!(
+        state["files"].as_array().unwrap().len(),
+        UPLOADED + 1,
+        "file ids handed out"
+    );
+    // The big file was added first: its row is at the top of the list.
+    let big_id = s.run_async(
+        "const [done] = arguments;\
+         done(document.querySelector('[data-name=\"run11_R1.fastq.gz\"]').dataset.remoteId);",
+        json!([]),
+    );
+    let big_id = big_id.as_str().expect("the big file's row and its id");
+    // The stored object's hash, read with time to spare: the debug app's
+    // demo portal hashes a GiB slowly on a busy machine.
+    let stored: Value = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(600))
+        .build()
+        .unwrap()
+        .get(format!("{backend}/_sim/object/{big_id}"))
+        .send()
+        .and_then(|r| r.json())
+        .expect("the 1 GiB file's stored object");
+    assert_eq!(
+        stored["sha256"].as_str(),
+        Some(big_sha.as_str()),
+        "the 1 GiB file: {stored}"
+    );
+    assert_eq!(
+        stored["size"].as_u64(),
+        Some(BIG),
+        "the 1 GiB file: {stored}"
+    );
+    // Measurements were taken: a frame loop that ran the whole time, a
+    // click answered each round, the shell's batches.
+    assert!(
+        frames.len() >= 100,
+        "only {} frames sampled in {secs:.0} s",
+        frames.len()
+    );
+    assert!(
+        clicks.len() >= 5 && webdriver_clicks.len() >= 5,
+        "clicks measured: {} in the page, {} by WebDriver",
+        clicks.len(),
+        webdriver_clicks.len()
+    );
+    assert!(!batches.is_empty(), "no batch from the shell was drawn");
 }

@@ -2,6 +2,7 @@
 
 mod config;
 mod demo;
+mod dry_run;
 mod exit;
 mod folder;
 mod jobs;
@@ -72,7 +73,12 @@ enum Cmd {
         /// for Loculus when the id expires unless attached).
         #[arg(long, value_name = "FILE")]
         receipt: Option<PathBuf>,
-        /// Files to send.
+        /// Check the files and print how each would be sent (parts, part
+        /// size); nothing is sent and no sign-in is needed.
+        #[arg(long)]
+        dry_run: bool,
+        /// Files to send; a folder sends every file in it (recursively,
+        /// dot-files skipped).
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
@@ -341,12 +347,29 @@ fn parse() -> Result<Cli, Fail> {
 async fn run(cli: Cli) -> Result<(), Fail> {
     match cli.cmd {
         Cmd::Upload {
+            dry_run: true,
+            portal,
+            conn,
+            other,
+            out,
+            files,
+            ..
+        } => dry_run::run(
+            portal,
+            conn.backend.as_deref(),
+            conn.group,
+            &other,
+            out.json,
+            &files,
+        ),
+        Cmd::Upload {
             portal: PortalKind::Loculus,
             conn,
             other,
             out,
             files,
             receipt,
+            ..
         } => {
             if other.base_url.is_some() || other.appresult.is_some() || !other.pairs.is_empty() {
                 return Err(Fail(
@@ -363,6 +386,7 @@ async fn run(cli: Cli) -> Result<(), Fail> {
             out,
             files,
             receipt,
+            ..
         } => {
             portals::upload(
                 portal,
@@ -701,6 +725,7 @@ async fn upload(
     receipt: Option<PathBuf>,
 ) -> Result<(), Fail> {
     let s = session(&conn, &out)?;
+    let files = dry_run::files_of(&files)?;
     let (job, done) = new_job(&s, &conn, "upload", None, &files).await?;
     s.journal.set_job_state(&job, JobState::Done)?;
     print_uploaded(&done, out.json);

@@ -334,6 +334,7 @@ pub async fn upload(
             Arc::new(StaticToken::new("")),
         )?),
     };
+    let files = crate::dry_run::files_of(&files)?;
     let items = scan(&files, names_only.as_ref()).map_err(Error::Input)?;
     let pairs = if kind == PortalKind::Onecodex {
         pairs(&args, &items)?

@@ -87,6 +87,11 @@ pub struct SimConfig {
     /// How often the garbage collection runs (Loculus: daily). A marked
     /// file is deleted by the next run.
     pub gc_interval: Duration,
+    /// Benchmarks: UploadPart bodies are hashed (MD5, the ETag) and
+    /// counted, then dropped instead of stored, so terabytes can be sent
+    /// to a machine that keeps none of them. Signatures and expiry are
+    /// still checked by the S3 server; such uploads cannot be completed.
+    pub discard_bodies: bool,
 }
 
 impl Default for SimConfig {
@@ -105,6 +110,7 @@ impl Default for SimConfig {
             app: false,
             orphan_retention: gc::DEFAULT_RETENTION,
             gc_interval: Duration::from_secs(24 * 3600),
+            discard_bodies: false,
         }
     }
 }
@@ -184,6 +190,7 @@ impl Sim {
         shared.uplink = cfg.storage_bytes_per_sec.map(uplink::Uplink::new);
         shared.app_password = cfg.app.then(lockdown::fresh_password);
         shared.orphan_retention = cfg.orphan_retention;
+        shared.discard_bodies = cfg.discard_bodies;
         let shared = Arc::new(shared);
         let gc = gc::Task::spawn(shared.clone(), cfg.gc_interval);
 

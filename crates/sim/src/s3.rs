@@ -227,6 +227,11 @@ async fn forward(
         return Ok(crate::post_object::handle(state, req, entry).await);
     }
     let upload_part = upload_part_key(req.method().as_str(), &entry.query);
+    if state.discard_bodies
+        && let Some(key) = upload_part
+    {
+        return discard_part(state, s3, req, entry, key).await;
+    }
     let (parts, body) = req.into_parts();
     let counter = Arc::new(AtomicU64::new(0));
     let counting = Counting {
@@ -253,6 +258,62 @@ async fn forward(
         state.lock().parts.insert(key, info);
     }
     Ok(resp.map(Body::new))
+}
+
+/// `--discard-bodies`: the part is hashed and counted as it arrives and
+/// then dropped; the S3 server gets the request with an empty body, so it
+/// still checks the signature and expiry, and the answer carries the ETag
+/// (MD5) of the bytes that came, as S3's does.
+async fn discard_part(
+    state: &AppState,
+    s3: &S3Service,
+    req: Request<Incoming>,
+    entry: &mut StorageRequest,
+    key: (String, u32),
+) -> Result<Response<Body>, BoxError> {
+    use base64::Engine as _;
+    use md5::Digest;
+    let (mut parts, body) = req.into_parts();
+    let want_md5 = parts.headers.remove("content-md5");
+    let mut md5 = md5::Md5::new();
+    let mut stream = Body::new(body).into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk?;
+        entry.body_bytes += chunk.len() as u64;
+        md5.update(&chunk);
+    }
+    let digest = md5.finalize();
+    if let Some(want) = want_md5
+        && want.as_bytes()
+            != base64::engine::general_purpose::STANDARD
+                .encode(digest)
+                .as_bytes()
+    {
+        return Ok(s3_error(
+            StatusCode::BAD_REQUEST,
+            "BadDigest",
+            "The Content-MD5 you specified did not match what we received.",
+            &entry.path,
+        ));
+    }
+    parts
+        .headers
+        .insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+    let resp = s3
+        .call(Request::from_parts(parts, s3s::Body::empty()))
+        .await?;
+    let mut resp = resp.map(Body::new);
+    if resp.status() == StatusCode::OK {
+        let etag = format!("\"{}\"", hex::encode(digest));
+        resp.headers_mut()
+            .insert(header::ETAG, HeaderValue::from_str(&etag)?);
+        let info = PartInfo {
+            etag,
+            size: entry.body_bytes,
+        };
+        state.lock().parts.insert(key, info);
+    }
+    Ok(resp)
 }
 
 /// `(uploadId, partNumber)` if this is an UploadPart request.

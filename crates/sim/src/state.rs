@@ -28,6 +28,8 @@ pub(crate) struct Shared {
     /// Age at which an unreferenced upload is marked by the garbage
     /// collection (see `gc`).
     pub orphan_retention: std::time::Duration,
+    /// UploadPart bodies are hashed and dropped, not stored (benchmarks).
+    pub discard_bodies: bool,
     inner: Mutex<Inner>,
 }
 
@@ -89,6 +91,7 @@ impl Shared {
             uplink: None,
             app_password: None,
             orphan_retention: crate::gc::DEFAULT_RETENTION,
+            discard_bodies: false,
             inner: Mutex::new(Inner::default()),
         }
     }

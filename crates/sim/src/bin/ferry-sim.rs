@@ -58,6 +58,11 @@ struct Args {
     /// upload is deleted by the next run. `POST /_sim/gc` runs one now.
     #[arg(long, default_value_t = 24 * 3600)]
     gc_interval_secs: u64,
+    /// Benchmarks: hash (MD5, the part's ETag) and drop each uploaded
+    /// part instead of storing it, so a terabyte can be sent without
+    /// keeping it. Multipart uploads then cannot be completed.
+    #[arg(long)]
+    discard_bodies: bool,
 }
 
 #[tokio::main]
@@ -77,6 +82,7 @@ async fn main() -> anyhow::Result<()> {
         app: false,
         orphan_retention: Duration::from_secs(args.orphan_retention_secs),
         gc_interval: Duration::from_secs(args.gc_interval_secs),
+        discard_bodies: args.discard_bodies,
     })
     .await?;
     let creds = sim.s3_credentials();
