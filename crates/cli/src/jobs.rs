@@ -170,6 +170,8 @@ pub async fn resume(
     }
     let parts = rec.params["parts_in_flight"].as_u64().unwrap_or(8) as usize;
     drop(j);
+    // A watched run's job: not beside the watcher of its folder.
+    let _watch_lock = crate::watch::resume_lock(&path, &rec)?;
 
     let mut files = Vec::new();
     let mut already = Vec::new();
