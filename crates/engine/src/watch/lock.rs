@@ -79,12 +79,7 @@ pub fn try_lock(locks: &Path, dir: &Path) -> std::io::Result<Result<FolderLock, 
                 .ok()
                 .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
                 .unwrap_or_default();
-            writeln!(
-                file,
-                "{}\n{}\n{program}",
-                std::process::id(),
-                dir.display()
-            )?;
+            writeln!(file, "{}\n{}\n{program}", std::process::id(), dir.display())?;
             file.flush()?;
             Ok(Ok(FolderLock { _file: file, path }))
         }

@@ -9,7 +9,11 @@ use super::run::Snapshot;
 
 /// Ok when the run is complete and its files held still long enough, else
 /// what it waits for.
-pub(super) fn readiness(snap: &Snapshot, still: Duration, opts: &WatchOptions) -> Result<(), String> {
+pub(super) fn readiness(
+    snap: &Snapshot,
+    still: Duration,
+    opts: &WatchOptions,
+) -> Result<(), String> {
     let secs = |d: Duration| format!("{} s", d.as_secs());
     if let Some(m) = &snap.marker {
         if still >= opts.check_interval {

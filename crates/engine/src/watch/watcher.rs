@@ -141,12 +141,11 @@ impl Watcher<'_> {
     /// at again each pass: it takes over when that one stops).
     fn take_locks(&mut self) -> Result<(), WatchError> {
         for f in self.folders.iter_mut().filter(|f| f.lock.is_none()) {
-            let taken = lock::try_lock(&self.locks_dir, &f.dir).map_err(|source| {
-                WatchError::Lock {
+            let taken =
+                lock::try_lock(&self.locks_dir, &f.dir).map_err(|source| WatchError::Lock {
                     path: lock::lock_path(&self.locks_dir, &f.dir),
                     source,
-                }
-            })?;
+                })?;
             match taken {
                 Ok(l) => {
                     f.lock = Some(l);
