@@ -767,7 +767,7 @@ fn one_codex_gets_each_runs_pair_as_one_sample_once() {
         run_event(v, "run_done", &run_a)
     });
     let run_b = watched.join("260102_M00001_0002_000000000-BBBBB");
-    let b = paired_run(&run_b, (1 * MIB + 3, 700_000), 20);
+    let b = paired_run(&run_b, (MIB + 3, 700_000), 20);
     std::fs::write(run_b.join("CopyComplete.txt"), "").unwrap();
     w.wait("run b done", Duration::from_secs(120), |v| {
         run_event(v, "run_done", &run_b)
