@@ -878,7 +878,7 @@ fn main() {
             watch_remove,
             watch_pause,
             watch_check_again,
-            watch::watch_drop_zone,
+            watch::drop::watch_drop_zone,
             e2e_watch_add,
             e2e_drop
         ])

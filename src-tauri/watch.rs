@@ -18,9 +18,14 @@ use ferry_engine::settings::WatchedFolder;
 use ferry_engine::watch::batch::SubmitBatches;
 use ferry_engine::watch::{Control, RunHandler, UploadRuns, WatchEvent, WatchOptions};
 use ferry_engine::{Engine, EngineConfig, Event, EventSink, Portal};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::portals::Kind;
+
+pub mod drop;
+mod target;
+pub use drop::{Zone, dropped};
+pub use target::Target;
 
 /// One run's line.
 #[derive(Serialize, Clone, Debug, Default)]
@@ -78,68 +83,6 @@ impl Folder {
             strips: Vec::new(),
             generation: 0,
         }
-    }
-}
-
-/// Where the folders' runs go: the signed-in portal, whichever it is.
-#[derive(Clone)]
-pub struct Target {
-    pub portal: Arc<dyn Portal>,
-    /// Set for Loculus: a folder's own group, submission batches.
-    pub loculus: Option<Arc<Loculus>>,
-    /// As journaled with each job (no secret).
-    pub destination: serde_json::Value,
-    pub kind: Kind,
-    /// Loculus: the website whose /loculus-info lists the organisms.
-    pub website: String,
-    pub http: reqwest::Client,
-}
-
-impl Target {
-    /// The signed-in Loculus of `app`, for `info`.
-    pub fn loculus(app: &crate::App, l: &Arc<Loculus>, info: &crate::session::Info) -> Target {
-        let website = app
-            .portal
-            .lock()
-            .unwrap()
-            .as_ref()
-            .map(|p| p.website.clone());
-        Target {
-            portal: l.clone(),
-            loculus: Some(l.clone()),
-            destination: crate::session::destination(info),
-            kind: Kind::Loculus,
-            website: website.unwrap_or_default(),
-            http: app.http.clone(),
-        }
-    }
-
-    /// A signed-in One Codex or BaseSpace.
-    pub fn keyed(app: &crate::App, portal: Arc<dyn Portal>, info: &crate::session::Info) -> Target {
-        Target {
-            portal,
-            loculus: None,
-            destination: crate::session::destination(info),
-            kind: info.portal.as_ref().map(|p| p.kind).unwrap_or_default(),
-            website: String::new(),
-            http: app.http.clone(),
-        }
-    }
-}
-
-/// Where the panel is in the window (CSS pixels), so a drop over it adds
-/// a watched folder.
-#[derive(Deserialize, Clone, Copy, Debug, Default)]
-pub struct Zone {
-    pub x: f64,
-    pub y: f64,
-    pub width: f64,
-    pub height: f64,
-}
-
-impl Zone {
-    fn holds(&self, (x, y): (f64, f64)) -> bool {
-        x >= self.x && x < self.x + self.width && y >= self.y && y < self.y + self.height
     }
 }
 
@@ -571,49 +514,6 @@ impl Watched {
         drop(fs);
         self.touch();
     }
-}
-
-/// A drop over the panel: each folder is watched, with the destination
-/// chosen in the panel; a file is not, and the panel says why. What the
-/// panel says is returned.
-pub fn dropped(app: &crate::App, paths: Vec<PathBuf>) -> String {
-    let (group, submit) = app.watched.drop_to.lock().unwrap().clone();
-    let mut said = Vec::new();
-    let mut added = Vec::new();
-    for p in paths {
-        if p.is_dir() {
-            match app.watched.add(p.clone(), group, submit.clone()) {
-                Ok(()) => added.push(p.display().to_string()),
-                Err(e) => said.push(e),
-            }
-        } else {
-            said.push(format!(
-                "{}: is a file, not a folder; drop the folder the instrument writes its runs into to watch it (files dropped on the list below are uploaded)",
-                p.display()
-            ));
-        }
-    }
-    if !added.is_empty()
-        && let Err(e) = crate::watches_changed(app)
-    {
-        said.push(e);
-    }
-    if !added.is_empty() {
-        said.insert(0, format!("Watching {}", added.join(", ")));
-    }
-    said.join("\n")
-}
-
-/// Where the panel is (CSS pixels; None: not shown), and the destination
-/// chosen in it, so a folder dropped over it is watched.
-#[tauri::command]
-pub fn watch_drop_zone(
-    app: crate::S<'_>,
-    zone: Option<Zone>,
-    group: Option<i64>,
-    submit: Option<String>,
-) {
-    app.watched.set_zone(zone, group, submit);
 }
 
 /// The line of `run`, made when first seen, with its new state.
