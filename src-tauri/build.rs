@@ -44,6 +44,7 @@ const COMMANDS: &[&str] = &[
     "watch_remove",
     "watch_pause",
     "watch_check_again",
+    "watch_drop_zone",
     "history",
     "save_receipt",
     "copy_ids",

@@ -40,6 +40,8 @@ struct Batch {
     wizard_folder: Option<String>,
     /// The watched folders and their runs, when they changed.
     watch: Option<Vec<watch::FolderView>>,
+    /// What became of folders dropped on the Watched folders panel.
+    watch_notice: Option<String>,
 }
 
 struct App {
@@ -83,9 +85,19 @@ impl App {
         added
     }
 
-    /// A drop on the window: a folder goes to the wizard while it is open,
-    /// anything else to the queue.
-    fn dropped(&self, paths: Vec<PathBuf>) -> Added {
+    /// A drop on the window: over the Watched folders panel, a folder is
+    /// watched; a folder goes to the wizard while it is open; anything else
+    /// to the queue. `at`: where (CSS pixels), when known.
+    fn dropped(&self, paths: Vec<PathBuf>, at: Option<(f64, f64)>) -> Added {
+        if self.watched.over_panel(at) {
+            let said = watch::dropped(self, paths);
+            self.outbox.lock().unwrap().watch_notice = Some(said);
+            return Added {
+                files: 0,
+                problems: 0,
+                bytes: 0,
+            };
+        }
         match wizard::dropped(self, &paths) {
             Some(folder) => {
                 self.outbox.lock().unwrap().wizard_folder = Some(folder);
@@ -104,6 +116,8 @@ impl App {
         k.info.journal = self.journal_note.clone();
         *self.loculus.lock().unwrap() = None;
         *self.onecodex.lock().unwrap() = k.onecodex;
+        let target = watch::Target::keyed(self, k.portal.clone(), &k.info);
+        self.watched.signed_in(target, &self.engine_cfg);
         self.queue
             .set_portal(Some(k.portal), session::destination(&k.info));
         *self.info.lock().unwrap() = k.info.clone();
@@ -117,6 +131,7 @@ impl App {
         self.queue.set_portal(None, Destination::default());
         *self.loculus.lock().unwrap() = None;
         *self.onecodex.lock().unwrap() = None;
+        self.watched.signed_out();
         self.queue.set_rules(ferry_front::rules(p.kind));
         *self.portal.lock().unwrap() = Some(p.clone());
         let signed_out = Info {
@@ -193,12 +208,8 @@ impl App {
         let mut s = s?;
         s.info.journal = self.journal_note.clone();
         *self.loculus.lock().unwrap() = Some(s.loculus.clone());
-        self.watched.stop_all();
-        self.watched.start_all(
-            Some(s.loculus.clone()),
-            session::destination(&s.info),
-            &self.engine_cfg,
-        );
+        let target = watch::Target::loculus(self, &s.loculus, &s.info);
+        self.watched.signed_in(target, &self.engine_cfg);
         self.queue
             .set_portal(Some(s.loculus), session::destination(&s.info));
         *self.info.lock().unwrap() = s.info.clone();
@@ -246,6 +257,7 @@ impl App {
             && b.session.is_none()
             && b.wizard_folder.is_none()
             && b.watch.is_none()
+            && b.watch_notice.is_none()
         {
             return;
         }
@@ -422,7 +434,7 @@ fn sign_out(app: S<'_>) -> Result<Info, String> {
     // wizard's too) and One Codex, which would otherwise keep its key.
     *app.loculus.lock().unwrap() = None;
     *app.onecodex.lock().unwrap() = None;
-    app.watched.stop_all();
+    app.watched.signed_out();
     let info = std::mem::take(&mut *app.info.lock().unwrap());
     if let Some(p) = &info.portal {
         match p.kind {
@@ -578,18 +590,14 @@ fn watches_changed(app: &App) -> Result<(), String> {
     s.0.watch = app.watched.configs();
     settings::save(s.0.clone())?;
     drop(s);
-    let info = app.info.lock().unwrap().clone();
-    app.watched.start_all(
-        app.loculus.lock().unwrap().clone(),
-        session::destination(&info),
-        &app.engine_cfg,
-    );
+    app.watched.start_all(&app.engine_cfg);
     Ok(())
 }
 
-/// Add a watched folder chosen in a native dialog.
+/// Add a watched folder chosen in a native dialog, with its destination:
+/// a Loculus group, and an organism to submit each run to as a batch.
 #[tauri::command]
-async fn watch_pick(app: S<'_>) -> Result<(), String> {
+async fn watch_pick(app: S<'_>, group: Option<i64>, submit: Option<String>) -> Result<(), String> {
     let picked = dialog(|| {
         rfd::FileDialog::new()
             .set_title("Watch a folder for sequencer runs")
@@ -598,7 +606,7 @@ async fn watch_pick(app: S<'_>) -> Result<(), String> {
     })
     .await?;
     for p in picked {
-        app.watched.add(p)?;
+        app.watched.add(p, group, submit.clone())?;
     }
     watches_changed(&app)
 }
@@ -622,23 +630,28 @@ fn watch_check_again(app: S<'_>, dir: PathBuf) {
 
 /// Test-only: adds a watched folder as the native dialog would.
 #[tauri::command]
-fn e2e_watch_add(app: S<'_>, path: PathBuf) -> Result<(), String> {
+fn e2e_watch_add(
+    app: S<'_>,
+    path: PathBuf,
+    group: Option<i64>,
+    submit: Option<String>,
+) -> Result<(), String> {
     if !e2e() {
         return Err("not available".into());
     }
-    app.watched.add(path)?;
+    app.watched.add(path, group, submit)?;
     watches_changed(&app)
 }
 
-/// Test-only: delivers paths exactly as a drop on the window does. Only
-/// callable when FERRY_E2E=1 (then granted by a capability added at run
-/// time; no capability file grants it).
+/// Test-only: delivers paths exactly as a drop on the window does (`at`:
+/// where, in CSS pixels). Only callable when FERRY_E2E=1 (then granted by
+/// a capability added at run time; no capability file grants it).
 #[tauri::command]
-fn e2e_drop(app: S<'_>, paths: Vec<PathBuf>) -> Result<Added, String> {
+fn e2e_drop(app: S<'_>, paths: Vec<PathBuf>, at: Option<[f64; 2]>) -> Result<Added, String> {
     if !e2e() {
         return Err("not available".into());
     }
-    Ok(app.dropped(paths))
+    Ok(app.dropped(paths, at.map(|[x, y]| (x, y))))
 }
 
 pub(crate) fn e2e() -> bool {
@@ -830,9 +843,12 @@ fn main() {
             }
             Ok(())
         })
-        .on_window_event(move |_w, e| {
-            if let WindowEvent::DragDrop(DragDropEvent::Drop { paths, .. }) = e {
-                dropper.dropped(paths.clone());
+        .on_window_event(move |w, e| {
+            if let WindowEvent::DragDrop(DragDropEvent::Drop { paths, position }) = e {
+                // Physical pixels to the page's CSS pixels.
+                let scale = w.scale_factor().unwrap_or(1.0);
+                let at = (position.x / scale, position.y / scale);
+                dropper.dropped(paths.clone(), Some(at));
             }
         })
         .invoke_handler(tauri::generate_handler![
@@ -879,6 +895,7 @@ fn main() {
             watch_remove,
             watch_pause,
             watch_check_again,
+            watch::drop::watch_drop_zone,
             e2e_watch_add,
             e2e_drop
         ])

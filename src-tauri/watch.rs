@@ -1,19 +1,29 @@
 //! The Watched folders panel: a thin shell over `ferry_engine::watch` (the
 //! same watcher as `ferry watch`). Each folder runs the engine's watcher
-//! with the signed-in Loculus portal; its events become one line per run
-//! (waiting, ready, sending with a per-part strip, done, needs attention),
-//! a desktop notification per finished run, and the folders are kept in
-//! the settings file (`[[watch]]`) and started again with the app.
+//! with the signed-in portal (Loculus, One Codex or BaseSpace) and its own
+//! destination (a Loculus group; or each run submitted as a submission
+//! batch for an organism); its events become one line per run (waiting,
+//! ready, sending with a per-part strip, done, needs attention), a desktop
+//! notification per finished run, and the folders are kept in the settings
+//! file (`[[watch]]`) and started again with the app. A folder dropped on
+//! the panel is watched (a drop elsewhere goes to the upload queue).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use ferry_engine::journal::Journal;
+use ferry_engine::loculus::Loculus;
 use ferry_engine::settings::WatchedFolder;
-use ferry_engine::watch::{Control, UploadRuns, WatchEvent, WatchOptions};
-use ferry_engine::{Engine, EngineConfig, Event, EventSink};
+use ferry_engine::watch::batch::SubmitBatches;
+use ferry_engine::watch::{Control, RunHandler, UploadRuns, WatchEvent, WatchOptions};
+use ferry_engine::{Engine, EngineConfig, Event, EventSink, Portal};
 use serde::Serialize;
+
+pub mod drop;
+mod target;
+pub use drop::{Zone, dropped};
+pub use target::Target;
 
 /// One run's line.
 #[derive(Serialize, Clone, Debug, Default)]
@@ -35,6 +45,10 @@ pub struct RunView {
 pub struct FolderView {
     pub dir: String,
     pub paused: bool,
+    /// Loculus: the group its runs go to (None: the signed-in one).
+    pub group: Option<i64>,
+    /// Loculus: each run is submitted as a batch for this organism.
+    pub submit: Option<String>,
     /// inotify | poll, once watched.
     pub mode: Option<String>,
     /// Why it is polled, or another watcher holds it, or why it cannot start.
@@ -73,6 +87,12 @@ impl Folder {
 #[derive(Default)]
 pub struct Watched {
     folders: Mutex<Vec<Folder>>,
+    /// The signed-in portal the folders send to (None: signed out).
+    target: Mutex<Option<Target>>,
+    /// The panel's place in the window, and the destination chosen in it
+    /// (a Loculus group, an organism to submit to) for dropped folders.
+    zone: Mutex<Option<Zone>>,
+    drop_to: Mutex<(Option<i64>, Option<String>)>,
     /// Something changed since the window last got the folders.
     dirty: Mutex<bool>,
     /// Runs finished since the last flush: one notification each.
@@ -123,6 +143,8 @@ impl Watched {
             .map(|f| FolderView {
                 dir: f.cfg.dir.display().to_string(),
                 paused: f.cfg.paused,
+                group: f.cfg.group,
+                submit: f.cfg.submit.clone(),
                 mode: f.mode.clone(),
                 note: f.note.clone(),
                 runs: f.runs.values().cloned().collect(),
@@ -149,12 +171,22 @@ impl Watched {
         *self.dirty.lock().unwrap() = true;
     }
 
-    /// Add a folder (not twice).
-    pub fn add(&self, dir: PathBuf) -> Result<(), String> {
+    /// Add a folder (not twice) with its destination: a Loculus group
+    /// (None: the signed-in one) and, to submit each run as a batch, an
+    /// organism.
+    pub fn add(
+        &self,
+        dir: PathBuf,
+        group: Option<i64>,
+        submit: Option<String>,
+    ) -> Result<(), String> {
         let dir = std::fs::canonicalize(&dir)
             .map_err(|e| format!("{}: cannot be watched ({e})", dir.display()))?;
         if !dir.is_dir() {
-            return Err(format!("{}: is not a folder", dir.display()));
+            return Err(format!(
+                "{}: is a file, not a folder; watch the folder the instrument writes its runs into",
+                dir.display()
+            ));
         }
         let mut fs = self.folders.lock().unwrap();
         if fs.iter().any(|f| f.cfg.dir == dir) {
@@ -162,8 +194,9 @@ impl Watched {
         }
         fs.push(Folder::new(WatchedFolder {
             dir,
-            group: None,
+            group,
             paused: false,
+            submit: submit.filter(|o| !o.trim().is_empty()),
         }));
         drop(fs);
         self.touch();
@@ -206,61 +239,116 @@ impl Watched {
         }
     }
 
+    /// Signed in (again): every folder starts over with `target`.
+    pub fn signed_in(self: &Arc<Self>, target: Target, cfg: &EngineConfig) {
+        self.stop_all();
+        *self.target.lock().unwrap() = Some(target);
+        self.start_all(cfg);
+    }
+
+    /// Signed out, or another portal chosen: nothing is sent until the
+    /// next sign-in.
+    pub fn signed_out(&self) {
+        *self.target.lock().unwrap() = None;
+        self.stop_all();
+    }
+
     /// Start every folder that is not paused and not running, sending to
-    /// `portal` (the signed-in Loculus). Called at sign-in and on changes.
-    pub fn start_all(
-        self: &Arc<Self>,
-        portal: Option<Arc<ferry_engine::loculus::Loculus>>,
-        destination: ferry_engine::Destination,
-        cfg: &EngineConfig,
-    ) {
+    /// the signed-in portal. Called at sign-in and on changes.
+    pub fn start_all(self: &Arc<Self>, cfg: &EngineConfig) {
+        let target = self.target.lock().unwrap().clone();
         let mut fs = self.folders.lock().unwrap();
-        for i in 0..fs.len() {
-            let f = &mut fs[i];
+        for f in fs.iter_mut() {
             if f.cfg.paused || f.control.is_some() {
                 continue;
             }
-            let Some(portal) = portal.clone() else {
-                f.note = Some("sign in to a Loculus portal to start watching".into());
-                continue;
-            };
-            let journal = match Journal::open(&Journal::default_path()) {
-                Ok(j) => Arc::new(j),
-                Err(e) => {
-                    f.note = Some(format!("no journal, so runs could be sent twice: {e}"));
-                    continue;
+            match &target {
+                None => f.note = Some("sign in to a portal to start watching".into()),
+                Some(t) => {
+                    if let Err(e) = self.start(f, t, cfg) {
+                        f.note = Some(e);
+                    }
                 }
-            };
-            let me = self.clone();
-            let dir = f.cfg.dir.clone();
-            let sink_dir = dir.clone();
-            let sink = EventSink::new(move |e| me.progress(&sink_dir, &e));
-            let engine = match Engine::new(cfg.clone(), sink) {
-                Ok(e) => e,
-                Err(e) => {
-                    f.note = Some(e.to_string());
-                    continue;
-                }
-            };
-            let control = Control::default();
-            f.control = Some((control.clone(), engine.clone()));
-            f.generation += 1;
-            let generation = f.generation;
-            f.note = None;
-            let params = ferry_engine::JobParams::new(destination.clone())
-                .with_parts_in_flight(cfg.parts_in_flight.min(u16::MAX as usize) as u16);
-            let handler = Arc::new(UploadRuns {
-                engine,
-                portal,
-                journal: journal.clone(),
-                params,
-            });
-            let me = self.clone();
-            let emit_dir = dir.clone();
-            let emit: ferry_engine::watch::Emit = Arc::new(move |e| me.on_event(&emit_dir, e));
-            let me = self.clone();
-            tauri::async_runtime::spawn(async move {
-                let r = ferry_engine::watch::watch(
+            }
+        }
+        drop(fs);
+        self.touch();
+    }
+
+    /// Start one folder's watcher.
+    fn start(
+        self: &Arc<Self>,
+        f: &mut Folder,
+        t: &Target,
+        cfg: &EngineConfig,
+    ) -> Result<(), String> {
+        if f.cfg.submit.is_some() && t.loculus.is_none() {
+            return Err(
+                "its runs are submitted as Loculus submission batches: sign in to a Loculus portal"
+                    .into(),
+            );
+        }
+        let journal = Journal::open(&Journal::default_path())
+            .map_err(|e| format!("no journal, so runs could be sent twice: {e}"))?;
+        let journal = Arc::new(journal);
+        let me = self.clone();
+        let dir = f.cfg.dir.clone();
+        let sink_dir = dir.clone();
+        let sink = EventSink::new(move |e| me.progress(&sink_dir, &e));
+        let engine = Engine::new(cfg.clone(), sink).map_err(|e| e.to_string())?;
+        let control = Control::default();
+        f.control = Some((control.clone(), engine.clone()));
+        f.generation += 1;
+        let generation = f.generation;
+        f.note = None;
+        // The folder's own group, on the same sign-in.
+        let loculus = match (&t.loculus, f.cfg.group) {
+            (Some(l), Some(g)) => Some(Arc::new(l.with_group(g))),
+            (l, _) => l.clone(),
+        };
+        let mut params = ferry_engine::JobParams::new(t.destination.clone())
+            .with_parts_in_flight(cfg.parts_in_flight.min(u16::MAX as usize) as u16);
+        if let Some(l) = &loculus {
+            params.destination.group = Some(l.group_id());
+        }
+        let portal: Arc<dyn Portal> = match &loculus {
+            Some(l) => l.clone(),
+            None => t.portal.clone(),
+        };
+        let upload = UploadRuns {
+            engine: engine.clone(),
+            portal,
+            journal: journal.clone(),
+            params: params.clone(),
+            pair_reads: t.kind == ferry_engine::PortalKind::Onecodex,
+        };
+        let submit = f.cfg.submit.clone().zip(loculus);
+        let (website, http) = (t.website.clone(), t.http.clone());
+        let me = self.clone();
+        let emit_dir = dir.clone();
+        let emit: ferry_engine::watch::Emit = Arc::new(move |e| me.on_event(&emit_dir, e));
+        let me = self.clone();
+        tauri::async_runtime::spawn(async move {
+            let r = async {
+                let handler: Arc<dyn RunHandler> = match submit {
+                    None => Arc::new(upload),
+                    Some((organism, loculus)) => {
+                        // The organism's file categories, from the website
+                        // (as the wizard reads them).
+                        let info = Loculus::instance_info(&http, &website)
+                            .await
+                            .map_err(|e| format!("{e} (the organisms are read from {website})"))?;
+                        let organism = info.organism(&organism)?.clone();
+                        Arc::new(SubmitBatches {
+                            engine,
+                            loculus,
+                            journal: journal.clone(),
+                            params,
+                            organism,
+                        })
+                    }
+                };
+                ferry_engine::watch::watch(
                     std::slice::from_ref(&dir),
                     &options(),
                     journal,
@@ -268,23 +356,37 @@ impl Watched {
                     emit,
                     control,
                 )
-                .await;
-                let mut fs = me.folders.lock().unwrap();
-                if let Some(f) = fs
-                    .iter_mut()
-                    .find(|f| f.cfg.dir == dir && f.generation == generation)
-                {
-                    f.control = None;
-                    if let Err(e) = r {
-                        f.note = Some(e.to_string());
-                    }
+                .await
+                .map_err(|e| e.to_string())
+            }
+            .await;
+            let mut fs = me.folders.lock().unwrap();
+            if let Some(f) = fs
+                .iter_mut()
+                .find(|f| f.cfg.dir == dir && f.generation == generation)
+            {
+                f.control = None;
+                if let Err(e) = r {
+                    f.note = Some(e);
                 }
-                drop(fs);
-                me.touch();
-            });
-        }
-        drop(fs);
-        self.touch();
+            }
+            drop(fs);
+            me.touch();
+        });
+        Ok(())
+    }
+
+    /// The window says where the panel is, and the destination chosen in
+    /// it, for folders dropped over it.
+    pub fn set_zone(&self, zone: Option<Zone>, group: Option<i64>, submit: Option<String>) {
+        *self.zone.lock().unwrap() = zone;
+        *self.drop_to.lock().unwrap() = (group, submit);
+    }
+
+    /// Whether a drop at `at` (CSS pixels in the window) is over the panel.
+    pub fn over_panel(&self, at: Option<(f64, f64)>) -> bool {
+        let zone = *self.zone.lock().unwrap();
+        matches!((zone, at), (Some(z), Some(p)) if z.holds(p))
     }
 
     /// Stop every folder (signed out).

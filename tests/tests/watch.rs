@@ -2,7 +2,10 @@
 //! events (inotify) and notify's PollWatcher: a simulated sequencer writes
 //! runs slowly, marker last; plain folders go after their quiet period;
 //! 20 runs at once; a kill -9 mid-run; two watchers on one folder; a
-//! submission batch that waits for its metadata to be fixed. What is
+//! submission batch that waits for its metadata to be fixed; One Codex
+//! (each run's R1/R2 pair one sample) and BaseSpace runs, sent once across
+//! a restart; `ferry resume` of a watched run's job refused while a
+//! watcher holds its folder. What is
 //! checked is what a user would: each run's bytes on the portal (SHA-256),
 //! and that it was sent once (uploads and submissions counted on the sim).
 //! Latencies and memory are printed, never asserted.
@@ -33,24 +36,31 @@ struct Watcher {
 
 impl Watcher {
     fn start(sim: &SimProc, journal: &Path, dirs: &[&Path], extra: &[&str]) -> Watcher {
+        Watcher::start_to(sim, "loculus", journal, dirs, extra)
+    }
+
+    /// A watcher sending to `portal` (loculus, onecodex, basespace), each
+    /// portal's credential in the environment, none on the command line.
+    fn start_to(
+        sim: &SimProc,
+        portal: &str,
+        journal: &Path,
+        dirs: &[&Path],
+        extra: &[&str],
+    ) -> Watcher {
         let stderr = journal.with_extension(format!("stderr-{}", rand::random::<u32>()));
         let mut cmd = Command::new(bin("ferry"));
-        cmd.args([
-            "watch",
-            "--backend",
-            &sim.backend(),
-            "--group",
-            "1",
-            "--json",
-        ])
-        .args(["--check-interval", "1s"])
-        .args(extra)
-        .args(dirs)
-        .env("FERRY_TOKEN", sim.token())
-        .env("FERRY_JOURNAL", journal)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&stderr).unwrap());
+        cmd.arg("watch")
+            .args(portal_args(sim, portal))
+            .arg("--json")
+            .args(["--check-interval", "1s"])
+            .args(extra)
+            .args(dirs)
+            .envs(credentials(sim))
+            .env("FERRY_JOURNAL", journal)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&stderr).unwrap());
         let mut child = cmd.spawn().expect("ferry watch starts");
         let out = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
@@ -132,6 +142,33 @@ impl Drop for Watcher {
         self.kill();
         let _ = std::fs::remove_file(&self.stderr);
     }
+}
+
+/// Where a watcher sends: the flags of `ferry upload --portal ...`.
+fn portal_args(sim: &SimProc, portal: &str) -> Vec<String> {
+    let s = |v: &str| sim.info[v].as_str().unwrap().to_string();
+    let v = |a: &[&str]| a.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    match portal {
+        "loculus" => v(&["--backend", &sim.backend(), "--group", "1"]),
+        "onecodex" => v(&["--portal", "onecodex", "--base-url", &s("onecodex")]),
+        _ => v(&[
+            "--portal",
+            "basespace",
+            "--base-url",
+            &s("basespace"),
+            "--appresult",
+            &s("basespace_appresult"),
+        ]),
+    }
+}
+
+fn credentials(sim: &SimProc) -> Vec<(&'static str, String)> {
+    let s = |v: &str| sim.info[v].as_str().unwrap().to_string();
+    vec![
+        ("FERRY_TOKEN", sim.token()),
+        ("FERRY_ONECODEX_API_KEY", s("onecodex_api_key")),
+        ("FERRY_BASESPACE_TOKEN", s("basespace_token")),
+    ]
 }
 
 fn is(v: &Value, event: &str) -> bool {
@@ -659,4 +696,241 @@ fn a_thousand_finished_runs_cost_one_watch_and_are_not_sent_again() {
     assert_eq!(watches, 1, "only the watched folder, not each finished run");
     assert_eq!(w.count(|v| is(v, "run_sending")), 0, "nothing sent again");
     assert_eq!(uploads(&sim), 1000);
+}
+
+/// `GET /_sim/portals`: One Codex samples and BaseSpace files.
+fn portals_state(sim: &SimProc) -> Value {
+    ferry_e2e::get_json(&format!("{}/_sim/portals", sim.backend()))
+}
+
+/// SHA-256 of what the storage holds at `key`.
+fn stored_at(sim: &SimProc, key: &str) -> String {
+    let v = ferry_e2e::get_json(&format!("{}/_sim/stored?key={key}", sim.backend()));
+    v["sha256"].as_str().unwrap_or("").to_string()
+}
+
+/// `ferry watch --once` to `portal`; its stderr (it must succeed).
+fn watch_once(sim: &SimProc, portal: &str, journal: &Path, dir: &Path) -> String {
+    let out = Command::new(bin("ferry"))
+        .args(["watch", "--once", "--check-interval", "1s"])
+        .args(portal_args(sim, portal))
+        .arg(dir)
+        .envs(credentials(sim))
+        .env("FERRY_JOURNAL", journal)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{err}");
+    err
+}
+
+/// An Illumina run with one paired-end sample `S1` (R1 and R2 of distinct
+/// bytes per `seed`), no marker yet.
+fn paired_run(run: &Path, sizes: (usize, usize), seed: u8) -> [PathBuf; 2] {
+    let calls = run.join("Data/Intensities/BaseCalls");
+    std::fs::create_dir_all(&calls).unwrap();
+    std::fs::write(run.join("RunInfo.xml"), "<RunInfo/>").unwrap();
+    [
+        make_file(&calls, "S1_S1_L001_R1_001.fastq.gz", sizes.0, seed),
+        make_file(&calls, "S1_S1_L001_R2_001.fastq.gz", sizes.1, seed + 1),
+    ]
+}
+
+#[test]
+fn one_codex_gets_each_runs_pair_as_one_sample_once() {
+    let sim = SimProc::start(&[]);
+    let d = tempfile::tempdir().unwrap();
+    let watched = d.path().join("runs");
+    std::fs::create_dir(&watched).unwrap();
+    let journal = d.path().join("journal.sqlite");
+    let mut w = Watcher::start_to(&sim, "onecodex", &journal, &[&watched], &[]);
+    w.wait("watching", Duration::from_secs(60), |v| is(v, "watching"));
+    // Two runs whose reads have the same names (sample numbers start again
+    // each run): a pair is made within its run only.
+    let run_a = watched.join("260101_M00001_0001_000000000-AAAAA");
+    let a = paired_run(&run_a, (3 * MIB, 2 * MIB + 5), 10);
+    w.wait(
+        "run a waiting for its marker",
+        Duration::from_secs(60),
+        |v| run_event(v, "run_waiting", &run_a),
+    );
+    assert_eq!(w.count(|v| is(v, "run_ready")), 0);
+    let t = Instant::now();
+    std::fs::write(run_a.join("CopyComplete.txt"), "").unwrap();
+    let latency = first_part_after(&mut w, t);
+    println!(
+        "One Codex, inotify: marker to first part sent: {} ms",
+        latency.as_millis()
+    );
+    w.wait("run a done", Duration::from_secs(120), |v| {
+        run_event(v, "run_done", &run_a)
+    });
+    let run_b = watched.join("260102_M00001_0002_000000000-BBBBB");
+    let b = paired_run(&run_b, (MIB + 3, 700_000), 20);
+    std::fs::write(run_b.join("CopyComplete.txt"), "").unwrap();
+    w.wait("run b done", Duration::from_secs(120), |v| {
+        run_event(v, "run_done", &run_b)
+    });
+    // Each run is one confirmed sample holding its two files' bytes.
+    let samples = portals_state(&sim)["onecodex_samples"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(samples.len(), 2, "one sample per run: {samples:?}");
+    let mut held: Vec<Vec<String>> = samples
+        .iter()
+        .map(|s| {
+            assert_eq!(s["confirmed"], true, "{s}");
+            assert_eq!(s["paired_end_filename"], "S1_S1_L001_R2_001.fastq.gz");
+            s["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|k| stored_at(&sim, k.as_str().unwrap()))
+                .collect()
+        })
+        .collect();
+    held.sort();
+    let mut want = vec![vec![sha(&a[0]), sha(&a[1])], vec![sha(&b[0]), sha(&b[1])]];
+    want.sort();
+    assert_eq!(held, want, "the stored bytes are each run's pair");
+    assert_eq!(w.count(|v| is(v, "run_sending")), 2);
+    // Stopped and looked at again: both runs are known as sent.
+    w.kill();
+    let again = watch_once(&sim, "onecodex", &journal, &watched);
+    assert!(again.contains("0 run(s) sent; 0 waiting"), "{again}");
+    let n = portals_state(&sim)["onecodex_samples"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(n, 2, "nothing sent again");
+}
+
+#[test]
+fn basespace_gets_each_run_into_the_appresult_once_across_a_restart() {
+    let sim = SimProc::start(&[]);
+    let d = tempfile::tempdir().unwrap();
+    let watched = d.path().join("runs");
+    std::fs::create_dir(&watched).unwrap();
+    let journal = d.path().join("journal.sqlite");
+    let mut w = Watcher::start_to(&sim, "basespace", &journal, &[&watched], &[]);
+    w.wait("watching", Duration::from_secs(60), |v| is(v, "watching"));
+    let run = watched.join("260103_M00001_0003_000000000-CCCCC");
+    // Over one 8 MiB part: the parts of a file are continued, not resent.
+    let files = paired_run(&run, (9 * MIB + 1, 4_000), 30);
+    w.wait(
+        "the run waiting for its marker",
+        Duration::from_secs(60),
+        |v| run_event(v, "run_waiting", &run),
+    );
+    let t = Instant::now();
+    std::fs::write(run.join("CopyComplete.txt"), "").unwrap();
+    let latency = first_part_after(&mut w, t);
+    println!(
+        "BaseSpace, inotify: marker to first part sent: {} ms",
+        latency.as_millis()
+    );
+    let (_, done) = w.wait("the run done", Duration::from_secs(120), |v| {
+        run_event(v, "run_done", &run)
+    });
+    assert_eq!(done["files"], 2);
+    // Each file is complete in BaseSpace, holding the file's bytes.
+    w.drain();
+    let state = portals_state(&sim);
+    let stored = state["basespace_files"].as_array().unwrap().clone();
+    assert_eq!(stored.len(), 2, "{stored:?}");
+    for f in &files {
+        let name = f.file_name().unwrap().to_str().unwrap();
+        let id = w
+            .seen
+            .iter()
+            .map(|(_, v)| v)
+            .find(|v| is(v, "file_done") && v["name"] == name)
+            .map(|v| v["remote_id"].as_str().unwrap().to_string())
+            .unwrap_or_else(|| panic!("{name} was not sent"));
+        let b = stored
+            .iter()
+            .find(|b| b["id"] == *id.as_str())
+            .unwrap_or_else(|| panic!("{name}: no BaseSpace file {id}"));
+        assert_eq!(b["status"], "complete", "{name}");
+        assert_eq!(
+            stored_at(&sim, b["key"].as_str().unwrap()),
+            sha(f),
+            "{name}"
+        );
+    }
+    // Restarted: the run is known as sent and nothing goes again.
+    w.kill();
+    let mut again = Watcher::start_to(&sim, "basespace", &journal, &[&watched], &[]);
+    again.wait("the run seen as sent", Duration::from_secs(60), |v| {
+        run_event(v, "run_done", &run) && v["earlier"] == true
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(again.count(|v| is(v, "run_sending")), 0);
+    let n = portals_state(&sim)["basespace_files"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(n, 2, "nothing sent again");
+}
+
+#[test]
+fn resuming_a_watched_runs_job_waits_for_the_folders_watcher_to_stop() {
+    // A slow storage, so the watchers are stopped mid-file.
+    let sim = SimProc::start(&["--storage-bytes-per-sec", "2000000"]);
+    let d = tempfile::tempdir().unwrap();
+    let watched = d.path().join("runs");
+    std::fs::create_dir(&watched).unwrap();
+    let journal = d.path().join("journal.sqlite");
+    let run = watched.join("run-big");
+    let files = finished_run(&run, 1, 40 * MIB, 11);
+    let mut first = Watcher::start(&sim, &journal, &[&watched], &["--parts-in-flight", "2"]);
+    let (_, sending) = first.wait("the run sending", Duration::from_secs(120), |v| {
+        run_event(v, "run_sending", &run)
+    });
+    let job = sending["job"].as_str().unwrap().to_string();
+    first.wait("a part acknowledged", Duration::from_secs(120), |v| {
+        is(v, "part_done")
+    });
+    first.kill();
+    // Another watcher takes the folder and goes on with the run.
+    let mut second = Watcher::start(&sim, &journal, &[&watched], &["--parts-in-flight", "1"]);
+    second.wait("the run going on", Duration::from_secs(60), |v| {
+        run_event(v, "run_sending", &run)
+    });
+    let resume = || {
+        Command::new(bin("ferry"))
+            .args(["resume", &job])
+            .envs(credentials(&sim))
+            .env("FERRY_JOURNAL", &journal)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let refused = resume();
+    let err = String::from_utf8_lossy(&refused.stderr).into_owned();
+    assert_eq!(refused.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&canon(&watched).display().to_string()),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("process {}", second.child.id())),
+        "names who holds it: {err}"
+    );
+    assert!(err.contains("stop that watcher"), "{err}");
+    // Once that watcher is gone, the resume goes on from what the storage
+    // acknowledged, and the portal holds the run's bytes once.
+    second.kill();
+    let out = resume();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{err}");
+    let id = String::from_utf8_lossy(&out.stdout)
+        .split('\t')
+        .next()
+        .unwrap()
+        .to_string();
+    ferry_e2e::assert_stored(&sim.backend(), &id, &sha(&files[0]), None, "run-big");
+    assert_eq!(uploads(&sim), 1, "the one upload went on");
 }

@@ -175,6 +175,8 @@ pub async fn resume(
     }
     let parts = rec.params.parts_in_flight.unwrap_or(8) as usize;
     drop(j);
+    // A watched run's job: not beside the watcher of its folder.
+    let _watch_lock = crate::watch::resume_lock(&path, &rec)?;
 
     let plan = ferry_front::resume::plan(&rec).map_err(|refused| {
         let code = exit::code(refused[0].class());

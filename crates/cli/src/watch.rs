@@ -1,7 +1,9 @@
-//! `ferry watch DIR...`: sequencer runs upload themselves. The engine's
-//! watch module does the work (runs, markers, quiet period, stable files,
-//! lock, journal, resume, polling); this file builds the destination from
-//! the flags and prints the watcher's events.
+//! `ferry watch DIR...`: sequencer runs upload themselves, to Loculus,
+//! One Codex or BaseSpace. The engine's watch module does the work (runs,
+//! markers, quiet period, stable files, lock, journal, resume, polling);
+//! this file builds the destination from the flags and prints the
+//! watcher's events; and `ferry resume` of a watched run's job takes its
+//! folder's lock here.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -9,12 +11,15 @@ use std::time::Duration;
 
 use clap::Args;
 use ferry_engine::job::{FolderSubmit, SubmitSettings};
+use ferry_engine::journal::Journal;
 use ferry_engine::loculus::{Loculus, OrganismInfo, batch, link_folder};
 use ferry_engine::watch::{
     self, Control, Prepared, ReadyRun, RunFailed, RunHandler, RunSent, UploadRuns, WatchEvent,
     WatchOptions,
 };
-use ferry_engine::{Destination, Event, EventSink, JobFile, JobParams, PortalKind, Then, Uploaded};
+use ferry_engine::{
+    Destination as JobDestination, Event, EventSink, JobFile, JobParams, PortalKind, Then, Uploaded,
+};
 use indicatif::HumanBytes;
 
 use crate::portals::PortalArgs;
@@ -58,8 +63,7 @@ pub struct WatchArgs {
     #[arg(long, value_name = "DATE", requires = "submit")]
     pub restricted_until: Option<String>,
     /// With --submit: the instance's website (its /loculus-info lists the
-    /// organisms); default $FERRY_WEBSITE, else the backend's URL without
-    /// its `backend.` prefix.
+    /// organisms); default $FERRY_WEBSITE, else the backend's URL.
     #[arg(long, value_name = "URL", requires = "submit")]
     pub website: Option<String>,
     /// The folders whose subfolders are runs.
@@ -93,14 +97,59 @@ pub async fn run(
     out: Output,
     w: WatchArgs,
 ) -> Result<(), Fail> {
-    if portal != PortalKind::Loculus {
-        // One Codex pairs reads into samples per job and BaseSpace needs an
-        // AppResult per run: not watched yet.
-        return Err(Fail(
-            exit::INPUT,
-            "ferry watch sends to Loculus for now (--portal loculus); use `ferry upload --portal ...` for One Codex and BaseSpace".into(),
-        ));
+    let json = out.json;
+    let (journal, handler) = match portal {
+        PortalKind::Loculus => loculus(conn, other, json, &w).await?,
+        kind => elsewhere(kind, conn, other, json, &w)?,
+    };
+    let opts = w.options();
+    let emit: watch::Emit = Arc::new(move |e: WatchEvent| print_event(&e, json));
+    let summary = watch::watch(&w.dirs, &opts, journal, handler, emit, Control::default())
+        .await
+        .map_err(|e| Fail(exit::INPUT, e.to_string()))?;
+    print_summary(&summary, json);
+    Ok(())
+}
+
+fn print_summary(summary: &watch::WatchSummary, json: bool) {
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"event": "watch_summary", "sent": summary.sent, "waiting": summary.waiting, "attention": summary.attention, "locked": summary.locked})
+        );
+        return;
     }
+    eprintln!(
+        "{} run(s) sent; {} waiting; {} need attention{}",
+        summary.sent,
+        summary.waiting,
+        summary.attention,
+        if summary.locked.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; not looked at (another Ferry watches them): {}",
+                summary
+                    .locked
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        }
+    );
+}
+
+type Destination = (Arc<Journal>, Arc<dyn RunHandler>);
+
+/// Runs to Loculus: their reads uploaded, or (--submit) each run folder
+/// submitted as a batch.
+async fn loculus(
+    conn: UploadConn,
+    other: PortalArgs,
+    json: bool,
+    w: &WatchArgs,
+) -> Result<Destination, Fail> {
     if other.base_url.is_some() || other.appresult.is_some() || !other.pairs.is_empty() {
         return Err(Fail(
             exit::INPUT,
@@ -109,68 +158,85 @@ pub async fn run(
     }
     let parts = conn.parts_in_flight;
     let conn = conn.loculus()?;
-    let json = out.json;
     let s = Arc::new(session(&conn, json)?);
-    let opts = w.options();
     let params =
-        JobParams::new(Destination::loculus(&s.backend, s.group)).with_parts_in_flight(parts);
-    let handler: Arc<dyn RunHandler> = match &w.submit {
-        None => Arc::new(UploadRuns {
+        JobParams::new(JobDestination::loculus(&s.backend, s.group)).with_parts_in_flight(parts);
+    let Some(organism) = &w.submit else {
+        let handler = Arc::new(UploadRuns {
             engine: s.engine.clone(),
             portal: s.portal.clone(),
             journal: s.journal.clone(),
             params,
-        }),
-        Some(organism) => {
-            let website = ferry_front::website::website(w.website.as_deref(), &s.backend);
-            let http = ferry_engine::transfer::http_client()?;
-            let info = Loculus::instance_info(&http, &website).await?;
-            let org = info
-                .organism(organism)
-                .map_err(|m| Fail(exit::INPUT, m))?
-                .clone();
-            Arc::new(SubmitRuns {
-                params,
-                organism: organism.clone(),
-                org,
-                restricted_until: w.restricted_until.clone(),
-                json,
-                session: s.clone(),
-            })
-        }
+            pair_reads: false,
+        });
+        return Ok((s.journal.clone(), handler));
     };
-    let journal = s.journal.clone();
-    let emit: watch::Emit = Arc::new(move |e: WatchEvent| print_event(&e, json));
-    let summary = watch::watch(&w.dirs, &opts, journal, handler, emit, Control::default())
-        .await
-        .map_err(|e| Fail(exit::INPUT, e.to_string()))?;
-    if !json {
-        eprintln!(
-            "{} run(s) sent; {} waiting; {} need attention{}",
-            summary.sent,
-            summary.waiting,
-            summary.attention,
-            if summary.locked.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    "; not looked at (another Ferry watches them): {}",
-                    summary
-                        .locked
-                        .iter()
-                        .map(|p| p.display().to_string())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            }
-        );
-    } else {
-        println!(
-            "{}",
-            serde_json::json!({"event": "watch_summary", "sent": summary.sent, "waiting": summary.waiting, "attention": summary.attention, "locked": summary.locked})
-        );
+    let website = ferry_front::website::website(w.website.as_deref(), &s.backend);
+    let http = ferry_engine::transfer::http_client()?;
+    let info = Loculus::instance_info(&http, &website).await?;
+    let org = info
+        .organism(organism)
+        .map_err(|m| Fail(exit::INPUT, m))?
+        .clone();
+    let handler = Arc::new(SubmitRuns {
+        params,
+        organism: organism.clone(),
+        org,
+        restricted_until: w.restricted_until.clone(),
+        json,
+        session: s.clone(),
+    });
+    Ok((s.journal.clone(), handler))
+}
+
+/// Runs to One Codex (each run's R1/R2 files paired by name into samples,
+/// unless --no-pairing) or BaseSpace (into --appresult), with the
+/// destination options and credentials of `ferry upload`.
+fn elsewhere(
+    kind: PortalKind,
+    conn: UploadConn,
+    other: PortalArgs,
+    json: bool,
+    w: &WatchArgs,
+) -> Result<Destination, Fail> {
+    if w.submit.is_some() {
+        return Err(Fail(
+            exit::INPUT,
+            "--submit sends a run as a Loculus submission batch; with --portal onecodex or basespace each run's reads are uploaded".into(),
+        ));
     }
-    Ok(())
+    if !other.pairs.is_empty() {
+        return Err(Fail(
+            exit::INPUT,
+            "--pair names files of one upload; a watcher pairs each run's R1/R2 files by name (or sends each file alone with --no-pairing)".into(),
+        ));
+    }
+    if kind == PortalKind::Onecodex && other.appresult.is_some() {
+        return Err(Fail(
+            exit::INPUT,
+            "--appresult is for --portal basespace".into(),
+        ));
+    }
+    let stdin = match kind {
+        PortalKind::Onecodex => other.api_key_stdin,
+        _ => conn.token_stdin,
+    };
+    let parts = conn.parts_in_flight;
+    let params =
+        JobParams::new(crate::portals::destination(kind, &other, &[])).with_parts_in_flight(parts);
+    let engine = engine(parts as usize, json)?;
+    let portal = crate::portals::portal_for(&engine, &params.destination, stdin)?;
+    let journal = Arc::new(Journal::open(
+        &conn.journal.unwrap_or_else(Journal::default_path),
+    )?);
+    let handler = Arc::new(UploadRuns {
+        engine,
+        portal,
+        journal: journal.clone(),
+        params,
+        pair_reads: kind == PortalKind::Onecodex && !other.no_pairing,
+    });
+    Ok((journal, handler))
 }
 
 /// A Loculus session whose engine reports per file (JSON lines with
@@ -179,28 +245,15 @@ pub async fn run(
 fn session(conn: &crate::Conn, json: bool) -> Result<Session, Fail> {
     let given = crate::explicit_token(conn.token_stdin)?;
     let tokens = crate::token_source(given, &conn.backend, conn.keycloak.as_deref())?;
-    let sink = if json {
-        crate::progress::json_sink()
-    } else {
-        line_sink()
-    };
-    let cfg = ferry_engine::EngineConfig {
-        parts_in_flight: conn.parts_in_flight as usize,
-        network: crate::network::policy(),
-        ..ferry_engine::EngineConfig::default()
-    };
-    let engine = ferry_engine::Engine::new(cfg, sink)?;
+    let engine = engine(conn.parts_in_flight as usize, json)?;
     let portal = Arc::new(Loculus::new(
         engine.http().clone(),
         &conn.backend,
         conn.group,
         tokens,
     )?);
-    let journal = Arc::new(ferry_engine::journal::Journal::open(
-        &conn
-            .journal
-            .clone()
-            .unwrap_or_else(ferry_engine::journal::Journal::default_path),
+    let journal = Arc::new(Journal::open(
+        &conn.journal.clone().unwrap_or_else(Journal::default_path),
     )?);
     Ok(Session {
         engine,
@@ -210,6 +263,22 @@ fn session(conn: &crate::Conn, json: bool) -> Result<Session, Fail> {
         backend: conn.backend.clone(),
         group: conn.group,
     })
+}
+
+/// An engine that reports per file: JSON lines with --json, else a line
+/// per file.
+fn engine(parts_in_flight: usize, json: bool) -> Result<ferry_engine::Engine, Fail> {
+    let sink = if json {
+        crate::progress::json_sink()
+    } else {
+        line_sink()
+    };
+    let cfg = ferry_engine::EngineConfig {
+        parts_in_flight,
+        network: crate::network::policy(),
+        ..ferry_engine::EngineConfig::default()
+    };
+    Ok(ferry_engine::Engine::new(cfg, sink)?)
 }
 
 /// The engine's per-file events as lines for people (no bars: a watcher
@@ -385,5 +454,46 @@ impl RunHandler for SubmitRuns {
             bytes: done.iter().map(|u| u.size).sum(),
             summary: "submitted".into(),
         })
+    }
+}
+
+/// `ferry resume` of a job a watcher started takes its folder's lock and
+/// holds it until the resume ends: it cannot run beside `ferry watch` or
+/// the app on that folder (they would send the run at the same time).
+/// None for other jobs.
+pub fn resume_lock(
+    journal: &std::path::Path,
+    rec: &ferry_engine::journal::JobRecord,
+) -> Result<Option<watch::lock::FolderLock>, Fail> {
+    let Some(dir) = rec
+        .params
+        .watch
+        .as_ref()
+        .map(|w| w.dir.clone())
+        .filter(|d| !d.as_os_str().is_empty())
+    else {
+        return Ok(None);
+    };
+    let locks = watch::lock::locks_dir(journal);
+    let id = &rec.summary.id;
+    match watch::lock::try_lock(&locks, &dir) {
+        Ok(Ok(l)) => Ok(Some(l)),
+        Ok(Err(held)) => Err(Fail(
+            exit::INPUT,
+            format!(
+                "job {id} is a run of the watched folder {}, and {} is watching that folder now (lock {}): it goes on with the run by itself. To resume it here, stop that watcher first",
+                dir.display(),
+                held.holder(),
+                held.lock_file.display()
+            ),
+        )),
+        Err(e) => Err(Fail(
+            exit::INPUT,
+            format!(
+                "job {id}: cannot take the lock of its watched folder {} ({e}); check that {} is writable",
+                dir.display(),
+                locks.display()
+            ),
+        )),
     }
 }

@@ -376,7 +376,23 @@ mod wire {
             Some(Value::String(k)) => PortalKind::parse(k),
             _ => None,
         };
-        let destination = if let Some(kind) = cli_kind {
+        let destination = if m.contains_key("portal_name") {
+            // A desktop job; one of One Codex or BaseSpace also names its
+            // kind (and pairs), as a watched folder's jobs do.
+            m.remove("portal");
+            let portal_name = text(&mut m, "portal_name");
+            Destination {
+                kind: cli_kind.unwrap_or_else(|| kind_of_name(portal_name.as_deref())),
+                base: text(&mut m, "backend"),
+                group: typed(&mut m, "group"),
+                appresult: text(&mut m, "target"),
+                pairs: pairs(&mut m),
+                account: Some(Account {
+                    portal_name,
+                    user: text(&mut m, "user"),
+                }),
+            }
+        } else if let Some(kind) = cli_kind {
             m.remove("portal");
             Destination {
                 kind,
@@ -384,19 +400,6 @@ mod wire {
                 appresult: text(&mut m, "appresult"),
                 pairs: pairs(&mut m),
                 ..Default::default()
-            }
-        } else if m.contains_key("portal_name") {
-            let portal_name = text(&mut m, "portal_name");
-            Destination {
-                kind: kind_of_name(portal_name.as_deref()),
-                base: text(&mut m, "backend"),
-                group: typed(&mut m, "group"),
-                appresult: text(&mut m, "target"),
-                pairs: vec![],
-                account: Some(Account {
-                    portal_name,
-                    user: text(&mut m, "user"),
-                }),
             }
         } else {
             Destination {
@@ -443,6 +446,20 @@ mod wire {
             ];
             for (k, v) in APP_KEYS.into_iter().zip(values) {
                 m.insert(k.into(), v);
+            }
+            // The kind, not only the window's name for it, for `ferry
+            // resume` (earlier releases sent desktop jobs to Loculus only
+            // or named the kind in `portal_name`).
+            if d.kind != PortalKind::Loculus {
+                m.insert("portal".into(), json!(d.kind.name()));
+            }
+            if !d.pairs.is_empty() {
+                let pairs: Vec<Value> = d
+                    .pairs
+                    .iter()
+                    .map(|p| json!([p.r1, p.r1_size, p.r2]))
+                    .collect();
+                m.insert("pairs".into(), Value::Array(pairs));
             }
         } else if d.kind == PortalKind::Loculus {
             if let Some(b) = &d.base {

@@ -46,6 +46,11 @@ pub struct WatchedFolder {
     /// Paused: not watched until resumed.
     #[serde(default)]
     pub paused: bool,
+    /// Loculus: each run folder is submitted as a submission batch for
+    /// this organism (once its linkage report is clean) instead of its
+    /// reads being uploaded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub submit: Option<String>,
 }
 
 /// The settings file could not be read or saved.
@@ -213,6 +218,9 @@ impl Settings {
                 if w.paused {
                     t["paused"] = toml_edit::value(true);
                 }
+                if let Some(o) = &w.submit {
+                    t["submit"] = toml_edit::value(o.as_str());
+                }
                 aot.push(t);
             }
             doc["watch"] = toml_edit::Item::ArrayOfTables(aot);
@@ -332,11 +340,13 @@ mod tests {
                     dir: "/data/MiSeq Output".into(),
                     group: Some(3),
                     paused: false,
+                    submit: Some("ebola-sudan".into()),
                 },
                 WatchedFolder {
                     dir: "/mnt/nanopore".into(),
                     group: None,
                     paused: true,
+                    submit: None,
                 },
             ],
             ..Settings::default()
@@ -353,6 +363,21 @@ mod tests {
         .save_to(&p)
         .unwrap();
         assert!(Settings::load_from(&p).unwrap().watch.is_empty());
+    }
+
+    #[test]
+    fn a_watched_folder_kept_before_submission_batches_still_loads() {
+        let (_d, p) = file("[[watch]]\ndir = \"/data/runs\"\ngroup = 2\n");
+        let s = Settings::load_from(&p).unwrap();
+        assert_eq!(
+            s.watch,
+            vec![WatchedFolder {
+                dir: "/data/runs".into(),
+                group: Some(2),
+                paused: false,
+                submit: None,
+            }]
+        );
     }
 
     #[test]

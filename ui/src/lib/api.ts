@@ -1,7 +1,7 @@
 // The only place that talks to the shell. The webview never sees a token:
 // sign-in answers with who is signed in, nothing more.
 import { invoke, Channel } from '@tauri-apps/api/core';
-import type { Added, Batch, DeviceCode, Groups, HistoryBatch, Info, Linkage, OrganismInfo, Portal, Restored, Resumable, Row, Saved, Settings, SettingsView, Submitted, WatchedFolder } from './types';
+import type { Added, Batch, DeviceCode, Groups, HistoryBatch, Info, Linkage, OrganismInfo, Portal, Restored, Resumable, Row, Saved, Settings, SettingsView, Submitted, WatchDestination, WatchedFolder, Zone } from './types';
 
 export const api = {
   session: () => invoke<[Info, Portal | null]>('session'),
@@ -49,7 +49,10 @@ export const api = {
   resumeJob: (id: string) => invoke<number>('resume_job', { id }),
   discardJob: (id: string) => invoke<void>('discard_job', { id }),
   watchFolders: () => invoke<WatchedFolder[]>('watch_folders'),
-  watchPick: () => invoke<void>('watch_pick'),
+  watchPick: (to: WatchDestination) => invoke<void>('watch_pick', { group: to.group, submit: to.submit }),
+  /** Where the panel is (null: not shown), so a folder dropped on it is watched with `to`. */
+  watchDropZone: (zone: Zone | null, to: WatchDestination) =>
+    invoke<void>('watch_drop_zone', { zone, group: to.group, submit: to.submit }),
   watchRemove: (dir: string) => invoke<void>('watch_remove', { dir }),
   watchPause: (dir: string, paused: boolean) => invoke<void>('watch_pause', { dir, paused }),
   watchCheckAgain: (dir: string) => invoke<void>('watch_check_again', { dir }),

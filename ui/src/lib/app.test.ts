@@ -32,6 +32,9 @@ const api = vi.hoisted(() => ({
   watchRemove: vi.fn(),
   watchPause: vi.fn(),
   watchCheckAgain: vi.fn(),
+  watchDropZone: vi.fn(),
+  wizardGroups: vi.fn(),
+  wizardOrganisms: vi.fn(),
 }));
 vi.mock('./api', () => ({ api }));
 
@@ -74,6 +77,9 @@ beforeEach(() => {
   api.portals.mockResolvedValue([demo]);
   api.unfinishedJobs.mockResolvedValue([]);
   api.watchFolders.mockResolvedValue([]);
+  api.watchDropZone.mockResolvedValue(undefined);
+  api.wizardGroups.mockResolvedValue({ groups: [{ groupId: 1, groupName: 'Demo Lab' }], current: 1 });
+  api.wizardOrganisms.mockResolvedValue([]);
   api.settings.mockResolvedValue(view({}));
   api.subscribe.mockImplementation((f: (b: Batch) => void) => {
     onBatch = f;
@@ -315,5 +321,17 @@ describe('watched folders', () => {
     api.watchPause.mockResolvedValue(undefined);
     await fireEvent.click(r.getByTestId('watch-pause'));
     expect(api.watchPause).toHaveBeenCalledWith('/data/runs', true);
+  });
+
+  it("offers the signed-in Loculus user's groups and shows what became of a drop on the panel", async () => {
+    api.session.mockResolvedValue([info('demo'), demo]);
+    const r = render(App);
+    await settle();
+    expect(r.getByTestId('watch-group').textContent).toContain('Demo Lab (1)');
+    // The shell is told where the panel is and what a dropped folder gets.
+    expect(api.watchDropZone).toHaveBeenCalledWith(expect.anything(), { group: 1, submit: null });
+    onBatch({ update: null, added: [], session: null, watch_notice: '/data/reads.fastq: is a file, not a folder' });
+    await settle();
+    expect(r.getByTestId('watch-notice').textContent).toContain('is a file, not a folder');
   });
 });

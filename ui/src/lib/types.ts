@@ -119,6 +119,8 @@ export interface Batch {
   wizard_folder?: string | null;
   /** The watched folders and their runs, when they changed. */
   watch?: WatchedFolder[] | null;
+  /** What became of folders dropped on the Watched folders panel. */
+  watch_notice?: string | null;
 }
 
 /** One run of a watched folder (src-tauri/watch.rs `RunView`). */
@@ -136,6 +138,10 @@ export interface WatchedRun {
 export interface WatchedFolder {
   dir: string;
   paused: boolean;
+  /** Loculus: the group its runs go to (null: the signed-in one). */
+  group?: number | null;
+  /** Loculus: each run is submitted as a batch for this organism. */
+  submit?: string | null;
   mode: string | null;
   note: string | null;
   runs: WatchedRun[];
@@ -264,4 +270,19 @@ export interface Saved {
   csv: string;
   json: string;
   files: number;
+}
+
+/** Where a watched folder's runs go (Loculus): a group, and an organism
+ * to submit each run to as a batch (null: its reads are uploaded). */
+export interface WatchDestination {
+  group: number | null;
+  submit: string | null;
+}
+
+/** The panel's place in the window, in CSS pixels. */
+export interface Zone {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
 }

@@ -36,7 +36,7 @@ describe('WatchPanel', () => {
     const h = handlers();
     const { getByTestId } = render(WatchPanel, { props: { folders: [folder], ...h } });
     await fireEvent.click(getByTestId('watch-add'));
-    expect(h.onadd).toHaveBeenCalled();
+    expect(h.onadd).toHaveBeenCalledWith({ group: null, submit: null });
     await fireEvent.click(getByTestId('watch-pause'));
     expect(h.onpause).toHaveBeenCalledWith('/data/MiSeqOutput', true);
     await fireEvent.click(getByTestId('watch-check'));
@@ -57,5 +57,46 @@ describe('WatchPanel', () => {
     const empty = render(WatchPanel, { props: { folders: [], ...handlers() } });
     expect(empty.container.textContent).toContain('exactly once');
     expect(container).toBeTruthy();
+  });
+
+  const groups = {
+    groups: [
+      { groupId: 1, groupName: 'Demo lab' },
+      { groupId: 7, groupName: 'Sequencing core' },
+    ],
+    current: 1,
+  };
+  const organisms = [
+    { key: 'ebola-sudan', displayName: 'Ebola Sudan', consensusSequences: true, filesEnabled: true, categories: ['rawReads'] },
+  ];
+
+  it('adds a folder with the group and organism chosen, and shows each folder where its runs go', async () => {
+    const h = { ...handlers(), onzone: vi.fn() };
+    const kept: WatchedFolder = { ...folder, group: 7, submit: 'ebola-sudan', runs: [] };
+    const { getByTestId } = render(WatchPanel, { props: { folders: [kept], groups, organisms, ...h } });
+    expect(getByTestId('watch-dest').textContent).toContain('Sequencing core (7)');
+    expect(getByTestId('watch-dest').textContent).toContain('submitted as a batch: ebola-sudan');
+    await fireEvent.click(getByTestId('watch-add'));
+    expect(h.onadd).toHaveBeenLastCalledWith({ group: 1, submit: null });
+    const group = getByTestId('watch-group') as HTMLSelectElement;
+    group.selectedIndex = Array.from(group.options).findIndex((o) => o.textContent?.includes('Sequencing core'));
+    await fireEvent.change(group);
+    const submit = getByTestId('watch-submit') as HTMLSelectElement;
+    submit.selectedIndex = Array.from(submit.options).findIndex((o) => o.textContent?.includes('Ebola Sudan'));
+    await fireEvent.change(submit);
+    await fireEvent.click(getByTestId('watch-add'));
+    expect(h.onadd).toHaveBeenLastCalledWith({ group: 7, submit: 'ebola-sudan' });
+    // The shell learns where the panel is and what a folder dropped on it gets.
+    expect(h.onzone).toHaveBeenLastCalledWith(expect.objectContaining({ width: expect.any(Number) }), {
+      group: 7,
+      submit: 'ebola-sudan',
+    });
+  });
+
+  it('shows what became of a drop on the panel', () => {
+    const { getByTestId } = render(WatchPanel, {
+      props: { folders: [], notice: '/data/run.fastq: is a file, not a folder', ...handlers() },
+    });
+    expect(getByTestId('watch-notice').textContent).toContain('is a file, not a folder');
   });
 });

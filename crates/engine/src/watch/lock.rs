@@ -17,11 +17,40 @@ pub struct FolderLock {
     pub path: PathBuf,
 }
 
-/// Who holds a folder: the lock file and the pid written into it.
+/// Who holds a folder: the lock file and the pid and program written
+/// into it.
 #[derive(Debug, Clone)]
 pub struct Held {
     pub lock_file: PathBuf,
     pub pid: Option<u32>,
+    /// The holder's program file name (`ferry`, `ferry-app`).
+    pub program: Option<String>,
+}
+
+impl Held {
+    /// "another Ferry (ferry-app, process 123)", for messages.
+    pub fn holder(&self) -> String {
+        let what: Vec<String> = self
+            .program
+            .iter()
+            .cloned()
+            .chain(self.pid.map(|p| format!("process {p}")))
+            .collect();
+        if what.is_empty() {
+            "another Ferry".into()
+        } else {
+            format!("another Ferry ({})", what.join(", "))
+        }
+    }
+}
+
+/// Where the folder locks live: beside the journal, so every watcher and
+/// `ferry resume` using one journal use the same locks.
+pub fn locks_dir(journal: &Path) -> PathBuf {
+    journal
+        .parent()
+        .map(|p| p.join("watch-locks"))
+        .unwrap_or_else(|| PathBuf::from("watch-locks"))
 }
 
 /// The lock file for `dir` (canonical) under `locks` (a folder).
@@ -42,19 +71,31 @@ pub fn try_lock(locks: &Path, dir: &Path) -> std::io::Result<Result<FolderLock, 
         .open(&path)?;
     match file.try_lock() {
         Ok(()) => {
-            // The holder's pid and folder, for the other watcher's message.
+            // The holder's pid, folder and program, for the other
+            // watcher's message.
             file.set_len(0)?;
             file.rewind()?;
-            writeln!(file, "{}\n{}", std::process::id(), dir.display())?;
+            let program = std::env::current_exe()
+                .ok()
+                .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+                .unwrap_or_default();
+            writeln!(file, "{}\n{}\n{program}", std::process::id(), dir.display())?;
             file.flush()?;
             Ok(Ok(FolderLock { _file: file, path }))
         }
         Err(TryLockError::WouldBlock) => {
             let mut s = String::new();
             let _ = file.read_to_string(&mut s);
+            let mut lines = s.lines();
+            let pid = lines.next().and_then(|l| l.trim().parse().ok());
+            let program = lines
+                .nth(1)
+                .map(|l| l.trim().to_string())
+                .filter(|l| !l.is_empty());
             Ok(Err(Held {
                 lock_file: path,
-                pid: s.lines().next().and_then(|l| l.trim().parse().ok()),
+                pid,
+                program,
             }))
         }
         Err(TryLockError::Error(e)) => Err(e),
@@ -72,6 +113,11 @@ mod tests {
         let first = try_lock(locks.path(), dir.path()).unwrap().unwrap();
         let held = try_lock(locks.path(), dir.path()).unwrap().unwrap_err();
         assert_eq!(held.pid, Some(std::process::id()));
+        let who = held.holder();
+        assert!(
+            who.starts_with("another Ferry (") && who.contains(&std::process::id().to_string()),
+            "{who}"
+        );
         let other = tempfile::tempdir().unwrap();
         assert!(try_lock(locks.path(), other.path()).unwrap().is_ok());
         drop(first);

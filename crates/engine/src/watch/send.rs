@@ -2,14 +2,17 @@
 //! sending itself, as a journaled job. The watcher (mod.rs) owns the
 //! identity, the journal record and resume; a [`RunHandler`] only says
 //! what a run's job is and sends it. [`UploadRuns`] sends the run's reads
-//! to any portal; a Loculus submission batch is another handler (the CLI's
-//! and the app's, through the wizard's engine).
+//! to any portal (One Codex: R1/R2 pairs within the run, by name); a
+//! Loculus submission batch is another handler (the CLI's and the app's,
+//! through the wizard's engine).
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::job::JobParams;
-use crate::journal::{Journal, Routed};
+use crate::journal::{JobRecord, Journal, Routed};
+use crate::onecodex::pairs_of;
+use crate::resume::Step;
 use crate::scan::{Item, NameRules, scan};
 use crate::{Engine, Error, JobFile, Portal, Uploaded};
 
@@ -76,6 +79,9 @@ pub trait RunHandler: Send + Sync {
         files: Vec<JobFile>,
         already: Vec<(usize, Uploaded)>,
     ) -> Result<RunSent, RunFailed>;
+    /// What an interrupted job sends again, as planned from the journal;
+    /// a handler may add to it (a One Codex pair goes again whole).
+    fn resume_steps(&self, _rec: &JobRecord, _steps: &mut [Step]) {}
 }
 
 /// Send a job's files through `engine`, each change journaled before it
@@ -110,6 +116,36 @@ pub struct UploadRuns {
     pub journal: Arc<Journal>,
     /// What `ferry resume` needs to reach the portal again (never a token).
     pub params: JobParams,
+    /// One Codex: a run's R1/R2 files are paired by name into one sample
+    /// (kept in the job's `pairs`, as `ferry upload` keeps them).
+    pub pair_reads: bool,
+}
+
+/// A One Codex pair is one sample: when only one file of a pair got
+/// through before the interruption, both go again under a new sample (as
+/// the desktop queue and `ferry resume` decide it).
+pub fn whole_pairs(rec: &JobRecord, steps: &mut [Step]) {
+    use crate::queue::{mates_again, sent_again_with_mate};
+    let index = |name: &str| rec.files.iter().position(|f| f.name == name);
+    let pairs: Vec<(usize, usize)> = rec
+        .params
+        .destination
+        .pairs
+        .iter()
+        .filter_map(|p| Some((index(&p.r1)?, index(&p.r2)?)))
+        .collect();
+    let done = |i: usize| matches!(steps[i], Step::Done(_));
+    let again = mates_again(&pairs, done, |i| !done(i));
+    for lone in again {
+        let f = &rec.files[lone];
+        let mtime = std::fs::metadata(&f.path).and_then(|m| m.modified()).ok();
+        steps[lone] = sent_again_with_mate(Item {
+            path: f.path.clone(),
+            name: f.name.clone(),
+            size: f.size,
+            mtime,
+        });
+    }
 }
 
 #[async_trait::async_trait]
@@ -122,23 +158,38 @@ impl RunHandler for UploadRuns {
             )));
         }
         let rules: &dyn NameRules = &*self.portal;
-        match scan(&run.files, rules) {
-            Ok(items) => Ok(Prepared::Send {
-                kind: "upload".into(),
-                params: self.params.clone(),
-                items,
-            }),
-            Err(report) => Ok(Prepared::Wait(report.to_string())),
+        let items = match scan(&run.files, rules) {
+            Ok(items) => items,
+            Err(report) => return Ok(Prepared::Wait(report.to_string())),
+        };
+        let mut params = self.params.clone();
+        if self.pair_reads {
+            // Pairs within this run only: another run's S1_R1 is another
+            // sample.
+            let files: Vec<(String, u64)> =
+                items.iter().map(|i| (i.name.clone(), i.size)).collect();
+            params.destination.pairs = pairs_of(&files);
         }
+        Ok(Prepared::Send {
+            kind: "upload".into(),
+            params,
+            items,
+        })
     }
 
     async fn send(
         &self,
         job: &str,
-        _params: &JobParams,
+        params: &JobParams,
         files: Vec<JobFile>,
         already: Vec<(usize, Uploaded)>,
     ) -> Result<RunSent, RunFailed> {
+        // The run's pairs, told before its files start (they replace an
+        // earlier run's pairs of the same names).
+        let pairs = params.destination.pairs.clone();
+        if !pairs.is_empty() {
+            self.portal.learn_pairs(pairs);
+        }
         let done = send_job(
             &self.engine,
             self.portal.clone(),
@@ -154,5 +205,11 @@ impl RunHandler for UploadRuns {
             bytes,
             summary: format!("{} files accepted by the portal", done.len()),
         })
+    }
+
+    fn resume_steps(&self, rec: &JobRecord, steps: &mut [Step]) {
+        if self.pair_reads {
+            whole_pairs(rec, steps);
+        }
     }
 }
