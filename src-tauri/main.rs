@@ -733,6 +733,8 @@ fn main() {
             Ok(j) => (Queue::with_journal(cfg, names, Arc::new(j)), None),
             Err(e) => (Queue::new(cfg, names), Some(e.to_string())),
         };
+        // Filled only by the demo portal.
+        #[cfg_attr(not(feature = "demo"), allow(unused_mut))]
         let mut demo_keys = HashMap::new();
         let mut choices = Vec::new();
         let (portal, demo) = match configured_portal(&settings) {

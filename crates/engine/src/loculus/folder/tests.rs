@@ -173,7 +173,7 @@ fn layout_b_cells_name_files_by_path_name_or_renamed() {
 }
 
 /// Each fixture is good but for one kind of problem; the report names the
-/// file or row.
+/// file or row. Long because it is one table of fixtures, one per kind.
 #[test]
 fn one_fixture_per_kind_of_problem() {
     type Case<'a> = (
