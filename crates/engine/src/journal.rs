@@ -5,12 +5,12 @@
 //! Holds no token: only paths, sizes, portal ids and presigned URLs (which
 //! expire and grant access to one object only).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 use crate::Error;
@@ -176,11 +176,16 @@ impl Journal {
                 known: MIGRATIONS.len(),
             });
         }
-        for m in MIGRATIONS.iter().skip(version as usize) {
-            tx.execute_batch(m).map_err(|e| err(e.to_string()))?;
+        // An up-to-date journal is not written to: a commit that writes
+        // waits for the disk (synchronous=FULL), seconds on a busy one, at
+        // every start of `ferry jobs` and the window.
+        if version as usize != MIGRATIONS.len() {
+            for m in MIGRATIONS.iter().skip(version as usize) {
+                tx.execute_batch(m).map_err(|e| err(e.to_string()))?;
+            }
+            tx.pragma_update(None, "user_version", MIGRATIONS.len() as i64)
+                .map_err(|e| err(e.to_string()))?;
         }
-        tx.pragma_update(None, "user_version", MIGRATIONS.len() as i64)
-            .map_err(|e| err(e.to_string()))?;
         tx.commit().map_err(|e| err(e.to_string()))?;
         Ok(Journal {
             path: path.to_path_buf(),
@@ -319,15 +324,42 @@ impl Journal {
         Ok(out)
     }
 
+    /// Job `id` with its files and their acknowledged parts. Reads only
+    /// this job's rows, each table by its key, so a journal holding a
+    /// million parts of other jobs answers as fast as an empty one.
     pub fn job(&self, id: &str) -> Result<Option<JobRecord>, Error> {
-        let Some(summary) = self.jobs(true)?.into_iter().find(|j| j.id == id) else {
+        let found = self.with(|c| {
+            c.query_row(
+                "SELECT j.id, j.created_at, j.kind, j.state,
+                        COUNT(f.idx),
+                        COALESCE(SUM(f.state = 'done'), 0),
+                        COALESCE(SUM(f.size), 0),
+                        COALESCE(SUM(CASE WHEN f.state = 'done' THEN f.size ELSE 0 END), 0),
+                        j.params
+                 FROM jobs j LEFT JOIN files f ON f.job_id = j.id
+                 WHERE j.id = ?1 GROUP BY j.id",
+                params![id],
+                |r| {
+                    Ok((
+                        JobSummary {
+                            id: r.get(0)?,
+                            created_at: r.get::<_, i64>(1)? as u64,
+                            kind: r.get(2)?,
+                            state: r.get(3)?,
+                            files: r.get::<_, i64>(4)? as usize,
+                            files_done: r.get::<_, i64>(5)? as usize,
+                            bytes: r.get::<_, i64>(6)? as u64,
+                            bytes_done: r.get::<_, i64>(7)? as u64,
+                        },
+                        r.get::<_, String>(8)?,
+                    ))
+                },
+            )
+            .optional()
+        })?;
+        let Some((summary, params)) = found else {
             return Ok(None);
         };
-        let params: String = self.with(|c| {
-            c.query_row("SELECT params FROM jobs WHERE id = ?1", params![id], |r| {
-                r.get(0)
-            })
-        })?;
         let mut files = self.with(|c| {
             let mut st = c.prepare(
                 "SELECT idx, path, name, size, mtime_ns, state, upload, sha256, error, done_at FROM files WHERE job_id = ?1 ORDER BY idx",
@@ -363,18 +395,26 @@ impl Journal {
             done_at: done_at.map(|t| t as u64),
         })
         .collect::<Vec<_>>();
+        // Every part of the job in one query (not one per file); parts of
+        // an upload the file no longer has are void, as before.
+        let mut parts: HashMap<(usize, String), BTreeMap<u32, String>> = HashMap::new();
+        self.with(|c| {
+            let mut st =
+                c.prepare("SELECT idx, remote_id, part, etag FROM parts WHERE job_id = ?1")?;
+            let mut rows = st.query(params![id])?;
+            while let Some(r) = rows.next()? {
+                parts
+                    .entry((r.get::<_, i64>(0)? as usize, r.get(1)?))
+                    .or_default()
+                    .insert(r.get::<_, i64>(2)? as u32, r.get(3)?);
+            }
+            Ok(())
+        })?;
         for f in files.iter_mut() {
             let Some(u) = &f.upload else { continue };
-            let rid = u.remote_id.clone();
-            f.parts = self.with(|c| {
-                let mut st = c.prepare(
-                    "SELECT part, etag FROM parts WHERE job_id = ?1 AND idx = ?2 AND remote_id = ?3",
-                )?;
-                let rows = st.query_map(params![id, f.idx as i64, rid], |r| {
-                    Ok((r.get::<_, i64>(0)? as u32, r.get::<_, String>(1)?))
-                })?;
-                rows.collect()
-            })?;
+            f.parts = parts
+                .remove(&(f.idx, u.remote_id.clone()))
+                .unwrap_or_default();
         }
         Ok(Some(JobRecord {
             summary,
