@@ -8,10 +8,18 @@
 # parts, 1 TiB, BaseSpace's part limit). Usage:
 #   bash tests/bench.sh [SIZE_MIB]
 #   bash tests/bench.sh scale      (the scale table alone)
+#   bash tests/bench.sh gui        (the window under the issue's full load:
+#                                   1 GiB + 10,000 files; figures in
+#                                   tests/artifacts/gui-load.json)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "${1:-}" = scale ]; then
   exec bash tests/bench-scale.sh
+fi
+if [ "${1:-}" = gui ]; then
+  cargo build --workspace --bins
+  FERRY_LOAD_FULL=1 exec dbus-run-session -- cargo nextest run -p ferry-e2e --test gui_scale \
+    --run-ignored all -E 'test(window_under_load)' --no-capture
 fi
 SIZE_MIB=${1:-1024}
 WORK=target/bench

@@ -126,6 +126,31 @@ fn step(f: &FileEntry, now: u64) -> Step {
     }
 }
 
+/// A One Codex pair is one sample: when only one file of a pair got
+/// through before the interruption, both go again under a new sample, as
+/// the desktop queue decides it ([`crate::queue::mates_again`]). The pairs
+/// are the job's destination's. `ferry resume` and a watcher's resume
+/// both decide with this.
+pub fn resend_whole_pairs(rec: &JobRecord, steps: &mut [Step]) {
+    use crate::queue::{mates_again, sent_again_with_mate};
+    let names: Vec<String> = rec.files.iter().map(|f| f.name.clone()).collect();
+    let pairs = rec.params.pair_indices(&names);
+    let done = |i: usize| matches!(steps[i], Step::Done(_));
+    // Everything not done is sent on resume.
+    let again = mates_again(&pairs, done, |i| !done(i));
+    for lone in again {
+        let f = &rec.files[lone];
+        let mtime = std::fs::metadata(&f.path).and_then(|m| m.modified()).ok();
+        steps[lone] = sent_again_with_mate(Item {
+            path: f.path.clone(),
+            name: f.name.clone(),
+            size: f.size,
+            mtime,
+        });
+    }
+}
+
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 use ferry_engine::journal::JobRecord;
-use ferry_engine::queue::{mates_again, sent_again_with_mate};
+pub use ferry_engine::resume::resend_whole_pairs;
 use ferry_engine::resume::{Step, plan_resume};
 use ferry_engine::scan::Item;
 use ferry_engine::{Error, JobFile, PortalKind, Uploaded};
@@ -72,28 +72,6 @@ pub fn plan(rec: &JobRecord) -> Result<ResumePlan, Vec<Error>> {
         Ok(out)
     } else {
         Err(refused)
-    }
-}
-
-/// A One Codex pair is one sample: when only one file of a pair got
-/// through before the interruption, both go again under a new sample, as
-/// the desktop queue decides it ([`mates_again`]). The pairs are the
-/// job's destination's.
-pub fn resend_whole_pairs(rec: &JobRecord, steps: &mut [Step]) {
-    let names: Vec<String> = rec.files.iter().map(|f| f.name.clone()).collect();
-    let pairs = rec.params.pair_indices(&names);
-    let done = |i: usize| matches!(steps[i], Step::Done(_));
-    // Everything not done is sent on resume.
-    let again = mates_again(&pairs, done, |i| !done(i));
-    for lone in again {
-        let f = &rec.files[lone];
-        let mtime = std::fs::metadata(&f.path).and_then(|m| m.modified()).ok();
-        steps[lone] = sent_again_with_mate(Item {
-            path: f.path.clone(),
-            name: f.name.clone(),
-            size: f.size,
-            mtime,
-        });
     }
 }
 

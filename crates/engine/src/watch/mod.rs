@@ -41,7 +41,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::Error;
 pub use send::{
-    Prepared, ReadyRun, RunFailed, RunHandler, RunSent, UploadRuns, send_job, whole_pairs,
+    Prepared, ReadyRun, RunFailed, RunHandler, RunSent, UploadRuns, send_job,
 };
 pub use watcher::watch;
 

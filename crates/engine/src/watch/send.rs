@@ -121,33 +121,6 @@ pub struct UploadRuns {
     pub pair_reads: bool,
 }
 
-/// A One Codex pair is one sample: when only one file of a pair got
-/// through before the interruption, both go again under a new sample (as
-/// the desktop queue and `ferry resume` decide it).
-pub fn whole_pairs(rec: &JobRecord, steps: &mut [Step]) {
-    use crate::queue::{mates_again, sent_again_with_mate};
-    let index = |name: &str| rec.files.iter().position(|f| f.name == name);
-    let pairs: Vec<(usize, usize)> = rec
-        .params
-        .destination
-        .pairs
-        .iter()
-        .filter_map(|p| Some((index(&p.r1)?, index(&p.r2)?)))
-        .collect();
-    let done = |i: usize| matches!(steps[i], Step::Done(_));
-    let again = mates_again(&pairs, done, |i| !done(i));
-    for lone in again {
-        let f = &rec.files[lone];
-        let mtime = std::fs::metadata(&f.path).and_then(|m| m.modified()).ok();
-        steps[lone] = sent_again_with_mate(Item {
-            path: f.path.clone(),
-            name: f.name.clone(),
-            size: f.size,
-            mtime,
-        });
-    }
-}
-
 #[async_trait::async_trait]
 impl RunHandler for UploadRuns {
     async fn prepare(&self, run: &ReadyRun) -> Result<Prepared, RunFailed> {
@@ -209,7 +182,7 @@ impl RunHandler for UploadRuns {
 
     fn resume_steps(&self, rec: &JobRecord, steps: &mut [Step]) {
         if self.pair_reads {
-            whole_pairs(rec, steps);
+            crate::resume::resend_whole_pairs(rec, steps);
         }
     }
 }
