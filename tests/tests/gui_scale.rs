@@ -653,7 +653,10 @@ fn window_under_load() {
     };
     record_timing(
         T,
-        &format!("{} MiB + {small_files} files uploaded together", big_size >> 20),
+        &format!(
+            "{} MiB + {small_files} files uploaded together",
+            big_size >> 20
+        ),
         took,
     );
     record(

@@ -345,7 +345,7 @@ impl Journal {
                             id: r.get(0)?,
                             created_at: r.get::<_, i64>(1)? as u64,
                             kind: r.get(2)?,
-                            state: r.get(3)?,
+                            state: JobState::parse(&r.get::<_, String>(3)?),
                             files: r.get::<_, i64>(4)? as usize,
                             files_done: r.get::<_, i64>(5)? as usize,
                             bytes: r.get::<_, i64>(6)? as u64,

@@ -150,7 +150,6 @@ pub fn resend_whole_pairs(rec: &JobRecord, steps: &mut [Step]) {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

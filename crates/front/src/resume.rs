@@ -9,7 +9,6 @@ use std::path::PathBuf;
 use ferry_engine::journal::JobRecord;
 pub use ferry_engine::resume::resend_whole_pairs;
 use ferry_engine::resume::{Step, plan_resume};
-use ferry_engine::scan::Item;
 use ferry_engine::{Error, JobFile, PortalKind, Uploaded};
 
 /// What a resume sends, and what it keeps.
@@ -79,6 +78,7 @@ pub fn plan(rec: &JobRecord) -> Result<ResumePlan, Vec<Error>> {
 mod tests {
     use super::*;
     use ferry_engine::journal::{FileEntry, JobSummary};
+    use ferry_engine::scan::Item;
     use ferry_engine::{FileState, JobParams, JobState};
 
     #[test]
