@@ -128,6 +128,29 @@ pub fn mtime_ns(t: Option<SystemTime>) -> Option<i64> {
         .map(|d| d.as_nanos() as i64)
 }
 
+/// The columns of a [`JobSummary`], over `jobs j LEFT JOIN files f`
+/// grouped by job (read back with [`summary_at`]).
+const SUMMARY_COLUMNS: &str = "j.id, j.created_at, j.kind, j.state,
+                        COUNT(f.idx),
+                        COALESCE(SUM(f.state = 'done'), 0),
+                        COALESCE(SUM(f.size), 0),
+                        COALESCE(SUM(CASE WHEN f.state = 'done' THEN f.size ELSE 0 END), 0)";
+
+/// The [`JobSummary`] of a row whose [`SUMMARY_COLUMNS`] start at column
+/// `at`.
+fn summary_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<JobSummary> {
+    Ok(JobSummary {
+        id: r.get(at)?,
+        created_at: r.get::<_, i64>(at + 1)? as u64,
+        kind: r.get(at + 2)?,
+        state: JobState::parse(&r.get::<_, String>(at + 3)?),
+        files: r.get::<_, i64>(at + 4)? as usize,
+        files_done: r.get::<_, i64>(at + 5)? as usize,
+        bytes: r.get::<_, i64>(at + 6)? as u64,
+        bytes_done: r.get::<_, i64>(at + 7)? as u64,
+    })
+}
+
 impl Journal {
     /// `$FERRY_JOURNAL`, else the user's data directory
     /// (`$XDG_DATA_HOME/ferry` or `~/.local/share/ferry`).
@@ -256,28 +279,13 @@ impl Journal {
     /// Jobs, newest first; unfinished only unless `all`.
     pub fn jobs(&self, all: bool) -> Result<Vec<JobSummary>, Error> {
         self.with(|c| {
-            let mut st = c.prepare(
-                "SELECT j.id, j.created_at, j.kind, j.state,
-                        COUNT(f.idx),
-                        COALESCE(SUM(f.state = 'done'), 0),
-                        COALESCE(SUM(f.size), 0),
-                        COALESCE(SUM(CASE WHEN f.state = 'done' THEN f.size ELSE 0 END), 0)
+            let mut st = c.prepare(&format!(
+                "SELECT {SUMMARY_COLUMNS}
                  FROM jobs j LEFT JOIN files f ON f.job_id = j.id
                  WHERE ?1 OR j.state = 'running'
-                 GROUP BY j.id ORDER BY j.created_at DESC, j.rowid DESC",
-            )?;
-            let rows = st.query_map(params![all], |r| {
-                Ok(JobSummary {
-                    id: r.get(0)?,
-                    created_at: r.get::<_, i64>(1)? as u64,
-                    kind: r.get(2)?,
-                    state: JobState::parse(&r.get::<_, String>(3)?),
-                    files: r.get::<_, i64>(4)? as usize,
-                    files_done: r.get::<_, i64>(5)? as usize,
-                    bytes: r.get::<_, i64>(6)? as u64,
-                    bytes_done: r.get::<_, i64>(7)? as u64,
-                })
-            })?;
+                 GROUP BY j.id ORDER BY j.created_at DESC, j.rowid DESC"
+            ))?;
+            let rows = st.query_map(params![all], |r| summary_at(r, 0))?;
             rows.collect()
         })
     }
@@ -289,28 +297,15 @@ impl Journal {
     pub fn watch_jobs(&self) -> Result<std::collections::HashMap<String, JobSummary>, Error> {
         let rows: Vec<(String, JobSummary)> = self.with(|c| {
             let mut st = c.prepare(
-                "SELECT json_extract(j.params, '$.watch.identity'), j.id, j.created_at, j.kind, j.state,
-                        COUNT(f.idx),
-                        COALESCE(SUM(f.state = 'done'), 0),
-                        COALESCE(SUM(f.size), 0),
-                        COALESCE(SUM(CASE WHEN f.state = 'done' THEN f.size ELSE 0 END), 0)
+                &format!("SELECT json_extract(j.params, '$.watch.identity'), {SUMMARY_COLUMNS}
                  FROM jobs j LEFT JOIN files f ON f.job_id = j.id
                  WHERE json_valid(j.params) AND json_extract(j.params, '$.watch.identity') IS NOT NULL
-                 GROUP BY j.id ORDER BY j.created_at, j.rowid",
+                 GROUP BY j.id ORDER BY j.created_at, j.rowid"),
             )?;
             let rows = st.query_map([], |r| {
                 Ok((
                     r.get(0)?,
-                    JobSummary {
-                        id: r.get(1)?,
-                        created_at: r.get::<_, i64>(2)? as u64,
-                        kind: r.get(3)?,
-                        state: JobState::parse(&r.get::<_, String>(4)?),
-                        files: r.get::<_, i64>(5)? as usize,
-                        files_done: r.get::<_, i64>(6)? as usize,
-                        bytes: r.get::<_, i64>(7)? as u64,
-                        bytes_done: r.get::<_, i64>(8)? as u64,
-                    },
+                    summary_at(r, 1)?,
                 ))
             })?;
             rows.collect()
@@ -330,30 +325,14 @@ impl Journal {
     pub fn job(&self, id: &str) -> Result<Option<JobRecord>, Error> {
         let found = self.with(|c| {
             c.query_row(
-                "SELECT j.id, j.created_at, j.kind, j.state,
-                        COUNT(f.idx),
-                        COALESCE(SUM(f.state = 'done'), 0),
-                        COALESCE(SUM(f.size), 0),
-                        COALESCE(SUM(CASE WHEN f.state = 'done' THEN f.size ELSE 0 END), 0),
+                &format!(
+                    "SELECT {SUMMARY_COLUMNS},
                         j.params
                  FROM jobs j LEFT JOIN files f ON f.job_id = j.id
-                 WHERE j.id = ?1 GROUP BY j.id",
+                 WHERE j.id = ?1 GROUP BY j.id"
+                ),
                 params![id],
-                |r| {
-                    Ok((
-                        JobSummary {
-                            id: r.get(0)?,
-                            created_at: r.get::<_, i64>(1)? as u64,
-                            kind: r.get(2)?,
-                            state: JobState::parse(&r.get::<_, String>(3)?),
-                            files: r.get::<_, i64>(4)? as usize,
-                            files_done: r.get::<_, i64>(5)? as usize,
-                            bytes: r.get::<_, i64>(6)? as u64,
-                            bytes_done: r.get::<_, i64>(7)? as u64,
-                        },
-                        r.get::<_, String>(8)?,
-                    ))
-                },
+                |r| Ok((summary_at(r, 0)?, r.get::<_, String>(8)?)),
             )
             .optional()
         })?;
