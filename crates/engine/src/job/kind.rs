@@ -14,6 +14,10 @@ pub enum JobKind {
     Submit,
     /// The desktop app's queue (its files, its submission wizard): `app`.
     App,
+    /// The app's submission wizard submitting a folder with no file to
+    /// upload: a job of its own, so the submit is never sent twice:
+    /// `wizard-submit`.
+    WizardSubmit,
     /// A kind this release does not know (a newer Ferry wrote it). Listed
     /// under its own name and resumed as an upload, as before kinds were
     /// typed, rather than failing the whole list.
@@ -21,13 +25,17 @@ pub enum JobKind {
 }
 
 impl JobKind {
-    /// The journal's name (`upload`, `submit`, `app`, or the unknown
-    /// name as it was).
+    /// The kinds this release writes.
+    pub const KNOWN: [JobKind; 4] = [Self::Upload, Self::Submit, Self::App, Self::WizardSubmit];
+
+    /// The journal's name (`upload`, `submit`, `app`, `wizard-submit`, or
+    /// the unknown name as it was).
     pub fn name(&self) -> &str {
         match self {
             Self::Upload => "upload",
             Self::Submit => "submit",
             Self::App => "app",
+            Self::WizardSubmit => "wizard-submit",
             Self::Other(name) => name,
         }
     }
@@ -35,7 +43,7 @@ impl JobKind {
     /// The kind a journal row names; an unknown name is kept as
     /// [`JobKind::Other`].
     pub fn parse(name: &str) -> Self {
-        [Self::Upload, Self::Submit, Self::App]
+        Self::KNOWN
             .into_iter()
             .find(|k| k.name() == name)
             .unwrap_or_else(|| Self::Other(name.to_string()))
@@ -71,6 +79,7 @@ mod tests {
             (JobKind::Upload, "upload"),
             (JobKind::Submit, "submit"),
             (JobKind::App, "app"),
+            (JobKind::WizardSubmit, "wizard-submit"),
         ] {
             assert_eq!(kind.name(), name);
             assert_eq!(JobKind::parse(name), kind);

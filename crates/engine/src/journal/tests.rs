@@ -11,7 +11,6 @@ use super::*;
 use crate::job::{FileState, JobKind, JobParams, JobState};
 use crate::portal::Upload;
 use crate::scan::Item;
-use crate::transfer::JobLog;
 
 fn item(p: &str, size: u64) -> Item {
     Item {
