@@ -5,7 +5,7 @@
 //! Holds no token: only paths, sizes, portal ids and presigned URLs (which
 //! expire and grant access to one object only). Generic: what a portal
 //! keeps beside a job (Loculus's submit records) it reads and writes
-//! through [`Journal::with`] in its own module.
+//! through the journal's connection, in its own module.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
