@@ -355,7 +355,7 @@ pub async fn wizard_submit(
                 let params =
                     JobParams::default().with_then(Some(Then::SubmitFolder(l.folder.clone())));
                 let id = j
-                    .create_job("wizard-submit", &params, &[])
+                    .create_job(&ferry_engine::JobKind::WizardSubmit, &params, &[])
                     .map_err(|e| e.to_string())?;
                 w.submit_job = Some((l.folder.clone(), id.clone()));
                 id

@@ -7,7 +7,7 @@ use clap::Args;
 use ferry_engine::job::{FolderSubmit, SubmitSettings};
 use ferry_engine::loculus::batch;
 use ferry_engine::loculus::{Linkage, Loculus, link_folder};
-use ferry_engine::{JobFile, Then, Uploaded};
+use ferry_engine::{JobFile, JobKind, Then, Uploaded};
 use indicatif::HumanBytes;
 
 use crate::{Conn, Fail, Output, Session, exit};
@@ -128,7 +128,7 @@ pub async fn submit(
         }),
     };
     let params = crate::loculus_params(&s, &conn, Some(Then::Submit(a.clone())));
-    let job = s.journal.create_job("submit", &params, &items)?;
+    let job = s.journal.create_job(&JobKind::Submit, &params, &items)?;
     let files = items.into_iter().map(JobFile::from).collect();
     let done = crate::send(&s, &job, files, vec![]).await?;
     crate::finish_submit(&s, &job, &a, &done, out.json).await

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use ferry_engine::journal::Journal;
-use ferry_engine::{FileState, JobState, PortalKind, Then, Uploaded};
+use ferry_engine::loculus::{SubmitJournal, SubmitState};
+use ferry_engine::{FileState, JobKind, JobState, PortalKind, Then, Uploaded};
 use indicatif::HumanBytes;
 
 use crate::{Fail, Output, exit};
@@ -25,7 +26,7 @@ pub fn list(journal: Option<PathBuf>, all: bool) -> Result<(), Fail> {
     for s in jobs {
         // A submit whose answer was lost: `ferry resume` checks the portal.
         let state = match j.submit_record(&s.id)? {
-            Some(r) if r.state == "submitting" && s.state == JobState::Running => {
+            Some(r) if r.state == SubmitState::Submitting && s.state == JobState::Running => {
                 "submitting".to_string()
             }
             _ => s.state.name().to_string(),
@@ -199,11 +200,11 @@ pub async fn resume(
     let tokens = crate::token_source(given, &backend, keycloak.as_deref())?;
     let s = crate::open_session(&backend, group, parts, Some(path), tokens, &out)?;
     let done: Vec<Uploaded> = crate::send(&s, &id, files, already).await?;
-    match (rec.summary.kind.as_str(), &rec.params.then) {
-        ("submit", Some(Then::Submit(a))) => {
+    match (&rec.summary.kind, &rec.params.then) {
+        (JobKind::Submit, Some(Then::Submit(a))) => {
             crate::finish_submit(&s, &id, a, &done, out.json).await
         }
-        ("submit", _) => Err(Fail(
+        (JobKind::Submit, _) => Err(Fail(
             exit::INTERNAL,
             format!("job {id} has unreadable submit settings"),
         )),

@@ -22,7 +22,7 @@ use ferry_engine::journal::{Journal, Routed};
 use ferry_engine::loculus::{AttachedFile, Loculus, Submission};
 use ferry_engine::scan::{NameRules, scan};
 use ferry_engine::{
-    Destination, Engine, EngineConfig, Error, FileOutcome, JobFile, JobParams, JobState,
+    Destination, Engine, EngineConfig, Error, FileOutcome, JobFile, JobKind, JobParams, JobState,
     PortalKind, StaticToken, Then, TokenSource, Uploaded,
 };
 use ferry_front::submit::Again;
@@ -705,14 +705,14 @@ fn loculus_params(s: &Session, conn: &Conn, then: Option<Then>) -> JobParams {
 async fn new_job(
     s: &Session,
     conn: &Conn,
-    kind: &str,
+    kind: JobKind,
     then: Option<Then>,
     paths: &[PathBuf],
 ) -> Result<(String, Vec<Uploaded>), Fail> {
     let items = scan(paths, s.portal.as_ref() as &dyn NameRules).map_err(Error::Input)?;
     let job = s
         .journal
-        .create_job(kind, &loculus_params(s, conn, then), &items)?;
+        .create_job(&kind, &loculus_params(s, conn, then), &items)?;
     let files = items.into_iter().map(JobFile::from).collect();
     let done = send(s, &job, files, vec![]).await?;
     Ok((job, done))
@@ -726,7 +726,7 @@ async fn upload(
 ) -> Result<(), Fail> {
     let s = session(&conn, &out)?;
     let files = dry_run::files_of(&files)?;
-    let (job, done) = new_job(&s, &conn, "upload", None, &files).await?;
+    let (job, done) = new_job(&s, &conn, JobKind::Upload, None, &files).await?;
     s.journal.set_job_state(&job, JobState::Done)?;
     print_uploaded(&done, out.json);
     jobs::write_receipt(&s.journal, &job, receipt.as_deref())
@@ -797,7 +797,7 @@ async fn submit(conn: Conn, out: Output, a: SubmitSettings) -> Result<(), Fail> 
     )?;
     let paths: Vec<PathBuf> = specs.iter().map(|(_, _, p)| p.clone()).collect();
     let then = Some(Then::Submit(a.clone()));
-    let (job, done) = new_job(&s, &conn, "submit", then, &paths).await?;
+    let (job, done) = new_job(&s, &conn, JobKind::Submit, then, &paths).await?;
     finish_submit(&s, &job, &a, &done, out.json).await
 }
 

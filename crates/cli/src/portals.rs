@@ -10,7 +10,7 @@ use ferry_engine::journal::Journal;
 use ferry_engine::onecodex::{self, OneCodex, Pair};
 use ferry_engine::scan::{Item, scan};
 use ferry_engine::{
-    Destination, Engine, Error, JobFile, JobParams, JobState, Portal, PortalKind, Secret,
+    Destination, Engine, Error, JobFile, JobKind, JobParams, JobState, Portal, PortalKind, Secret,
     StaticToken, Uploaded,
 };
 use ferry_front::{Credential, open_portal};
@@ -393,7 +393,7 @@ pub async fn upload(
     let journal = Arc::new(Journal::open(
         &journal.unwrap_or_else(Journal::default_path),
     )?);
-    let job = journal.create_job("upload", &params, &items)?;
+    let job = journal.create_job(&JobKind::Upload, &params, &items)?;
     let files: Vec<JobFile> = items.into_iter().map(JobFile::from).collect();
     let done: Vec<Uploaded> = crate::send_with(
         &engine,

@@ -424,7 +424,7 @@ impl RunHandler for SubmitRuns {
         };
         let params = self.params.clone().with_then(Some(Then::Submit(a)));
         Ok(Prepared::Send {
-            kind: "submit".into(),
+            kind: ferry_engine::JobKind::Submit,
             params,
             items,
         })

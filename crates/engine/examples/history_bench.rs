@@ -47,7 +47,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     mtime: None,
                 })
                 .collect();
-            let job = j.create_job("upload", &params, &items)?;
+            let job = j.create_job(&ferry_engine::JobKind::Upload, &params, &items)?;
             let rec = j.recorder(&job);
             for (k, it) in items.iter().enumerate() {
                 let id = uuid_like(i, k);

@@ -18,9 +18,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use ferry_engine::EngineConfig;
+use ferry_engine::JobKind;
 use ferry_engine::journal::Journal;
 use ferry_engine::portal::Upload;
-use ferry_engine::queue::{JOB_KIND, LoculusNames, Queue};
+use ferry_engine::queue::{LoculusNames, Queue};
 use ferry_engine::resume::{Step, plan_resume};
 use ferry_engine::scan::Item;
 
@@ -93,18 +94,18 @@ fn build(path: &str, tree: &str, backend: &str, jobs: usize, files: usize, parts
             .collect::<std::io::Result<_>>()?;
         let (kind, params) = if app {
             (
-                JOB_KIND,
+                JobKind::App,
                 serde_json::json!({"portal_name": "Loculus", "backend": backend, "group": 1, "user": "demo", "target": null}),
             )
         } else {
             (
-                "upload",
+                JobKind::Upload,
                 serde_json::json!({"backend": backend, "group": 1, "parts_in_flight": 8}),
             )
         };
         // The JSON shapes the app and the CLI journal, read as the typed contract.
         let params = ferry_engine::JobParams::from_json(&params.to_string());
-        let id = journal.create_job(kind, &params, &items)?;
+        let id = journal.create_job(&kind, &params, &items)?;
         let tx = db.transaction()?;
         {
             let mut upload = tx.prepare(

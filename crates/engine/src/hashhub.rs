@@ -233,14 +233,14 @@ fn run(rx: mpsc::Receiver<Msg>, engine: Option<Md5Many>) {
             .values()
             .any(|s| !s.queue.is_empty() && (s.finish.is_some() || s.queue.len() >= PER_PART))
         {
-            round(&mut streams, engine, 1);
+            hash_next_chunks(&mut streams, engine, 1);
         }
         // Full rows of lanes (up to 8: md5-many's AVX2 width, and what 8
         // parts in flight give); what waited too long goes anyway.
         let target = lanes.min(8).min(streams.len()).max(1);
-        while round(&mut streams, engine, target) {}
+        while hash_next_chunks(&mut streams, engine, target) {}
         if since.elapsed() >= WAIT {
-            while round(&mut streams, engine, 1) {}
+            while hash_next_chunks(&mut streams, engine, 1) {}
         }
         answer(&mut streams);
         oldest = streams
@@ -252,7 +252,11 @@ fn run(rx: mpsc::Receiver<Msg>, engine: Option<Md5Many>) {
 
 /// Hash one chunk of every stream that has one waiting, the streams side
 /// by side in the lanes; nothing when fewer than `width` have one.
-fn round(streams: &mut HashMap<u64, Stream>, engine: Option<Md5Many>, width: usize) -> bool {
+fn hash_next_chunks(
+    streams: &mut HashMap<u64, Stream>,
+    engine: Option<Md5Many>,
+    width: usize,
+) -> bool {
     let ids: Vec<u64> = streams
         .iter()
         .filter(|(_, s)| !s.queue.is_empty())
@@ -385,7 +389,7 @@ mod tests {
                 .unzip();
             let got: Vec<[u8; 16]> = rt.block_on(async {
                 let mut pos = vec![0usize; parts.len()];
-                let mut round = 0;
+                let mut pass = 0;
                 loop {
                     let mut any = false;
                     for (i, (h, b)) in streams.iter().enumerate() {
@@ -393,7 +397,7 @@ mod tests {
                             continue;
                         }
                         let cuts = &parts[i].2;
-                        let n = cuts[round % cuts.len()].min(b.len() - pos[i]);
+                        let n = cuts[pass % cuts.len()].min(b.len() - pos[i]);
                         h.feed(b.slice(pos[i]..pos[i] + n), None).await;
                         pos[i] += n;
                         any = true;
@@ -401,7 +405,7 @@ mod tests {
                     if !any {
                         break;
                     }
-                    round += 1;
+                    pass += 1;
                 }
                 let mut out = Vec::new();
                 for (h, _) in &streams {

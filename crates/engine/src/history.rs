@@ -11,10 +11,10 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::Error;
-use crate::job::{FileState, JobParams, JobState, PortalKind};
+use crate::job::{FileState, JobKind, JobParams, JobState, PortalKind};
 use crate::journal::Journal;
-use crate::loculus::Accession;
 use crate::loculus::expiry;
+use crate::loculus::{Accession, SubmitState};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -35,7 +35,7 @@ pub struct HistoryFile {
 #[serde(rename_all = "camelCase")]
 pub struct Batch {
     pub job: String,
-    pub kind: String,
+    pub kind: JobKind,
     /// `loculus`, `onecodex` or `basespace`.
     pub portal: PortalKind,
     /// Where it went, for people: the instance and group, the AppResult
@@ -149,7 +149,7 @@ fn load_where(journal: &Journal, only: Option<&str>, now: u64) -> Result<Vec<Bat
             let params = JobParams::from_json(&params);
             let portal = params.destination.kind;
             let files = files.remove(&id).unwrap_or_default();
-            let attached = sub_state.as_deref() == Some("submitted");
+            let attached = sub_state.as_deref() == Some(SubmitState::Submitted.name());
             let accessions: Vec<Accession> = acc
                 .and_then(|a| serde_json::from_str(&a).ok())
                 .unwrap_or_default();
@@ -165,7 +165,7 @@ fn load_where(journal: &Journal, only: Option<&str>, now: u64) -> Result<Vec<Bat
             Batch {
                 destination: params.destination.describe(),
                 job: id,
-                kind,
+                kind: JobKind::parse(&kind),
                 portal,
                 created_at: created_at.max(0) as u64,
                 state: JobState::parse(&state),
@@ -181,6 +181,7 @@ fn load_where(journal: &Journal, only: Option<&str>, now: u64) -> Result<Vec<Bat
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::loculus::SubmitJournal;
     use crate::portal::Upload;
     use crate::scan::Item;
     use crate::transfer::Uploaded;
@@ -213,7 +214,7 @@ mod tests {
         let j = std::sync::Arc::new(Journal::open(&d.path().join("j.sqlite")).unwrap());
         let a = j
             .create_job(
-                "upload",
+                &JobKind::Upload,
                 &JobParams::new(crate::job::Destination::loculus("http://b", 1)),
                 &[item(d.path(), "a_R1.fq"), item(d.path(), "a_R2.fq")],
             )
@@ -235,7 +236,7 @@ mod tests {
         }
         let b = j
             .create_job(
-                "upload",
+                &JobKind::Upload,
                 &JobParams::from_json(r#"{"portal": "basespace", "appresult": "42"}"#),
                 &[item(d.path(), "b.fq")],
             )

@@ -5,7 +5,7 @@
 //! journal needs a migration. [`JobParams`] (with [`Destination`] and
 //! [`Then`]) is what a job keeps in the journal, read from and written as
 //! the very JSON earlier releases wrote; [`JobState`] and [`FileState`] are
-//! the states the journal names.
+//! the states the journal names; [`JobKind`] what started the job.
 
 use std::path::PathBuf;
 
@@ -13,6 +13,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::loculus::OrganismInfo;
 use crate::onecodex::Pair;
+
+mod kind;
+pub use kind::JobKind;
 
 /// The kind of portal a job goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]

@@ -38,7 +38,7 @@ pub use transfer::deadline;
 
 pub use error::{Error, ErrorClass};
 pub use event::{Event, EventSink};
-pub use job::{Destination, FileState, JobParams, JobState, PortalKind, Then};
+pub use job::{Destination, FileState, JobKind, JobParams, JobState, PortalKind, Then};
 pub use plan::{Plan, PlanLimits, PlanPrefs};
 pub use portal::Portal;
 pub use scan::{Item, ScanProblem, ScanReport};

@@ -16,7 +16,9 @@ use ferry_engine::journal::Journal;
 use ferry_engine::loculus::Loculus;
 use ferry_engine::queue::{LoculusNames, Queue, Status};
 use ferry_engine::resume::{Step, plan_resume};
-use ferry_engine::{Destination, EngineConfig, FileState, JobState, PortalKind, StaticToken};
+use ferry_engine::{
+    Destination, EngineConfig, FileState, JobKind, JobState, PortalKind, StaticToken,
+};
 use ferry_sim::{Sim, SimConfig};
 use sha2::{Digest, Sha256};
 
@@ -80,6 +82,27 @@ fn every_params_shape_of_the_last_release_reads_typed_and_writes_back_the_same()
             &serde_json::to_value(&rec.params).unwrap(),
             stored,
             "{id}: written back as it was"
+        );
+    }
+    // Every kind the last release wrote reads as the kind it names.
+    let kinds: Vec<(String, JobKind)> = j
+        .jobs(true)
+        .unwrap()
+        .into_iter()
+        .map(|s| (s.id, s.kind))
+        .collect();
+    for (id, kind) in [
+        ("appjob000001", JobKind::App),
+        ("cliupload001", JobKind::Upload),
+        ("clifolder001", JobKind::Submit),
+        ("onecodex0001", JobKind::Upload),
+        ("basespace001", JobKind::Upload),
+        ("wizsubmit001", JobKind::WizardSubmit),
+        ("appwatch0001", JobKind::Upload),
+    ] {
+        assert!(
+            kinds.contains(&(id.to_string(), kind.clone())),
+            "{id}: {kinds:?}"
         );
     }
     let params = |id: &str| j.job(id).unwrap().unwrap().params;

@@ -105,7 +105,7 @@ mod tests {
             summary: JobSummary {
                 id: "j".into(),
                 created_at: 0,
-                kind: "upload".into(),
+                kind: ferry_engine::JobKind::Upload,
                 state: JobState::Running,
                 files: 3,
                 files_done: 2,

@@ -51,7 +51,9 @@ async fn upload_and_submit(
     let journal = Arc::new(Journal::open(&dir.join("journal.sqlite")).unwrap());
     let items = ferry_engine::loculus::batch::items(&l).unwrap();
     let params = JobParams::new(Destination::loculus(&sim.backend_url(), 1));
-    let job = journal.create_job("app", &params, &items).unwrap();
+    let job = journal
+        .create_job(&ferry_engine::JobKind::App, &params, &items)
+        .unwrap();
     let engine = Engine::new(EngineConfig::default(), EventSink::none()).unwrap();
     let files = items.into_iter().map(JobFile::from).collect();
     let done =

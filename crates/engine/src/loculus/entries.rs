@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use super::Loculus;
 use super::submit::{Accession, LinkedMetadata, Submission, link_metadata, table_ids};
+use super::submit_record::{SubmitJournal, SubmitState};
 use crate::Error;
 use crate::journal::Journal;
 
@@ -208,7 +209,7 @@ pub async fn submit_once(
     let ids = table_ids(&linked.tsv);
     let mut retried = false;
     if let Some(rec) = journal.submit_record(job).map_err(SubmitError::Journal)?
-        && rec.state == "submitting"
+        && rec.state == SubmitState::Submitting
     {
         let now = portal
             .entries_carrying(&rec.organism, &rec.submission_ids)

@@ -12,6 +12,7 @@ pub mod info;
 pub mod keycloak;
 pub mod names;
 pub mod submit;
+pub mod submit_record;
 pub mod template;
 
 use std::sync::Arc;
@@ -29,6 +30,7 @@ pub use api::Api;
 pub use folder::{Linkage, LinkedFile, Problem, ProblemKind, RowLink, link_folder};
 pub use info::{InstanceInfo, OrganismInfo};
 pub use submit::{Accession, AttachedFile, DataUseTerms, Submission};
+pub use submit_record::{SubmitJournal, SubmitRecord, SubmitState};
 
 /// Presigned URLs live 30 minutes (`PRESIGNED_URL_EXPIRY_SECONDS`).
 pub const URL_LIFETIME_SECS: u64 = 30 * 60;

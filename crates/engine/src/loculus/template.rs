@@ -132,7 +132,7 @@ mod tests {
     fn pairs_share_a_row_and_singles_get_their_own() {
         let b = Batch {
             job: "j".into(),
-            kind: "upload".into(),
+            kind: crate::job::JobKind::Upload,
             portal: crate::job::PortalKind::Loculus,
             destination: "d".into(),
             created_at: 0,

@@ -5,6 +5,7 @@ use crate::job::Then;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::part_strip::PartStates;
 use super::rows::{Added, Row, Status, Totals, Update, check, pair_rows, set_status};
 use super::{EntryId, Queue};
 use crate::scan::{NameRules, name_of};
@@ -117,7 +118,7 @@ impl Queue {
                 size,
                 status,
                 sent: 0,
-                parts: String::new(),
+                parts: PartStates::default(),
                 error,
                 warning: None,
                 remote_id: None,

@@ -5,7 +5,8 @@ use crate::job::{Destination, JobParams, Then};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use super::rows::{Row, Status, part};
+use super::part_strip::PartState;
+use super::rows::{Row, Status};
 use super::{EntryId, Queue, Snapshot};
 use crate::resume::Step;
 use crate::{Engine, EventSink, JobFile, Portal};
@@ -105,7 +106,7 @@ impl Queue {
                     Some(Step::Done(u)) => {
                         r.status = Status::Done;
                         r.sent = r.size;
-                        r.parts = r.parts.chars().map(|_| part::DONE).collect();
+                        r.parts.set_all(PartState::Done);
                         r.remote_id = Some(u.remote_id);
                         r.sha256 = Some(u.sha256);
                         continue;
@@ -118,7 +119,7 @@ impl Queue {
                 }
                 r.status = Status::Waiting;
                 r.sent = 0;
-                r.parts = r.parts.chars().map(|_| part::WAITING).collect();
+                r.parts.set_all(PartState::Waiting);
                 routes.push(route);
             }
         }

@@ -2,7 +2,8 @@
 
 use std::collections::BTreeSet;
 
-use super::rows::{Finished, NetworkWait, Row, Status, part, set_part};
+use super::part_strip::{PartState, PartStates};
+use super::rows::{Finished, NetworkWait, Row, Status};
 use super::{EntryId, Queue, State};
 use crate::{ErrorClass, Event, FileOutcome};
 
@@ -31,7 +32,7 @@ impl Queue {
         let r = &mut st.rows[id];
         match e {
             Event::FileQueued { parts, size, .. } => {
-                r.parts = std::iter::repeat_n(part::WAITING, parts as usize).collect();
+                r.parts = PartStates::all(parts as usize, PartState::Waiting);
                 r.size = size;
             }
             Event::FileStarted { remote_id, .. } => {
@@ -40,29 +41,29 @@ impl Queue {
             }
             Event::PartStarted { part, attempt, .. } => {
                 r.status = Status::Sending;
-                let c = if attempt > 1 {
-                    part::RETRYING
+                let state = if attempt > 1 {
+                    PartState::Retrying
                 } else {
-                    part::SENDING
+                    PartState::Sending
                 };
-                set_part(&mut r.parts, part, c);
+                r.parts.set(part, state);
             }
             Event::Progress { file_sent, .. } => r.sent = file_sent,
-            Event::PartDone { part, .. } => set_part(&mut r.parts, part, part::DONE),
+            Event::PartDone { part, .. } => r.parts.set(part, PartState::Done),
             Event::Retry { part, reason, .. } => {
                 if let Some(p) = part {
-                    set_part(&mut r.parts, p, part::RETRYING);
+                    r.parts.set(p, PartState::Retrying);
                 }
                 // A file sent in one request (One Codex's POST) cannot
                 // continue where the failed attempt stopped.
-                r.warning = Some(if part.is_some() && r.parts.chars().count() == 1 {
+                r.warning = Some(if part.is_some() && r.parts.len() == 1 {
                     format!("retrying: {reason}; {}", crate::resume::SENT_AGAIN_WHOLE)
                 } else {
                     format!("retrying: {reason}")
                 });
             }
             Event::FileRestarted { reason, .. } => {
-                r.parts = r.parts.chars().map(|_| part::WAITING).collect();
+                r.parts.set_all(PartState::Waiting);
                 r.sent = 0;
                 r.warning = Some(reason);
             }
@@ -72,7 +73,7 @@ impl Queue {
             } => {
                 r.status = Status::Done;
                 r.sent = r.size;
-                r.parts = r.parts.chars().map(|_| part::DONE).collect();
+                r.parts.set_all(PartState::Done);
                 r.remote_id = Some(remote_id);
                 r.sha256 = Some(sha256);
                 r.error = None;
@@ -107,7 +108,7 @@ impl Queue {
                     if r.status != Status::Done {
                         r.status = Status::Done;
                         r.sent = r.size;
-                        r.parts = r.parts.chars().map(|_| part::DONE).collect();
+                        r.parts.set_all(PartState::Done);
                         r.remote_id = Some(u.remote_id);
                         r.sha256 = Some(u.sha256);
                     }
@@ -153,16 +154,12 @@ pub(super) fn fail(r: &mut Row, class: ErrorClass, error: String, pausing: bool)
         _ if class == ErrorClass::Auth => Status::Paused,
         _ => Status::Failed,
     };
-    r.parts = r
-        .parts
-        .chars()
-        .map(|c| match c {
-            part::DONE => part::DONE,
-            _ if stopped => part::WAITING,
-            part::SENDING | part::RETRYING => part::FAILED,
-            c => c,
-        })
-        .collect();
+    r.parts.map(|s| match s {
+        PartState::Done => PartState::Done,
+        _ if stopped => PartState::Waiting,
+        PartState::Sending | PartState::Retrying => PartState::Failed,
+        s => s,
+    });
     r.error = (!stopped).then(|| {
         if class == ErrorClass::Auth {
             format!("{error}. Paused: sign in again and it continues from where it stopped")

@@ -1,13 +1,14 @@
 //! The journal lifecycle: each batch is a job, offered for resume in a
 //! later session until every file is done, then closed.
 
-use crate::job::{Destination, FileState, JobParams, JobState, Then};
+use crate::job::{Destination, FileState, JobKind, JobParams, JobState, Then};
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use super::part_strip::PartStates;
 use super::rows::{Resumable, Row, Status};
-use super::{Decided, EntryId, JOB_KIND, JobRef, Queue, Snapshot};
+use super::{Decided, EntryId, JobRef, Queue, Snapshot};
 use crate::journal::{Journal, Routed};
 use crate::resume::file_step;
 use crate::transfer::JobLog;
@@ -22,7 +23,7 @@ impl Queue {
         let held = self.state.lock().unwrap().jobs.clone();
         let mut out = Vec::new();
         for summary in j.jobs(false).map_err(|e| e.to_string())? {
-            if summary.kind != JOB_KIND || held.contains(&summary.id) {
+            if summary.kind != JobKind::App || held.contains(&summary.id) {
                 continue;
             }
             let Some(rec) = j.job(&summary.id).map_err(|e| e.to_string())? else {
@@ -78,7 +79,7 @@ impl Queue {
                     size: f.size,
                     status: if done { Status::Done } else { Status::Paused },
                     sent: if done { f.size } else { 0 },
-                    parts: String::new(),
+                    parts: PartStates::default(),
                     error: None,
                     warning: None,
                     remote_id: f.upload.as_ref().map(|u| u.remote_id.clone()),
@@ -181,7 +182,7 @@ impl Queue {
         if !fresh.is_empty() {
             let items: Vec<crate::Item> = fresh.iter().map(|&k| files[k].1.clone()).collect();
             let job = j
-                .create_job(JOB_KIND, destination, &items)
+                .create_job(&JobKind::App, destination, &items)
                 .map_err(|e| e.to_string())?;
             if destination.then.is_some() {
                 self.state.lock().unwrap().kept_open.insert(job.clone());

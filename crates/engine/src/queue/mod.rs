@@ -14,6 +14,7 @@ mod controls;
 mod dispatch;
 mod events;
 mod jobs;
+mod part_strip;
 mod routing;
 mod rows;
 
@@ -29,12 +30,8 @@ use crate::scan::NameRules;
 use crate::{EngineConfig, Portal};
 
 pub use dispatch::{mates_again, sent_again_with_mate};
-pub use rows::{
-    Added, Finished, NetworkWait, Resumable, Row, Status, Totals, Update, expand, part,
-};
-
-/// The journal's job kind for the desktop queue's batches.
-pub const JOB_KIND: &str = "app";
+pub use part_strip::{PartState, PartStates};
+pub use rows::{Added, Finished, NetworkWait, Resumable, Row, Status, Totals, Update, expand};
 
 pub type EntryId = usize;
 

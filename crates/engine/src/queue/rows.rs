@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use super::part_strip::PartStates;
 use super::{EntryId, JobRef, State};
 use crate::journal::JobSummary;
 use crate::scan::{NameRules, scan};
@@ -28,15 +29,6 @@ pub enum Status {
     Cancelled,
 }
 
-/// Per-part states in [`Row::parts`], one character per part.
-pub mod part {
-    pub const WAITING: char = 'w';
-    pub const SENDING: char = 's';
-    pub const DONE: char = 'd';
-    pub const RETRYING: char = 'r';
-    pub const FAILED: char = 'f';
-}
-
 /// One file as a front-end shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Row {
@@ -47,8 +39,9 @@ pub struct Row {
     pub status: Status,
     /// Bytes sent (of the current attempt).
     pub sent: u64,
-    /// One character per part (see [`part`]); empty until planned.
-    pub parts: String,
+    /// Each part's state, serialized one character per part (see
+    /// [`PartStates`]); empty until planned.
+    pub parts: PartStates,
     pub error: Option<String>,
     pub warning: Option<String>,
     pub remote_id: Option<String>,
@@ -208,14 +201,6 @@ pub(super) fn set_status(st: &mut State, id: EntryId, s: Status) {
     st.dirty.insert(id);
 }
 
-pub(super) fn set_part(parts: &mut String, part: u32, c: char) {
-    let i = part.saturating_sub(1) as usize;
-    if i < parts.len() {
-        // Part states are ASCII: replace one byte in place.
-        parts.replace_range(i..i + 1, c.encode_utf8(&mut [0; 4]));
-    }
-}
-
 /// A folder becomes its files (recursively, sorted, dot-files and
 /// dot-folders skipped, links below it left out); anything else stays as given.
 pub fn expand(path: &Path, out: &mut Vec<PathBuf>) {
@@ -246,14 +231,5 @@ mod tests {
             })
             .collect();
         assert_eq!(rel, vec!["a/b/y.fq", "a/x.fq", "z.fq"]);
-    }
-
-    #[test]
-    fn part_strip_updates_in_place() {
-        let mut s = "www".to_string();
-        set_part(&mut s, 1, part::SENDING);
-        set_part(&mut s, 3, part::DONE);
-        set_part(&mut s, 9, part::DONE);
-        assert_eq!(s, "swd");
     }
 }

@@ -62,7 +62,7 @@ impl RunHandler for SubmitBatches {
                 }),
             })));
         Ok(Prepared::Send {
-            kind: "submit".into(),
+            kind: crate::job::JobKind::Submit,
             params,
             items,
         })

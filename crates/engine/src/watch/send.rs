@@ -9,7 +9,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::job::JobParams;
+use crate::job::{JobKind, JobParams};
 use crate::journal::{JobRecord, Journal, Routed};
 use crate::onecodex::pairs_of;
 use crate::resume::Step;
@@ -37,7 +37,7 @@ pub enum Prepared {
     /// A job of `kind` with these files; `params` are kept in the journal
     /// (never a token) for a resume after a restart.
     Send {
-        kind: String,
+        kind: JobKind,
         params: JobParams,
         items: Vec<Item>,
     },
@@ -144,7 +144,7 @@ impl RunHandler for UploadRuns {
             params.destination.pairs = pairs_of(&files);
         }
         Ok(Prepared::Send {
-            kind: "upload".into(),
+            kind: JobKind::Upload,
             params,
             items,
         })

@@ -327,7 +327,11 @@ pub async fn interrupted_job_resumes<R: Rig>() {
             .storage_next(Fault::Stall(Duration::from_secs(2)), 3);
     }
     let job = journal
-        .create_job("upload", &ferry_engine::JobParams::default(), &items)
+        .create_job(
+            &ferry_engine::JobKind::Upload,
+            &ferry_engine::JobParams::default(),
+            &items,
+        )
         .unwrap();
     let file = JobFile {
         item: items[0].clone(),
@@ -488,7 +492,11 @@ pub async fn revoked_mid_job_stops_then_resumes<R: Rig>() {
     });
     let items = scan(&rig, &engine1, &paths);
     let job = journal
-        .create_job("upload", &ferry_engine::JobParams::default(), &items)
+        .create_job(
+            &ferry_engine::JobKind::Upload,
+            &ferry_engine::JobParams::default(),
+            &items,
+        )
         .unwrap();
     let files: Vec<JobFile> = items.into_iter().map(JobFile::from).collect();
     let first = engine1
