@@ -23,6 +23,8 @@ pub struct ResumePlan {
     /// Uploads continued, and the parts the storage already holds of them.
     pub continued: usize,
     pub acked: usize,
+    /// Files that cannot go on as they were (changed or gone).
+    pub refused: Vec<Error>,
 }
 
 impl ResumePlan {
@@ -39,14 +41,24 @@ impl ResumePlan {
 }
 
 /// The plan for job `rec`, or every file that cannot go on as it was
-/// (changed or gone).
+/// (changed or gone): `ferry resume` goes on with the whole job or not.
 pub fn plan(rec: &JobRecord) -> Result<ResumePlan, Vec<Error>> {
+    let mut out = plan_files(rec);
+    if out.refused.is_empty() {
+        Ok(out)
+    } else {
+        Err(std::mem::take(&mut out.refused))
+    }
+}
+
+/// The plan for job `rec`, file by file: the window goes on with the
+/// files that can, and shows the refused ones failed on their rows.
+pub fn plan_files(rec: &JobRecord) -> ResumePlan {
     let mut steps = plan_resume(rec);
     if rec.params.destination.kind == PortalKind::Onecodex {
         resend_whole_pairs(rec, &mut steps);
     }
     let mut out = ResumePlan::default();
-    let mut refused = Vec::new();
     for (i, step) in steps.into_iter().enumerate() {
         match step {
             Step::Done(u) => out.already.push((i, u)),
@@ -64,14 +76,10 @@ pub fn plan(rec: &JobRecord) -> Result<ResumePlan, Vec<Error>> {
                 }
                 out.files.push(file);
             }
-            Step::Refused(e) => refused.push(e),
+            Step::Refused(e) => out.refused.push(e),
         }
     }
-    if refused.is_empty() {
-        Ok(out)
-    } else {
-        Err(refused)
-    }
+    out
 }
 
 #[cfg(test)]

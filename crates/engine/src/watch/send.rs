@@ -3,8 +3,8 @@
 //! identity, the journal record and resume; a [`RunHandler`] only says
 //! what a run's job is and sends it. [`UploadRuns`] sends the run's reads
 //! to any portal (One Codex: R1/R2 pairs within the run, by name); a
-//! Loculus submission batch is another handler (the CLI's and the app's,
-//! through the wizard's engine).
+//! Loculus submission batch is another handler (ferry-front's
+//! `SubmitRuns`, for the CLI and the app).
 
 use std::path::PathBuf;
 use std::sync::Arc;
