@@ -1,6 +1,8 @@
 //! Jobs of earlier sessions (the journal): offered for Resume or
 //! Discard, and taken up as `ferry resume` would take them up.
 
+use std::sync::Arc;
+
 use ferry_engine::queue::{Queue, Resumable};
 use ferry_front::resume::ResumePlan;
 
@@ -28,7 +30,7 @@ pub fn resume_job(app: AppState<'_>, id: String) -> Result<usize, String> {
 }
 
 /// [`resume_job`], for the wizard's jobs too.
-pub fn resume(queue: &Queue, id: &str) -> Result<usize, String> {
+pub fn resume(queue: &Arc<Queue>, id: &str) -> Result<usize, String> {
     let plan = plan(queue, id)?;
     queue.resume_job(id)?;
     Ok(plan.files.len() + plan.refused.len())

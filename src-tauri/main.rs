@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use ferry_engine::EngineConfig;
 use ferry_engine::journal::Journal;
-use ferry_engine::queue::{Added, EntryId, Queue, Resumable, Update};
+use ferry_engine::queue::{Added, EntryId, Queue, Update};
 use ferry_engine::{Destination, PortalKind};
 use serde::Serialize;
 use session::{Info, Portal};
