@@ -135,12 +135,44 @@ impl Watcher {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+
+    /// The watcher, once it says it watches (any mode).
+    fn watching(mut self) -> Watcher {
+        self.wait("watching", Duration::from_secs(60), |v| is(v, "watching"));
+        self
+    }
 }
 
 impl Drop for Watcher {
     fn drop(&mut self) {
         self.kill();
         let _ = std::fs::remove_file(&self.stderr);
+    }
+}
+
+/// A test's portal and folders: a `ferry-sim`, and in a temporary folder
+/// the watched folder (empty) and the journal.
+struct Setup {
+    sim: SimProc,
+    dir: tempfile::TempDir,
+    watched: PathBuf,
+    journal: PathBuf,
+}
+
+impl Setup {
+    /// The sim started with `sim_args`; the watched folder named `name`.
+    fn new(sim_args: &[&str], name: &str) -> Setup {
+        let sim = SimProc::start(sim_args);
+        let dir = tempfile::tempdir().unwrap();
+        let watched = dir.path().join(name);
+        std::fs::create_dir(&watched).unwrap();
+        let journal = dir.path().join("journal.sqlite");
+        Setup {
+            sim,
+            dir,
+            watched,
+            journal,
+        }
     }
 }
 
@@ -278,11 +310,12 @@ fn first_part_after(w: &mut Watcher, t: Instant) -> Duration {
 
 #[test]
 fn a_run_written_slowly_is_sent_once_its_marker_appears() {
-    let sim = SimProc::start(&[]);
-    let d = tempfile::tempdir().unwrap();
-    let watched = d.path().join("runs");
-    std::fs::create_dir(&watched).unwrap();
-    let journal = d.path().join("journal.sqlite");
+    let Setup {
+        sim,
+        dir: _dir,
+        watched,
+        journal,
+    } = Setup::new(&[], "runs");
     let mut w = Watcher::start(&sim, &journal, &[&watched], &[]);
     w.wait("watching", Duration::from_secs(60), |v| {
         is(v, "watching") && v["mode"] == "inotify"
@@ -328,13 +361,13 @@ fn a_run_written_slowly_is_sent_once_its_marker_appears() {
 
 #[test]
 fn a_plain_folder_of_reads_goes_after_its_quiet_period() {
-    let sim = SimProc::start(&[]);
-    let d = tempfile::tempdir().unwrap();
-    let watched = d.path().join("incoming");
-    std::fs::create_dir(&watched).unwrap();
-    let journal = d.path().join("journal.sqlite");
-    let mut w = Watcher::start(&sim, &journal, &[&watched], &["--quiet-period", "3s"]);
-    w.wait("watching", Duration::from_secs(60), |v| is(v, "watching"));
+    let Setup {
+        sim,
+        dir: _dir,
+        watched,
+        journal,
+    } = Setup::new(&[], "incoming");
+    let mut w = Watcher::start(&sim, &journal, &[&watched], &["--quiet-period", "3s"]).watching();
     let run = watched.join("batch-7");
     std::fs::create_dir(&run).unwrap();
     let a = make_file(&run, "a.fastq", 200_000, 1);
@@ -361,11 +394,12 @@ fn a_plain_folder_of_reads_goes_after_its_quiet_period() {
 
 #[test]
 fn a_poll_only_watch_finds_runs_and_markers() {
-    let sim = SimProc::start(&[]);
-    let d = tempfile::tempdir().unwrap();
-    let watched = d.path().join("share");
-    std::fs::create_dir(&watched).unwrap();
-    let journal = d.path().join("journal.sqlite");
+    let Setup {
+        sim,
+        dir: _dir,
+        watched,
+        journal,
+    } = Setup::new(&[], "share");
     let mut w = Watcher::start(&sim, &journal, &[&watched], &["--poll", "2s"]);
     w.wait("polling", Duration::from_secs(60), |v| {
         is(v, "watching") && v["mode"] == "poll" && v["poll_s"] == 2
@@ -398,15 +432,15 @@ fn a_poll_only_watch_finds_runs_and_markers() {
 
 #[test]
 fn twenty_runs_appearing_at_once_are_each_sent_once() {
-    let sim = SimProc::start(&[]);
-    let d = tempfile::tempdir().unwrap();
-    let watched = d.path().join("runs");
+    let Setup {
+        sim,
+        dir: d,
+        watched,
+        journal,
+    } = Setup::new(&[], "runs");
     let staging = d.path().join("staging");
-    std::fs::create_dir(&watched).unwrap();
     std::fs::create_dir(&staging).unwrap();
-    let journal = d.path().join("journal.sqlite");
-    let mut w = Watcher::start(&sim, &journal, &[&watched], &[]);
-    w.wait("watching", Duration::from_secs(60), |v| is(v, "watching"));
+    let mut w = Watcher::start(&sim, &journal, &[&watched], &[]).watching();
     let mut all = Vec::new();
     for i in 0..20 {
         finished_run(&staging.join(format!("run{i:02}")), 2, 20_000 + i, i as u8);
@@ -435,37 +469,17 @@ fn twenty_runs_appearing_at_once_are_each_sent_once() {
 
 #[test]
 fn once_sends_what_is_complete_and_exits_and_never_sends_a_run_twice() {
-    let sim = SimProc::start(&[]);
-    let d = tempfile::tempdir().unwrap();
-    let watched = d.path().join("runs");
-    std::fs::create_dir(&watched).unwrap();
-    let journal = d.path().join("journal.sqlite");
+    let Setup {
+        sim,
+        dir: _dir,
+        watched,
+        journal,
+    } = Setup::new(&[], "runs");
     let done = finished_run(&watched.join("run-a"), 1, 5_000, 1);
     std::fs::create_dir_all(watched.join("run-b")).unwrap();
     std::fs::write(watched.join("run-b/RunInfo.xml"), "<RunInfo/>").unwrap();
     make_file(&watched.join("run-b"), "b_R1_001.fastq.gz", 5_000, 2);
-    let once = |sim: &SimProc| {
-        let out = Command::new(bin("ferry"))
-            .args([
-                "watch",
-                "--once",
-                "--check-interval",
-                "1s",
-                "--backend",
-                &sim.backend(),
-                "--group",
-                "1",
-            ])
-            .arg(&watched)
-            .env("FERRY_TOKEN", sim.token())
-            .env("FERRY_JOURNAL", &journal)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert!(out.status.success(), "{err}");
-        err
-    };
+    let once = |sim: &SimProc| watch_once(sim, "loculus", &journal, &watched);
     let first = once(&sim);
     assert!(first.contains("1 run(s) sent; 1 waiting"), "{first}");
     assert_eq!(uploads(&sim), 1, "only the finished run");
@@ -478,11 +492,12 @@ fn once_sends_what_is_complete_and_exits_and_never_sends_a_run_twice() {
 #[test]
 fn a_watcher_killed_mid_run_resumes_from_acknowledged_parts_without_sending_twice() {
     // A slow storage, so the kill lands mid-file.
-    let sim = SimProc::start(&["--storage-bytes-per-sec", "4000000"]);
-    let d = tempfile::tempdir().unwrap();
-    let watched = d.path().join("runs");
-    std::fs::create_dir(&watched).unwrap();
-    let journal = d.path().join("journal.sqlite");
+    let Setup {
+        sim,
+        dir: _dir,
+        watched,
+        journal,
+    } = Setup::new(&["--storage-bytes-per-sec", "4000000"], "runs");
     let run = watched.join("run-big");
     let files = finished_run(&run, 1, 40 * MIB, 9);
     let mut w = Watcher::start(&sim, &journal, &[&watched], &["--parts-in-flight", "2"]);
@@ -515,11 +530,12 @@ fn a_watcher_killed_mid_run_resumes_from_acknowledged_parts_without_sending_twic
 
 #[test]
 fn two_watchers_on_one_folder_send_each_run_once() {
-    let sim = SimProc::start(&[]);
-    let d = tempfile::tempdir().unwrap();
-    let watched = d.path().join("runs");
-    std::fs::create_dir(&watched).unwrap();
-    let journal = d.path().join("journal.sqlite");
+    let Setup {
+        sim,
+        dir: _dir,
+        watched,
+        journal,
+    } = Setup::new(&[], "runs");
     let mut a = Watcher::start(&sim, &journal, &[&watched], &[]);
     a.wait("a watching", Duration::from_secs(60), |v| is(v, "watching"));
     let mut b = Watcher::start(&sim, &journal, &[&watched], &[]);
@@ -566,11 +582,12 @@ fn two_watchers_on_one_folder_send_each_run_once() {
 
 #[test]
 fn a_submission_batch_with_a_problem_waits_then_goes_once_fixed() {
-    let sim = SimProc::start(&[]);
-    let d = tempfile::tempdir().unwrap();
-    let watched = d.path().join("batches");
-    std::fs::create_dir(&watched).unwrap();
-    let journal = d.path().join("journal.sqlite");
+    let Setup {
+        sim,
+        dir: _dir,
+        watched,
+        journal,
+    } = Setup::new(&[], "batches");
     let mut w = Watcher::start(
         &sim,
         &journal,
@@ -581,8 +598,7 @@ fn a_submission_batch_with_a_problem_waits_then_goes_once_fixed() {
             "--quiet-period",
             "2s",
         ],
-    );
-    w.wait("watching", Duration::from_secs(60), |v| is(v, "watching"));
+    ).watching();
     let run = watched.join("batch-1");
     std::fs::create_dir(&run).unwrap();
     std::fs::write(
@@ -648,39 +664,21 @@ fn rss_kib(pid: u32) -> u64 {
 
 #[test]
 fn a_thousand_finished_runs_cost_one_watch_and_are_not_sent_again() {
-    let sim = SimProc::start(&[]);
-    let d = tempfile::tempdir().unwrap();
-    let watched = d.path().join("runs");
-    std::fs::create_dir(&watched).unwrap();
-    let journal = d.path().join("journal.sqlite");
+    let Setup {
+        sim,
+        dir: _dir,
+        watched,
+        journal,
+    } = Setup::new(&[], "runs");
     for i in 0..1000 {
         finished_run(&watched.join(format!("run{i:04}")), 1, 100, i as u8);
     }
     // Sent once, by a cron-style look.
-    let out = Command::new(bin("ferry"))
-        .args([
-            "watch",
-            "--once",
-            "--check-interval",
-            "1s",
-            "--backend",
-            &sim.backend(),
-            "--group",
-            "1",
-        ])
-        .arg(&watched)
-        .env("FERRY_TOKEN", sim.token())
-        .env("FERRY_JOURNAL", &journal)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{err}");
+    let err = watch_once(&sim, "loculus", &journal, &watched);
     assert!(err.contains("1000 run(s) sent"), "{err}");
     assert_eq!(uploads(&sim), 1000);
     // Then a watcher idles over them.
-    let mut w = Watcher::start(&sim, &journal, &[&watched], &[]);
-    w.wait("watching", Duration::from_secs(60), |v| is(v, "watching"));
+    let mut w = Watcher::start(&sim, &journal, &[&watched], &[]).watching();
     let last = watched.join("run0999");
     w.wait("the last run seen as sent", Duration::from_secs(120), |v| {
         run_event(v, "run_done", &last) && v["earlier"] == true
@@ -739,13 +737,13 @@ fn paired_run(run: &Path, sizes: (usize, usize), seed: u8) -> [PathBuf; 2] {
 
 #[test]
 fn one_codex_gets_each_runs_pair_as_one_sample_once() {
-    let sim = SimProc::start(&[]);
-    let d = tempfile::tempdir().unwrap();
-    let watched = d.path().join("runs");
-    std::fs::create_dir(&watched).unwrap();
-    let journal = d.path().join("journal.sqlite");
-    let mut w = Watcher::start_to(&sim, "onecodex", &journal, &[&watched], &[]);
-    w.wait("watching", Duration::from_secs(60), |v| is(v, "watching"));
+    let Setup {
+        sim,
+        dir: _dir,
+        watched,
+        journal,
+    } = Setup::new(&[], "runs");
+    let mut w = Watcher::start_to(&sim, "onecodex", &journal, &[&watched], &[]).watching();
     // Two runs whose reads have the same names (sample numbers start again
     // each run): a pair is made within its run only.
     let run_a = watched.join("260101_M00001_0001_000000000-AAAAA");
@@ -809,13 +807,13 @@ fn one_codex_gets_each_runs_pair_as_one_sample_once() {
 
 #[test]
 fn basespace_gets_each_run_into_the_appresult_once_across_a_restart() {
-    let sim = SimProc::start(&[]);
-    let d = tempfile::tempdir().unwrap();
-    let watched = d.path().join("runs");
-    std::fs::create_dir(&watched).unwrap();
-    let journal = d.path().join("journal.sqlite");
-    let mut w = Watcher::start_to(&sim, "basespace", &journal, &[&watched], &[]);
-    w.wait("watching", Duration::from_secs(60), |v| is(v, "watching"));
+    let Setup {
+        sim,
+        dir: _dir,
+        watched,
+        journal,
+    } = Setup::new(&[], "runs");
+    let mut w = Watcher::start_to(&sim, "basespace", &journal, &[&watched], &[]).watching();
     let run = watched.join("260103_M00001_0003_000000000-CCCCC");
     // Over one 8 MiB part: the parts of a file are continued, not resent.
     let files = paired_run(&run, (9 * MIB + 1, 4_000), 30);
@@ -878,11 +876,12 @@ fn basespace_gets_each_run_into_the_appresult_once_across_a_restart() {
 #[test]
 fn resuming_a_watched_runs_job_waits_for_the_folders_watcher_to_stop() {
     // A slow storage, so the watchers are stopped mid-file.
-    let sim = SimProc::start(&["--storage-bytes-per-sec", "2000000"]);
-    let d = tempfile::tempdir().unwrap();
-    let watched = d.path().join("runs");
-    std::fs::create_dir(&watched).unwrap();
-    let journal = d.path().join("journal.sqlite");
+    let Setup {
+        sim,
+        dir: _dir,
+        watched,
+        journal,
+    } = Setup::new(&["--storage-bytes-per-sec", "2000000"], "runs");
     let run = watched.join("run-big");
     let files = finished_run(&run, 1, 40 * MIB, 11);
     let mut first = Watcher::start(&sim, &journal, &[&watched], &["--parts-in-flight", "2"]);
