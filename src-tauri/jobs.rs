@@ -61,4 +61,3 @@ pub fn forget_old_demo_jobs(queue: &Queue) {
         }
     }
 }
-

@@ -209,7 +209,10 @@ impl App {
 
     /// Signed in to Loculus: the queue, the wizard and the watched
     /// folders send there.
-    fn use_loculus_sign_in(&self, s: Result<session::LoculusSignIn, String>) -> Result<Info, String> {
+    fn use_loculus_sign_in(
+        &self,
+        s: Result<session::LoculusSignIn, String>,
+    ) -> Result<Info, String> {
         let mut s = s?;
         s.info.journal = self.journal_note.clone();
         *self.loculus.lock().unwrap() = Some(s.loculus.clone());
@@ -401,7 +404,11 @@ fn cancel_sign_in(app: AppState<'_>) {
 }
 
 #[tauri::command]
-async fn sign_in_token(app: AppState<'_>, backend: Option<String>, token: String) -> Result<Info, String> {
+async fn sign_in_token(
+    app: AppState<'_>,
+    backend: Option<String>,
+    token: String,
+) -> Result<Info, String> {
     let p = app.portal(backend, None)?;
     let s = session::token(app.http.clone(), &p, &token).await;
     app.use_loculus_sign_in(s)
@@ -410,7 +417,11 @@ async fn sign_in_token(app: AppState<'_>, backend: Option<String>, token: String
 /// One Codex (API key) or BaseSpace (access token and AppResult), checked
 /// with the portal before it is kept.
 #[tauri::command]
-async fn sign_in_key(app: AppState<'_>, key: String, appresult: Option<String>) -> Result<Info, String> {
+async fn sign_in_key(
+    app: AppState<'_>,
+    key: String,
+    appresult: Option<String>,
+) -> Result<Info, String> {
     let p = app.portal(None, None)?;
     portals::check(&app.http, &p, &key, appresult.as_deref()).await?;
     app.use_key_sign_in(portals::sign_in(
@@ -583,7 +594,11 @@ fn watches_changed(app: &App) -> Result<(), String> {
 /// Add a watched folder chosen in a native dialog, with its destination:
 /// a Loculus group, and an organism to submit each run to as a batch.
 #[tauri::command]
-async fn watch_pick(app: AppState<'_>, group: Option<i64>, submit: Option<String>) -> Result<(), String> {
+async fn watch_pick(
+    app: AppState<'_>,
+    group: Option<i64>,
+    submit: Option<String>,
+) -> Result<(), String> {
     let picked = dialog(|| {
         rfd::FileDialog::new()
             .set_title("Watch a folder for sequencer runs")

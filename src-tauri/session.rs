@@ -313,11 +313,19 @@ mod tests {
             e.is_some_and(|e| e.contains("did not accept")),
             "wrong password"
         );
-        assert_eq!(keychain_entry(&p), None, "a wrong password stored something");
+        assert_eq!(
+            keychain_entry(&p),
+            None,
+            "a wrong password stored something"
+        );
         // Keycloak accepts the password, but the account is in no group.
         let e = password(http.clone(), &p, "nobody", "nobody").await.err();
         assert!(e.is_some_and(|e| e.contains("in no group")), "no group");
-        assert_eq!(keychain_entry(&p), None, "a sign-in without a group was kept");
+        assert_eq!(
+            keychain_entry(&p),
+            None,
+            "a sign-in without a group was kept"
+        );
         assert!(token(http.clone(), &p, "not-a-token").await.is_err());
         assert_eq!(keychain_entry(&p), None, "a refused pasted token was kept");
 
@@ -336,7 +344,11 @@ mod tests {
         forget(&p).unwrap();
         assert_eq!(keychain_entry(&p), None);
         old.keep(Some(Secret::new("rotated")));
-        assert_eq!(keychain_entry(&p), None, "a refresh after sign-out was stored");
+        assert_eq!(
+            keychain_entry(&p),
+            None,
+            "a refresh after sign-out was stored"
+        );
         assert!(remembered(http.clone(), &p).await.is_none());
 
         // A new sign-in after the sign-out is kept again.

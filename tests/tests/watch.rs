@@ -598,7 +598,8 @@ fn a_submission_batch_with_a_problem_waits_then_goes_once_fixed() {
             "--quiet-period",
             "2s",
         ],
-    ).watching();
+    )
+    .watching();
     let run = watched.join("batch-1");
     std::fs::create_dir(&run).unwrap();
     std::fs::write(

@@ -123,4 +123,3 @@ pub(crate) fn engine_for(
     };
     Ok((Engine::new(cfg, wrap(sink))?, renderer))
 }
-

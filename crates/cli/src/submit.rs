@@ -86,7 +86,11 @@ pub(crate) async fn submit(conn: Conn, out: Output, a: SubmitSettings) -> Result
 }
 
 /// Where this session's submits go: the job's journal and engine.
-pub(crate) fn submit_to<'a>(s: &'a Session, jobs: &'a [String], a: &SubmitSettings) -> SubmitTo<'a> {
+pub(crate) fn submit_to<'a>(
+    s: &'a Session,
+    jobs: &'a [String],
+    a: &SubmitSettings,
+) -> SubmitTo<'a> {
     SubmitTo {
         portal: &s.portal,
         engine: &s.engine,
@@ -212,7 +216,6 @@ pub(crate) fn present_submission(
     };
     Err(Fail(code, e.message(Again::Resume(job))))
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -112,4 +112,3 @@ pub(crate) async fn upload(
     print_uploaded(&done, out.json);
     jobs::write_receipt(&s.journal, &job, receipt.as_deref())
 }
-

@@ -124,16 +124,12 @@ pub struct SubmitRuns {
 impl RunHandler for SubmitRuns {
     async fn prepare(&self, run: &ReadyRun) -> Result<Prepared, RunFailed> {
         match check_run(&run.path, &self.organism, self.restricted_until.clone())? {
-            RunCheck::Problems(p) => Ok(Prepared::Wait(waiting_report(
-                &p,
-                self.presenter.recheck(),
-            ))),
+            RunCheck::Problems(p) => {
+                Ok(Prepared::Wait(waiting_report(&p, self.presenter.recheck())))
+            }
             RunCheck::Clean { settings, items } => Ok(Prepared::Send {
                 kind: "submit".into(),
-                params: self
-                    .params
-                    .clone()
-                    .with_then(Some(Then::Submit(settings))),
+                params: self.params.clone().with_then(Some(Then::Submit(settings))),
                 items,
             }),
         }
@@ -239,7 +235,10 @@ mod tests {
         let said = waiting_report(&p, Recheck::OnChange);
         assert_eq!(
             said,
-            format!("1 problem in its linkage report; fix them and it is checked again:\n  - {}", p[0])
+            format!(
+                "1 problem in its linkage report; fix them and it is checked again:\n  - {}",
+                p[0]
+            )
         );
         let two = vec!["a".to_string(), "b".to_string()];
         assert_eq!(

@@ -86,9 +86,8 @@ async fn a_run_waits_with_its_report_then_is_submitted_with_its_files_attached()
         )
         .unwrap(),
     );
-    let journal = Arc::new(
-        ferry_engine::journal::Journal::open(&d.path().join("journal.sqlite")).unwrap(),
-    );
+    let journal =
+        Arc::new(ferry_engine::journal::Journal::open(&d.path().join("journal.sqlite")).unwrap());
     let presenter = Arc::new(Recording::default());
     let handler = SubmitRuns {
         engine: Engine::new(EngineConfig::default(), EventSink::none()).unwrap(),
@@ -140,6 +139,9 @@ async fn a_run_waits_with_its_report_then_is_submitted_with_its_files_attached()
     for a in &got {
         assert!(held.contains(a), "{held:?}");
     }
-    assert!(run.join("ferry-receipt.csv").exists(), "the receipt is in the run");
+    assert!(
+        run.join("ferry-receipt.csv").exists(),
+        "the receipt is in the run"
+    );
     sim.shutdown().await;
 }
