@@ -316,12 +316,12 @@ fn first_part_after(w: &mut Watcher, t: Instant) -> Duration {
 
 #[test]
 fn a_run_written_slowly_is_sent_once_its_marker_appears() {
-    let t = Setup::new(&[], "runs");
-    let mut w = t.watcher(&[]);
+    let setup = Setup::new(&[], "runs");
+    let mut w = setup.watcher(&[]);
     w.wait("watching", Duration::from_secs(60), |v| {
         is(v, "watching") && v["mode"] == "inotify"
     });
-    let run = t.watched.join("260101_M00001_0001_000000000-AAAAA");
+    let run = setup.watched.join("260101_M00001_0001_000000000-AAAAA");
     let files = write_run_slowly(
         &run,
         &[
@@ -341,7 +341,7 @@ fn a_run_written_slowly_is_sent_once_its_marker_appears() {
         },
     );
     std::thread::sleep(Duration::from_secs(3));
-    assert_eq!(uploads(&t.sim), 0, "nothing is sent before the marker");
+    assert_eq!(uploads(&setup.sim), 0, "nothing is sent before the marker");
     assert_eq!(w.count(|v| is(v, "run_ready")), 0);
     let t = Instant::now();
     std::fs::write(run.join("CopyComplete.txt"), "").unwrap();
@@ -354,17 +354,17 @@ fn a_run_written_slowly_is_sent_once_its_marker_appears() {
         run_event(v, "run_done", &run)
     });
     assert_eq!(done["files"], 2);
-    assert_run_stored(&t.sim, &mut w, &files);
+    assert_run_stored(&setup.sim, &mut w, &files);
     std::thread::sleep(Duration::from_secs(2));
-    assert_eq!(uploads(&t.sim), 2, "each file sent once");
+    assert_eq!(uploads(&setup.sim), 2, "each file sent once");
     assert_eq!(w.count(|v| is(v, "run_sending")), 1, "the run sent once");
 }
 
 #[test]
 fn a_plain_folder_of_reads_goes_after_its_quiet_period() {
-    let t = Setup::new(&[], "incoming");
-    let mut w = t.watcher(&["--quiet-period", "3s"]).watching();
-    let run = t.watched.join("batch-7");
+    let setup = Setup::new(&[], "incoming");
+    let mut w = setup.watcher(&["--quiet-period", "3s"]).watching();
+    let run = setup.watched.join("batch-7");
     std::fs::create_dir(&run).unwrap();
     let a = make_file(&run, "a.fastq", 200_000, 1);
     let b = make_file(&run, "b.fasta", 3_000, 2);
@@ -384,18 +384,18 @@ fn a_plain_folder_of_reads_goes_after_its_quiet_period() {
         done["files"], 2,
         "only the reads (the include globs), not notes.txt"
     );
-    assert_run_stored(&t.sim, &mut w, &[a, b]);
-    assert_eq!(uploads(&t.sim), 2);
+    assert_run_stored(&setup.sim, &mut w, &[a, b]);
+    assert_eq!(uploads(&setup.sim), 2);
 }
 
 #[test]
 fn a_poll_only_watch_finds_runs_and_markers() {
-    let t = Setup::new(&[], "share");
-    let mut w = t.watcher(&["--poll", "2s"]);
+    let setup = Setup::new(&[], "share");
+    let mut w = setup.watcher(&["--poll", "2s"]);
     w.wait("polling", Duration::from_secs(60), |v| {
         is(v, "watching") && v["mode"] == "poll" && v["poll_s"] == 2
     });
-    let run = t.watched.join("20260101_1200_MN12345_FAX00001_abcdef");
+    let run = setup.watched.join("20260101_1200_MN12345_FAX00001_abcdef");
     std::fs::create_dir_all(run.join("fastq_pass/barcode01")).unwrap();
     let f = make_file(
         &run.join("fastq_pass/barcode01"),
@@ -417,16 +417,16 @@ fn a_poll_only_watch_finds_runs_and_markers() {
     w.wait("the run done", Duration::from_secs(120), |v| {
         run_event(v, "run_done", &run)
     });
-    assert_run_stored(&t.sim, &mut w, &[f]);
-    assert_eq!(uploads(&t.sim), 1);
+    assert_run_stored(&setup.sim, &mut w, &[f]);
+    assert_eq!(uploads(&setup.sim), 1);
 }
 
 #[test]
 fn twenty_runs_appearing_at_once_are_each_sent_once() {
-    let t = Setup::new(&[], "runs");
-    let staging = t.dir.path().join("staging");
+    let setup = Setup::new(&[], "runs");
+    let staging = setup.dir.path().join("staging");
     std::fs::create_dir(&staging).unwrap();
-    let mut w = t.watcher(&[]).watching();
+    let mut w = setup.watcher(&[]).watching();
     let mut all = Vec::new();
     for i in 0..20 {
         finished_run(&staging.join(format!("run{i:02}")), 2, 20_000 + i, i as u8);
@@ -434,10 +434,10 @@ fn twenty_runs_appearing_at_once_are_each_sent_once() {
     // All 20 appear at once (a copy finishing, a share remounted).
     for i in 0..20 {
         let name = format!("run{i:02}");
-        std::fs::rename(staging.join(&name), t.watched.join(&name)).unwrap();
+        std::fs::rename(staging.join(&name), setup.watched.join(&name)).unwrap();
     }
     for i in 0..20 {
-        let run = t.watched.join(format!("run{i:02}"));
+        let run = setup.watched.join(format!("run{i:02}"));
         w.wait("every run done", Duration::from_secs(300), |v| {
             run_event(v, "run_done", &run)
         });
@@ -447,48 +447,52 @@ fn twenty_runs_appearing_at_once_are_each_sent_once() {
             }
         }
     }
-    assert_run_stored(&t.sim, &mut w, &all);
+    assert_run_stored(&setup.sim, &mut w, &all);
     std::thread::sleep(Duration::from_secs(2));
-    assert_eq!(uploads(&t.sim), 40, "20 runs of 2 files, each sent once");
+    assert_eq!(
+        uploads(&setup.sim),
+        40,
+        "20 runs of 2 files, each sent once"
+    );
     assert_eq!(w.count(|v| is(v, "run_sending")), 20);
 }
 
 #[test]
 fn once_sends_what_is_complete_and_exits_and_never_sends_a_run_twice() {
-    let t = Setup::new(&[], "runs");
-    let done = finished_run(&t.watched.join("run-a"), 1, 5_000, 1);
-    std::fs::create_dir_all(t.watched.join("run-b")).unwrap();
-    std::fs::write(t.watched.join("run-b/RunInfo.xml"), "<RunInfo/>").unwrap();
-    make_file(&t.watched.join("run-b"), "b_R1_001.fastq.gz", 5_000, 2);
-    let once = |sim: &SimProc| watch_once(sim, "loculus", &t.journal, &t.watched);
-    let first = once(&t.sim);
+    let setup = Setup::new(&[], "runs");
+    let done = finished_run(&setup.watched.join("run-a"), 1, 5_000, 1);
+    std::fs::create_dir_all(setup.watched.join("run-b")).unwrap();
+    std::fs::write(setup.watched.join("run-b/RunInfo.xml"), "<RunInfo/>").unwrap();
+    make_file(&setup.watched.join("run-b"), "b_R1_001.fastq.gz", 5_000, 2);
+    let once = |sim: &SimProc| watch_once(sim, "loculus", &setup.journal, &setup.watched);
+    let first = once(&setup.sim);
     assert!(first.contains("1 run(s) sent; 1 waiting"), "{first}");
-    assert_eq!(uploads(&t.sim), 1, "only the finished run");
-    let again = once(&t.sim);
+    assert_eq!(uploads(&setup.sim), 1, "only the finished run");
+    let again = once(&setup.sim);
     assert!(again.contains("0 run(s) sent; 1 waiting"), "{again}");
-    assert_eq!(uploads(&t.sim), 1, "a run already sent is skipped");
+    assert_eq!(uploads(&setup.sim), 1, "a run already sent is skipped");
     let _ = done;
 }
 
 #[test]
 fn a_watcher_killed_mid_run_resumes_from_acknowledged_parts_without_sending_twice() {
     // A slow storage, so the kill lands mid-file.
-    let t = Setup::new(&["--storage-bytes-per-sec", "4000000"], "runs");
-    let run = t.watched.join("run-big");
+    let setup = Setup::new(&["--storage-bytes-per-sec", "4000000"], "runs");
+    let run = setup.watched.join("run-big");
     let files = finished_run(&run, 1, 40 * MIB, 9);
-    let mut w = t.watcher(&["--parts-in-flight", "2"]);
+    let mut w = setup.watcher(&["--parts-in-flight", "2"]);
     w.wait("a part acknowledged", Duration::from_secs(120), |v| {
         is(v, "part_done")
     });
     w.kill();
-    let before = uploads(&t.sim);
+    let before = uploads(&setup.sim);
     assert_eq!(before, 1);
     assert_eq!(
         w.count(|v| run_event(v, "run_done", &run)),
         0,
         "killed before the end"
     );
-    let mut again = t.watcher(&[]);
+    let mut again = setup.watcher(&[]);
     let (_, sending) = again.wait("the run going on", Duration::from_secs(60), |v| {
         run_event(v, "run_sending", &run)
     });
@@ -496,9 +500,9 @@ fn a_watcher_killed_mid_run_resumes_from_acknowledged_parts_without_sending_twic
     again.wait("the run done", Duration::from_secs(300), |v| {
         run_event(v, "run_done", &run)
     });
-    assert_run_stored(&t.sim, &mut again, &files);
+    assert_run_stored(&setup.sim, &mut again, &files);
     assert_eq!(
-        uploads(&t.sim),
+        uploads(&setup.sim),
         1,
         "the same upload went on: the file was not sent anew"
     );
@@ -506,10 +510,10 @@ fn a_watcher_killed_mid_run_resumes_from_acknowledged_parts_without_sending_twic
 
 #[test]
 fn two_watchers_on_one_folder_send_each_run_once() {
-    let t = Setup::new(&[], "runs");
-    let mut a = t.watcher(&[]);
+    let setup = Setup::new(&[], "runs");
+    let mut a = setup.watcher(&[]);
     a.wait("a watching", Duration::from_secs(60), |v| is(v, "watching"));
-    let mut b = t.watcher(&[]);
+    let mut b = setup.watcher(&[]);
     let (_, note) = b.wait("b told the folder is held", Duration::from_secs(60), |v| {
         is(v, "watch_note")
     });
@@ -520,14 +524,14 @@ fn two_watchers_on_one_folder_send_each_run_once() {
     let mut files = Vec::new();
     for i in 0..3 {
         files.extend(finished_run(
-            &t.watched.join(format!("run{i}")),
+            &setup.watched.join(format!("run{i}")),
             1,
             10_000 + i,
             i as u8,
         ));
     }
     for i in 0..3 {
-        let run = t.watched.join(format!("run{i}"));
+        let run = setup.watched.join(format!("run{i}"));
         a.wait("a sends each run", Duration::from_secs(120), |v| {
             run_event(v, "run_done", &run)
         });
@@ -540,21 +544,21 @@ fn two_watchers_on_one_folder_send_each_run_once() {
     // a stops: b takes over, skips what a sent, and sends the next run.
     a.kill();
     b.wait("b watching", Duration::from_secs(60), |v| is(v, "watching"));
-    let run3 = t.watched.join("run3");
+    let run3 = setup.watched.join("run3");
     files.extend(finished_run(&run3, 1, 10_003, 3));
     b.wait("b sends the new run", Duration::from_secs(120), |v| {
         run_event(v, "run_done", &run3)
     });
     assert_eq!(b.count(|v| is(v, "run_sending")), 1, "only the new run");
     assert_eq!(b.count(|v| is(v, "run_done") && v["earlier"] == true), 3);
-    assert_eq!(uploads(&t.sim), 4, "four runs, each sent once");
-    assert_run_stored(&t.sim, &mut b, &files[3..]);
+    assert_eq!(uploads(&setup.sim), 4, "four runs, each sent once");
+    assert_run_stored(&setup.sim, &mut b, &files[3..]);
 }
 
 #[test]
 fn a_submission_batch_with_a_problem_waits_then_goes_once_fixed() {
-    let t = Setup::new(&[], "batches");
-    let mut w = t
+    let setup = Setup::new(&[], "batches");
+    let mut w = setup
         .watcher(&[
             "--submit",
             "dummy-organism-with-files",
@@ -562,7 +566,7 @@ fn a_submission_batch_with_a_problem_waits_then_goes_once_fixed() {
             "2s",
         ])
         .watching();
-    let run = t.watched.join("batch-1");
+    let run = setup.watched.join("batch-1");
     std::fs::create_dir(&run).unwrap();
     std::fs::write(
         run.join("metadata.tsv"),
@@ -578,22 +582,25 @@ fn a_submission_batch_with_a_problem_waits_then_goes_once_fixed() {
         why["reason"].as_str().unwrap().contains("s2_R1.fastq"),
         "{why}"
     );
-    assert_eq!(uploads(&t.sim), 0);
-    assert_eq!(t.sim.state()["submissions"].as_array().unwrap().len(), 0);
+    assert_eq!(uploads(&setup.sim), 0);
+    assert_eq!(
+        setup.sim.state()["submissions"].as_array().unwrap().len(),
+        0
+    );
     let s2 = make_file(&run, "s2_R1.fastq", 5_000, 2);
     w.wait("the run submitted", Duration::from_secs(120), |v| {
         run_event(v, "run_done", &run)
     });
-    let subs = t.sim.state()["submissions"].as_array().unwrap().clone();
+    let subs = setup.sim.state()["submissions"].as_array().unwrap().clone();
     assert_eq!(subs.len(), 2, "two rows, submitted once");
-    assert_run_stored(&t.sim, &mut w, &[s1, s2]);
+    assert_run_stored(&setup.sim, &mut w, &[s1, s2]);
     assert!(
         run.join("ferry-receipt.csv").exists(),
         "the receipt is written in the run"
     );
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(
-        t.sim.state()["submissions"].as_array().unwrap().len(),
+        setup.sim.state()["submissions"].as_array().unwrap().len(),
         2,
         "the receipt does not make the run new"
     );
@@ -627,17 +634,17 @@ fn rss_kib(pid: u32) -> u64 {
 
 #[test]
 fn a_thousand_finished_runs_cost_one_watch_and_are_not_sent_again() {
-    let t = Setup::new(&[], "runs");
+    let setup = Setup::new(&[], "runs");
     for i in 0..1000 {
-        finished_run(&t.watched.join(format!("run{i:04}")), 1, 100, i as u8);
+        finished_run(&setup.watched.join(format!("run{i:04}")), 1, 100, i as u8);
     }
     // Sent once, by a cron-style look.
-    let err = watch_once(&t.sim, "loculus", &t.journal, &t.watched);
+    let err = watch_once(&setup.sim, "loculus", &setup.journal, &setup.watched);
     assert!(err.contains("1000 run(s) sent"), "{err}");
-    assert_eq!(uploads(&t.sim), 1000);
+    assert_eq!(uploads(&setup.sim), 1000);
     // Then a watcher idles over them.
-    let mut w = t.watcher(&[]).watching();
-    let last = t.watched.join("run0999");
+    let mut w = setup.watcher(&[]).watching();
+    let last = setup.watched.join("run0999");
     w.wait("the last run seen as sent", Duration::from_secs(120), |v| {
         run_event(v, "run_done", &last) && v["earlier"] == true
     });
@@ -651,17 +658,17 @@ fn a_thousand_finished_runs_cost_one_watch_and_are_not_sent_again() {
     );
     assert_eq!(watches, 1, "only the watched folder, not each finished run");
     assert_eq!(w.count(|v| is(v, "run_sending")), 0, "nothing sent again");
-    assert_eq!(uploads(&t.sim), 1000);
+    assert_eq!(uploads(&setup.sim), 1000);
 }
 
 /// `GET /_sim/portals`: One Codex samples and BaseSpace files.
 fn portals_state(sim: &SimProc) -> Value {
-    ferry_e2e::get_json(&format!("{}/_sim/portals", t.sim.backend()))
+    ferry_e2e::get_json(&format!("{}/_sim/portals", sim.backend()))
 }
 
 /// SHA-256 of what the storage holds at `key`.
 fn stored_at(sim: &SimProc, key: &str) -> String {
-    let v = ferry_e2e::get_json(&format!("{}/_sim/stored?key={key}", t.sim.backend()));
+    let v = ferry_e2e::get_json(&format!("{}/_sim/stored?key={key}", sim.backend()));
     v["sha256"].as_str().unwrap_or("").to_string()
 }
 
@@ -695,11 +702,11 @@ fn paired_run(run: &Path, sizes: (usize, usize), seed: u8) -> [PathBuf; 2] {
 
 #[test]
 fn one_codex_gets_each_runs_pair_as_one_sample_once() {
-    let t = Setup::new(&[], "runs");
-    let mut w = t.watcher_to("onecodex", &[]).watching();
+    let setup = Setup::new(&[], "runs");
+    let mut w = setup.watcher_to("onecodex", &[]).watching();
     // Two runs whose reads have the same names (sample numbers start again
     // each run): a pair is made within its run only.
-    let run_a = t.watched.join("260101_M00001_0001_000000000-AAAAA");
+    let run_a = setup.watched.join("260101_M00001_0001_000000000-AAAAA");
     let a = paired_run(&run_a, (3 * MIB, 2 * MIB + 5), 10);
     w.wait(
         "run a waiting for its marker",
@@ -717,14 +724,14 @@ fn one_codex_gets_each_runs_pair_as_one_sample_once() {
     w.wait("run a done", Duration::from_secs(120), |v| {
         run_event(v, "run_done", &run_a)
     });
-    let run_b = t.watched.join("260102_M00001_0002_000000000-BBBBB");
+    let run_b = setup.watched.join("260102_M00001_0002_000000000-BBBBB");
     let b = paired_run(&run_b, (MIB + 3, 700_000), 20);
     std::fs::write(run_b.join("CopyComplete.txt"), "").unwrap();
     w.wait("run b done", Duration::from_secs(120), |v| {
         run_event(v, "run_done", &run_b)
     });
     // Each run is one confirmed sample holding its two files' bytes.
-    let samples = portals_state(&t.sim)["onecodex_samples"]
+    let samples = portals_state(&setup.sim)["onecodex_samples"]
         .as_array()
         .unwrap()
         .clone();
@@ -738,7 +745,7 @@ fn one_codex_gets_each_runs_pair_as_one_sample_once() {
                 .as_array()
                 .unwrap()
                 .iter()
-                .map(|k| stored_at(&t.sim, k.as_str().unwrap()))
+                .map(|k| stored_at(&setup.sim, k.as_str().unwrap()))
                 .collect()
         })
         .collect();
@@ -749,9 +756,9 @@ fn one_codex_gets_each_runs_pair_as_one_sample_once() {
     assert_eq!(w.count(|v| is(v, "run_sending")), 2);
     // Stopped and looked at again: both runs are known as sent.
     w.kill();
-    let again = watch_once(&t.sim, "onecodex", &t.journal, &t.watched);
+    let again = watch_once(&setup.sim, "onecodex", &setup.journal, &setup.watched);
     assert!(again.contains("0 run(s) sent; 0 waiting"), "{again}");
-    let n = portals_state(&t.sim)["onecodex_samples"]
+    let n = portals_state(&setup.sim)["onecodex_samples"]
         .as_array()
         .unwrap()
         .len();
@@ -760,9 +767,9 @@ fn one_codex_gets_each_runs_pair_as_one_sample_once() {
 
 #[test]
 fn basespace_gets_each_run_into_the_appresult_once_across_a_restart() {
-    let t = Setup::new(&[], "runs");
-    let mut w = t.watcher_to("basespace", &[]).watching();
-    let run = t.watched.join("260103_M00001_0003_000000000-CCCCC");
+    let setup = Setup::new(&[], "runs");
+    let mut w = setup.watcher_to("basespace", &[]).watching();
+    let run = setup.watched.join("260103_M00001_0003_000000000-CCCCC");
     // Over one 8 MiB part: the parts of a file are continued, not resent.
     let files = paired_run(&run, (9 * MIB + 1, 4_000), 30);
     w.wait(
@@ -783,7 +790,7 @@ fn basespace_gets_each_run_into_the_appresult_once_across_a_restart() {
     assert_eq!(done["files"], 2);
     // Each file is complete in BaseSpace, holding the file's bytes.
     w.drain();
-    let state = portals_state(&t.sim);
+    let state = portals_state(&setup.sim);
     let stored = state["basespace_files"].as_array().unwrap().clone();
     assert_eq!(stored.len(), 2, "{stored:?}");
     for f in &files {
@@ -801,20 +808,20 @@ fn basespace_gets_each_run_into_the_appresult_once_across_a_restart() {
             .unwrap_or_else(|| panic!("{name}: no BaseSpace file {id}"));
         assert_eq!(b["status"], "complete", "{name}");
         assert_eq!(
-            stored_at(&t.sim, b["key"].as_str().unwrap()),
+            stored_at(&setup.sim, b["key"].as_str().unwrap()),
             sha(f),
             "{name}"
         );
     }
     // Restarted: the run is known as sent and nothing goes again.
     w.kill();
-    let mut again = t.watcher_to("basespace", &[]);
+    let mut again = setup.watcher_to("basespace", &[]);
     again.wait("the run seen as sent", Duration::from_secs(60), |v| {
         run_event(v, "run_done", &run) && v["earlier"] == true
     });
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(again.count(|v| is(v, "run_sending")), 0);
-    let n = portals_state(&t.sim)["basespace_files"]
+    let n = portals_state(&setup.sim)["basespace_files"]
         .as_array()
         .unwrap()
         .len();
@@ -824,10 +831,10 @@ fn basespace_gets_each_run_into_the_appresult_once_across_a_restart() {
 #[test]
 fn resuming_a_watched_runs_job_waits_for_the_folders_watcher_to_stop() {
     // A slow storage, so the watchers are stopped mid-file.
-    let t = Setup::new(&["--storage-bytes-per-sec", "2000000"], "runs");
-    let run = t.watched.join("run-big");
+    let setup = Setup::new(&["--storage-bytes-per-sec", "2000000"], "runs");
+    let run = setup.watched.join("run-big");
     let files = finished_run(&run, 1, 40 * MIB, 11);
-    let mut first = t.watcher(&["--parts-in-flight", "2"]);
+    let mut first = setup.watcher(&["--parts-in-flight", "2"]);
     let (_, sending) = first.wait("the run sending", Duration::from_secs(120), |v| {
         run_event(v, "run_sending", &run)
     });
@@ -837,15 +844,15 @@ fn resuming_a_watched_runs_job_waits_for_the_folders_watcher_to_stop() {
     });
     first.kill();
     // Another watcher takes the folder and goes on with the run.
-    let mut second = t.watcher(&["--parts-in-flight", "1"]);
+    let mut second = setup.watcher(&["--parts-in-flight", "1"]);
     second.wait("the run going on", Duration::from_secs(60), |v| {
         run_event(v, "run_sending", &run)
     });
     let resume = || {
         Command::new(bin("ferry"))
             .args(["resume", &job])
-            .envs(credentials(&t.sim))
-            .env("FERRY_JOURNAL", &t.journal)
+            .envs(credentials(&setup.sim))
+            .env("FERRY_JOURNAL", &setup.journal)
             .stdin(Stdio::null())
             .output()
             .unwrap()
@@ -854,7 +861,7 @@ fn resuming_a_watched_runs_job_waits_for_the_folders_watcher_to_stop() {
     let err = String::from_utf8_lossy(&refused.stderr).into_owned();
     assert_eq!(refused.status.code(), Some(2), "{err}");
     assert!(
-        err.contains(&canon(&t.watched).display().to_string()),
+        err.contains(&canon(&setup.watched).display().to_string()),
         "{err}"
     );
     assert!(
@@ -873,6 +880,6 @@ fn resuming_a_watched_runs_job_waits_for_the_folders_watcher_to_stop() {
         .next()
         .unwrap()
         .to_string();
-    ferry_e2e::assert_stored(&t.sim.backend(), &id, &sha(&files[0]), None, "run-big");
-    assert_eq!(uploads(&t.sim), 1, "the one upload went on");
+    ferry_e2e::assert_stored(&setup.sim.backend(), &id, &sha(&files[0]), None, "run-big");
+    assert_eq!(uploads(&setup.sim), 1, "the one upload went on");
 }
