@@ -4,7 +4,7 @@
 //! and to press **Check again**.
 
 use ferry_engine::loculus::Linkage;
-use ferry_front::send::SendFailure;
+use ferry_engine::watch::SendFailure;
 use ferry_front::submit::Again;
 use ferry_front::watch_submit::{Recheck, RunPresenter, waiting_report};
 use ferry_front::{SubmitFailure, Submitted};

@@ -1,5 +1,5 @@
 //! `ferry upload` to Loculus, and sending a journaled job's files on the
-//! command line (ferry-front's `send_files`, with the progress bars
+//! command line (the engine's `send_job`, with the progress bars
 //! finished and the failure worded for `ferry resume`).
 
 use std::path::PathBuf;
@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use ferry_engine::journal::Journal;
 use ferry_engine::scan::{NameRules, scan};
+use ferry_engine::watch::{SendFailure, send_job};
 use ferry_engine::{Destination, Engine, Error, JobFile, JobParams, JobState, Then, Uploaded};
-use ferry_front::send::{SendFailure, send_files};
 
 use crate::session::{Session, session};
 use crate::{Conn, Fail, Output, dry_run, exit, jobs, progress};
@@ -43,7 +43,7 @@ pub(crate) async fn send_with(
     files: Vec<JobFile>,
     already: Vec<(usize, Uploaded)>,
 ) -> Result<Vec<Uploaded>, Fail> {
-    let sent = send_files(engine, portal, journal, job, files, already).await;
+    let sent = send_job(engine, portal, journal, job, files, already).await;
     if let Some(r) = renderer {
         r.finish();
     }

@@ -12,9 +12,10 @@ use std::time::Duration;
 use clap::Args;
 use ferry_engine::journal::Journal;
 use ferry_engine::loculus::{Linkage, Loculus};
-use ferry_engine::watch::{self, Control, RunHandler, UploadRuns, WatchEvent, WatchOptions};
+use ferry_engine::watch::{
+    self, Control, RunHandler, SendFailure, UploadRuns, WatchEvent, WatchOptions,
+};
 use ferry_engine::{Destination, Event, EventSink, JobParams, PortalKind};
-use ferry_front::send::SendFailure;
 use ferry_front::watch_submit::{Recheck, RunPresenter, SubmitRuns};
 use ferry_front::{SubmitFailure, Submitted};
 use indicatif::HumanBytes;

@@ -5,7 +5,6 @@
 //!   credential -> the engine's portal.
 //! - [`signin`]: sign-ins kept in the OS keychain, bound to their issuer,
 //!   with the sign-out guard.
-//! - [`send`]: a journaled job's files sent, and how many failed.
 //! - [`submit`]: a Loculus submission (a folder, or files with a metadata
 //!   table), the check that the portal attached the files, and its
 //!   failures in one wording.
@@ -19,7 +18,6 @@ pub mod folder_job;
 pub mod messages;
 pub mod portal;
 pub mod resume;
-pub mod send;
 pub mod signin;
 pub mod submit;
 pub mod watch_submit;

@@ -13,11 +13,12 @@ use std::sync::Arc;
 use ferry_engine::job::SubmitSettings;
 use ferry_engine::journal::Journal;
 use ferry_engine::loculus::{Linkage, Loculus, OrganismInfo, batch, link_folder};
-use ferry_engine::watch::{Prepared, ReadyRun, RunFailed, RunHandler, RunSent};
+use ferry_engine::watch::{
+    Prepared, ReadyRun, RunFailed, RunHandler, RunSent, SendFailure, send_job,
+};
 use ferry_engine::{Engine, Error, Item, JobFile, JobParams, Then, Uploaded};
 
 use crate::folder_job::{FolderOptions, folder_settings, submit_folder_job};
-use crate::send::{SendFailure, send_files};
 use crate::submit::{SubmitFailure, SubmitTo, Submitted};
 
 /// How a waiting run is looked at again, as the report says it.
@@ -151,7 +152,7 @@ impl RunHandler for SubmitRuns {
             return Err(RunFailed(format!("job {job} names no run folder")));
         };
         let portal: Arc<dyn ferry_engine::Portal> = self.loculus.clone();
-        let done = send_files(&self.engine, portal, &self.journal, job, files, already)
+        let done = send_job(&self.engine, portal, &self.journal, job, files, already)
             .await
             .map_err(|e| RunFailed(self.presenter.not_sent(job, &e)))?;
         let jobs = [job.to_string()];

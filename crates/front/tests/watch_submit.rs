@@ -9,11 +9,10 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use ferry_engine::loculus::{Linkage, Loculus};
-use ferry_engine::watch::{Prepared, ReadyRun, RunHandler};
+use ferry_engine::watch::{Prepared, ReadyRun, RunHandler, SendFailure};
 use ferry_engine::{
     Destination, Engine, EngineConfig, EventSink, JobFile, JobParams, StaticToken, Then,
 };
-use ferry_front::send::SendFailure;
 use ferry_front::watch_submit::{Recheck, RunPresenter, SubmitRuns};
 use ferry_front::{SubmitFailure, Submitted};
 use ferry_sim::{Sim, SimConfig};

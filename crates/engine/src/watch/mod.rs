@@ -39,7 +39,9 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::Error;
-pub use send::{Prepared, ReadyRun, RunFailed, RunHandler, RunSent, UploadRuns, send_job};
+pub use send::{
+    Prepared, ReadyRun, RunFailed, RunHandler, RunSent, SendFailure, UploadRuns, send_job,
+};
 pub use watcher::watch;
 
 /// How runs are found and judged complete.
