@@ -159,4 +159,53 @@ mod tests {
             "a lone sample stays done"
         );
     }
+
+    /// A changed file: `ferry resume` refuses the job, the window goes on
+    /// with the other files and shows the refused one on its row.
+    #[test]
+    fn a_changed_file_is_refused_and_the_others_go_on_in_the_window() {
+        let dir = tempfile::tempdir().unwrap();
+        let entry = |idx: usize, name: &str, journaled: u64| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, b"ACGT").unwrap();
+            FileEntry {
+                idx,
+                path,
+                name: name.into(),
+                size: journaled,
+                mtime_ns: None,
+                state: FileState::Queued,
+                upload: None,
+                sha256: None,
+                error: None,
+                parts: Default::default(),
+                done_at: None,
+            }
+        };
+        let rec = JobRecord {
+            summary: JobSummary {
+                id: "j".into(),
+                created_at: 0,
+                kind: "upload".into(),
+                state: JobState::Running,
+                files: 2,
+                files_done: 0,
+                bytes: 9,
+                bytes_done: 0,
+            },
+            params: JobParams::from_json(r#"{"portal": "loculus"}"#),
+            files: vec![entry(0, "same.fq", 4), entry(1, "grown.fq", 5)],
+        };
+        let p = plan_files(&rec);
+        assert_eq!(p.files.len(), 1);
+        assert_eq!(p.files[0].item.name, "same.fq");
+        assert_eq!(p.refused.len(), 1, "{:?}", p.refused);
+        assert!(
+            p.refused[0].to_string().contains("grown.fq"),
+            "{:?}",
+            p.refused
+        );
+        let refused = plan(&rec).expect_err("ferry resume goes on with the whole job or not");
+        assert_eq!(refused.len(), 1);
+    }
 }
