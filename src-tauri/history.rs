@@ -12,12 +12,12 @@ use ferry_engine::queue::{EntryId, Row, Status};
 use ferry_engine::receipt::{self, ReceiptLine};
 use serde::Serialize;
 
-use crate::S;
+use crate::AppState;
 
 /// Past batches, newest first; only those matching `query` (file name,
 /// id, accession) when given.
 #[tauri::command]
-pub fn history(app: S<'_>, query: Option<String>) -> Result<Vec<Batch>, String> {
+pub fn history(app: AppState<'_>, query: Option<String>) -> Result<Vec<Batch>, String> {
     let Some(j) = app.queue.journal() else {
         return Ok(vec![]);
     };
@@ -99,7 +99,7 @@ async fn save_as(suggested: String) -> Result<Option<PathBuf>, String> {
 /// user says; `None` when the dialog was cancelled.
 #[tauri::command]
 pub async fn save_receipt(
-    app: S<'_>,
+    app: AppState<'_>,
     job: Option<String>,
     rows: Option<Vec<EntryId>>,
 ) -> Result<Option<Saved>, String> {
@@ -133,7 +133,7 @@ pub async fn save_receipt(
 /// system clipboard. Returns what was copied.
 #[tauri::command]
 pub fn copy_ids(
-    app: S<'_>,
+    app: AppState<'_>,
     handle: tauri::AppHandle,
     rows: Vec<EntryId>,
     only_id: bool,
@@ -183,7 +183,7 @@ fn set_clipboard(_handle: &tauri::AppHandle, _text: String) -> Result<(), String
 /// uploaded again) in a new folder beside the files, which the wizard then
 /// opens. Returns the folder.
 #[tauri::command]
-pub fn submit_these(app: S<'_>, job: String) -> Result<String, String> {
+pub fn submit_these(app: AppState<'_>, job: String) -> Result<String, String> {
     let j = app.queue.journal().ok_or("there is no journal to read")?;
     let b = history::batch(&j, &job, ferry_engine::clock::unix_now())
         .map_err(|e| e.to_string())?

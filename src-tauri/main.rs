@@ -9,6 +9,7 @@
 
 mod display;
 mod history;
+mod jobs;
 mod links;
 mod portals;
 mod session;
@@ -23,7 +24,7 @@ use std::time::Duration;
 
 use ferry_engine::EngineConfig;
 use ferry_engine::journal::Journal;
-use ferry_engine::queue::{Added, EntryId, Queue, Resumable, Update};
+use ferry_engine::queue::{Added, EntryId, Queue, Update};
 use ferry_engine::{Destination, PortalKind};
 use serde::Serialize;
 use session::{Info, Portal};
@@ -111,12 +112,14 @@ impl App {
         }
     }
 
-    fn keyed(&self, k: Result<portals::KeySignIn, String>) -> Result<Info, String> {
+    /// Signed in to One Codex or BaseSpace (a key or token checked with
+    /// the portal): the queue and the watched folders send there.
+    fn use_key_sign_in(&self, k: Result<portals::KeySignIn, String>) -> Result<Info, String> {
         let mut k = k?;
         k.info.journal = self.journal_note.clone();
         *self.loculus.lock().unwrap() = None;
         *self.onecodex.lock().unwrap() = k.onecodex;
-        let target = watch::Target::keyed(self, k.portal.clone(), &k.info);
+        let target = watch::Target::key_portal(self, k.portal.clone(), &k.info);
         self.watched.signed_in(target, &self.engine_cfg);
         self.queue
             .set_portal(Some(k.portal), session::destination(&k.info));
@@ -144,18 +147,18 @@ impl App {
         match p.kind {
             PortalKind::Loculus if p.demo => {
                 let pass = self._demo.as_ref().map(DemoSim::demo_password);
-                self.signed(session::demo(http, &p, &pass.unwrap_or_default()).await)
+                self.use_loculus_sign_in(session::demo(http, &p, &pass.unwrap_or_default()).await)
             }
             PortalKind::Loculus => match session::remembered(http, &p).await {
-                Some(s) => self.signed(Ok(s)),
+                Some(s) => self.use_loculus_sign_in(Ok(s)),
                 None => Ok(signed_out),
             },
             _ => match self.demo_keys.get(&p.backend) {
                 Some((key, target)) => {
-                    self.keyed(portals::sign_in(http, &p, key, target.as_deref()))
+                    self.use_key_sign_in(portals::sign_in(http, &p, key, target.as_deref()))
                 }
                 None => match portals::remembered(http, &p) {
-                    Some(k) => self.keyed(Ok(k)),
+                    Some(k) => self.use_key_sign_in(Ok(k)),
                     None => Ok(signed_out),
                 },
             },
@@ -185,7 +188,7 @@ impl App {
             if let Some(k) = k
                 && untouched()
             {
-                let _ = self.keyed(Ok(k));
+                let _ = self.use_key_sign_in(Ok(k));
             }
             return;
         }
@@ -200,11 +203,16 @@ impl App {
         if let Some(s) = s
             && untouched()
         {
-            let _ = self.signed(Ok(s));
+            let _ = self.use_loculus_sign_in(Ok(s));
         }
     }
 
-    fn signed(&self, s: Result<session::LoculusSignIn, String>) -> Result<Info, String> {
+    /// Signed in to Loculus: the queue, the wizard and the watched
+    /// folders send there.
+    fn use_loculus_sign_in(
+        &self,
+        s: Result<session::LoculusSignIn, String>,
+    ) -> Result<Info, String> {
         let mut s = s?;
         s.info.journal = self.journal_note.clone();
         *self.loculus.lock().unwrap() = Some(s.loculus.clone());
@@ -316,10 +324,11 @@ type DemoSim = ferry_sim::Sim;
 #[cfg(not(feature = "demo"))]
 type DemoSim = portals::NoDemo;
 
-type S<'a> = State<'a, Arc<App>>;
+/// The app's state, as a command gets it.
+type AppState<'a> = State<'a, Arc<App>>;
 
 #[tauri::command]
-fn session(app: S<'_>) -> (Info, Option<Portal>) {
+fn session(app: AppState<'_>) -> (Info, Option<Portal>) {
     (
         app.info.lock().unwrap().clone(),
         app.portal.lock().unwrap().clone(),
@@ -328,7 +337,7 @@ fn session(app: S<'_>) -> (Info, Option<Portal>) {
 
 #[tauri::command]
 async fn sign_in(
-    app: S<'_>,
+    app: AppState<'_>,
     backend: Option<String>,
     keycloak: Option<String>,
     user: String,
@@ -336,7 +345,7 @@ async fn sign_in(
 ) -> Result<Info, String> {
     let p = app.portal(backend, keycloak)?;
     let s = session::password(app.http.clone(), &p, &user, &password).await;
-    app.signed(s)
+    app.use_loculus_sign_in(s)
 }
 
 /// Sign in in a browser (OAuth device code): the code goes to the window
@@ -344,7 +353,7 @@ async fn sign_in(
 /// cancelled.
 #[tauri::command]
 async fn sign_in_device(
-    app: S<'_>,
+    app: AppState<'_>,
     backend: Option<String>,
     keycloak: Option<String>,
     on_code: Channel<ferry_engine::loculus::keycloak::DeviceCode>,
@@ -362,12 +371,12 @@ async fn sign_in_device(
         _ = stop.notified() => Err("sign-in cancelled".into()),
     };
     *app.device.lock().unwrap() = None;
-    app.signed(s)
+    app.use_loculus_sign_in(s)
 }
 
 /// Opens the waiting device sign-in's page in the desktop's browser.
 #[tauri::command]
-fn open_sign_in_page(app: S<'_>, handle: tauri::AppHandle) -> Result<(), String> {
+fn open_sign_in_page(app: AppState<'_>, handle: tauri::AppHandle) -> Result<(), String> {
     let link = app.device.lock().unwrap().as_ref().map(|d| d.0.clone());
     let link = link.ok_or("no sign-in is waiting for the browser")?;
     // Only an https page of this portal's Keycloak is handed to the browser.
@@ -388,26 +397,34 @@ fn open_sign_in_page(app: S<'_>, handle: tauri::AppHandle) -> Result<(), String>
 }
 
 #[tauri::command]
-fn cancel_sign_in(app: S<'_>) {
+fn cancel_sign_in(app: AppState<'_>) {
     if let Some((_, stop)) = app.device.lock().unwrap().take() {
         stop.notify_one();
     }
 }
 
 #[tauri::command]
-async fn sign_in_token(app: S<'_>, backend: Option<String>, token: String) -> Result<Info, String> {
+async fn sign_in_token(
+    app: AppState<'_>,
+    backend: Option<String>,
+    token: String,
+) -> Result<Info, String> {
     let p = app.portal(backend, None)?;
     let s = session::token(app.http.clone(), &p, &token).await;
-    app.signed(s)
+    app.use_loculus_sign_in(s)
 }
 
 /// One Codex (API key) or BaseSpace (access token and AppResult), checked
 /// with the portal before it is kept.
 #[tauri::command]
-async fn sign_in_key(app: S<'_>, key: String, appresult: Option<String>) -> Result<Info, String> {
+async fn sign_in_key(
+    app: AppState<'_>,
+    key: String,
+    appresult: Option<String>,
+) -> Result<Info, String> {
     let p = app.portal(None, None)?;
     portals::check(&app.http, &p, &key, appresult.as_deref()).await?;
-    app.keyed(portals::sign_in(
+    app.use_key_sign_in(portals::sign_in(
         app.http.clone(),
         &p,
         &key,
@@ -417,18 +434,18 @@ async fn sign_in_key(app: S<'_>, key: String, appresult: Option<String>) -> Resu
 
 /// The portals the window offers.
 #[tauri::command]
-fn portals(app: S<'_>) -> Vec<Portal> {
+fn portals(app: AppState<'_>) -> Vec<Portal> {
     app.choices.clone()
 }
 
 #[tauri::command]
-async fn choose_portal(app: S<'_>, index: usize) -> Result<Info, String> {
+async fn choose_portal(app: AppState<'_>, index: usize) -> Result<Info, String> {
     let p = app.choices.get(index).cloned().ok_or("no such portal")?;
     app.choose(p).await
 }
 
 #[tauri::command]
-fn sign_out(app: S<'_>) -> Result<Info, String> {
+fn sign_out(app: AppState<'_>) -> Result<Info, String> {
     app.queue.set_portal(None, Destination::default());
     // Every session object of the signed-out portal goes: Loculus (the
     // wizard's too) and One Codex, which would otherwise keep its key.
@@ -452,7 +469,7 @@ fn sign_out(app: S<'_>) -> Result<Info, String> {
 
 /// The window's one stream of updates; replaces an earlier one (reload).
 #[tauri::command]
-fn subscribe(app: S<'_>, on_update: Channel<Batch>) -> Vec<ferry_engine::queue::Row> {
+fn subscribe(app: AppState<'_>, on_update: Channel<Batch>) -> Vec<ferry_engine::queue::Row> {
     *app.channel.lock().unwrap() = Some(on_update);
     let rows = app.queue.rows();
     // Everything is in the snapshot: drop pending row changes.
@@ -474,7 +491,7 @@ async fn dialog(
 }
 
 #[tauri::command]
-async fn pick_files(app: S<'_>) -> Result<Added, String> {
+async fn pick_files(app: AppState<'_>) -> Result<Added, String> {
     let paths = dialog(|| {
         rfd::FileDialog::new()
             .set_title("Add files to upload")
@@ -485,7 +502,7 @@ async fn pick_files(app: S<'_>) -> Result<Added, String> {
 }
 
 #[tauri::command]
-async fn pick_folder(app: S<'_>) -> Result<Added, String> {
+async fn pick_folder(app: AppState<'_>) -> Result<Added, String> {
     let paths = dialog(|| {
         rfd::FileDialog::new()
             .set_title("Add a folder to upload")
@@ -496,28 +513,8 @@ async fn pick_folder(app: S<'_>) -> Result<Added, String> {
     Ok(app.add(paths))
 }
 
-/// Unfinished jobs of earlier sessions, offered for Resume / Discard.
 #[tauri::command]
-fn unfinished_jobs(app: S<'_>) -> Result<Vec<Resumable>, String> {
-    // A watched run's job is taken up by its folder's watcher (which holds
-    // the folder's lock): offered here too, it could be sent twice at once.
-    let mut jobs = app.queue.unfinished()?;
-    jobs.retain(|j| j.destination.watch.is_none());
-    Ok(jobs)
-}
-
-#[tauri::command]
-fn resume_job(app: S<'_>, id: String) -> Result<usize, String> {
-    app.queue.resume_job(&id)
-}
-
-#[tauri::command]
-fn discard_job(app: S<'_>, id: String) -> Result<(), String> {
-    app.queue.discard_job(&id)
-}
-
-#[tauri::command]
-fn start(app: S<'_>) -> Result<usize, String> {
+fn start(app: AppState<'_>) -> Result<usize, String> {
     if let Some(oc) = app.onecodex.lock().unwrap().as_ref() {
         oc.add_pairs(ferry_engine::onecodex::pairs_of(&app.queue.mates()));
     }
@@ -525,45 +522,45 @@ fn start(app: S<'_>) -> Result<usize, String> {
 }
 
 #[tauri::command]
-fn pause(app: S<'_>, id: EntryId) {
+fn pause(app: AppState<'_>, id: EntryId) {
     app.queue.pause(id)
 }
 
 #[tauri::command]
-fn resume(app: S<'_>, id: EntryId) -> Result<(), String> {
+fn resume(app: AppState<'_>, id: EntryId) -> Result<(), String> {
     app.queue.resume(id)
 }
 
 #[tauri::command]
-fn cancel(app: S<'_>, id: EntryId) {
+fn cancel(app: AppState<'_>, id: EntryId) {
     app.queue.cancel(id)
 }
 
 #[tauri::command]
-fn pause_all(app: S<'_>) {
+fn pause_all(app: AppState<'_>) {
     app.queue.pause_all()
 }
 
 #[tauri::command]
-fn resume_all(app: S<'_>) -> Result<usize, String> {
+fn resume_all(app: AppState<'_>) -> Result<usize, String> {
     app.queue.resume_all()
 }
 
 #[tauri::command]
-fn cancel_all(app: S<'_>) {
+fn cancel_all(app: AppState<'_>) {
     app.queue.cancel_all()
 }
 
 /// The settings panel: settings file, version, the limit in force.
 #[tauri::command]
-fn settings(app: S<'_>) -> settings::View {
+fn settings(app: AppState<'_>) -> settings::View {
     let (s, e) = app.settings.lock().unwrap().clone();
     settings::view(&s, e)
 }
 
 #[tauri::command]
 fn save_settings(
-    app: S<'_>,
+    app: AppState<'_>,
     mut new: ferry_engine::settings::Settings,
 ) -> Result<settings::View, String> {
     // The watched folders belong to their panel.
@@ -575,7 +572,7 @@ fn save_settings(
 
 /// The watched folders and their runs.
 #[tauri::command]
-fn watch_folders(app: S<'_>) -> Vec<watch::FolderView> {
+fn watch_folders(app: AppState<'_>) -> Vec<watch::FolderView> {
     app.watched.view()
 }
 
@@ -597,7 +594,11 @@ fn watches_changed(app: &App) -> Result<(), String> {
 /// Add a watched folder chosen in a native dialog, with its destination:
 /// a Loculus group, and an organism to submit each run to as a batch.
 #[tauri::command]
-async fn watch_pick(app: S<'_>, group: Option<i64>, submit: Option<String>) -> Result<(), String> {
+async fn watch_pick(
+    app: AppState<'_>,
+    group: Option<i64>,
+    submit: Option<String>,
+) -> Result<(), String> {
     let picked = dialog(|| {
         rfd::FileDialog::new()
             .set_title("Watch a folder for sequencer runs")
@@ -612,26 +613,26 @@ async fn watch_pick(app: S<'_>, group: Option<i64>, submit: Option<String>) -> R
 }
 
 #[tauri::command]
-fn watch_remove(app: S<'_>, dir: PathBuf) -> Result<(), String> {
+fn watch_remove(app: AppState<'_>, dir: PathBuf) -> Result<(), String> {
     app.watched.remove(&dir);
     watches_changed(&app)
 }
 
 #[tauri::command]
-fn watch_pause(app: S<'_>, dir: PathBuf, paused: bool) -> Result<(), String> {
+fn watch_pause(app: AppState<'_>, dir: PathBuf, paused: bool) -> Result<(), String> {
     app.watched.set_paused(&dir, paused);
     watches_changed(&app)
 }
 
 #[tauri::command]
-fn watch_check_again(app: S<'_>, dir: PathBuf) {
+fn watch_check_again(app: AppState<'_>, dir: PathBuf) {
     app.watched.check_again(&dir);
 }
 
 /// Test-only: adds a watched folder as the native dialog would.
 #[tauri::command]
 fn e2e_watch_add(
-    app: S<'_>,
+    app: AppState<'_>,
     path: PathBuf,
     group: Option<i64>,
     submit: Option<String>,
@@ -647,7 +648,7 @@ fn e2e_watch_add(
 /// where, in CSS pixels). Only callable when FERRY_E2E=1 (then granted by
 /// a capability added at run time; no capability file grants it).
 #[tauri::command]
-fn e2e_drop(app: S<'_>, paths: Vec<PathBuf>, at: Option<[f64; 2]>) -> Result<Added, String> {
+fn e2e_drop(app: AppState<'_>, paths: Vec<PathBuf>, at: Option<[f64; 2]>) -> Result<Added, String> {
     if !e2e() {
         return Err("not available".into());
     }
@@ -672,26 +673,15 @@ fn wait_for_network(s: &ferry_engine::settings::Settings) -> ferry_engine::netwo
     p
 }
 
-/// The demo portal lives and dies with the app, so jobs sent to an earlier
-/// one cannot go on anywhere: forget them rather than offer them.
-fn forget_old_demo_jobs(queue: &Queue) {
-    for job in queue.unfinished().unwrap_or_default() {
-        let name = job.destination.destination.account.as_ref();
-        if !job.here && name.and_then(|a| a.portal_name.as_deref()) == Some(session::DEMO_NAME) {
-            let _ = queue.discard_job(&job.summary.id);
-        }
-    }
-}
-
 /// `FERRY_BACKEND` or the settings file (and `FERRY_KEYCLOAK`, default the backend, and
 /// `FERRY_WEBSITE`, default the backend without its `backend.` prefix)
 /// choose another Loculus instance; otherwise the demo portal starts here.
 fn configured_portal(s: &ferry_engine::settings::Settings) -> Option<Portal> {
     // Else the settings file's Loculus instance, when it names one.
-    let kept = (s.portal.as_deref() == Some("loculus"))
+    let from_settings = (s.portal.as_deref() == Some("loculus"))
         .then(|| s.backend.clone())
         .flatten();
-    let b = std::env::var("FERRY_BACKEND").ok().or(kept)?;
+    let b = std::env::var("FERRY_BACKEND").ok().or(from_settings)?;
     let b = b.trim_end_matches('/').to_string();
     Some(Portal {
         name: b.clone(),
@@ -713,127 +703,169 @@ fn main() {
     if std::env::var("FERRY_ALLOW_HTTP").is_ok_and(|v| !matches!(v.as_str(), "" | "0" | "false")) {
         ferry_engine::guard::allow_http(true);
     }
-    let app = tauri::async_runtime::block_on(async move {
-        // The proxy and the bandwidth limit of the settings file, before
-        // the first client is built.
-        let (settings, settings_error) = settings::load();
-        let http = ferry_engine::transfer::http_client().expect("http client");
-        let mut cfg = EngineConfig {
-            network: wait_for_network(&settings),
-            ..EngineConfig::default()
-        };
-        if let Some(n) = settings.parts_in_flight {
-            cfg.parts_in_flight = n as usize;
-        }
-        let queue_cfg = cfg.clone();
-        let names = Arc::new(ferry_engine::queue::LoculusNames);
-        // Without a journal the app still works; files then resume from
-        // their start and the window says why.
-        let (queue, journal_note) = match Journal::open(&Journal::default_path()) {
-            Ok(j) => (Queue::with_journal(cfg, names, Arc::new(j)), None),
-            Err(e) => (Queue::new(cfg, names), Some(e.to_string())),
-        };
-        // Filled only by the demo portal.
-        #[cfg_attr(not(feature = "demo"), allow(unused_mut))]
-        let mut demo_keys = HashMap::new();
-        let mut choices = Vec::new();
-        let (portal, demo) = match configured_portal(&settings) {
-            Some(p) => {
-                choices.extend(portals::public_portals());
-                (p, None)
-            }
-            // Built without the demo portal: the first public portal.
-            #[cfg(not(feature = "demo"))]
-            None => {
-                let mut public = portals::public_portals();
-                let first = public.remove(0);
-                choices.extend(public);
-                (first, None)
-            }
-            #[cfg(feature = "demo")]
-            None => {
-                // Locked down (no controls, a random password) unless the
-                // window tests drive it (FERRY_E2E=1) and need its controls.
-                let sim = ferry_sim::Sim::start(ferry_sim::SimConfig {
-                    app: !e2e(),
-                    ..Default::default()
-                })
-                .await
-                .expect("start the demo portal");
-                let p = Portal {
-                    name: session::DEMO_NAME.into(),
-                    backend: sim.backend_url(),
-                    keycloak: sim.backend_url(),
-                    // The simulator serves the website's /loculus-info too.
-                    website: sim.backend_url(),
-                    demo: true,
-                    kind: PortalKind::Loculus,
-                };
-                for (p, key, target) in portals::demo_portals(&sim) {
-                    demo_keys.insert(p.backend.clone(), (key, target));
-                    choices.push(p);
-                }
-                choices.extend(portals::public_portals());
-                (p, Some(sim))
-            }
-        };
-        // Signed in once the window shows (`first_sign_in`).
-        let info = Info {
-            journal: journal_note.clone(),
-            ..Info::default()
-        };
-        if portal.demo {
-            forget_old_demo_jobs(&queue);
-        }
-        choices.insert(0, portal);
-        // The settings file's `portal` (as the CLI's default) comes first:
-        // the window opens on it.
-        let first = portals::preferred(&choices, settings.portal.as_deref());
-        let portal = choices.remove(first);
-        choices.insert(0, portal.clone());
-        queue.set_rules(ferry_front::rules(portal.kind));
-        let watched = Arc::new(watch::Watched::new(&settings.watch));
-        Arc::new(App {
-            watched,
-            engine_cfg: queue_cfg,
-            queue,
-            http,
-            info: Mutex::new(info),
-            choices,
-            demo_keys,
-            onecodex: Mutex::new(None),
-            loculus: Mutex::new(None),
-            wizard: Mutex::new(wizard::Wizard::default()),
-            portal: Mutex::new(Some(portal)),
-            outbox: Mutex::new(Batch::default()),
-            channel: Mutex::new(None),
-            journal_note,
-            device: Mutex::new(None),
-            _demo: demo,
-            settings: Mutex::new((settings, settings_error)),
-        })
-    });
+    let app = tauri::async_runtime::block_on(build_app());
+    run_window(app);
+}
 
+/// The app's state: settings, queue and journal, the portals offered.
+async fn build_app() -> Arc<App> {
+    // The proxy and the bandwidth limit of the settings file, before
+    // the first client is built.
+    let (settings, settings_error) = settings::load();
+    let http = ferry_engine::transfer::http_client().expect("http client");
+    let mut cfg = EngineConfig {
+        network: wait_for_network(&settings),
+        ..EngineConfig::default()
+    };
+    if let Some(n) = settings.parts_in_flight {
+        cfg.parts_in_flight = n as usize;
+    }
+    let queue_cfg = cfg.clone();
+    let names = Arc::new(ferry_engine::queue::LoculusNames);
+    // Without a journal the app still works; files then resume from
+    // their start and the window says why.
+    let (queue, journal_note) = match Journal::open(&Journal::default_path()) {
+        Ok(j) => (Queue::with_journal(cfg, names, Arc::new(j)), None),
+        Err(e) => (Queue::new(cfg, names), Some(e.to_string())),
+    };
+    let Offered {
+        mut choices,
+        portal,
+        demo_keys,
+        demo,
+    } = offered_portals(&settings).await;
+    // Signed in once the window shows (`first_sign_in`).
+    let info = Info {
+        journal: journal_note.clone(),
+        ..Info::default()
+    };
+    if portal.demo {
+        jobs::forget_old_demo_jobs(&queue);
+    }
+    choices.insert(0, portal);
+    // The settings file's `portal` (as the CLI's default) comes first:
+    // the window opens on it.
+    let first = portals::preferred(&choices, settings.portal.as_deref());
+    let portal = choices.remove(first);
+    choices.insert(0, portal.clone());
+    queue.set_rules(ferry_front::rules(portal.kind));
+    let watched = Arc::new(watch::Watched::new(&settings.watch));
+    Arc::new(App {
+        watched,
+        engine_cfg: queue_cfg,
+        queue,
+        http,
+        info: Mutex::new(info),
+        choices,
+        demo_keys,
+        onecodex: Mutex::new(None),
+        loculus: Mutex::new(None),
+        wizard: Mutex::new(wizard::Wizard::default()),
+        portal: Mutex::new(Some(portal)),
+        outbox: Mutex::new(Batch::default()),
+        channel: Mutex::new(None),
+        journal_note,
+        device: Mutex::new(None),
+        _demo: demo,
+        settings: Mutex::new((settings, settings_error)),
+    })
+}
+
+/// The portals the window offers, and the one it starts on.
+struct Offered {
+    /// The others, in order.
+    choices: Vec<Portal>,
+    /// The configured Loculus instance, else the demo portal (else, built
+    /// without it, the first public portal).
+    portal: Portal,
+    /// Keys of the demo One Codex and BaseSpace: backend -> (key, AppResult).
+    demo_keys: HashMap<String, (String, Option<String>)>,
+    demo: Option<DemoSim>,
+}
+
+/// The configured portal, else the demo portal started here (with its One
+/// Codex and BaseSpace), then the public portals.
+async fn offered_portals(settings: &ferry_engine::settings::Settings) -> Offered {
+    // Filled only by the demo portal.
+    #[cfg_attr(not(feature = "demo"), allow(unused_mut))]
+    let mut demo_keys = HashMap::new();
+    let mut choices = Vec::new();
+    let (portal, demo) = match configured_portal(settings) {
+        Some(p) => {
+            choices.extend(portals::public_portals());
+            (p, None)
+        }
+        // Built without the demo portal: the first public portal.
+        #[cfg(not(feature = "demo"))]
+        None => {
+            let mut public = portals::public_portals();
+            let first = public.remove(0);
+            choices.extend(public);
+            (first, None)
+        }
+        #[cfg(feature = "demo")]
+        None => {
+            // Locked down (no controls, a random password) unless the
+            // window tests drive it (FERRY_E2E=1) and need its controls.
+            let sim = ferry_sim::Sim::start(ferry_sim::SimConfig {
+                app: !e2e(),
+                ..Default::default()
+            })
+            .await
+            .expect("start the demo portal");
+            let p = Portal {
+                name: session::DEMO_NAME.into(),
+                backend: sim.backend_url(),
+                keycloak: sim.backend_url(),
+                // The simulator serves the website's /loculus-info too.
+                website: sim.backend_url(),
+                demo: true,
+                kind: PortalKind::Loculus,
+            };
+            for (p, key, target) in portals::demo_portals(&sim) {
+                demo_keys.insert(p.backend.clone(), (key, target));
+                choices.push(p);
+            }
+            choices.extend(portals::public_portals());
+            (p, Some(sim))
+        }
+    };
+    Offered {
+        choices,
+        portal,
+        demo_keys,
+        demo,
+    }
+}
+
+/// The first sign-in, and the flush of what changed to the window every
+/// 100 ms.
+fn start_background(app: &Arc<App>, handle: tauri::AppHandle) {
+    let first = app.clone();
+    tauri::async_runtime::spawn(async move { first.first_sign_in().await });
+    let flusher = app.clone();
+    tauri::async_runtime::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(100));
+        // A late flush is not followed by catch-up flushes: the
+        // window gets at most 10 batches a second, however busy.
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            flusher.flush(&handle);
+        }
+    });
+}
+
+/// The window: the first sign-in and the 100 ms flush start once it
+/// shows; drops go to [`App::dropped`]; the commands are registered.
+fn run_window(app: Arc<App>) {
     let dropper = app.clone();
     tauri::Builder::default()
         .plugin(tauri_plugin_notification::init())
         .plugin(tauri_plugin_opener::init())
         .manage(app.clone())
         .setup(move |a| {
-            let handle = a.handle().clone();
-            let first = app.clone();
-            tauri::async_runtime::spawn(async move { first.first_sign_in().await });
-            let flusher = app.clone();
-            tauri::async_runtime::spawn(async move {
-                let mut tick = tokio::time::interval(Duration::from_millis(100));
-                // A late flush is not followed by catch-up flushes: the
-                // window gets at most 10 batches a second, however busy.
-                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                loop {
-                    tick.tick().await;
-                    flusher.flush(&handle);
-                }
-            });
+            start_background(&app, a.handle().clone());
             if e2e() {
                 a.add_capability(
                     tauri::ipc::CapabilityBuilder::new("e2e")
@@ -871,9 +903,9 @@ fn main() {
             pause_all,
             resume_all,
             cancel_all,
-            unfinished_jobs,
-            resume_job,
-            discard_job,
+            jobs::unfinished_jobs,
+            jobs::resume_job,
+            jobs::discard_job,
             portals,
             choose_portal,
             sign_in_key,

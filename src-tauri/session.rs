@@ -235,11 +235,11 @@ pub async fn remembered(http: reqwest::Client, p: &Portal) -> Option<LoculusSign
         SavedSignIn::Refresh {
             user,
             token,
-            issuer: kept,
+            issuer: issued_by,
         } => {
             // Sent only back to the Keycloak that issued it; an entry
             // without an issuer (older Ferry) is sent nowhere: sign in again.
-            ferry_keychain::bound_refresh(&kept, &signin::issuer(&p.keycloak)).ok()?;
+            ferry_keychain::bound_refresh(&issued_by, &signin::issuer(&p.keycloak)).ok()?;
             // Armed at once: the refresh grant may rotate the token, and
             // the keychain must hold the new one whatever happens next.
             let saver = saver(p, &user, true);
@@ -291,7 +291,7 @@ mod tests {
         }
     }
 
-    fn stored(p: &Portal) -> Option<String> {
+    fn keychain_entry(p: &Portal) -> Option<String> {
         ferry_keychain::Entry::new(&account(p))
             .unwrap()
             .get()
@@ -306,24 +306,32 @@ mod tests {
             .unwrap();
         let p = portal(&sim);
         let http = reqwest::Client::new();
-        assert_eq!(stored(&p), None);
+        assert_eq!(keychain_entry(&p), None);
 
         let e = password(http.clone(), &p, "demo", "wrong").await.err();
         assert!(
             e.is_some_and(|e| e.contains("did not accept")),
             "wrong password"
         );
-        assert_eq!(stored(&p), None, "a wrong password stored something");
+        assert_eq!(
+            keychain_entry(&p),
+            None,
+            "a wrong password stored something"
+        );
         // Keycloak accepts the password, but the account is in no group.
         let e = password(http.clone(), &p, "nobody", "nobody").await.err();
         assert!(e.is_some_and(|e| e.contains("in no group")), "no group");
-        assert_eq!(stored(&p), None, "a sign-in without a group was kept");
+        assert_eq!(
+            keychain_entry(&p),
+            None,
+            "a sign-in without a group was kept"
+        );
         assert!(token(http.clone(), &p, "not-a-token").await.is_err());
-        assert_eq!(stored(&p), None, "a refused pasted token was kept");
+        assert_eq!(keychain_entry(&p), None, "a refused pasted token was kept");
 
         let s = password(http.clone(), &p, "demo", "demo").await.unwrap();
         assert_eq!(s.info.keychain, None);
-        let raw = stored(&p).expect("the session is in the keychain");
+        let raw = keychain_entry(&p).expect("the session is in the keychain");
         assert!(matches!(
             SavedSignIn::from_json(&raw),
             Some(SavedSignIn::Refresh { user, .. }) if user == "demo"
@@ -334,15 +342,19 @@ mod tests {
         // refreshes its token: nothing is written back.
         let old = saver(&p, "demo", true);
         forget(&p).unwrap();
-        assert_eq!(stored(&p), None);
+        assert_eq!(keychain_entry(&p), None);
         old.keep(Some(Secret::new("rotated")));
-        assert_eq!(stored(&p), None, "a refresh after sign-out was stored");
+        assert_eq!(
+            keychain_entry(&p),
+            None,
+            "a refresh after sign-out was stored"
+        );
         assert!(remembered(http.clone(), &p).await.is_none());
 
         // A new sign-in after the sign-out is kept again.
         let s = token(http, &p, &sim.demo_token()).await.unwrap();
         assert_eq!(s.info.user.as_deref(), Some("token"));
-        assert!(stored(&p).is_some_and(|r| r.contains("\"kind\":\"token\"")));
+        assert!(keychain_entry(&p).is_some_and(|r| r.contains("\"kind\":\"token\"")));
         forget(&p).unwrap();
         sim.shutdown().await;
     }

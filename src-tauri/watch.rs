@@ -15,12 +15,13 @@ use std::sync::{Arc, Mutex};
 use ferry_engine::journal::Journal;
 use ferry_engine::loculus::Loculus;
 use ferry_engine::settings::WatchedFolder;
-use ferry_engine::watch::batch::SubmitBatches;
 use ferry_engine::watch::{Control, RunHandler, UploadRuns, WatchEvent, WatchOptions};
 use ferry_engine::{Engine, EngineConfig, Event, EventSink, Portal};
+use ferry_front::watch_submit::SubmitRuns;
 use serde::Serialize;
 
 pub mod drop;
+mod submit;
 mod target;
 pub use drop::{Zone, dropped};
 pub use target::Target;
@@ -118,9 +119,9 @@ fn options() -> WatchOptions {
 }
 
 impl Watched {
-    pub fn new(kept: &[WatchedFolder]) -> Watched {
+    pub fn new(from_settings: &[WatchedFolder]) -> Watched {
         let w = Watched::default();
-        for cfg in kept {
+        for cfg in from_settings {
             w.folders.lock().unwrap().push(Folder::new(cfg.clone()));
         }
         w
@@ -339,12 +340,14 @@ impl Watched {
                             .await
                             .map_err(|e| format!("{e} (the organisms are read from {website})"))?;
                         let organism = info.organism(&organism)?.clone();
-                        Arc::new(SubmitBatches {
+                        Arc::new(SubmitRuns {
                             engine,
                             loculus,
                             journal: journal.clone(),
                             params,
                             organism,
+                            restricted_until: None,
+                            presenter: Arc::new(submit::PanelRuns),
                         })
                     }
                 };

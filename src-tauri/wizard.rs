@@ -19,7 +19,7 @@ use ferry_front::submit::Again;
 use ferry_front::{SubmitFailure, SubmitTo};
 use serde::{Deserialize, Serialize};
 
-use crate::S;
+use crate::AppState;
 
 /// What the wizard has chosen so far.
 #[derive(Default)]
@@ -140,14 +140,14 @@ pub fn dropped(app: &crate::App, paths: &[PathBuf]) -> Option<String> {
 
 /// The window shows or hides the wizard (drops go to it while it shows).
 #[tauri::command]
-pub fn wizard_open(app: S<'_>, open: bool) {
+pub fn wizard_open(app: AppState<'_>, open: bool) {
     app.wizard.lock().unwrap().open = open;
 }
 
 /// The organisms of the signed-in instance, with their file categories,
 /// from its website's `/loculus-info` (not the backend's).
 #[tauri::command]
-pub async fn wizard_organisms(app: S<'_>) -> Result<Vec<OrganismInfo>, String> {
+pub async fn wizard_organisms(app: AppState<'_>) -> Result<Vec<OrganismInfo>, String> {
     let backend = loculus(&app)?.api().base().to_string();
     let website = app
         .portal
@@ -167,7 +167,7 @@ pub async fn wizard_organisms(app: S<'_>) -> Result<Vec<OrganismInfo>, String> {
 
 /// The user's groups (a curator sees every group), and the current one.
 #[tauri::command]
-pub async fn wizard_groups(app: S<'_>) -> Result<Groups, String> {
+pub async fn wizard_groups(app: AppState<'_>) -> Result<Groups, String> {
     let portal = loculus(&app)?;
     let groups: Vec<Group> = portal
         .api()
@@ -204,7 +204,7 @@ fn use_group(app: &crate::App, group: i64) -> Result<(), String> {
 }
 
 #[tauri::command]
-pub async fn wizard_pick_folder(app: S<'_>) -> Result<Option<String>, String> {
+pub async fn wizard_pick_folder(app: AppState<'_>) -> Result<Option<String>, String> {
     let picked = crate::dialog(|| {
         rfd::FileDialog::new()
             .set_title("Choose the batch folder")
@@ -220,7 +220,7 @@ pub async fn wizard_pick_folder(app: S<'_>) -> Result<Option<String>, String> {
 
 /// Test-only: the folder exactly as the dialog would give it (FERRY_E2E=1).
 #[tauri::command]
-pub fn e2e_wizard_folder(app: S<'_>, path: PathBuf) -> Result<String, String> {
+pub fn e2e_wizard_folder(app: AppState<'_>, path: PathBuf) -> Result<String, String> {
     if !crate::e2e() {
         return Err("not available".into());
     }
@@ -230,7 +230,7 @@ pub fn e2e_wizard_folder(app: S<'_>, path: PathBuf) -> Result<String, String> {
 /// The linkage for review: every row, its files, and every problem.
 #[tauri::command]
 pub fn wizard_review(
-    app: S<'_>,
+    app: AppState<'_>,
     organism: String,
     exclude: Vec<String>,
 ) -> Result<Linkage, String> {
@@ -251,7 +251,7 @@ pub fn wizard_review(
 /// Sends the batch's files through the queue (per-part progress, green
 /// checks); returns their paths, which the window follows.
 #[tauri::command]
-pub fn wizard_upload(app: S<'_>, group: Option<i64>) -> Result<Vec<PathBuf>, String> {
+pub fn wizard_upload(app: AppState<'_>, group: Option<i64>) -> Result<Vec<PathBuf>, String> {
     if let Some(g) = group {
         use_group(&app, g)?;
     }
@@ -264,7 +264,7 @@ pub fn wizard_upload(app: S<'_>, group: Option<i64>) -> Result<Vec<PathBuf>, Str
     if paths.is_empty() {
         return Ok(paths); // sequences only: straight to Submit
     }
-    let kept = {
+    let wizard_job = {
         let w = app.wizard.lock().unwrap();
         Then::Wizard(WizardSubmit {
             folder: l.folder.clone(),
@@ -273,25 +273,25 @@ pub fn wizard_upload(app: S<'_>, group: Option<i64>) -> Result<Vec<PathBuf>, Str
         })
     };
     let (_, ids) = app.queue.add_batch(paths.clone());
-    app.queue.start_rows(&ids, Some(kept))?;
+    app.queue.start_rows(&ids, Some(wizard_job))?;
     Ok(paths)
 }
 
 /// Takes up a wizard of an earlier session from the journal: its files go
 /// on from their acknowledged parts, and the window reopens it at upload.
 #[tauri::command]
-pub fn wizard_resume(app: S<'_>, id: String) -> Result<Restored, String> {
-    let Some(Then::Wizard(kept)) = app.queue.job_then(&id) else {
+pub fn wizard_resume(app: AppState<'_>, id: String) -> Result<Restored, String> {
+    let Some(Then::Wizard(chosen)) = app.queue.job_then(&id) else {
         return Err("that job has no submission".into());
     };
     {
         let mut w = app.wizard.lock().unwrap();
-        w.folder = Some(kept.folder.clone());
-        w.organisms = vec![kept.organism.clone()];
-        w.organism = Some(kept.organism.clone());
-        w.exclude = kept.exclude.clone();
+        w.folder = Some(chosen.folder.clone());
+        w.organisms = vec![chosen.organism.clone()];
+        w.organism = Some(chosen.organism.clone());
+        w.exclude = chosen.exclude.clone();
     }
-    app.queue.resume_job(&id)?;
+    crate::jobs::resume(&app.queue, &id)?;
     // Its files go on for the group they were sent for (the engine sees to
     // that); the submit and the window follow that group too.
     let group = app.queue.job_destination(&id).and_then(|d| d.group);
@@ -300,9 +300,9 @@ pub fn wizard_resume(app: S<'_>, id: String) -> Result<Restored, String> {
     }
     let l = linkage(&app)?;
     Ok(Restored {
-        folder: kept.folder,
-        organism: kept.organism.key,
-        exclude: kept.exclude,
+        folder: chosen.folder,
+        organism: chosen.organism.key,
+        exclude: chosen.exclude,
         paths: l.uploads().iter().map(|(rel, _)| l.path_of(rel)).collect(),
     })
 }
@@ -313,7 +313,7 @@ pub fn wizard_resume(app: S<'_>, id: String) -> Result<Restored, String> {
 /// a fix it goes again without them.
 #[tauri::command]
 pub async fn wizard_submit(
-    app: S<'_>,
+    app: AppState<'_>,
     restricted_until: Option<String>,
 ) -> Result<Submitted, Refused> {
     let portal = loculus(&app)?;

@@ -56,7 +56,7 @@ pub fn dropped(app: &crate::App, paths: Vec<PathBuf>) -> String {
 /// chosen in it, so a folder dropped over it is watched.
 #[tauri::command]
 pub fn watch_drop_zone(
-    app: crate::S<'_>,
+    app: crate::AppState<'_>,
     zone: Option<Zone>,
     group: Option<i64>,
     submit: Option<String>,

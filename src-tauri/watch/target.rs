@@ -43,7 +43,11 @@ impl Target {
     }
 
     /// A signed-in One Codex or BaseSpace.
-    pub fn keyed(app: &crate::App, portal: Arc<dyn Portal>, info: &crate::session::Info) -> Target {
+    pub fn key_portal(
+        app: &crate::App,
+        portal: Arc<dyn Portal>,
+        info: &crate::session::Info,
+    ) -> Target {
         Target {
             portal,
             loculus: None,

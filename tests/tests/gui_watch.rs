@@ -10,7 +10,7 @@
 //! a folder's own group is the one its runs go to. Screenshots go to
 //! tests/artifacts/.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use ferry_e2e::webdriver::{Driver, Session, app_binary};
 use serde_json::{Value, json};
@@ -46,23 +46,76 @@ fn state(backend: &str) -> Value {
         .unwrap()
 }
 
+/// The app's folders: a temporary folder holding the watched folder
+/// (empty), the journal and the settings file; and the driver of windows
+/// that use them, checking watched files every second.
+struct AppFolders {
+    dir: tempfile::TempDir,
+    watched: PathBuf,
+    config: PathBuf,
+    driver: Driver,
+}
+
+impl AppFolders {
+    /// The watched folder named `name`; `extra`: more environment.
+    fn start(name: &str, extra: &[(&str, &str)]) -> AppFolders {
+        let dir = tempfile::tempdir().unwrap();
+        let watched = dir.path().join(name);
+        std::fs::create_dir(&watched).unwrap();
+        let journal = dir.path().join("journal.sqlite");
+        let config = dir.path().join("config.toml");
+        let mut env = vec![
+            ("FERRY_JOURNAL", journal.to_str().unwrap()),
+            ("FERRY_CONFIG", config.to_str().unwrap()),
+            ("FERRY_WATCH_CHECK_INTERVAL", "1s"),
+        ];
+        env.extend_from_slice(extra);
+        let driver = Driver::start(&env);
+        AppFolders {
+            dir,
+            watched,
+            config,
+            driver,
+        }
+    }
+}
+
+/// A window signed in to the demo portal, and that portal's backend.
+fn open_signed_in(driver: &Driver) -> (Session, String) {
+    let s = Session::new(driver, &app_binary());
+    s.wait_signed_in(60);
+    let backend = s.text(&s.wait_for("[data-testid=backend]", 5));
+    (s, backend)
+}
+
+/// The SHA-256 of each uploaded file's stored bytes (the sim's `files`),
+/// sorted.
+fn stored_shas(backend: &str, uploaded: &[Value]) -> Vec<String> {
+    let mut stored: Vec<String> = uploaded
+        .iter()
+        .map(|f| {
+            let id = f["file_id"].as_str().unwrap();
+            let o: Value = reqwest::blocking::get(format!("{backend}/_sim/object/{id}"))
+                .unwrap()
+                .json()
+                .unwrap();
+            o["sha256"].as_str().unwrap().to_string()
+        })
+        .collect();
+    stored.sort();
+    stored
+}
+
 #[test]
 #[ignore = "needs Xvfb, tauri-driver, WebKitWebDriver and the built app: tests/run-all.sh runs it"]
 fn a_watched_folder_sends_a_finished_run_and_shows_a_green_check() {
-    let dir = tempfile::tempdir().unwrap();
-    let watched = dir.path().join("MiSeqOutput");
-    std::fs::create_dir(&watched).unwrap();
-    let journal = dir.path().join("journal.sqlite");
-    let config = dir.path().join("config.toml");
-    let env = [
-        ("FERRY_JOURNAL", journal.to_str().unwrap()),
-        ("FERRY_CONFIG", config.to_str().unwrap()),
-        ("FERRY_WATCH_CHECK_INTERVAL", "1s"),
-    ];
-    let driver = Driver::start(&env);
-    let s = Session::new(&driver, &app_binary());
-    s.wait_signed_in(60);
-    let backend = s.text(&s.wait_for("[data-testid=backend]", 5));
+    let AppFolders {
+        dir: _dir,
+        watched,
+        config,
+        driver,
+    } = AppFolders::start("MiSeqOutput", &[]);
+    let (s, backend) = open_signed_in(&driver);
     s.wait_for("[data-testid=watch-panel]", 5);
     add_watch(&s, &watched);
     s.wait_for("[data-testid=watch-folder]", 10);
@@ -95,18 +148,7 @@ fn a_watched_folder_sends_a_finished_run_and_shows_a_green_check() {
     let st = state(&backend);
     let uploaded = st["files"].as_array().unwrap();
     assert_eq!(uploaded.len(), 2, "{st}");
-    let mut stored: Vec<String> = uploaded
-        .iter()
-        .map(|f| {
-            let id = f["file_id"].as_str().unwrap();
-            let o: Value = reqwest::blocking::get(format!("{backend}/_sim/object/{id}"))
-                .unwrap()
-                .json()
-                .unwrap();
-            o["sha256"].as_str().unwrap().to_string()
-        })
-        .collect();
-    stored.sort();
+    let stored = stored_shas(&backend, uploaded);
     let mut want = shas.clone();
     want.sort();
     assert_eq!(stored, want, "the stored bytes are the run's");
@@ -125,9 +167,7 @@ fn a_watched_folder_sends_a_finished_run_and_shows_a_green_check() {
     // and is watched at once; its run is known as sent (the journal), so
     // the new demo portal gets nothing.
     drop(s);
-    let s = Session::new(&driver, &app_binary());
-    s.wait_signed_in(60);
-    let backend = s.text(&s.wait_for("[data-testid=backend]", 5));
+    let (s, backend) = open_signed_in(&driver);
     s.wait_for("[data-testid=watch-folder][data-paused=false]", 10);
     // The closed app's folder lock goes with its process, which a loaded
     // machine may take a while to end; the new watcher retries every 2 s.
@@ -163,21 +203,13 @@ fn choose(s: &Session, css: &str, text: &str) {
 #[test]
 #[ignore = "needs Xvfb, tauri-driver, WebKitWebDriver and the built app: tests/run-all.sh runs it"]
 fn a_folder_dropped_on_the_panel_submits_its_runs_as_batches_once_their_report_is_clean() {
-    let dir = tempfile::tempdir().unwrap();
-    let watched = dir.path().join("Batches");
-    std::fs::create_dir(&watched).unwrap();
-    let journal = dir.path().join("journal.sqlite");
-    let config = dir.path().join("config.toml");
-    let env = [
-        ("FERRY_JOURNAL", journal.to_str().unwrap()),
-        ("FERRY_CONFIG", config.to_str().unwrap()),
-        ("FERRY_WATCH_CHECK_INTERVAL", "1s"),
-        ("FERRY_WATCH_QUIET_PERIOD", "2s"),
-    ];
-    let driver = Driver::start(&env);
-    let s = Session::new(&driver, &app_binary());
-    s.wait_signed_in(60);
-    let backend = s.text(&s.wait_for("[data-testid=backend]", 5));
+    let AppFolders {
+        dir,
+        watched,
+        config,
+        driver,
+    } = AppFolders::start("Batches", &[("FERRY_WATCH_QUIET_PERIOD", "2s")]);
+    let (s, backend) = open_signed_in(&driver);
     // Signed in to Loculus: the panel offers the user's groups and what a
     // finished run becomes.
     s.wait_for("[data-testid=watch-group]", 30);
@@ -245,20 +277,7 @@ fn a_folder_dropped_on_the_panel_submits_its_runs_as_batches_once_their_report_i
         assert_eq!(sub["group_id"], 1, "{sub}");
         assert_eq!(sub["organism"], "dummy-organism-with-files", "{sub}");
     }
-    let mut stored: Vec<String> = st["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            let id = f["file_id"].as_str().unwrap();
-            let o: Value = reqwest::blocking::get(format!("{backend}/_sim/object/{id}"))
-                .unwrap()
-                .json()
-                .unwrap();
-            o["sha256"].as_str().unwrap().to_string()
-        })
-        .collect();
-    stored.sort();
+    let stored = stored_shas(&backend, st["files"].as_array().unwrap());
     let mut want = vec![ferry_e2e::sha(&s1), ferry_e2e::sha(&s2)];
     want.sort();
     assert_eq!(stored, want, "the stored bytes are the batch's reads");

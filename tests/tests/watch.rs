@@ -35,10 +35,6 @@ struct Watcher {
 }
 
 impl Watcher {
-    fn start(sim: &SimProc, journal: &Path, dirs: &[&Path], extra: &[&str]) -> Watcher {
-        Watcher::start_to(sim, "loculus", journal, dirs, extra)
-    }
-
     /// A watcher sending to `portal` (loculus, onecodex, basespace), each
     /// portal's credential in the environment, none on the command line.
     fn start_to(
@@ -135,12 +131,54 @@ impl Watcher {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+
+    /// The watcher, once it says it watches (any mode).
+    fn watching(mut self) -> Watcher {
+        self.wait("watching", Duration::from_secs(60), |v| is(v, "watching"));
+        self
+    }
 }
 
 impl Drop for Watcher {
     fn drop(&mut self) {
         self.kill();
         let _ = std::fs::remove_file(&self.stderr);
+    }
+}
+
+/// A test's portal and folders: a `ferry-sim`, and in a temporary folder
+/// the watched folder (empty) and the journal.
+struct Setup {
+    sim: SimProc,
+    dir: tempfile::TempDir,
+    watched: PathBuf,
+    journal: PathBuf,
+}
+
+impl Setup {
+    /// A watcher of the watched folder, sending to Loculus.
+    fn watcher(&self, extra: &[&str]) -> Watcher {
+        self.watcher_to("loculus", extra)
+    }
+
+    /// A watcher of the watched folder, sending to `portal`.
+    fn watcher_to(&self, portal: &str, extra: &[&str]) -> Watcher {
+        Watcher::start_to(&self.sim, portal, &self.journal, &[&self.watched], extra)
+    }
+
+    /// The sim started with `sim_args`; the watched folder named `name`.
+    fn new(sim_args: &[&str], name: &str) -> Setup {
+        let sim = SimProc::start(sim_args);
+        let dir = tempfile::tempdir().unwrap();
+        let watched = dir.path().join(name);
+        std::fs::create_dir(&watched).unwrap();
+        let journal = dir.path().join("journal.sqlite");
+        Setup {
+            sim,
+            dir,
+            watched,
+            journal,
+        }
     }
 }
 
@@ -278,16 +316,12 @@ fn first_part_after(w: &mut Watcher, t: Instant) -> Duration {
 
 #[test]
 fn a_run_written_slowly_is_sent_once_its_marker_appears() {
-    let sim = SimProc::start(&[]);
-    let d = tempfile::tempdir().unwrap();
-    let watched = d.path().join("runs");
-    std::fs::create_dir(&watched).unwrap();
-    let journal = d.path().join("journal.sqlite");
-    let mut w = Watcher::start(&sim, &journal, &[&watched], &[]);
+    let setup = Setup::new(&[], "runs");
+    let mut w = setup.watcher(&[]);
     w.wait("watching", Duration::from_secs(60), |v| {
         is(v, "watching") && v["mode"] == "inotify"
     });
-    let run = watched.join("260101_M00001_0001_000000000-AAAAA");
+    let run = setup.watched.join("260101_M00001_0001_000000000-AAAAA");
     let files = write_run_slowly(
         &run,
         &[
@@ -307,7 +341,7 @@ fn a_run_written_slowly_is_sent_once_its_marker_appears() {
         },
     );
     std::thread::sleep(Duration::from_secs(3));
-    assert_eq!(uploads(&sim), 0, "nothing is sent before the marker");
+    assert_eq!(uploads(&setup.sim), 0, "nothing is sent before the marker");
     assert_eq!(w.count(|v| is(v, "run_ready")), 0);
     let t = Instant::now();
     std::fs::write(run.join("CopyComplete.txt"), "").unwrap();
@@ -320,22 +354,17 @@ fn a_run_written_slowly_is_sent_once_its_marker_appears() {
         run_event(v, "run_done", &run)
     });
     assert_eq!(done["files"], 2);
-    assert_run_stored(&sim, &mut w, &files);
+    assert_run_stored(&setup.sim, &mut w, &files);
     std::thread::sleep(Duration::from_secs(2));
-    assert_eq!(uploads(&sim), 2, "each file sent once");
+    assert_eq!(uploads(&setup.sim), 2, "each file sent once");
     assert_eq!(w.count(|v| is(v, "run_sending")), 1, "the run sent once");
 }
 
 #[test]
 fn a_plain_folder_of_reads_goes_after_its_quiet_period() {
-    let sim = SimProc::start(&[]);
-    let d = tempfile::tempdir().unwrap();
-    let watched = d.path().join("incoming");
-    std::fs::create_dir(&watched).unwrap();
-    let journal = d.path().join("journal.sqlite");
-    let mut w = Watcher::start(&sim, &journal, &[&watched], &["--quiet-period", "3s"]);
-    w.wait("watching", Duration::from_secs(60), |v| is(v, "watching"));
-    let run = watched.join("batch-7");
+    let setup = Setup::new(&[], "incoming");
+    let mut w = setup.watcher(&["--quiet-period", "3s"]).watching();
+    let run = setup.watched.join("batch-7");
     std::fs::create_dir(&run).unwrap();
     let a = make_file(&run, "a.fastq", 200_000, 1);
     let b = make_file(&run, "b.fasta", 3_000, 2);
@@ -355,22 +384,18 @@ fn a_plain_folder_of_reads_goes_after_its_quiet_period() {
         done["files"], 2,
         "only the reads (the include globs), not notes.txt"
     );
-    assert_run_stored(&sim, &mut w, &[a, b]);
-    assert_eq!(uploads(&sim), 2);
+    assert_run_stored(&setup.sim, &mut w, &[a, b]);
+    assert_eq!(uploads(&setup.sim), 2);
 }
 
 #[test]
 fn a_poll_only_watch_finds_runs_and_markers() {
-    let sim = SimProc::start(&[]);
-    let d = tempfile::tempdir().unwrap();
-    let watched = d.path().join("share");
-    std::fs::create_dir(&watched).unwrap();
-    let journal = d.path().join("journal.sqlite");
-    let mut w = Watcher::start(&sim, &journal, &[&watched], &["--poll", "2s"]);
+    let setup = Setup::new(&[], "share");
+    let mut w = setup.watcher(&["--poll", "2s"]);
     w.wait("polling", Duration::from_secs(60), |v| {
         is(v, "watching") && v["mode"] == "poll" && v["poll_s"] == 2
     });
-    let run = watched.join("20260101_1200_MN12345_FAX00001_abcdef");
+    let run = setup.watched.join("20260101_1200_MN12345_FAX00001_abcdef");
     std::fs::create_dir_all(run.join("fastq_pass/barcode01")).unwrap();
     let f = make_file(
         &run.join("fastq_pass/barcode01"),
@@ -392,21 +417,16 @@ fn a_poll_only_watch_finds_runs_and_markers() {
     w.wait("the run done", Duration::from_secs(120), |v| {
         run_event(v, "run_done", &run)
     });
-    assert_run_stored(&sim, &mut w, &[f]);
-    assert_eq!(uploads(&sim), 1);
+    assert_run_stored(&setup.sim, &mut w, &[f]);
+    assert_eq!(uploads(&setup.sim), 1);
 }
 
 #[test]
 fn twenty_runs_appearing_at_once_are_each_sent_once() {
-    let sim = SimProc::start(&[]);
-    let d = tempfile::tempdir().unwrap();
-    let watched = d.path().join("runs");
-    let staging = d.path().join("staging");
-    std::fs::create_dir(&watched).unwrap();
+    let setup = Setup::new(&[], "runs");
+    let staging = setup.dir.path().join("staging");
     std::fs::create_dir(&staging).unwrap();
-    let journal = d.path().join("journal.sqlite");
-    let mut w = Watcher::start(&sim, &journal, &[&watched], &[]);
-    w.wait("watching", Duration::from_secs(60), |v| is(v, "watching"));
+    let mut w = setup.watcher(&[]).watching();
     let mut all = Vec::new();
     for i in 0..20 {
         finished_run(&staging.join(format!("run{i:02}")), 2, 20_000 + i, i as u8);
@@ -414,10 +434,10 @@ fn twenty_runs_appearing_at_once_are_each_sent_once() {
     // All 20 appear at once (a copy finishing, a share remounted).
     for i in 0..20 {
         let name = format!("run{i:02}");
-        std::fs::rename(staging.join(&name), watched.join(&name)).unwrap();
+        std::fs::rename(staging.join(&name), setup.watched.join(&name)).unwrap();
     }
     for i in 0..20 {
-        let run = watched.join(format!("run{i:02}"));
+        let run = setup.watched.join(format!("run{i:02}"));
         w.wait("every run done", Duration::from_secs(300), |v| {
             run_event(v, "run_done", &run)
         });
@@ -427,77 +447,52 @@ fn twenty_runs_appearing_at_once_are_each_sent_once() {
             }
         }
     }
-    assert_run_stored(&sim, &mut w, &all);
+    assert_run_stored(&setup.sim, &mut w, &all);
     std::thread::sleep(Duration::from_secs(2));
-    assert_eq!(uploads(&sim), 40, "20 runs of 2 files, each sent once");
+    assert_eq!(
+        uploads(&setup.sim),
+        40,
+        "20 runs of 2 files, each sent once"
+    );
     assert_eq!(w.count(|v| is(v, "run_sending")), 20);
 }
 
 #[test]
 fn once_sends_what_is_complete_and_exits_and_never_sends_a_run_twice() {
-    let sim = SimProc::start(&[]);
-    let d = tempfile::tempdir().unwrap();
-    let watched = d.path().join("runs");
-    std::fs::create_dir(&watched).unwrap();
-    let journal = d.path().join("journal.sqlite");
-    let done = finished_run(&watched.join("run-a"), 1, 5_000, 1);
-    std::fs::create_dir_all(watched.join("run-b")).unwrap();
-    std::fs::write(watched.join("run-b/RunInfo.xml"), "<RunInfo/>").unwrap();
-    make_file(&watched.join("run-b"), "b_R1_001.fastq.gz", 5_000, 2);
-    let once = |sim: &SimProc| {
-        let out = Command::new(bin("ferry"))
-            .args([
-                "watch",
-                "--once",
-                "--check-interval",
-                "1s",
-                "--backend",
-                &sim.backend(),
-                "--group",
-                "1",
-            ])
-            .arg(&watched)
-            .env("FERRY_TOKEN", sim.token())
-            .env("FERRY_JOURNAL", &journal)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert!(out.status.success(), "{err}");
-        err
-    };
-    let first = once(&sim);
+    let setup = Setup::new(&[], "runs");
+    let done = finished_run(&setup.watched.join("run-a"), 1, 5_000, 1);
+    std::fs::create_dir_all(setup.watched.join("run-b")).unwrap();
+    std::fs::write(setup.watched.join("run-b/RunInfo.xml"), "<RunInfo/>").unwrap();
+    make_file(&setup.watched.join("run-b"), "b_R1_001.fastq.gz", 5_000, 2);
+    let once = |sim: &SimProc| watch_once(sim, "loculus", &setup.journal, &setup.watched);
+    let first = once(&setup.sim);
     assert!(first.contains("1 run(s) sent; 1 waiting"), "{first}");
-    assert_eq!(uploads(&sim), 1, "only the finished run");
-    let again = once(&sim);
+    assert_eq!(uploads(&setup.sim), 1, "only the finished run");
+    let again = once(&setup.sim);
     assert!(again.contains("0 run(s) sent; 1 waiting"), "{again}");
-    assert_eq!(uploads(&sim), 1, "a run already sent is skipped");
+    assert_eq!(uploads(&setup.sim), 1, "a run already sent is skipped");
     let _ = done;
 }
 
 #[test]
 fn a_watcher_killed_mid_run_resumes_from_acknowledged_parts_without_sending_twice() {
     // A slow storage, so the kill lands mid-file.
-    let sim = SimProc::start(&["--storage-bytes-per-sec", "4000000"]);
-    let d = tempfile::tempdir().unwrap();
-    let watched = d.path().join("runs");
-    std::fs::create_dir(&watched).unwrap();
-    let journal = d.path().join("journal.sqlite");
-    let run = watched.join("run-big");
+    let setup = Setup::new(&["--storage-bytes-per-sec", "4000000"], "runs");
+    let run = setup.watched.join("run-big");
     let files = finished_run(&run, 1, 40 * MIB, 9);
-    let mut w = Watcher::start(&sim, &journal, &[&watched], &["--parts-in-flight", "2"]);
+    let mut w = setup.watcher(&["--parts-in-flight", "2"]);
     w.wait("a part acknowledged", Duration::from_secs(120), |v| {
         is(v, "part_done")
     });
     w.kill();
-    let before = uploads(&sim);
+    let before = uploads(&setup.sim);
     assert_eq!(before, 1);
     assert_eq!(
         w.count(|v| run_event(v, "run_done", &run)),
         0,
         "killed before the end"
     );
-    let mut again = Watcher::start(&sim, &journal, &[&watched], &[]);
+    let mut again = setup.watcher(&[]);
     let (_, sending) = again.wait("the run going on", Duration::from_secs(60), |v| {
         run_event(v, "run_sending", &run)
     });
@@ -505,9 +500,9 @@ fn a_watcher_killed_mid_run_resumes_from_acknowledged_parts_without_sending_twic
     again.wait("the run done", Duration::from_secs(300), |v| {
         run_event(v, "run_done", &run)
     });
-    assert_run_stored(&sim, &mut again, &files);
+    assert_run_stored(&setup.sim, &mut again, &files);
     assert_eq!(
-        uploads(&sim),
+        uploads(&setup.sim),
         1,
         "the same upload went on: the file was not sent anew"
     );
@@ -515,14 +510,10 @@ fn a_watcher_killed_mid_run_resumes_from_acknowledged_parts_without_sending_twic
 
 #[test]
 fn two_watchers_on_one_folder_send_each_run_once() {
-    let sim = SimProc::start(&[]);
-    let d = tempfile::tempdir().unwrap();
-    let watched = d.path().join("runs");
-    std::fs::create_dir(&watched).unwrap();
-    let journal = d.path().join("journal.sqlite");
-    let mut a = Watcher::start(&sim, &journal, &[&watched], &[]);
+    let setup = Setup::new(&[], "runs");
+    let mut a = setup.watcher(&[]);
     a.wait("a watching", Duration::from_secs(60), |v| is(v, "watching"));
-    let mut b = Watcher::start(&sim, &journal, &[&watched], &[]);
+    let mut b = setup.watcher(&[]);
     let (_, note) = b.wait("b told the folder is held", Duration::from_secs(60), |v| {
         is(v, "watch_note")
     });
@@ -533,14 +524,14 @@ fn two_watchers_on_one_folder_send_each_run_once() {
     let mut files = Vec::new();
     for i in 0..3 {
         files.extend(finished_run(
-            &watched.join(format!("run{i}")),
+            &setup.watched.join(format!("run{i}")),
             1,
             10_000 + i,
             i as u8,
         ));
     }
     for i in 0..3 {
-        let run = watched.join(format!("run{i}"));
+        let run = setup.watched.join(format!("run{i}"));
         a.wait("a sends each run", Duration::from_secs(120), |v| {
             run_event(v, "run_done", &run)
         });
@@ -553,37 +544,29 @@ fn two_watchers_on_one_folder_send_each_run_once() {
     // a stops: b takes over, skips what a sent, and sends the next run.
     a.kill();
     b.wait("b watching", Duration::from_secs(60), |v| is(v, "watching"));
-    let run3 = watched.join("run3");
+    let run3 = setup.watched.join("run3");
     files.extend(finished_run(&run3, 1, 10_003, 3));
     b.wait("b sends the new run", Duration::from_secs(120), |v| {
         run_event(v, "run_done", &run3)
     });
     assert_eq!(b.count(|v| is(v, "run_sending")), 1, "only the new run");
     assert_eq!(b.count(|v| is(v, "run_done") && v["earlier"] == true), 3);
-    assert_eq!(uploads(&sim), 4, "four runs, each sent once");
-    assert_run_stored(&sim, &mut b, &files[3..]);
+    assert_eq!(uploads(&setup.sim), 4, "four runs, each sent once");
+    assert_run_stored(&setup.sim, &mut b, &files[3..]);
 }
 
 #[test]
 fn a_submission_batch_with_a_problem_waits_then_goes_once_fixed() {
-    let sim = SimProc::start(&[]);
-    let d = tempfile::tempdir().unwrap();
-    let watched = d.path().join("batches");
-    std::fs::create_dir(&watched).unwrap();
-    let journal = d.path().join("journal.sqlite");
-    let mut w = Watcher::start(
-        &sim,
-        &journal,
-        &[&watched],
-        &[
+    let setup = Setup::new(&[], "batches");
+    let mut w = setup
+        .watcher(&[
             "--submit",
             "dummy-organism-with-files",
             "--quiet-period",
             "2s",
-        ],
-    );
-    w.wait("watching", Duration::from_secs(60), |v| is(v, "watching"));
-    let run = watched.join("batch-1");
+        ])
+        .watching();
+    let run = setup.watched.join("batch-1");
     std::fs::create_dir(&run).unwrap();
     std::fs::write(
         run.join("metadata.tsv"),
@@ -599,22 +582,25 @@ fn a_submission_batch_with_a_problem_waits_then_goes_once_fixed() {
         why["reason"].as_str().unwrap().contains("s2_R1.fastq"),
         "{why}"
     );
-    assert_eq!(uploads(&sim), 0);
-    assert_eq!(sim.state()["submissions"].as_array().unwrap().len(), 0);
+    assert_eq!(uploads(&setup.sim), 0);
+    assert_eq!(
+        setup.sim.state()["submissions"].as_array().unwrap().len(),
+        0
+    );
     let s2 = make_file(&run, "s2_R1.fastq", 5_000, 2);
     w.wait("the run submitted", Duration::from_secs(120), |v| {
         run_event(v, "run_done", &run)
     });
-    let subs = sim.state()["submissions"].as_array().unwrap().clone();
+    let subs = setup.sim.state()["submissions"].as_array().unwrap().clone();
     assert_eq!(subs.len(), 2, "two rows, submitted once");
-    assert_run_stored(&sim, &mut w, &[s1, s2]);
+    assert_run_stored(&setup.sim, &mut w, &[s1, s2]);
     assert!(
         run.join("ferry-receipt.csv").exists(),
         "the receipt is written in the run"
     );
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(
-        sim.state()["submissions"].as_array().unwrap().len(),
+        setup.sim.state()["submissions"].as_array().unwrap().len(),
         2,
         "the receipt does not make the run new"
     );
@@ -648,40 +634,17 @@ fn rss_kib(pid: u32) -> u64 {
 
 #[test]
 fn a_thousand_finished_runs_cost_one_watch_and_are_not_sent_again() {
-    let sim = SimProc::start(&[]);
-    let d = tempfile::tempdir().unwrap();
-    let watched = d.path().join("runs");
-    std::fs::create_dir(&watched).unwrap();
-    let journal = d.path().join("journal.sqlite");
+    let setup = Setup::new(&[], "runs");
     for i in 0..1000 {
-        finished_run(&watched.join(format!("run{i:04}")), 1, 100, i as u8);
+        finished_run(&setup.watched.join(format!("run{i:04}")), 1, 100, i as u8);
     }
     // Sent once, by a cron-style look.
-    let out = Command::new(bin("ferry"))
-        .args([
-            "watch",
-            "--once",
-            "--check-interval",
-            "1s",
-            "--backend",
-            &sim.backend(),
-            "--group",
-            "1",
-        ])
-        .arg(&watched)
-        .env("FERRY_TOKEN", sim.token())
-        .env("FERRY_JOURNAL", &journal)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{err}");
+    let err = watch_once(&setup.sim, "loculus", &setup.journal, &setup.watched);
     assert!(err.contains("1000 run(s) sent"), "{err}");
-    assert_eq!(uploads(&sim), 1000);
+    assert_eq!(uploads(&setup.sim), 1000);
     // Then a watcher idles over them.
-    let mut w = Watcher::start(&sim, &journal, &[&watched], &[]);
-    w.wait("watching", Duration::from_secs(60), |v| is(v, "watching"));
-    let last = watched.join("run0999");
+    let mut w = setup.watcher(&[]).watching();
+    let last = setup.watched.join("run0999");
     w.wait("the last run seen as sent", Duration::from_secs(120), |v| {
         run_event(v, "run_done", &last) && v["earlier"] == true
     });
@@ -695,7 +658,7 @@ fn a_thousand_finished_runs_cost_one_watch_and_are_not_sent_again() {
     );
     assert_eq!(watches, 1, "only the watched folder, not each finished run");
     assert_eq!(w.count(|v| is(v, "run_sending")), 0, "nothing sent again");
-    assert_eq!(uploads(&sim), 1000);
+    assert_eq!(uploads(&setup.sim), 1000);
 }
 
 /// `GET /_sim/portals`: One Codex samples and BaseSpace files.
@@ -739,16 +702,11 @@ fn paired_run(run: &Path, sizes: (usize, usize), seed: u8) -> [PathBuf; 2] {
 
 #[test]
 fn one_codex_gets_each_runs_pair_as_one_sample_once() {
-    let sim = SimProc::start(&[]);
-    let d = tempfile::tempdir().unwrap();
-    let watched = d.path().join("runs");
-    std::fs::create_dir(&watched).unwrap();
-    let journal = d.path().join("journal.sqlite");
-    let mut w = Watcher::start_to(&sim, "onecodex", &journal, &[&watched], &[]);
-    w.wait("watching", Duration::from_secs(60), |v| is(v, "watching"));
+    let setup = Setup::new(&[], "runs");
+    let mut w = setup.watcher_to("onecodex", &[]).watching();
     // Two runs whose reads have the same names (sample numbers start again
     // each run): a pair is made within its run only.
-    let run_a = watched.join("260101_M00001_0001_000000000-AAAAA");
+    let run_a = setup.watched.join("260101_M00001_0001_000000000-AAAAA");
     let a = paired_run(&run_a, (3 * MIB, 2 * MIB + 5), 10);
     w.wait(
         "run a waiting for its marker",
@@ -766,14 +724,14 @@ fn one_codex_gets_each_runs_pair_as_one_sample_once() {
     w.wait("run a done", Duration::from_secs(120), |v| {
         run_event(v, "run_done", &run_a)
     });
-    let run_b = watched.join("260102_M00001_0002_000000000-BBBBB");
+    let run_b = setup.watched.join("260102_M00001_0002_000000000-BBBBB");
     let b = paired_run(&run_b, (MIB + 3, 700_000), 20);
     std::fs::write(run_b.join("CopyComplete.txt"), "").unwrap();
     w.wait("run b done", Duration::from_secs(120), |v| {
         run_event(v, "run_done", &run_b)
     });
     // Each run is one confirmed sample holding its two files' bytes.
-    let samples = portals_state(&sim)["onecodex_samples"]
+    let samples = portals_state(&setup.sim)["onecodex_samples"]
         .as_array()
         .unwrap()
         .clone();
@@ -787,7 +745,7 @@ fn one_codex_gets_each_runs_pair_as_one_sample_once() {
                 .as_array()
                 .unwrap()
                 .iter()
-                .map(|k| stored_at(&sim, k.as_str().unwrap()))
+                .map(|k| stored_at(&setup.sim, k.as_str().unwrap()))
                 .collect()
         })
         .collect();
@@ -798,9 +756,9 @@ fn one_codex_gets_each_runs_pair_as_one_sample_once() {
     assert_eq!(w.count(|v| is(v, "run_sending")), 2);
     // Stopped and looked at again: both runs are known as sent.
     w.kill();
-    let again = watch_once(&sim, "onecodex", &journal, &watched);
+    let again = watch_once(&setup.sim, "onecodex", &setup.journal, &setup.watched);
     assert!(again.contains("0 run(s) sent; 0 waiting"), "{again}");
-    let n = portals_state(&sim)["onecodex_samples"]
+    let n = portals_state(&setup.sim)["onecodex_samples"]
         .as_array()
         .unwrap()
         .len();
@@ -809,14 +767,9 @@ fn one_codex_gets_each_runs_pair_as_one_sample_once() {
 
 #[test]
 fn basespace_gets_each_run_into_the_appresult_once_across_a_restart() {
-    let sim = SimProc::start(&[]);
-    let d = tempfile::tempdir().unwrap();
-    let watched = d.path().join("runs");
-    std::fs::create_dir(&watched).unwrap();
-    let journal = d.path().join("journal.sqlite");
-    let mut w = Watcher::start_to(&sim, "basespace", &journal, &[&watched], &[]);
-    w.wait("watching", Duration::from_secs(60), |v| is(v, "watching"));
-    let run = watched.join("260103_M00001_0003_000000000-CCCCC");
+    let setup = Setup::new(&[], "runs");
+    let mut w = setup.watcher_to("basespace", &[]).watching();
+    let run = setup.watched.join("260103_M00001_0003_000000000-CCCCC");
     // Over one 8 MiB part: the parts of a file are continued, not resent.
     let files = paired_run(&run, (9 * MIB + 1, 4_000), 30);
     w.wait(
@@ -837,7 +790,7 @@ fn basespace_gets_each_run_into_the_appresult_once_across_a_restart() {
     assert_eq!(done["files"], 2);
     // Each file is complete in BaseSpace, holding the file's bytes.
     w.drain();
-    let state = portals_state(&sim);
+    let state = portals_state(&setup.sim);
     let stored = state["basespace_files"].as_array().unwrap().clone();
     assert_eq!(stored.len(), 2, "{stored:?}");
     for f in &files {
@@ -855,20 +808,20 @@ fn basespace_gets_each_run_into_the_appresult_once_across_a_restart() {
             .unwrap_or_else(|| panic!("{name}: no BaseSpace file {id}"));
         assert_eq!(b["status"], "complete", "{name}");
         assert_eq!(
-            stored_at(&sim, b["key"].as_str().unwrap()),
+            stored_at(&setup.sim, b["key"].as_str().unwrap()),
             sha(f),
             "{name}"
         );
     }
     // Restarted: the run is known as sent and nothing goes again.
     w.kill();
-    let mut again = Watcher::start_to(&sim, "basespace", &journal, &[&watched], &[]);
+    let mut again = setup.watcher_to("basespace", &[]);
     again.wait("the run seen as sent", Duration::from_secs(60), |v| {
         run_event(v, "run_done", &run) && v["earlier"] == true
     });
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(again.count(|v| is(v, "run_sending")), 0);
-    let n = portals_state(&sim)["basespace_files"]
+    let n = portals_state(&setup.sim)["basespace_files"]
         .as_array()
         .unwrap()
         .len();
@@ -878,14 +831,10 @@ fn basespace_gets_each_run_into_the_appresult_once_across_a_restart() {
 #[test]
 fn resuming_a_watched_runs_job_waits_for_the_folders_watcher_to_stop() {
     // A slow storage, so the watchers are stopped mid-file.
-    let sim = SimProc::start(&["--storage-bytes-per-sec", "2000000"]);
-    let d = tempfile::tempdir().unwrap();
-    let watched = d.path().join("runs");
-    std::fs::create_dir(&watched).unwrap();
-    let journal = d.path().join("journal.sqlite");
-    let run = watched.join("run-big");
+    let setup = Setup::new(&["--storage-bytes-per-sec", "2000000"], "runs");
+    let run = setup.watched.join("run-big");
     let files = finished_run(&run, 1, 40 * MIB, 11);
-    let mut first = Watcher::start(&sim, &journal, &[&watched], &["--parts-in-flight", "2"]);
+    let mut first = setup.watcher(&["--parts-in-flight", "2"]);
     let (_, sending) = first.wait("the run sending", Duration::from_secs(120), |v| {
         run_event(v, "run_sending", &run)
     });
@@ -895,15 +844,15 @@ fn resuming_a_watched_runs_job_waits_for_the_folders_watcher_to_stop() {
     });
     first.kill();
     // Another watcher takes the folder and goes on with the run.
-    let mut second = Watcher::start(&sim, &journal, &[&watched], &["--parts-in-flight", "1"]);
+    let mut second = setup.watcher(&["--parts-in-flight", "1"]);
     second.wait("the run going on", Duration::from_secs(60), |v| {
         run_event(v, "run_sending", &run)
     });
     let resume = || {
         Command::new(bin("ferry"))
             .args(["resume", &job])
-            .envs(credentials(&sim))
-            .env("FERRY_JOURNAL", &journal)
+            .envs(credentials(&setup.sim))
+            .env("FERRY_JOURNAL", &setup.journal)
             .stdin(Stdio::null())
             .output()
             .unwrap()
@@ -912,7 +861,7 @@ fn resuming_a_watched_runs_job_waits_for_the_folders_watcher_to_stop() {
     let err = String::from_utf8_lossy(&refused.stderr).into_owned();
     assert_eq!(refused.status.code(), Some(2), "{err}");
     assert!(
-        err.contains(&canon(&watched).display().to_string()),
+        err.contains(&canon(&setup.watched).display().to_string()),
         "{err}"
     );
     assert!(
@@ -931,6 +880,6 @@ fn resuming_a_watched_runs_job_waits_for_the_folders_watcher_to_stop() {
         .next()
         .unwrap()
         .to_string();
-    ferry_e2e::assert_stored(&sim.backend(), &id, &sha(&files[0]), None, "run-big");
-    assert_eq!(uploads(&sim), 1, "the one upload went on");
+    ferry_e2e::assert_stored(&setup.sim.backend(), &id, &sha(&files[0]), None, "run-big");
+    assert_eq!(uploads(&setup.sim), 1, "the one upload went on");
 }

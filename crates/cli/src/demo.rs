@@ -87,7 +87,7 @@ pub async fn run(size_mib: u64) -> Result<(), Fail> {
         format!("sample01:rawReads={}", report.display()),
     ];
     eprintln!("Uploading and submitting to organism {ORGANISM}, group 1 ...");
-    crate::submit(
+    crate::submit::submit(
         conn,
         out,
         SubmitSettings {

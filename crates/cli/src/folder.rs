@@ -8,9 +8,11 @@ use ferry_engine::job::{FolderSubmit, SubmitSettings};
 use ferry_engine::loculus::batch;
 use ferry_engine::loculus::{Linkage, Loculus, link_folder};
 use ferry_engine::{JobFile, JobKind, Then, Uploaded};
+use ferry_front::folder_job::{FolderOptions, folder_settings, submit_folder_job};
 use indicatif::HumanBytes;
 
-use crate::{Conn, Fail, Output, Session, exit};
+use crate::session::Session;
+use crate::{Conn, Fail, Output, exit};
 
 #[derive(Args)]
 pub struct FolderArgs {
@@ -84,7 +86,7 @@ pub async fn submit(
     let session = if b.dry_run {
         None
     } else {
-        Some(crate::session(&conn, &out)?)
+        Some(crate::session::session(&conn, &out)?)
     };
     let website = ferry_front::website::website(b.website.as_deref(), &conn.backend);
     let http = ferry_engine::transfer::http_client()?;
@@ -113,25 +115,22 @@ pub async fn submit(
         return Ok(());
     };
     let items = batch::items(&linkage)?;
-    let a = SubmitSettings {
-        organism,
-        metadata: dir.join(linkage.metadata.clone().unwrap_or_default()),
-        sequences: linkage.sequences.as_ref().map(|p| dir.join(p)),
-        files: vec![],
-        restricted_until,
-        legacy_file_mapping,
-        folder: Some(FolderSubmit {
-            receipt: b.receipt.unwrap_or_else(|| dir.join("ferry-receipt.csv")),
-            dir,
-            organism: org,
+    let a = folder_settings(
+        &dir,
+        &linkage,
+        &org,
+        FolderOptions {
+            restricted_until,
+            legacy_file_mapping,
+            receipt: b.receipt,
             exclude: b.exclude,
-        }),
-    };
-    let params = crate::loculus_params(&s, &conn, Some(Then::Submit(a.clone())));
+        },
+    );
+    let params = crate::upload::loculus_params(&s, &conn, Some(Then::Submit(a.clone())));
     let job = s.journal.create_job(&JobKind::Submit, &params, &items)?;
     let files = items.into_iter().map(JobFile::from).collect();
-    let done = crate::send(&s, &job, files, vec![]).await?;
-    crate::finish_submit(&s, &job, &a, &done, out.json).await
+    let done = crate::upload::send(&s, &job, files, vec![]).await?;
+    crate::submit::finish_submit(&s, &job, &a, &done, out.json).await
 }
 
 /// The attach step of a folder job: the folder is read again, so a fixed
@@ -144,21 +143,13 @@ pub async fn finish(
     done: &[Uploaded],
     json: bool,
 ) -> Result<(), Fail> {
-    let mut linkage = link_folder(&f.dir, &f.organism);
-    linkage.exclude(&f.exclude);
+    let jobs = [job.to_string()];
+    let to = crate::submit::submit_to(s, &jobs, a);
+    let (linkage, result) = submit_folder_job(&to, a, f, done).await;
     if !linkage.is_ok() {
         print_report(&linkage, json);
     }
-    let jobs = [job.to_string()];
-    let result = ferry_front::submit_folder(
-        &crate::submit_to(s, &jobs, a),
-        &linkage,
-        done,
-        a.restricted_until.as_deref(),
-        &f.receipt,
-    )
-    .await;
-    crate::present_submission(s, job, result, json).map(|_| ())
+    crate::submit::present_submission(s.renderer.as_deref(), job, result, json).map(|_| ())
 }
 
 /// The linkage report: JSON (one line), or a table for people.

@@ -195,14 +195,14 @@ pub async fn resume(
     }
     let backend = to.base.clone().unwrap_or_default();
     let group = to.group.unwrap_or_default();
-    let given = crate::explicit_token(token_stdin)?;
+    let given = crate::session::explicit_token(token_stdin)?;
     let keycloak = std::env::var("FERRY_KEYCLOAK").ok();
-    let tokens = crate::token_source(given, &backend, keycloak.as_deref())?;
-    let s = crate::open_session(&backend, group, parts, Some(path), tokens, &out)?;
-    let done: Vec<Uploaded> = crate::send(&s, &id, files, already).await?;
+    let tokens = crate::session::token_source(given, &backend, keycloak.as_deref())?;
+    let s = crate::session::open_session(&backend, group, parts, Some(path), tokens, &out)?;
+    let done: Vec<Uploaded> = crate::upload::send(&s, &id, files, already).await?;
     match (&rec.summary.kind, &rec.params.then) {
         (JobKind::Submit, Some(Then::Submit(a))) => {
-            crate::finish_submit(&s, &id, a, &done, out.json).await
+            crate::submit::finish_submit(&s, &id, a, &done, out.json).await
         }
         (JobKind::Submit, _) => Err(Fail(
             exit::INTERNAL,
@@ -210,7 +210,7 @@ pub async fn resume(
         )),
         _ => {
             s.journal.set_job_state(&id, JobState::Done)?;
-            crate::print_uploaded(&done, out.json);
+            crate::upload::print_uploaded(&done, out.json);
             Ok(())
         }
     }
@@ -231,7 +231,7 @@ async fn resume_portal(
 ) -> Result<(), Fail> {
     let names: Vec<String> = rec.files.iter().map(|f| f.name.clone()).collect();
     let onecodex = rec.params.destination.kind == PortalKind::Onecodex;
-    let (engine, renderer) = crate::engine_for(parts, &out, |sink| {
+    let (engine, renderer) = crate::session::engine_for(parts, &out, |sink| {
         if onecodex {
             ferry_front::messages::restart_notes(sink, names)
         } else {
@@ -240,7 +240,7 @@ async fn resume_portal(
     })?;
     let portal = crate::portals::portal_for(&engine, &rec.params.destination, token_stdin)?;
     let journal = Arc::new(Journal::open(&path)?);
-    let done = crate::send_with(
+    let done = crate::upload::send_with(
         &engine,
         portal,
         renderer.as_deref(),
@@ -251,6 +251,6 @@ async fn resume_portal(
     )
     .await?;
     journal.set_job_state(id, JobState::Done)?;
-    crate::print_uploaded(&done, out.json);
+    crate::upload::print_uploaded(&done, out.json);
     Ok(())
 }

@@ -357,7 +357,7 @@ pub async fn upload(
     let params =
         JobParams::new(destination(kind, &args, &pairs)).with_parts_in_flight(parts_in_flight);
     let names: Vec<String> = items.iter().map(|i| i.name.clone()).collect();
-    let (engine, renderer) = crate::engine_for(parts_in_flight as usize, &out, |sink| {
+    let (engine, renderer) = crate::session::engine_for(parts_in_flight as usize, &out, |sink| {
         if kind == PortalKind::Onecodex {
             ferry_front::messages::restart_notes(sink, names.clone())
         } else {
@@ -395,7 +395,7 @@ pub async fn upload(
     )?);
     let job = journal.create_job(&JobKind::Upload, &params, &items)?;
     let files: Vec<JobFile> = items.into_iter().map(JobFile::from).collect();
-    let done: Vec<Uploaded> = crate::send_with(
+    let done: Vec<Uploaded> = crate::upload::send_with(
         &engine,
         portal,
         renderer.as_deref(),
@@ -406,6 +406,6 @@ pub async fn upload(
     )
     .await?;
     journal.set_job_state(&job, JobState::Done)?;
-    crate::print_uploaded(&done, out.json);
+    crate::upload::print_uploaded(&done, out.json);
     crate::jobs::write_receipt(&journal, &job, receipt.as_deref())
 }

@@ -78,6 +78,7 @@ impl Renderer {
         }
     }
 
+    /// One event: a file's bar, the overall bar, or a line.
     fn on(&self, e: Event) {
         let mut st = self.state.lock().expect("render state");
         match e {
@@ -87,54 +88,8 @@ impl Renderer {
                 size,
                 parts,
                 ..
-            } => {
-                // A restarted file is queued again: forget its first try.
-                if let Some(old) = st.files.remove(&file) {
-                    st.total -= old.size;
-                    st.queued -= 1;
-                    self.overall
-                        .set_position(self.overall.position().saturating_sub(old.sent));
-                    if let Some(b) = old.bar {
-                        b.finish_and_clear();
-                        self.mp.remove(&b);
-                    }
-                }
-                st.total += size;
-                st.queued += 1;
-                st.files.insert(
-                    file,
-                    FileView {
-                        name,
-                        size,
-                        parts,
-                        parts_done: 0,
-                        sent: 0,
-                        bar: None,
-                    },
-                );
-                self.overall.set_length(st.total);
-            }
-            Event::FileStarted { file, .. } => {
-                let active = st.files.values().filter(|f| f.bar.is_some()).count();
-                if let Some(f) = st.files.get_mut(&file)
-                    && active < MAX_BARS
-                    && f.size > 0
-                {
-                    let bar = self
-                        .mp
-                        .insert_before(&self.overall, ProgressBar::new(f.size));
-                    bar.set_style(
-                        ProgressStyle::with_template(
-                            "{prefix:>24} [{bar:30.cyan/dim}] {bytes}/{total_bytes} {msg}",
-                        )
-                        .expect("template")
-                        .progress_chars("=> "),
-                    );
-                    bar.set_prefix(short(&f.name, 24));
-                    bar.set_message(format!("parts 0/{}", f.parts));
-                    f.bar = Some(bar);
-                }
-            }
+            } => self.queued(&mut st, file, name, size, parts),
+            Event::FileStarted { file, .. } => self.started(&mut st, file),
             Event::Progress {
                 file, file_sent, ..
             } => {
@@ -181,25 +136,7 @@ impl Renderer {
                 remote_id,
                 size,
                 ..
-            } => {
-                st.done_files += 1;
-                st.done_bytes += size;
-                if let Some(f) = st.files.get_mut(&file) {
-                    let rest = size.saturating_sub(f.sent);
-                    f.sent = size;
-                    self.overall.inc(rest);
-                    if let Some(b) = f.bar.take() {
-                        b.finish_and_clear();
-                        self.mp.remove(&b);
-                    }
-                }
-                self.overall
-                    .set_message(format!("{}/{} files", st.done_files, st.queued));
-                self.line(format!(
-                    "  \u{2713} {name} ({}) {remote_id}",
-                    HumanBytes(size)
-                ));
-            }
+            } => self.done(&mut st, file, &name, &remote_id, size),
             Event::FileFailed { file, error, .. } => {
                 if let Some(f) = st.files.get_mut(&file)
                     && let Some(b) = f.bar.take()
@@ -218,6 +155,78 @@ impl Renderer {
                 }
             }
         }
+    }
+
+    /// A file queued (again, when restarted: its first try is forgotten).
+    fn queued(&self, st: &mut State, file: usize, name: String, size: u64, parts: u32) {
+        if let Some(old) = st.files.remove(&file) {
+            st.total -= old.size;
+            st.queued -= 1;
+            self.overall
+                .set_position(self.overall.position().saturating_sub(old.sent));
+            if let Some(b) = old.bar {
+                b.finish_and_clear();
+                self.mp.remove(&b);
+            }
+        }
+        st.total += size;
+        st.queued += 1;
+        st.files.insert(
+            file,
+            FileView {
+                name,
+                size,
+                parts,
+                parts_done: 0,
+                sent: 0,
+                bar: None,
+            },
+        );
+        self.overall.set_length(st.total);
+    }
+
+    /// A file started: its own bar, while fewer than [`MAX_BARS`] show.
+    fn started(&self, st: &mut State, file: usize) {
+        let active = st.files.values().filter(|f| f.bar.is_some()).count();
+        if let Some(f) = st.files.get_mut(&file)
+            && active < MAX_BARS
+            && f.size > 0
+        {
+            let bar = self
+                .mp
+                .insert_before(&self.overall, ProgressBar::new(f.size));
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{prefix:>24} [{bar:30.cyan/dim}] {bytes}/{total_bytes} {msg}",
+                )
+                .expect("template")
+                .progress_chars("=> "),
+            );
+            bar.set_prefix(short(&f.name, 24));
+            bar.set_message(format!("parts 0/{}", f.parts));
+            f.bar = Some(bar);
+        }
+    }
+
+    /// A file accepted: its bar goes, and a line says so.
+    fn done(&self, st: &mut State, file: usize, name: &str, remote_id: &str, size: u64) {
+        st.done_files += 1;
+        st.done_bytes += size;
+        if let Some(f) = st.files.get_mut(&file) {
+            let rest = size.saturating_sub(f.sent);
+            f.sent = size;
+            self.overall.inc(rest);
+            if let Some(b) = f.bar.take() {
+                b.finish_and_clear();
+                self.mp.remove(&b);
+            }
+        }
+        self.overall
+            .set_message(format!("{}/{} files", st.done_files, st.queued));
+        self.line(format!(
+            "  \u{2713} {name} ({}) {remote_id}",
+            HumanBytes(size)
+        ));
     }
 
     pub fn finish(&self) {

@@ -10,20 +10,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
-use ferry_engine::job::{FolderSubmit, SubmitSettings};
 use ferry_engine::journal::Journal;
-use ferry_engine::loculus::{Loculus, OrganismInfo, batch, link_folder};
+use ferry_engine::loculus::{Linkage, Loculus};
 use ferry_engine::watch::{
-    self, Control, Prepared, ReadyRun, RunFailed, RunHandler, RunSent, UploadRuns, WatchEvent,
-    WatchOptions,
+    self, Control, RunHandler, SendFailure, UploadRuns, WatchEvent, WatchOptions,
 };
-use ferry_engine::{
-    Destination as JobDestination, Event, EventSink, JobFile, JobParams, PortalKind, Then, Uploaded,
-};
+use ferry_engine::{Destination, Event, EventSink, JobParams, PortalKind};
+use ferry_front::watch_submit::{Recheck, RunPresenter, SubmitRuns};
+use ferry_front::{SubmitFailure, Submitted};
 use indicatif::HumanBytes;
 
 use crate::portals::PortalArgs;
-use crate::{Fail, Output, Session, UploadConn, exit};
+use crate::session::Session;
+use crate::{Fail, Output, UploadConn, exit};
 
 #[derive(Args)]
 pub struct WatchArgs {
@@ -100,7 +99,7 @@ pub async fn run(
     let json = out.json;
     let (journal, handler) = match portal {
         PortalKind::Loculus => loculus(conn, other, json, &w).await?,
-        kind => elsewhere(kind, conn, other, json, &w)?,
+        kind => onecodex_or_basespace(kind, conn, other, json, &w)?,
     };
     let opts = w.options();
     let emit: watch::Emit = Arc::new(move |e: WatchEvent| print_event(&e, json));
@@ -140,7 +139,8 @@ fn print_summary(summary: &watch::WatchSummary, json: bool) {
     );
 }
 
-type Destination = (Arc<Journal>, Arc<dyn RunHandler>);
+/// The journal the watcher keeps its runs in, and what it does with them.
+type RunsTo = (Arc<Journal>, Arc<dyn RunHandler>);
 
 /// Runs to Loculus: their reads uploaded, or (--submit) each run folder
 /// submitted as a batch.
@@ -149,7 +149,7 @@ async fn loculus(
     other: PortalArgs,
     json: bool,
     w: &WatchArgs,
-) -> Result<Destination, Fail> {
+) -> Result<RunsTo, Fail> {
     if other.base_url.is_some() || other.appresult.is_some() || !other.pairs.is_empty() {
         return Err(Fail(
             exit::INPUT,
@@ -158,9 +158,9 @@ async fn loculus(
     }
     let parts = conn.parts_in_flight;
     let conn = conn.loculus()?;
-    let s = Arc::new(session(&conn, json)?);
+    let s = watcher_session(&conn, json)?;
     let params =
-        JobParams::new(JobDestination::loculus(&s.backend, s.group)).with_parts_in_flight(parts);
+        JobParams::new(Destination::loculus(&s.backend, s.group)).with_parts_in_flight(parts);
     let Some(organism) = &w.submit else {
         let handler = Arc::new(UploadRuns {
             engine: s.engine.clone(),
@@ -179,12 +179,13 @@ async fn loculus(
         .map_err(|m| Fail(exit::INPUT, m))?
         .clone();
     let handler = Arc::new(SubmitRuns {
+        engine: s.engine.clone(),
+        loculus: s.portal.clone(),
+        journal: s.journal.clone(),
         params,
-        organism: organism.clone(),
-        org,
+        organism: org,
         restricted_until: w.restricted_until.clone(),
-        json,
-        session: s.clone(),
+        presenter: Arc::new(PrintedRuns { json }),
     });
     Ok((s.journal.clone(), handler))
 }
@@ -192,13 +193,13 @@ async fn loculus(
 /// Runs to One Codex (each run's R1/R2 files paired by name into samples,
 /// unless --no-pairing) or BaseSpace (into --appresult), with the
 /// destination options and credentials of `ferry upload`.
-fn elsewhere(
+fn onecodex_or_basespace(
     kind: PortalKind,
     conn: UploadConn,
     other: PortalArgs,
     json: bool,
     w: &WatchArgs,
-) -> Result<Destination, Fail> {
+) -> Result<RunsTo, Fail> {
     if w.submit.is_some() {
         return Err(Fail(
             exit::INPUT,
@@ -242,9 +243,9 @@ fn elsewhere(
 /// A Loculus session whose engine reports per file (JSON lines with
 /// --json, else a line per file: a watcher runs as a service, its output
 /// goes to systemd's journal, not to a terminal).
-fn session(conn: &crate::Conn, json: bool) -> Result<Session, Fail> {
-    let given = crate::explicit_token(conn.token_stdin)?;
-    let tokens = crate::token_source(given, &conn.backend, conn.keycloak.as_deref())?;
+fn watcher_session(conn: &crate::Conn, json: bool) -> Result<Session, Fail> {
+    let given = crate::session::explicit_token(conn.token_stdin)?;
+    let tokens = crate::session::token_source(given, &conn.backend, conn.keycloak.as_deref())?;
     let engine = engine(conn.parts_in_flight as usize, json)?;
     let portal = Arc::new(Loculus::new(
         engine.http().clone(),
@@ -378,82 +379,35 @@ fn print_event(e: &WatchEvent, json: bool) {
     }
 }
 
-/// A run folder as a Loculus submission batch, through the same code as
-/// `ferry submit --folder` (the wizard's engine: linkage report, upload,
-/// submit, receipt).
-struct SubmitRuns {
-    params: JobParams,
-    organism: String,
-    org: OrganismInfo,
-    restricted_until: Option<String>,
+/// How `ferry watch --submit` shows a run submitted as a batch (ferry-front's
+/// `SubmitRuns` does the work, as for the app's panel): as `ferry submit
+/// --folder` prints it (the report, the accessions), the run's line
+/// "submitted".
+struct PrintedRuns {
     json: bool,
-    session: Arc<Session>,
 }
 
-#[async_trait::async_trait]
-impl RunHandler for SubmitRuns {
-    async fn prepare(&self, run: &ReadyRun) -> Result<Prepared, RunFailed> {
-        let linkage = link_folder(&run.path, &self.org);
-        if !linkage.is_ok() {
-            let n = linkage.problems.len();
-            let list: Vec<String> = linkage
-                .problems
-                .iter()
-                .map(|p| format!("  - {p}"))
-                .collect();
-            return Ok(Prepared::Wait(format!(
-                "{n} problem{} in its linkage report; fix them and it is checked again:\n{}",
-                if n == 1 { "" } else { "s" },
-                list.join("\n")
-            )));
-        }
-        let items = batch::items(&linkage)?;
-        let a = SubmitSettings {
-            organism: self.organism.clone(),
-            metadata: run.path.join(linkage.metadata.clone().unwrap_or_default()),
-            sequences: linkage.sequences.as_ref().map(|p| run.path.join(p)),
-            files: vec![],
-            restricted_until: self.restricted_until.clone(),
-            legacy_file_mapping: false,
-            folder: Some(FolderSubmit {
-                receipt: run.path.join("ferry-receipt.csv"),
-                dir: run.path.clone(),
-                organism: self.org.clone(),
-                exclude: vec![],
-            }),
-        };
-        let params = self.params.clone().with_then(Some(Then::Submit(a)));
-        Ok(Prepared::Send {
-            kind: ferry_engine::JobKind::Submit,
-            params,
-            items,
-        })
+impl RunPresenter for PrintedRuns {
+    fn recheck(&self) -> Recheck {
+        Recheck::OnChange
     }
 
-    async fn send(
+    fn submitted(
         &self,
         job: &str,
-        params: &JobParams,
-        files: Vec<JobFile>,
-        already: Vec<(usize, Uploaded)>,
-    ) -> Result<RunSent, RunFailed> {
-        let s = &self.session;
-        let Some(Then::Submit(a)) = &params.then else {
-            return Err(RunFailed(format!(
-                "job {job} has unreadable submit settings"
-            )));
-        };
-        let done = crate::send(s, job, files, already)
-            .await
-            .map_err(|f| RunFailed(f.1))?;
-        crate::finish_submit(s, job, a, &done, self.json)
-            .await
-            .map_err(|f| RunFailed(f.1))?;
-        Ok(RunSent {
-            files: done.len(),
-            bytes: done.iter().map(|u| u.size).sum(),
-            summary: "submitted".into(),
-        })
+        linkage: &Linkage,
+        result: Result<Submitted, SubmitFailure>,
+    ) -> Result<String, String> {
+        if !linkage.is_ok() {
+            crate::folder::print_report(linkage, self.json);
+        }
+        crate::submit::present_submission(None, job, result, self.json)
+            .map(|_| "submitted".into())
+            .map_err(|f| f.1)
+    }
+
+    fn not_sent(&self, job: &str, failure: &SendFailure) -> String {
+        crate::upload::not_sent(job, failure).1
     }
 }
 

@@ -23,6 +23,8 @@ pub struct ResumePlan {
     /// Uploads continued, and the parts the storage already holds of them.
     pub continued: usize,
     pub acked: usize,
+    /// Files that cannot go on as they were (changed or gone).
+    pub refused: Vec<Error>,
 }
 
 impl ResumePlan {
@@ -39,14 +41,24 @@ impl ResumePlan {
 }
 
 /// The plan for job `rec`, or every file that cannot go on as it was
-/// (changed or gone).
+/// (changed or gone): `ferry resume` goes on with the whole job or not.
 pub fn plan(rec: &JobRecord) -> Result<ResumePlan, Vec<Error>> {
+    let mut out = plan_files(rec);
+    if out.refused.is_empty() {
+        Ok(out)
+    } else {
+        Err(std::mem::take(&mut out.refused))
+    }
+}
+
+/// The plan for job `rec`, file by file: the window goes on with the
+/// files that can, and shows the refused ones failed on their rows.
+pub fn plan_files(rec: &JobRecord) -> ResumePlan {
     let mut steps = plan_resume(rec);
     if rec.params.destination.kind == PortalKind::Onecodex {
         resend_whole_pairs(rec, &mut steps);
     }
     let mut out = ResumePlan::default();
-    let mut refused = Vec::new();
     for (i, step) in steps.into_iter().enumerate() {
         match step {
             Step::Done(u) => out.already.push((i, u)),
@@ -64,14 +76,10 @@ pub fn plan(rec: &JobRecord) -> Result<ResumePlan, Vec<Error>> {
                 }
                 out.files.push(file);
             }
-            Step::Refused(e) => refused.push(e),
+            Step::Refused(e) => out.refused.push(e),
         }
     }
-    if refused.is_empty() {
-        Ok(out)
-    } else {
-        Err(refused)
-    }
+    out
 }
 
 #[cfg(test)]
@@ -150,5 +158,54 @@ mod tests {
             matches!(steps[2], Step::Done(_)),
             "a lone sample stays done"
         );
+    }
+
+    /// A changed file: `ferry resume` refuses the job, the window goes on
+    /// with the other files and shows the refused one on its row.
+    #[test]
+    fn a_changed_file_is_refused_and_the_others_go_on_in_the_window() {
+        let dir = tempfile::tempdir().unwrap();
+        let entry = |idx: usize, name: &str, journaled: u64| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, b"ACGT").unwrap();
+            FileEntry {
+                idx,
+                path,
+                name: name.into(),
+                size: journaled,
+                mtime_ns: None,
+                state: FileState::Queued,
+                upload: None,
+                sha256: None,
+                error: None,
+                parts: Default::default(),
+                done_at: None,
+            }
+        };
+        let rec = JobRecord {
+            summary: JobSummary {
+                id: "j".into(),
+                created_at: 0,
+                kind: ferry_engine::JobKind::Upload,
+                state: JobState::Running,
+                files: 2,
+                files_done: 0,
+                bytes: 9,
+                bytes_done: 0,
+            },
+            params: JobParams::from_json(r#"{"portal": "loculus"}"#),
+            files: vec![entry(0, "same.fq", 4), entry(1, "grown.fq", 5)],
+        };
+        let p = plan_files(&rec);
+        assert_eq!(p.files.len(), 1);
+        assert_eq!(p.files[0].item.name, "same.fq");
+        assert_eq!(p.refused.len(), 1, "{:?}", p.refused);
+        assert!(
+            p.refused[0].to_string().contains("grown.fq"),
+            "{:?}",
+            p.refused
+        );
+        let refused = plan(&rec).expect_err("ferry resume goes on with the whole job or not");
+        assert_eq!(refused.len(), 1);
     }
 }

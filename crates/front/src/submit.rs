@@ -114,6 +114,8 @@ pub enum Again<'a> {
     Resume(&'a str),
     /// The wizard's **Submit** button.
     SubmitButton,
+    /// The Watched folders panel's **Check again** button.
+    CheckAgainButton,
 }
 
 impl Again<'_> {
@@ -121,6 +123,7 @@ impl Again<'_> {
         match self {
             Again::Resume(job) => format!("run `ferry resume {job}`"),
             Again::SubmitButton => "press Submit again".into(),
+            Again::CheckAgainButton => "press Check again".into(),
         }
     }
 }
@@ -137,7 +140,7 @@ impl SubmitFailure {
                 Again::Resume(job) => format!(
                     "{self}: not part of job {job} when it started; start a new `ferry submit --folder` (or `ferry abort {job}`)"
                 ),
-                Again::SubmitButton => self.to_string(),
+                Again::SubmitButton | Again::CheckAgainButton => self.to_string(),
             },
             SubmitFailure::Refused { error, kept, .. } => {
                 let ids: Vec<String> = kept
@@ -163,7 +166,7 @@ impl SubmitFailure {
                     .collect();
                 let then = match again {
                     Again::Resume(job) => format!(", then `ferry abort {job}`"),
-                    Again::SubmitButton => String::new(),
+                    Again::SubmitButton | Again::CheckAgainButton => String::new(),
                 };
                 format!(
                     "the interrupted submission reached the portal for only some of its rows ({}; none for {}); not submitting again: check the group's entries on the website{then}",

@@ -7,7 +7,8 @@
 //! restarts, a kill -9, a reboot, or a second watcher never send it twice.
 //!
 //! This is the one implementation: `ferry watch` and the app's Watched
-//! folders panel only present its [`WatchEvent`]s.
+//! folders panel only present its [`WatchEvent`]s. A run folder submitted
+//! as a Loculus batch is ferry-front's `SubmitRuns` handler.
 //!
 //! - [`run`]: what a run folder holds, its marker, the files to send;
 //! - [`backend`]: inotify, or notify's PollWatcher (shares, `--poll`,
@@ -15,13 +16,11 @@
 //! - [`fskind`]: is a folder on a network share;
 //! - [`lock`]: one watcher per folder;
 //! - [`send`]: what a ready run becomes, and sending it;
-//! - [`batch`]: a run folder as a Loculus submission batch;
 //! - [`ready`]: whether a run is complete, or what it waits for;
 //! - [`watcher`]: the loop: locks, runs found, judged, sent;
 //! - [`job`]: one run's journaled job, new or resumed.
 
 pub mod backend;
-pub mod batch;
 pub mod fskind;
 pub mod glob;
 mod job;
@@ -40,7 +39,9 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::Error;
-pub use send::{Prepared, ReadyRun, RunFailed, RunHandler, RunSent, UploadRuns, send_job};
+pub use send::{
+    Prepared, ReadyRun, RunFailed, RunHandler, RunSent, SendFailure, UploadRuns, send_job,
+};
 pub use watcher::watch;
 
 /// How runs are found and judged complete.

@@ -3,8 +3,8 @@
 //! identity, the journal record and resume; a [`RunHandler`] only says
 //! what a run's job is and sends it. [`UploadRuns`] sends the run's reads
 //! to any portal (One Codex: R1/R2 pairs within the run, by name); a
-//! Loculus submission batch is another handler (the CLI's and the app's,
-//! through the wizard's engine).
+//! Loculus submission batch is another handler (ferry-front's
+//! `SubmitRuns`, for the CLI and the app).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -84,8 +84,20 @@ pub trait RunHandler: Send + Sync {
     fn resume_steps(&self, _rec: &JobRecord, _steps: &mut [Step]) {}
 }
 
-/// Send a job's files through `engine`, each change journaled before it
-/// counts; the first failure is the answer (what was sent is kept).
+/// Some files of a job were not accepted (what was sent is kept).
+#[derive(Debug, thiserror::Error)]
+#[error("{failed} of {total} files failed; first: {first}")]
+pub struct SendFailure {
+    pub failed: usize,
+    /// The job's files, those accepted before included.
+    pub total: usize,
+    pub first: Error,
+}
+
+/// Send `files` of `job` through `engine` (`already`: what the portal
+/// accepted before, by index in the job), each change journaled before it
+/// counts; every upload of the job, in its order. `ferry upload`, `ferry
+/// resume`, the watchers and ferry-front's run submits all send with this.
 pub async fn send_job(
     engine: &Engine,
     portal: Arc<dyn Portal>,
@@ -93,20 +105,36 @@ pub async fn send_job(
     job: &str,
     files: Vec<JobFile>,
     already: Vec<(usize, Uploaded)>,
-) -> Result<Vec<Uploaded>, Error> {
+) -> Result<Vec<Uploaded>, SendFailure> {
     let total = files.len() + already.len();
     let mut slots: Vec<Option<Uploaded>> = (0..total).map(|_| None).collect();
     for (i, u) in already {
         slots[i] = Some(u);
     }
+    // The rest are sent in order.
     let order: Vec<usize> = (0..total).filter(|i| slots[*i].is_none()).collect();
     let rec = journal.recorder(job);
     let log = Routed::wrap(order.iter().map(|&i| (rec.clone(), i)).collect());
     let outcomes = engine.run(portal, files, Some(log)).await;
+    let mut first: Option<Error> = None;
+    let mut failed = 0;
     for (o, i) in outcomes.into_iter().zip(order) {
-        slots[i] = Some(o?);
+        match o {
+            Ok(u) => slots[i] = Some(u),
+            Err(e) => {
+                failed += 1;
+                first.get_or_insert(e);
+            }
+        }
     }
-    Ok(slots.into_iter().flatten().collect())
+    match first {
+        None => Ok(slots.into_iter().flatten().collect()),
+        Some(first) => Err(SendFailure {
+            failed,
+            total,
+            first,
+        }),
+    }
 }
 
 /// A run's reads to a portal, as `ferry upload` sends them.
@@ -163,6 +191,7 @@ impl RunHandler for UploadRuns {
         if !pairs.is_empty() {
             self.portal.learn_pairs(pairs);
         }
+        // The first failure is the run's reason, as it always was.
         let done = send_job(
             &self.engine,
             self.portal.clone(),
@@ -171,7 +200,8 @@ impl RunHandler for UploadRuns {
             files,
             already,
         )
-        .await?;
+        .await
+        .map_err(|f| RunFailed::from(f.first))?;
         let bytes = done.iter().map(|u| u.size).sum();
         Ok(RunSent {
             files: done.len(),
