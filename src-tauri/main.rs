@@ -721,7 +721,7 @@ async fn build_app() -> Arc<App> {
         cfg.parts_in_flight = n as usize;
     }
     let queue_cfg = cfg.clone();
-    let names = Arc::new(ferry_engine::queue::LoculusNames);
+    let names = Arc::new(ferry_engine::loculus::names::LoculusNames);
     // Without a journal the app still works; files then resume from
     // their start and the window says why.
     let (queue, journal_note) = match Journal::open(&Journal::default_path()) {

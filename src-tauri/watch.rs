@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use ferry_engine::journal::Journal;
 use ferry_engine::loculus::Loculus;
+use ferry_engine::queue::{PartState, PartStates};
 use ferry_engine::settings::WatchedFolder;
 use ferry_engine::watch::{Control, RunHandler, UploadRuns, WatchEvent, WatchOptions};
 use ferry_engine::{Engine, EngineConfig, Event, EventSink, Portal};
@@ -64,7 +65,7 @@ struct Folder {
     note: Option<String>,
     runs: BTreeMap<String, RunView>,
     /// Parts per file of the run being sent.
-    strips: Vec<Vec<char>>,
+    strips: Vec<PartStates>,
     /// Counts the watchers started, so a stopped one that ends late does
     /// not clear the one started after it.
     generation: u64,
@@ -453,7 +454,11 @@ impl Watched {
                 earlier,
                 ..
             } => {
-                let strip: String = f.strips.iter().flatten().map(|_| 'd').collect();
+                let strip: String = f
+                    .strips
+                    .iter()
+                    .map(|s| PartStates::all(s.len(), PartState::Done).to_string())
+                    .collect();
                 let name = run
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
@@ -483,32 +488,28 @@ impl Watched {
         let Some(f) = fs.iter_mut().find(|f| f.cfg.dir == dir) else {
             return;
         };
-        let set = |f: &mut Folder, file: usize, part: u32, c: char| {
-            if let Some(p) = f
-                .strips
-                .get_mut(file)
-                .and_then(|s| s.get_mut(part.saturating_sub(1) as usize))
-            {
-                *p = c;
+        let set = |f: &mut Folder, file: usize, part: u32, state: PartState| {
+            if let Some(s) = f.strips.get_mut(file) {
+                s.set(part, state);
             }
         };
         match e {
             Event::FileQueued { file, parts, .. } => {
                 if f.strips.len() <= *file {
-                    f.strips.resize(file + 1, Vec::new());
+                    f.strips.resize(file + 1, PartStates::default());
                 }
-                f.strips[*file] = vec!['w'; (*parts).max(1) as usize];
+                f.strips[*file] = PartStates::all((*parts).max(1) as usize, PartState::Waiting);
             }
-            Event::PartStarted { file, part, .. } => set(f, *file, *part, 's'),
-            Event::PartDone { file, part, .. } => set(f, *file, *part, 'd'),
+            Event::PartStarted { file, part, .. } => set(f, *file, *part, PartState::Sending),
+            Event::PartDone { file, part, .. } => set(f, *file, *part, PartState::Done),
             Event::FileDone { file, .. } => {
                 if let Some(s) = f.strips.get_mut(*file) {
-                    s.iter_mut().for_each(|c| *c = 'd');
+                    s.set_all(PartState::Done);
                 }
             }
             _ => return,
         }
-        let strip: String = f.strips.iter().flatten().collect();
+        let strip: String = f.strips.iter().map(PartStates::to_string).collect();
         if let Some(v) = f.runs.values_mut().find(|v| v.state == "sending") {
             v.parts = strip;
         }

@@ -10,7 +10,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use ferry_engine::EngineConfig;
-use ferry_engine::queue::{LoculusNames, Queue};
+use ferry_engine::loculus::names::LoculusNames;
+use ferry_engine::queue::Queue;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = std::env::args()

@@ -20,8 +20,9 @@ use std::time::Instant;
 use ferry_engine::EngineConfig;
 use ferry_engine::JobKind;
 use ferry_engine::journal::Journal;
+use ferry_engine::loculus::names::LoculusNames;
 use ferry_engine::portal::Upload;
-use ferry_engine::queue::{LoculusNames, Queue};
+use ferry_engine::queue::Queue;
 use ferry_engine::resume::{Step, plan_resume};
 use ferry_engine::scan::Item;
 

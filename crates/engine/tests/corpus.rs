@@ -149,7 +149,7 @@ const NAMES: &[(&str, Want)] = &[
 #[test]
 fn file_names_the_portal_refuses_are_named() {
     let d = tempfile::tempdir().unwrap();
-    let rules = ferry_engine::queue::LoculusNames;
+    let rules = ferry_engine::loculus::names::LoculusNames;
     let mut failures = Vec::new();
     for (name, want) in NAMES {
         let p = d.path().join(name);

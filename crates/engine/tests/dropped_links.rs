@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use ferry_engine::EngineConfig;
-use ferry_engine::queue::{LoculusNames, Queue, Status};
+use ferry_engine::loculus::names::LoculusNames;
+use ferry_engine::queue::{Queue, Status};
 
 #[tokio::test]
 async fn links_in_a_dropped_folder_are_refused_rows() {

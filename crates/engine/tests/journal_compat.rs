@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 use ferry_engine::job::{Account, Then};
 use ferry_engine::journal::Journal;
 use ferry_engine::loculus::Loculus;
-use ferry_engine::queue::{LoculusNames, Queue, Status};
+use ferry_engine::loculus::names::LoculusNames;
+use ferry_engine::queue::{Queue, Status};
 use ferry_engine::resume::{Step, plan_resume};
 use ferry_engine::{
     Destination, EngineConfig, FileState, JobKind, JobState, PortalKind, StaticToken,

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ferry_engine::loculus::Loculus;
-use ferry_engine::queue::{LoculusNames, Queue, Status};
+use ferry_engine::loculus::names::LoculusNames;
+use ferry_engine::queue::{Queue, Status};
 use ferry_engine::{EngineConfig, StaticToken};
 use ferry_sim::{Sim, SimConfig};
 use sha2::{Digest, Sha256};

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use ferry_engine::basespace::{self, BaseSpace, BaseSpaceNames};
 use ferry_engine::loculus::Loculus;
+use ferry_engine::loculus::names::LoculusNames;
 use ferry_engine::onecodex::{self, OneCodex, OneCodexNames};
-use ferry_engine::queue::LoculusNames;
 use ferry_engine::scan::NameRules;
 use ferry_engine::{Destination, Portal, PortalKind, Secret, StaticToken, TokenSource};
 

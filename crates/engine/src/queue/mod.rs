@@ -45,9 +45,6 @@ type Snapshot = (EntryId, crate::Item, Option<JobRef>);
 /// and the job that records it.
 type Decided = (Option<Step>, Option<JobRef>);
 
-/// Loculus' rules live with Loculus; the front-ends still find them here.
-pub use crate::loculus::names::LoculusNames;
-
 #[derive(Default)]
 struct State {
     rows: Vec<Row>,
