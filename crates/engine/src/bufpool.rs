@@ -27,10 +27,7 @@ impl Pool {
     /// The process's pool of buffers of `size` bytes.
     pub(crate) fn of_size(size: usize) -> Arc<Pool> {
         static POOLS: OnceLock<Mutex<HashMap<usize, Arc<Pool>>>> = OnceLock::new();
-        let mut pools = POOLS
-            .get_or_init(Default::default)
-            .lock()
-            .expect("pools");
+        let mut pools = POOLS.get_or_init(Default::default).lock().expect("pools");
         pools
             .entry(size)
             .or_insert_with(|| {
@@ -114,6 +111,10 @@ mod tests {
         drop(part);
         assert_eq!(pool.free(), 1);
         let again = pool.take();
-        assert_eq!((again.as_ptr(), again.len()), (ptr, 0), "the same buffer, empty");
+        assert_eq!(
+            (again.as_ptr(), again.len()),
+            (ptr, 0),
+            "the same buffer, empty"
+        );
     }
 }

@@ -301,7 +301,11 @@ mod tests {
         paths[PROBES_PER_THREAD + 5] = sub.clone();
         paths.push(paths[0].clone());
         let err = scan(&paths, &NoSpaces).unwrap_err();
-        let got: Vec<PathBuf> = err.problems.iter().map(|p| p.path().to_path_buf()).collect();
+        let got: Vec<PathBuf> = err
+            .problems
+            .iter()
+            .map(|p| p.path().to_path_buf())
+            .collect();
         assert_eq!(got, [paths[10].clone(), sub, paths[0].clone()]);
         assert!(matches!(err.problems[1], ScanProblem::NotAFile { .. }));
 
