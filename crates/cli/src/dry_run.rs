@@ -113,14 +113,20 @@ pub fn run(
         if most.is_none_or(|(n, _)| plan.parts > n) {
             most = Some((plan.parts, plan.part_size));
         }
-        let line = if json {
-            serde_json::json!({
-                "event": "planned", "path": it.path, "name": it.name, "size": it.size,
-                "multipart": plan.multipart, "parts": plan.parts, "part_size": plan.part_size,
-            })
-            .to_string()
+        // Written straight to the buffered output: no string per line.
+        let written = if json {
+            serde_json::to_writer(
+                &mut out,
+                &serde_json::json!({
+                    "event": "planned", "path": it.path, "name": it.name, "size": it.size,
+                    "multipart": plan.multipart, "parts": plan.parts, "part_size": plan.part_size,
+                }),
+            )
+            .map_err(std::io::Error::from)
+            .and_then(|()| writeln!(out))
         } else {
-            format!(
+            writeln!(
+                out,
                 "{}\t{}\t{}\t{}",
                 it.path.display(),
                 it.size,
@@ -128,7 +134,7 @@ pub fn run(
                 plan.part_size
             )
         };
-        writeln!(out, "{line}").map_err(|e| Fail(exit::INTERNAL, e.to_string()))?;
+        written.map_err(|e| Fail(exit::INTERNAL, e.to_string()))?;
     }
     out.flush()
         .map_err(|e| Fail(exit::INTERNAL, e.to_string()))?;

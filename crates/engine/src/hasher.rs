@@ -7,6 +7,11 @@
 //! bytes are read once more from disk by a catch-up reader (see
 //! `transfer::finish_inner`). Plans of a few huge parts (deadline plans for
 //! links that expire) spill; ordinary plans of 8 MiB parts never do.
+//!
+//! Once a chunk was dropped, the frontier cannot pass it before that
+//! read, so chunks past it are dropped too (and those held are let go):
+//! held, they would only take memory for the whole upload (128 MiB of a
+//! 1 TiB file sent over hours).
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -29,9 +34,9 @@ struct State {
     frontier: u64,
     pending: BTreeMap<u64, Bytes>,
     pending_bytes: u64,
-    /// Some chunk ahead of the frontier was dropped: the frontier will
-    /// only pass it through a read from disk.
-    spilled: bool,
+    /// Where the first chunk ahead of the frontier that was dropped
+    /// starts: the frontier will only pass it through a read from disk.
+    spilled: Option<u64>,
 }
 
 impl OrderedHasher {
@@ -46,7 +51,7 @@ impl OrderedHasher {
                 frontier: 0,
                 pending: BTreeMap::new(),
                 pending_bytes: 0,
-                spilled: false,
+                spilled: None,
             }),
             cap,
             spilled: Notify::new(),
@@ -72,13 +77,23 @@ impl OrderedHasher {
         if s.pending.contains_key(&offset) {
             return;
         }
-        if s.pending_bytes + chunk.len() as u64 <= self.cap {
+        let held = s.spilled.is_none_or(|gap| offset < gap);
+        if held && s.pending_bytes + chunk.len() as u64 <= self.cap {
             s.pending_bytes += chunk.len() as u64;
             s.pending.insert(offset, chunk);
             return;
         }
-        if !s.spilled {
-            s.spilled = true;
+        if s.spilled.is_some_and(|gap| gap <= offset) {
+            return;
+        }
+        let first = s.spilled.is_none();
+        s.spilled = Some(offset);
+        // What waits past the gap could only be hashed after the read
+        // from disk, which reads it anyway.
+        let past = s.pending.split_off(&offset);
+        s.pending_bytes -= past.values().map(|c| c.len() as u64).sum::<u64>();
+        drop(past);
+        if first {
             drop(s);
             self.spilled.notify_one();
         }
@@ -86,7 +101,7 @@ impl OrderedHasher {
 
     /// Resolves once a chunk was dropped (at once if one already was).
     pub async fn spill(&self) {
-        if self.state.lock().expect("hasher lock").spilled {
+        if self.state.lock().expect("hasher lock").spilled.is_some() {
             return;
         }
         // notify_one keeps a permit for a waiter that comes later.
@@ -94,7 +109,7 @@ impl OrderedHasher {
     }
 
     pub fn has_spilled(&self) -> bool {
-        self.state.lock().expect("hasher lock").spilled
+        self.state.lock().expect("hasher lock").spilled.is_some()
     }
 
     /// The bytes hashed so far, in order.
@@ -162,6 +177,34 @@ mod tests {
         // The frontier part, then a catch-up reader from the frontier on.
         for off in (0..10_000).step_by(1000) {
             h.feed(off as u64, Bytes::copy_from_slice(&data[off..off + 1000]));
+        }
+        assert_eq!(
+            h.finish(data.len() as u64).unwrap(),
+            hex::encode(Sha256::digest(&data))
+        );
+    }
+
+    #[tokio::test]
+    async fn after_a_spill_nothing_past_the_gap_is_held() {
+        let data: Vec<u8> = (0..10_000u32).map(|i| (i * 11 % 251) as u8).collect();
+        let chunk = |off: usize| Bytes::copy_from_slice(&data[off..off + 1000]);
+        let h = OrderedHasher::with_cap(3000);
+        for off in [5000, 6000, 7000] {
+            h.feed(off as u64, chunk(off));
+        }
+        assert_eq!(h.state.lock().unwrap().pending_bytes, 3000);
+        // No room for 2000: the gap is there, and what waits past it goes.
+        h.feed(2000, chunk(2000));
+        assert!(h.has_spilled());
+        assert_eq!(h.state.lock().unwrap().pending_bytes, 0);
+        h.feed(1000, chunk(1000)); // before the gap: held
+        h.feed(8000, chunk(8000)); // past it: not
+        assert_eq!(h.state.lock().unwrap().pending_bytes, 1000);
+        h.feed(0, chunk(0));
+        assert_eq!(h.hashed(), 2000);
+        // The read from disk, from the frontier on.
+        for off in (2000..10_000).step_by(1000) {
+            h.feed(off as u64, chunk(off));
         }
         assert_eq!(
             h.finish(data.len() as u64).unwrap(),

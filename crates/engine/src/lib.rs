@@ -5,6 +5,7 @@
 //! scheduler in [`transfer`] knows nothing about any of them.
 
 pub mod basespace;
+mod bufpool;
 pub mod clock;
 pub mod error;
 pub mod event;

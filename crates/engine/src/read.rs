@@ -1,18 +1,20 @@
 //! Reading one part from disk straight into a request body. Chunks are
-//! read on a blocking thread into reused buffers (no `tokio::fs` copy, no
-//! fresh allocation per chunk once the body has let go of the last ones)
-//! and handed both to the body and to the hashing thread (`hashhub`: the
-//! part's MD5 and the file's SHA-256, one pass over each chunk).
+//! read on a blocking thread into pooled buffers (`bufpool`: no
+//! `tokio::fs` copy, no zeroing before a read, no fresh allocation per
+//! chunk once earlier ones were let go) and handed both to the body and to
+//! the hashing thread (`hashhub`: the part's MD5 and the file's SHA-256,
+//! one pass over each chunk).
 
 use std::io::{Read, Seek};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures::Stream;
 use md5::{Digest, Md5};
 
 use crate::Error;
+use crate::bufpool::Pool;
 use crate::hasher::OrderedHasher;
 use crate::hashhub::PartHash;
 
@@ -27,15 +29,13 @@ pub(crate) struct ReadOutcome {
 
 pub(crate) type Shared = Arc<Mutex<ReadOutcome>>;
 
-/// Chunks read ahead into one buffer before it is reused: the body and
-/// the hashing thread hold a few chunks at a time.
-const BUFFERED_CHUNKS: usize = 2;
-
-/// A file open for sequential reads into a reused buffer.
+/// A file open for sequential reads into pooled buffers.
 pub(crate) struct Reader {
     path: PathBuf,
     file: Option<std::fs::File>,
-    buf: BytesMut,
+    /// Buffers of the chunk size; `None`: one buffer of each read's size
+    /// (a whole part read at once).
+    pool: Option<Arc<Pool>>,
 }
 
 impl Reader {
@@ -43,7 +43,16 @@ impl Reader {
         Reader {
             path,
             file: None,
-            buf: BytesMut::with_capacity(chunk.max(1) * BUFFERED_CHUNKS),
+            pool: Some(Pool::of_size(chunk.max(1))),
+        }
+    }
+
+    /// A reader whose reads each get a buffer of their own.
+    fn unpooled(path: PathBuf) -> Reader {
+        Reader {
+            path,
+            file: None,
+            pool: None,
         }
     }
 
@@ -58,35 +67,32 @@ impl Reader {
             self.file = Some(f);
         }
         let f = self.file.as_mut().expect("opened");
-        // Takes back the buffer's memory once every chunk cut from it
-        // earlier was dropped; else a new buffer of the same size.
-        self.buf.clear();
-        self.buf.reserve(want);
-        self.buf.resize(want, 0);
-        let mut filled = 0;
-        while filled < want {
-            match f.read(&mut self.buf[filled..]) {
-                Ok(0) => {
-                    self.buf.clear();
-                    self.file = None;
-                    return Err(Error::FileChanged {
-                        path: path.to_path_buf(),
-                        what: format!(
-                            "it ended at byte {} but was bigger when scanned",
-                            pos + filled as u64
-                        ),
-                    });
-                }
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    self.buf.clear();
-                    self.file = None;
-                    return Err(Error::io(path, e));
-                }
-            }
+        let mut buf = match &self.pool {
+            Some(pool) => pool.take(),
+            None => Vec::with_capacity(want),
+        };
+        // `read_to_end` reads into the buffer's spare room as it is: no
+        // zeroing first (as `resize` then `read` would).
+        let got = f.take(want as u64).read_to_end(&mut buf);
+        let failed = match got {
+            Ok(n) if n == want => None,
+            Ok(n) => Some(Error::FileChanged {
+                path: path.to_path_buf(),
+                what: format!(
+                    "it ended at byte {} but was bigger when scanned",
+                    pos + n as u64
+                ),
+            }),
+            Err(e) => Some(Error::io(path, e)),
+        };
+        if let Some(e) = failed {
+            self.file = None;
+            return Err(e);
         }
-        Ok(self.buf.split().freeze())
+        Ok(match &self.pool {
+            Some(pool) => pool.freeze(buf),
+            None => Bytes::from(buf),
+        })
     }
 
     /// [`Reader::read`] on a blocking thread.
@@ -181,7 +187,7 @@ pub(crate) async fn read_part(
     hasher: Option<&OrderedHasher>,
 ) -> Result<(Bytes, [u8; 16]), Error> {
     crate::rate::take(len).await;
-    let reader = Reader::new(path.to_path_buf(), len as usize);
+    let reader = Reader::unpooled(path.to_path_buf());
     let (_, bytes) = reader.read_blocking(start, len as usize).await;
     let bytes = bytes?;
     let b = bytes.clone();
@@ -228,4 +234,36 @@ pub(crate) async fn hash_ranges(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_are_the_file_and_a_short_file_says_where_it_ended() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("r.fq");
+        let data: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&p, &data).unwrap();
+        // A chunk size no other test uses: the pools are the process's.
+        let mut r = Reader::new(p.clone(), 4093);
+        let mut got = Vec::new();
+        let mut pos = 0;
+        while pos < data.len() {
+            let want = (data.len() - pos).min(4093);
+            let b = r.read(pos as u64, want).unwrap();
+            assert_eq!(b.len(), want);
+            got.extend_from_slice(&b);
+            pos += want;
+        }
+        assert_eq!(got, data);
+        let mut r = Reader::new(p, 4093);
+        match r.read(8_000, 4093) {
+            Err(Error::FileChanged { what, .. }) => {
+                assert!(what.contains("ended at byte 10000"), "{what}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }

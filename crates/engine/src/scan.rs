@@ -125,10 +125,12 @@ pub fn name_of(path: &Path) -> String {
 
 /// Turn paths into items, or report every problem at once.
 pub fn scan(paths: &[PathBuf], rules: &dyn NameRules) -> Result<Vec<Item>, ScanReport> {
+    let probed = probe_all(paths);
     let mut items = Vec::with_capacity(paths.len());
     let mut problems = Vec::new();
-    let mut by_name: HashMap<String, PathBuf> = HashMap::new();
-    for path in paths {
+    // Each name, and the index of the path that has it first.
+    let mut by_name: HashMap<String, usize> = HashMap::with_capacity(paths.len());
+    for (i, (path, probed)) in paths.iter().zip(probed).enumerate() {
         let name = name_of(path);
         if let Err(reason) = rules.check_name(&name) {
             problems.push(ScanProblem::BadName {
@@ -138,36 +140,21 @@ pub fn scan(paths: &[PathBuf], rules: &dyn NameRules) -> Result<Vec<Item>, ScanR
         }
         // The same file given twice, or two files with one name: either way
         // the portal would see two files called the same.
-        if let Some(first) = by_name.get(&name) {
+        if let Some(&first) = by_name.get(&name) {
             problems.push(ScanProblem::Duplicate {
                 path: path.clone(),
-                first: first.clone(),
+                first: paths[first].clone(),
             });
             continue;
         }
-        by_name.insert(name.clone(), path.clone());
-        let meta = match std::fs::metadata(path) {
+        by_name.insert(name.clone(), i);
+        let meta = match probed {
             Ok(m) => m,
-            Err(e) => {
-                problems.push(ScanProblem::Unreadable {
-                    path: path.clone(),
-                    reason: e.to_string(),
-                });
+            Err(p) => {
+                problems.push(p);
                 continue;
             }
         };
-        if !meta.is_file() {
-            problems.push(ScanProblem::NotAFile { path: path.clone() });
-            continue;
-        }
-        // Metadata can be readable while the content is not (permissions).
-        if let Err(e) = std::fs::File::open(path) {
-            problems.push(ScanProblem::Unreadable {
-                path: path.clone(),
-                reason: e.to_string(),
-            });
-            continue;
-        }
         if meta.len() == 0 && !rules.accepts_empty() {
             problems.push(ScanProblem::Empty { path: path.clone() });
             continue;
@@ -184,6 +171,60 @@ pub fn scan(paths: &[PathBuf], rules: &dyn NameRules) -> Result<Vec<Item>, ScanR
     } else {
         Err(ScanReport { problems })
     }
+}
+
+/// What the file system says of one path: the metadata of a regular file
+/// that can be opened, or why it cannot go.
+fn probe(path: &Path) -> Result<std::fs::Metadata, ScanProblem> {
+    let unreadable = |e: std::io::Error| ScanProblem::Unreadable {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    };
+    let meta = std::fs::metadata(path).map_err(unreadable)?;
+    if !meta.is_file() {
+        return Err(ScanProblem::NotAFile {
+            path: path.to_path_buf(),
+        });
+    }
+    // Metadata can be readable while the content is not (permissions).
+    std::fs::File::open(path).map_err(unreadable)?;
+    Ok(meta)
+}
+
+/// Paths a probing thread takes at least: fewer are probed by the caller.
+const PROBES_PER_THREAD: usize = 2048;
+
+/// [`probe`] of every path, in order. A probe is a few system calls that
+/// mostly wait on the file system (on a network share, a round trip
+/// each), so a long list is shared out among threads.
+fn probe_all(paths: &[PathBuf]) -> Vec<Result<std::fs::Metadata, ScanProblem>> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = (2 * cores).min(8).min(paths.len() / PROBES_PER_THREAD);
+    if threads < 2 {
+        return paths.iter().map(|p| probe(p)).collect();
+    }
+    let per = paths.len().div_ceil(threads);
+    let probe_chunk = |c: &[PathBuf]| c.iter().map(|p| probe(p)).collect::<Vec<_>>();
+    std::thread::scope(|s| {
+        let running: Vec<_> = paths
+            .chunks(per)
+            .map(|c| {
+                let spawned = std::thread::Builder::new()
+                    .name("ferry-scan".into())
+                    .spawn_scoped(s, move || probe_chunk(c));
+                (c, spawned)
+            })
+            .collect();
+        // A thread that could not start (or died) leaves its share to
+        // this one.
+        running
+            .into_iter()
+            .flat_map(|(c, spawned)| match spawned.map(|h| h.join()) {
+                Ok(Ok(probed)) => probed,
+                _ => probe_chunk(c),
+            })
+            .collect()
+    })
 }
 
 #[cfg(test)]
@@ -240,6 +281,41 @@ mod tests {
         assert!(text.starts_with("4 problems"), "{text}");
         assert!(text.contains("missing.fq: cannot be read"), "{text}");
         assert!(text.contains("rename the file"), "{text}");
+    }
+
+    #[test]
+    fn a_long_list_is_probed_in_parallel_and_reported_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let n = 3 * PROBES_PER_THREAD;
+        let mut paths: Vec<PathBuf> = (0..n)
+            .map(|i| {
+                let p = dir.path().join(format!("s{i:05}.fq"));
+                std::fs::write(&p, b"x").unwrap();
+                p
+            })
+            .collect();
+        let sub = dir.path().join("sub");
+        std::fs::create_dir(&sub).unwrap();
+        // Problems spread over every thread's share, in list order.
+        paths[10] = dir.path().join("missing.fq");
+        paths[PROBES_PER_THREAD + 5] = sub.clone();
+        paths.push(paths[0].clone());
+        let err = scan(&paths, &NoSpaces).unwrap_err();
+        let got: Vec<PathBuf> = err
+            .problems
+            .iter()
+            .map(|p| p.path().to_path_buf())
+            .collect();
+        assert_eq!(got, [paths[10].clone(), sub, paths[0].clone()]);
+        assert!(matches!(err.problems[1], ScanProblem::NotAFile { .. }));
+
+        paths.truncate(n);
+        paths[10] = dir.path().join("s00010.fq");
+        paths[PROBES_PER_THREAD + 5] = dir.path().join(format!("s{:05}.fq", PROBES_PER_THREAD + 5));
+        let items = scan(&paths, &NoSpaces).unwrap();
+        let names: Vec<String> = items.iter().map(|i| i.name.clone()).collect();
+        let want: Vec<String> = (0..n).map(|i| format!("s{i:05}.fq")).collect();
+        assert_eq!(names, want);
     }
 
     #[test]

@@ -5,9 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
-fn is_hidden(p: &Path) -> bool {
-    p.file_name()
-        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+fn is_hidden(name: &std::ffi::OsStr) -> bool {
+    name.as_encoded_bytes().starts_with(b".")
 }
 
 /// Files under `path` (recursively, sorted, dot-files and dot-folders
@@ -25,15 +24,19 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, links: &mut Vec<PathBuf>) {
         out.push(dir.to_path_buf());
         return;
     };
-    let mut entries: Vec<PathBuf> = rd
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| !is_hidden(p))
+    // The type comes with the listing (no `lstat` per entry on file
+    // systems that give it; std asks for it where they do not), and like
+    // `lstat` it describes a link, not what the link points to.
+    let mut entries: Vec<(PathBuf, Option<std::fs::FileType>)> = rd
+        .filter_map(Result::ok)
+        .filter(|e| !is_hidden(&e.file_name()))
+        .map(|e| (e.path(), e.file_type().ok()))
         .collect();
-    entries.sort();
-    for e in entries {
-        match std::fs::symlink_metadata(&e) {
-            Ok(m) if m.file_type().is_symlink() => links.push(e),
-            Ok(m) if m.is_dir() => walk(&e, out, links),
+    entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    for (e, kind) in entries {
+        match kind {
+            Some(t) if t.is_symlink() => links.push(e),
+            Some(t) if t.is_dir() => walk(&e, out, links),
             _ => out.push(e),
         }
     }
