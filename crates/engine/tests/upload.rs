@@ -541,3 +541,31 @@ async fn without_the_file_hash_every_part_md5_is_still_checked() {
         "{r:?}"
     );
 }
+
+/// `ferry-sim --discard-bodies`, the benchmarks' storage: each part is
+/// hashed and dropped, yet a multipart file completes with its ETags and
+/// part sizes checked, and nothing of it is kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_storage_that_discards_bodies_still_completes_multipart_files() {
+    let cfg = ferry_sim::SimConfig {
+        discard_bodies: true,
+        ..Default::default()
+    };
+    let rig = rig_with(cfg, "demo", 1).await;
+    let p = make_file(rig.dir.path(), "discarded.fq", 17 * MIB + 3, 4);
+    let out = rig
+        .engine
+        .upload(
+            rig.portal.clone() as Arc<dyn Portal>,
+            scan(&rig, std::slice::from_ref(&p)),
+        )
+        .await;
+    let u = out.into_iter().next().unwrap().unwrap();
+    assert_eq!(u.sha256, sha256_file(&p));
+    let f = rig.sim.file(&u.remote_id).expect("the file is known");
+    assert!(f.multipart && f.completed, "{f:?}");
+    assert!(
+        rig.sim.object_sha256(&u.remote_id).await.is_none(),
+        "no bytes are kept"
+    );
+}
