@@ -33,7 +33,7 @@ use tauri::{DragDropEvent, Manager, State, WindowEvent};
 
 /// What the window receives, at most every 100 ms, as one message.
 #[derive(Serialize, Default)]
-struct Batch {
+struct WindowMessage {
     update: Option<Update>,
     added: Vec<Added>,
     session: Option<Info>,
@@ -51,8 +51,8 @@ struct App {
     info: Mutex<Info>,
     /// The selected portal (the demo one unless configured).
     portal: Mutex<Option<Portal>>,
-    outbox: Mutex<Batch>,
-    channel: Mutex<Option<Channel<Batch>>>,
+    outbox: Mutex<WindowMessage>,
+    channel: Mutex<Option<Channel<WindowMessage>>>,
     /// Why there is no job journal (resume after closing), if there is none.
     journal_note: Option<String>,
     /// Every portal the window offers (the first is the default).
@@ -469,7 +469,7 @@ fn sign_out(app: AppState<'_>) -> Result<Info, String> {
 
 /// The window's one stream of updates; replaces an earlier one (reload).
 #[tauri::command]
-fn subscribe(app: AppState<'_>, on_update: Channel<Batch>) -> Vec<ferry_engine::queue::Row> {
+fn subscribe(app: AppState<'_>, on_update: Channel<WindowMessage>) -> Vec<ferry_engine::queue::Row> {
     *app.channel.lock().unwrap() = Some(on_update);
     let rows = app.queue.rows();
     // Everything is in the snapshot: drop pending row changes.
@@ -762,7 +762,7 @@ async fn build_app() -> Arc<App> {
         loculus: Mutex::new(None),
         wizard: Mutex::new(wizard::Wizard::default()),
         portal: Mutex::new(Some(portal)),
-        outbox: Mutex::new(Batch::default()),
+        outbox: Mutex::new(WindowMessage::default()),
         channel: Mutex::new(None),
         journal_note,
         device: Mutex::new(None),

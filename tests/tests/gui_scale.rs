@@ -5,7 +5,7 @@
 //! DOM rows however long it is. (Add folder… uses the same dialog code; the
 //! folder chooser could not yet be driven by keyboard under Xvfb.)
 //! Thousands of tiny files uploaded through the demo portal, measured while
-//! they go: the batches the window receives per second, how long the
+//! they go: the messages the window receives per second, how long the
 //! window takes to draw a frame, and its DOM and memory, which stay bounded.
 //! And the window under load: a big file and many small files sent
 //! together while frames, clicks and progress messages are measured
@@ -189,7 +189,7 @@ fn spread(v: &mut [f64]) -> String {
 
 /// One sample of the window while it uploads: the list scrolled to
 /// `pos` (0..1 of its height) and the time until the frame after that is
-/// drawn, with the window's batch counters, DOM size and accepted count.
+/// drawn, with the window's message counters, DOM size and accepted count.
 const SAMPLE: &str = "const [pos, done] = arguments;\
     const l = document.querySelector('[data-testid=list]');\
     const s = document.querySelector('[data-testid=stats]');\
@@ -197,7 +197,7 @@ const SAMPLE: &str = "const [pos, done] = arguments;\
     if (l) l.scrollTop = pos * l.scrollHeight;\
     requestAnimationFrame(() => requestAnimationFrame(() => done({\
       frame: performance.now() - t,\
-      batches: Number(s.dataset.batches), batchRows: Number(s.dataset.batchRows),\
+      messages: Number(s.dataset.messages), messageRows: Number(s.dataset.messageRows),\
       rows: document.querySelectorAll('[data-testid=row]').length,\
       nodes: document.getElementsByTagName('*').length,\
       accepted: Number(document.querySelector('[data-testid=done-count]').textContent),\
@@ -206,7 +206,7 @@ const SAMPLE: &str = "const [pos, done] = arguments;\
 /// 10,000 tiny files (each one `request-upload` slot and one PUT) go up
 /// through the window while the test scrolls the list and clicks in it:
 /// every file is accepted, the simulator holds exactly them, the DOM stays
-/// a few dozen rows, and the batch rate, frame times and memory are
+/// a few dozen rows, and the message rate, frame times and memory are
 /// printed and recorded in tests/artifacts/gui-timings.txt (no assertion
 /// on a time: they depend on the machine).
 #[test]
@@ -246,12 +246,12 @@ fn upload_thousands_of_files() {
     let rss_before = (web_rss(&driver), app_rss(&driver));
 
     let stats = s.wait_for("[data-testid=stats]", 5);
-    // The page notes when each batch is drawn (the stats line's counter).
+    // The page notes when each message is drawn (the stats line's counter).
     s.run_async(
         "const [done] = arguments; const s = document.querySelector('[data-testid=stats]');\
-         window.__batchLog = [];\
-         new MutationObserver(() => window.__batchLog.push([performance.now(), Number(s.dataset.batches)]))\
-           .observe(s, {attributes: true, attributeFilter: ['data-batches']});\
+         window.__messageLog = [];\
+         new MutationObserver(() => window.__messageLog.push([performance.now(), Number(s.dataset.messages)]))\
+           .observe(s, {attributes: true, attributeFilter: ['data-messages']});\
          done(1);",
         json!([]),
     );
@@ -292,12 +292,12 @@ fn upload_thousands_of_files() {
         std::thread::sleep(Duration::from_millis(150));
     };
     let (took, v) = end;
-    let batches = v["batches"].as_u64().unwrap() - first["batches"].as_u64().unwrap();
-    let rows_sent = v["batchRows"].as_u64().unwrap() - first["batchRows"].as_u64().unwrap();
-    // From the page's log: the most batches drawn within any second, and
+    let messages = v["messages"].as_u64().unwrap() - first["messages"].as_u64().unwrap();
+    let rows_sent = v["messageRows"].as_u64().unwrap() - first["messageRows"].as_u64().unwrap();
+    // From the page's log: the most messages drawn within any second, and
     // the gaps between consecutive ones (the shell flushes every 100 ms).
     let log: Vec<(f64, u64)> = s
-        .run_async("arguments[0](window.__batchLog)", json!([]))
+        .run_async("arguments[0](window.__messageLog)", json!([]))
         .as_array()
         .unwrap()
         .iter()
@@ -309,7 +309,7 @@ fn upload_thousands_of_files() {
         while log[from].0 <= t - 1000.0 {
             from += 1;
         }
-        // Batches drawn in (t - 1 s, t]: those after the entry before `from`.
+        // Messages drawn in (t - 1 s, t]: those after the entry before `from`.
         let before = if from == 0 {
             log[0].1 - 1
         } else {
@@ -327,8 +327,8 @@ fn upload_thousands_of_files() {
     // Throttled: one message per file would be 10,000 (the deadline keeps
     // 10 a second under 3,000).
     assert!(
-        batches < UPLOADED as u64 / 2,
-        "{batches} batches for {UPLOADED} files"
+        messages < UPLOADED as u64 / 2,
+        "{messages} messages for {UPLOADED} files"
     );
     // Bounded, whatever the machine: the list draws a window of rows.
     assert!(max_rows < 200, "{max_rows} rows in the DOM");
@@ -391,23 +391,23 @@ fn upload_thousands_of_files() {
     );
     record(
         T,
-        "batches reaching the window per second",
+        "messages reaching the window per second",
         &format!(
-            "{:.1} on average, at most {peak} within a second ({batches} batches)",
-            batches as f64 / secs
+            "{:.1} on average, at most {peak} within a second ({messages} messages)",
+            messages as f64 / secs
         ),
     );
     record(
         T,
-        "gap between consecutive batches",
+        "gap between consecutive messages",
         &format!("{}; {short} under 50 ms", spread(&mut gaps)),
     );
     record(
         T,
-        "row changes per batch",
+        "row changes per message",
         &format!(
             "{:.0} on average ({rows_sent} in all)",
-            rows_sent as f64 / batches.max(1) as f64
+            rows_sent as f64 / messages.max(1) as f64
         ),
     );
     record(
@@ -460,10 +460,10 @@ fn upload_thousands_of_files() {
 
 /// What the page keeps while the window is under load: every frame's
 /// time (a requestAnimationFrame loop), each click on Settings… (or the
-/// form's Close) from the event to the frame that shows its answer, and when each batch from the
+/// form's Close) from the event to the frame that shows its answer, and when each message from the
 /// shell (its progress message) is drawn.
 const LOAD_PROBE: &str = "const [done] = arguments;\
-    const p = window.__load = {frames: [], clicks: [], batches: [], stop: false};\
+    const p = window.__load = {frames: [], clicks: [], messages: [], stop: false};\
     let last = performance.now();\
     const loop = (t) => { p.frames.push(t - last); last = t; if (!p.stop) requestAnimationFrame(loop); };\
     requestAnimationFrame(loop);\
@@ -473,8 +473,8 @@ const LOAD_PROBE: &str = "const [done] = arguments;\
       requestAnimationFrame(() => p.clicks.push(performance.now() - t0));\
     }, true);\
     const s = document.querySelector('[data-testid=stats]');\
-    new MutationObserver(() => p.batches.push(performance.now()))\
-      .observe(s, {attributes: true, attributeFilter: ['data-batches']});\
+    new MutationObserver(() => p.messages.push(performance.now()))\
+      .observe(s, {attributes: true, attributeFilter: ['data-messages']});\
     done(1);";
 
 /// The most entries of the sorted times `t` (ms) within any one second.
@@ -517,7 +517,7 @@ fn load() -> (u64, usize) {
 /// many small files ([`load`]) go up together while the page times every frame,
 /// the test clicks Settings… open and shut (timed from the click event to
 /// the frame that shows the answer, and from the WebDriver call to the
-/// changed page), and the page notes each batch the shell sends. The
+/// changed page), and the page notes each message the shell sends. The
 /// figures and the issue's targets (frame p95 ≤ 50 ms, a click answered
 /// ≤ 100 ms, ≤ 20 progress messages a second) go to
 /// tests/artifacts/gui-load.json and gui-timings.txt: measured, not
@@ -617,10 +617,10 @@ fn window_under_load() {
     // The first entry is the time from the probe to the first frame.
     let mut frames: Vec<f64> = nums("frames").into_iter().skip(1).collect();
     let mut clicks = nums("clicks");
-    let batches = nums("batches");
+    let messages = nums("messages");
     let secs = took.as_secs_f64();
 
-    let peak = peak_per_second(&batches);
+    let peak = peak_per_second(&messages);
     let report = json!({
         "test": "gui_scale::window_under_load",
         "load": format!("{} MiB file in parts + {small_files} files of {} bytes, together", big_size >> 20, tiny(0).len()),
@@ -629,8 +629,8 @@ fn window_under_load() {
         "click_to_answer_ms": quantiles(&mut clicks),
         "webdriver_click_to_changed_page_ms": quantiles(&mut webdriver_clicks),
         "progress_messages": {
-            "total": batches.len(),
-            "per_second_average": batches.len() as f64 / secs,
+            "total": messages.len(),
+            "per_second_average": messages.len() as f64 / secs,
             "per_second_peak": peak,
         },
         "targets": {"frame_p95_ms": 50, "click_ms": 100, "progress_messages_per_second": 20},
@@ -679,8 +679,8 @@ fn window_under_load() {
         "progress messages per second (target <= 20)",
         &format!(
             "{:.1} on average, at most {peak} within a second ({} in all)",
-            batches.len() as f64 / secs,
-            batches.len()
+            messages.len() as f64 / secs,
+            messages.len()
         ),
     );
     // Then the checks: every file reached the storage, the big one with
@@ -721,7 +721,7 @@ fn window_under_load() {
         "the 1 GiB file: {stored}"
     );
     // Measurements were taken: a frame loop that ran the whole time, a
-    // click answered each round, the shell's batches.
+    // click answered each round, the shell's messages.
     assert!(
         frames.len() >= 100,
         "only {} frames sampled in {secs:.0} s",
@@ -733,5 +733,5 @@ fn window_under_load() {
         clicks.len(),
         webdriver_clicks.len()
     );
-    assert!(!batches.is_empty(), "no batch from the shell was drawn");
+    assert!(!messages.is_empty(), "no message from the shell was drawn");
 }

@@ -30,6 +30,9 @@ fn java_uuid_like(s: &str) -> bool {
             .all(|g| !g.is_empty() && g.len() <= 16 && g.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
+/// The metadata TSV as Loculus reads it. Long (about 130 lines) on purpose:
+/// it is one pass over the rows that mirrors Loculus' own checks in their
+/// order, so each error is the one Loculus would give first.
 pub(crate) fn parse_tsv(data: &[u8]) -> Result<Vec<Entry>, ApiError> {
     let mut rdr = csv::ReaderBuilder::new()
         .delimiter(b'\t')

@@ -1,7 +1,7 @@
 // The only place that talks to the shell. The webview never sees a token:
 // sign-in answers with who is signed in, nothing more.
 import { invoke, Channel } from '@tauri-apps/api/core';
-import type { Added, Batch, DeviceCode, Groups, HistoryBatch, Info, Linkage, OrganismInfo, Portal, Restored, Resumable, Row, Saved, Settings, SettingsView, Submitted, WatchDestination, WatchedFolder, Zone } from './types';
+import type { Added, WindowMessage, DeviceCode, Groups, HistoryBatch, Info, Linkage, OrganismInfo, Portal, Restored, Resumable, Row, Saved, Settings, SettingsView, Submitted, WatchDestination, WatchedFolder, Zone } from './types';
 
 export const api = {
   session: () => invoke<[Info, Portal | null]>('session'),
@@ -31,9 +31,9 @@ export const api = {
   wizardResume: (id: string) => invoke<Restored>('wizard_resume', { id }),
   /** Rejects with a `Refused` (the message, and the rows it names). */
   wizardSubmit: (restrictedUntil?: string) => invoke<Submitted>('wizard_submit', { restrictedUntil }),
-  subscribe: (onBatch: (b: Batch) => void) => {
-    const ch = new Channel<Batch>();
-    ch.onmessage = onBatch;
+  subscribe: (onMessage: (b: WindowMessage) => void) => {
+    const ch = new Channel<WindowMessage>();
+    ch.onmessage = onMessage;
     return invoke<Row[]>('subscribe', { onUpdate: ch });
   },
   pickFiles: () => invoke<Added>('pick_files'),

@@ -1,10 +1,10 @@
 // The window's header and stats line (App.svelte) with the shell's api
 // replaced: sign-in by password, by pasted token and in a browser, and the
-// rate and time left computed from the batches the shell sends.
+// rate and time left computed from the messages the shell sends.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { cleanup, fireEvent, render } from '@testing-library/svelte';
 import { tick } from 'svelte';
-import type { Batch, DeviceCode, Info, Portal, SettingsView, Totals } from './types';
+import type { WindowMessage, DeviceCode, Info, Portal, SettingsView, Totals } from './types';
 
 const api = vi.hoisted(() => ({
   session: vi.fn(),
@@ -70,7 +70,7 @@ const view = (v: Partial<SettingsView>): SettingsView => ({
   ...v,
 });
 
-let onBatch: (b: Batch) => void = () => {};
+let onMessage: (b: WindowMessage) => void = () => {};
 beforeEach(() => {
   for (const f of Object.values(api)) f.mockReset();
   api.session.mockResolvedValue([info(null), demo]);
@@ -81,8 +81,8 @@ beforeEach(() => {
   api.wizardGroups.mockResolvedValue({ groups: [{ groupId: 1, groupName: 'Demo Lab' }], current: 1 });
   api.wizardOrganisms.mockResolvedValue([]);
   api.settings.mockResolvedValue(view({}));
-  api.subscribe.mockImplementation((f: (b: Batch) => void) => {
-    onBatch = f;
+  api.subscribe.mockImplementation((f: (b: WindowMessage) => void) => {
+    onMessage = f;
     return Promise.resolve([]);
   });
 });
@@ -203,19 +203,19 @@ describe('stats line', () => {
     need_sign_in: 0,
     ...t,
   });
-  const batch = (t: Partial<Totals>): Batch => ({ update: { rows: [], totals: totals(t), finished: [] }, added: [], session: null });
+  const message = (t: Partial<Totals>): WindowMessage => ({ update: { rows: [], totals: totals(t), finished: [] }, added: [], session: null });
 
   it('shows the rate over the last seconds and the time left at it', async () => {
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'Date'], now: 1_000_000 });
     api.session.mockResolvedValue([info('demo'), demo]);
     const { getByTestId } = await signedOutWindow();
-    onBatch(batch({ sent: 0 }));
+    onMessage(message({ sent: 0 }));
     await settle();
     expect(getByTestId('stats').textContent).not.toContain('/s');
     vi.advanceTimersByTime(1000);
-    onBatch(batch({ sent: 1024 * 1024 }));
+    onMessage(message({ sent: 1024 * 1024 }));
     vi.advanceTimersByTime(1000);
-    onBatch(batch({ sent: 2 * 1024 * 1024, done: 1 }));
+    onMessage(message({ sent: 2 * 1024 * 1024, done: 1 }));
     await settle();
     // 2 MiB in 2 s; 8 MiB left.
     const text = (getByTestId('stats').textContent ?? '').replace(/\s+/g, ' ');
@@ -228,9 +228,9 @@ describe('stats line', () => {
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'Date'], now: 1_000_000 });
     api.session.mockResolvedValue([info('demo'), demo]);
     const { getByTestId } = await signedOutWindow();
-    onBatch(batch({ sent: 0 }));
+    onMessage(message({ sent: 0 }));
     vi.advanceTimersByTime(1000);
-    onBatch(batch({ sent: 10 * 1024 * 1024, done: 3, active: 0 }));
+    onMessage(message({ sent: 10 * 1024 * 1024, done: 3, active: 0 }));
     vi.advanceTimersByTime(500);
     await settle();
     const text = (getByTestId('stats').textContent ?? '').replace(/\s+/g, ' ');
@@ -302,7 +302,7 @@ describe('watched folders', () => {
     api.watchFolders.mockResolvedValue([{ dir: '/data/runs', paused: false, mode: 'inotify', note: null, runs: [] }]);
     const r = await signedOutWindow();
     expect(r.getAllByTestId('watch-folder').length).toBe(1);
-    onBatch({
+    onMessage({
       update: null,
       added: [],
       session: null,
@@ -330,7 +330,7 @@ describe('watched folders', () => {
     expect(r.getByTestId('watch-group').textContent).toContain('Demo Lab (1)');
     // The shell is told where the panel is and what a dropped folder gets.
     expect(api.watchDropZone).toHaveBeenCalledWith(expect.anything(), { group: 1, submit: null });
-    onBatch({ update: null, added: [], session: null, watch_notice: '/data/reads.fastq: is a file, not a folder' });
+    onMessage({ update: null, added: [], session: null, watch_notice: '/data/reads.fastq: is a file, not a folder' });
     await settle();
     expect(r.getByTestId('watch-notice').textContent).toContain('is a file, not a folder');
   });

@@ -3,7 +3,7 @@ import { cleanup, render } from '@testing-library/svelte';
 import NetworkBanner from './NetworkBanner.svelte';
 import { networkLine } from './format';
 import { QueueModel } from './queue';
-import type { Batch, Totals } from './types';
+import type { WindowMessage, Totals } from './types';
 
 afterEach(cleanup);
 
@@ -33,10 +33,10 @@ describe('network banner', () => {
       files: 1, bytes: 10, sent: 5, done: 0, failed: 0, invalid: 0, active: 1, need_sign_in: 0,
       network: { since, retry_every_s: 15 },
     };
-    const batch: Batch = { update: { rows: [], totals, finished: [] }, added: [], session: null };
-    m.apply(batch, 0);
+    const msg: WindowMessage = { update: { rows: [], totals, finished: [] }, added: [], session: null };
+    m.apply(msg, 0);
     expect(m.totals.network).toEqual({ since, retry_every_s: 15 });
-    m.apply({ ...batch, update: { rows: [], totals: { ...totals, network: null }, finished: [], network_back: true } }, 1);
+    m.apply({ ...msg, update: { rows: [], totals: { ...totals, network: null }, finished: [], network_back: true } }, 1);
     expect(m.totals.network).toBeNull();
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { QueueModel } from './queue';
-import type { Batch, Row, Totals } from './types';
+import type { WindowMessage, Row, Totals } from './types';
 
 const row = (id: number, over: Partial<Row> = {}): Row => ({
   id,
@@ -27,7 +27,7 @@ const totals = (over: Partial<Totals> = {}): Totals => ({
   need_sign_in: 0,
   ...over,
 });
-const batch = (rows: Row[], t: Totals, extra: Partial<Batch> = {}): Batch => ({
+const message = (rows: Row[], t: Totals, extra: Partial<WindowMessage> = {}): WindowMessage => ({
   update: { rows, totals: t, finished: [] },
   added: [],
   session: null,
@@ -38,7 +38,7 @@ describe('QueueModel', () => {
   it('applies changed rows by id and keeps the others', () => {
     const q = new QueueModel();
     q.reset([row(0), row(1)]);
-    q.apply(batch([row(1, { status: 'sending', sent: 50, parts: 'sw' })], totals()), 0);
+    q.apply(message([row(1, { status: 'sending', sent: 50, parts: 'sw' })], totals()), 0);
     expect(q.rows[0].status).toBe('ready');
     expect(q.rows[1].status).toBe('sending');
     expect(q.rows[1].parts).toBe('sw');
@@ -47,27 +47,27 @@ describe('QueueModel', () => {
 
   it('measures bytes per second and the time left', () => {
     const q = new QueueModel();
-    q.apply(batch([], totals({ sent: 0 })), 0);
-    q.apply(batch([], totals({ sent: 500 })), 1000);
-    q.apply(batch([], totals({ sent: 1000 })), 2000);
+    q.apply(message([], totals({ sent: 0 })), 0);
+    q.apply(message([], totals({ sent: 500 })), 1000);
+    q.apply(message([], totals({ sent: 1000 })), 2000);
     expect(q.rate(2000)).toBe(500);
     expect(q.eta(2000)).toBe(2);
   });
 
   it('reports no rate when nothing is active', () => {
     const q = new QueueModel();
-    q.apply(batch([], totals({ sent: 0 })), 0);
-    q.apply(batch([], totals({ sent: 1000, active: 0 })), 1000);
+    q.apply(message([], totals({ sent: 0 })), 0);
+    q.apply(message([], totals({ sent: 1000, active: 0 })), 1000);
     expect(q.rate(1000)).toBe(0);
     expect(q.eta(1000)).toBeNull();
   });
 
   it('forgets old samples and restarts when bytes go back (a file resent)', () => {
     const q = new QueueModel();
-    q.apply(batch([], totals({ sent: 0 })), 0);
-    q.apply(batch([], totals({ sent: 1000 })), 1000);
-    q.apply(batch([], totals({ sent: 100 })), 2000);
-    q.apply(batch([], totals({ sent: 300 })), 3000);
+    q.apply(message([], totals({ sent: 0 })), 0);
+    q.apply(message([], totals({ sent: 1000 })), 1000);
+    q.apply(message([], totals({ sent: 100 })), 2000);
+    q.apply(message([], totals({ sent: 300 })), 3000);
     expect(q.rate(3000)).toBe(200);
   });
 
@@ -89,12 +89,12 @@ describe('QueueModel', () => {
   it('takes 10,000 rows in one batch, and counts batches and row changes', () => {
     const q = new QueueModel();
     const rows = Array.from({ length: 10000 }, (_, i) => row(i));
-    q.apply(batch(rows, totals({ files: 10000 })), 0);
-    q.apply(batch(rows.map((r) => ({ ...r, status: 'done' as const })), totals({ files: 10000 })), 100);
+    q.apply(message(rows, totals({ files: 10000 })), 0);
+    q.apply(message(rows.map((r) => ({ ...r, status: 'done' as const })), totals({ files: 10000 })), 100);
     // A batch with no queue update (a session change) counts, with no rows.
     q.apply({ update: null, added: [], session: null }, 200);
     expect(q.ids('done')).toHaveLength(10000);
-    expect(q.batches).toBe(3);
-    expect(q.batchRows).toBe(20000);
+    expect(q.messages).toBe(3);
+    expect(q.messageRows).toBe(20000);
   });
 });

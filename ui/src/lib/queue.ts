@@ -1,5 +1,5 @@
 import { writable, type Writable } from 'svelte/store';
-import type { Batch, Finished, Info, Row, Totals } from './types';
+import type { WindowMessage, Finished, Info, Row, Totals } from './types';
 
 const WINDOW_MS = 5000;
 
@@ -12,10 +12,10 @@ export class QueueModel {
   /** The last "added" count, shown at once after a drop. */
   lastAdded: { files: number; problems: number } | null = null;
   finished: Finished[] = [];
-  /** Batches received from the shell and the row changes they carried:
+  /** Messages received from the shell and the row changes they carried:
    * the window tests read them to see the engine's throttling. */
-  batches = 0;
-  batchRows = 0;
+  messages = 0;
+  messageRows = 0;
   private samples: { t: number; sent: number }[] = [];
 
   reset(rows: Row[]) {
@@ -24,9 +24,9 @@ export class QueueModel {
     this.totals = { ...this.totals, files: rows.length };
   }
 
-  apply(b: Batch, now: number) {
-    this.batches++;
-    this.batchRows += b.update?.rows.length ?? 0;
+  apply(b: WindowMessage, now: number) {
+    this.messages++;
+    this.messageRows += b.update?.rows.length ?? 0;
     if (b.session) this.session = b.session;
     for (const a of b.added) this.lastAdded = { files: a.files, problems: a.problems };
     if (!b.update) return;

@@ -110,7 +110,7 @@ export interface Info {
   insecure_http?: boolean;
 }
 
-export interface Batch {
+export interface WindowMessage {
   /** `network_back`: the network came back, sending goes on. */
   update: { rows: Row[]; totals: Totals; finished: Finished[]; network_back?: boolean } | null;
   added: Added[];
@@ -250,7 +250,7 @@ export interface HistoryFile {
   uploadedAt: number | null;
 }
 
-/** ferry_engine::history::Batch: one past batch from the journal. */
+/** ferry_engine::history::WindowMessage: one past batch from the journal. */
 export interface HistoryBatch {
   job: string;
   kind: string;
