@@ -189,13 +189,14 @@ print(f"| {sys.argv[4]} | {secs:.2f} | {int(sys.argv[3]) / secs:.0f} | {cpu / gi
 PY
 done
 
-# Fuzzing (proptest, stable Rust): a bounded run per target, its cases and time.
+# Fuzzing (proptest, stable Rust): a bounded run per target, its cases and time
+# (libtest prints a test's output on its "test NAME ... " line, hence `^.*`).
 FUZZ_CASES=${FUZZ_CASES:-5000}
 echo "== fuzzing: $FUZZ_CASES cases per target (FUZZ_CASES=N for more)" >&2
 printf '\nFuzzing (proptest), %s cases per target\n\n' "$FUZZ_CASES"
 echo "| target | cases | seconds |"
 echo "|--------|------:|--------:|"
 FERRY_FUZZ_CASES=$FUZZ_CASES cargo test --release --locked -p ferry-engine --test fuzz -- --nocapture --test-threads 1 2>/dev/null \
-  | sed -n 's/^fuzz \(.*\): \([0-9]*\) cases in \([0-9.]*\) s$/| \1 | \2 | \3 |/p'
+  | sed -n 's/^.*fuzz \(.*\): \([0-9]*\) cases in \([0-9.]*\) s$/| \1 | \2 | \3 |/p'
 
 bash tests/bench-scale.sh
