@@ -469,7 +469,10 @@ fn sign_out(app: AppState<'_>) -> Result<Info, String> {
 
 /// The window's one stream of updates; replaces an earlier one (reload).
 #[tauri::command]
-fn subscribe(app: AppState<'_>, on_update: Channel<WindowMessage>) -> Vec<ferry_engine::queue::Row> {
+fn subscribe(
+    app: AppState<'_>,
+    on_update: Channel<WindowMessage>,
+) -> Vec<ferry_engine::queue::Row> {
     *app.channel.lock().unwrap() = Some(on_update);
     let rows = app.queue.rows();
     // Everything is in the snapshot: drop pending row changes.

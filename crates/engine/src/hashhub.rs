@@ -28,8 +28,10 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 use crate::Error;
 use crate::hasher::OrderedHasher;
 
-/// Chunks one part may have waiting for the hub.
-pub(crate) const PER_PART: usize = 4;
+/// Chunks one part may have waiting for the hub. 8 (of 1 MiB) fill the
+/// lanes more often than 4: 1.49 against 1.57 CPU s per GiB sent, 8 parts
+/// in flight, 3 runs each; 16 gained nothing more.
+pub(crate) const PER_PART: usize = 8;
 /// Longest a chunk waits for other parts' chunks to fill the lanes.
 const WAIT: Duration = Duration::from_millis(250);
 
@@ -279,10 +281,12 @@ fn hash_next_chunks(
             // its native lanes, of equal lengths: a narrower row of equal
             // chunks is padded with copies whose digests are dropped (a
             // row of 8 costs about what a row of 3 does on the slow path).
+            // With AVX-512 even 8 streams go in a row of 16: 0.35 s per GiB
+            // of their data against 0.39 in AVX2's row of 8 (measured here).
             let len = inputs[0].len();
             if inputs.iter().all(|i| i.len() == len) {
                 let lanes = e.lanes();
-                let row = if ids.len() <= 8 && lanes >= 8 {
+                let row = if ids.len() <= 8 && lanes == 8 {
                     8
                 } else {
                     ids.len().div_ceil(lanes) * lanes
