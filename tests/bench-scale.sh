@@ -162,10 +162,12 @@ BIG=$WORK/sparse-1TiB.fastq.gz
 # storage hashes (MD5, the ETag) and drops each part, so nothing is kept.
 start_sim discard --url-expiry-secs 86400 --discard-bodies
 B3=$(field discard backend); T3=$(field discard token)
-# A 1 GiB file first: it tells ferry how long links live there and how
-# fast the link is (the plan for 1 TiB assumes 1 MB/s until measured).
-WARM=$WORK/sparse-1GiB.fastq.gz
-[ -f "$WARM" ] || truncate -s 1G "$WARM"
+# A 4 GiB file first: it tells ferry how long links live there and how
+# fast the link is (the plan for 1 TiB assumes 1 MB/s until 2 s of sending
+# are measured; a 1 GiB file's first part could end sooner, and the 1 TiB
+# file was then planned, and refused, at 1 MB/s).
+WARM=$WORK/sparse-4GiB.fastq.gz
+[ -f "$WARM" ] || truncate -s 4G "$WARM"
 rm -f "$WORK"/tib-journal.sqlite*
 read -r S M SENT PART PPARTS PSIZE SAMPLES < <(ERR=$WORK/err.txt FERRY_TOKEN=$T3 ONLY_FILE=1 python3 "$WORK/until.py" $((SEND_GIB << 30)) bytes \
   "$REL"/ferry upload --json --backend "$B3" --group 1 --journal "$WORK/tib-journal.sqlite" "$WARM" "$BIG")
