@@ -89,42 +89,62 @@ mod tests {
     use ferry_engine::scan::Item;
     use ferry_engine::{FileState, JobParams, JobState};
 
-    #[test]
-    fn a_half_sent_pair_goes_again_whole() {
-        let dir = tempfile::tempdir().unwrap();
-        let entry = |name: &str| {
-            let path = dir.path().join(name);
-            std::fs::write(&path, b"ACGT").unwrap();
-            FileEntry {
-                idx: 0,
-                path,
-                name: name.into(),
-                size: 4,
-                mtime_ns: None,
-                state: FileState::Done,
-                upload: None,
-                sha256: None,
-                error: None,
-                parts: Default::default(),
-                done_at: None,
-            }
-        };
-        let rec = JobRecord {
+    /// A journaled file `name` (written with 4 bytes in `dir`) of
+    /// `journaled` bytes, at `idx`, in `state`.
+    fn entry(
+        dir: &std::path::Path,
+        idx: usize,
+        name: &str,
+        journaled: u64,
+        state: FileState,
+    ) -> FileEntry {
+        let path = dir.join(name);
+        std::fs::write(&path, b"ACGT").unwrap();
+        FileEntry {
+            idx,
+            path,
+            name: name.into(),
+            size: journaled,
+            mtime_ns: None,
+            state,
+            upload: None,
+            sha256: None,
+            error: None,
+            parts: Default::default(),
+            done_at: None,
+        }
+    }
+
+    /// An unfinished upload job of `files`, with `params` as journaled.
+    fn job(params: &str, files: Vec<FileEntry>) -> JobRecord {
+        let done: Vec<&FileEntry> = files
+            .iter()
+            .filter(|f| f.state == FileState::Done)
+            .collect();
+        JobRecord {
             summary: JobSummary {
                 id: "j".into(),
                 created_at: 0,
                 kind: ferry_engine::JobKind::Upload,
                 state: JobState::Running,
-                files: 3,
-                files_done: 2,
-                bytes: 12,
-                bytes_done: 8,
+                files: files.len(),
+                files_done: done.len(),
+                bytes: files.iter().map(|f| f.size).sum(),
+                bytes_done: done.iter().map(|f| f.size).sum(),
             },
-            params: JobParams::from_json(
-                r#"{"portal": "onecodex", "pairs": [["s_R1.fq", 4, "s_R2.fq"]]}"#,
-            ),
-            files: vec![entry("s_R1.fq"), entry("s_R2.fq"), entry("solo.fq")],
-        };
+            params: JobParams::from_json(params),
+            files,
+        }
+    }
+
+    #[test]
+    fn a_half_sent_pair_goes_again_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let done = |name: &str| entry(dir.path(), 0, name, 4, FileState::Done);
+        let rec = job(
+            r#"{"portal": "onecodex", "pairs": [["s_R1.fq", 4, "s_R2.fq"]]}"#,
+            vec![done("s_R1.fq"), done("s_R2.fq"), done("solo.fq")],
+        );
         let done = |f: &FileEntry| {
             Step::Done(Uploaded {
                 path: f.path.clone(),
@@ -165,37 +185,12 @@ mod tests {
     #[test]
     fn a_changed_file_is_refused_and_the_others_go_on_in_the_window() {
         let dir = tempfile::tempdir().unwrap();
-        let entry = |idx: usize, name: &str, journaled: u64| {
-            let path = dir.path().join(name);
-            std::fs::write(&path, b"ACGT").unwrap();
-            FileEntry {
-                idx,
-                path,
-                name: name.into(),
-                size: journaled,
-                mtime_ns: None,
-                state: FileState::Queued,
-                upload: None,
-                sha256: None,
-                error: None,
-                parts: Default::default(),
-                done_at: None,
-            }
-        };
-        let rec = JobRecord {
-            summary: JobSummary {
-                id: "j".into(),
-                created_at: 0,
-                kind: ferry_engine::JobKind::Upload,
-                state: JobState::Running,
-                files: 2,
-                files_done: 0,
-                bytes: 9,
-                bytes_done: 0,
-            },
-            params: JobParams::from_json(r#"{"portal": "loculus"}"#),
-            files: vec![entry(0, "same.fq", 4), entry(1, "grown.fq", 5)],
-        };
+        let queued =
+            |idx, name: &str, journaled| entry(dir.path(), idx, name, journaled, FileState::Queued);
+        let rec = job(
+            r#"{"portal": "loculus"}"#,
+            vec![queued(0, "same.fq", 4), queued(1, "grown.fq", 5)],
+        );
         let p = plan_files(&rec);
         assert_eq!(p.files.len(), 1);
         assert_eq!(p.files[0].item.name, "same.fq");
