@@ -51,3 +51,13 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // and how long an unattached Loculus id has left).
     "ALTER TABLE files ADD COLUMN done_at INTEGER;",
 ];
+
+/// A journal file at `path` as the first release wrote it (schema 1),
+/// holding `rows` (SQL inserts): what the upgrade tests open.
+#[cfg(test)]
+pub(crate) fn write_schema_1(path: &std::path::Path, rows: &str) {
+    let c = rusqlite::Connection::open(path).unwrap();
+    c.execute_batch(MIGRATIONS[0]).unwrap();
+    c.execute_batch(&format!("{rows}\nPRAGMA user_version = 1;"))
+        .unwrap();
+}

@@ -76,19 +76,13 @@ fn records_survive_reopening_and_new_uploads_void_old_parts() {
 fn a_schema_1_journal_is_upgraded_and_keeps_its_rows() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("old.sqlite");
-    {
-        // A journal as the first release wrote it.
-        let c = Connection::open(&path).unwrap();
-        c.execute_batch(MIGRATIONS[0]).unwrap();
-        c.execute_batch(
-            "INSERT INTO jobs VALUES ('oldjob', 1700000000, 'submit', '{\"backend\":\"b\"}', 'running');
-             INSERT INTO files (job_id, idx, path, name, size, mtime_ns, state, upload)
-               VALUES ('oldjob', 0, '/d/a.fq', 'a.fq', 10, 5, 'started', NULL);
-             INSERT INTO parts VALUES ('oldjob', 0, 'u1', 1, '\"e1\"');
-             PRAGMA user_version = 1;",
-        )
-        .unwrap();
-    }
+    schema::write_schema_1(
+        &path,
+        "INSERT INTO jobs VALUES ('oldjob', 1700000000, 'submit', '{\"backend\":\"b\"}', 'running');
+         INSERT INTO files (job_id, idx, path, name, size, mtime_ns, state, upload)
+           VALUES ('oldjob', 0, '/d/a.fq', 'a.fq', 10, 5, 'started', NULL);
+         INSERT INTO parts VALUES ('oldjob', 0, 'u1', 1, '\"e1\"');",
+    );
     let j = Journal::open(&path).unwrap();
     let v: i64 = j
         .with(|c| c.query_row("PRAGMA user_version", [], |r| r.get(0)))

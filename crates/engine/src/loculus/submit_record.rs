@@ -164,11 +164,8 @@ mod tests {
     use std::path::PathBuf;
     use std::time::SystemTime;
 
-    use rusqlite::Connection;
-
     use super::*;
     use crate::job::{JobKind, JobParams};
-    use crate::journal::schema::MIGRATIONS;
     use crate::scan::Item;
 
     fn item(p: &str, size: u64) -> Item {
@@ -215,16 +212,11 @@ mod tests {
     fn a_schema_1_journal_takes_submit_records_once_upgraded() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("old.sqlite");
-        {
-            // A journal as the first release wrote it (no submissions).
-            let c = Connection::open(&path).unwrap();
-            c.execute_batch(MIGRATIONS[0]).unwrap();
-            c.execute_batch(
-                "INSERT INTO jobs VALUES ('oldjob', 1700000000, 'submit', '{\"backend\":\"b\"}', 'running');
-                 PRAGMA user_version = 1;",
-            )
-            .unwrap();
-        }
+        // A journal as the first release wrote it (no submissions).
+        crate::journal::schema::write_schema_1(
+            &path,
+            "INSERT INTO jobs VALUES ('oldjob', 1700000000, 'submit', '{\"backend\":\"b\"}', 'running');",
+        );
         let j = Journal::open(&path).unwrap();
         assert!(j.submit_record("oldjob").unwrap().is_none());
         j.begin_submit("oldjob", "org", &["s1".into()], &[])
