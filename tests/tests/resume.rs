@@ -12,9 +12,11 @@ use ferry_e2e::{SimProc, make_file};
 use rand::{Rng, SeedableRng};
 
 const MIB: u64 = 1024 * 1024;
-/// Parts ferry sends at the same time (its default): at most this many can
-/// be in flight, unacknowledged, when the process dies.
-const PARTS_IN_FLIGHT: usize = 8;
+/// Parts ferry sends at the same time (its default,
+/// `ferry_engine::DEFAULT_PARTS_IN_FLIGHT`; this crate drives the binaries
+/// only): at most this many can be in flight, unacknowledged, when the
+/// process dies.
+const PARTS_IN_FLIGHT: usize = 16;
 
 /// (fileId, part number) of a storage request; a single PUT is part 1.
 type Key = (String, u32);

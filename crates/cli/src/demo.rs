@@ -73,7 +73,7 @@ pub async fn run(size_mib: u64) -> Result<(), Fail> {
         token: Some(sim.demo_token()),
         token_stdin: false,
         keycloak: None,
-        parts_in_flight: 8,
+        parts_in_flight: ferry_engine::DEFAULT_PARTS_IN_FLIGHT as u16,
         journal: Some(dir.path().join("journal.sqlite")),
     };
     let out = Output {

@@ -174,7 +174,10 @@ pub async fn resume(
         eprintln!("job {id} is already done");
         return Ok(());
     }
-    let parts = rec.params.parts_in_flight.unwrap_or(8) as usize;
+    let parts = rec
+        .params
+        .parts_in_flight
+        .map_or(ferry_engine::DEFAULT_PARTS_IN_FLIGHT, usize::from);
     drop(j);
     // A watched run's job: not beside the watcher of its folder.
     let _watch_lock = crate::watch::resume_lock(&path, &rec)?;

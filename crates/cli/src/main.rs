@@ -232,7 +232,7 @@ struct Conn {
     #[arg(long, env = "FERRY_JOURNAL", value_name = "PATH")]
     journal: Option<PathBuf>,
     /// Parts sent at the same time, across all files.
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    #[arg(long, default_value_t = ferry_engine::DEFAULT_PARTS_IN_FLIGHT as u16, value_parser = clap::value_parser!(u16).range(1..=256))]
     parts_in_flight: u16,
 }
 
@@ -258,7 +258,7 @@ struct UploadConn {
     #[arg(long, env = "FERRY_JOURNAL", value_name = "PATH")]
     journal: Option<PathBuf>,
     /// Parts sent at the same time, across all files.
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    #[arg(long, default_value_t = ferry_engine::DEFAULT_PARTS_IN_FLIGHT as u16, value_parser = clap::value_parser!(u16).range(1..=256))]
     parts_in_flight: u16,
 }
 

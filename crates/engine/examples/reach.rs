@@ -3,13 +3,14 @@
 //! against the Loculus website's strictly sequential 10 MiB parts. Printed
 //! as a Markdown table by `tests/bench.sh`.
 
+use ferry_engine::DEFAULT_PARTS_IN_FLIGHT;
 use ferry_engine::deadline::{Link, MAX_IN_FLIGHT, reach, reach_sequential};
 use ferry_engine::plan::{MIB, PlanLimits};
 
 fn main() {
     let window = 1800.0;
     println!(
-        "| uplink | website (10 MiB parts, one at a time) | Ferry, 8 in flight | Ferry, {MAX_IN_FLIGHT} in flight |"
+        "| uplink | website (10 MiB parts, one at a time) | Ferry, {DEFAULT_PARTS_IN_FLIGHT} in flight (the default) | Ferry, {MAX_IN_FLIGHT} in flight |"
     );
     println!("|---:|---:|---:|---:|");
     for rate in [2e6, 10e6, 100e6] {
@@ -19,7 +20,12 @@ fn main() {
             "| {:.0} MB/s | {} | {} | {} |",
             rate / 1e6,
             gb(reach_sequential(10 * MIB, &link, window)),
-            gb(reach(&PlanLimits::S3, &link, window, 8)),
+            gb(reach(
+                &PlanLimits::S3,
+                &link,
+                window,
+                DEFAULT_PARTS_IN_FLIGHT as u32
+            )),
             gb(reach(&PlanLimits::S3, &link, window, MAX_IN_FLIGHT)),
         );
     }

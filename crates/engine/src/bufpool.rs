@@ -14,9 +14,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use bytes::Bytes;
 
 /// Buffers a pool keeps for reuse; more in use at once are freed when
-/// let go. 8 parts in flight hold about 6 chunks each (read ahead, in the
-/// request body, waiting to be hashed).
-const KEEP: usize = 64;
+/// let go. The default 16 parts in flight hold up to about 8 chunks each
+/// (read ahead, in the request body, waiting to be hashed).
+const KEEP: usize = 128;
 
 pub(crate) struct Pool {
     size: usize,

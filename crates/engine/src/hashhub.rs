@@ -8,7 +8,7 @@
 //! path for one stream), as MinIO's md5-simd does in Go: several times
 //! less CPU per byte than one stream after another. The hub waits briefly
 //! for the lanes to fill: chunks are hashed once a row of lanes has one
-//! each (up to 8, or every open part), or a part has [`PER_PART`] waiting,
+//! each (every open part, up to the lanes), or a part has [`PER_PART`] waiting,
 //! or one waited [`WAIT`], or a part asks for its digest.
 //!
 //! Sending does not wait for hashing: a chunk goes to the request body and
@@ -237,9 +237,10 @@ fn run(rx: mpsc::Receiver<Msg>, engine: Option<Md5Many>) {
         {
             hash_next_chunks(&mut streams, engine, 1);
         }
-        // Full rows of lanes (up to 8: md5-many's AVX2 width, and what 8
-        // parts in flight give); what waited too long goes anyway.
-        let target = lanes.min(8).min(streams.len()).max(1);
+        // Full rows: a chunk of every open stream, up to the lanes (16
+        // with AVX-512: rows of 16 parts cost what rows of 8 do); what
+        // waited too long goes anyway.
+        let target = lanes.min(streams.len()).max(1);
         while hash_next_chunks(&mut streams, engine, target) {}
         if since.elapsed() >= WAIT {
             while hash_next_chunks(&mut streams, engine, 1) {}

@@ -44,4 +44,6 @@ pub use plan::{Plan, PlanLimits, PlanPrefs};
 pub use portal::Portal;
 pub use scan::{Item, ScanProblem, ScanReport};
 pub use token::{Secret, StaticToken, TokenSource};
-pub use transfer::{Engine, EngineConfig, FileOutcome, JobFile, JobLog, Prior, Uploaded};
+pub use transfer::{
+    DEFAULT_PARTS_IN_FLIGHT, Engine, EngineConfig, FileOutcome, JobFile, JobLog, Prior, Uploaded,
+};

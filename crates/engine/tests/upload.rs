@@ -91,7 +91,10 @@ async fn a_300_mib_file_goes_in_parallel_parts() {
             _ => {}
         }
     }
-    assert!(max_open > 1 && max_open <= 8, "parts in flight: {max_open}");
+    assert!(
+        max_open > 1 && max_open <= ferry_engine::DEFAULT_PARTS_IN_FLIGHT,
+        "parts in flight: {max_open}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
