@@ -176,11 +176,11 @@ import statistics, sys
 secs, sent, part, samples = float(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), [int(x) for x in sys.argv[4:]]
 rate = sent / secs
 # Flat: the samples after the first few seconds, against the budget of
-# 100 MB plus the parts in flight (16, the default, of the plan's part size).
+# 100 MB plus the parts in flight (8, the default, of the plan's part size).
 steady = samples[len(samples) // 5:] or samples
 eta = (1 << 40) / rate
 print(f"{rate / 1e6:.0f} MB/s; RSS over {len(samples)} samples: min {min(steady) // 1024} / median {statistics.median(steady) // 1024:.0f} / max {max(steady) // 1024} MiB after warm-up; "
-      f"parts of {part >> 20} MiB, budget {(100_000_000 + 16 * part) // (1 << 20)} MiB; 1 TiB would take {eta / 3600:.1f} h at this rate")
+      f"parts of {part >> 20} MiB, budget {(100_000_000 + 8 * part) // (1 << 20)} MiB; 1 TiB would take {eta / 3600:.1f} h at this rate")
 PY
 )
 row "1 TiB sparse file: first $SEND_GIB GiB sent (then stopped)" "$S" "-" "$M" "RSS flat, ≤ 100 MB + parts in flight" "planned as $PPARTS parts of $((PSIZE >> 20)) MiB; $RSS"

@@ -16,7 +16,7 @@ const MIB: u64 = 1024 * 1024;
 /// `ferry_engine::DEFAULT_PARTS_IN_FLIGHT`; this crate drives the binaries
 /// only): at most this many can be in flight, unacknowledged, when the
 /// process dies.
-const PARTS_IN_FLIGHT: usize = 16;
+const PARTS_IN_FLIGHT: usize = 8;
 
 /// (fileId, part number) of a storage request; a single PUT is part 1.
 type Key = (String, u32);

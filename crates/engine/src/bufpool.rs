@@ -14,8 +14,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use bytes::Bytes;
 
 /// Buffers a pool keeps for reuse; more in use at once are freed when
-/// let go. The default 16 parts in flight hold up to about 8 chunks each
-/// (read ahead, in the request body, waiting to be hashed).
+/// let go. A part in flight holds up to about 8 chunks (read ahead, in the
+/// request body, waiting to be hashed): enough for 16 parts in flight.
 const KEEP: usize = 128;
 
 pub(crate) struct Pool {
