@@ -14,7 +14,9 @@ mod links;
 mod portals;
 mod session;
 mod settings;
+mod signin;
 mod watch;
+mod watch_panel;
 mod wizard;
 
 use std::collections::HashMap;
@@ -327,146 +329,6 @@ type DemoSim = portals::NoDemo;
 /// The app's state, as a command gets it.
 type AppState<'a> = State<'a, Arc<App>>;
 
-#[tauri::command]
-fn session(app: AppState<'_>) -> (Info, Option<Portal>) {
-    (
-        app.info.lock().unwrap().clone(),
-        app.portal.lock().unwrap().clone(),
-    )
-}
-
-#[tauri::command]
-async fn sign_in(
-    app: AppState<'_>,
-    backend: Option<String>,
-    keycloak: Option<String>,
-    user: String,
-    password: String,
-) -> Result<Info, String> {
-    let p = app.portal(backend, keycloak)?;
-    let s = session::password(app.http.clone(), &p, &user, &password).await;
-    app.use_loculus_sign_in(s)
-}
-
-/// Sign in in a browser (OAuth device code): the code goes to the window
-/// through `on_code`; this returns once it is approved, refused, expired or
-/// cancelled.
-#[tauri::command]
-async fn sign_in_device(
-    app: AppState<'_>,
-    backend: Option<String>,
-    keycloak: Option<String>,
-    on_code: Channel<ferry_engine::loculus::keycloak::DeviceCode>,
-) -> Result<Info, String> {
-    let p = app.portal(backend, keycloak)?;
-    let stop = Arc::new(tokio::sync::Notify::new());
-    let shown = |c: &ferry_engine::loculus::keycloak::DeviceCode| {
-        let link = c.verification_uri_complete.clone();
-        let link = link.unwrap_or_else(|| c.verification_uri.clone());
-        *app.device.lock().unwrap() = Some((link, stop.clone()));
-        let _ = on_code.send(c.clone());
-    };
-    let s = tokio::select! {
-        s = session::device(app.http.clone(), &p, shown) => s,
-        _ = stop.notified() => Err("sign-in cancelled".into()),
-    };
-    *app.device.lock().unwrap() = None;
-    app.use_loculus_sign_in(s)
-}
-
-/// Opens the waiting device sign-in's page in the desktop's browser.
-#[tauri::command]
-fn open_sign_in_page(app: AppState<'_>, handle: tauri::AppHandle) -> Result<(), String> {
-    let link = app.device.lock().unwrap().as_ref().map(|d| d.0.clone());
-    let link = link.ok_or("no sign-in is waiting for the browser")?;
-    // Only an https page of this portal's Keycloak is handed to the browser.
-    let keycloak = app
-        .portal
-        .lock()
-        .unwrap()
-        .as_ref()
-        .map(|p| p.keycloak.clone());
-    ferry_engine::guard::check_sign_in_link(&link, &keycloak.unwrap_or_default(), &[])
-        .map_err(|e| e.to_string())?;
-    let url = links::openable(&link)?;
-    use tauri_plugin_opener::OpenerExt;
-    handle
-        .opener()
-        .open_url(url.as_str(), None::<&str>)
-        .map_err(|e| format!("cannot open a browser ({e}): open {link} yourself"))
-}
-
-#[tauri::command]
-fn cancel_sign_in(app: AppState<'_>) {
-    if let Some((_, stop)) = app.device.lock().unwrap().take() {
-        stop.notify_one();
-    }
-}
-
-#[tauri::command]
-async fn sign_in_token(
-    app: AppState<'_>,
-    backend: Option<String>,
-    token: String,
-) -> Result<Info, String> {
-    let p = app.portal(backend, None)?;
-    let s = session::token(app.http.clone(), &p, &token).await;
-    app.use_loculus_sign_in(s)
-}
-
-/// One Codex (API key) or BaseSpace (access token and AppResult), checked
-/// with the portal before it is kept.
-#[tauri::command]
-async fn sign_in_key(
-    app: AppState<'_>,
-    key: String,
-    appresult: Option<String>,
-) -> Result<Info, String> {
-    let p = app.portal(None, None)?;
-    portals::check(&app.http, &p, &key, appresult.as_deref()).await?;
-    app.use_key_sign_in(portals::sign_in(
-        app.http.clone(),
-        &p,
-        &key,
-        appresult.as_deref(),
-    ))
-}
-
-/// The portals the window offers.
-#[tauri::command]
-fn portals(app: AppState<'_>) -> Vec<Portal> {
-    app.choices.clone()
-}
-
-#[tauri::command]
-async fn choose_portal(app: AppState<'_>, index: usize) -> Result<Info, String> {
-    let p = app.choices.get(index).cloned().ok_or("no such portal")?;
-    app.choose(p).await
-}
-
-#[tauri::command]
-fn sign_out(app: AppState<'_>) -> Result<Info, String> {
-    app.queue.set_portal(None, Destination::default());
-    // Every session object of the signed-out portal goes: Loculus (the
-    // wizard's too) and One Codex, which would otherwise keep its key.
-    *app.loculus.lock().unwrap() = None;
-    *app.onecodex.lock().unwrap() = None;
-    app.watched.signed_out();
-    let info = std::mem::take(&mut *app.info.lock().unwrap());
-    if let Some(p) = &info.portal {
-        match p.kind {
-            PortalKind::Loculus => session::forget(p)?,
-            _ => portals::forget(p)?,
-        }
-    }
-    let info = Info {
-        portal: info.portal,
-        ..Info::default()
-    };
-    app.outbox.lock().unwrap().session = Some(info.clone());
-    Ok(info)
-}
-
 /// The window's one stream of updates; replaces an earlier one (reload).
 #[tauri::command]
 fn subscribe(
@@ -571,80 +433,6 @@ fn save_settings(
     let v = settings::save(new.clone())?;
     *app.settings.lock().unwrap() = (new, None);
     Ok(v)
-}
-
-/// The watched folders and their runs.
-#[tauri::command]
-fn watch_folders(app: AppState<'_>) -> Vec<watch::FolderView> {
-    app.watched.view()
-}
-
-/// Keeps the watched folders in the settings file and starts new ones.
-fn watches_changed(app: &App) -> Result<(), String> {
-    let mut s = app.settings.lock().unwrap();
-    if let Some(e) = &s.1 {
-        return Err(format!(
-            "the folder is watched until the app closes, but not kept: {e}"
-        ));
-    }
-    s.0.watch = app.watched.configs();
-    settings::save(s.0.clone())?;
-    drop(s);
-    app.watched.start_all(&app.engine_cfg);
-    Ok(())
-}
-
-/// Add a watched folder chosen in a native dialog, with its destination:
-/// a Loculus group, and an organism to submit each run to as a batch.
-#[tauri::command]
-async fn watch_pick(
-    app: AppState<'_>,
-    group: Option<i64>,
-    submit: Option<String>,
-) -> Result<(), String> {
-    let picked = dialog(|| {
-        rfd::FileDialog::new()
-            .set_title("Watch a folder for sequencer runs")
-            .pick_folder()
-            .map(|p| vec![p])
-    })
-    .await?;
-    for p in picked {
-        app.watched.add(p, group, submit.clone())?;
-    }
-    watches_changed(&app)
-}
-
-#[tauri::command]
-fn watch_remove(app: AppState<'_>, dir: PathBuf) -> Result<(), String> {
-    app.watched.remove(&dir);
-    watches_changed(&app)
-}
-
-#[tauri::command]
-fn watch_pause(app: AppState<'_>, dir: PathBuf, paused: bool) -> Result<(), String> {
-    app.watched.set_paused(&dir, paused);
-    watches_changed(&app)
-}
-
-#[tauri::command]
-fn watch_check_again(app: AppState<'_>, dir: PathBuf) {
-    app.watched.check_again(&dir);
-}
-
-/// Test-only: adds a watched folder as the native dialog would.
-#[tauri::command]
-fn e2e_watch_add(
-    app: AppState<'_>,
-    path: PathBuf,
-    group: Option<i64>,
-    submit: Option<String>,
-) -> Result<(), String> {
-    if !e2e() {
-        return Err("not available".into());
-    }
-    app.watched.add(path, group, submit)?;
-    watches_changed(&app)
 }
 
 /// Test-only: delivers paths exactly as a drop on the window does (`at`:
@@ -889,13 +677,13 @@ fn run_window(app: Arc<App>) {
             }
         })
         .invoke_handler(tauri::generate_handler![
-            session,
-            sign_in,
-            sign_in_token,
-            sign_in_device,
-            open_sign_in_page,
-            cancel_sign_in,
-            sign_out,
+            signin::session,
+            signin::sign_in,
+            signin::sign_in_token,
+            signin::sign_in_device,
+            signin::open_sign_in_page,
+            signin::cancel_sign_in,
+            signin::sign_out,
             subscribe,
             pick_files,
             pick_folder,
@@ -909,9 +697,9 @@ fn run_window(app: Arc<App>) {
             jobs::unfinished_jobs,
             jobs::resume_job,
             jobs::discard_job,
-            portals,
-            choose_portal,
-            sign_in_key,
+            signin::portals,
+            signin::choose_portal,
+            signin::sign_in_key,
             wizard::wizard_organisms,
             wizard::wizard_groups,
             wizard::wizard_open,
@@ -927,13 +715,13 @@ fn run_window(app: Arc<App>) {
             history::submit_these,
             settings,
             save_settings,
-            watch_folders,
-            watch_pick,
-            watch_remove,
-            watch_pause,
-            watch_check_again,
+            watch_panel::watch_folders,
+            watch_panel::watch_pick,
+            watch_panel::watch_remove,
+            watch_panel::watch_pause,
+            watch_panel::watch_check_again,
             watch::drop::watch_drop_zone,
-            e2e_watch_add,
+            watch_panel::e2e_watch_add,
             e2e_drop
         ])
         .run(tauri::generate_context!())

@@ -42,7 +42,7 @@ pub fn dropped(app: &crate::App, paths: Vec<PathBuf>) -> String {
         }
     }
     if !added.is_empty()
-        && let Err(e) = crate::watches_changed(app)
+        && let Err(e) = crate::watch_panel::watches_changed(app)
     {
         said.push(e);
     }
