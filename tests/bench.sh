@@ -138,6 +138,33 @@ for round in $(seq "$ROUNDS"); do
   check_ferry_sha; forget_objects
 done
 
+echo "== ferry upload --json: where its time goes" >&2
+# One more run of the default row, its events timed as they arrive: how
+# long the parts took to send, and how long the storage then took to
+# complete the upload (s3s-fs reads every part back and hashes it; aws-cli
+# waits for the same step).
+FERRY_TOKEN=$TOKEN python3 - "$REL/ferry" "$BACKEND" "$FILE" "$SIZE_MIB" > "$WORK/phases.txt" <<'PY'
+import json, subprocess, sys, time
+ferry, backend, path, mib = sys.argv[1:5]
+t0 = time.monotonic()
+p = subprocess.Popen([ferry, "upload", "--json", "--backend", backend, "--group", "1", path],
+                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+last_part = done = None
+for line in p.stdout:
+    kind = json.loads(line).get("event")
+    if kind == "part_done":
+        last_part = time.monotonic() - t0
+    elif kind == "file_done":
+        done = time.monotonic() - t0
+if p.wait() != 0 or last_part is None or done is None:
+    sys.exit("ferry upload --json failed")
+print(f"Where ferry's time goes (one run, the default row): the parts sent in {last_part:.2f} s "
+      f"({int(mib) / last_part:.0f} MiB/s), then {done - last_part:.2f} s until the storage "
+      f"completed the upload ({100 * (done - last_part) / done:.0f}% of {done:.2f} s; s3s-fs "
+      f"reads every part back and hashes it, and aws-cli waits for the same step)")
+PY
+forget_objects
+
 echo "== ferry upload (links valid 20 s: a deadline plan of few huge parts side by side)" >&2
 # A second simulator whose links die after 20 s: at the 1 MB/s assumed
 # before anything is measured, ferry sends the file as a few huge parts that
@@ -188,6 +215,7 @@ gib = int(sys.argv[3]) / 1024
 print(f"| {sys.argv[4]} | {secs:.2f} | {int(sys.argv[3]) / secs:.0f} | {cpu / gib:.2f} | {cpu / aws_cpu:.2f}x | {rss / 1024:.0f} | {sys.argv[5]} |")
 PY
 done
+printf '\n'; cat "$WORK/phases.txt"
 
 # Fuzzing (proptest, stable Rust): a bounded run per target, its cases and time
 # (libtest prints a test's output on its "test NAME ... " line, hence `^.*`).
