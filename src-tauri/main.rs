@@ -355,6 +355,18 @@ async fn dialog(
     Ok(picked.unwrap_or_default())
 }
 
+/// One folder chosen in a native dialog titled `title` (none: cancelled).
+async fn pick_one_folder(title: &'static str) -> Result<Option<PathBuf>, String> {
+    let picked = dialog(move || {
+        rfd::FileDialog::new()
+            .set_title(title)
+            .pick_folder()
+            .map(|p| vec![p])
+    })
+    .await?;
+    Ok(picked.into_iter().next())
+}
+
 #[tauri::command]
 async fn pick_files(app: AppState<'_>) -> Result<Added, String> {
     let paths = dialog(|| {
@@ -368,14 +380,8 @@ async fn pick_files(app: AppState<'_>) -> Result<Added, String> {
 
 #[tauri::command]
 async fn pick_folder(app: AppState<'_>) -> Result<Added, String> {
-    let paths = dialog(|| {
-        rfd::FileDialog::new()
-            .set_title("Add a folder to upload")
-            .pick_folder()
-            .map(|p| vec![p])
-    })
-    .await?;
-    Ok(app.add(paths))
+    let paths = pick_one_folder("Add a folder to upload").await?;
+    Ok(app.add(paths.into_iter().collect()))
 }
 
 #[tauri::command]

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::{App, AppState, dialog, e2e, settings, watch};
+use crate::{App, AppState, e2e, pick_one_folder, settings, watch};
 
 /// The watched folders and their runs.
 #[tauri::command]
@@ -34,15 +34,9 @@ pub async fn watch_pick(
     group: Option<i64>,
     submit: Option<String>,
 ) -> Result<(), String> {
-    let picked = dialog(|| {
-        rfd::FileDialog::new()
-            .set_title("Watch a folder for sequencer runs")
-            .pick_folder()
-            .map(|p| vec![p])
-    })
-    .await?;
-    for p in picked {
-        app.watched.add(p, group, submit.clone())?;
+    let picked = pick_one_folder("Watch a folder for sequencer runs").await?;
+    if let Some(p) = picked {
+        app.watched.add(p, group, submit)?;
     }
     watches_changed(&app)
 }

@@ -205,14 +205,8 @@ fn use_group(app: &crate::App, group: i64) -> Result<(), String> {
 
 #[tauri::command]
 pub async fn wizard_pick_folder(app: AppState<'_>) -> Result<Option<String>, String> {
-    let picked = crate::dialog(|| {
-        rfd::FileDialog::new()
-            .set_title("Choose the batch folder")
-            .pick_folder()
-            .map(|p| vec![p])
-    })
-    .await?;
-    match picked.into_iter().next() {
+    let picked = crate::pick_one_folder("Choose the batch folder").await?;
+    match picked {
         Some(f) => set_folder(&app, f).map(Some),
         None => Ok(None),
     }
