@@ -153,7 +153,8 @@ fn links_shorter_than_the_contract_are_read_before_a_byte_is_sent() {
 
 /// More than any plan gets through 3-second links at this speed: refused
 /// before a byte is sent, with the largest size that can and what would
-/// make it possible. (The speed is measured from a first file.)
+/// make it possible. (The speed is measured by a test upload while a
+/// first file goes up.)
 #[test]
 fn a_file_too_big_for_its_links_is_refused_before_sending() {
     let sim = SimProc::start(&[
@@ -198,7 +199,7 @@ fn a_file_too_big_for_its_links_is_refused_before_sending() {
         err.contains("parts in flight") && err.contains("MB/s"),
         "{err}"
     );
-    assert!(err.contains("Nothing was sent"), "{err}");
+    assert!(err.contains("Nothing of it was sent"), "{err}");
     let state = sim.state();
     let for_huge = state["api_log"]
         .as_array()
@@ -213,5 +214,207 @@ fn a_file_too_big_for_its_links_is_refused_before_sending() {
         .iter()
         .map(|r| r["body_bytes"].as_u64().unwrap())
         .sum();
-    assert_eq!(received, 6 * MB as u64, "only the first file went up");
+    // The first file, and one test upload of 4 MiB that measured the
+    // uplink (its part of it: the first file was still going up).
+    assert_eq!(
+        received,
+        6 * MB as u64 + 4 * MIB,
+        "only the first file and one test upload went up"
+    );
+    assert!(err.contains("measured by test uploads"), "{err}");
+}
+
+const MIB: u64 = 1024 * 1024;
+
+/// A sparse file of `gib` GiB: planned and refused (or started) without
+/// being read.
+fn sparse(dir: &std::path::Path, name: &str, gib: u64) -> std::path::PathBuf {
+    let p = dir.join(name);
+    std::fs::File::create(&p)
+        .unwrap()
+        .set_len(gib * 1024 * MIB)
+        .unwrap();
+    p
+}
+
+/// The test uploads' PUTs the storage answered: their sizes, in order.
+fn probe_puts(state: &serde_json::Value, ids: &[String]) -> Vec<u64> {
+    state["storage_log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| {
+            r["method"] == "PUT"
+                && ids
+                    .iter()
+                    .any(|id| r["path"].as_str().unwrap().ends_with(id.as_str()))
+        })
+        .map(|r| {
+            assert_eq!(r["status"], 200, "{r}");
+            r["body_bytes"].as_u64().unwrap()
+        })
+        .collect()
+}
+
+/// The fileIds of the single uploads the sim handed out (the test uploads:
+/// no real file of these jobs is small enough for one).
+fn single_ids(state: &serde_json::Value) -> Vec<String> {
+    state["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["multipart"] == false)
+        .map(|f| f["file_id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// A fresh process assumes a 1 MB/s uplink, at which 200 GiB cannot start
+/// every part within 30-minute links. On a 200 MB/s uplink it measures
+/// the uplink with test uploads first, and the file then goes.
+#[test]
+fn a_huge_file_on_a_fast_uplink_is_measured_then_sent() {
+    let sim = SimProc::start(&["--storage-bytes-per-sec", "200000000"]);
+    let dir = tempfile::tempdir().unwrap();
+    let huge = sparse(dir.path(), "run42_S1_R1_001.fastq.gz", 200);
+    let journal = dir.path().join("journal.sqlite");
+    let backend = sim.backend();
+    let mut child = sim
+        .ferry_cmd(
+            &journal,
+            &[
+                "upload",
+                "--json",
+                "--backend",
+                &backend,
+                "--group",
+                "1",
+                huge.to_str().unwrap(),
+            ],
+        )
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Events until the file's first part starts (or ferry ends, or 90 s).
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    let mut events: Vec<serde_json::Value> = Vec::new();
+    let started = loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => {
+                let ev: serde_json::Value = serde_json::from_str(&line).unwrap();
+                let part = ev["event"] == "part_started";
+                events.push(ev);
+                if part {
+                    break true;
+                }
+            }
+            Err(_) => break false,
+        }
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let warnings: Vec<&str> = events
+        .iter()
+        .filter(|e| e["event"] == "warning")
+        .map(|e| e["message"].as_str().unwrap())
+        .collect();
+    assert!(started, "no part started: {events:?}");
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.starts_with("run42_S1_R1_001.fastq.gz: ")
+                && w.contains("measuring the uplink first")),
+        "{warnings:?}"
+    );
+    let measured = warnings
+        .iter()
+        .find_map(|w| w.split("the uplink measured ").nth(1))
+        .and_then(|r| r.trim_end_matches(" MB/s").parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("no measured rate: {warnings:?}"));
+    assert!(
+        (10.0..=220.0).contains(&measured),
+        "measured {measured} MB/s through a 200 MB/s uplink"
+    );
+
+    // The test uploads came first, then the file's own upload.
+    let state = sim.state();
+    let api: Vec<&serde_json::Value> = state["api_log"].as_array().unwrap().iter().collect();
+    let probe_at = api
+        .iter()
+        .position(|r| r["path"] == "/files/request-upload")
+        .expect("links for test uploads");
+    assert!(
+        api[probe_at]["query"]
+            .as_str()
+            .unwrap()
+            .contains("numberFiles=3"),
+        "{:?}",
+        api[probe_at]
+    );
+    let file_at = api
+        .iter()
+        .position(|r| r["path"] == "/files/request-multipart-upload")
+        .expect("the file's upload started");
+    assert!(probe_at < file_at);
+    // At most 4 + 32 + 256 MiB of zeros, smallest first.
+    let sizes = probe_puts(&state, &single_ids(&state));
+    let all = [4 * MIB, 32 * MIB, 256 * MIB];
+    assert!(
+        sizes.len() >= 2 && sizes[..] == all[..sizes.len()],
+        "{sizes:?}"
+    );
+}
+
+/// On a 1 MB/s uplink the test uploads confirm the assumption: one of
+/// 4 MiB (it takes 4 s, long enough to measure), then the refusal says
+/// the rate was measured and what would make the file fit.
+#[test]
+fn a_huge_file_on_a_slow_uplink_is_refused_after_measuring() {
+    let sim = SimProc::start(&["--storage-bytes-per-sec", "1000000"]);
+    let dir = tempfile::tempdir().unwrap();
+    let huge = sparse(dir.path(), "run42_S1_R2_001.fastq.gz", 200);
+    let out = ferry(
+        &sim.token(),
+        &[
+            "upload",
+            "--backend",
+            &sim.backend(),
+            "--group",
+            "1",
+            huge.to_str().unwrap(),
+        ],
+    );
+    let err = text(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("measuring the uplink first"), "{err}");
+    assert!(
+        err.contains("run42_S1_R2_001.fastq.gz")
+            && err.contains("cannot reach Loculus before its upload links expire")
+            && err.contains("MB/s measured by test uploads")
+            && err.contains("Nothing of it was sent"),
+        "{err}"
+    );
+    let state = sim.state();
+    assert!(
+        !state["api_log"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["path"] == "/files/request-multipart-upload"),
+        "no upload started for the file"
+    );
+    assert_eq!(probe_puts(&state, &single_ids(&state)), vec![4 * MIB]);
 }

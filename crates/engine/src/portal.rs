@@ -135,6 +135,14 @@ pub trait Portal: NameRules {
         None
     }
 
+    /// Whether a few single uploads of zeros may be started to measure the
+    /// uplink (when a file would not fit its links at the rate assumed
+    /// before any is measured): only where such unused uploads cost
+    /// nothing and are cleaned up by the portal.
+    fn probe_uploads_allowed(&self) -> bool {
+        false
+    }
+
     /// How many files with this plan may be started in one `begin` call
     /// (a start group).
     fn files_per_begin(&self, _plan: &Plan) -> usize {

@@ -186,6 +186,12 @@ impl Portal for Loculus {
         true
     }
 
+    /// A fileId never used in a submission is garbage-collected after
+    /// about 7 days (`S3GarbageCollectionTask`, loculus-api.md 4.5).
+    fn probe_uploads_allowed(&self) -> bool {
+        true
+    }
+
     fn files_per_begin(&self, plan: &Plan) -> usize {
         if plan.multipart { 1 } else { SINGLES_PER_BEGIN }
     }

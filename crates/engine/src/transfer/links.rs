@@ -9,6 +9,7 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 
 use super::deadline::{self, Fit, Link};
+use super::probe::Probed;
 use super::{Engine, FileCtx};
 use crate::Error;
 use crate::event::Event;
@@ -26,10 +27,18 @@ impl Engine {
     }
 
     /// The throughput to plan with, and how it was found.
-    pub(super) fn planning_rate(&self) -> (f64, &'static str) {
-        match self.inner.measured_rate() {
-            Some(r) => (r, "measured so far"),
-            None => (self.inner.cfg.assumed_rate, "assumed until measured"),
+    pub(super) fn planning_rate(&self) -> (f64, String) {
+        if let Some(r) = self.inner.measured_rate() {
+            return (r, "measured so far".into());
+        }
+        let assumed = self.inner.cfg.assumed_rate;
+        match &*self.inner.probed.lock().expect("probed") {
+            Some(Probed::Rate(r)) => (*r, "measured by test uploads".into()),
+            Some(Probed::Failed(e)) => (
+                assumed,
+                format!("assumed (test uploads to measure the uplink failed: {e})"),
+            ),
+            None => (assumed, "assumed until measured".into()),
         }
     }
 
@@ -229,7 +238,7 @@ impl Engine {
                     host: portal.name().into(),
                     status: 0,
                     detail: format!(
-                        "{}: {:.1} GB cannot reach {} before its upload links expire ({} after they are issued) at the {:.1} MB/s {how}, even as parts of the largest size with up to {} in flight; the largest file that can is {:.1} GB. Nothing was sent. It would fit with {}; or split the file.",
+                        "{}: {:.1} GB cannot reach {} before its upload links expire ({} after they are issued) at the {:.1} MB/s {how}, even as parts of the largest size with up to {} in flight; the largest file that can is {:.1} GB. Nothing of it was sent. It would fit with {}; or split the file.",
                         ctx.item.path.display(),
                         ctx.item.size as f64 / 1e9,
                         portal.name(),

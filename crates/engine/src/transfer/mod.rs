@@ -6,6 +6,7 @@ pub mod deadline;
 mod finish;
 mod links;
 mod part;
+mod probe;
 mod schedule;
 
 use std::collections::BTreeMap;
@@ -151,6 +152,8 @@ struct Inner {
     /// Seconds the portal's upload links live, as learnt from the last
     /// links issued (their expiry minus the time they were asked for).
     link_lifetime: Mutex<Option<u64>>,
+    /// What test uploads measured of the uplink, once run (see `probe`).
+    probed: Mutex<Option<probe::Probed>>,
     /// Files with parts in flight: what a new file's parts share the link
     /// with (the deadline model's `ahead`).
     running: Mutex<Vec<std::sync::Weak<FileCtx>>>,
@@ -210,6 +213,7 @@ impl Engine {
                 acked: AtomicU64::new(0),
                 first_part: std::sync::OnceLock::new(),
                 link_lifetime: Mutex::new(None),
+                probed: Mutex::new(None),
                 running: Mutex::new(Vec::new()),
                 events,
                 cancel: CancellationToken::new(),

@@ -184,7 +184,14 @@ impl Engine {
             // Fitted now, at the freshest throughput: the links are asked
             // for next. A file no plan gets through in time is not sent.
             if to - from == 1 && p.ctxs[from].plan.multipart && p.priors[from].is_none() {
-                match self.fit_to_links(portal.as_ref(), &p.ctxs[from], None) {
+                let mut fitted = self.fit_to_links(portal.as_ref(), &p.ctxs[from], None);
+                // Too big at the assumed rate: measure the uplink, then
+                // plan again with what it really carries.
+                if fitted.is_err() && self.may_probe(portal.as_ref()) {
+                    self.probe_uplink(portal.as_ref(), &p.ctxs[from]).await;
+                    fitted = self.fit_to_links(portal.as_ref(), &p.ctxs[from], None);
+                }
+                match fitted {
                     Ok(Some(c)) => p.ctxs[from] = c,
                     Ok(None) => {}
                     Err(e) => {
