@@ -96,6 +96,31 @@ check_ferry_sha() { # the SHA-256 ferry printed and the stored object's
   [ "$stored" = "$SHA" ] || { echo "the stored object differs from the file" >&2; exit 1; }
 }
 
+# Where an upload's time went, on the server's clock (the sim logs when
+# each request arrived and was answered): the parts, from the first one's
+# arrival to the last one stored, then the completion, in which s3s-fs
+# reads every part back and hashes it. Appends "parts_s complete_s" to
+# $WORK/rows/KEY.phases. aws-cli completes on the storage host itself;
+# ferry through the Loculus backend, which completes on the same server.
+phases() { # key aws|ferry [file id]
+  curl -s "$BACKEND/_sim/state" | python3 -c '
+import json, sys
+st = json.load(sys.stdin); who = sys.argv[1]; fid = sys.argv[2] if len(sys.argv) > 2 else ""
+log = st["storage_log"]
+if who == "aws":
+    done = [r for r in log if r["method"] == "POST" and r["path"].endswith("/aws.bin") and "uploadId=" in r["query"]][-1]
+    upload = [q for q in done["query"].split("&") if q.startswith("uploadId=")][0]
+    parts = [r for r in log if r["method"] == "PUT" and upload in r["query"]]
+    complete = done["ended_ms"] - done["started_ms"]
+else:
+    parts = [r for r in log if r["method"] == "PUT" and r["path"].endswith(fid) and "partNumber=" in r["query"]]
+    done = [r for r in st["api_log"] if r["path"] == "/files/complete-multipart-upload"][-1]
+    complete = done["ended_ms"] - done["started_ms"]
+sent = max(r["ended_ms"] for r in parts) - min(r["started_ms"] for r in parts)
+print(f"{sent / 1000:.3f} {complete / 1000:.3f}")
+' "$2" "${3:-}" >> "$WORK/rows/$1.phases"
+}
+
 export AWS_CONFIG_FILE="$WORK/aws.cfg"
 printf '[default]\ns3 =\n    addressing_style = path\n' > "$AWS_CONFIG_FILE"
 AWS_NAME="aws s3 cp ($("$WORK/venv/bin/aws" --version 2>&1 | cut -d' ' -f1))"
@@ -108,7 +133,7 @@ for round in $(seq "$ROUNDS"); do
   echo "== $AWS_NAME" >&2
   read -r s m c < <(measure "$WORK/venv/bin/aws" --endpoint-url "$S3" s3 cp --only-show-errors "$FILE" "s3://$BUCKET/bench/aws.bin")
   keep aws "$s" "$m" "$c"; label aws "$AWS_NAME" "direct S3 credentials; no checksum of its own"
-  forget_objects
+  phases aws aws; forget_objects
 
   echo "== curl, one presigned PUT" >&2
   URL=$(curl -s -X POST -H "Authorization: Bearer $TOKEN" "$BACKEND/files/request-upload?groupId=1&numberFiles=1" \
@@ -119,7 +144,7 @@ for round in $(seq "$ROUNDS"); do
 
   ferry_row ferry8 "ferry upload (8 parts in flight, the default)" "SHA-256 + every part's MD5 checked; stored SHA-256 verified" \
     "$REL"/ferry upload -q --backend "$BACKEND" --group 1 "$FILE"
-  check_ferry_sha; forget_objects
+  check_ferry_sha; phases ferry8 ferry "$(cut -f1 "$WORK/out.txt")"; forget_objects
 
   ferry_row ferry16 "ferry upload (16 parts in flight)" "SHA-256 + MD5 checked; all 16 of AVX-512's MD5 lanes in use" \
     "$REL"/ferry upload -q --parts-in-flight 16 --backend "$BACKEND" --group 1 "$FILE"
@@ -138,32 +163,6 @@ for round in $(seq "$ROUNDS"); do
   check_ferry_sha; forget_objects
 done
 
-echo "== ferry upload --json: where its time goes" >&2
-# One more run of the default row, its events timed as they arrive: how
-# long the parts took to send, and how long the storage then took to
-# complete the upload (s3s-fs reads every part back and hashes it; aws-cli
-# waits for the same step).
-FERRY_TOKEN=$TOKEN python3 - "$REL/ferry" "$BACKEND" "$FILE" "$SIZE_MIB" > "$WORK/phases.txt" <<'PY'
-import json, subprocess, sys, time
-ferry, backend, path, mib = sys.argv[1:5]
-t0 = time.monotonic()
-p = subprocess.Popen([ferry, "upload", "--json", "--backend", backend, "--group", "1", path],
-                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-last_part = done = None
-for line in p.stdout:
-    kind = json.loads(line).get("event")
-    if kind == "part_done":
-        last_part = time.monotonic() - t0
-    elif kind == "file_done":
-        done = time.monotonic() - t0
-if p.wait() != 0 or last_part is None or done is None:
-    sys.exit("ferry upload --json failed")
-print(f"Where ferry's time goes (one run, the default row): the parts sent in {last_part:.2f} s "
-      f"({int(mib) / last_part:.0f} MiB/s), then {done - last_part:.2f} s until the storage "
-      f"completed the upload ({100 * (done - last_part) / done:.0f}% of {done:.2f} s; s3s-fs "
-      f"reads every part back and hashes it, and aws-cli waits for the same step)")
-PY
-forget_objects
 
 echo "== ferry upload (links valid 20 s: a deadline plan of few huge parts side by side)" >&2
 # A second simulator whose links die after 20 s: at the 1 MB/s assumed
@@ -215,7 +214,22 @@ gib = int(sys.argv[3]) / 1024
 print(f"| {sys.argv[4]} | {secs:.2f} | {int(sys.argv[3]) / secs:.0f} | {cpu / gib:.2f} | {cpu / aws_cpu:.2f}x | {rss / 1024:.0f} | {sys.argv[5]} |")
 PY
 done
-printf '\n'; cat "$WORK/phases.txt"
+printf '\nWhere the time went, on the server'"'"'s clock (median of %s rounds): the parts, from the first\n' "$ROUNDS"
+printf 'one'"'"'s arrival to the last one stored, then the completion (s3s-fs reads every part back and\n'
+printf 'hashes it: the same work whoever uploaded)\n\n'
+echo "| tool | parts sent, s | MiB/s | completion, s | sending vs aws |"
+echo "|---|---:|---:|---:|---:|"
+python3 - "$WORK/rows" "$SIZE_MIB" "$AWS_NAME" <<'PY'
+import statistics, sys
+rows, mib, aws_name = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+def load(k):
+    r = [list(map(float, l.split())) for l in open(f"{rows}/{k}.phases") if l.strip()]
+    return statistics.median(x[0] for x in r), statistics.median(x[1] for x in r)
+aws = load("aws")
+for k, name in (("aws", aws_name), ("ferry8", "ferry upload (8 parts in flight, the default)")):
+    sent, done = load(k)
+    print(f"| {name} | {sent:.2f} | {mib / sent:.0f} | {done:.2f} | {aws[0] / sent:.2f}x |")
+PY
 
 # Fuzzing (proptest, stable Rust): a bounded run per target, its cases and time
 # (libtest prints a test's output on its "test NAME ... " line, hence `^.*`).

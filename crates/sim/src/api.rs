@@ -101,6 +101,7 @@ pub(crate) async fn handle(
     } else {
         None
     };
+    let started_ms = crate::model::now_ms();
     let log = |status: u16| {
         if !path.starts_with("/_sim/") {
             state.lock().api_log.push(ApiRequest {
@@ -108,6 +109,8 @@ pub(crate) async fn handle(
                 path: path.clone(),
                 query: query.clone(),
                 status,
+                started_ms,
+                ended_ms: crate::model::now_ms(),
             });
         }
     };

@@ -29,6 +29,13 @@ pub struct StorageRequest {
     pub authorization: Option<String>,
     /// The injected fault, if any (e.g. `status:503`, `reset`).
     pub fault: Option<String>,
+    /// Milliseconds since the sim started when the request arrived, and
+    /// when it was answered (its body read and stored): how long storing
+    /// took, seen from the server, whichever client sent it.
+    #[serde(default)]
+    pub started_ms: u64,
+    #[serde(default)]
+    pub ended_ms: u64,
 }
 
 /// A fileId handed out by `request-upload` / `request-multipart-upload`.
@@ -83,6 +90,22 @@ pub struct ApiRequest {
     pub query: String,
     /// Status sent; 0 when the connection was reset without a response.
     pub status: u16,
+    /// Milliseconds since the sim started when the request arrived, and
+    /// when it was answered.
+    #[serde(default)]
+    pub started_ms: u64,
+    #[serde(default)]
+    pub ended_ms: u64,
+}
+
+/// Milliseconds since this process's first call: the clock of the logs'
+/// `started_ms` / `ended_ms`.
+pub(crate) fn now_ms() -> u64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_millis() as u64
 }
 
 /// Everything `GET /_sim/state` returns.

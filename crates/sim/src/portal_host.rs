@@ -53,10 +53,13 @@ pub(crate) fn handle(
                     .get(header::AUTHORIZATION)
                     .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
                 fault: fault.as_ref().map(Fault::label),
+                started_ms: crate::model::now_ms(),
+                ended_ms: 0,
             });
             // Bytes of the body the handler read.
             let received = Arc::new(AtomicU64::new(0));
             let req = counted(req, received.clone());
+            let started_ms = crate::model::now_ms();
             let log = |status: u16| {
                 let mut inner = state.lock();
                 inner.portal_log.push(ApiRequest {
@@ -64,9 +67,12 @@ pub(crate) fn handle(
                     path: path.clone(),
                     query: String::new(),
                     status,
+                    started_ms,
+                    ended_ms: crate::model::now_ms(),
                 });
                 if let Some(mut r) = stored.clone() {
                     r.status = status;
+                    r.ended_ms = crate::model::now_ms();
                     r.body_bytes = received.load(Ordering::Relaxed);
                     inner.storage_log.push(r);
                 }

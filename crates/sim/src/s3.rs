@@ -81,6 +81,8 @@ pub(crate) async fn handle_public(
         body_bytes: 0,
         authorization,
         fault: fault.as_ref().map(Fault::label),
+        started_ms: crate::model::now_ms(),
+        ended_ms: 0,
     };
     // A client that gives up (a stalled request abandoned) drops this future
     // before it logs; the guard logs the request then, with status 0.
@@ -93,6 +95,7 @@ pub(crate) async fn handle_public(
     let resp = match fault {
         Some(Fault::Reset) => {
             abandoned.entry = None;
+            entry.ended_ms = crate::model::now_ms();
             state.lock().storage_log.push(entry);
             return Err(reset_error());
         }
@@ -166,6 +169,7 @@ pub(crate) async fn handle_public(
         None => forward(&state, &s3, req, &mut entry).await?,
     };
     entry.status = resp.status().as_u16();
+    entry.ended_ms = crate::model::now_ms();
     abandoned.entry = None;
     state.lock().storage_log.push(entry);
     Ok(if truncate_after {
@@ -183,7 +187,8 @@ struct Unanswered {
 
 impl Drop for Unanswered {
     fn drop(&mut self) {
-        if let Some(e) = self.entry.take() {
+        if let Some(mut e) = self.entry.take() {
+            e.ended_ms = crate::model::now_ms();
             self.state.lock().storage_log.push(e);
         }
     }
