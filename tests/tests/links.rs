@@ -215,12 +215,21 @@ fn a_file_too_big_for_its_links_is_refused_before_sending() {
         .map(|r| r["body_bytes"].as_u64().unwrap())
         .sum();
     // The first file, and one test upload of 4 MiB that measured the
-    // uplink (its part of it: the first file was still going up).
+    // uplink (its share of it: the first file was still going up).
     assert_eq!(
         received,
         6 * MB as u64 + 4 * MIB,
         "only the first file and one test upload went up"
     );
+    // The test upload got about half of the 1 MB/s uplink (the first
+    // file had the other half); the uplink is the two shares together.
+    let measured = err
+        .split("the uplink measured ")
+        .nth(1)
+        .and_then(|r| r.split(" MB/s").next())
+        .and_then(|r| r.parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("no measured rate: {err}"));
+    assert!((0.65..=1.1).contains(&measured), "{measured} MB/s: {err}");
     // Planned at a measured rate: the test upload's, or (when the first
     // file was acknowledged meanwhile, as on a loaded machine) the one
     // measured so far.

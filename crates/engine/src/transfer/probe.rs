@@ -37,7 +37,8 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(120);
 /// What the test uploads found.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Probed {
-    /// Bytes per second, from the last (largest) test upload.
+    /// Bytes per second of the uplink, from the last (largest) test upload
+    /// and the parts of other files that shared the uplink with it.
     Rate(f64),
     /// Why no rate came of it (the file is then planned at the assumed
     /// rate, and the refusal says so).
@@ -113,8 +114,14 @@ impl Engine {
             .await?;
         let mut rate = None;
         for (upload, size) in uploads.iter().zip(PROBE_SIZES) {
+            // Parts of other files in flight share the uplink with the test
+            // upload; as in the deadline model, each connection gets an
+            // equal share, so the link carries that many shares. The fewer
+            // seen before and after counts (the safe side).
+            let before = self.ahead().len();
             let took = self.send_zeros(portal, upload, size).await?;
-            rate = Some(size as f64 / took.as_secs_f64().max(1e-3));
+            let sharing = before.min(self.ahead().len());
+            rate = Some(size as f64 / took.as_secs_f64().max(1e-3) * (1 + sharing) as f64);
             if took >= LONG_ENOUGH {
                 break;
             }
