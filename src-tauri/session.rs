@@ -306,6 +306,9 @@ mod tests {
             .unwrap();
         let p = portal(&sim);
         let http = reqwest::Client::new();
+        // The keychain outlives simulators: an earlier one on this port
+        // (another test's, or a killed run's) may have left a sign-in.
+        forget(&p).unwrap();
         assert_eq!(keychain_entry(&p), None);
 
         let e = password(http.clone(), &p, "demo", "wrong").await.err();
