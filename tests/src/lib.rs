@@ -75,6 +75,15 @@ impl SimProc {
     /// `ferry` with every portal's credential of this simulator in the
     /// environment (none on the command line), the journal `journal` and no
     /// standard input.
+    /// `ferry upload --backend <this sim> --group 1 <args>`, with its token
+    /// (the test journal, as [`ferry`]).
+    pub fn upload(&self, args: &[&str]) -> Output {
+        let backend = self.backend();
+        let mut all = vec!["upload", "--backend", &backend, "--group", "1"];
+        all.extend_from_slice(args);
+        ferry(&self.token(), &all)
+    }
+
     pub fn ferry_cmd(&self, journal: &Path, args: &[&str]) -> Command {
         let mut c = Command::new(bin("ferry"));
         c.args(args)

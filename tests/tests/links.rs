@@ -99,19 +99,7 @@ fn links_shorter_than_the_contract_are_read_before_a_byte_is_sent() {
     let sim = SimProc::start(&["--url-expiry-secs", "10", "--storage-bytes-per-sec", RATE]);
     let dir = tempfile::tempdir().unwrap();
     let f = make_file(dir.path(), "lib7_S1_R1_001.fastq.gz", 60 * MB, 4);
-    let out = ferry(
-        &sim.token(),
-        &[
-            "upload",
-            "--backend",
-            &sim.backend(),
-            "--group",
-            "1",
-            "--parts-in-flight",
-            "2",
-            f.to_str().unwrap(),
-        ],
-    );
+    let out = sim.upload(&["--parts-in-flight", "2", f.to_str().unwrap()]);
     let err = text(&out.stderr);
     assert!(out.status.success(), "{err}");
     let id = text(&out.stdout).split('\t').next().unwrap().to_string();
@@ -168,25 +156,13 @@ fn a_file_too_big_for_its_links_is_refused_before_sending() {
     // 1 MB/s for 3 s: only parts that start at once make it, at most
     // 5 GiB each and at most 32 of them in flight; 200 GiB would need 40.
     // A sparse file: the refusal comes before any of it is read.
-    let huge = dir.path().join("huge_R1.fastq.gz");
-    std::fs::File::create(&huge)
-        .unwrap()
-        .set_len(200 * 1024 * 1024 * 1024)
-        .unwrap();
-    let out = ferry(
-        &sim.token(),
-        &[
-            "upload",
-            "--backend",
-            &sim.backend(),
-            "--group",
-            "1",
-            "--parts-in-flight",
-            "2",
-            first.to_str().unwrap(),
-            huge.to_str().unwrap(),
-        ],
-    );
+    let huge = sparse(dir.path(), "huge_R1.fastq.gz", 200);
+    let out = sim.upload(&[
+        "--parts-in-flight",
+        "2",
+        first.to_str().unwrap(),
+        huge.to_str().unwrap(),
+    ]);
     let err = text(&out.stderr);
     assert!(!out.status.success(), "{err}");
     assert!(err.contains("huge_R1.fastq.gz"), "{err}");
@@ -401,17 +377,7 @@ fn a_huge_file_on_a_slow_uplink_is_refused_after_measuring() {
     let sim = SimProc::start(&["--storage-bytes-per-sec", "1000000"]);
     let dir = tempfile::tempdir().unwrap();
     let huge = sparse(dir.path(), "run42_S1_R2_001.fastq.gz", 200);
-    let out = ferry(
-        &sim.token(),
-        &[
-            "upload",
-            "--backend",
-            &sim.backend(),
-            "--group",
-            "1",
-            huge.to_str().unwrap(),
-        ],
-    );
+    let out = sim.upload(&[huge.to_str().unwrap()]);
     let err = text(&out.stderr);
     assert!(!out.status.success(), "{err}");
     assert!(err.contains("measuring the uplink first"), "{err}");

@@ -85,6 +85,9 @@ impl Engine {
                 });
                 Probed::Rate(rate)
             }
+            // Cancelled with its file: nothing learnt, a later file may
+            // measure.
+            Err(Error::Cancelled) => return,
             Err(e) => Probed::Failed(e.to_string()),
         };
         *inner.probed.lock().expect("probed") = Some(outcome);
