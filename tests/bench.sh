@@ -111,12 +111,11 @@ if who == "aws":
     done = [r for r in log if r["method"] == "POST" and r["path"].endswith("/aws.bin") and "uploadId=" in r["query"]][-1]
     upload = [q for q in done["query"].split("&") if q.startswith("uploadId=")][0]
     parts = [r for r in log if r["method"] == "PUT" and upload in r["query"]]
-    complete = done["ended_ms"] - done["started_ms"]
 else:
     parts = [r for r in log if r["method"] == "PUT" and r["path"].endswith(fid) and "partNumber=" in r["query"]]
     done = [r for r in st["api_log"] if r["path"] == "/files/complete-multipart-upload"][-1]
-    complete = done["ended_ms"] - done["started_ms"]
 sent = max(r["ended_ms"] for r in parts) - min(r["started_ms"] for r in parts)
+complete = done["ended_ms"] - done["started_ms"]
 print(f"{sent / 1000:.3f} {complete / 1000:.3f}")
 ' "$2" "${3:-}" >> "$WORK/rows/$1.phases"
 }
@@ -124,6 +123,8 @@ print(f"{sent / 1000:.3f} {complete / 1000:.3f}")
 export AWS_CONFIG_FILE="$WORK/aws.cfg"
 printf '[default]\ns3 =\n    addressing_style = path\n' > "$AWS_CONFIG_FILE"
 AWS_NAME="aws s3 cp ($("$WORK/venv/bin/aws" --version 2>&1 | cut -d' ' -f1))"
+
+DEFAULT_ROW="ferry upload (8 parts in flight, the default)"
 
 # Rounds: every row once per round, in the same order, so the reference
 # tools and ferry share the machine's ups and downs alike.
@@ -142,7 +143,7 @@ for round in $(seq "$ROUNDS"); do
   keep curl "$s" "$m" "$c"; label curl "curl, one presigned PUT" "the ceiling: one stream, no checksum"
   forget_objects
 
-  ferry_row ferry8 "ferry upload (8 parts in flight, the default)" "SHA-256 + every part's MD5 checked; stored SHA-256 verified" \
+  ferry_row ferry8 "$DEFAULT_ROW" "SHA-256 + every part's MD5 checked; stored SHA-256 verified" \
     "$REL"/ferry upload -q --backend "$BACKEND" --group 1 "$FILE"
   check_ferry_sha; phases ferry8 ferry "$(cut -f1 "$WORK/out.txt")"; forget_objects
 
@@ -162,7 +163,6 @@ for round in $(seq "$ROUNDS"); do
     env FERRY_MD5=scalar "$REL"/ferry upload -q --backend "$BACKEND" --group 1 "$FILE"
   check_ferry_sha; forget_objects
 done
-
 
 echo "== ferry upload (links valid 20 s: a deadline plan of few huge parts side by side)" >&2
 # A second simulator whose links die after 20 s: at the 1 MB/s assumed
@@ -219,14 +219,14 @@ printf 'one'"'"'s arrival to the last one stored, then the completion (s3s-fs re
 printf 'hashes it: the same work whoever uploaded)\n\n'
 echo "| tool | parts sent, s | MiB/s | completion, s | sending vs aws |"
 echo "|---|---:|---:|---:|---:|"
-python3 - "$WORK/rows" "$SIZE_MIB" "$AWS_NAME" <<'PY'
+python3 - "$WORK/rows" "$SIZE_MIB" "$AWS_NAME" "$DEFAULT_ROW" <<'PY'
 import statistics, sys
-rows, mib, aws_name = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+rows, mib, aws_name, ferry_name = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 def load(k):
     r = [list(map(float, l.split())) for l in open(f"{rows}/{k}.phases") if l.strip()]
     return statistics.median(x[0] for x in r), statistics.median(x[1] for x in r)
 aws = load("aws")
-for k, name in (("aws", aws_name), ("ferry8", "ferry upload (8 parts in flight, the default)")):
+for k, name in (("aws", aws_name), ("ferry8", ferry_name)):
     sent, done = load(k)
     print(f"| {name} | {sent:.2f} | {mib / sent:.0f} | {done:.2f} | {aws[0] / sent:.2f}x |")
 PY

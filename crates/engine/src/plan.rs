@@ -69,6 +69,16 @@ pub struct TooLarge {
 }
 
 impl Plan {
+    /// One request for the whole file.
+    pub fn single(size: u64) -> Plan {
+        Plan {
+            size,
+            multipart: false,
+            part_size: size,
+            parts: 1,
+        }
+    }
+
     /// Byte range `[start, end)` of part `n` (1-based).
     pub fn range(&self, n: u32) -> (u64, u64) {
         let start = (n as u64 - 1) * self.part_size;
@@ -88,12 +98,7 @@ pub fn plan(size: u64, limits: &PlanLimits, prefs: &PlanPrefs) -> Result<Plan, T
                 why: format!("single uploads are limited to {} bytes", limits.max_single),
             });
         }
-        return Ok(Plan {
-            size,
-            multipart: false,
-            part_size: size,
-            parts: 1,
-        });
+        return Ok(Plan::single(size));
     }
     let needed = size.div_ceil(limits.max_parts as u64);
     // Round up to whole MiB so part boundaries stay tidy.

@@ -95,8 +95,7 @@ pub(crate) async fn handle_public(
     let resp = match fault {
         Some(Fault::Reset) => {
             abandoned.entry = None;
-            entry.ended_ms = crate::model::now_ms();
-            state.lock().storage_log.push(entry);
+            log_storage(&state, entry);
             return Err(reset_error());
         }
         Some(Fault::Status(code)) => {
@@ -169,9 +168,8 @@ pub(crate) async fn handle_public(
         None => forward(&state, &s3, req, &mut entry).await?,
     };
     entry.status = resp.status().as_u16();
-    entry.ended_ms = crate::model::now_ms();
     abandoned.entry = None;
-    state.lock().storage_log.push(entry);
+    log_storage(&state, entry);
     Ok(if truncate_after {
         truncate(resp).await
     } else {
@@ -187,11 +185,16 @@ struct Unanswered {
 
 impl Drop for Unanswered {
     fn drop(&mut self) {
-        if let Some(mut e) = self.entry.take() {
-            e.ended_ms = crate::model::now_ms();
-            self.state.lock().storage_log.push(e);
+        if let Some(e) = self.entry.take() {
+            log_storage(&self.state, e);
         }
     }
+}
+
+/// Logs a storage request as answered now.
+fn log_storage(state: &AppState, mut entry: StorageRequest) {
+    entry.ended_ms = crate::model::now_ms();
+    state.lock().storage_log.push(entry);
 }
 
 /// Normal handling: bearer check, then the real S3 service; records UploadPart results.

@@ -123,18 +123,10 @@ pub(super) async fn send_once(
         });
     }
     crate::guard::check_url(&req.url, "the upload link")?;
-    let total = req.prefix.len() as u64 + len + req.suffix.len() as u64;
     let moved = Arc::new(AtomicU64::new(0));
     let outcome: crate::read::Shared = Arc::new(Mutex::new(ReadOutcome::default()));
 
-    let mut builder = inner
-        .net
-        .client()
-        .request(req.method.clone(), &req.url)
-        .header(reqwest::header::CONTENT_LENGTH, total);
-    for (k, v) in &req.headers {
-        builder = builder.header(k.as_str(), v.as_str());
-    }
+    let mut builder = request_for(&inner.net.client(), &req, len);
     let body = part_body(inner, ctx, &req, part, &moved, &outcome).await?;
     if let Some(md5) = body.md5 {
         builder = builder.header(
@@ -226,6 +218,46 @@ async fn part_body(
 
 /// Sends a part's request and reads the answer, unless its body stops
 /// moving, the file is cancelled or the computer slept meanwhile.
+/// The HTTP request of `req` carrying `len` bytes of the file (its body
+/// still to be set): method, URL, the portal's headers and the length of
+/// prefix, bytes and suffix.
+pub(super) fn request_for(
+    client: &reqwest::Client,
+    req: &PartRequest,
+    len: u64,
+) -> reqwest::RequestBuilder {
+    let total = req.prefix.len() as u64 + len + req.suffix.len() as u64;
+    let mut builder = client
+        .request(req.method.clone(), &req.url)
+        .header(reqwest::header::CONTENT_LENGTH, total);
+    for (k, v) in &req.headers {
+        builder = builder.header(k.as_str(), v.as_str());
+    }
+    builder
+}
+
+/// Sends a part's request and reads the storage's answer (its body capped).
+pub(super) async fn answer(
+    builder: reqwest::RequestBuilder,
+    req: &PartRequest,
+    attempt: u32,
+) -> Result<PartResponse, Error> {
+    let resp = builder
+        .send()
+        .await
+        .map_err(|e| from_reqwest(&req.url, e))?;
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let body = crate::guard::body_capped(resp, &req.url, crate::guard::JSON_CAP).await?;
+    Ok(PartResponse {
+        url: req.url.clone(),
+        status,
+        headers,
+        body,
+        attempt,
+    })
+}
+
 async fn send_watched(
     inner: &Inner,
     ctx: &Arc<FileCtx>,
@@ -234,24 +266,8 @@ async fn send_watched(
     moved: &Arc<AtomicU64>,
     attempt: u32,
 ) -> Result<PartResponse, Error> {
-    let sent = async {
-        let resp = builder
-            .send()
-            .await
-            .map_err(|e| from_reqwest(&req.url, e))?;
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let body = crate::guard::body_capped(resp, &req.url, crate::guard::JSON_CAP).await?;
-        Ok::<_, Error>(PartResponse {
-            url: req.url.clone(),
-            status,
-            headers,
-            body,
-            attempt,
-        })
-    };
     tokio::select! {
-        r = sent => r,
+        r = answer(builder, req, attempt) => r,
         _ = stalled(moved.clone(), inner.cfg.stall_timeout) => Err(Error::Network {
             host: crate::error::host_of(&req.url),
             detail: format!("no progress for {} s; {}", inner.cfg.stall_timeout.as_secs(), crate::network::STALLED),

@@ -16,10 +16,11 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures::StreamExt as _;
 
+use super::part::{answer, request_for};
 use super::{Engine, FileCtx};
 use crate::Error;
 use crate::plan::{MIB, Plan};
-use crate::portal::{FileSpec, PartResponse, Portal, Upload};
+use crate::portal::{FileSpec, Portal, Upload};
 
 /// Sizes of the test uploads, sent in turn until one takes at least
 /// [`LONG_ENOUGH`]: 4 MiB takes 4 s at the 1 MB/s of a slow lab uplink,
@@ -102,12 +103,7 @@ impl Engine {
             .iter()
             .map(|&size| FileSpec {
                 name: "ferry-uplink-test.bin".into(),
-                plan: Plan {
-                    size,
-                    multipart: false,
-                    part_size: size,
-                    parts: 1,
-                },
+                plan: Plan::single(size),
             })
             .collect();
         let uploads = self
@@ -145,7 +141,6 @@ impl Engine {
     ) -> Result<Duration, Error> {
         let req = portal.part_request(upload, 1)?;
         crate::guard::check_url(&req.url, "the test upload's link")?;
-        let total = req.prefix.len() as u64 + size + req.suffix.len() as u64;
         let chunks = std::iter::once(req.prefix.clone())
             .chain((0..size.div_ceil(MIB)).map(move |i| {
                 let n = (size - i * MIB).min(MIB) as usize;
@@ -157,37 +152,13 @@ impl Engine {
             crate::rate::take(b.len() as u64).await;
             Ok::<_, std::io::Error>(b)
         });
-        let mut builder = self
-            .inner
-            .net
-            .client()
-            .request(req.method.clone(), &req.url)
+        let builder = request_for(&self.inner.net.client(), &req, size)
             .timeout(PROBE_TIMEOUT)
-            .header(reqwest::header::CONTENT_LENGTH, total);
-        for (k, v) in &req.headers {
-            builder = builder.header(k.as_str(), v.as_str());
-        }
+            .body(reqwest::Body::wrap_stream(body));
         let started = Instant::now();
-        let resp = builder
-            .body(reqwest::Body::wrap_stream(body))
-            .send()
-            .await
-            .map_err(|e| crate::error::from_reqwest(&req.url, e))?;
+        let resp = answer(builder, &req, 1).await?;
         let took = started.elapsed();
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let body = crate::guard::body_capped(resp, &req.url, crate::guard::JSON_CAP).await?;
-        portal.accept_part(
-            upload,
-            1,
-            &PartResponse {
-                url: req.url.clone(),
-                status,
-                headers,
-                body,
-                attempt: 1,
-            },
-        )?;
+        portal.accept_part(upload, 1, &resp)?;
         Ok(took)
     }
 }
