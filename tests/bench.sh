@@ -229,6 +229,18 @@ aws = load("aws")
 for k, name in (("aws", aws_name), ("ferry8", ferry_name)):
     sent, done = load(k)
     print(f"| {name} | {sent:.2f} | {mib / sent:.0f} | {done:.2f} | {aws[0] / sent:.2f}x |")
+# Round by round (rows and phases are appended in round order): the
+# server's completion varies by a second between runs, so one median
+# ratio hides how far apart single runs land.
+def per_round(k, col, f):
+    return [float(l.split()[col]) for l in open(f"{rows}/{k}{f}") if l.strip()]
+total = [a / b for a, b in zip(per_round("aws", 0, ""), per_round("ferry8", 0, ""))]
+sending = [a / b for a, b in zip(per_round("aws", 0, ".phases"), per_round("ferry8", 0, ".phases"))]
+share = [c / t for c, t in zip(per_round("ferry8", 1, ".phases"), per_round("ferry8", 0, ""))]
+fmt = lambda xs: ", ".join(f"{x:.2f}" for x in xs)
+print(f"\nPer round, aws-cli's time over ferry's: in total {fmt(total)} (median {statistics.median(total):.2f}x);")
+print(f"sending the parts {fmt(sending)} (median {statistics.median(sending):.2f}x). The server's completion")
+print(f"is {min(share):.0%}-{max(share):.0%} of ferry's wall time.")
 PY
 
 # Fuzzing (proptest, stable Rust): a bounded run per target, its cases and time

@@ -87,3 +87,99 @@ async fn queue_files_on_a_shared_uplink_beat_4_second_links() {
         "bytes sent twice"
     );
 }
+
+/// Polls `cond` every 50 ms for up to `secs` seconds.
+async fn until(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A 200 GiB file does not fit 30-minute links at the 1 MB/s assumed for
+/// an unmeasured uplink, so the engine measures the uplink first. Cancelled
+/// during that measurement, the file stops at once: its test upload is cut
+/// off and no multipart upload starts. Nothing of the unfinished
+/// measurement is kept: resumed, the file measures again, and on this
+/// 1 MB/s uplink it is then refused with the measured rate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_cancelled_while_the_uplink_is_measured_stops_and_measures_again() {
+    let sim = Sim::start(SimConfig {
+        storage_bytes_per_sec: Some(1_000_000),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let http = ferry_engine::transfer::http_client().unwrap();
+    let token = Arc::new(StaticToken::new(sim.demo_token()));
+    let portal = Arc::new(Loculus::new(http, &sim.backend_url(), 1, token).unwrap());
+    let q = Queue::new(EngineConfig::default(), Arc::new(LoculusNames));
+    let d = tempfile::tempdir().unwrap();
+    let huge = d.path().join("run7_S1_R1_001.fastq.gz");
+    // Sparse: 200 GiB of holes, never read past the first test upload.
+    std::fs::File::create(&huge)
+        .unwrap()
+        .set_len(200 << 30)
+        .unwrap();
+    assert_eq!(q.add(std::slice::from_ref(&huge)).files, 1);
+    q.set_portal(
+        Some(portal),
+        ferry_engine::Destination::loculus(&sim.backend_url(), 1),
+    );
+    let probes = |sim: &Sim| {
+        sim.api_log()
+            .iter()
+            .filter(|r| r.path == "/files/request-upload" && r.query.contains("numberFiles=3"))
+            .count()
+    };
+    assert_eq!(q.start().unwrap(), 1);
+    until(30, "the test uploads' links", || probes(&sim) == 1).await;
+    // The first test upload (4 MiB, 4 s at 1 MB/s) is under way.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let cancelled_at = Instant::now();
+    q.cancel(0);
+    until(5, "the file to be cancelled", || {
+        q.row(0).unwrap().status == Status::Cancelled
+    })
+    .await;
+    // Whatever the storage logged of the cut test upload, it is no whole
+    // 4 MiB upload acknowledged.
+    until(5, "the cut test upload in the storage's log", || {
+        sim.storage_log().iter().any(|r| r.method == "PUT")
+    })
+    .await;
+    let puts: Vec<_> = sim
+        .storage_log()
+        .into_iter()
+        .filter(|r| r.method == "PUT")
+        .collect();
+    assert!(
+        puts.iter()
+            .all(|r| r.status != 200 && r.body_bytes < 4 << 20),
+        "a test upload went on after the cancel ({:?} later): {puts:?}",
+        cancelled_at.elapsed()
+    );
+    let multipart = |sim: &Sim| {
+        sim.api_log()
+            .iter()
+            .any(|r| r.path == "/files/request-multipart-upload")
+    };
+    assert!(!multipart(&sim), "{:?}", sim.api_log());
+
+    // Resumed, the file measures again (the cut measurement taught
+    // nothing) and is refused at the rate it then measures.
+    q.resume(0).unwrap();
+    until(60, "the resumed file to be refused", || {
+        q.row(0).unwrap().status == Status::Failed
+    })
+    .await;
+    assert_eq!(probes(&sim), 2, "{:?}", sim.api_log());
+    let error = q.row(0).unwrap().error.unwrap();
+    assert!(
+        error.contains("run7_S1_R1_001.fastq.gz") && error.contains("measured by test uploads"),
+        "{error}"
+    );
+    assert!(!multipart(&sim), "{:?}", sim.api_log());
+    sim.shutdown().await;
+}

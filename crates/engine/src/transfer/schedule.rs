@@ -189,6 +189,12 @@ impl Engine {
                 // plan again with what it really carries.
                 if fitted.is_err() && self.may_probe(portal.as_ref()) {
                     self.probe_uplink(portal.as_ref(), &p.ctxs[from]).await;
+                    // Cancelled while measuring: the file stops as
+                    // cancelled, not as refused for its links.
+                    if p.ctxs[from].cancel.is_cancelled() {
+                        self.refuse(&p.ctxs[from], Error::Cancelled, &mut p.outcomes);
+                        continue;
+                    }
                     fitted = self.fit_to_links(portal.as_ref(), &p.ctxs[from], None);
                 }
                 match fitted {
