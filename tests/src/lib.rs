@@ -72,9 +72,6 @@ impl SimProc {
             .expect("sim state")
     }
 
-    /// `ferry` with every portal's credential of this simulator in the
-    /// environment (none on the command line), the journal `journal` and no
-    /// standard input.
     /// `ferry upload --backend <this sim> --group 1 <args>`, with its token
     /// (the test journal, as [`ferry`]).
     pub fn upload(&self, args: &[&str]) -> Output {
@@ -84,6 +81,59 @@ impl SimProc {
         ferry(&self.token(), &all)
     }
 
+    /// `ferry <global> upload --json --backend <this sim> --group 1 <file>`
+    /// until the file's first part starts (then ferry is killed), ferry
+    /// ends, or 90 s pass: whether a part started, and the events so far.
+    pub fn upload_until_a_part_starts(
+        &self,
+        journal: &Path,
+        global: &[&str],
+        file: &Path,
+    ) -> (bool, Vec<serde_json::Value>) {
+        let backend = self.backend();
+        let mut args = global.to_vec();
+        args.extend(["upload", "--json", "--backend", &backend, "--group", "1"]);
+        args.push(file.to_str().expect("UTF-8 path"));
+        let mut child = self
+            .ferry_cmd(journal, &args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("ferry");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+        let mut events = Vec::new();
+        let started = loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) => {
+                    let ev: serde_json::Value = serde_json::from_str(&line).expect("a JSON event");
+                    let part = ev["event"] == "part_started";
+                    events.push(ev);
+                    if part {
+                        break true;
+                    }
+                }
+                Err(_) => break false,
+            }
+        };
+        let _ = child.kill();
+        let _ = child.wait();
+        (started, events)
+    }
+
+    /// `ferry` with every portal's credential of this simulator in the
+    /// environment (none on the command line), the journal `journal` and no
+    /// standard input.
     pub fn ferry_cmd(&self, journal: &Path, args: &[&str]) -> Command {
         let mut c = Command::new(bin("ferry"));
         c.args(args)
@@ -294,4 +344,62 @@ pub fn assert_stored(backend: &str, file_id: &str, sha256: &str, size: Option<u6
     if let Some(size) = size {
         assert_eq!(obj["size"].as_u64(), Some(size), "{what}: stored size");
     }
+}
+
+// The uplink probe: sparse files too big for an unmeasured uplink, and
+// what the simulator saw of the test uploads.
+
+/// A mebibyte.
+pub const MIB: u64 = 1024 * 1024;
+
+/// A sparse file of `gib` GiB: planned and refused (or started) without
+/// being read.
+pub fn sparse(dir: &std::path::Path, name: &str, gib: u64) -> std::path::PathBuf {
+    let p = dir.join(name);
+    std::fs::File::create(&p)
+        .unwrap()
+        .set_len(gib * 1024 * MIB)
+        .unwrap();
+    p
+}
+
+/// The test uploads' PUTs the storage answered: their sizes, in order.
+pub fn probe_puts(state: &serde_json::Value, ids: &[String]) -> Vec<u64> {
+    state["storage_log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| {
+            r["method"] == "PUT"
+                && ids
+                    .iter()
+                    .any(|id| r["path"].as_str().unwrap().ends_with(id.as_str()))
+        })
+        .map(|r| {
+            assert_eq!(r["status"], 200, "{r}");
+            r["body_bytes"].as_u64().unwrap()
+        })
+        .collect()
+}
+
+/// The fileIds of the single uploads the sim handed out (the test uploads:
+/// no real file of these jobs is small enough for one).
+pub fn single_ids(state: &serde_json::Value) -> Vec<String> {
+    state["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["multipart"] == false)
+        .map(|f| f["file_id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The rate in MB/s of the "…: the uplink measured X MB/s" warning among
+/// `lines` (events' messages or stderr lines), if one came.
+pub fn measured_rate(lines: &[&str]) -> Option<f64> {
+    lines
+        .iter()
+        .find_map(|w| w.split("the uplink measured ").nth(1))
+        .and_then(|r| r.split(" MB/s").next())
+        .and_then(|r| r.parse::<f64>().ok())
 }

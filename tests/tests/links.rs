@@ -8,7 +8,9 @@
 
 use ferry_e2e::sha;
 use ferry_e2e::text;
-use ferry_e2e::{SimProc, assert_stored, ferry, make_file};
+use ferry_e2e::{
+    MIB, SimProc, assert_stored, ferry, make_file, measured_rate, probe_puts, single_ids, sparse,
+};
 
 const MB: usize = 1_000_000;
 /// The shared uplink: 4 MB/s.
@@ -199,11 +201,7 @@ fn a_file_too_big_for_its_links_is_refused_before_sending() {
     );
     // The test upload got about half of the 1 MB/s uplink (the first
     // file had the other half); the uplink is the two shares together.
-    let measured = err
-        .split("the uplink measured ")
-        .nth(1)
-        .and_then(|r| r.split(" MB/s").next())
-        .and_then(|r| r.parse::<f64>().ok())
+    let measured = measured_rate(&err.lines().collect::<Vec<_>>())
         .unwrap_or_else(|| panic!("no measured rate: {err}"));
     assert!((0.65..=1.1).contains(&measured), "{measured} MB/s: {err}");
     // Planned at a measured rate: the test upload's, or (when the first
@@ -215,50 +213,6 @@ fn a_file_too_big_for_its_links_is_refused_before_sending() {
     );
 }
 
-const MIB: u64 = 1024 * 1024;
-
-/// A sparse file of `gib` GiB: planned and refused (or started) without
-/// being read.
-fn sparse(dir: &std::path::Path, name: &str, gib: u64) -> std::path::PathBuf {
-    let p = dir.join(name);
-    std::fs::File::create(&p)
-        .unwrap()
-        .set_len(gib * 1024 * MIB)
-        .unwrap();
-    p
-}
-
-/// The test uploads' PUTs the storage answered: their sizes, in order.
-fn probe_puts(state: &serde_json::Value, ids: &[String]) -> Vec<u64> {
-    state["storage_log"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| {
-            r["method"] == "PUT"
-                && ids
-                    .iter()
-                    .any(|id| r["path"].as_str().unwrap().ends_with(id.as_str()))
-        })
-        .map(|r| {
-            assert_eq!(r["status"], 200, "{r}");
-            r["body_bytes"].as_u64().unwrap()
-        })
-        .collect()
-}
-
-/// The fileIds of the single uploads the sim handed out (the test uploads:
-/// no real file of these jobs is small enough for one).
-fn single_ids(state: &serde_json::Value) -> Vec<String> {
-    state["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["multipart"] == false)
-        .map(|f| f["file_id"].as_str().unwrap().to_string())
-        .collect()
-}
-
 /// A fresh process assumes a 1 MB/s uplink, at which 200 GiB cannot start
 /// every part within 30-minute links. On a 200 MB/s uplink it measures
 /// the uplink with test uploads first, and the file then goes.
@@ -267,56 +221,8 @@ fn a_huge_file_on_a_fast_uplink_is_measured_then_sent() {
     let sim = SimProc::start(&["--storage-bytes-per-sec", "200000000"]);
     let dir = tempfile::tempdir().unwrap();
     let huge = sparse(dir.path(), "run42_S1_R1_001.fastq.gz", 200);
-    let journal = dir.path().join("journal.sqlite");
-    let backend = sim.backend();
-    let mut child = sim
-        .ferry_cmd(
-            &journal,
-            &[
-                "upload",
-                "--json",
-                "--backend",
-                &backend,
-                "--group",
-                "1",
-                huge.to_str().unwrap(),
-            ],
-        )
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    // Events until the file's first part starts (or ferry ends, or 90 s).
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
-    let mut events: Vec<serde_json::Value> = Vec::new();
-    let started = loop {
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(line) => {
-                let ev: serde_json::Value = serde_json::from_str(&line).unwrap();
-                let part = ev["event"] == "part_started";
-                events.push(ev);
-                if part {
-                    break true;
-                }
-            }
-            Err(_) => break false,
-        }
-    };
-    child.kill().unwrap();
-    child.wait().unwrap();
+    let (started, events) =
+        sim.upload_until_a_part_starts(&dir.path().join("j.sqlite"), &[], &huge);
     let warnings: Vec<&str> = events
         .iter()
         .filter(|e| e["event"] == "warning")
@@ -330,11 +236,8 @@ fn a_huge_file_on_a_fast_uplink_is_measured_then_sent() {
                 && w.contains("measuring the uplink first")),
         "{warnings:?}"
     );
-    let measured = warnings
-        .iter()
-        .find_map(|w| w.split("the uplink measured ").nth(1))
-        .and_then(|r| r.trim_end_matches(" MB/s").parse::<f64>().ok())
-        .unwrap_or_else(|| panic!("no measured rate: {warnings:?}"));
+    let measured =
+        measured_rate(&warnings).unwrap_or_else(|| panic!("no measured rate: {warnings:?}"));
     assert!(
         (10.0..=220.0).contains(&measured),
         "measured {measured} MB/s through a 200 MB/s uplink"

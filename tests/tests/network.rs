@@ -11,7 +11,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ferry_e2e::webdriver::free_port;
-use ferry_e2e::{SimProc, assert_stored, ferry, make_file};
+use ferry_e2e::{
+    SimProc, assert_stored, ferry, make_file, measured_rate, probe_puts, single_ids, sparse,
+};
 
 /// Runs a command as root (the test command runs as root on CI; a
 /// developer's machine asks sudo, without a password prompt).
@@ -306,4 +308,46 @@ fn the_bandwidth_limit_holds_at_the_storage() {
         "{:.2} MiB/s over {secs:.1} s, limit 4 MiB/s",
         rate / 1048576.0
     );
+}
+
+/// A file too big for an unmeasured uplink is measured with test uploads
+/// first; they must take the way the file's parts take. Through a proxy,
+/// every test upload goes through it, and the file then starts.
+#[test]
+fn the_uplink_is_measured_through_the_proxy() {
+    let dir = tempfile::tempdir().unwrap();
+    let proxy = Tinyproxy::start(dir.path());
+    let sim = SimProc::start(&["--storage-bytes-per-sec", "200000000"]);
+    let huge = sparse(dir.path(), "run9_S1_R1_001.fastq.gz", 200);
+    let (started, events) = sim.upload_until_a_part_starts(
+        &dir.path().join("journal.sqlite"),
+        &["--proxy", &proxy.url],
+        &huge,
+    );
+    let warnings: Vec<&str> = events
+        .iter()
+        .filter(|e| e["event"] == "warning")
+        .filter_map(|e| e["message"].as_str())
+        .collect();
+    assert!(
+        measured_rate(&warnings).is_some(),
+        "no measurement: {warnings:?}"
+    );
+    assert!(started, "the file did not start: {events:?}");
+
+    // Each test upload's PUT reached the storage through the proxy.
+    let state = sim.state();
+    let log = std::fs::read_to_string(&proxy.log).unwrap_or_default();
+    let sent: Vec<String> = single_ids(&state)
+        .into_iter()
+        .filter(|id| !probe_puts(&state, std::slice::from_ref(id)).is_empty())
+        .collect();
+    assert!(!sent.is_empty(), "no test upload: {}", state["storage_log"]);
+    for id in &sent {
+        assert!(
+            log.lines()
+                .any(|l| l.contains("Request") && l.contains("PUT") && l.contains(id.as_str())),
+            "test upload {id} bypassed the proxy:\n{log}"
+        );
+    }
 }
