@@ -72,6 +72,23 @@ impl SimProc {
             .expect("sim state")
     }
 
+    /// `ferry submit --backend <this sim> --group 1 --organism <organism>
+    /// <args>`, with its token (the test journal, as [`ferry`]).
+    pub fn submit(&self, organism: &str, args: &[&str]) -> Output {
+        let backend = self.backend();
+        let mut all = vec![
+            "submit",
+            "--backend",
+            &backend,
+            "--group",
+            "1",
+            "--organism",
+            organism,
+        ];
+        all.extend_from_slice(args);
+        ferry(&self.token(), &all)
+    }
+
     /// `ferry upload --backend <this sim> --group 1 <args>`, with its token
     /// (the test journal, as [`ferry`]).
     pub fn upload(&self, args: &[&str]) -> Output {

@@ -201,16 +201,9 @@ fn submit_attaches_files_and_prints_accessions() {
     let r2 = make_file(dir.path(), "s1_R2.fastq.gz", 3000, 2);
     let meta = dir.path().join("metadata.tsv");
     std::fs::write(&meta, "id\tcountry\ns1\tCH\n").unwrap();
-    let out = ferry(
-        &sim.token(),
+    let out = sim.submit(
+        "dummy-organism-with-files",
         &[
-            "submit",
-            "--backend",
-            &sim.backend(),
-            "--group",
-            "1",
-            "--organism",
-            "dummy-organism-with-files",
             "--metadata",
             meta.to_str().unwrap(),
             "--file",
@@ -249,16 +242,9 @@ fn metadata_problems_stop_a_submit_before_any_upload() {
     let r1 = make_file(dir.path(), "a.fq", 20, 1);
     let meta = dir.path().join("metadata.tsv");
     std::fs::write(&meta, "id\tx\tfiles.rawReads\ns1\t1\tb.fq\ns2\t2\t\n").unwrap();
-    let out = ferry(
-        &sim.token(),
+    let out = sim.submit(
+        "dummy-organism-with-files",
         &[
-            "submit",
-            "--backend",
-            &sim.backend(),
-            "--group",
-            "1",
-            "--organism",
-            "dummy-organism-with-files",
             "--metadata",
             meta.to_str().unwrap(),
             "--file",
@@ -278,17 +264,10 @@ fn legacy_file_mapping_on_a_current_backend_is_caught() {
     let r1 = make_file(dir.path(), "a.fq", 20, 1);
     let meta = dir.path().join("metadata.tsv");
     std::fs::write(&meta, "id\tx\ns1\t1\n").unwrap();
-    let out = ferry(
-        &sim.token(),
+    let out = sim.submit(
+        "dummy-organism-with-files",
         &[
-            "submit",
-            "--backend",
-            &sim.backend(),
-            "--group",
-            "1",
             "--legacy-file-mapping",
-            "--organism",
-            "dummy-organism-with-files",
             "--metadata",
             meta.to_str().unwrap(),
             "--file",

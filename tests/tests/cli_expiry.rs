@@ -53,16 +53,9 @@ fn unattached_batch(
     let r2 = make_file(dir, "s1_R2.fastq.gz", 3000, 2);
     let meta = dir.join("metadata.tsv");
     std::fs::write(&meta, "id\ns1\n").unwrap();
-    let out = ferry(
-        &sim.token(),
+    let out = sim.submit(
+        "dummy-organism-with-files",
         &[
-            "submit",
-            "--backend",
-            &sim.backend(),
-            "--group",
-            "1",
-            "--organism",
-            "dummy-organism-with-files",
             "--metadata",
             meta.to_str().unwrap(),
             "--file",

@@ -34,21 +34,9 @@ fn submit_folder(
     organism: &str,
     extra: &[&str],
 ) -> std::process::Output {
-    let backend = sim.backend();
-    let mut args = vec![
-        "submit",
-        "--backend",
-        &backend,
-        "--group",
-        "1",
-        "--organism",
-        organism,
-        "--folder",
-        dir.to_str().unwrap(),
-        "--quiet",
-    ];
+    let mut args = vec!["--folder", dir.to_str().unwrap(), "--quiet"];
     args.extend_from_slice(extra);
-    ferry(&sim.token(), &args)
+    sim.submit(organism, &args)
 }
 
 /// submission id -> category -> [(name, fileId)]

@@ -22,18 +22,23 @@ fn write(path: &Path, size: usize, seed: u8) -> String {
     hex::encode(Sha256::digest(&data))
 }
 
+/// A simulator started with `cfg`, and its Loculus portal for group 1.
+async fn sim_and_portal(cfg: SimConfig) -> (Sim, Arc<Loculus>) {
+    let sim = Sim::start(cfg).await.unwrap();
+    let http = ferry_engine::transfer::http_client().unwrap();
+    let token = Arc::new(StaticToken::new(sim.demo_token()));
+    let portal = Arc::new(Loculus::new(http, &sim.backend_url(), 1, token).unwrap());
+    (sim, portal)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queue_files_on_a_shared_uplink_beat_4_second_links() {
-    let sim = Sim::start(SimConfig {
+    let (sim, portal) = sim_and_portal(SimConfig {
         url_expiry: Duration::from_secs(4),
         storage_bytes_per_sec: Some(4_000_000),
         ..SimConfig::default()
     })
-    .await
-    .unwrap();
-    let http = ferry_engine::transfer::http_client().unwrap();
-    let token = Arc::new(StaticToken::new(sim.demo_token()));
-    let portal = Arc::new(Loculus::new(http, &sim.backend_url(), 1, token).unwrap());
+    .await;
     let q = Queue::new(
         EngineConfig {
             parts_in_flight: 2,
@@ -105,15 +110,11 @@ async fn until(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
 /// 1 MB/s uplink it is then refused with the measured rate.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_cancelled_while_the_uplink_is_measured_stops_and_measures_again() {
-    let sim = Sim::start(SimConfig {
+    let (sim, portal) = sim_and_portal(SimConfig {
         storage_bytes_per_sec: Some(1_000_000),
         ..SimConfig::default()
     })
-    .await
-    .unwrap();
-    let http = ferry_engine::transfer::http_client().unwrap();
-    let token = Arc::new(StaticToken::new(sim.demo_token()));
-    let portal = Arc::new(Loculus::new(http, &sim.backend_url(), 1, token).unwrap());
+    .await;
     let q = Queue::new(EngineConfig::default(), Arc::new(LoculusNames));
     let d = tempfile::tempdir().unwrap();
     let huge = d.path().join("run7_S1_R1_001.fastq.gz");
