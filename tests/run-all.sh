@@ -54,6 +54,6 @@ cargo build --workspace --bins --tests --locked
 step "tests: all of them in parallel (each window test on an Xvfb display of its own) and the keychain tests against a real Secret Service"
 mkdir -p tests/artifacts
 dbus-run-session -- sh -c 'echo -n ferry-test | gnome-keyring-daemon --unlock --components=secrets >/dev/null &&
-  cargo nextest run --config-file tests/nextest.toml --workspace --locked --no-fail-fast --failure-output final --run-ignored all'
+  cargo nextest run --config-file tests/nextest.toml --workspace --locked --no-fail-fast --failure-output immediate-final --run-ignored all'
 
 step "done"
