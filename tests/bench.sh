@@ -3,7 +3,7 @@
 # server by ferry (Loculus protocol, presigned multipart), and to the same
 # S3 server by `aws s3 cp` and `rclone copy`, in the same run. Prints a
 # table of time, throughput, CPU seconds per GiB and peak memory (RSS)
-# (ROUNDS=N runs of every row, default 3; the median is shown). Then the
+# (ROUNDS=N runs of every row, default 5; the median is shown). Then the
 # scale table (tests/bench-scale.sh: 100,000 files, a journal of a million
 # parts, 1 TiB, BaseSpace's part limit). Usage:
 #   bash tests/bench.sh [SIZE_MIB]
@@ -128,7 +128,7 @@ DEFAULT_ROW="ferry upload (8 parts in flight, the default)"
 
 # Rounds: every row once per round, in the same order, so the reference
 # tools and ferry share the machine's ups and downs alike.
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-5}
 for round in $(seq "$ROUNDS"); do
   echo "== round $round of $ROUNDS" >&2
   echo "== $AWS_NAME" >&2
