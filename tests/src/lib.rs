@@ -420,3 +420,30 @@ pub fn measured_rate(lines: &[&str]) -> Option<f64> {
         .and_then(|r| r.split(" MB/s").next())
         .and_then(|r| r.parse::<f64>().ok())
 }
+
+/// Sends `sig` (e.g. "INT", "TERM") to process `pid` with kill(1), then
+/// waits up to `limit` for `child` to end: its exit status, or `None` if
+/// it did not end in time (it is then killed).
+pub fn signal_and_wait(
+    child: &mut Child,
+    sig: &str,
+    limit: std::time::Duration,
+) -> Option<std::process::ExitStatus> {
+    let sent = Command::new("kill")
+        .args([format!("-{sig}"), child.id().to_string()])
+        .status()
+        .expect("kill(1)");
+    assert!(sent.success(), "kill -{sig} failed");
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return Some(status);
+        }
+        if std::time::Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}

@@ -701,3 +701,81 @@ fn a_file_modified_mid_upload_is_not_submitted() {
         .count();
     assert_eq!(posts, 0, "no submit was even tried");
 }
+
+/// Ctrl-C (SIGINT) in the middle of an upload: ferry stops the parts in
+/// flight and ends with exit code 130, naming the job to resume; `ferry
+/// resume` then finishes the same upload (no new one is started) and the
+/// storage holds the file.
+#[test]
+fn ctrl_c_stops_an_upload_and_says_how_to_resume_it() {
+    let sim = SimProc::start(&["--storage-bytes-per-sec", "4000000"]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = make_file(dir.path(), "run3_R1.fastq.gz", (40 * MIB) as usize, 7);
+    let journal = dir.path().join("journal.sqlite");
+    let stderr = dir.path().join("stderr.txt");
+    let backend = sim.backend();
+    let args = [
+        "upload",
+        "--json",
+        "--parts-in-flight",
+        "2",
+        "--backend",
+        &backend,
+        "--group",
+        "1",
+        file.to_str().unwrap(),
+    ];
+    let mut child = sim
+        .ferry_cmd(&journal, &args)
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&stderr).unwrap())
+        .spawn()
+        .unwrap();
+    // Until the storage acknowledged a part (40 MiB at 4 MB/s take 10 s).
+    let out = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            if line.contains("\"part_done\"") && tx.send(()).is_err() {
+                break;
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(60))
+        .expect("a part acknowledged");
+    let status = ferry_e2e::signal_and_wait(&mut child, "INT", Duration::from_secs(20))
+        .expect("ferry ends within 20 s of Ctrl-C");
+    let err = std::fs::read_to_string(&stderr).unwrap();
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert!(err.contains("stopping"), "{err}");
+    let job = err
+        .split("continue with `ferry resume ")
+        .nth(1)
+        .and_then(|r| r.split('`').next())
+        .unwrap_or_else(|| panic!("no job to resume named: {err}"))
+        .to_string();
+
+    let resumed = sim.ferry_cmd(&journal, &["resume", &job]).output().unwrap();
+    assert!(resumed.status.success(), "{}", text(&resumed.stderr));
+    let stdout = text(&resumed.stdout);
+    let id = stdout
+        .lines()
+        .find(|l| l.ends_with("run3_R1.fastq.gz"))
+        .and_then(|l| l.split('\t').next())
+        .unwrap_or_else(|| panic!("no id printed: {stdout}"));
+    ferry_e2e::assert_stored(
+        &backend,
+        id,
+        &sha(&file),
+        Some(40 * MIB),
+        "after Ctrl-C and resume",
+    );
+    let started = sim.state()["api_log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["path"] == "/files/request-multipart-upload")
+        .count();
+    assert_eq!(started, 1, "resume went on with the same upload");
+}

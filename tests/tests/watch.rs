@@ -508,6 +508,40 @@ fn a_watcher_killed_mid_run_resumes_from_acknowledged_parts_without_sending_twic
     );
 }
 
+/// systemd stops a watcher with SIGTERM: it stops its upload, prints its
+/// summary and exits 0 at once; the next watcher takes the run up from
+/// its acknowledged parts.
+#[test]
+fn a_watcher_stopped_by_sigterm_exits_cleanly_and_the_next_one_goes_on() {
+    let setup = Setup::new(&["--storage-bytes-per-sec", "4000000"], "runs");
+    let run = setup.watched.join("run-term");
+    let files = finished_run(&run, 1, 40 * MIB, 11);
+    let mut w = setup.watcher(&["--parts-in-flight", "2"]);
+    w.wait("a part acknowledged", Duration::from_secs(120), |v| {
+        is(v, "part_done")
+    });
+    let status = ferry_e2e::signal_and_wait(&mut w.child, "TERM", Duration::from_secs(20))
+        .unwrap_or_else(|| panic!("still running 20 s after SIGTERM: {}", w.log()));
+    assert!(status.success(), "{status:?}: {}", w.log());
+    assert!(w.log().contains("stopping"), "{}", w.log());
+    // Its summary came (the reader thread may still be catching up).
+    w.wait("the summary", Duration::from_secs(5), |v| {
+        is(v, "watch_summary")
+    });
+    assert_eq!(w.count(|v| run_event(v, "run_done", &run)), 0);
+
+    let mut again = setup.watcher(&[]);
+    let (_, sending) = again.wait("the run going on", Duration::from_secs(60), |v| {
+        run_event(v, "run_sending", &run)
+    });
+    assert_eq!(sending["resumed"], true, "{sending}");
+    again.wait("the run done", Duration::from_secs(300), |v| {
+        run_event(v, "run_done", &run)
+    });
+    assert_run_stored(&setup.sim, &mut again, &files);
+    assert_eq!(uploads(&setup.sim), 1, "the same upload went on");
+}
+
 #[test]
 fn two_watchers_on_one_folder_send_each_run_once() {
     let setup = Setup::new(&[], "runs");

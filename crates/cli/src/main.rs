@@ -9,6 +9,7 @@ mod demo;
 mod dry_run;
 mod exit;
 mod folder;
+mod interrupt;
 mod jobs;
 mod login;
 mod network;

@@ -137,14 +137,22 @@ impl Renderer {
                 size,
                 ..
             } => self.done(&mut st, file, &name, &remote_id, size),
-            Event::FileFailed { file, error, .. } => {
+            Event::FileFailed {
+                file, name, error, ..
+            } => {
                 if let Some(f) = st.files.get_mut(&file)
                     && let Some(b) = f.bar.take()
                 {
                     b.finish_and_clear();
                     self.mp.remove(&b);
                 }
-                self.line(format!("  \u{2717} {error}"));
+                // Most errors name the file; those that do not ("cancelled",
+                // a network error) get its name in front.
+                if error.contains(&name) {
+                    self.line(format!("  \u{2717} {error}"));
+                } else {
+                    self.line(format!("  \u{2717} {name}: {error}"));
+                }
             }
             Event::FileRestarted { reason, .. } => self.line(format!("  \u{21bb} {reason}")),
             Event::Warning { message, .. } => self.line(format!("  ! {message}")),

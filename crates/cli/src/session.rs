@@ -121,5 +121,7 @@ pub(crate) fn engine_for(
         file_hash: !out.no_file_hash,
         ..EngineConfig::default()
     };
-    Ok((Engine::new(cfg, wrap(sink))?, renderer))
+    let engine = Engine::new(cfg, wrap(sink))?;
+    crate::interrupt::stops(&engine);
+    Ok((engine, renderer))
 }

@@ -103,7 +103,10 @@ pub async fn run(
     };
     let opts = w.options();
     let emit: watch::Emit = Arc::new(move |e: WatchEvent| print_event(&e, json));
-    let summary = watch::watch(&w.dirs, &opts, journal, handler, emit, Control::default())
+    // Ctrl-C or SIGTERM stops the watcher as well as its uploads.
+    let mut control = Control::default();
+    control.stop = crate::interrupt::stopped();
+    let summary = watch::watch(&w.dirs, &opts, journal, handler, emit, control)
         .await
         .map_err(|e| Fail(exit::INPUT, e.to_string()))?;
     print_summary(&summary, json);
@@ -279,7 +282,9 @@ fn engine(parts_in_flight: usize, json: bool) -> Result<ferry_engine::Engine, Fa
         network: crate::network::policy(),
         ..ferry_engine::EngineConfig::default()
     };
-    Ok(ferry_engine::Engine::new(cfg, sink)?)
+    let engine = ferry_engine::Engine::new(cfg, sink)?;
+    crate::interrupt::stops(&engine);
+    Ok(engine)
 }
 
 /// The engine's per-file events as lines for people (no bars: a watcher
