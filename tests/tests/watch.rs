@@ -474,6 +474,26 @@ fn once_sends_what_is_complete_and_exits_and_never_sends_a_run_twice() {
     let _ = done;
 }
 
+/// A new watcher of `setup`'s folder takes `run` up where the last one
+/// stopped (`run_sending` says resumed), sends it whole, and uses the same
+/// upload: the file was not sent anew.
+fn the_next_watcher_goes_on(setup: &Setup, run: &Path, files: &[PathBuf]) {
+    let mut again = setup.watcher(&[]);
+    let (_, sending) = again.wait("the run going on", Duration::from_secs(60), |v| {
+        run_event(v, "run_sending", run)
+    });
+    assert_eq!(sending["resumed"], true, "{sending}");
+    again.wait("the run done", Duration::from_secs(300), |v| {
+        run_event(v, "run_done", run)
+    });
+    assert_run_stored(&setup.sim, &mut again, files);
+    assert_eq!(
+        uploads(&setup.sim),
+        1,
+        "the same upload went on: the file was not sent anew"
+    );
+}
+
 #[test]
 fn a_watcher_killed_mid_run_resumes_from_acknowledged_parts_without_sending_twice() {
     // A slow storage, so the kill lands mid-file.
@@ -492,20 +512,7 @@ fn a_watcher_killed_mid_run_resumes_from_acknowledged_parts_without_sending_twic
         0,
         "killed before the end"
     );
-    let mut again = setup.watcher(&[]);
-    let (_, sending) = again.wait("the run going on", Duration::from_secs(60), |v| {
-        run_event(v, "run_sending", &run)
-    });
-    assert_eq!(sending["resumed"], true, "{sending}");
-    again.wait("the run done", Duration::from_secs(300), |v| {
-        run_event(v, "run_done", &run)
-    });
-    assert_run_stored(&setup.sim, &mut again, &files);
-    assert_eq!(
-        uploads(&setup.sim),
-        1,
-        "the same upload went on: the file was not sent anew"
-    );
+    the_next_watcher_goes_on(&setup, &run, &files);
 }
 
 /// systemd stops a watcher with SIGTERM: it stops its upload, prints its
@@ -530,16 +537,7 @@ fn a_watcher_stopped_by_sigterm_exits_cleanly_and_the_next_one_goes_on() {
     });
     assert_eq!(w.count(|v| run_event(v, "run_done", &run)), 0);
 
-    let mut again = setup.watcher(&[]);
-    let (_, sending) = again.wait("the run going on", Duration::from_secs(60), |v| {
-        run_event(v, "run_sending", &run)
-    });
-    assert_eq!(sending["resumed"], true, "{sending}");
-    again.wait("the run done", Duration::from_secs(300), |v| {
-        run_event(v, "run_done", &run)
-    });
-    assert_run_stored(&setup.sim, &mut again, &files);
-    assert_eq!(uploads(&setup.sim), 1, "the same upload went on");
+    the_next_watcher_goes_on(&setup, &run, &files);
 }
 
 #[test]
