@@ -11,18 +11,7 @@ fn upload_prints_file_ids_and_the_portal_holds_the_bytes() {
     let dir = tempfile::tempdir().unwrap();
     let small = make_file(dir.path(), "small.fasta", 1234, 1);
     let big = make_file(dir.path(), "big_R1.fastq.gz", 18 * 1024 * 1024, 2);
-    let out = ferry(
-        &sim.token(),
-        &[
-            "upload",
-            "--backend",
-            &sim.backend(),
-            "--group",
-            "1",
-            small.to_str().unwrap(),
-            big.to_str().unwrap(),
-        ],
-    );
+    let out = sim.upload(&[small.to_str().unwrap(), big.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     let lines: Vec<Vec<&str>> = stdout.lines().map(|l| l.split('\t').collect()).collect();
@@ -66,20 +55,12 @@ fn bad_names_and_missing_files_are_all_reported_before_any_request() {
     let colon = make_file(dir.path(), "run:1.fq", 10, 1);
     let ok = make_file(dir.path(), "ok.fq", 10, 1);
     let missing = dir.path().join("gone.fq");
-    let out = ferry(
-        &sim.token(),
-        &[
-            "upload",
-            "--backend",
-            &sim.backend(),
-            "--group",
-            "1",
-            spaced.to_str().unwrap(),
-            colon.to_str().unwrap(),
-            ok.to_str().unwrap(),
-            missing.to_str().unwrap(),
-        ],
-    );
+    let out = sim.upload(&[
+        spaced.to_str().unwrap(),
+        colon.to_str().unwrap(),
+        ok.to_str().unwrap(),
+        missing.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
     assert!(err.contains("3 problems"), "{err}");
@@ -168,18 +149,7 @@ fn json_events_and_retries_under_injected_faults() {
     sim.fault(serde_json::json!({"target": "storage", "fault": {"kind": "status", "status": 500}, "count": 2}));
     let dir = tempfile::tempdir().unwrap();
     let f = make_file(dir.path(), "r.fq.gz", 17 * 1024 * 1024 + 5, 3);
-    let out = ferry(
-        &sim.token(),
-        &[
-            "upload",
-            "--json",
-            "--backend",
-            &sim.backend(),
-            "--group",
-            "1",
-            f.to_str().unwrap(),
-        ],
-    );
+    let out = sim.upload(&["--json", f.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let events: Vec<serde_json::Value> = text(&out.stdout)
         .lines()

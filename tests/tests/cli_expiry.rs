@@ -195,20 +195,12 @@ fn upload_writes_a_receipt_with_the_portals_ids_and_the_files_hashes() {
     let b = make_file(dir.path(), "b_R1.fastq.gz", 7 * 1024 * 1024, 2);
     let base = dir.path().join("out").join("receipt");
     std::fs::create_dir_all(base.parent().unwrap()).unwrap();
-    let out = ferry(
-        &sim.token(),
-        &[
-            "upload",
-            "--backend",
-            &sim.backend(),
-            "--group",
-            "1",
-            "--receipt",
-            base.to_str().unwrap(),
-            a.to_str().unwrap(),
-            b.to_str().unwrap(),
-        ],
-    );
+    let out = sim.upload(&[
+        "--receipt",
+        base.to_str().unwrap(),
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let printed: Vec<String> = text(&out.stdout)
         .lines()
