@@ -433,3 +433,50 @@ async fn after_a_suspend_the_file_goes_on_with_new_links() {
         .collect();
     assert!(refused.is_empty(), "expired links were tried: {refused:?}");
 }
+
+/// The relay's own outage is a real one: while killed, connections are
+/// refused and no other process can take its port (a server started by a
+/// test alongside would otherwise answer in its place); restarted, it
+/// listens on the same port again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_relay_refuses_connections_and_keeps_its_port() {
+    // A server behind the relay that takes connections and holds them.
+    let server = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let behind = server.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((c, _)) = server.accept().await {
+            held.push(c);
+        }
+    });
+    let r = relay::Relay::bind().await;
+    r.forward_to(&behind.to_string());
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], r.port()));
+    r.kill();
+    // Refused once the listener has closed (at once, or within moments).
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match tokio::net::TcpStream::connect(addr).await {
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => break,
+            other => assert!(
+                std::time::Instant::now() < deadline,
+                "still not refused: {other:?}"
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // And the port stays the relay's (taken back within moments of the
+    // listener closing): nobody else can listen on it.
+    while std::net::TcpListener::bind(addr).is_ok() {
+        assert!(std::time::Instant::now() < deadline, "the port was let go");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        std::net::TcpListener::bind(addr).is_err(),
+        "the port was let go"
+    );
+    r.restart().await;
+    let back = tokio::net::TcpStream::connect(addr).await;
+    assert!(back.is_ok(), "{back:?}");
+}

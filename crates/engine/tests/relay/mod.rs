@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -35,6 +35,12 @@ pub struct Relay {
     addr: SocketAddr,
     shared: Arc<Shared>,
     listener: Mutex<Option<JoinHandle<()>>>,
+    /// While killed: a socket bound to the port without listening. New
+    /// connections are refused as with nothing on the port, and no other
+    /// process (a test running alongside) can take the port before
+    /// [`Relay::restart`]: had one taken it, the client would have reached
+    /// that server instead (seen once: its 403 SignatureDoesNotMatch).
+    held: Mutex<Option<JoinHandle<Option<TcpSocket>>>>,
 }
 
 impl Relay {
@@ -55,6 +61,7 @@ impl Relay {
             addr,
             shared,
             listener: Mutex::new(None),
+            held: Mutex::new(None),
         };
         r.serve(l);
         r
@@ -94,18 +101,49 @@ impl Relay {
     }
 
     /// The server's host is gone: open connections are reset, new ones
-    /// refused (nothing listens on the port).
+    /// refused (nothing listens on the port, which the relay keeps).
     pub fn kill(&self) {
-        if let Some(l) = self.listener.lock().unwrap().take() {
-            l.abort();
-        }
+        self.stop(true);
+    }
+
+    fn stop(&self, hold: bool) {
+        let listener = self.listener.lock().unwrap().take();
         for c in self.shared.conns.lock().unwrap().drain(..) {
             c.abort();
         }
+        let Some(l) = listener else { return };
+        l.abort();
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if !hold {
+            return;
+        }
+        let addr = self.addr;
+        *self.held.lock().unwrap() = Some(rt.spawn(async move {
+            // The listener is closed once its task has ended.
+            let _ = l.await;
+            for _ in 0..200 {
+                // No SO_REUSEADDR: a listener that sets it cannot share
+                // the port with this socket either.
+                if let Ok(s) = TcpSocket::new_v4()
+                    && s.bind(addr).is_ok()
+                {
+                    return Some(s);
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            None
+        }));
     }
 
     /// Back on the same port.
     pub async fn restart(&self) {
+        // Let the port go just before listening on it again.
+        let held = self.held.lock().unwrap().take();
+        if let Some(h) = held {
+            drop(h.await);
+        }
         let mut tries = 0;
         let l = loop {
             match TcpListener::bind(self.addr).await {
@@ -172,7 +210,10 @@ impl Relay {
 
 impl Drop for Relay {
     fn drop(&mut self) {
-        self.kill();
+        self.stop(false);
+        if let Some(h) = self.held.lock().unwrap().take() {
+            h.abort();
+        }
     }
 }
 
