@@ -579,8 +579,17 @@ impl Xvfb {
         // Test processes start servers at the same time: skip numbers
         // whose lock file exists, and try the next one if Xvfb loses a race.
         for n in (std::process::id() % 400 + 100..600).chain(100..600) {
-            if Path::new(&format!("/tmp/.X{n}-lock")).exists() {
-                continue;
+            // A lock whose server is gone (killed by an earlier run) does
+            // not count.
+            let lock = format!("/tmp/.X{n}-lock");
+            match lock_holder_alive(&lock) {
+                Some(true) => continue,
+                // Stale: its socket would look like a server that is up.
+                Some(false) => {
+                    let _ = std::fs::remove_file(&lock);
+                    let _ = std::fs::remove_file(format!("/tmp/.X11-unix/X{n}"));
+                }
+                None => {}
             }
             let name = format!(":{n}");
             let mut child = Command::new("Xvfb")
@@ -610,9 +619,24 @@ impl Xvfb {
     }
 }
 
+/// Whether the process named by the X lock file `path` runs (`None`: no
+/// lock; one being written counts as running).
+fn lock_holder_alive(path: &str) -> Option<bool> {
+    let pid = std::fs::read_to_string(path).ok()?;
+    Some(match pid.trim().parse::<u32>() {
+        Ok(pid) => Path::new(&format!("/proc/{pid}")).exists(),
+        Err(_) => true,
+    })
+}
+
 impl Drop for Xvfb {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // Killed, Xvfb leaves its lock and socket: remove them, or a
+        // machine that runs the tests often runs out of display numbers.
+        let n = self.name.trim_start_matches(':');
+        let _ = std::fs::remove_file(format!("/tmp/.X{n}-lock"));
+        let _ = std::fs::remove_file(format!("/tmp/.X11-unix/X{n}"));
     }
 }

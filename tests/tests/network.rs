@@ -331,7 +331,7 @@ fn the_uplink_is_measured_through_the_proxy() {
         .collect();
     assert!(
         measured_rate(&warnings).is_some(),
-        "no measurement: {warnings:?}"
+        "no measurement: {events:?}"
     );
     assert!(started, "the file did not start: {events:?}");
 

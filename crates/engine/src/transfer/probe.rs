@@ -31,6 +31,9 @@ pub const PROBE_SIZES: [u64; 3] = [4 * MIB, 32 * MIB, 256 * MIB];
 /// request's round trip.
 const LONG_ENOUGH: Duration = Duration::from_secs(2);
 
+/// How often the parts sharing the uplink with a test upload are counted.
+const SAMPLE_EVERY: Duration = Duration::from_millis(100);
+
 /// A test upload that has not finished in this time has measured enough:
 /// the rate is then far below what the file needs.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(120);
@@ -115,12 +118,25 @@ impl Engine {
         for (upload, size) in uploads.iter().zip(PROBE_SIZES) {
             // Parts of other files in flight share the uplink with the test
             // upload; as in the deadline model, each connection gets an
-            // equal share, so the link carries that many shares. The fewer
-            // seen before and after counts (the safe side).
-            let before = self.ahead().len();
-            let took = self.send_zeros(portal, upload, size).await?;
-            let sharing = before.min(self.ahead().len());
-            rate = Some(size as f64 / took.as_secs_f64().max(1e-3) * (1 + sharing) as f64);
+            // equal share, so the link carries that many shares. How many
+            // is sampled while the test upload goes: a file that ends
+            // halfway shared half of it.
+            let mut seen = vec![self.ahead().len()];
+            let took = {
+                let sample = async {
+                    loop {
+                        tokio::time::sleep(SAMPLE_EVERY).await;
+                        seen.push(self.ahead().len());
+                    }
+                };
+                tokio::select! {
+                    r = self.send_zeros(portal, upload, size) => r?,
+                    () = sample => unreachable!("sampling never ends"),
+                }
+            };
+            seen.push(self.ahead().len());
+            let sharing = seen.iter().sum::<usize>() as f64 / seen.len() as f64;
+            rate = Some(size as f64 / took.as_secs_f64().max(1e-3) * (1.0 + sharing));
             if took >= LONG_ENOUGH {
                 break;
             }
