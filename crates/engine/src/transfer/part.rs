@@ -216,8 +216,6 @@ async fn part_body(
     })
 }
 
-/// Sends a part's request and reads the answer, unless its body stops
-/// moving, the file is cancelled or the computer slept meanwhile.
 /// The HTTP request of `req` carrying `len` bytes of the file (its body
 /// still to be set): method, URL, the portal's headers and the length of
 /// prefix, bytes and suffix.
@@ -258,6 +256,8 @@ pub(super) async fn answer(
     })
 }
 
+/// Sends a part's request and reads the answer, unless its body stops
+/// moving, the file is cancelled or the computer slept meanwhile.
 async fn send_watched(
     inner: &Inner,
     ctx: &Arc<FileCtx>,

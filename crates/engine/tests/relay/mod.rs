@@ -113,12 +113,12 @@ impl Relay {
         }
         let Some(l) = listener else { return };
         l.abort();
-        let Ok(rt) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
         if !hold {
             return;
         }
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
         let addr = self.addr;
         *self.held.lock().unwrap() = Some(rt.spawn(async move {
             // The listener is closed once its task has ended.
